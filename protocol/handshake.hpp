@@ -1,0 +1,110 @@
+// HTTP/1.1 request heads and the WebSocket opening handshake (RFC 6455 section 4.2),
+// in the style of picohttpparser: the caller owns the bytes and the header array, all
+// outputs are views into the caller's buffer, nothing is allocated.
+#pragma once
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "protocol/result.hpp"
+
+namespace ringcast::protocol {
+
+inline constexpr std::size_t kMaxHeaders = 64;
+
+struct HttpHeader {
+  std::string_view name;
+  std::string_view value;  // without surrounding whitespace
+};
+
+enum class RequestKind : std::uint8_t {
+  websocket,  // a valid WebSocket upgrade
+  http,       // a plain HTTP request (no Upgrade): pages, /healthz, /metrics, the router's 404/405
+};
+
+struct HttpRequest {
+  RequestKind kind = RequestKind::http;
+  std::string_view method, target, path, query;  // target = path[?query]
+  int minor_version = 1;                         // HTTP/1.<minor>
+  std::array<HttpHeader, kMaxHeaders> headers{};
+  std::size_t num_headers = 0;
+
+  // Filled for every request (empty when absent):
+  std::string_view host, origin, upgrade, connection;
+  std::string_view key, version, protocols, extensions;  // Sec-WebSocket-*
+
+  // Case-insensitive lookup of the first header called `name`.
+  [[nodiscard]] std::string_view header(std::string_view name) const noexcept;
+};
+
+struct HandshakeRules {
+  std::size_t max_header_bytes = 8192;  // request line + headers; more: 431
+};
+
+struct RequestParse {
+  Status status = Status::need_more;
+  std::size_t consumed = 0;  // ok: length of the head including the final CRLFCRLF
+  int http_status = 0;       // error: 400, 405 (upgrade not GET), 426 (version), 431 (too large)
+  const char* reason = "";   // error: a short static explanation for logs
+};
+
+// Parses the request head at the start of `in`. `scanned` is how many bytes of `in` an
+// earlier need_more call already looked at, so retries after partial input cost O(new).
+// A request with `Upgrade: websocket` is validated as a handshake (GET, HTTP/1.1+, Host,
+// Connection: upgrade token, a key decoding to 16 bytes, version 13) and is an error if
+// any check fails; a request without Upgrade is kind http.
+[[nodiscard]] RequestParse parse_request(std::span<const char> in, std::size_t scanned,
+                                         const HandshakeRules& rules, HttpRequest& out) noexcept;
+
+using AcceptKey = std::array<char, 28>;
+// base64(SHA-1(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")).
+[[nodiscard]] AcceptKey compute_accept_key(std::string_view sec_websocket_key) noexcept;
+
+// "HTTP/1.1 101 Switching Protocols" with the accept key and, when non-empty, the chosen
+// subprotocol and extensions. Returns bytes written, 0 when `out` is too small.
+std::size_t write_upgrade_response(std::span<char> out, std::string_view sec_websocket_key,
+                                   std::string_view protocol = {}, std::string_view extensions = {}) noexcept;
+
+// An error answer with `Connection: close` and a short text body: 400, 404, 405 (adds
+// `Allow: GET`), 426 (adds `Sec-WebSocket-Version: 13`), 431, 503. Returns bytes written or 0.
+std::size_t write_error_response(std::span<char> out, int status, std::string_view body = {}) noexcept;
+
+// The head of a plain response; the caller sends `content_length` body bytes after it.
+std::size_t write_response_head(std::span<char> out, int status, std::string_view content_type,
+                                std::size_t content_length, bool keep_alive = false) noexcept;
+
+[[nodiscard]] std::string_view status_text(int status) noexcept;
+
+// Comma-separated header tokens (RFC 9110 section 5.6.1), compared case-insensitively.
+[[nodiscard]] bool has_token(std::string_view list, std::string_view token) noexcept;
+
+// Calls f(token) for each element of a comma-separated list, whitespace trimmed, empties skipped.
+template <typename F>
+void for_each_token(std::string_view list, F&& f) {
+  while (!list.empty()) {
+    std::size_t comma = list.find(',');
+    std::string_view item = list.substr(0, comma);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    if (!item.empty()) f(item);
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+}
+
+// One permessage-deflate offer (RFC 7692 section 7.1).
+struct DeflateOffer {
+  bool server_no_context_takeover = false;
+  bool client_no_context_takeover = false;
+  std::uint8_t server_max_window_bits = 15;   // 8..15
+  std::uint8_t client_max_window_bits = 0;    // 0: not offered; 8..15 (15 when given without a value)
+};
+
+// Parses the permessage-deflate offers in a Sec-WebSocket-Extensions value, in order,
+// into `out`; offers with unknown, duplicate or out-of-range parameters are skipped.
+// Returns how many were stored.
+std::size_t parse_deflate_offers(std::string_view extensions, std::span<DeflateOffer> out) noexcept;
+
+}  // namespace ringcast::protocol

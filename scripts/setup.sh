@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what ringcast needs from Debian (only what is missing) and configures build/.
+# Idempotent and quiet when everything is already there.
+# Usage: scripts/setup.sh [--test]   (--test also installs what the test suite drives:
+#        clang for fuzzing/sanitizers, python3-websockets, chromium, node + npm ws)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+
+need=(cmake ninja-build g++ pkg-config liburing-dev libssl-dev libgtest-dev libbenchmark-dev)
+if [[ "${1:-}" == "--test" ]]; then
+  need+=(clang libclang-rt-14-dev python3 python3-websockets chromium nodejs npm)
+fi
+
+missing=()
+for p in "${need[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  sudo=""; [[ $(id -u) -ne 0 ]] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Node 'ws' for the third-party client tests, kept inside the tree (tests/node/node_modules).
+if [[ "${1:-}" == "--test" && ! -d "$root/tests/node/node_modules/ws" ]]; then
+  (cd "$root/tests/node" && npm install --no-audit --no-fund --silent >/dev/null)
+fi
+
+if [[ ! -f "$root/build/build.ninja" ]]; then
+  cmake -S "$root" -B "$root/build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+fi

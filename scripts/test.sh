@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Sets everything up, builds, and runs the whole suite:
+#   1. Release build (g++): unit, integration and third-party-client tests;
+#   2. ASan+UBSan build (clang): unit and integration tests again, plus every libFuzzer
+#      target for a bounded time (RINGCAST_FUZZ_SECONDS, default 20 s each).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+jobs=$(nproc)
+"$root/scripts/setup.sh" --test
+
+echo "== release build"
+cmake --build "$root/build" -j"$jobs"
+ctest --test-dir "$root/build" -j"$jobs" --output-on-failure --timeout 300
+
+echo "== ASan+UBSan build (clang) with fuzz targets"
+if [[ ! -f "$root/build-asan/build.ninja" ]]; then
+  cmake -S "$root" -B "$root/build-asan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+    -DRINGCAST_SANITIZE=ON -DRINGCAST_FUZZ=ON -DRINGCAST_BENCH=OFF \
+    -DRINGCAST_FUZZ_SECONDS="${RINGCAST_FUZZ_SECONDS:-20}" >/dev/null
+fi
+cmake --build "$root/build-asan" -j"$jobs"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+ctest --test-dir "$root/build-asan" -j"$jobs" --output-on-failure --timeout 600
