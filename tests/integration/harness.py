@@ -1,0 +1,331 @@
+"""Shared harness for ringcast integration tests.
+
+Each tests/integration/test_*.py is one ctest test run as
+    /usr/bin/python3 test_x.py --ringcast PATH --build-dir DIR [-k SUBSTRING]
+It starts real ringcast processes on 127.0.0.1 (free ports), talks to them through real
+sockets, and ends with the plain closing line "N passed, N failed" (exit 1 on failure,
+77 to skip when something outside the project is missing).
+"""
+import argparse
+import base64
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+SKIP = 77
+_tests = []
+
+
+def test(fn):
+    """Registers a test function taking no arguments."""
+    _tests.append(fn)
+    return fn
+
+
+ARGS = None
+
+
+def parse_args():
+    global ARGS
+    p = argparse.ArgumentParser()
+    p.add_argument("--ringcast", required=True, help="path to the ringcast executable")
+    p.add_argument("--build-dir", default=None, help="the CMake build directory")
+    p.add_argument("-k", default="", help="run only tests whose name contains this")
+    ARGS = p.parse_args()
+    return ARGS
+
+
+def main():
+    """Runs the registered tests in order and prints the closing line."""
+    parse_args()
+    passed = failed = 0
+    for fn in _tests:
+        if ARGS.k and ARGS.k not in fn.__name__:
+            continue
+        t0 = time.monotonic()
+        try:
+            fn()
+            passed += 1
+            print(f"PASS {fn.__name__} ({time.monotonic() - t0:.2f}s)", flush=True)
+        except SkipTest as e:
+            print(f"SKIP {fn.__name__}: {e}", flush=True)
+        except Exception:  # noqa: BLE001 - report every failure and go on
+            failed += 1
+            print(f"FAIL {fn.__name__} ({time.monotonic() - t0:.2f}s)", flush=True)
+            traceback.print_exc()
+    print(f"{passed} passed, {failed} failed", flush=True)
+    sys.exit(1 if failed else 0)
+
+
+class SkipTest(Exception):
+    pass
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A ringcast process on 127.0.0.1:<free port>; use as a context manager."""
+
+    def __init__(self, *args, port=None, env=None, preexec_fn=None):
+        self.port = port or free_port()
+        self.args = [ARGS.ringcast, "--host", "127.0.0.1", "--port", str(self.port), *args]
+        self.stderr = tempfile.TemporaryFile(mode="w+b")
+        self.env = env
+        self.preexec_fn = preexec_fn
+        self.proc = None
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def start(self, timeout=10.0):
+        self.proc = subprocess.Popen(self.args, stdout=subprocess.DEVNULL, stderr=self.stderr,
+                                     env=self.env, preexec_fn=self.preexec_fn)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"ringcast exited with {self.proc.returncode}: {self.log()}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError(f"ringcast did not listen on port {self.port} within {timeout}s")
+
+    def stop(self, sig=signal.SIGTERM, timeout=10.0):
+        """Signals the server and returns its exit code (kills it after `timeout`)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return None if self.proc is None else self.proc.returncode
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(f"ringcast did not exit within {timeout}s of signal {sig}")
+
+    def log(self):
+        self.stderr.seek(0)
+        return self.stderr.read().decode(errors="replace")
+
+    def url(self, path="/"):
+        return f"ws://127.0.0.1:{self.port}{path}"
+
+    def rss_kib(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
+    def http_get(self, path, method="GET", timeout=5.0):
+        """A plain HTTP/1.1 request; returns (status, headers dict lower-cased, body bytes)."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as s:
+            s.sendall(f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+            data = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        headers = {}
+        for line in lines[1:]:
+            k, _, v = line.partition(":")
+            headers[k.strip().lower()] = v.strip()
+        return status, headers, body
+
+
+OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
+
+
+class ConnectionClosed(Exception):
+    pass
+
+
+class RawClient:
+    """A WebSocket client over a raw socket, so tests control every byte on the wire."""
+
+    def __init__(self, port, path="/", timeout=5.0, handshake=True, headers=None):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+        self.local_port = self.sock.getsockname()[1]
+        self.name = f"ID{self.local_port}"
+        if handshake:
+            status, resp_headers = self.handshake(path, headers)
+            if status != 101:
+                raise AssertionError(f"handshake answered {status}")
+            self.response_headers = resp_headers
+
+    @staticmethod
+    def request(path="/", headers=None, key=None):
+        key = key or base64.b64encode(os.urandom(16)).decode()
+        hdrs = {"Host": "127.0.0.1", "Upgrade": "websocket", "Connection": "Upgrade",
+                "Sec-WebSocket-Key": key, "Sec-WebSocket-Version": "13"}
+        if headers:
+            hdrs.update(headers)
+        lines = [f"GET {path} HTTP/1.1"] + [f"{k}: {v}" for k, v in hdrs.items() if v is not None]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+    def handshake(self, path="/", headers=None):
+        self.sock.sendall(self.request(path, headers))
+        return self.read_http_response()[:2]
+
+    def read_http_response(self):
+        """Returns (status, headers, body-so-far) of an HTTP response."""
+        while b"\r\n\r\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionClosed("closed before the HTTP response ended")
+            self.buf += chunk
+        head, _, self.buf = self.buf.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        headers = {}
+        for line in lines[1:]:
+            k, _, v = line.partition(":")
+            headers[k.strip().lower()] = v.strip()
+        return status, headers, self.buf
+
+    def send_raw(self, data):
+        self.sock.sendall(data)
+
+    @staticmethod
+    def frame(opcode, payload=b"", fin=True, rsv=0, mask=True, mask_key=None, length_override=None):
+        if isinstance(payload, str):
+            payload = payload.encode()
+        b0 = (0x80 if fin else 0) | (rsv << 4) | opcode
+        n = len(payload) if length_override is None else length_override
+        mbit = 0x80 if mask else 0
+        if n < 126:
+            head = struct.pack("!BB", b0, mbit | n)
+        elif n <= 0xFFFF:
+            head = struct.pack("!BBH", b0, mbit | 126, n)
+        else:
+            head = struct.pack("!BBQ", b0, mbit | 127, n)
+        if not mask:
+            return head + payload
+        key = mask_key if mask_key is not None else os.urandom(4)
+        masked = bytes(b ^ key[i & 3] for i, b in enumerate(payload)) if len(payload) < 4096 \
+            else _xor_fast(payload, key)
+        return head + key + masked
+
+    def send(self, opcode, payload=b"", **kw):
+        self.sock.sendall(self.frame(opcode, payload, **kw))
+
+    def send_text(self, text):
+        self.send(OP_TEXT, text.encode())
+
+    def _fill(self, n):
+        while len(self.buf) < n:
+            chunk = self.sock.recv(max(65536, n - len(self.buf)))
+            if not chunk:
+                raise ConnectionClosed(f"EOF with {len(self.buf)} of {n} bytes")
+            self.buf += chunk
+
+    def recv_frame(self, timeout=None):
+        """Returns (fin, opcode, payload) of the next frame from the server."""
+        if timeout is not None:
+            self.sock.settimeout(timeout)
+        self._fill(2)
+        b0, b1 = self.buf[0], self.buf[1]
+        if b1 & 0x80:
+            raise AssertionError("server sent a masked frame")
+        n, off = b1 & 0x7F, 2
+        if n == 126:
+            self._fill(4)
+            n, off = struct.unpack("!H", self.buf[2:4])[0], 4
+        elif n == 127:
+            self._fill(10)
+            n, off = struct.unpack("!Q", self.buf[2:10])[0], 10
+        self._fill(off + n)
+        payload = self.buf[off:off + n]
+        self.buf = self.buf[off + n:]
+        return bool(b0 & 0x80), b0 & 0x0F, payload
+
+    def recv_message(self, timeout=None, answer_pings=True):
+        """Reassembles the next data message: returns (opcode, payload). Close -> ConnectionClosed."""
+        opcode, parts = None, []
+        while True:
+            fin, op, payload = self.recv_frame(timeout)
+            if op == OP_PING and answer_pings:
+                self.send(OP_PONG, payload)
+                continue
+            if op == OP_PONG:
+                continue
+            if op == OP_CLOSE:
+                raise ConnectionClosed(close_code(payload))
+            if op != OP_CONT:
+                opcode = op
+            parts.append(payload)
+            if fin:
+                return opcode, b"".join(parts)
+
+    def recv_text(self, timeout=None):
+        op, payload = self.recv_message(timeout)
+        if op != OP_TEXT:
+            raise AssertionError(f"expected text, got opcode {op}")
+        return payload.decode()
+
+    def expect_close(self, code=None, timeout=5.0):
+        """Reads until the server's close frame; checks its code; then expects the TCP close."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.sock.settimeout(max(0.01, deadline - time.monotonic()))
+            fin, op, payload = self.recv_frame()
+            if op == OP_CLOSE:
+                got = close_code(payload)
+                if code is not None and got != code:
+                    raise AssertionError(f"expected close {code}, got {got} ({payload[2:]!r})")
+                try:
+                    self.send(OP_CLOSE, payload[:2])
+                except OSError:
+                    pass
+                self.expect_eof(max(0.5, deadline - time.monotonic()))
+                return got
+
+    def expect_eof(self, timeout=5.0):
+        """The server must close the TCP connection within `timeout`."""
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    return
+        except ConnectionResetError:
+            return
+        except socket.timeout:
+            raise AssertionError(f"server did not close the TCP connection within {timeout}s")
+
+    def close(self, code=1000):
+        try:
+            self.send(OP_CLOSE, struct.pack("!H", code))
+        except OSError:
+            pass
+        self.sock.close()
+
+
+def close_code(payload):
+    return struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
+
+
+def _xor_fast(payload, key):
+    n = len(payload)
+    k = int.from_bytes((key * ((n + 3) // 4))[:n], "big")
+    return (int.from_bytes(payload, "big") ^ k).to_bytes(n, "big")
