@@ -12,13 +12,16 @@ class Utf8Validator {
  public:
   [[nodiscard]] bool feed(const std::uint8_t* data, std::size_t len) noexcept;
   // True when everything fed ends on a code point boundary (and no error was seen).
-  [[nodiscard]] bool finish() const noexcept { return ok_ && pending_len_ == 0; }
+  [[nodiscard]] bool finish() const noexcept { return ok_ && need_ == 0; }
   [[nodiscard]] bool failed() const noexcept { return !ok_; }
   void reset() noexcept { *this = Utf8Validator{}; }
 
  private:
-  std::uint8_t pending_[4] = {};  // bytes of an incomplete code point from earlier feeds
-  std::uint8_t pending_len_ = 0;
+  // An incomplete code point from earlier feeds: continuation bytes still owed and the
+  // range the next one must fall in (narrower right after E0, ED, F0, F4).
+  std::uint8_t need_ = 0;
+  std::uint8_t lo_ = 0x80;
+  std::uint8_t hi_ = 0xBF;
   bool ok_ = true;
 };
 
