@@ -6,6 +6,15 @@
 // The reader never asks the caller to keep bytes: a partial header or a control frame
 // split across reads is copied into the reader's own small buffers (<= 139 bytes), so a
 // provided receive buffer can go back to the ring as soon as next() returns need_more.
+//
+// Event payloads point either into the caller's buffer (data chunks, and control frames
+// that arrived whole) or into the reader (control frames that were split); either way
+// they stay valid until the next call to next(). Chunking rules:
+//   - a message with an empty payload yields one data event with first && last;
+//   - a zero-length fragment that is not final yields no event;
+//   - a non-empty frame yields one data event per call that brings payload bytes.
+// An error event consumes all of the input; a close event consumes up to the end of the
+// close frame. Either way the reader is finished afterwards.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -41,6 +50,7 @@ struct Event {
   Opcode message_opcode = Opcode::text;  // text or binary: the type of the whole message
   bool first = false;                    // first chunk of a message
   bool last = false;                     // message complete (text fully UTF-8 checked)
+  std::uint8_t message_rsv = 0;          // RSV bits of the message's first frame (extensions)
   std::span<const std::uint8_t> payload; // data chunk, or the whole ping/pong/close payload
 
   // close
@@ -67,6 +77,12 @@ class MessageReader {
  private:
   enum class State : std::uint8_t { header, payload, finished };
 
+  // After a header: checks it against the fragment sequence and arms the payload state.
+  // Returns true when `ev` is an event to deliver now (an error or an empty frame).
+  [[nodiscard]] bool open_frame(std::span<std::uint8_t> in, std::size_t pos, Event& ev) noexcept;
+  [[nodiscard]] Event control_event(std::uint8_t* payload, std::size_t len, std::size_t consumed) noexcept;
+  [[nodiscard]] Event fail(CloseCode code, const char* reason, std::size_t consumed) noexcept;
+
   MessageRules rules_;
   State state_ = State::header;
   FrameHeader frame_{};
@@ -76,6 +92,7 @@ class MessageReader {
   bool message_open_ = false;         // inside a fragmented text/binary message
   bool message_first_pending_ = false;  // next data chunk is the message's first
   Opcode message_opcode_ = Opcode::text;
+  std::uint8_t message_rsv_ = 0;
   Utf8Validator utf8_;
   std::uint8_t header_len_ = 0;       // bytes held in header_buf_
   std::uint8_t header_buf_[kMaxHeaderLen] = {};

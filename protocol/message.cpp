@@ -1,0 +1,196 @@
+// Streaming message assembly (RFC 6455 sections 5.4-5.6). One call delivers at most one
+// event; the common case (a whole small masked frame in the buffer) is: decode the
+// header in place, unmask, validate, return a span of the caller's bytes.
+#include "protocol/message.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "protocol/close.hpp"
+#include "protocol/unmask.hpp"
+
+namespace ringcast::protocol {
+
+Event MessageReader::fail(CloseCode code, const char* reason, std::size_t consumed) noexcept {
+  state_ = State::finished;
+  Event ev;
+  ev.kind = EventKind::error;
+  ev.consumed = consumed;
+  ev.error_code = code;
+  ev.error_reason = reason;
+  return ev;
+}
+
+Event MessageReader::control_event(std::uint8_t* payload, std::size_t len, std::size_t consumed) noexcept {
+  state_ = State::header;
+  Event ev;
+  ev.consumed = consumed;
+  ev.payload = std::span<const std::uint8_t>(payload, len);
+  switch (frame_.opcode) {
+    case Opcode::ping: ev.kind = EventKind::ping; return ev;
+    case Opcode::pong: ev.kind = EventKind::pong; return ev;
+    default: break;  // close: the only other control opcode decode_frame_header lets through
+  }
+  const CloseParse close = parse_close_payload(ev.payload);
+  if (close.status != Status::ok) {
+    return fail(close.error,
+                close.error == CloseCode::invalid_payload ? "close reason not UTF-8" : "invalid close payload",
+                consumed);
+  }
+  state_ = State::finished;
+  ev.kind = EventKind::close;
+  ev.close_code = close.code;
+  ev.close_reason = close.reason;
+  return ev;
+}
+
+bool MessageReader::open_frame(std::span<std::uint8_t> in, std::size_t pos, Event& ev) noexcept {
+  frame_left_ = frame_.payload_len;
+  mask_phase_ = 0;
+  state_ = State::payload;
+
+  if (is_control(frame_.opcode)) {
+    if (frame_left_ != 0) return false;
+    ev = control_event(in.data() + pos, 0, pos);
+    return true;
+  }
+
+  if (frame_.opcode == Opcode::continuation) {
+    if (!message_open_) {
+      ev = fail(CloseCode::protocol_error, "continuation without a message", in.size());
+      return true;
+    }
+  } else {
+    if (message_open_) {
+      ev = fail(CloseCode::protocol_error, "new message inside a fragmented message", in.size());
+      return true;
+    }
+    message_open_ = true;
+    message_first_pending_ = true;
+    message_opcode_ = frame_.opcode;
+    message_rsv_ = frame_.rsv;
+    message_bytes_ = 0;
+    utf8_.reset();
+  }
+  // Cumulative size checked before any payload byte is read (message_bytes_ <= max_message).
+  if (frame_left_ > rules_.max_message - message_bytes_) {
+    ev = fail(CloseCode::message_too_big, "message too big", in.size());
+    return true;
+  }
+  message_bytes_ += frame_left_;
+
+  if (frame_left_ != 0) return false;
+  state_ = State::header;
+  if (!frame_.fin) return false;  // empty non-final fragment: nothing to deliver
+  if (message_opcode_ == Opcode::text && !utf8_.finish()) {
+    ev = fail(CloseCode::invalid_payload, "text ends mid code point", in.size());
+    return true;
+  }
+  ev = Event{};
+  ev.kind = EventKind::data;
+  ev.consumed = pos;
+  ev.message_opcode = message_opcode_;
+  ev.message_rsv = message_rsv_;
+  ev.first = message_first_pending_;
+  ev.last = true;
+  ev.payload = std::span<const std::uint8_t>(in.data() + pos, 0);
+  message_open_ = false;
+  message_first_pending_ = false;
+  return true;
+}
+
+Event MessageReader::next(std::span<std::uint8_t> in) noexcept {
+  const std::size_t size = in.size();
+  Event ev;
+  ev.consumed = size;  // the need_more answer, and all a finished reader ever says
+  if (state_ == State::finished) return ev;
+
+  const FrameRules frame_rules{rules_.require_mask, rules_.allowed_rsv, UINT64_MAX};
+  std::size_t pos = 0;
+  for (;;) {
+    if (state_ == State::header) {
+      if (pos == size) return ev;
+      FrameParse r;
+      std::size_t used = 0;
+      if (header_len_ == 0) {
+        r = decode_frame_header(in.subspan(pos), frame_rules, frame_);
+        if (r.status == Status::need_more) {
+          // Keep the partial header so the caller's buffer can be recycled.
+          header_len_ = static_cast<std::uint8_t>(size - pos);
+          std::memcpy(header_buf_, in.data() + pos, header_len_);
+          return ev;
+        }
+        used = r.consumed;
+      } else {
+        // Top up the held prefix; 14 bytes always hold a whole header, so need_more
+        // here means every input byte went into header_buf_.
+        const std::size_t take = std::min(size - pos, kMaxHeaderLen - header_len_);
+        std::memcpy(header_buf_ + header_len_, in.data() + pos, take);
+        r = decode_frame_header(std::span<const std::uint8_t>(header_buf_, header_len_ + take), frame_rules, frame_);
+        if (r.status == Status::need_more) {
+          header_len_ = static_cast<std::uint8_t>(header_len_ + take);
+          return ev;
+        }
+        used = r.consumed - header_len_;
+        header_len_ = 0;
+      }
+      if (r.status == Status::error) return fail(r.code, r.reason, size);
+      pos += used;
+      Event now;
+      if (open_frame(in, pos, now)) return now;
+      continue;
+    }
+
+    const std::size_t avail = size - pos;
+    if (is_control(frame_.opcode)) {
+      if (control_len_ == 0 && avail >= frame_left_) {
+        // Whole control payload in the caller's buffer: unmask and deliver in place.
+        const auto n = static_cast<std::size_t>(frame_left_);
+        std::uint8_t* p = in.data() + pos;
+        if (frame_.masked) (void)unmask(p, n, frame_.mask);
+        frame_left_ = 0;
+        return control_event(p, n, pos + n);
+      }
+      const auto take = static_cast<std::size_t>(std::min<std::uint64_t>(frame_left_, avail));
+      std::memcpy(control_buf_ + control_len_, in.data() + pos, take);
+      control_len_ = static_cast<std::uint8_t>(control_len_ + take);
+      frame_left_ -= take;
+      pos += take;
+      if (frame_left_ != 0) return ev;  // need_more: all input is held in control_buf_
+      const std::size_t n = control_len_;
+      control_len_ = 0;
+      if (frame_.masked) (void)unmask(control_buf_, n, frame_.mask);
+      return control_event(control_buf_, n, pos);
+    }
+
+    // Data payload: unmask and validate this call's share in place.
+    if (avail == 0) return ev;
+    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(frame_left_, avail));
+    std::uint8_t* p = in.data() + pos;
+    if (frame_.masked) mask_phase_ = unmask(p, n, frame_.mask, mask_phase_);
+    frame_left_ -= n;
+    pos += n;
+    const bool last = frame_left_ == 0 && frame_.fin;
+    if (message_opcode_ == Opcode::text) {
+      // A whole message in one chunk needs no streaming state: use the one-shot check.
+      const bool valid = (message_first_pending_ && last) ? is_valid_utf8(p, n)
+                                                          : utf8_.feed(p, n) && (!last || utf8_.finish());
+      if (!valid) return fail(CloseCode::invalid_payload, "text is not UTF-8", size);
+    }
+    if (frame_left_ == 0) state_ = State::header;
+
+    Event data;
+    data.kind = EventKind::data;
+    data.consumed = pos;
+    data.message_opcode = message_opcode_;
+    data.message_rsv = message_rsv_;
+    data.first = message_first_pending_;
+    data.last = last;
+    data.payload = std::span<const std::uint8_t>(p, n);
+    message_first_pending_ = false;
+    if (last) message_open_ = false;
+    return data;
+  }
+}
+
+}  // namespace ringcast::protocol
