@@ -1,0 +1,222 @@
+// Request-head parsing and handshake validation. Line ends are strictly CRLF: a bare LF
+// is answered 400 as soon as it is seen (RFC 9112 section 2.2 allows rejecting it, and
+// one line-end rule leaves no room for request smuggling). Empty lines before the
+// request line are not skipped (400). The target must be origin-form ("/path?query").
+#include "protocol/handshake.hpp"
+
+#include <cstring>
+
+// The one-shot SHA1()/EVP_Digest paths of OpenSSL 3 fetch the algorithm and allocate a
+// context on every call; the low-level API hashes on the stack.
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/sha.h>
+
+#include "protocol/base64.hpp"
+#include "protocol/http_chars.hpp"
+
+namespace ringcast::protocol {
+namespace {
+
+using http::iequals;
+
+[[gnu::cold]] RequestParse fail(int http_status, const char* reason) noexcept {
+  return RequestParse{Status::error, 0, http_status, reason};
+}
+
+struct HeadScan {
+  Status status;
+  std::size_t head_len;  // ok: bytes up to and including CRLFCRLF
+};
+
+// Looks for the end of the head among bytes [from, limit). Every LF must follow a CR;
+// LFs before `from` were already checked by an earlier call.
+[[nodiscard]] HeadScan find_head_end(const char* in, std::size_t from, std::size_t limit) noexcept {
+  std::size_t i = from;
+  while (i < limit) {
+    const void* hit = std::memchr(in + i, '\n', limit - i);
+    if (hit == nullptr) break;
+    const std::size_t lf = static_cast<std::size_t>(static_cast<const char*>(hit) - in);
+    if (lf == 0 || in[lf - 1] != '\r') return {Status::error, 0};
+    if (lf >= 3 && in[lf - 2] == '\n') return {Status::ok, lf + 1};  // in[lf-3] is '\r' (checked)
+    i = lf + 1;
+  }
+  return {Status::need_more, 0};
+}
+
+void reset(HttpRequest& r) noexcept {
+  // The header array is not cleared: only [0, num_headers) is meaningful.
+  r.kind = RequestKind::http;
+  r.method = r.target = r.path = r.query = {};
+  r.minor_version = 1;
+  r.num_headers = 0;
+  r.host = r.origin = r.upgrade = r.connection = {};
+  r.key = r.version = r.protocols = r.extensions = {};
+}
+
+// Records the well-known headers; false on a duplicate that must be rejected.
+[[nodiscard]] bool note_known_header(HttpRequest& r, const HttpHeader& h) noexcept {
+  // Values always point into the buffer, so data() != nullptr means "seen", even when empty.
+  auto first = [&](std::string_view& slot) {
+    if (slot.data() == nullptr) slot = h.value;
+  };
+  switch (h.name.size()) {
+    case 4:
+      if (iequals(h.name, "host")) {
+        if (r.host.data() != nullptr) return false;  // RFC 9112 section 3.2: exactly one Host
+        first(r.host);
+      }
+      break;
+    case 6:
+      if (iequals(h.name, "origin")) first(r.origin);
+      break;
+    case 7:
+      if (iequals(h.name, "upgrade")) first(r.upgrade);
+      break;
+    case 10:
+      if (iequals(h.name, "connection")) first(r.connection);
+      break;
+    case 17:
+      if (iequals(h.name, "sec-websocket-key")) {
+        if (r.key.data() != nullptr) return false;  // RFC 6455 section 11.3.1: not repeated
+        first(r.key);
+      }
+      break;
+    case 21:
+      if (iequals(h.name, "sec-websocket-version")) first(r.version);
+      break;
+    case 22:
+      if (iequals(h.name, "sec-websocket-protocol")) first(r.protocols);
+      break;
+    case 24:
+      if (iequals(h.name, "sec-websocket-extensions")) first(r.extensions);
+      break;
+    default:
+      break;
+  }
+  return true;
+}
+
+[[nodiscard]] bool is_websocket_key(std::string_view key) noexcept {
+  if (key.size() != 24) return false;
+  std::uint8_t raw[18];
+  return base64_decode(key, raw) == 16;
+}
+
+// RFC 6455 section 4.2.1 checks, in the order that gives a client the most useful answer.
+[[nodiscard]] RequestParse validate_upgrade(const HttpRequest& r, std::size_t head_len) noexcept {
+  if (r.method != "GET") return fail(405, "websocket upgrade must be GET");
+  if (r.minor_version < 1) return fail(400, "websocket upgrade needs HTTP/1.1");
+  if (r.host.empty()) return fail(400, "websocket upgrade without Host");
+  if (!has_token(r.connection, "upgrade")) return fail(400, "Connection lacks the upgrade token");
+  if (r.version != "13") return fail(426, "Sec-WebSocket-Version is not 13");
+  if (!is_websocket_key(r.key)) return fail(400, "Sec-WebSocket-Key is not 16 bytes of base64");
+  return RequestParse{Status::ok, head_len, 0, ""};
+}
+
+// Parses a complete head [0, len) whose last four bytes are CRLFCRLF and whose every LF
+// follows a CR. Each scanning loop stops at a CR at the latest, so no bounds checks.
+[[nodiscard]] RequestParse parse_head(const char* in, std::size_t len, HttpRequest& r) noexcept {
+  const char* p = in;
+  const char* const end = in + len;
+
+  const char* const method = p;
+  while (http::is(*p, http::kTchar)) ++p;
+  if (p == method || *p != ' ') return fail(400, "bad method");
+  r.method = {method, static_cast<std::size_t>(p - method)};
+  ++p;
+
+  const char* const target = p;
+  const char* query = nullptr;
+  while (http::is(*p, http::kTargetChar)) {
+    if (*p == '?' && query == nullptr) query = p;
+    ++p;
+  }
+  if (p == target || *target != '/' || *p != ' ') return fail(400, "bad request target");
+  r.target = {target, static_cast<std::size_t>(p - target)};
+  if (query != nullptr) {
+    r.path = {target, static_cast<std::size_t>(query - target)};
+    r.query = {query + 1, static_cast<std::size_t>(p - query - 1)};
+  } else {
+    r.path = r.target;
+  }
+  ++p;
+
+  constexpr std::string_view kHttp1 = "HTTP/1.";
+  if (end - p < 10 || std::memcmp(p, kHttp1.data(), kHttp1.size()) != 0 || p[7] < '0' || p[7] > '9' ||
+      p[8] != '\r' || p[9] != '\n') {
+    return fail(400, "bad HTTP version");
+  }
+  r.minor_version = p[7] - '0';
+  p += 10;
+
+  while (p < end - 2) {
+    if (*p == ' ' || *p == '\t') return fail(400, "obsolete line folding");
+    const char* const name = p;
+    while (http::is(*p, http::kTchar)) ++p;
+    if (p == name || *p != ':') return fail(400, "bad header name");
+    const std::string_view name_view{name, static_cast<std::size_t>(p - name)};
+    ++p;
+    const char* const value = p;
+    while (http::is(*p, http::kFieldChar)) ++p;
+    if (*p != '\r' || p[1] != '\n') return fail(400, "bad byte in header value");
+    if (r.num_headers == kMaxHeaders) return fail(431, "too many headers");
+    HttpHeader& h = r.headers[r.num_headers++];
+    h.name = name_view;
+    h.value = http::trim_ows({value, static_cast<std::size_t>(p - value)});
+    if (!note_known_header(r, h)) return fail(400, "duplicate Host or Sec-WebSocket-Key");
+    p += 2;
+  }
+
+  if (r.minor_version >= 1 && r.host.data() == nullptr) return fail(400, "HTTP/1.1 request without Host");
+  if (has_token(r.upgrade, "websocket")) {
+    r.kind = RequestKind::websocket;
+    return validate_upgrade(r, len);
+  }
+  return RequestParse{Status::ok, len, 0, ""};
+}
+
+}  // namespace
+
+std::string_view HttpRequest::header(std::string_view name) const noexcept {
+  for (std::size_t i = 0; i < num_headers; ++i) {
+    if (iequals(headers[i].name, name)) return headers[i].value;
+  }
+  return {};
+}
+
+RequestParse parse_request(std::span<const char> in, std::size_t scanned, const HandshakeRules& rules,
+                           HttpRequest& out) noexcept {
+  reset(out);
+  const std::size_t limit = in.size() < rules.max_header_bytes ? in.size() : rules.max_header_bytes;
+  const HeadScan scan = find_head_end(in.data(), scanned < limit ? scanned : limit, limit);
+  if (scan.status == Status::error) return fail(400, "line ends with a bare LF");
+  if (scan.status == Status::need_more) {
+    if (in.size() >= rules.max_header_bytes) return fail(431, "request head too large");
+    return RequestParse{};
+  }
+  RequestParse res = parse_head(in.data(), scan.head_len, out);
+  if (res.status == Status::error) out.kind = RequestKind::http;
+  return res;
+}
+
+AcceptKey compute_accept_key(std::string_view sec_websocket_key) noexcept {
+  static constexpr std::string_view kGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+  SHA_CTX ctx;
+  SHA1_Init(&ctx);
+  SHA1_Update(&ctx, sec_websocket_key.data(), sec_websocket_key.size());
+  SHA1_Update(&ctx, kGuid.data(), kGuid.size());
+  std::uint8_t digest[SHA_DIGEST_LENGTH];
+  SHA1_Final(digest, &ctx);
+  AcceptKey key{};
+  static_assert(base64_encoded_size(SHA_DIGEST_LENGTH) == std::tuple_size_v<AcceptKey>);
+  (void)base64_encode(digest, key);
+  return key;
+}
+
+bool has_token(std::string_view list, std::string_view token) noexcept {
+  bool found = false;
+  for_each_token(list, [&](std::string_view item) { found = found || iequals(item, token); });
+  return found;
+}
+
+}  // namespace ringcast::protocol
