@@ -329,3 +329,204 @@ def _xor_fast(payload, key):
     n = len(payload)
     k = int.from_bytes((key * ((n + 3) // 4))[:n], "big")
     return (int.from_bytes(payload, "big") ^ k).to_bytes(n, "big")
+
+
+# ---------------------------------------------------------------------------------------
+# Helpers shared by the integration tests (added after the first harness; the API above
+# stays as it was).
+
+def wait_until(pred, timeout=10.0, interval=0.05, what="condition"):
+    """Polls `pred` until it returns a truthy value (returned) or fails after `timeout`."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = pred()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last value {last!r})")
+
+
+def check(cond, msg):
+    """assert that survives `python -O`."""
+    if not cond:
+        raise AssertionError(msg)
+
+
+def is_notice(text):
+    """True for a room notice `ID<port> joined` / `ID<port> left`."""
+    parts = text.split(" ")
+    return len(parts) == 2 and parts[0].startswith("ID") and parts[0][2:].isdigit() \
+        and parts[1] in ("joined", "left")
+
+
+def split_chat(text):
+    """`ID<port>: body` -> (`ID<port>`, body); anything else -> (None, text)."""
+    name, sep, body = text.partition(": ")
+    if sep and name.startswith("ID") and name[2:].isdigit():
+        return name, body
+    return None, text
+
+
+def recv_texts_until(client, pred, timeout=10.0, what="message"):
+    """Reads text messages until `pred(text)` is true; returns every text read (last one
+    included). Fails on close, on a binary message, or after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    got = []
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"{client.name}: no {what} within {timeout}s; got {got[-5:]!r}")
+        try:
+            text = client.recv_text(timeout=left)
+        except socket.timeout:
+            raise AssertionError(f"{client.name}: no {what} within {timeout}s; got {got[-5:]!r}")
+        got.append(text)
+        if pred(text):
+            return got
+
+
+def recv_chat(client, count, timeout=20.0, skip_notices=True):
+    """Reads until `count` chat lines (`ID<port>: ...`) arrived; returns them as
+    (sender, body) pairs. Room notices are skipped (or kept if skip_notices is False)."""
+    deadline = time.monotonic() + timeout
+    out = []
+    while len(out) < count:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"{client.name}: {len(out)} of {count} chat messages in {timeout}s")
+        try:
+            text = client.recv_text(timeout=left)
+        except socket.timeout:
+            raise AssertionError(f"{client.name}: {len(out)} of {count} chat messages in {timeout}s")
+        if is_notice(text):
+            if not skip_notices:
+                out.append((None, text))
+            continue
+        sender, body = split_chat(text)
+        check(sender is not None, f"{client.name}: not a chat line: {text[:200]!r}")
+        out.append((sender, body))
+    return out
+
+
+def drain(client, quiet=0.3):
+    """Reads and returns whatever messages arrive until `quiet` seconds pass without one."""
+    got = []
+    while True:
+        try:
+            got.append(client.recv_message(timeout=quiet))
+        except socket.timeout:
+            return got
+
+
+def expect_silence(client, seconds=0.5, ignore_notices=False):
+    """Nothing (no data message) may arrive within `seconds`."""
+    for op, payload in drain(client, seconds):
+        if ignore_notices and op == OP_TEXT and is_notice(payload.decode(errors="replace")):
+            continue
+        raise AssertionError(f"{client.name}: unexpected message {payload[:200]!r}")
+
+
+def open_clients(port, n, path="/", timeout=10.0):
+    """Opens n RawClients (handshake done); closes the ones opened so far on failure."""
+    out = []
+    try:
+        for _ in range(n):
+            out.append(RawClient(port, path, timeout=timeout))
+    except BaseException:
+        close_all(out)
+        raise
+    return out
+
+
+def close_all(clients):
+    for c in clients:
+        try:
+            c.sock.close()
+        except OSError:
+            pass
+
+
+def parse_metrics(text):
+    """Prometheus text -> {"name" or "name{labels}": float}. Fails on a malformed line."""
+    out = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        brace, space = line.find("{"), line.find(" ")
+        if brace != -1 and (space == -1 or brace < space):
+            end = line.find("}")
+            check(end != -1, f"malformed metrics line {line!r}")
+            key, rest = line[:end + 1], line[end + 1:].split()
+        else:
+            key, *rest = line.split()
+        check(len(rest) in (1, 2), f"malformed metrics line {line!r}")  # value [timestamp]
+        try:
+            out[key] = float(rest[0])
+        except ValueError:
+            raise AssertionError(f"malformed metrics value in {line!r}")
+    return out
+
+
+def metrics(server):
+    status, headers, body = server.http_get("/metrics")
+    check(status == 200, f"/metrics answered {status}")
+    return parse_metrics(body.decode())
+
+
+def metric(m, name):
+    """Sum of every series of `name` (with any labels); None if absent."""
+    vals = [v for k, v in m.items() if k == name or k.startswith(name + "{")]
+    return sum(vals) if vals else None
+
+
+def raw_socket(port, timeout=5.0, rcvbuf=None):
+    """A plain TCP socket to the server; rcvbuf (bytes) is set before connecting."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    if rcvbuf is not None:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.connect(("127.0.0.1", port))
+    return s
+
+
+def http_exchange(port, request, timeout=5.0):
+    """Sends raw request bytes; returns (status, headers, body, closed) where `closed` says
+    the server closed the connection within `timeout` after its answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        try:
+            s.sendall(request)
+        except OSError:
+            pass
+        data = b""
+        closed = False
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                s.settimeout(max(0.01, deadline - time.monotonic()))
+                chunk = s.recv(65536)
+                if not chunk:
+                    closed = True
+                    break
+                data += chunk
+        except ConnectionResetError:
+            closed = True
+        except socket.timeout:
+            pass
+    if b"\r\n\r\n" not in data and not data.startswith(b"HTTP/"):
+        raise AssertionError(f"no HTTP answer (got {data[:200]!r}, closed={closed})")
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    return status, headers, body, closed
+
+
+def accept_key(key):
+    import hashlib
+    return base64.b64encode(hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC11B65")
+                                         .encode()).digest()).decode()
