@@ -368,7 +368,8 @@ TEST(ParseRequest, EveryRejectionHasItsStatus) {
 
 TEST(ParseRequest, TooManyHeadersIs431) {
   std::string extra;
-  for (std::size_t i = 0; i + 5 < rp::kMaxHeaders; ++i)  // upgrade() adds 5 extra += "X-H" + std::to_string(i) + ": v\r\n";
+  // upgrade() adds 5 headers.
+  for (std::size_t i = 0; i + 5 < rp::kMaxHeaders; ++i) extra += "X-H" + std::to_string(i) + ": v\r\n";
   rp::HttpRequest r;
   ASSERT_EQ(parse(upgrade("GET / HTTP/1.1", extra), r).status, Status::ok);  // exactly kMaxHeaders
   EXPECT_EQ(r.num_headers, rp::kMaxHeaders);
