@@ -74,11 +74,11 @@ struct CpuLevels {
 [[nodiscard]] detail::Kernels kernels_for(SimdLevel level) noexcept {
   switch (level) {
     case SimdLevel::sse2:
-      return {&detail::unmask_sse2, &is_valid_utf8_scalar, level};
+      return {&detail::unmask_sse2, &detail::utf8_sse2, level};
     case SimdLevel::avx2:
-      return {&detail::unmask_sse2, &is_valid_utf8_scalar, level};
+      return {&detail::unmask_avx2, &detail::utf8_avx2, level};
     case SimdLevel::avx512:
-      return {&detail::unmask_sse2, &is_valid_utf8_scalar, level};
+      return {&detail::unmask_avx512, &detail::utf8_avx2, level};
     case SimdLevel::scalar:
       break;
   }

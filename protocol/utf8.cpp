@@ -6,6 +6,10 @@
 #include "protocol/simd_internal.hpp"
 #include "protocol/utf8_scalar_internal.hpp"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace ringcast::protocol {
 
 namespace {
@@ -67,4 +71,30 @@ bool is_valid_utf8_scalar(const std::uint8_t* data, std::size_t len) noexcept {
   return detail::utf8_scalar_span(data, len);
 }
 
+namespace detail {
+
+// SSE2 has no byte shuffle for table lookups, so this level only skips ASCII 16 bytes
+// at a time and runs the scalar automaton over everything else.
+bool utf8_sse2(const std::uint8_t* data, std::size_t len) noexcept {
+#if defined(__SSE2__)
+  Utf8Cursor cur;
+  std::size_t i = 0;
+  while (i < len) {
+    if (cur.need == 0 && i + 16 <= len &&
+        _mm_movemask_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(data + i))) == 0) {
+      i += 16;
+      continue;
+    }
+    const std::size_t end = i + 16 < len ? i + 16 : len;
+    for (; i < end; ++i) {
+      if (!utf8_step(cur, data[i])) return false;
+    }
+  }
+  return cur.need == 0;
+#else
+  return utf8_scalar_span(data, len);
+#endif
+}
+
+}  // namespace detail
 }  // namespace ringcast::protocol
