@@ -1,0 +1,145 @@
+"""Plain HTTP next to the WebSocket endpoint: the chat page, /healthz, /metrics (and that
+its counters move with traffic), 404/405 answers."""
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+from harness import test  # noqa: E402
+
+METRICS = ["ringcast_connections", "ringcast_messages_in_total", "ringcast_messages_out_total",
+           "ringcast_bytes_in_total", "ringcast_bytes_out_total", "ringcast_frames_dropped_total",
+           "ringcast_slow_clients_closed_total", "ringcast_handshake_failures_total",
+           "ringcast_accept_errors_total"]
+
+
+def check_page(body, where):
+    html = body.decode("utf-8", errors="replace")
+    for pat in (r'<ul[^>]*\bid="log"', r'<input[^>]*\bid="msg"', r'<button[^>]*\bid="send"',
+                r'<span[^>]*\bid="status"', r"WebSocket"):
+        h.check(re.search(pat, html), f"{where}: page lacks {pat!r}")
+
+
+@test
+def get_root_serves_the_chat_page():
+    with h.Server() as srv:
+        for path in ("/", "/someroom"):
+            status, headers, body = srv.http_get(path)
+            h.check(status == 200, f"GET {path}: {status}")
+            h.check(headers.get("content-type", "").startswith("text/html"),
+                    f"GET {path}: content-type {headers.get('content-type')!r}")
+            if "content-length" in headers:
+                h.check(int(headers["content-length"]) == len(body), f"GET {path}: content-length")
+            check_page(body, f"GET {path}")
+
+
+@test
+def healthz_is_ok():
+    with h.Server() as srv:
+        status, headers, body = srv.http_get("/healthz")
+        h.check((status, body) == (200, b"ok\n"), f"/healthz: {status} {body!r}")
+
+
+@test
+def keep_alive_serves_two_requests_on_one_connection_or_closes_cleanly():
+    # HTTP/1.1 without Connection: close: the server may keep the connection open; either
+    # way each request gets a complete answer.
+    with h.Server() as srv:
+        req = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        status, headers, body, closed = h.http_exchange(srv.port, req, timeout=2)
+        h.check(status == 200, f"status {status}")
+        h.check(body.startswith(b"ok\n"), f"body {body!r}")
+
+
+@test
+def unknown_method_and_path_answers():
+    with h.Server() as srv:
+        status, headers, body, closed = h.http_exchange(
+            srv.port, b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        h.check(status == 405, f"POST /healthz: {status}")
+        h.check("GET" in headers.get("allow", ""), f"405 without Allow: GET ({headers})")
+        h.check(closed, "405: connection not closed")
+        status, _, _, closed = h.http_exchange(
+            srv.port, b"DELETE / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        h.check(status == 405, f"DELETE /: {status}")
+        status, _, _, closed = h.http_exchange(
+            srv.port, b"GET /no/such/thing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        h.check(status == 404, f"GET /no/such/thing: {status}")
+        h.check(closed, "404: connection not closed")
+
+
+@test
+def metrics_lists_every_series_in_prometheus_format():
+    with h.Server() as srv:
+        status, headers, body = srv.http_get("/metrics")
+        h.check(status == 200, f"/metrics: {status}")
+        h.check(headers.get("content-type", "").startswith("text/plain"),
+                f"/metrics content-type {headers.get('content-type')!r}")
+        text = body.decode()
+        m = h.parse_metrics(text)
+        for name in METRICS:
+            h.check(h.metric(m, name) is not None, f"/metrics lacks {name}")
+            h.check(re.search(rf"^# TYPE {name} (counter|gauge)$", text, re.M), f"no # TYPE for {name}")
+        h.check(re.search(r'^ringcast_handshake_failures_total\{reason="[a-z_]+"\} \d', text, re.M),
+                "handshake failures not labelled by reason")
+        for k, v in m.items():
+            h.check(v >= 0, f"{k} is negative: {v}")
+
+
+@test
+def metrics_move_with_traffic():
+    with h.Server() as srv:
+        m0 = h.metrics(srv)
+        g0 = h.metric(m0, "ringcast_connections")
+        clients = h.open_clients(srv.port, 3)
+        try:
+            # The gauge counts open client sockets; the /metrics request itself may count too.
+            h.wait_until(lambda: h.metric(h.metrics(srv), "ringcast_connections") - g0 >= 3,
+                         what="connections gauge +3")
+            for i, c in enumerate(clients):
+                c.send_text(f"m{i}" * 10)
+            for c in clients:
+                h.recv_chat(c, 3)
+            m1 = h.wait_until(lambda: (lambda m: m if h.metric(m, "ringcast_messages_out_total")
+                                       - h.metric(m0, "ringcast_messages_out_total") >= 9 else None)(
+                h.metrics(srv)), what="messages_out +9")
+            d = {n: h.metric(m1, n) - h.metric(m0, n) for n in METRICS}
+            h.check(d["ringcast_messages_in_total"] >= 3, f"messages_in moved by {d}")
+            h.check(d["ringcast_bytes_in_total"] >= 3 * 20, f"bytes_in moved by {d}")
+            h.check(d["ringcast_bytes_out_total"] >= 9 * 20, f"bytes_out moved by {d}")
+            h.check(d["ringcast_messages_in_total"] < 100 and d["ringcast_messages_out_total"] < 200,
+                    f"counters moved implausibly far: {d}")
+        finally:
+            for c in clients:
+                c.close()
+        h.wait_until(lambda: h.metric(h.metrics(srv), "ringcast_connections") <= g0,
+                     what="connections gauge back to its start value")
+
+
+@test
+def handshake_failures_are_counted_by_reason():
+    with h.Server() as srv:
+        before = h.metric(h.metrics(srv), "ringcast_handshake_failures_total")
+        h.http_exchange(srv.port, h.RawClient.request("/", {"Sec-WebSocket-Version": "7"}))
+        h.http_exchange(srv.port, h.RawClient.request("/").replace(b"GET", b"POST", 1))
+        h.wait_until(lambda: h.metric(h.metrics(srv), "ringcast_handshake_failures_total") - before >= 2,
+                     what="handshake failures +2")
+
+
+@test
+def a_plain_get_does_not_join_the_room():
+    with h.Server() as srv:
+        c = h.RawClient(srv.port)
+        try:
+            h.drain(c, 0.2)  # our own join notice, if the server sends it
+            for path in ("/", "/healthz", "/metrics"):
+                h.check(srv.http_get(path)[0] == 200, f"GET {path}")
+            for op, pl in h.drain(c, 0.3):
+                raise AssertionError(f"a plain GET showed up in the room: {pl[:100]!r}")
+        finally:
+            c.close()
+
+
+if __name__ == "__main__":
+    h.main()
