@@ -161,8 +161,11 @@ class ConnectionClosed(Exception):
 class RawClient:
     """A WebSocket client over a raw socket, so tests control every byte on the wire."""
 
-    def __init__(self, port, path="/", timeout=5.0, handshake=True, headers=None):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    def __init__(self, port, path="/", timeout=5.0, handshake=True, headers=None, rcvbuf=None):
+        if rcvbuf is None:
+            self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        else:  # a small receive buffer must be set before connect to bound the TCP window
+            self.sock = raw_socket(port, timeout=timeout, rcvbuf=rcvbuf)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = b""
         self.local_port = self.sock.getsockname()[1]
