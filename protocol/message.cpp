@@ -21,7 +21,8 @@ Event MessageReader::fail(CloseCode code, const char* reason, std::size_t consum
   return ev;
 }
 
-Event MessageReader::control_event(std::uint8_t* payload, std::size_t len, std::size_t consumed) noexcept {
+Event MessageReader::control_event(std::uint8_t* payload, std::size_t len, std::size_t consumed,
+                                   std::size_t input_size) noexcept {
   state_ = State::header;
   Event ev;
   ev.consumed = consumed;
@@ -35,7 +36,7 @@ Event MessageReader::control_event(std::uint8_t* payload, std::size_t len, std::
   if (close.status != Status::ok) {
     return fail(close.error,
                 close.error == CloseCode::invalid_payload ? "close reason not UTF-8" : "invalid close payload",
-                consumed);
+                input_size);
   }
   state_ = State::finished;
   ev.kind = EventKind::close;
@@ -51,7 +52,7 @@ bool MessageReader::open_frame(std::span<std::uint8_t> in, std::size_t pos, Even
 
   if (is_control(frame_.opcode)) {
     if (frame_left_ != 0) return false;
-    ev = control_event(in.data() + pos, 0, pos);
+    ev = control_event(in.data() + pos, 0, pos, in.size());
     return true;
   }
 
@@ -149,7 +150,7 @@ Event MessageReader::next(std::span<std::uint8_t> in) noexcept {
         std::uint8_t* p = in.data() + pos;
         if (frame_.masked) (void)unmask(p, n, frame_.mask);
         frame_left_ = 0;
-        return control_event(p, n, pos + n);
+        return control_event(p, n, pos + n, size);
       }
       const auto take = static_cast<std::size_t>(std::min<std::uint64_t>(frame_left_, avail));
       std::memcpy(control_buf_ + control_len_, in.data() + pos, take);
@@ -160,7 +161,7 @@ Event MessageReader::next(std::span<std::uint8_t> in) noexcept {
       const std::size_t n = control_len_;
       control_len_ = 0;
       if (frame_.masked) (void)unmask(control_buf_, n, frame_.mask);
-      return control_event(control_buf_, n, pos);
+      return control_event(control_buf_, n, pos, size);
     }
 
     // Data payload: unmask and validate this call's share in place.

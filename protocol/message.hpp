@@ -80,7 +80,8 @@ class MessageReader {
   // After a header: checks it against the fragment sequence and arms the payload state.
   // Returns true when `ev` is an event to deliver now (an error or an empty frame).
   [[nodiscard]] bool open_frame(std::span<std::uint8_t> in, std::size_t pos, Event& ev) noexcept;
-  [[nodiscard]] Event control_event(std::uint8_t* payload, std::size_t len, std::size_t consumed) noexcept;
+  [[nodiscard]] Event control_event(std::uint8_t* payload, std::size_t len, std::size_t consumed,
+                                    std::size_t input_size) noexcept;
   [[nodiscard]] Event fail(CloseCode code, const char* reason, std::size_t consumed) noexcept;
 
   MessageRules rules_;

@@ -96,6 +96,9 @@ std::vector<Rec> feed(MessageReader& reader, std::vector<Bytes> pieces) {
         break;
       }
       EXPECT_GT(ev.consumed, 0u) << "an event without progress";
+      if (ev.kind == EventKind::error) {
+        EXPECT_EQ(ev.consumed, rest.size()) << "an error consumes all input";
+      }
       Rec r;
       r.kind = ev.kind;
       r.piece = k;
@@ -383,6 +386,9 @@ TEST(Message, ClosePayloads) {
   expect_rejected(client_frame(Opcode::close, Bytes{0x03, 0xED}), CloseCode::protocol_error);   // 1005
   expect_rejected(client_frame(Opcode::close, Bytes{0x03, 0xE7}), CloseCode::protocol_error);   // 999
   expect_rejected(client_frame(Opcode::close, Bytes{0x03, 0xE8, 0xFF}), CloseCode::invalid_payload);
+  // With bytes after the bad close frame, the error still consumes everything.
+  expect_rejected(cat({client_frame(Opcode::close, Bytes{0x03}), client_frame(Opcode::text, "x")}),
+                  CloseCode::protocol_error);
   // Close inside a fragmented message is allowed and ends the reader.
   ev = feed_whole(cat({client_frame(Opcode::text, "a", false), close_frame(1001, "")}));
   ASSERT_EQ(ev.size(), 2u);
