@@ -1,0 +1,89 @@
+"""Cross-shard fan-out: with --threads 2, SO_REUSEPORT spreads clients over both shards,
+and every message reaches every client of the room, in order per publisher."""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+from harness import test  # noqa: E402
+
+
+def all_to_all(srv, n, per_client, path="/"):
+    clients = h.open_clients(srv.port, n, path)
+    try:
+        names = [c.name for c in clients]
+        for k in range(per_client):
+            for i, c in enumerate(clients):
+                c.send_text(f"{k}|{i}|" + "p" * (i * 13 % 200))
+        for r in clients:
+            got = h.recv_chat(r, n * per_client, timeout=40)
+            by_sender = {}
+            for sender, body in got:
+                by_sender.setdefault(sender, []).append(int(body.split("|")[0]))
+            for c in clients:
+                h.check(by_sender.get(c.name) == list(range(per_client)),
+                        f"{r.name} got from {c.name}: {by_sender.get(c.name)!r}")
+            h.check(set(by_sender) == set(names), f"{r.name}: unexpected senders")
+        return clients
+    except BaseException:
+        h.close_all(clients)
+        raise
+
+
+@test
+def forty_clients_on_two_shards_all_receive_everything():
+    with h.Server("--threads", "2") as srv:
+        h.close_all(all_to_all(srv, 40, 3))
+
+
+@test
+def join_and_leave_notices_cross_shards():
+    with h.Server("--threads", "2") as srv:
+        first = h.RawClient(srv.port, "/x")
+        others = h.open_clients(srv.port, 12, "/x")
+        try:
+            want = {f"{c.name} joined" for c in others}
+            h.recv_texts_until(first, lambda t: (want.discard(t), not want)[1], timeout=15,
+                               what=f"join notices (missing {want})")
+            h.close_all(others)
+            want = {f"{c.name} left" for c in others}
+            h.recv_texts_until(first, lambda t: (want.discard(t), not want)[1], timeout=15,
+                               what=f"leave notices (missing {want})")
+        finally:
+            first.close()
+
+
+@test
+def rooms_stay_isolated_across_shards():
+    with h.Server("--threads", "2") as srv:
+        a = h.open_clients(srv.port, 8, "/a")
+        b = h.open_clients(srv.port, 8, "/b")
+        try:
+            a[0].send_text("only a")
+            b[-1].send_text("only b")
+            for c in a:
+                h.check(h.recv_chat(c, 1) == [(a[0].name, "only a")], f"{c.name} in /a")
+            for c in b:
+                h.check(h.recv_chat(c, 1) == [(b[-1].name, "only b")], f"{c.name} in /b")
+            for c in a + b:
+                h.expect_silence(c, 0.1, ignore_notices=True)
+        finally:
+            h.close_all(a + b)
+
+
+@test
+def metrics_sum_over_shards():
+    with h.Server("--threads", "2") as srv:
+        g0 = h.metric(h.metrics(srv), "ringcast_connections")
+        clients = all_to_all(srv, 10, 1)
+        try:
+            m = h.metrics(srv)
+            h.check(h.metric(m, "ringcast_connections") - g0 >= 10, f"connections {m}")
+            h.check(h.metric(m, "ringcast_messages_in_total") >= 10, f"messages_in {m}")
+            h.check(h.metric(m, "ringcast_messages_out_total") >= 100, f"messages_out {m}")
+        finally:
+            h.close_all(clients)
+
+
+if __name__ == "__main__":
+    h.main()
