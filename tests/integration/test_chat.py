@@ -144,5 +144,29 @@ def a_departed_client_does_not_block_the_room():
             h.close_all(clients)
 
 
+@test
+def binary_is_relayed_unchanged_to_the_room():
+    # engine/server.hpp: binary messages in a chat room are relayed as they are (no name).
+    data = bytes(range(256)) * 3 + b"\xff\xfe"
+    with h.Server() as srv:
+        a, b = h.open_clients(srv.port, 2, "/bin")
+        other = h.RawClient(srv.port, "/elsewhere")
+        try:
+            a.send(h.OP_BINARY, data)
+            for c in (a, b):
+                while True:
+                    op, pl = c.recv_message(timeout=5)
+                    if op == h.OP_TEXT and h.is_notice(pl.decode()):
+                        continue
+                    break
+                h.check((op, pl) == (h.OP_BINARY, data), f"{c.name}: got op {op}, {pl[:40]!r}")
+            h.expect_silence(other, 0.3, ignore_notices=True)
+            # Text after binary still carries the name.
+            b.send_text("text again")
+            h.check(h.recv_chat(a, 1) == [(b.name, "text again")], "text after binary")
+        finally:
+            h.close_all([a, b, other])
+
+
 if __name__ == "__main__":
     h.main()

@@ -67,6 +67,11 @@ def unknown_method_and_path_answers():
             srv.port, b"GET /no/such/thing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         h.check(status == 404, f"GET /no/such/thing: {status}")
         h.check(closed, "404: connection not closed")
+        # A WebSocket upgrade on a path that is not a room (nor /echo) is a 404 too.
+        for path in ("/no/such/room", "/healthz", "/metrics"):
+            status, _, _, closed = h.http_exchange(srv.port, h.RawClient.request(path))
+            h.check(status == 404, f"upgrade on {path}: {status}")
+            h.check(closed, f"upgrade on {path}: connection not closed after 404")
 
 
 @test
