@@ -1,0 +1,146 @@
+"""The command line: --help lists every flag and exits 0, --version, and a bad flag or
+value gives exactly one line `ringcast: ... (see --help)` on stderr and exit code 2."""
+import os
+import signal
+import socket
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+from harness import test  # noqa: E402
+
+FLAGS = ["--host", "--port", "--threads", "--max-message", "--max-backlog", "--slow-policy",
+         "--idle-timeout", "--handshake-timeout", "--log-level", "--simd", "--help", "--version"]
+
+
+def run(*args, timeout=10):
+    p = subprocess.run([h.ARGS.ringcast, *args], capture_output=True, timeout=timeout)
+    return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
+
+
+@test
+def help_lists_every_flag_and_exits_0():
+    rc, out, err = run("--help")
+    h.check(rc == 0, f"--help exit {rc}: {err}")
+    for flag in FLAGS:
+        h.check(flag in out, f"--help does not mention {flag}:\n{out}")
+    for value in ("close", "drop", "scalar", "avx2", "error", "debug"):
+        h.check(value in out, f"--help does not list the value {value!r}")
+    h.check(err == "", f"--help wrote to stderr: {err!r}")
+
+
+@test
+def version_prints_one_line_and_exits_0():
+    rc, out, err = run("--version")
+    h.check(rc == 0, f"--version exit {rc}: {err}")
+    lines = out.strip().splitlines()
+    h.check(len(lines) == 1 and "ringcast" in lines[0] and any(ch.isdigit() for ch in lines[0]),
+            f"--version printed {out!r}")
+
+
+BAD = [
+    ["--bogus"],
+    ["--port"],                      # missing value
+    ["--port", "abc"],
+    ["--port", "70000"],
+    ["--port", "-1"],
+    ["--threads", "abc"],
+    ["--threads", "-2"],
+    ["--max-message", "lots"],
+    ["--max-message", "-5"],
+    ["--max-backlog", "x"],
+    ["--slow-policy", "maybe"],
+    ["--idle-timeout", "soon"],
+    ["--handshake-timeout", "-1"],
+    ["--log-level", "loud"],
+    ["--simd", "mmx"],
+    ["--host", "not an address"],
+    ["positional"],
+]
+
+
+@test
+def bad_flags_and_values_exit_2_with_one_line():
+    for args in BAD:
+        # A free port so that a wrongly accepted argument list starts a server we can spot.
+        port = str(h.free_port())
+        full = ["--port", port, *args] if args[0] != "--port" else args
+        try:
+            rc, out, err = run(*full, timeout=5)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"{full}: accepted (the server started and kept running)")
+        lines = err.splitlines()
+        h.check(rc == 2, f"{full}: exit {rc}, want 2 (stderr {err!r})")
+        h.check(len(lines) == 1, f"{full}: {len(lines)} stderr lines: {err!r}")
+        h.check(lines[0].startswith("ringcast: ") and lines[0].endswith("(see --help)"),
+                f"{full}: stderr line {lines[0]!r}")
+
+
+@test
+def every_documented_value_is_accepted():
+    good = [["--slow-policy", "close"], ["--slow-policy", "drop"], ["--log-level", "error"],
+            ["--log-level", "warn"], ["--log-level", "info"], ["--log-level", "debug"],
+            ["--simd", "scalar"], ["--simd", "sse2"], ["--threads", "1"], ["--threads", "2"],
+            ["--max-message", "100000"], ["--max-backlog", "65536"], ["--idle-timeout", "30"],
+            ["--handshake-timeout", "5"]]
+    with open("/proc/cpuinfo") as f:
+        flags = f.read()
+    if " avx2" in flags:
+        good.append(["--simd", "avx2"])
+    if " avx512bw" in flags:
+        good.append(["--simd", "avx512"])
+    for args in good:
+        with h.Server(*args) as srv:
+            c = h.RawClient(srv.port, "/echo")
+            c.send_text("é" * 300)
+            h.check(c.recv_message(timeout=5) == (h.OP_TEXT, ("é" * 300).encode()), f"{args}: echo")
+            c.close()
+            rc = srv.stop()
+            h.check(rc == 0, f"{args}: exit {rc}: {srv.log()[-300:]}")
+
+
+@test
+def simd_level_the_cpu_lacks_is_refused_or_falls_back():
+    with open("/proc/cpuinfo") as f:
+        if " avx512bw" in f.read():
+            raise h.SkipTest("this CPU has AVX-512")
+    port = h.free_port()
+    p = subprocess.Popen([h.ARGS.ringcast, "--host", "127.0.0.1", "--port", str(port), "--simd", "avx512"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        rc = p.wait(3)
+        err = p.stderr.read().decode(errors="replace")
+        h.check(rc == 2 and len(err.splitlines()) == 1 and err.startswith("ringcast: "),
+                f"--simd avx512 without AVX-512: exit {rc}, stderr {err!r}")
+    except subprocess.TimeoutExpired:
+        # Still running: then it must work (a fallback), not crash on an illegal instruction.
+        c = h.RawClient(port, "/echo")
+        c.send_text("x" * 1000)
+        h.check(c.recv_message(timeout=5) == (h.OP_TEXT, b"x" * 1000), "echo with --simd avx512 fallback")
+        c.close()
+        p.send_signal(signal.SIGTERM)
+        h.check(p.wait(10) == 0, "exit code")
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        p.stderr.close()
+
+
+@test
+def port_in_use_fails_fast_without_hanging():
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        port = blocker.getsockname()[1]
+        try:
+            rc, out, err = run("--host", "127.0.0.1", "--port", str(port), timeout=5)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("started although the port is taken (SO_REUSEPORT with a foreign socket?)")
+        h.check(rc != 0, f"exit {rc} with the port taken")
+        h.check(err.strip() and err.startswith("ringcast: "), f"stderr {err!r}")
+
+
+if __name__ == "__main__":
+    h.main()
