@@ -1,0 +1,170 @@
+#include "engine/cli.hpp"
+
+#include <charconv>
+
+namespace ringcast::engine {
+namespace {
+
+std::optional<std::uint64_t> parse_uint(std::string_view s) noexcept {
+  std::uint64_t v = 0;
+  if (s.empty()) return std::nullopt;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc{} || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+}  // namespace
+
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view t) noexcept {
+  std::uint64_t scale = 1000;
+  if (t.ends_with("ms")) {
+    scale = 1;
+    t.remove_suffix(2);
+  } else if (t.ends_with("s")) {
+    t.remove_suffix(1);
+  } else if (t.ends_with("m")) {
+    scale = 60'000;
+    t.remove_suffix(1);
+  }
+  auto v = parse_uint(t);
+  if (!v || *v > (1ull << 40) / scale) return std::nullopt;
+  return std::chrono::milliseconds(static_cast<std::int64_t>(*v * scale));
+}
+
+std::optional<std::size_t> parse_size(std::string_view t) noexcept {
+  std::uint64_t scale = 1;
+  if (!t.empty()) {
+    switch (t.back()) {
+      case 'k': case 'K': scale = 1ull << 10; break;
+      case 'm': case 'M': scale = 1ull << 20; break;
+      case 'g': case 'G': scale = 1ull << 30; break;
+      default: break;
+    }
+    if (scale != 1) t.remove_suffix(1);
+  }
+  auto v = parse_uint(t);
+  if (!v || *v > (1ull << 40) / scale) return std::nullopt;
+  return static_cast<std::size_t>(*v * scale);
+}
+
+std::string_view cli_help() noexcept {
+  return R"(usage: ringcast [options]
+
+A WebSocket broadcast server on io_uring. By default a chat room on ws://127.0.0.1:9000/:
+each client is named ID<its remote port>; every text message is broadcast to the room
+(sender included) as "ID<port>: <text>", binary messages are relayed unchanged as binary,
+and joins/leaves are announced as "ID<port> joined" / "ID<port> left".
+  ws://HOST:PORT/<room>   chat room <room> ("/" is the default room)
+  ws://HOST:PORT/echo     echoes every message (text stays text, binary stays binary)
+  GET /<room>             a browser chat client for that room
+  GET /healthz            "ok"
+  GET /metrics            Prometheus counters
+
+options:
+  --host ADDR               address to listen on (IPv4 or IPv6)        [127.0.0.1]
+  --port N                  TCP port (0: any free port)                [9000]
+  --threads N               shards, one thread and io_uring each       [one per CPU]
+  --max-message SIZE        largest message accepted, e.g. 64k, 16M    [16M]
+  --max-backlog SIZE        unsent bytes queued per client             [1M]
+  --slow-policy close|drop  past the backlog: close the client with 1008,
+                            or drop messages for it (counted)          [close]
+  --idle-timeout DURATION   ping after half of it without input, close
+                            after all of it (0 disables), e.g. 60s     [60s]
+  --handshake-timeout DURATION  time to complete the HTTP upgrade      [10s]
+  --log-level error|warn|info|debug                                    [info]
+  --simd scalar|sse2|avx2|avx512  force the SIMD kernels               [best available]
+  --help                    show this help
+  --version                 show the version
+
+SIZE takes an optional k/M/G suffix (binary); DURATION takes ms, s (default) or m.
+Flags accept "--flag value" or "--flag=value". SIGINT/SIGTERM: close every client with
+1001, drain for up to 5 s, exit 0.
+)";
+}
+
+CliOptions parse_cli(const std::vector<std::string_view>& args) {
+  CliOptions o;
+  auto fail = [&o](std::string msg) {
+    if (o.error.empty()) o.error = std::move(msg);
+    return o;
+  };
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string_view a = args[i];
+    if (a == "--help" || a == "-h") {
+      o.action = CliOptions::Action::help;
+      return o;
+    }
+    if (a == "--version") {
+      o.action = CliOptions::Action::version;
+      return o;
+    }
+    if (!a.starts_with("--")) return fail("unexpected argument '" + std::string(a) + "'");
+    std::string_view name = a, value;
+    bool has_value = false;
+    if (auto eq = a.find('='); eq != std::string_view::npos) {
+      name = a.substr(0, eq);
+      value = a.substr(eq + 1);
+      has_value = true;
+    }
+    static constexpr std::string_view kKnown[] = {"--host", "--port", "--threads", "--max-message",
+                                                  "--max-backlog", "--slow-policy", "--idle-timeout",
+                                                  "--handshake-timeout", "--log-level", "--simd"};
+    bool known = false;
+    for (std::string_view k : kKnown) known = known || k == name;
+    if (!known) return fail("unknown option '" + std::string(name) + "'");
+    if (!has_value) {
+      if (i + 1 >= args.size()) return fail("option '" + std::string(name) + "' needs a value");
+      value = args[++i];
+    }
+    std::string bad = "invalid value '" + std::string(value) + "' for " + std::string(name);
+    if (name == "--host") {
+      if (value.empty()) return fail(bad);
+      o.config.host = std::string(value);
+    } else if (name == "--port") {
+      auto v = parse_uint(value);
+      if (!v || *v > 65535) return fail(bad);
+      o.config.port = static_cast<std::uint16_t>(*v);
+    } else if (name == "--threads") {
+      auto v = parse_uint(value);
+      if (!v || *v == 0 || *v > 1024) return fail(bad);
+      o.config.threads = static_cast<unsigned>(*v);
+    } else if (name == "--max-message") {
+      auto v = parse_size(value);
+      if (!v || *v == 0 || *v > (1ull << 30)) return fail(bad + " (1 byte to 1G)");
+      o.config.max_message = *v;
+    } else if (name == "--max-backlog") {
+      auto v = parse_size(value);
+      if (!v || *v == 0 || *v > (1ull << 34)) return fail(bad);
+      o.config.max_backlog = *v;
+    } else if (name == "--slow-policy") {
+      if (value == "close") {
+        o.config.slow_policy = SlowPolicy::close;
+      } else if (value == "drop") {
+        o.config.slow_policy = SlowPolicy::drop;
+      } else {
+        return fail(bad + " (close or drop)");
+      }
+    } else if (name == "--idle-timeout") {
+      auto v = parse_duration(value);
+      if (!v) return fail(bad);
+      o.config.idle_timeout = *v;
+    } else if (name == "--handshake-timeout") {
+      auto v = parse_duration(value);
+      if (!v || v->count() == 0) return fail(bad);
+      o.config.handshake_timeout = *v;
+    } else if (name == "--log-level") {
+      if (value == "error") o.log_level = LogLevel::error;
+      else if (value == "warn") o.log_level = LogLevel::warn;
+      else if (value == "info") o.log_level = LogLevel::info;
+      else if (value == "debug") o.log_level = LogLevel::debug;
+      else return fail(bad + " (error, warn, info or debug)");
+    } else if (name == "--simd") {
+      auto level = protocol::parse_simd(value);
+      if (!level) return fail(bad + " (scalar, sse2, avx2 or avx512)");
+      o.simd = *level;
+    }
+  }
+  return o;
+}
+
+}  // namespace ringcast::engine

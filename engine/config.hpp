@@ -1,0 +1,31 @@
+// Server configuration: what the flags set, with the documented defaults.
+#pragma once
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace ringcast::engine {
+
+enum class SlowPolicy : std::uint8_t {
+  close,  // close the slow client with 1008 and a reason
+  drop,   // skip messages for that client and count them
+};
+
+enum class LogLevel : std::uint8_t { error, warn, info, debug };
+
+struct Config {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 9000;  // 0: pick a free port (Server::port() tells which)
+  unsigned threads = 0;       // 0: one shard per online CPU
+  std::size_t max_message = 16u << 20;
+  std::size_t max_backlog = 1u << 20;  // queued-but-unsent bytes per connection
+  SlowPolicy slow_policy = SlowPolicy::close;
+  std::chrono::milliseconds idle_timeout{60'000};      // 0 disables; ping after half
+  std::chrono::milliseconds handshake_timeout{10'000};
+  std::chrono::milliseconds close_timeout{5'000};      // close handshake / drain on stop
+  std::size_t max_connections_per_shard = 0;           // 0: derived from RLIMIT_NOFILE
+  bool pin_threads = false;                            // pin shard i to CPU i
+};
+
+}  // namespace ringcast::engine

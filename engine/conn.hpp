@@ -1,0 +1,65 @@
+// One client connection's state inside a shard's slot table. Named by {slot, generation}
+// everywhere outside the table (user_data, subscriber lists), never by pointer.
+#pragma once
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/send_queue.hpp"
+#include "engine/timer_wheel.hpp"
+#include "engine/topic.hpp"
+#include "protocol/message.hpp"
+
+namespace ringcast::engine {
+
+enum class ConnState : std::uint8_t {
+  free,       // slot unused
+  handshake,  // reading the HTTP request head
+  open,       // WebSocket frames flow
+  finishing,  // last bytes queued (HTTP answer, close frame): send them, then shut down
+  dead,       // being torn down: waiting for in-flight operations, then close + free
+};
+
+enum class Endpoint : std::uint8_t { chat, echo };
+
+inline constexpr std::size_t kSendIov = 32;  // frames covered by one sendmsg
+
+struct Conn {
+  int fd = -1;
+  std::uint32_t gen = 0;
+  ConnState state = ConnState::free;
+  Endpoint endpoint = Endpoint::chat;
+  std::uint16_t port = 0;  // the peer's port: the client's chat name is ID<port>
+
+  bool recv_armed = false;
+  bool send_inflight = false;
+  bool dirty = false;           // on the shard's dirty list
+  bool close_sent = false;      // our close frame is queued: nothing else may follow
+  bool close_received = false;
+  bool ping_sent = false;       // idle probe outstanding
+  bool wr_shut = false;         // FIN sent after the last queued byte
+  bool rd_shut = false;         // shutdown(RDWR) issued during teardown
+  bool in_dead_list = false;
+  bool joined = false;          // subscribed to `topic`; "left" is announced once
+
+  std::uint32_t topic = kNoTopic;
+  std::uint32_t topic_index = 0;
+  std::uint64_t last_input_tick = 0;
+  std::size_t inflight_entries = 0;
+
+  TimerNode timer;
+  SendQueue queue;
+  protocol::MessageReader reader;
+  std::string head;                  // request head bytes while in handshake
+  std::size_t head_scanned = 0;
+  std::vector<std::uint8_t> assembly;  // a message spanning receive buffers
+  protocol::Opcode assembly_op = protocol::Opcode::text;
+
+  msghdr msg{};
+  iovec iov[kSendIov]{};
+};
+
+}  // namespace ringcast::engine

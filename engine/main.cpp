@@ -1,0 +1,70 @@
+// ringcast: the chat-room / broadcast server executable.
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "engine/cli.hpp"
+#include "engine/log.hpp"
+#include "engine/server.hpp"
+#include "protocol/simd.hpp"
+
+int main(int argc, char** argv) {
+  using namespace ringcast;
+  std::vector<std::string_view> args(argv + 1, argv + argc);
+  engine::CliOptions opt = engine::parse_cli(args);
+  if (!opt.error.empty()) {
+    std::fprintf(stderr, "ringcast: %s (see --help)\n", opt.error.c_str());
+    return 2;
+  }
+  if (opt.action == engine::CliOptions::Action::help) {
+    std::fwrite(engine::cli_help().data(), 1, engine::cli_help().size(), stdout);
+    return 0;
+  }
+  if (opt.action == engine::CliOptions::Action::version) {
+    std::printf("ringcast %.*s\n", static_cast<int>(engine::kVersion.size()), engine::kVersion.data());
+    return 0;
+  }
+  engine::set_log_level(opt.log_level);
+  if (opt.simd && !protocol::select_simd(*opt.simd)) {
+    std::string name(protocol::simd_name(*opt.simd));
+    std::fprintf(stderr, "ringcast: --simd %s is not supported by this CPU (see --help)\n", name.c_str());
+    return 2;
+  }
+
+  // Signals are taken synchronously by this thread; shard threads inherit the mask.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  engine::Server server(opt.config);
+  if (std::string err = server.start(); !err.empty()) {
+    std::fprintf(stderr, "ringcast: %s\n", err.c_str());
+    return 1;
+  }
+  std::string simd(protocol::simd_name(protocol::active_simd()));
+  engine::log_line(engine::LogLevel::error, "listening on ws://%s:%u (threads=%u, simd=%s)",
+                   opt.config.host.find(':') != std::string::npos ? ("[" + opt.config.host + "]").c_str()
+                                                                   : opt.config.host.c_str(),
+                   static_cast<unsigned>(server.port()), server.threads(), simd.c_str());
+  int sig = 0;
+  while (server.running()) {
+    timespec wait{0, 200'000'000};
+    sig = sigtimedwait(&sigs, nullptr, &wait);
+    if (sig > 0) break;
+  }
+  if (sig > 0) {
+    engine::log_line(engine::LogLevel::info, "%s received: closing connections (1001) and draining",
+                     sig == SIGINT ? "SIGINT" : "SIGTERM");
+  }
+  server.stop();
+  server.wait();
+  engine::log_line(engine::LogLevel::info, "stopped");
+  return 0;
+}

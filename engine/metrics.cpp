@@ -1,0 +1,72 @@
+#include "engine/metrics.hpp"
+
+#include <cstdio>
+
+namespace ringcast::engine {
+
+const char* handshake_failure_name(HandshakeFailure f) noexcept {
+  switch (f) {
+    case HandshakeFailure::bad_request: return "bad_request";
+    case HandshakeFailure::method_not_allowed: return "method_not_allowed";
+    case HandshakeFailure::upgrade_required: return "upgrade_required";
+    case HandshakeFailure::header_too_large: return "header_too_large";
+    case HandshakeFailure::timeout: return "timeout";
+    case HandshakeFailure::not_found: return "not_found";
+    case HandshakeFailure::count_: break;
+  }
+  return "unknown";
+}
+
+namespace {
+
+template <typename Get>
+std::uint64_t sum(std::span<const ShardMetrics* const> shards, Get get) {
+  std::uint64_t total = 0;
+  for (const ShardMetrics* m : shards) total += get(*m);
+  return total;
+}
+
+void line(std::string& out, const char* name, const char* type, const char* help, std::uint64_t value) {
+  char buf[256];
+  int n = std::snprintf(buf, sizeof buf, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name, type, name,
+                        static_cast<unsigned long long>(value));
+  if (n > 0) out.append(buf, static_cast<std::size_t>(n));
+}
+
+}  // namespace
+
+std::string render_metrics(std::span<const ShardMetrics* const> shards) {
+  std::string out;
+  out.reserve(2048);
+  line(out, "ringcast_connections", "gauge", "Open client connections.",
+       sum(shards, [](const ShardMetrics& m) { return m.connections.get(); }));
+  line(out, "ringcast_messages_in_total", "counter", "WebSocket messages received from clients.",
+       sum(shards, [](const ShardMetrics& m) { return m.messages_in.get(); }));
+  line(out, "ringcast_messages_out_total", "counter", "Message deliveries queued to clients.",
+       sum(shards, [](const ShardMetrics& m) { return m.messages_out.get(); }));
+  line(out, "ringcast_bytes_in_total", "counter", "Bytes received from clients.",
+       sum(shards, [](const ShardMetrics& m) { return m.bytes_in.get(); }));
+  line(out, "ringcast_bytes_out_total", "counter", "Bytes sent to clients.",
+       sum(shards, [](const ShardMetrics& m) { return m.bytes_out.get(); }));
+  line(out, "ringcast_frames_dropped_total", "counter", "Messages skipped for clients past their backlog.",
+       sum(shards, [](const ShardMetrics& m) { return m.frames_dropped.get(); }));
+  line(out, "ringcast_slow_clients_closed_total", "counter", "Clients closed for exceeding their backlog.",
+       sum(shards, [](const ShardMetrics& m) { return m.slow_clients_closed.get(); }));
+  line(out, "ringcast_accept_errors_total", "counter", "accept() failures (EMFILE, ENFILE, ...).",
+       sum(shards, [](const ShardMetrics& m) { return m.accept_errors.get(); }));
+  line(out, "ringcast_recv_buffer_exhausted_total", "counter", "Times the provided receive buffers ran out.",
+       sum(shards, [](const ShardMetrics& m) { return m.enobufs.get(); }));
+  out += "# HELP ringcast_handshake_failures_total Rejected handshakes by reason.\n"
+         "# TYPE ringcast_handshake_failures_total counter\n";
+  for (std::size_t i = 0; i < static_cast<std::size_t>(HandshakeFailure::count_); ++i) {
+    char buf[160];
+    std::uint64_t v = sum(shards, [i](const ShardMetrics& m) { return m.handshake_failures[i].get(); });
+    int n = std::snprintf(buf, sizeof buf, "ringcast_handshake_failures_total{reason=\"%s\"} %llu\n",
+                          handshake_failure_name(static_cast<HandshakeFailure>(i)),
+                          static_cast<unsigned long long>(v));
+    if (n > 0) out.append(buf, static_cast<std::size_t>(n));
+  }
+  return out;
+}
+
+}  // namespace ringcast::engine

@@ -1,0 +1,43 @@
+// Per-shard counters. Each shard writes only its own block (relaxed, no lock prefix on
+// the hot path: load + store by the single writer); readers on other threads sum them.
+#pragma once
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+
+namespace ringcast::engine {
+
+enum class HandshakeFailure : std::uint8_t {
+  bad_request,          // 400
+  method_not_allowed,   // 405
+  upgrade_required,     // 426 (version)
+  header_too_large,     // 431
+  timeout,              // no complete request within --handshake-timeout
+  not_found,            // 404: WebSocket upgrade on a path that is not served
+  count_
+};
+[[nodiscard]] const char* handshake_failure_name(HandshakeFailure f) noexcept;
+
+class Counter {
+ public:
+  void add(std::uint64_t n = 1) noexcept { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  void sub(std::uint64_t n = 1) noexcept { v_.store(v_.load(std::memory_order_relaxed) - n, std::memory_order_relaxed); }
+  [[nodiscard]] std::uint64_t get() const noexcept { return v_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<std::uint64_t> v_{0};
+};
+
+struct alignas(64) ShardMetrics {
+  Counter connections;  // gauge: open sockets (any state)
+  Counter messages_in, messages_out, bytes_in, bytes_out;
+  Counter frames_dropped, slow_clients_closed, accept_errors, enobufs;
+  Counter handshake_failures[static_cast<std::size_t>(HandshakeFailure::count_)];
+};
+
+// Prometheus text exposition of the sum over `shards`.
+[[nodiscard]] std::string render_metrics(std::span<const ShardMetrics* const> shards);
+
+}  // namespace ringcast::engine

@@ -1,0 +1,79 @@
+#include "engine/send_queue.hpp"
+
+#include <bit>
+#include <new>
+
+namespace ringcast::engine {
+
+bool SendQueue::reserve(std::size_t entries) noexcept {
+  std::size_t cap = std::bit_ceil(entries < 4 ? std::size_t{4} : entries);
+  if (ring_ && cap <= mask_ + 1) return true;
+  auto fresh = std::unique_ptr<Lease*[]>(new (std::nothrow) Lease*[cap]);
+  if (!fresh) return false;
+  std::size_t n = size();
+  for (std::size_t i = 0; i < n; ++i) fresh[i] = at(head_ + i);
+  ring_ = std::move(fresh);
+  mask_ = cap - 1;
+  head_ = 0;
+  tail_ = n;
+  return true;
+}
+
+bool SendQueue::push(Lease* lease) noexcept {
+  if (!ring_ || size() == mask_ + 1) {
+    if (!reserve(ring_ ? (mask_ + 1) * 2 : 16)) return false;
+  }
+  ring_[tail_ & mask_] = lease;
+  ++tail_;
+  bytes_ += lease->frame->len;
+  return true;
+}
+
+std::size_t SendQueue::fill(iovec* iov, std::size_t max) const noexcept {
+  std::size_t n = 0;
+  for (std::size_t i = head_; i != tail_ && n < max; ++i, ++n) {
+    Frame* f = at(i)->frame;
+    std::size_t skip = (i == head_) ? head_offset_ : 0;
+    iov[n].iov_base = f->bytes() + skip;
+    iov[n].iov_len = f->len - skip;
+  }
+  return n;
+}
+
+void SendQueue::complete(std::size_t bytes, LeasePool& leases) noexcept {
+  bytes_ -= bytes;
+  while (bytes > 0 && head_ != tail_) {
+    Lease* l = at(head_);
+    std::size_t left = l->frame->len - head_offset_;
+    if (bytes < left) {
+      head_offset_ += bytes;
+      return;
+    }
+    bytes -= left;
+    head_offset_ = 0;
+    ++head_;
+    leases.unref(l);
+  }
+}
+
+void SendQueue::drop_unsent(LeasePool& leases, std::size_t in_flight) noexcept {
+  std::size_t keep = (in_flight == 0 && head_offset_ > 0) ? 1 : in_flight;
+  while (size() > keep) {
+    --tail_;
+    Lease* l = at(tail_);
+    bytes_ -= l->frame->len;
+    leases.unref(l);
+  }
+}
+
+void SendQueue::clear(LeasePool& leases) noexcept {
+  while (head_ != tail_) {
+    Lease* l = at(head_);
+    ++head_;
+    leases.unref(l);
+  }
+  head_offset_ = 0;
+  bytes_ = 0;
+}
+
+}  // namespace ringcast::engine

@@ -1,0 +1,155 @@
+#include "engine/server.hpp"
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "engine/listener.hpp"
+#include "engine/shard.hpp"
+#include "engine/uring_setup.hpp"
+#include "protocol/frame.hpp"
+
+namespace ringcast::engine {
+
+struct Server::Impl {
+  ShardGroup group;
+  std::vector<std::thread> threads;
+  std::function<void(unsigned)> hook;
+  std::uint16_t port = 0;
+  std::atomic<unsigned> running{0};
+  bool started = false;
+
+  // Start-up rendezvous: every shard sets up its ring before any loop starts, so MSG_RING
+  // targets exist, and one failure stops them all.
+  std::mutex mu;
+  std::condition_variable cv;
+  unsigned ready = 0;
+  bool go = false, abort = false;
+  std::string error;
+};
+
+namespace {
+
+std::size_t default_slots(unsigned shards) {
+  rlimit rl{};
+  std::size_t files = 1024;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) files = rl.rlim_cur;
+  std::size_t per = (files > 64 ? files - 64 : files) / shards + 16;
+  return std::clamp<std::size_t>(per, 64, 65536);
+}
+
+}  // namespace
+
+Server::Server(Config config) : impl_(std::make_unique<Impl>()) { impl_->group.config = std::move(config); }
+
+Server::~Server() {
+  stop();
+  wait();
+}
+
+void Server::on_shard_thread(std::function<void(unsigned)> hook) { impl_->hook = std::move(hook); }
+
+std::string Server::start() {
+  Impl& m = *impl_;
+  if (m.started) return "already started";
+  if (std::string err = probe_uring(); !err.empty()) return err;
+  Config& cfg = m.group.config;
+  unsigned n = cfg.threads != 0 ? cfg.threads : std::max(1u, std::thread::hardware_concurrency());
+  cfg.threads = n;
+  if (cfg.max_connections_per_shard == 0) cfg.max_connections_per_shard = default_slots(n);
+  m.group.shard_count = n;
+
+  std::vector<int> fds;
+  for (unsigned i = 0; i < n; ++i) {
+    ListenResult l = open_listener(cfg.host, i == 0 ? cfg.port : m.port);
+    if (l.fd < 0) {
+      for (int fd : fds) ::close(fd);
+      return l.error;
+    }
+    if (i == 0) m.port = l.port;
+    fds.push_back(l.fd);
+  }
+  for (unsigned i = 0; i < n; ++i) {
+    m.group.shards.push_back(std::make_unique<Shard>(m.group, i, fds[i]));
+    m.group.metrics.push_back(&m.group.shards.back()->metrics());
+  }
+  m.started = true;
+  m.running.store(n);
+  for (unsigned i = 0; i < n; ++i) {
+    m.threads.emplace_back([this, i] {
+      Impl& s = *impl_;
+      if (s.hook) s.hook(i);
+      Shard& shard = *s.group.shards[i];
+      std::string err = shard.init();
+      bool run;
+      {
+        std::unique_lock lock(s.mu);
+        if (!err.empty() && s.error.empty()) s.error = err;
+        if (!err.empty()) s.abort = true;
+        ++s.ready;
+        s.cv.notify_all();
+        s.cv.wait(lock, [&] { return s.go || s.abort; });
+        run = s.go && !s.abort;
+      }
+      if (run) shard.run();
+      s.running.fetch_sub(1);
+    });
+  }
+  std::unique_lock lock(m.mu);
+  m.cv.wait(lock, [&] { return m.ready == n; });
+  if (m.abort) {
+    m.cv.notify_all();
+    std::string err = m.error;
+    lock.unlock();
+    wait();
+    return err;
+  }
+  m.go = true;
+  m.cv.notify_all();
+  return {};
+}
+
+void Server::stop() noexcept {
+  Impl& m = *impl_;
+  if (!m.started) return;
+  m.group.stopping.store(true, std::memory_order_release);
+  std::lock_guard lock(m.mu);
+  if (!m.go) return;  // start-up failed: shards never ran
+  for (auto& s : m.group.shards) s->wake();
+}
+
+void Server::wait() {
+  Impl& m = *impl_;
+  for (std::thread& t : m.threads) {
+    if (t.joinable()) t.join();
+  }
+  m.threads.clear();
+  // Every thread is gone: hand back frames still sitting in mailboxes, before any pool dies.
+  for (auto& s : m.group.shards) s->release_leftovers();
+}
+
+bool Server::running() const noexcept { return impl_->running.load() > 0; }
+std::uint16_t Server::port() const noexcept { return impl_->port; }
+unsigned Server::threads() const noexcept { return impl_->group.shard_count; }
+
+bool Server::publish(std::string_view topic, std::span<const std::uint8_t> payload, bool binary) {
+  Impl& m = *impl_;
+  if (!m.started || !m.go || m.group.stopping.load(std::memory_order_acquire)) return false;
+  Frame* f = make_heap_frame(protocol::frame_header_len(payload.size()) + payload.size());
+  if (f == nullptr) return false;
+  f->len = static_cast<std::uint32_t>(protocol::encode_server_frame(
+      {f->bytes(), f->capacity}, binary ? protocol::Opcode::binary : protocol::Opcode::text, payload));
+  std::uint32_t id = m.group.topics.intern(topic);
+  f->holders.store(m.group.shard_count, std::memory_order_relaxed);
+  for (auto& s : m.group.shards) s->post_external(Delivery{f, id});
+  return true;
+}
+
+std::string Server::metrics_text() const { return render_metrics(impl_->group.metrics); }
+
+}  // namespace ringcast::engine

@@ -1,0 +1,62 @@
+// The embedding API: run the ringcast engine in-process.
+//
+//   ringcast::engine::Server server(config);
+//   if (auto err = server.start(); !err.empty()) { ... }   // binds, starts one thread per shard
+//   server.publish("", "hello");                            // any thread: every client of room "/"
+//   server.stop(); server.wait();                           // graceful: close 1001, drain, join
+//
+// Endpoints served: ws://HOST:PORT/<room> (chat room; "/" is room ""), ws://HOST:PORT/echo,
+// GET /<room> (HTML client), GET /healthz, GET /metrics. In a chat room every text message
+// is broadcast as "ID<port>: <text>"; binary messages are relayed unchanged (as binary).
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "engine/config.hpp"
+
+namespace ringcast::engine {
+
+class Server {
+ public:
+  explicit Server(Config config);
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+  ~Server();  // stops and waits if still running
+
+  // Probes io_uring, binds the listeners and starts the shard threads. Returns "" on
+  // success, else one line naming what failed (nothing keeps running then).
+  [[nodiscard]] std::string start();
+  // Any thread (not a signal handler): begin the graceful shutdown.
+  void stop() noexcept;
+  // Joins the shard threads (after stop(), or when they end on their own).
+  void wait();
+  [[nodiscard]] bool running() const noexcept;
+
+  [[nodiscard]] std::uint16_t port() const noexcept;
+  [[nodiscard]] unsigned threads() const noexcept;
+
+  // Any thread: encodes `payload` once as one text (or binary) frame and delivers it to
+  // every subscriber of `topic` (a room name; "" is the default room) on every shard.
+  // Returns false when the server is not running or memory ran out.
+  bool publish(std::string_view topic, std::span<const std::uint8_t> payload, bool binary = false);
+  bool publish(std::string_view topic, std::string_view text) {
+    return publish(topic, {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()}, false);
+  }
+
+  // Prometheus text of the counters summed over shards.
+  [[nodiscard]] std::string metrics_text() const;
+
+  // Called on each shard thread (with its index) before its loop starts; set before start().
+  // Tests use it to mark shard threads (e.g. for allocation counting).
+  void on_shard_thread(std::function<void(unsigned)> hook);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ringcast::engine

@@ -1,0 +1,396 @@
+#include "engine/shard.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "engine/log.hpp"
+
+namespace ringcast::engine {
+namespace {
+
+constexpr unsigned kRingEntries = 4096;
+constexpr unsigned kRecvBuffers = 2048;   // per shard; power of two
+constexpr unsigned kRecvBufferSize = 4096;
+constexpr std::size_t kMailboxSlots = 8192;
+constexpr std::int64_t kAcceptBackoffNs = 100'000'000;  // EMFILE/ENFILE: retry accept after 100 ms
+
+LogLimiter g_accept_log, g_ring_log;
+
+std::uint64_t ms_to_ticks(std::chrono::milliseconds ms, std::uint64_t tick_ms) {
+  if (ms.count() <= 0) return 0;
+  std::uint64_t t = (static_cast<std::uint64_t>(ms.count()) + tick_ms - 1) / tick_ms;
+  return t == 0 ? 1 : t;
+}
+
+}  // namespace
+
+Shard::Shard(ShardGroup& group, unsigned id, int listen_fd)
+    : group_(group), cfg_(group.config), id_(id), listen_fd_(listen_fd) {
+  // Short timeouts (tests) get a finer tick so deadlines stay accurate to ~10%.
+  auto shortest = std::min({cfg_.idle_timeout.count() > 0 ? cfg_.idle_timeout.count() / 2 : 100'000L,
+                            static_cast<long>(cfg_.handshake_timeout.count()),
+                            static_cast<long>(cfg_.close_timeout.count())});
+  tick_ms_ = shortest < 1000 ? 10 : 100;
+  idle_ticks_ = ms_to_ticks(cfg_.idle_timeout, tick_ms_);
+  handshake_ticks_ = ms_to_ticks(cfg_.handshake_timeout, tick_ms_);
+  close_ticks_ = ms_to_ticks(cfg_.close_timeout, tick_ms_);
+  wheel_.reset(now_tick());
+  tick_ts_.tv_sec = static_cast<long long>(tick_ms_ / 1000);
+  tick_ts_.tv_nsec = static_cast<long long>((tick_ms_ % 1000) * 1'000'000);
+  backoff_ts_.tv_nsec = kAcceptBackoffNs;
+
+  std::size_t n = group.shard_count;
+  for (std::size_t i = 0; i < n; ++i) inbox_.push_back(std::make_unique<Mailbox<Delivery>>(kMailboxSlots));
+  overflow_.resize(n);
+  wake_target_.resize(n, false);
+  external_.reserve(1024);
+  external_spare_.reserve(1024);
+
+  std::size_t slots = cfg_.max_connections_per_shard;
+  conns_ = std::vector<Conn>(slots);
+  free_slots_.reserve(slots);
+  for (std::size_t i = slots; i-- > 0;) free_slots_.push_back(static_cast<std::uint32_t>(i));
+  for (std::size_t i = 0; i < slots; ++i) conns_[i].timer.id = static_cast<std::uint32_t>(i);
+  dirty_.reserve(slots);
+  dead_.reserve(slots);
+  rearm_.reserve(slots);
+  leaving_.reserve(slots);
+}
+
+Shard::~Shard() {
+  for (Conn& c : conns_) {
+    c.queue.clear(leases_);
+    if (c.fd >= 0) ::close(c.fd);
+  }
+  if (ring_ready_) {
+    bufs_.teardown(ring_);
+    io_uring_queue_exit(&ring_);
+  }
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+  if (listen_fd_ >= 0) ::close(listen_fd_);
+}
+
+std::uint64_t Shard::now_tick() const noexcept {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  std::uint64_t ms = static_cast<std::uint64_t>(ts.tv_sec) * 1000 + static_cast<std::uint64_t>(ts.tv_nsec) / 1'000'000;
+  return ms / tick_ms_;
+}
+
+std::string Shard::init() {
+  int rc = setup_shard_ring(ring_, kRingEntries);
+  if (rc < 0) return std::string("cannot set up io_uring: ") + std::strerror(-rc);
+  ring_ready_ = true;
+  rc = bufs_.setup(ring_, 0, kRecvBuffers, kRecvBufferSize);
+  if (rc < 0) return std::string("cannot register the receive buffer ring: ") + std::strerror(-rc);
+  wake_fd_ = eventfd(0, EFD_CLOEXEC);
+  if (wake_fd_ < 0) return std::string("eventfd: ") + std::strerror(errno);
+  return {};
+}
+
+io_uring_sqe* Shard::sqe() noexcept {
+  io_uring_sqe* s = io_uring_get_sqe(&ring_);
+  while (s == nullptr) {
+    // SQ full: push what we have to the kernel and take a fresh entry.
+    io_uring_submit(&ring_);
+    s = io_uring_get_sqe(&ring_);
+  }
+  return s;
+}
+
+void Shard::arm_accept() {
+  io_uring_sqe* s = sqe();
+  io_uring_prep_multishot_accept(s, listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+  io_uring_sqe_set_data64(s, pack(Op::accept));
+  accept_armed_ = true;
+}
+
+void Shard::arm_tick() {
+  io_uring_sqe* s = sqe();
+  io_uring_prep_timeout(s, &tick_ts_, 0, 0);
+  io_uring_sqe_set_data64(s, pack(Op::tick));
+}
+
+void Shard::arm_wake() {
+  io_uring_sqe* s = sqe();
+  io_uring_prep_read(s, wake_fd_, &wake_value_, sizeof wake_value_, 0);
+  io_uring_sqe_set_data64(s, pack(Op::wake));
+}
+
+void Shard::wake() noexcept {
+  std::uint64_t one = 1;
+  ssize_t w = ::write(wake_fd_, &one, sizeof one);
+  (void)w;  // the counter saturating still wakes the reader
+}
+
+void Shard::post_external(Delivery d) {
+  bool was_empty;
+  {
+    std::lock_guard lock(external_mu_);
+    was_empty = external_.empty();
+    external_.push_back(d);
+  }
+  if (was_empty) wake();
+}
+
+void Shard::run() {
+  arm_accept();
+  arm_tick();
+  arm_wake();
+  for (;;) {
+    int rc = io_uring_submit_and_wait(&ring_, 1);
+    if (rc < 0 && rc != -EINTR && rc != -EBUSY && rc != -ETIME) {
+      g_ring_log.log(LogLevel::error, "shard %u: io_uring_submit_and_wait: %s", id_, std::strerror(-rc));
+    }
+    unsigned head;
+    unsigned seen = 0;
+    io_uring_cqe* cqe;
+    io_uring_for_each_cqe(&ring_, head, cqe) {
+      dispatch(*cqe);
+      ++seen;
+    }
+    io_uring_cq_advance(&ring_, seen);
+    if (!stopping_ && group_.stopping.load(std::memory_order_acquire)) begin_stop();
+    end_of_turn();
+    if (stopping_ && (live_ == 0 || now_tick() >= stop_deadline_)) break;
+  }
+  // Deadline passed or everyone gone: drop what is left.
+  for (std::uint32_t slot = 0; slot < conns_.size(); ++slot) {
+    Conn& c = conns_[slot];
+    if (c.state == ConnState::free) continue;
+    c.joined = false;  // no "left" notices while everything stops
+    if (c.fd >= 0) {
+      ::close(c.fd);
+      c.fd = -1;
+    }
+  }
+}
+
+void Shard::release_leftovers() noexcept {
+  // The kernel may still be reading frames of in-flight sends: end the ring first.
+  if (ring_ready_) {
+    bufs_.teardown(ring_);
+    io_uring_queue_exit(&ring_);
+    ring_ready_ = false;
+  }
+  for (Conn& c : conns_) c.queue.clear(leases_);
+  for (auto& box : inbox_) {
+    box->pop_batch([](const Delivery& d) { release_holder(d.frame, nullptr); });
+  }
+  for (auto& list : overflow_) {
+    for (const Delivery& d : list) release_holder(d.frame, nullptr);
+    list.clear();
+  }
+  std::lock_guard lock(external_mu_);
+  for (const Delivery& d : external_) release_holder(d.frame, nullptr);
+  external_.clear();
+}
+
+void Shard::dispatch(const io_uring_cqe& cqe) {
+  Tag tag = unpack(cqe.user_data);
+  switch (tag.op) {
+    case Op::accept: on_accept(cqe); return;
+    case Op::accept_backoff:
+      accept_backoff_ = false;
+      if (!stopping_) arm_accept();
+      return;
+    case Op::recv:
+    case Op::send: {
+      if (tag.slot >= conns_.size()) return;
+      Conn& c = conns_[tag.slot];
+      if (c.state == ConnState::free || (c.gen & 0xFFFFFFu) != tag.gen) return;  // stale
+      if (tag.op == Op::recv) {
+        on_recv(c, tag.slot, cqe);
+      } else {
+        on_send(c, tag.slot, cqe.res);
+      }
+      return;
+    }
+    case Op::tick: on_tick(); return;
+    case Op::wake:
+      if (!stopping_ || live_ > 0) arm_wake();
+      return;
+    case Op::mailbox:  // mailboxes are drained every turn; the CQE only woke us
+    case Op::cancel: return;
+  }
+}
+
+void Shard::on_accept(const io_uring_cqe& cqe) {
+  if (!(cqe.flags & IORING_CQE_F_MORE)) accept_armed_ = false;
+  if (cqe.res < 0) {
+    int err = -cqe.res;
+    if (err == ECANCELED || stopping_) return;
+    metrics_.accept_errors.add();
+    g_accept_log.log(LogLevel::warn, "accept: %s%s", std::strerror(err),
+                     (err == EMFILE || err == ENFILE) ? " (backing off 100 ms)" : "");
+    if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+      // Out of descriptors: stop accepting for a moment instead of spinning on the error.
+      if (accept_armed_) {
+        io_uring_sqe* s = sqe();
+        io_uring_prep_cancel64(s, pack(Op::accept), 0);
+        io_uring_sqe_set_data64(s, pack(Op::cancel));
+      }
+      accept_backoff_ = true;
+    }
+    if (!accept_armed_) {
+      if (accept_backoff_) {
+        io_uring_sqe* s = sqe();
+        io_uring_prep_timeout(s, &backoff_ts_, 0, 0);
+        io_uring_sqe_set_data64(s, pack(Op::accept_backoff));
+      } else {
+        arm_accept();
+      }
+    }
+    return;
+  }
+  if (!accept_armed_ && !stopping_) {
+    if (accept_backoff_) {
+      io_uring_sqe* s = sqe();
+      io_uring_prep_timeout(s, &backoff_ts_, 0, 0);
+      io_uring_sqe_set_data64(s, pack(Op::accept_backoff));
+    } else {
+      arm_accept();
+    }
+  }
+  int fd = cqe.res;
+  if (stopping_ || free_slots_.empty()) {
+    if (!stopping_) {
+      metrics_.accept_errors.add();
+      g_accept_log.log(LogLevel::warn, "connection table full (%zu per shard): refusing", conns_.size());
+    }
+    ::close(fd);
+    return;
+  }
+  sockaddr_storage peer{};
+  socklen_t plen = sizeof peer;
+  std::uint16_t port = 0;
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &plen) == 0) {
+    if (peer.ss_family == AF_INET) port = ntohs(reinterpret_cast<sockaddr_in*>(&peer)->sin_port);
+    if (peer.ss_family == AF_INET6) port = ntohs(reinterpret_cast<sockaddr_in6*>(&peer)->sin6_port);
+  }
+  int one = 1;
+  (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+
+  std::uint32_t slot = free_slots_.back();
+  free_slots_.pop_back();
+  ++live_;
+  Conn& c = conns_[slot];
+  c.fd = fd;
+  c.state = ConnState::handshake;
+  c.endpoint = Endpoint::chat;
+  c.port = port;
+  c.recv_armed = c.send_inflight = c.dirty = c.close_sent = c.close_received = false;
+  c.ping_sent = c.wr_shut = c.rd_shut = c.in_dead_list = c.joined = false;
+  c.topic = kNoTopic;
+  c.inflight_entries = 0;
+  c.head.clear();
+  c.head_scanned = 0;
+  c.assembly.clear();
+  c.last_input_tick = wheel_.now();
+  c.reader = protocol::MessageReader(protocol::MessageRules{cfg_.max_message, 0, true});
+  metrics_.connections.add();
+  wheel_.schedule(c.timer, wheel_.now() + handshake_ticks_);
+  arm_recv(c, slot);
+}
+
+void Shard::on_tick() {
+  if (!stopping_ || live_ > 0) arm_tick();
+  wheel_.advance(now_tick(), [this](std::uint32_t slot) { on_timer(slot); });
+}
+
+void Shard::on_timer(std::uint32_t slot) {
+  Conn& c = conns_[slot];
+  std::uint64_t now = wheel_.now();
+  switch (c.state) {
+    case ConnState::free:
+    case ConnState::dead: return;
+    case ConnState::handshake:
+      metrics_.handshake_failures[static_cast<std::size_t>(HandshakeFailure::timeout)].add();
+      kill(c, slot);
+      return;
+    case ConnState::finishing:  // the close handshake or the last send took too long
+      kill(c, slot);
+      return;
+    case ConnState::open: break;
+  }
+  if (idle_ticks_ == 0) return;
+  std::uint64_t idle_for = now - c.last_input_tick;
+  if (idle_for >= idle_ticks_) {
+    send_close(c, slot, 1001, "idle timeout");
+    return;
+  }
+  if (idle_for >= idle_ticks_ / 2 && !c.ping_sent) {
+    send_control(c, slot, protocol::Opcode::ping, {});
+    c.ping_sent = true;
+  }
+  std::uint64_t next = c.ping_sent ? c.last_input_tick + idle_ticks_ : c.last_input_tick + idle_ticks_ / 2;
+  wheel_.schedule(c.timer, next);
+}
+
+void Shard::begin_stop() {
+  stopping_ = true;
+  stop_deadline_ = now_tick() + (close_ticks_ == 0 ? 1 : close_ticks_);
+  if (accept_armed_) {
+    io_uring_sqe* s = sqe();
+    io_uring_prep_cancel64(s, pack(Op::accept), 0);
+    io_uring_sqe_set_data64(s, pack(Op::cancel));
+  }
+  for (std::uint32_t slot = 0; slot < conns_.size(); ++slot) {
+    Conn& c = conns_[slot];
+    if (c.state == ConnState::open) {
+      send_close(c, slot, 1001, "server shutting down");
+    } else if (c.state == ConnState::handshake) {
+      kill(c, slot);
+    }
+  }
+}
+
+void Shard::end_of_turn() {
+  frames_.drain_remote();
+  drain_mailboxes();
+  // Leaves announce "left", which fans out, which may close slow clients (more leaves).
+  for (std::size_t i = 0; i < leaving_.size(); ++i) {
+    Conn& c = conns_[leaving_[i]];
+    leave(c);
+  }
+  leaving_.clear();
+  for (std::uint32_t slot : rearm_) {
+    Conn& c = conns_[slot];
+    if (c.state != ConnState::free && c.state != ConnState::dead && !c.recv_armed) arm_recv(c, slot);
+  }
+  rearm_.clear();
+  for (std::size_t i = 0; i < dirty_.size(); ++i) {
+    std::uint32_t slot = dirty_[i];
+    Conn& c = conns_[slot];
+    c.dirty = false;
+    flush(c, slot);
+  }
+  dirty_.clear();
+  for (std::size_t i = 0; i < dead_.size();) {
+    std::uint32_t slot = dead_[i];
+    Conn& c = conns_[slot];
+    if (c.recv_armed || c.send_inflight) {
+      if (!c.rd_shut && c.fd >= 0) {
+        // Wakes the pending recv/send with an error so the slot can be reclaimed.
+        ::shutdown(c.fd, SHUT_RDWR);
+        c.rd_shut = true;
+      }
+      ++i;
+      continue;
+    }
+    reap(c, slot);
+    dead_[i] = dead_.back();
+    dead_.pop_back();
+  }
+  post_wakeups();
+}
+
+}  // namespace ringcast::engine

@@ -1,0 +1,170 @@
+// A shard: one thread, one io_uring, one SO_REUSEPORT listener, its own connection
+// table, timer wheel, frame pool and subscriber lists. Nothing here is shared with other
+// shards except the mailboxes (SPSC, one per sender) and read-only configuration.
+//
+// Loop turn: one submit-and-wait, drain every CQE, drain mailboxes, run deferred leaves,
+// flush every dirty connection as one sendmsg each, tear down dead connections, wake
+// the shards we posted to (MSG_RING). All SQEs of the turn reach the kernel in the next
+// single submit.
+#pragma once
+#include <liburing.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/config.hpp"
+#include "engine/conn.hpp"
+#include "engine/frame_pool.hpp"
+#include "engine/mailbox.hpp"
+#include "engine/metrics.hpp"
+#include "engine/timer_wheel.hpp"
+#include "engine/topic.hpp"
+#include "engine/uring_setup.hpp"
+#include "engine/user_data.hpp"
+#include "protocol/frame.hpp"
+
+namespace ringcast::engine {
+
+class Shard;
+
+// A published frame travelling to one shard for one topic.
+struct Delivery {
+  Frame* frame = nullptr;
+  std::uint32_t topic = kNoTopic;
+};
+
+// What all shards share: read-only after start, except the stop flag.
+struct ShardGroup {
+  Config config;
+  unsigned shard_count = 1;
+  TopicRegistry topics;
+  std::vector<std::unique_ptr<Shard>> shards;
+  std::vector<const ShardMetrics*> metrics;
+  std::atomic<bool> stopping{false};
+};
+
+class Shard {
+ public:
+  Shard(ShardGroup& group, unsigned id, int listen_fd);
+  Shard(const Shard&) = delete;
+  Shard& operator=(const Shard&) = delete;
+  ~Shard();
+
+  // On the shard's thread, before run(): ring, buffers, eventfd. Returns "" or an error line.
+  [[nodiscard]] std::string init();
+  // The loop; returns after stop() and the drain.
+  void run();
+  // After every shard's thread has returned: release what mailboxes still hold.
+  void release_leftovers() noexcept;
+
+  // Any thread: queue a frame (one holder of it is handed over) for `topic` and wake the shard.
+  void post_external(Delivery d);
+  // Any thread: wake the loop (stop, external posts).
+  void wake() noexcept;
+
+  [[nodiscard]] int ring_fd() const noexcept { return ring_.ring_fd; }
+  [[nodiscard]] const ShardMetrics& metrics() const noexcept { return metrics_; }
+  [[nodiscard]] Mailbox<Delivery>& inbox_from(unsigned sender) noexcept { return *inbox_[sender]; }
+
+ private:
+  // shard.cpp: the loop and completions
+  [[nodiscard]] io_uring_sqe* sqe() noexcept;
+  void dispatch(const io_uring_cqe& cqe);
+  void end_of_turn();
+  void arm_accept();
+  void arm_tick();
+  void arm_wake();
+  void on_accept(const io_uring_cqe& cqe);
+  void on_tick();
+  void on_timer(std::uint32_t slot);
+  void begin_stop();
+  [[nodiscard]] std::uint64_t now_tick() const noexcept;
+
+  // shard_io.cpp: recv, send, teardown
+  void arm_recv(Conn& c, std::uint32_t slot);
+  void on_recv(Conn& c, std::uint32_t slot, const io_uring_cqe& cqe);
+  void on_send(Conn& c, std::uint32_t slot, int res);
+  void flush(Conn& c, std::uint32_t slot);
+  void mark_dirty(Conn& c, std::uint32_t slot) noexcept;
+  void kill(Conn& c, std::uint32_t slot) noexcept;  // abort: tear down without a close frame
+  void reap(Conn& c, std::uint32_t slot) noexcept;  // close fd + free the slot once idle
+  [[nodiscard]] std::uint32_t slot_of(const Conn& c) const noexcept {
+    return static_cast<std::uint32_t>(&c - conns_.data());
+  }
+
+  // shard_ws.cpp: handshake, frames, chat and echo
+  void on_bytes(Conn& c, std::uint32_t slot, std::uint8_t* data, std::size_t len);
+  void on_handshake_bytes(Conn& c, std::uint32_t slot, const std::uint8_t* data, std::size_t len);
+  void on_frames(Conn& c, std::uint32_t slot, std::uint8_t* data, std::size_t len);
+  void on_message(Conn& c, std::uint32_t slot, protocol::Opcode op, std::span<const std::uint8_t> payload);
+  void route_http(Conn& c, std::uint32_t slot, std::string_view method, std::string_view path);
+  void fail_handshake(Conn& c, std::uint32_t slot, int status, HandshakeFailure why);
+  void join(Conn& c, std::uint32_t slot);
+  void leave(Conn& c) noexcept;
+  void send_close(Conn& c, std::uint32_t slot, std::uint16_t code, std::string_view reason);
+  void send_control(Conn& c, std::uint32_t slot, protocol::Opcode op, std::span<const std::uint8_t> payload);
+  // Queues `frame` (len set, holders 0) for this connection only.
+  bool send_own(Conn& c, std::uint32_t slot, Frame* frame);
+  void finish(Conn& c, std::uint32_t slot);  // after the queue drains: FIN, then wait for EOF
+
+  // shard_fanout.cpp: publish and fan-out
+ public:
+  // Shard thread: encode once and deliver to `topic` on every shard.
+  void publish(std::uint32_t topic, Frame* frame);
+  [[nodiscard]] FramePool& frames() noexcept { return frames_; }
+
+ private:
+  void fanout(std::uint32_t topic, Frame* frame);
+  void enqueue(Conn& c, std::uint32_t slot, Lease* lease) noexcept;
+  void slow_close(Conn& c, std::uint32_t slot) noexcept;
+  void drain_mailboxes();
+  void post_wakeups();
+  void announce(std::uint32_t topic, std::string_view text);
+
+  ShardGroup& group_;
+  const Config& cfg_;
+  unsigned id_;
+  int listen_fd_;
+  io_uring ring_{};
+  bool ring_ready_ = false;
+  BufferRing bufs_;
+  int wake_fd_ = -1;
+  std::uint64_t wake_value_ = 0;
+  __kernel_timespec tick_ts_{};
+  __kernel_timespec backoff_ts_{};
+
+  std::vector<Conn> conns_;
+  std::vector<std::uint32_t> free_slots_;
+  std::vector<std::uint32_t> dirty_, dead_, rearm_, leaving_;
+  std::uint32_t live_ = 0;  // slots in use
+
+  FramePool frames_;
+  LeasePool leases_{frames_};
+  TimerWheel wheel_;
+  ShardTopics topics_;
+  ShardMetrics metrics_;
+
+  std::vector<std::unique_ptr<Mailbox<Delivery>>> inbox_;  // [sender]
+  std::vector<std::vector<Delivery>> overflow_;             // [target] when its mailbox was full
+  std::vector<bool> wake_target_;                            // [target] posted this turn
+
+  std::mutex external_mu_;
+  std::vector<Delivery> external_;   // from outside threads
+  std::vector<Delivery> external_spare_;
+
+  bool accept_armed_ = false;
+  bool accept_backoff_ = false;
+  bool stopping_ = false;
+  std::uint64_t stop_deadline_ = 0;
+  std::uint64_t tick_ms_ = 100;
+  std::uint64_t idle_ticks_ = 0, handshake_ticks_ = 0, close_ticks_ = 0;
+};
+
+}  // namespace ringcast::engine

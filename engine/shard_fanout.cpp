@@ -1,0 +1,102 @@
+// Shard: publish (encode once), fan-out to local subscribers, cross-shard mailboxes.
+#include "engine/shard.hpp"
+
+namespace ringcast::engine {
+
+void Shard::announce(std::uint32_t topic, std::string_view text) {
+  Frame* f = frames_.acquire(protocol::frame_header_len(text.size()) + text.size());
+  if (f == nullptr) return;
+  f->len = static_cast<std::uint32_t>(protocol::encode_server_frame(
+      {f->bytes(), f->capacity}, protocol::Opcode::text,
+      {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()}));
+  publish(topic, f);
+}
+
+void Shard::publish(std::uint32_t topic, Frame* frame) {
+  // One holder per shard: each shard drops its own when its last queued copy is sent.
+  frame->holders.store(group_.shard_count, std::memory_order_relaxed);
+  for (unsigned t = 0; t < group_.shard_count; ++t) {
+    if (t == id_) continue;
+    Delivery d{frame, topic};
+    // Keep per-publisher order: once anything is waiting in overflow, queue behind it.
+    if (!overflow_[t].empty() || !group_.shards[t]->inbox_from(id_).try_push(d)) overflow_[t].push_back(d);
+    wake_target_[t] = true;
+  }
+  fanout(topic, frame);
+}
+
+void Shard::fanout(std::uint32_t topic, Frame* frame) {
+  Lease* lease = leases_.lease(frame);
+  if (lease == nullptr) {
+    release_holder(frame, &frames_);
+    return;
+  }
+  if (SubscriberList* list = topics_.find(topic)) {
+    for (const Subscriber& s : list->all()) enqueue(conns_[s.slot], s.slot, lease);
+  }
+  leases_.drop_if_unused(lease);
+}
+
+void Shard::enqueue(Conn& c, std::uint32_t slot, Lease* lease) noexcept {
+  if (c.close_sent || c.state != ConnState::open) return;
+  std::size_t len = lease->frame->len;
+  // An empty queue takes any message (up to --max-message), so big messages still flow.
+  if (!c.queue.empty() && c.queue.queued_bytes() + len > cfg_.max_backlog) {
+    if (cfg_.slow_policy == SlowPolicy::drop) {
+      metrics_.frames_dropped.add();
+    } else {
+      slow_close(c, slot);
+    }
+    return;
+  }
+  if (!c.queue.push(lease)) {
+    kill(c, slot);
+    return;
+  }
+  leases_.ref(lease);
+  metrics_.messages_out.add();
+  mark_dirty(c, slot);
+}
+
+void Shard::slow_close(Conn& c, std::uint32_t slot) noexcept {
+  metrics_.slow_clients_closed.add();
+  // Free the backlog now: memory stays bounded even if the client never reads again.
+  c.queue.drop_unsent(leases_, c.inflight_entries);
+  send_close(c, slot, 1008, "backlog exceeded: client too slow");
+}
+
+void Shard::drain_mailboxes() {
+  for (unsigned s = 0; s < group_.shard_count; ++s) {
+    if (s == id_) continue;
+    inbox_[s]->pop_batch([this](const Delivery& d) { fanout(d.topic, d.frame); });
+  }
+  {
+    std::lock_guard lock(external_mu_);
+    if (external_.empty()) return;
+    external_.swap(external_spare_);
+  }
+  for (const Delivery& d : external_spare_) fanout(d.topic, d.frame);
+  external_spare_.clear();
+}
+
+void Shard::post_wakeups() {
+  for (unsigned t = 0; t < group_.shard_count; ++t) {
+    if (t == id_) continue;
+    auto& pending = overflow_[t];
+    if (!pending.empty()) {
+      Mailbox<Delivery>& box = group_.shards[t]->inbox_from(id_);
+      std::size_t i = 0;
+      while (i < pending.size() && box.try_push(pending[i])) ++i;
+      pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(i));
+      if (i > 0) wake_target_[t] = true;
+    }
+    if (!wake_target_[t]) continue;
+    wake_target_[t] = false;
+    io_uring_sqe* s = sqe();
+    io_uring_prep_msg_ring(s, group_.shards[t]->ring_fd(), 0, pack(Op::mailbox), 0);
+    s->flags |= IOSQE_CQE_SKIP_SUCCESS;  // the sender needs no completion for a wake-up
+    io_uring_sqe_set_data64(s, pack(Op::cancel));
+  }
+}
+
+}  // namespace ringcast::engine

@@ -1,0 +1,112 @@
+// Shard: receive, send and teardown of connections.
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "engine/shard.hpp"
+
+namespace ringcast::engine {
+
+void Shard::arm_recv(Conn& c, std::uint32_t slot) {
+  io_uring_sqe* s = sqe();
+  io_uring_prep_recv_multishot(s, c.fd, nullptr, 0, 0);
+  s->flags |= IOSQE_BUFFER_SELECT;
+  s->buf_group = bufs_.group();
+  io_uring_sqe_set_data64(s, pack(Op::recv, c.gen, slot));
+  c.recv_armed = true;
+}
+
+void Shard::on_recv(Conn& c, std::uint32_t slot, const io_uring_cqe& cqe) {
+  bool more = (cqe.flags & IORING_CQE_F_MORE) != 0;
+  if (!more) c.recv_armed = false;
+  if (cqe.res > 0 && (cqe.flags & IORING_CQE_F_BUFFER)) {
+    unsigned id = cqe.flags >> IORING_CQE_BUFFER_SHIFT;
+    std::size_t len = static_cast<std::size_t>(cqe.res);
+    metrics_.bytes_in.add(len);
+    // Everything needed beyond this call is copied out, so the buffer goes straight back.
+    if (c.state != ConnState::dead) on_bytes(c, slot, bufs_.buffer(id), len);
+    bufs_.recycle(id);
+    if (!more && !c.recv_armed && c.state != ConnState::dead) rearm_.push_back(slot);
+    return;
+  }
+  if (cqe.res == -ENOBUFS) {
+    // Ring ran dry this turn: buffers come back as the batch is processed; re-arm after it.
+    metrics_.enobufs.add();
+    if (!c.recv_armed && c.state != ConnState::dead) rearm_.push_back(slot);
+    return;
+  }
+  // EOF or an error: the peer is gone (or we shut the socket down during teardown).
+  if (cqe.res == 0 && more) return;
+  kill(c, slot);
+}
+
+void Shard::mark_dirty(Conn& c, std::uint32_t slot) noexcept {
+  if (c.dirty) return;
+  c.dirty = true;
+  dirty_.push_back(slot);
+}
+
+void Shard::flush(Conn& c, std::uint32_t slot) {
+  if (c.state == ConnState::dead || c.state == ConnState::free || c.send_inflight) return;
+  if (c.queue.empty()) {
+    if (c.state == ConnState::finishing && !c.wr_shut) {
+      // Everything is out: FIN (half-close) and keep reading until the peer's EOF, so its
+      // late bytes never turn our close into a reset that could destroy the close frame.
+      ::shutdown(c.fd, SHUT_WR);
+      c.wr_shut = true;
+    }
+    return;
+  }
+  std::size_t n = c.queue.fill(c.iov, kSendIov);
+  c.msg.msg_iov = c.iov;
+  c.msg.msg_iovlen = n;
+  io_uring_sqe* s = sqe();
+  io_uring_prep_sendmsg(s, c.fd, &c.msg, MSG_NOSIGNAL);
+  io_uring_sqe_set_data64(s, pack(Op::send, c.gen, slot));
+  c.send_inflight = true;
+  c.inflight_entries = n;
+}
+
+void Shard::on_send(Conn& c, std::uint32_t slot, int res) {
+  c.send_inflight = false;
+  c.inflight_entries = 0;
+  if (res < 0) {
+    if (res == -EAGAIN || res == -EINTR) {
+      mark_dirty(c, slot);
+      return;
+    }
+    kill(c, slot);  // peer gone (EPIPE, ECONNRESET) or torn down
+    return;
+  }
+  metrics_.bytes_out.add(static_cast<std::uint64_t>(res));
+  c.queue.complete(static_cast<std::size_t>(res), leases_);
+  if (c.state == ConnState::dead) return;
+  if (!c.queue.empty() || c.state == ConnState::finishing) mark_dirty(c, slot);
+}
+
+void Shard::kill(Conn& c, std::uint32_t slot) noexcept {
+  if (c.state == ConnState::dead || c.state == ConnState::free) return;
+  if (c.joined) leaving_.push_back(slot);
+  c.state = ConnState::dead;
+  wheel_.cancel(c.timer);
+  if (!c.in_dead_list) {
+    c.in_dead_list = true;
+    dead_.push_back(slot);
+  }
+}
+
+void Shard::reap(Conn& c, std::uint32_t slot) noexcept {
+  if (c.joined) leave(c);
+  c.queue.clear(leases_);
+  if (c.fd >= 0) ::close(c.fd);
+  c.fd = -1;
+  c.state = ConnState::free;
+  c.in_dead_list = false;
+  ++c.gen;
+  free_slots_.push_back(slot);
+  --live_;
+  metrics_.connections.sub();
+}
+
+}  // namespace ringcast::engine

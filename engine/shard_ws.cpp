@@ -1,0 +1,303 @@
+// Shard: the HTTP request head, routing, WebSocket frames, and the chat/echo endpoints.
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+
+#include "engine/chat_page.hpp"
+#include "engine/shard.hpp"
+#include "protocol/close.hpp"
+#include "protocol/handshake.hpp"
+
+namespace ringcast::engine {
+namespace {
+
+constexpr std::size_t kMaxHead = 8192;
+
+// "/" is the default room, "/<name>" a named room; anything else is not a room.
+bool room_of(std::string_view path, std::string_view& room) {
+  if (path.empty() || path.front() != '/') return false;
+  std::string_view name = path.substr(1);
+  if (name.find('/') != std::string_view::npos) return false;
+  if (name == "healthz" || name == "metrics" || name == "favicon.ico") return false;
+  room = name;
+  return true;
+}
+
+HandshakeFailure failure_for(int status) {
+  switch (status) {
+    case 405: return HandshakeFailure::method_not_allowed;
+    case 426: return HandshakeFailure::upgrade_required;
+    case 431: return HandshakeFailure::header_too_large;
+    case 404: return HandshakeFailure::not_found;
+    default: return HandshakeFailure::bad_request;
+  }
+}
+
+}  // namespace
+
+bool Shard::send_own(Conn& c, std::uint32_t slot, Frame* frame) {
+  frame->holders.store(1, std::memory_order_relaxed);
+  Lease* lease = leases_.lease(frame);
+  if (lease == nullptr || !c.queue.push(lease)) {
+    if (lease != nullptr) leases_.drop_if_unused(lease);
+    else release_holder(frame, &frames_);
+    kill(c, slot);
+    return false;
+  }
+  leases_.ref(lease);
+  mark_dirty(c, slot);
+  return true;
+}
+
+void Shard::send_control(Conn& c, std::uint32_t slot, protocol::Opcode op, std::span<const std::uint8_t> payload) {
+  Frame* f = frames_.acquire(protocol::kMaxHeaderLen + payload.size());
+  if (f == nullptr) {
+    kill(c, slot);
+    return;
+  }
+  f->len = static_cast<std::uint32_t>(protocol::encode_server_frame({f->bytes(), f->capacity}, op, payload));
+  send_own(c, slot, f);
+}
+
+void Shard::send_close(Conn& c, std::uint32_t slot, std::uint16_t code, std::string_view reason) {
+  if (c.close_sent || c.state == ConnState::dead) return;
+  std::uint8_t payload[protocol::kMaxControlPayload];
+  std::size_t n = protocol::encode_close_payload(payload, code, reason);
+  send_control(c, slot, protocol::Opcode::close, {payload, n});
+  c.close_sent = true;
+  if (c.joined) leaving_.push_back(slot);
+  finish(c, slot);
+}
+
+void Shard::finish(Conn& c, std::uint32_t slot) {
+  if (c.state == ConnState::dead) return;
+  c.state = ConnState::finishing;
+  wheel_.schedule(c.timer, wheel_.now() + (close_ticks_ == 0 ? 1 : close_ticks_));
+  mark_dirty(c, slot);  // flush sends FIN once the queue is empty
+}
+
+void Shard::on_bytes(Conn& c, std::uint32_t slot, std::uint8_t* data, std::size_t len) {
+  c.last_input_tick = wheel_.now();
+  c.ping_sent = false;
+  if (c.state == ConnState::handshake) {
+    on_handshake_bytes(c, slot, data, len);
+  } else if (c.state == ConnState::open) {
+    on_frames(c, slot, data, len);
+  }
+  // finishing: late bytes are read and dropped until the peer's EOF.
+}
+
+void Shard::fail_handshake(Conn& c, std::uint32_t slot, int status, HandshakeFailure why) {
+  metrics_.handshake_failures[static_cast<std::size_t>(why)].add();
+  Frame* f = frames_.acquire(512);
+  if (f == nullptr) {
+    kill(c, slot);
+    return;
+  }
+  f->len = static_cast<std::uint32_t>(
+      protocol::write_error_response({reinterpret_cast<char*>(f->bytes()), f->capacity}, status));
+  send_own(c, slot, f);
+  c.head.clear();
+  finish(c, slot);
+}
+
+void Shard::on_handshake_bytes(Conn& c, std::uint32_t slot, const std::uint8_t* data, std::size_t len) {
+  if (c.head.capacity() < 1024) c.head.reserve(1024);
+  c.head.append(reinterpret_cast<const char*>(data), len);
+  protocol::HttpRequest req;
+  protocol::HandshakeRules rules;
+  rules.max_header_bytes = kMaxHead;
+  protocol::RequestParse r = protocol::parse_request({c.head.data(), c.head.size()}, c.head_scanned, rules, req);
+  if (r.status == protocol::Status::need_more) {
+    if (c.head.size() > kMaxHead) {
+      fail_handshake(c, slot, 431, HandshakeFailure::header_too_large);
+      return;
+    }
+    c.head_scanned = c.head.size();
+    return;
+  }
+  if (r.status == protocol::Status::error) {
+    fail_handshake(c, slot, r.http_status, failure_for(r.http_status));
+    return;
+  }
+  if (req.kind == protocol::RequestKind::http) {
+    route_http(c, slot, req.method, req.path);
+    c.head.clear();
+    return;
+  }
+
+  std::string_view room;
+  bool echo = req.path == "/echo";
+  if (!echo && !room_of(req.path, room)) {
+    fail_handshake(c, slot, 404, HandshakeFailure::not_found);
+    return;
+  }
+  Frame* f = frames_.acquire(256);
+  if (f == nullptr) {
+    kill(c, slot);
+    return;
+  }
+  f->len = static_cast<std::uint32_t>(
+      protocol::write_upgrade_response({reinterpret_cast<char*>(f->bytes()), f->capacity}, req.key));
+  if (!send_own(c, slot, f)) return;
+  c.state = ConnState::open;
+  c.endpoint = echo ? Endpoint::echo : Endpoint::chat;
+  if (idle_ticks_ > 0) {
+    wheel_.schedule(c.timer, c.last_input_tick + idle_ticks_ / 2);
+  } else {
+    wheel_.cancel(c.timer);
+  }
+  if (!c.queue.reserve(64)) {
+    kill(c, slot);
+    return;
+  }
+  if (!echo) {
+    c.topic = group_.topics.intern(room);
+    join(c, slot);
+  }
+  // Frames the client pipelined right behind its request.
+  if (r.consumed < c.head.size()) {
+    on_frames(c, slot, reinterpret_cast<std::uint8_t*>(c.head.data()) + r.consumed, c.head.size() - r.consumed);
+  }
+  c.head.clear();
+}
+
+void Shard::route_http(Conn& c, std::uint32_t slot, std::string_view method, std::string_view path) {
+  std::string_view room;
+  bool healthz = path == "/healthz", metrics = path == "/metrics";
+  if (!healthz && !metrics && !room_of(path, room)) {
+    fail_handshake(c, slot, 404, HandshakeFailure::not_found);
+    return;
+  }
+  bool head_only = method == "HEAD";
+  if (method != "GET" && !head_only) {
+    fail_handshake(c, slot, 405, HandshakeFailure::method_not_allowed);
+    return;
+  }
+  std::string metrics_text;
+  std::string_view body, type;
+  if (healthz) {
+    body = "ok\n";
+    type = "text/plain; charset=utf-8";
+  } else if (metrics) {
+    metrics_text = render_metrics(group_.metrics);
+    body = metrics_text;
+    type = "text/plain; version=0.0.4; charset=utf-8";
+  } else {
+    body = chat_page_html();
+    type = "text/html; charset=utf-8";
+  }
+  Frame* f = frames_.acquire(512 + body.size());
+  if (f == nullptr) {
+    kill(c, slot);
+    return;
+  }
+  std::size_t n = protocol::write_response_head({reinterpret_cast<char*>(f->bytes()), f->capacity}, 200, type,
+                                                body.size(), false);
+  if (!head_only) {
+    std::memcpy(f->bytes() + n, body.data(), body.size());
+    n += body.size();
+  }
+  f->len = static_cast<std::uint32_t>(n);
+  send_own(c, slot, f);
+  finish(c, slot);
+}
+
+void Shard::on_frames(Conn& c, std::uint32_t slot, std::uint8_t* data, std::size_t len) {
+  std::span<std::uint8_t> in(data, len);
+  for (;;) {
+    protocol::Event ev = c.reader.next(in);
+    in = in.subspan(ev.consumed);
+    switch (ev.kind) {
+      case protocol::EventKind::need_more: return;
+      case protocol::EventKind::data:
+        if (ev.first && ev.last) {
+          on_message(c, slot, ev.message_opcode, ev.payload);
+        } else {
+          // A message spanning frames or receive buffers: the one place bytes are copied out.
+          if (ev.first) {
+            c.assembly.clear();
+            c.assembly_op = ev.message_opcode;
+          }
+          c.assembly.insert(c.assembly.end(), ev.payload.begin(), ev.payload.end());
+          if (ev.last) on_message(c, slot, c.assembly_op, c.assembly);
+        }
+        break;
+      case protocol::EventKind::ping:
+        if (!c.close_sent) send_control(c, slot, protocol::Opcode::pong, ev.payload);
+        break;
+      case protocol::EventKind::pong: break;
+      case protocol::EventKind::close:
+        c.close_received = true;
+        // Echo the peer's code; a close without a code is answered without one.
+        send_close(c, slot, ev.close_code == 1005 ? 0 : ev.close_code, {});
+        return;
+      case protocol::EventKind::error:
+        send_close(c, slot, static_cast<std::uint16_t>(ev.error_code), ev.error_reason);
+        return;
+    }
+    if (c.state != ConnState::open) return;
+  }
+}
+
+void Shard::on_message(Conn& c, std::uint32_t slot, protocol::Opcode op, std::span<const std::uint8_t> payload) {
+  metrics_.messages_in.add();
+  if (c.endpoint == Endpoint::echo) {
+    Frame* f = frames_.acquire(protocol::frame_header_len(payload.size()) + payload.size());
+    if (f == nullptr) {
+      kill(c, slot);
+      return;
+    }
+    f->len = static_cast<std::uint32_t>(protocol::encode_server_frame({f->bytes(), f->capacity}, op, payload));
+    f->holders.store(1, std::memory_order_relaxed);
+    Lease* lease = leases_.lease(f);
+    if (lease == nullptr) {
+      release_holder(f, &frames_);
+      return;
+    }
+    enqueue(c, slot, lease);
+    leases_.drop_if_unused(lease);
+    return;
+  }
+  if (op == protocol::Opcode::binary) {
+    // Binary in a chat room is relayed unchanged (no name prefix: it may not be text).
+    Frame* f = frames_.acquire(protocol::frame_header_len(payload.size()) + payload.size());
+    if (f == nullptr) return;
+    f->len = static_cast<std::uint32_t>(protocol::encode_server_frame({f->bytes(), f->capacity}, op, payload));
+    publish(c.topic, f);
+    return;
+  }
+  char prefix[16];
+  int pn = std::snprintf(prefix, sizeof prefix, "ID%u: ", static_cast<unsigned>(c.port));
+  std::size_t plen = static_cast<std::size_t>(pn);
+  std::size_t n = plen + payload.size();
+  Frame* f = frames_.acquire(protocol::frame_header_len(n) + n);
+  if (f == nullptr) return;
+  std::size_t h = protocol::encode_server_header(f->bytes(), protocol::Opcode::text, n);
+  std::memcpy(f->bytes() + h, prefix, plen);
+  if (!payload.empty()) std::memcpy(f->bytes() + h + plen, payload.data(), payload.size());
+  f->len = static_cast<std::uint32_t>(h + n);
+  publish(c.topic, f);
+}
+
+void Shard::join(Conn& c, std::uint32_t slot) {
+  SubscriberList& list = topics_.get_or_create(c.topic);
+  c.topic_index = list.add(Subscriber{slot, c.gen});
+  c.joined = true;
+  char text[32];
+  int n = std::snprintf(text, sizeof text, "ID%u joined", static_cast<unsigned>(c.port));
+  announce(c.topic, {text, static_cast<std::size_t>(n)});
+}
+
+void Shard::leave(Conn& c) noexcept {
+  if (!c.joined) return;
+  c.joined = false;
+  if (SubscriberList* list = topics_.find(c.topic)) {
+    if (const Subscriber* moved = list->remove(c.topic_index)) conns_[moved->slot].topic_index = c.topic_index;
+  }
+  char text[32];
+  int n = std::snprintf(text, sizeof text, "ID%u left", static_cast<unsigned>(c.port));
+  announce(c.topic, {text, static_cast<std::size_t>(n)});
+}
+
+}  // namespace ringcast::engine

@@ -1,0 +1,105 @@
+#include "engine/uring_setup.hpp"
+
+#include <sys/mman.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace ringcast::engine {
+
+std::string probe_uring() {
+  io_uring ring{};
+  int rc = io_uring_queue_init(8, &ring, 0);
+  if (rc == -EPERM) {
+    return "cannot set up io_uring: EPERM (disabled by sysctl kernel.io_uring_disabled or a seccomp policy)";
+  }
+  if (rc == -ENOSYS) return "cannot set up io_uring: ENOSYS (the kernel has no io_uring support)";
+  if (rc < 0) return std::string("cannot set up io_uring: ") + std::strerror(-rc);
+
+  std::string missing;
+  if (io_uring_probe* probe = io_uring_get_probe_ring(&ring)) {
+    struct Need { int op; const char* name; };
+    static constexpr Need kNeeded[] = {
+        {IORING_OP_ACCEPT, "ACCEPT"}, {IORING_OP_RECV, "RECV"},       {IORING_OP_SENDMSG, "SENDMSG"},
+        {IORING_OP_TIMEOUT, "TIMEOUT"}, {IORING_OP_READ, "READ"},     {IORING_OP_MSG_RING, "MSG_RING"},
+        {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"},
+    };
+    for (const Need& n : kNeeded) {
+      if (!io_uring_opcode_supported(probe, n.op)) missing += std::string(missing.empty() ? "" : ", ") + n.name;
+    }
+    io_uring_free_probe(probe);
+  } else {
+    missing = "opcode probe";
+  }
+  if (!missing.empty()) {
+    io_uring_queue_exit(&ring);
+    return "io_uring lacks required features: " + missing + " (needs Linux 6.0 or later)";
+  }
+
+  BufferRing br;
+  rc = br.setup(ring, 0, 8, 4096);
+  br.teardown(ring);
+  io_uring_queue_exit(&ring);
+  if (rc < 0) return std::string("io_uring provided buffer rings unavailable: ") + std::strerror(-rc);
+  return {};
+}
+
+int setup_shard_ring(io_uring& ring, unsigned entries) noexcept {
+  io_uring_params p{};
+  // CQ four times the SQ: multishot recv/accept post many CQEs per SQE; never overflow.
+  p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL;
+  p.cq_entries = entries * 4;
+  // Only the shard thread submits (SINGLE_ISSUER), and task work runs when it asks for
+  // completions (DEFER_TASKRUN), not by interrupting it mid-turn.
+  p.flags |= IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+  int rc = io_uring_queue_init_params(entries, &ring, &p);
+  if (rc == -EINVAL) {
+    // Older kernels: cooperative task work is the next best thing.
+    io_uring_params q{};
+    q.flags = IORING_SETUP_CQSIZE | IORING_SETUP_COOP_TASKRUN;
+    q.cq_entries = entries * 4;
+    rc = io_uring_queue_init_params(entries, &ring, &q);
+  }
+  return rc;
+}
+
+BufferRing::~BufferRing() {
+  if (ring_ != nullptr) munmap(ring_, ring_bytes_);
+  if (base_ != nullptr) munmap(base_, base_bytes_);
+}
+
+int BufferRing::setup(io_uring& ring, std::uint16_t group, unsigned count, unsigned size) noexcept {
+  count_ = count;
+  size_ = size;
+  group_ = group;
+  ring_bytes_ = sizeof(io_uring_buf) * count;
+  void* r = mmap(nullptr, ring_bytes_, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+  if (r == MAP_FAILED) return -errno;
+  ring_ = static_cast<io_uring_buf_ring*>(r);
+  base_bytes_ = std::size_t{count} * size;
+  void* b = mmap(nullptr, base_bytes_, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+  if (b == MAP_FAILED) return -errno;
+  base_ = static_cast<std::uint8_t*>(b);
+
+  io_uring_buf_reg reg{};
+  reg.ring_addr = reinterpret_cast<std::uint64_t>(ring_);
+  reg.ring_entries = count;
+  reg.bgid = group;
+  int rc = io_uring_register_buf_ring(&ring, &reg, 0);
+  if (rc < 0) return rc;
+  registered_ = true;
+  io_uring_buf_ring_init(ring_);
+  mask_ = io_uring_buf_ring_mask(count);
+  for (unsigned i = 0; i < count; ++i) {
+    io_uring_buf_ring_add(ring_, buffer(i), size_, static_cast<unsigned short>(i), mask_, static_cast<int>(i));
+  }
+  io_uring_buf_ring_advance(ring_, static_cast<int>(count));
+  return 0;
+}
+
+void BufferRing::teardown(io_uring& ring) noexcept {
+  if (registered_) io_uring_unregister_buf_ring(&ring, group_);
+  registered_ = false;
+}
+
+}  // namespace ringcast::engine
