@@ -51,10 +51,18 @@ struct RequestParse {
 };
 
 // Parses the request head at the start of `in`. `scanned` is how many bytes of `in` an
-// earlier need_more call already looked at, so retries after partial input cost O(new).
-// A request with `Upgrade: websocket` is validated as a handshake (GET, HTTP/1.1+, Host,
-// Connection: upgrade token, a key decoding to 16 bytes, version 13) and is an error if
-// any check fails; a request without Upgrade is kind http.
+// earlier need_more call already looked at (the size of `in` at that call; 0 at first),
+// so retries after partial input cost O(new). Outputs are reset on entry; the views
+// point into `in`, and only headers[0, num_headers) are meaningful.
+// Grammar: lines end with CRLF only (a bare LF or CR is 400, the LF as soon as it
+// arrives); no empty lines before the request line; origin-form target; HTTP/1.x; token
+// header names directly followed by ':'; obs-fold 400; controls other than HTAB 400;
+// HTTP/1.1 needs exactly one Host (400); more than kMaxHeaders or a head longer than
+// rules.max_header_bytes is 431, the latter as soon as that many bytes lack CRLFCRLF.
+// A request whose Upgrade lists `websocket` is validated as a handshake (405 unless GET,
+// then 400 unless HTTP/1.1+, non-empty Host, Connection listing `upgrade`; 426 unless
+// Sec-WebSocket-Version is 13; 400 unless the key is canonical base64 of 16 bytes); any
+// other request, including an Upgrade to something else, is kind http.
 [[nodiscard]] RequestParse parse_request(std::span<const char> in, std::size_t scanned,
                                          const HandshakeRules& rules, HttpRequest& out) noexcept;
 
@@ -63,18 +71,24 @@ using AcceptKey = std::array<char, 28>;
 [[nodiscard]] AcceptKey compute_accept_key(std::string_view sec_websocket_key) noexcept;
 
 // "HTTP/1.1 101 Switching Protocols" with the accept key and, when non-empty, the chosen
-// subprotocol and extensions. Returns bytes written, 0 when `out` is too small.
+// subprotocol and extensions. Returns bytes written, 0 when `out` is too small or a value
+// holds CR, LF or NUL (no response splitting).
 std::size_t write_upgrade_response(std::span<char> out, std::string_view sec_websocket_key,
                                    std::string_view protocol = {}, std::string_view extensions = {}) noexcept;
 
 // An error answer with `Connection: close` and a short text body: 400, 404, 405 (adds
-// `Allow: GET`), 426 (adds `Sec-WebSocket-Version: 13`), 431, 503. Returns bytes written or 0.
+// `Allow: GET`), 426 (adds `Sec-WebSocket-Version: 13` and `Upgrade: websocket`, so its
+// Connection is `Upgrade, close`), 431, 503. The body is text/plain; an empty `body`
+// becomes status_text(status) + "\n". Returns bytes written or 0 (too small, status
+// outside 100..999).
 std::size_t write_error_response(std::span<char> out, int status, std::string_view body = {}) noexcept;
 
 // The head of a plain response; the caller sends `content_length` body bytes after it.
+// Content-Type is omitted when empty, Content-Length on 1xx and 204. Returns bytes or 0.
 std::size_t write_response_head(std::span<char> out, int status, std::string_view content_type,
                                 std::size_t content_length, bool keep_alive = false) noexcept;
 
+// The reason phrase of a status ("Not Found"), "Unknown" for codes not listed.
 [[nodiscard]] std::string_view status_text(int status) noexcept;
 
 // Comma-separated header tokens (RFC 9110 section 5.6.1), compared case-insensitively.
