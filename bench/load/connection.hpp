@@ -1,0 +1,57 @@
+// One client connection's state: where it is in its life, what it is for (subscriber,
+// publisher or both), its frame decoder, its send halves and, while publishing, its window.
+#pragma once
+#include <cstdint>
+#include <memory>
+
+#include "bench/load/payload.hpp"
+#include "bench/load/send_buffer.hpp"
+#include "protocol/handshake.hpp"
+#include "protocol/message.hpp"
+
+namespace ringcast::load {
+
+enum class ConnState : std::uint8_t {
+  idle,         // not started
+  connecting,   // TCP connect in flight
+  handshaking,  // request sent, waiting for the 101
+  open,
+  closing,      // our close frame is out; waiting for the server's
+  done,         // finished (cleanly or not); fd released once no operation is in flight
+};
+
+// Lives only until the 101 arrives: the handshake's bytes are not per-connection memory.
+struct HandshakeState {
+  protocol::AcceptKey expect{};
+  std::uint32_t len = 0;
+  char buf[4096];
+};
+
+struct Conn {
+  int fd = -1;
+  ConnState state = ConnState::idle;
+  bool is_sub = false;
+  bool is_pub = false;
+  bool recv_armed = false;
+  bool failed = false;        // never opened
+  std::uint8_t ops = 0;       // io_uring operations in flight on this fd
+  std::uint32_t sub_slot = 0; // row in the thread's sequence table
+  std::uint32_t pub_id = 0;
+  std::uint64_t started_ns = 0;
+
+  protocol::MessageReader reader{protocol::MessageRules{.max_message = 16u << 20, .allowed_rsv = 0, .require_mask = false}};
+  std::uint32_t msg_len = 0;  // bytes of the message being received
+  std::uint8_t tail_len = 0;  // its last bytes, where the record is
+  std::uint8_t tail[kMaxRecord + 2];
+  SendBuffer out;
+  std::unique_ptr<HandshakeState> hs;
+
+  // Publisher state.
+  std::uint32_t next_seq = 1;     // the sequence number the next message gets
+  std::uint32_t acked = 0;        // closed loop: highest sequence known delivered
+  bool self_ack = false;          // closed loop: its own echo releases the window
+  std::uint64_t next_due_ns = 0;  // open loop: when the next message is due
+  std::uint64_t last_ack_ns = 0;
+};
+
+}  // namespace ringcast::load

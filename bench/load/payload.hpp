@@ -1,0 +1,27 @@
+// The measurement record every test message carries: `|p<publisher>|s<sequence>|t<send ns>`
+// in ASCII at the very end of the text. Parsed from the end, so it survives chat servers
+// that prefix messages (ringcast's `ID<port>: `) as well as plain broadcasters.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+namespace ringcast::load {
+
+struct Record {
+  std::uint32_t pub = 0;  // publisher id, 0..P-1 across the whole run
+  std::uint32_t seq = 0;  // 1, 2, 3... per publisher
+  std::uint64_t t_ns = 0; // CLOCK_MONOTONIC at send
+};
+
+// Longest record: "|p" + 10 digits + "|s" + 10 digits + "|t" + 20 digits.
+inline constexpr std::size_t kMaxRecord = 46;
+
+// Writes the record so that it ends exactly at `end` (digits are written backwards);
+// returns its length. The caller leaves at least kMaxRecord bytes before `end`.
+std::size_t write_record_before(std::uint8_t* end, const Record& r) noexcept;
+
+// Parses the record at the end of `tail`; false when the text does not end with one.
+[[nodiscard]] bool parse_record(std::span<const std::uint8_t> tail, Record& out) noexcept;
+
+}  // namespace ringcast::load

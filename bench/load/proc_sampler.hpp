@@ -1,0 +1,37 @@
+// What the server process costs, read from /proc: CPU time (utime + stime of all its
+// threads, from /proc/PID/stat) and resident memory (/proc/PID/statm). A sampler thread
+// polls RSS every 100 ms to catch the peak between the start and end snapshots.
+#pragma once
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
+#include <thread>
+
+namespace ringcast::load {
+
+struct ProcSample {
+  bool ok = false;
+  std::uint64_t cpu_ns = 0;     // utime + stime, clock-tick resolution
+  std::uint64_t rss_bytes = 0;
+};
+
+[[nodiscard]] ProcSample sample_process(pid_t pid) noexcept;
+
+// Tracks the peak RSS of `pid` in the background while alive.
+class RssWatcher {
+ public:
+  explicit RssWatcher(pid_t pid);
+  ~RssWatcher();
+  RssWatcher(const RssWatcher&) = delete;
+  RssWatcher& operator=(const RssWatcher&) = delete;
+  [[nodiscard]] std::uint64_t peak_bytes() const noexcept { return peak_.load(std::memory_order_relaxed); }
+
+ private:
+  pid_t pid_;
+  std::atomic<bool> stop_{false};
+  std::atomic<std::uint64_t> peak_{0};
+  std::thread thread_;
+};
+
+}  // namespace ringcast::load

@@ -1,0 +1,97 @@
+#include "bench/load/report.hpp"
+
+#include <cstdio>
+
+namespace ringcast::load {
+namespace {
+
+double us(std::uint64_t ns) { return static_cast<double>(ns) / 1e3; }
+
+// JSON string escaping for the few free-text fields (URL, error).
+std::string quoted(const std::string& in) {
+  std::string out = "\"";
+  for (char ch : in) {
+    if (ch == '"' || ch == '\\') { out += '\\'; out += ch; }
+    else if (static_cast<unsigned char>(ch) < 0x20) { char b[8]; std::snprintf(b, sizeof b, "\\u%04x", ch); out += b; }
+    else out += ch;
+  }
+  return out + "\"";
+}
+
+void latency_json(const char* name, const Histogram& h) {
+  std::printf("  \"%s\": {\"count\": %llu, \"mean\": %.1f, \"p50\": %.1f, \"p90\": %.1f, \"p99\": %.1f, \"p999\": %.1f, \"max\": %.1f},\n",
+              name, static_cast<unsigned long long>(h.count()), h.mean() / 1e3, us(h.percentile(50)), us(h.percentile(90)),
+              us(h.percentile(99)), us(h.percentile(99.9)), us(h.max()));
+}
+
+}  // namespace
+
+void print_human(const Summary& s) {
+  const Options& o = *s.opt;
+  std::printf("ringcast-load %s -> %s\n", scenario_name(o.scenario), o.url.c_str());
+  std::printf("  connections   %u/%u open (%u subscribers, %u publishers), %llu failed, %llu dropped later\n", s.opened,
+              s.requested, s.subscribers, s.publishers, static_cast<unsigned long long>(s.connect_failures),
+              static_cast<unsigned long long>(s.disconnects));
+  std::printf("  connect       %.2f s, %.0f connections/s, handshake p50 %.0f us p99 %.0f us max %.0f us\n",
+              s.connect_seconds, s.connects_per_s, us(s.handshake.percentile(50)), us(s.handshake.percentile(99)),
+              us(s.handshake.max()));
+  if (s.sent != 0 || o.scenario != Scenario::connect) {
+    std::printf("  messages      %llu sent in %.2f s: %.0f msg/s, %llu skipped by the generator\n",
+                static_cast<unsigned long long>(s.sent), s.run_seconds, s.messages_per_s,
+                static_cast<unsigned long long>(s.send_skipped));
+    std::printf("  deliveries    %llu: %.0f/s, %.2f MB/s of payload\n", static_cast<unsigned long long>(s.deliveries),
+                s.deliveries_per_s, s.mb_per_s);
+    std::printf("  latency (us)  p50 %.0f  p90 %.0f  p99 %.0f  p99.9 %.0f  max %.0f  (mean %.0f)\n",
+                us(s.latency.percentile(50)), us(s.latency.percentile(90)), us(s.latency.percentile(99)),
+                us(s.latency.percentile(99.9)), us(s.latency.max()), s.latency.mean() / 1e3);
+    std::printf("  integrity     %llu lost, %llu out of order, %llu protocol errors, %llu other messages, %llu own echoes\n",
+                static_cast<unsigned long long>(s.lost), static_cast<unsigned long long>(s.out_of_order),
+                static_cast<unsigned long long>(s.protocol_errors), static_cast<unsigned long long>(s.other_messages),
+                static_cast<unsigned long long>(s.own_echoes));
+  }
+  if (s.server.sampled) {
+    const ServerUsage& v = s.server;
+    std::printf("  server        CPU %.3f s (%.0f%% of a core), %.0f ns/delivery, %.1f us CPU/connect\n", v.cpu_seconds,
+                v.cpu_utilization * 100, v.cpu_ns_per_delivery, v.connect_cpu_us);
+    std::printf("  server RSS    %.1f MiB idle, %.1f MiB connected, %.1f MiB peak, %.1f MiB end: %.0f B/connection\n",
+                static_cast<double>(v.rss_start) / 1048576, static_cast<double>(v.rss_connected) / 1048576,
+                static_cast<double>(v.rss_peak) / 1048576, static_cast<double>(v.rss_end) / 1048576, v.rss_per_connection);
+  }
+  if (!s.first_error.empty()) std::printf("  first error   %s\n", s.first_error.c_str());
+}
+
+void print_json(const Summary& s) {
+  const Options& o = *s.opt;
+  auto u = [](std::uint64_t v) { return static_cast<unsigned long long>(v); };
+  std::printf("{\n  \"scenario\": \"%s\",\n  \"target\": %s,\n", scenario_name(o.scenario), quoted(o.url).c_str());
+  std::printf("  \"config\": {\"connections\": %u, \"publishers\": %u, \"size\": %u, \"window\": %u, \"rate\": %.3f, "
+              "\"duration\": %.3f, \"burst\": %u, \"threads\": %u, \"ack\": \"%s\"},\n",
+              o.connections, s.publishers, o.size, o.window, o.rate, o.duration, o.burst, o.threads,
+              o.ack == AckMode::sub ? "sub" : "self");
+  std::printf("  \"connections\": {\"requested\": %u, \"opened\": %u, \"failed\": %llu, \"dropped\": %llu, "
+              "\"seconds\": %.4f, \"per_s\": %.1f},\n",
+              s.requested, s.opened, u(s.connect_failures), u(s.disconnects), s.connect_seconds, s.connects_per_s);
+  latency_json("handshake_us", s.handshake);
+  std::printf("  \"run_seconds\": %.4f,\n  \"messages_sent\": %llu,\n  \"messages_per_s\": %.1f,\n", s.run_seconds,
+              u(s.sent), s.messages_per_s);
+  std::printf("  \"deliveries\": %llu,\n  \"deliveries_per_s\": %.1f,\n  \"mb_per_s\": %.3f,\n", u(s.deliveries),
+              s.deliveries_per_s, s.mb_per_s);
+  latency_json("latency_us", s.latency);
+  std::printf("  \"lost\": %llu,\n  \"out_of_order\": %llu,\n  \"protocol_errors\": %llu,\n  \"other_messages\": %llu,\n"
+              "  \"own_echoes\": %llu,\n  \"send_skipped\": %llu,\n  \"window_resets\": %llu,\n",
+              u(s.lost), u(s.out_of_order), u(s.protocol_errors), u(s.other_messages), u(s.own_echoes),
+              u(s.send_skipped), u(s.window_resets));
+  const ServerUsage& v = s.server;
+  if (v.sampled) {
+    std::printf("  \"server\": {\"pid\": %d, \"cpu_seconds\": %.4f, \"cpu_utilization\": %.4f, \"cpu_ns_per_delivery\": %.1f, "
+                "\"connect_cpu_us\": %.2f, \"rss_start\": %llu, \"rss_connected\": %llu, \"rss_peak\": %llu, "
+                "\"rss_end\": %llu, \"rss_per_connection\": %.1f},\n",
+                static_cast<int>(o.server_pid), v.cpu_seconds, v.cpu_utilization, v.cpu_ns_per_delivery, v.connect_cpu_us,
+                u(v.rss_start), u(v.rss_connected), u(v.rss_peak), u(v.rss_end), v.rss_per_connection);
+  } else {
+    std::printf("  \"server\": null,\n");
+  }
+  std::printf("  \"first_error\": %s\n}\n", s.first_error.empty() ? "null" : quoted(s.first_error).c_str());
+}
+
+}  // namespace ringcast::load

@@ -1,0 +1,41 @@
+// The numbers a run produces, and the two ways of printing them: an aligned table for
+// people (default) and one JSON object for scripts (--json).
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "bench/load/histogram.hpp"
+#include "bench/load/options.hpp"
+
+namespace ringcast::load {
+
+struct ServerUsage {
+  bool sampled = false;
+  double cpu_seconds = 0;        // utime+stime during the measured window
+  double cpu_utilization = 0;    // cpu_seconds / wall seconds (1.0 = one core)
+  double cpu_ns_per_delivery = 0;
+  double connect_cpu_us = 0;     // server CPU per opened connection during the connect phase
+  std::uint64_t rss_start = 0, rss_connected = 0, rss_peak = 0, rss_end = 0;  // bytes
+  double rss_per_connection = 0; // (rss_connected - rss_start) / opened, bytes
+};
+
+struct Summary {
+  const Options* opt = nullptr;
+  std::uint32_t subscribers = 0, publishers = 0, requested = 0, opened = 0;
+  std::uint64_t connect_failures = 0, disconnects = 0, protocol_errors = 0;
+  double connect_seconds = 0, connects_per_s = 0;
+  Histogram handshake;
+  double run_seconds = 0;        // publishing time
+  double delivery_seconds = 0;   // run start to the last delivery
+  std::uint64_t sent = 0, deliveries = 0, delivered_bytes = 0, own_echoes = 0, other_messages = 0;
+  std::uint64_t lost = 0, out_of_order = 0, send_skipped = 0, window_resets = 0;
+  double messages_per_s = 0, deliveries_per_s = 0, mb_per_s = 0;
+  Histogram latency;
+  ServerUsage server;
+  std::string first_error;
+};
+
+void print_human(const Summary& s);
+void print_json(const Summary& s);
+
+}  // namespace ringcast::load

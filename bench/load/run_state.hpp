@@ -1,0 +1,41 @@
+// What the coordinating thread and the generator threads share: the run's phase (moved
+// forward only by the coordinator) and each thread's live counters, one cache line per
+// thread, written with relaxed stores once per loop turn and read for progress lines.
+#pragma once
+#include <atomic>
+#include <cstdint>
+
+#include "bench/load/options.hpp"
+#include "bench/load/target.hpp"
+
+namespace ringcast::load {
+
+enum class Phase : int {
+  connect,  // open every connection; then idle (connect scenario: the hold)
+  run,      // publishers send
+  drain,    // publishers stop; in-flight messages still count
+  close,    // close handshakes, then the threads exit
+};
+
+struct alignas(64) LiveCounters {
+  std::atomic<std::uint64_t> deliveries{0};
+  std::atomic<std::uint64_t> sent{0};           // messages published
+  std::atomic<std::uint64_t> open{0};           // connections open now
+  std::atomic<std::uint64_t> failed{0};         // connections that could not be opened
+  std::atomic<std::uint64_t> last_delivery_ns{0};
+  std::atomic<std::uint64_t> last_open_ns{0};     // when the latest handshake completed
+  std::atomic<bool> connect_done{false};        // every connection open or failed
+};
+
+struct RunPlan {
+  const Options* opt = nullptr;
+  const Target* target = nullptr;
+  std::uint32_t subscribers = 0;   // connections that count deliveries
+  std::uint32_t publishers = 0;    // publisher ids 0..publishers-1
+  std::uint32_t total_conns = 0;   // chat: clients are both, so == subscribers
+  double per_pub_rate = 0;         // open loop: messages/s of one publisher
+  std::atomic<Phase> phase{Phase::connect};
+  std::atomic<std::uint64_t> run_start_ns{0};
+};
+
+}  // namespace ringcast::load

@@ -1,0 +1,27 @@
+// The one address a run may talk to: a ws:// URL resolved once at start. Non-loopback
+// addresses are refused unless the user says --allow-remote (a load generator aimed at
+// the wrong host is a denial-of-service tool).
+#pragma once
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace ringcast::load {
+
+struct Target {
+  std::string url;          // as given
+  std::string host_header;  // Host: value (host[:port])
+  std::string path;         // request target, "/" at least
+  std::uint16_t port = 80;
+  sockaddr_storage addr{};
+  socklen_t addr_len = 0;
+  int family = 0;
+};
+
+// Parses ws://host[:port][/path] (IPv6 as [::1]) and resolves it. Returns "" on success,
+// else a one-line reason.
+[[nodiscard]] std::string resolve_target(std::string_view url, bool allow_remote, Target& out);
+
+}  // namespace ringcast::load

@@ -1,0 +1,105 @@
+// One generator thread: an io_uring, its share of the connections (global index i goes to
+// thread i % threads), and the scenario's sending rules. It follows RunPlan::phase and
+// leaves its totals in result() when run() returns.
+#pragma once
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "bench/load/connection.hpp"
+#include "bench/load/histogram.hpp"
+#include "bench/load/run_state.hpp"
+#include "bench/load/uring.hpp"
+
+namespace ringcast::load {
+
+struct WorkerResult {
+  Histogram latency;    // publisher send -> subscriber receive
+  Histogram handshake;  // connect start -> 101 received
+  std::uint64_t deliveries = 0, delivered_bytes = 0, own_echoes = 0, other_messages = 0;
+  std::uint64_t gaps = 0, out_of_order = 0;
+  std::uint64_t connect_failures = 0, disconnects = 0, protocol_errors = 0;
+  std::uint64_t send_skipped = 0, window_resets = 0;
+  std::uint32_t opened = 0;
+  std::string first_error;  // the first failure's reason, for the report
+  std::vector<std::uint32_t> published;  // [pub id] messages sent, for this thread's publishers
+  std::vector<std::uint32_t> last_seq;   // [sub slot * publishers + pub] highest sequence seen
+  std::uint32_t sub_slots = 0;
+};
+
+class Worker {
+ public:
+  Worker(RunPlan& plan, std::uint32_t index, std::uint32_t threads);
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Thread body; returns when the plan reaches Phase::close and connections are closed.
+  void run();
+  [[nodiscard]] WorkerResult& result() noexcept { return res_; }
+  [[nodiscard]] LiveCounters& live() noexcept { return live_; }
+  // After run(): messages published (`published[pub id]`, all threads) that an opened
+  // subscriber of this thread never received past its last sequence number.
+  [[nodiscard]] std::uint64_t count_missing(const std::vector<std::uint32_t>& published) const;
+
+ private:
+  enum Op : std::uint64_t { kConnect = 1, kSend = 2, kRecv = 3, kCancel = 4 };
+  static std::uint64_t tag(Op op, std::uint32_t idx) noexcept { return (std::uint64_t{op} << 32) | idx; }
+
+  // Connection life.
+  void start_connects(std::uint64_t now);
+  void on_connect(Conn& c, int res);
+  void on_recv(Conn& c, const io_uring_cqe& cqe);
+  void on_send(Conn& c, int res);
+  void arm_recv(Conn& c);
+  void flush(Conn& c);
+  void handshake_bytes(Conn& c, const std::uint8_t* data, std::size_t len);
+  void frame_bytes(Conn& c, std::span<std::uint8_t> in);
+  void on_message(Conn& c);
+  void fail(Conn& c, const char* reason);
+  void finish(Conn& c);
+  void release_if_idle(Conn& c);
+  void expire_handshakes(std::uint64_t now);
+  void begin_close(std::uint64_t now);
+  bool queue_control(Conn& c, protocol::Opcode op, std::span<const std::uint8_t> payload);
+
+  // Publishing.
+  void start_publishing(std::uint64_t now);
+  bool publish_one(Conn& c, std::uint64_t now);
+  void fill_window(Conn& c, std::uint64_t now);
+  void ack(Conn& pub, std::uint32_t seq, std::uint64_t now);
+  std::uint64_t send_due(std::uint64_t now);  // open loop; returns the next due time
+  void check_stalled_windows(std::uint64_t now);
+
+  void publish_live(std::uint64_t now);
+  [[nodiscard]] std::uint64_t random() noexcept;
+
+  RunPlan& plan_;
+  const Options& opt_;
+  std::uint32_t index_;
+  Ring ring_;
+  BufRing bufs_;
+  std::vector<Conn> conns_;
+  std::vector<Conn*> pubs_;        // this thread's publishers
+  std::vector<Conn*> pub_by_id_;   // [pub id] -> local publisher or nullptr
+  Conn* designated_ = nullptr;     // --ack sub: the subscriber that acks local publishers
+  std::vector<std::uint32_t> rearm_;  // connections whose multishot recv ended on ENOBUFS
+  std::vector<std::uint8_t> payload_;  // filler + record, rewritten per message
+  std::uint32_t next_to_connect_ = 0;
+  std::uint32_t connecting_ = 0;   // connects + handshakes in flight
+  std::uint32_t connect_limit_ = 0;
+  std::uint32_t resolved_ = 0;     // connections open or failed
+  std::uint32_t open_ = 0;
+  std::uint64_t rng_ = 0;
+  std::uint64_t now_ = 0;          // time of the current completion batch
+  Phase seen_ = Phase::connect;
+  bool publishing_ = false;
+  std::uint64_t close_deadline_ = 0;
+  std::uint64_t sent_ = 0;
+  std::uint64_t last_delivery_ns_ = 0;
+  std::uint64_t last_open_ns_ = 0;
+  WorkerResult res_;
+  LiveCounters live_;
+};
+
+}  // namespace ringcast::load
