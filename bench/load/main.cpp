@@ -171,10 +171,13 @@ int run(const Options& opt) {
   const std::uint64_t t_run_end = now_ns();
   plan.phase.store(Phase::drain, std::memory_order_release);
 
-  // Drain: until every expected delivery is in, or nothing moved for 500 ms (5 s cap).
+  // Drain: until every expected delivery is in, or nothing moved for 2 s (5 s cap, connect 10 s).
   const std::uint64_t per_msg = opt.scenario == Scenario::chat ? plan.subscribers - 1 : plan.subscribers;
   std::uint64_t last_count = ~0ull, last_change = now_ns();
   co.wait(t_run_end + (opt.scenario == Scenario::connect ? 10'000'000'000ull : 5'000'000'000ull), "drain", [&] {
+    for (const auto& w : co.workers) {
+      if (w->live().phase_seen.load(std::memory_order_acquire) < Phase::drain) return false;  // counters not final yet
+    }
     const Coordinator::Totals t = co.totals();
     if (t.deliveries >= t.sent * per_msg) return true;
     const std::uint64_t now = now_ns();
@@ -182,7 +185,7 @@ int run(const Options& opt) {
       last_count = t.deliveries;
       last_change = now;
     }
-    return now - last_change > 500'000'000u;
+    return now - last_change > 2'000'000'000u;
   });
   const std::uint64_t t_drained = now_ns();
   const ProcSample run_end = opt.server_pid ? sample_process(opt.server_pid) : ProcSample{};

@@ -10,6 +10,7 @@
 
 namespace ringcast::load {
 
+
 enum class Phase : int {
   connect,  // open every connection; then idle (connect scenario: the hold)
   run,      // publishers send
@@ -25,6 +26,7 @@ struct alignas(64) LiveCounters {
   std::atomic<std::uint64_t> last_delivery_ns{0};
   std::atomic<std::uint64_t> last_open_ns{0};     // when the latest handshake completed
   std::atomic<bool> connect_done{false};        // every connection open or failed
+  std::atomic<Phase> phase_seen{Phase::connect}; // the thread has acted on this phase
 };
 
 struct RunPlan {

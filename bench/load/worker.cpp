@@ -102,6 +102,7 @@ void Worker::run() {
     res_.connect_failures = conns_.size();
     live_.failed.store(conns_.size(), std::memory_order_relaxed);
     live_.connect_done.store(true, std::memory_order_release);
+    live_.phase_seen.store(Phase::close, std::memory_order_release);
     return;
   }
   const unsigned nbufs = std::clamp(round_up_pow2(static_cast<unsigned>(conns_.size()) * 2), 1024u, 32768u);
@@ -110,6 +111,7 @@ void Worker::run() {
     res_.connect_failures = conns_.size();
     live_.failed.store(conns_.size(), std::memory_order_relaxed);
     live_.connect_done.store(true, std::memory_order_release);
+    live_.phase_seen.store(Phase::close, std::memory_order_release);
     return;
   }
   const bool open_loop = opt_.scenario == Scenario::rate || opt_.scenario == Scenario::chat;
@@ -123,6 +125,8 @@ void Worker::run() {
       if (ph >= Phase::drain) publishing_ = false;
       if (ph == Phase::close) begin_close(now_);
       seen_ = ph;
+      publish_live(now_);  // counters first, then the acknowledgement: the drain check relies on it
+      live_.phase_seen.store(ph, std::memory_order_release);
     }
     if (ph == Phase::connect) start_connects(now_);
     std::uint64_t wait = kMaxWait;
@@ -398,10 +402,7 @@ void Worker::on_message(Conn& c) {
     if (c.self_ack) ack(c, r.seq, now_);
     return;
   }
-  if (!c.is_sub) {
-    ++res_.other_messages;  // a publisher hearing another publisher
-    return;
-  }
+  if (!c.is_sub) return;  // a publisher hearing another publisher: not a delivery
   ++res_.deliveries;
   last_delivery_ns_ = now_;
   res_.delivered_bytes += c.msg_len;
