@@ -1,0 +1,226 @@
+"""A real browser: headless Chromium loads the chat page from GET /<room>, driven over the
+DevTools protocol (--remote-debugging-pipe). A raw Python client and the page chat both
+ways: typing + Enter, and clicking #send."""
+import fcntl
+import json
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+from harness import test  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def _above_4(fd):
+    high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
+    os.close(fd)
+    return high
+
+
+class Browser:
+    """Chromium with the DevTools protocol on a pipe: we write fd 3, it answers on fd 4;
+    messages are JSON terminated by NUL."""
+
+    def __init__(self):
+        self.profile = tempfile.TemporaryDirectory(prefix="ringcast-chromium-")
+        to_chrome_r, self._to_chrome = os.pipe()
+        self._from_chrome, from_chrome_w = os.pipe()
+        # Move the child's ends above fd 4 so the shell's redirections cannot clobber them.
+        to_chrome_r, from_chrome_w = (_above_4(to_chrome_r), _above_4(from_chrome_w))
+        args = [CHROMIUM, "--headless", "--disable-gpu", "--no-first-run", "--no-default-browser-check",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-extensions", "--disable-dev-shm-usage", "--mute-audio",
+                f"--user-data-dir={self.profile.name}", "--remote-debugging-pipe", "about:blank"]
+        if os.geteuid() == 0:
+            args.insert(1, "--no-sandbox")
+        # bash (dash takes single-digit fds only) puts our pipe ends on the browser's fds 3, 4.
+        shell = f'exec "$@" 3<&{to_chrome_r} 4>&{from_chrome_w} {to_chrome_r}<&- {from_chrome_w}>&-'
+        self.log = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(["/bin/bash", "-c", shell, "bash", *args], stdin=subprocess.DEVNULL,
+                                     stdout=self.log, stderr=self.log,
+                                     pass_fds=(to_chrome_r, from_chrome_w), start_new_session=True)
+        os.close(to_chrome_r)
+        os.close(from_chrome_w)
+        self.next_id = 0
+        self.replies = {}
+        self.cv = threading.Condition()
+        self.events = queue.Queue()
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self):
+        buf = b""
+        while True:
+            try:
+                chunk = os.read(self._from_chrome, 65536)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                with self.cv:
+                    self.replies[None] = "eof"
+                    self.cv.notify_all()
+                return
+            buf += chunk
+            while b"\0" in buf:
+                raw, buf = buf.split(b"\0", 1)
+                msg = json.loads(raw)
+                if "id" in msg:
+                    with self.cv:
+                        self.replies[msg["id"]] = msg
+                        self.cv.notify_all()
+                else:
+                    self.events.put(msg)
+
+    def call(self, method, session=None, timeout=15, **params):
+        self.next_id += 1
+        mid = self.next_id
+        msg = {"id": mid, "method": method, "params": params}
+        if session:
+            msg["sessionId"] = session
+        os.write(self._to_chrome, json.dumps(msg).encode() + b"\0")
+        deadline = time.monotonic() + timeout
+        with self.cv:
+            while mid not in self.replies:
+                left = deadline - time.monotonic()
+                if left <= 0 or None in self.replies:
+                    raise AssertionError(f"chromium: no answer to {method} "
+                                         f"({'browser exited' if None in self.replies else 'timeout'}); "
+                                         f"log: {self.output()[-800:]}")
+                self.cv.wait(left)
+            reply = self.replies.pop(mid)
+        if "error" in reply:
+            raise AssertionError(f"chromium: {method} failed: {reply['error']}")
+        return reply.get("result", {})
+
+    def open_page(self, url):
+        target = self.call("Target.createTarget", url=url)["targetId"]
+        return self.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+
+    def eval(self, session, expression):
+        r = self.call("Runtime.evaluate", session=session, expression=expression, returnByValue=True)
+        if "exceptionDetails" in r:
+            raise AssertionError(f"page exception in {expression!r}: {r['exceptionDetails']}")
+        return r["result"].get("value")
+
+    def wait_eval(self, session, expression, pred, timeout=15, what=None):
+        return h.wait_until(lambda: (lambda v: v if pred(v) else None)(self.eval(session, expression)),
+                            timeout=timeout, interval=0.1, what=what or expression)
+
+    def output(self):
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
+
+    def close(self):
+        try:
+            if self.proc.poll() is None:
+                try:
+                    self.call("Browser.close", timeout=3)
+                except AssertionError:
+                    pass
+                try:
+                    self.proc.wait(5)
+                except subprocess.TimeoutExpired:
+                    pass
+        finally:
+            # The browser runs in its own session: end it and any helper left in its group.
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            self.proc.wait(5)
+            for fd in (self._to_chrome, self._from_chrome):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+            self.log.close()
+            self.profile.cleanup()
+
+
+def log_items(b, session):
+    return b.eval(session, "Array.from(document.querySelectorAll('#log li')).map(li => li.textContent)")
+
+
+@test
+def browser_chats_with_a_raw_client():
+    with h.Server() as srv:
+        py = h.RawClient(srv.port, "/browser")
+        b = Browser()
+        try:
+            s = b.open_page(f"http://127.0.0.1:{srv.port}/browser")
+            b.wait_eval(s, "document.querySelector('#status') && document.querySelector('#status').textContent",
+                        lambda v: v == "connected", what="#status == connected")
+            # The page's socket shows up in the room; its name is ID<its port>.
+            joined = h.recv_texts_until(py, lambda t: h.is_notice(t) and t.endswith(" joined")
+                                        and not t.startswith(py.name + " "), what="browser join")[-1]
+            browser_name = joined.split(" ")[0]
+
+            # Raw client -> page.
+            py.send_text("hello browser ✓")
+            h.check(h.recv_chat(py, 1) == [(py.name, "hello browser ✓")], "own message")
+            b.wait_eval(s, "document.querySelector('#log').innerText",
+                        lambda v: v and f"{py.name}: hello browser ✓" in v, what="message in #log")
+
+            # Page -> raw client: type and press Enter (real input events).
+            b.eval(s, "document.querySelector('#msg').focus()")
+            b.call("Input.insertText", session=s, text="typed with enter")
+            for kind in ("keyDown", "keyUp"):
+                b.call("Input.dispatchKeyEvent", session=s, type=kind, key="Enter", code="Enter",
+                       windowsVirtualKeyCode=13, nativeVirtualKeyCode=13)
+            h.check(h.recv_chat(py, 1) == [(browser_name, "typed with enter")], "Enter-sent message")
+            h.check(b.eval(s, "document.querySelector('#msg').value") == "", "#msg not cleared after Enter")
+
+            # Page -> raw client: set the value and click #send.
+            b.eval(s, "document.querySelector('#msg').value = 'clicked ünï'; "
+                      "document.querySelector('#send').click(); true")
+            h.check(h.recv_chat(py, 1) == [(browser_name, "clicked ünï")], "click-sent message")
+            h.check(b.eval(s, "document.querySelector('#msg').value") == "", "#msg not cleared after click")
+
+            # The page shows its own messages too, in order, after the raw client's.
+            items = b.wait_eval(s, "Array.from(document.querySelectorAll('#log li')).map(li => li.textContent)",
+                                lambda v: v and f"{browser_name}: clicked ünï" in v, what="own messages in #log")
+            chat = [t for t in items if not h.is_notice(t)]
+            h.check(chat == [f"{py.name}: hello browser ✓", f"{browser_name}: typed with enter",
+                             f"{browser_name}: clicked ünï"], f"#log items {items!r}")
+
+            # The raw client leaving is announced in the page.
+            py.close()
+            b.wait_eval(s, "document.querySelector('#log').innerText",
+                        lambda v: v and f"{py.name} left" in v, what="leave notice in #log")
+        finally:
+            b.close()
+            py.close()
+
+
+@test
+def browser_sees_the_close_on_shutdown():
+    srv = h.Server()
+    srv.start()
+    b = Browser()
+    try:
+        s = b.open_page(f"http://127.0.0.1:{srv.port}/")
+        b.wait_eval(s, "document.querySelector('#status') && document.querySelector('#status').textContent",
+                    lambda v: v == "connected", what="#status == connected")
+        srv.proc.terminate()
+        b.wait_eval(s, "document.querySelector('#status').textContent", lambda v: v and "1001" in v,
+                    what="#status shows close 1001")
+        h.check(srv.proc.wait(10) == 0, "exit code")
+    finally:
+        b.close()
+        srv.stop()
+
+
+if __name__ == "__main__":
+    if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
+        print(f"FAIL setup: {CHROMIUM} is missing (scripts/setup.sh --test installs chromium)")
+        print("0 passed, 1 failed")
+        sys.exit(1)
+    h.main()
