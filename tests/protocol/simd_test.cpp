@@ -30,7 +30,9 @@ constexpr std::array kAll{SimdLevel::scalar, SimdLevel::sse2, SimdLevel::avx2, S
 // Runs before main(), possibly before simd.cpp's own initialiser: must still be right.
 std::uint8_t g_early_bytes[40] = {};
 const std::uint32_t g_early_phase = unmask(g_early_bytes, sizeof g_early_bytes, MaskKey{1, 2, 3, 4}, 1);
-const bool g_early_utf8 = is_valid_utf8(reinterpret_cast<const std::uint8_t*>("\xE4\xB8\xAD ASCII padding to 32+ bytes ok"), 38);
+constexpr char kEarlyText[] = "\xE4\xB8\xAD ASCII padding past 32 bytes, so a kernel runs";
+static_assert(sizeof kEarlyText - 1 >= 32);
+const bool g_early_utf8 = is_valid_utf8(reinterpret_cast<const std::uint8_t*>(kEarlyText), sizeof kEarlyText - 1);
 
 TEST(Simd, KernelsWorkFromStaticInitialisers) {
   EXPECT_EQ(g_early_phase, (1u + sizeof g_early_bytes) % 4);

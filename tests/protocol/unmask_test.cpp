@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -76,15 +77,18 @@ TEST_P(UnmaskLevel, MatchesScalarAtEveryLengthAlignmentAndPhase) {
 }
 
 TEST_P(UnmaskLevel, MatchesScalarOnLargeBuffers) {
+  constexpr std::size_t kMaxOffset = 63;
   for (const std::size_t len : {(std::size_t{1} << 20) + 7, std::size_t{65537}}) {
-    const auto source = random_bytes(len + 64, static_cast<std::uint32_t>(len));
-    for (const std::size_t offset : {0u, 1u, 31u, 63u}) {
-      for (std::uint32_t phase = 0; phase < 4; ++phase) {
-        auto got = source;
-        auto want = source;
-        ASSERT_EQ(unmask(got.data() + offset, len, kKey, phase),
-                  unmask_scalar(want.data() + offset, len, kKey, phase));
-        ASSERT_EQ(got, want) << "len " << len << " offset " << offset << " phase " << phase;
+    const auto source = random_bytes(len, static_cast<std::uint32_t>(len));
+    std::vector<std::uint8_t> got(len + kMaxOffset);
+    for (std::uint32_t phase = 0; phase < 4; ++phase) {
+      auto want = source;
+      const std::uint32_t want_phase = unmask_scalar(want.data(), len, kKey, phase);
+      for (const std::size_t offset : {std::size_t{0}, std::size_t{1}, std::size_t{31}, kMaxOffset}) {
+        std::copy(source.begin(), source.end(), got.begin() + static_cast<std::ptrdiff_t>(offset));
+        ASSERT_EQ(unmask(got.data() + offset, len, kKey, phase), want_phase);
+        ASSERT_TRUE(std::equal(want.begin(), want.end(), got.begin() + static_cast<std::ptrdiff_t>(offset)))
+            << "len " << len << " offset " << offset << " phase " << phase;
       }
     }
   }
@@ -121,12 +125,12 @@ TEST_P(UnmaskLevel, NeverTouchesBytesOutsideTheBuffer) {
     for (std::uint32_t phase = 0; phase < 4; ++phase) {
       auto want = std::vector<std::uint8_t>(source.begin(), source.begin() + static_cast<std::ptrdiff_t>(len));
       (void)unmask_scalar(want.data(), len, kKey, phase);
-      std::memcpy(end - len, source.data(), len);
+      std::copy(want.begin(), want.end(), end - len);  // masked once; unmasking restores source
       (void)unmask(end - len, len, kKey, phase);
-      ASSERT_EQ(std::memcmp(end - len, want.data(), len), 0) << "at end, len " << len;
-      std::memcpy(first, source.data(), len);
+      ASSERT_TRUE(std::equal(end - static_cast<std::ptrdiff_t>(len), end, source.begin())) << "at end, len " << len;
+      std::copy(want.begin(), want.end(), first);
       (void)unmask(first, len, kKey, phase);
-      ASSERT_EQ(std::memcmp(first, want.data(), len), 0) << "at start, len " << len;
+      ASSERT_TRUE(std::equal(first, first + len, source.begin())) << "at start, len " << len;
     }
   }
   munmap(map, 3 * page);
