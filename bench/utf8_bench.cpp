@@ -1,6 +1,7 @@
 // UTF-8 validation at each SIMD level the CPU has, scalar included as the baseline of
 // the same run, on three 64 KiB texts: chat ASCII, danmaku-like mixed Chinese/ASCII/emoji
-// and emoji-heavy (4-byte) text. Also one short danmaku message per call.
+// and emoji-heavy (4-byte) text; and the streaming validator on one 40-60 byte message,
+// or one 5-25 byte phrase, per call.
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
@@ -94,6 +95,15 @@ int main(int argc, char** argv) {
     while ((static_cast<unsigned char>(danmaku[begin]) & 0xC0) == 0x80) ++begin;
     messages.push_back(danmaku.substr(begin, end - begin));
   }
+  // Single phrases (5..25 bytes): the typical whole bullet comment.
+  static std::vector<std::string> phrases;
+  for (std::size_t i = 0, start = 0; i < danmaku.size() && phrases.size() < 256; ++i) {
+    const auto b = static_cast<unsigned char>(danmaku[i]);
+    if (i > start && (b == ' ' || b == 0xEF || b == 0xF0) && (i - start) >= 5) {
+      phrases.push_back(danmaku.substr(start, i - start));
+      start = i;
+    }
+  }
   for (const SimdLevel level : {SimdLevel::scalar, SimdLevel::sse2, SimdLevel::avx2, SimdLevel::avx512}) {
     if (!ringcast::protocol::simd_supported(level)) continue;
     const std::string lv(ringcast::protocol::simd_name(level));
@@ -101,6 +111,7 @@ int main(int argc, char** argv) {
     benchmark::RegisterBenchmark(("utf8/danmaku/" + lv).c_str(), bench_text, level, &danmaku);
     benchmark::RegisterBenchmark(("utf8/emoji/" + lv).c_str(), bench_text, level, &emoji);
     benchmark::RegisterBenchmark(("utf8/danmaku_messages/" + lv).c_str(), bench_messages, level, &messages);
+    benchmark::RegisterBenchmark(("utf8/danmaku_phrases/" + lv).c_str(), bench_messages, level, &phrases);
   }
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
