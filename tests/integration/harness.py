@@ -531,5 +531,5 @@ def http_exchange(port, request, timeout=5.0):
 
 def accept_key(key):
     import hashlib
-    return base64.b64encode(hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC11B65")
+    return base64.b64encode(hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")
                                          .encode()).digest()).decode()
