@@ -1,5 +1,7 @@
 #include "engine/cli.hpp"
 
+#include <arpa/inet.h>
+
 #include <charconv>
 
 namespace ringcast::engine {
@@ -11,6 +13,14 @@ std::optional<std::uint64_t> parse_uint(std::string_view s) noexcept {
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc{} || p != s.data() + s.size()) return std::nullopt;
   return v;
+}
+
+bool valid_host(std::string_view host) {
+  std::string h(host);
+  if (h.size() > 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  if (h == "localhost") return true;
+  unsigned char buf[16];
+  return inet_pton(AF_INET, h.c_str(), buf) == 1 || inet_pton(AF_INET6, h.c_str(), buf) == 1;
 }
 
 }  // namespace
@@ -118,7 +128,7 @@ CliOptions parse_cli(const std::vector<std::string_view>& args) {
     }
     std::string bad = "invalid value '" + std::string(value) + "' for " + std::string(name);
     if (name == "--host") {
-      if (value.empty()) return fail(bad);
+      if (!valid_host(value)) return fail(bad + " (an IPv4 or IPv6 address)");
       o.config.host = std::string(value);
     } else if (name == "--port") {
       auto v = parse_uint(value);

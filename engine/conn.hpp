@@ -44,6 +44,7 @@ struct Conn {
   bool rd_shut = false;         // shutdown(RDWR) issued during teardown
   bool in_dead_list = false;
   bool joined = false;          // subscribed to `topic`; "left" is announced once
+  bool upgraded = false;        // counted in the connections gauge (WebSocket established)
 
   std::uint32_t topic = kNoTopic;
   std::uint32_t topic_index = 0;

@@ -38,7 +38,7 @@ void line(std::string& out, const char* name, const char* type, const char* help
 std::string render_metrics(std::span<const ShardMetrics* const> shards) {
   std::string out;
   out.reserve(2048);
-  line(out, "ringcast_connections", "gauge", "Open client connections.",
+  line(out, "ringcast_connections", "gauge", "Established WebSocket connections.",
        sum(shards, [](const ShardMetrics& m) { return m.connections.get(); }));
   line(out, "ringcast_messages_in_total", "counter", "WebSocket messages received from clients.",
        sum(shards, [](const ShardMetrics& m) { return m.messages_in.get(); }));

@@ -31,7 +31,7 @@ class Counter {
 };
 
 struct alignas(64) ShardMetrics {
-  Counter connections;  // gauge: open sockets (any state)
+  Counter connections;  // gauge: established WebSocket connections
   Counter messages_in, messages_out, bytes_in, bytes_out;
   Counter frames_dropped, slow_clients_closed, accept_errors, enobufs;
   Counter handshake_failures[static_cast<std::size_t>(HandshakeFailure::count_)];

@@ -288,7 +288,7 @@ void Shard::on_accept(const io_uring_cqe& cqe) {
   c.endpoint = Endpoint::chat;
   c.port = port;
   c.recv_armed = c.send_inflight = c.dirty = c.close_sent = c.close_received = false;
-  c.ping_sent = c.wr_shut = c.rd_shut = c.in_dead_list = c.joined = false;
+  c.ping_sent = c.wr_shut = c.rd_shut = c.in_dead_list = c.joined = c.upgraded = false;
   c.topic = kNoTopic;
   c.inflight_entries = 0;
   c.head.clear();
@@ -296,7 +296,6 @@ void Shard::on_accept(const io_uring_cqe& cqe) {
   c.assembly.clear();
   c.last_input_tick = wheel_.now();
   c.reader = protocol::MessageReader(protocol::MessageRules{cfg_.max_message, 0, true});
-  metrics_.connections.add();
   wheel_.schedule(c.timer, wheel_.now() + handshake_ticks_);
   arm_recv(c, slot);
 }

@@ -106,7 +106,8 @@ void Shard::reap(Conn& c, std::uint32_t slot) noexcept {
   ++c.gen;
   free_slots_.push_back(slot);
   --live_;
-  metrics_.connections.sub();
+  if (c.upgraded) metrics_.connections.sub();
+  c.upgraded = false;
 }
 
 }  // namespace ringcast::engine

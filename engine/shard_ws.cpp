@@ -141,6 +141,8 @@ void Shard::on_handshake_bytes(Conn& c, std::uint32_t slot, const std::uint8_t* 
       protocol::write_upgrade_response({reinterpret_cast<char*>(f->bytes()), f->capacity}, req.key));
   if (!send_own(c, slot, f)) return;
   c.state = ConnState::open;
+  c.upgraded = true;
+  metrics_.connections.add();
   c.endpoint = echo ? Endpoint::echo : Endpoint::chat;
   if (idle_ticks_ > 0) {
     wheel_.schedule(c.timer, c.last_input_tick + idle_ticks_ / 2);
