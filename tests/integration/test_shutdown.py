@@ -86,6 +86,30 @@ def shutdown_does_not_wait_for_a_client_that_never_answers_the_close():
 
 
 @test
+def exit_is_prompt_once_every_client_answered_the_close():
+    # The drain deadline (5 s) is for clients that do not answer; when all did, and their
+    # connections are closed, nothing is left to wait for.
+    srv = h.Server()
+    srv.start()
+    clients = []
+    try:
+        clients = h.open_clients(srv.port, 3)
+        t0 = time.monotonic()
+        srv.proc.send_signal(signal.SIGTERM)
+        for c in clients:
+            c.expect_close(1001, timeout=8)  # answers the close, then sees the TCP close
+        rc = srv.proc.wait(10)
+        took = time.monotonic() - t0
+        h.check(rc == 0, f"exit code {rc}")
+        h.check(took < 2.5, f"exited {took:.1f}s after SIGTERM though every client had closed")
+    finally:
+        h.close_all(clients)
+        if srv.proc.poll() is None:
+            srv.proc.kill()
+            srv.proc.wait()
+
+
+@test
 def connection_refused_after_shutdown():
     srv = h.Server()
     srv.start()
