@@ -180,7 +180,7 @@ Event MessageReader::next(std::span<std::uint8_t> in) noexcept {
         return control_event(p, n, pos + n, size);
       }
       const auto take = static_cast<std::size_t>(std::min<std::uint64_t>(frame_left_, avail));
-      std::memcpy(control_buf_ + control_len_, in.data() + pos, take);
+      if (take != 0) std::memcpy(control_buf_ + control_len_, in.data() + pos, take);  // in may be empty (null)
       control_len_ = static_cast<std::uint8_t>(control_len_ + take);
       frame_left_ -= take;
       pos += take;
