@@ -1,0 +1,192 @@
+#!/usr/bin/python3
+"""Folds the ringcast-load JSON files of one bench run into one table (ratios to ringcast),
+summary.json, and a PNG chart (gnuplot): fan-out throughput bars and latency percentile bars.
+
+Usage: summarize.py RESULTS_DIR [SERVER ...]
+Reads RESULTS_DIR/<server>.<scenario>.json for scenarios fanout, connect, rate, danmaku and
+danmaku-r<rate> (the sweep); servers default to the ones found, ringcast first.
+"""
+import glob
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+SCENARIOS = ("fanout", "connect", "rate", "danmaku")
+
+
+def load(results, server, scenario):
+    path = os.path.join(results, f"{server}.{scenario}.json")
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def get(doc, *keys):
+    for k in keys:
+        if doc is None or not isinstance(doc, dict):
+            return None
+        doc = doc.get(k)
+    return doc
+
+
+def sweep_best(results, server):
+    """Highest danmaku rate whose p99 stayed under 100 ms with nothing lost."""
+    best = None
+    for path in glob.glob(os.path.join(results, f"{server}.danmaku-r*.json")):
+        m = re.search(r"danmaku-r([0-9.]+)\.json$", path)
+        try:
+            with open(path) as f:
+                doc = json.load(f)
+        except (OSError, ValueError):
+            continue
+        ok = (doc.get("lost") == 0 and get(doc, "latency_us", "p99") is not None
+              and doc["latency_us"]["p99"] < 100_000 and doc.get("deliveries", 0) > 0)
+        if ok and (best is None or float(m.group(1)) > best):
+            best = float(m.group(1))
+    return best
+
+
+def collect(results, server):
+    f, c, r, d = (load(results, server, s) for s in SCENARIOS)
+    return {
+        "server": server,
+        "fanout_deliveries_per_s": get(f, "deliveries_per_s"),
+        "fanout_ns_per_delivery": get(f, "server", "cpu_ns_per_delivery"),
+        "fanout_lost": get(f, "lost"),
+        "rate_p50_us": get(r, "latency_us", "p50"),
+        "rate_p99_us": get(r, "latency_us", "p99"),
+        "rate_lost": get(r, "lost"),
+        "bytes_per_connection": get(c, "server", "rss_per_connection"),
+        "connects_per_s": get(c, "connections", "per_s"),
+        "connect_failed": get(c, "connections", "failed"),
+        "danmaku_deliveries_per_s": get(d, "deliveries_per_s"),
+        "danmaku_p99_us": get(d, "latency_us", "p99"),
+        "danmaku_lost": get(d, "lost"),
+        "danmaku_cpu": get(d, "server", "cpu_utilization"),
+        "danmaku_max_rate_p99_100ms": sweep_best(results, server),
+    }
+
+
+def fmt(v, unit=""):
+    if v is None:
+        return "-"
+    if isinstance(v, float) and v < 10 and unit != "":
+        return f"{v:.2f}{unit}"
+    return f"{v:,.0f}{unit}"
+
+
+def ratio(v, base):
+    if v is None or not base:
+        return ""
+    return f" ({v / base:.2f}x)"
+
+
+COLUMNS = [
+    ("fanout deliv/s", "fanout_deliveries_per_s", ""),
+    ("ns/deliv", "fanout_ns_per_delivery", ""),
+    ("rate p50 us", "rate_p50_us", ""),
+    ("rate p99 us", "rate_p99_us", ""),
+    ("B/conn", "bytes_per_connection", ""),
+    ("conn/s", "connects_per_s", ""),
+    ("danmaku deliv/s", "danmaku_deliveries_per_s", ""),
+    ("danmaku p99 us", "danmaku_p99_us", ""),
+    ("danmaku lost", "danmaku_lost", ""),
+    ("danmaku cpu", "danmaku_cpu", ""),
+    ("max msg/s p99<100ms", "danmaku_max_rate_p99_100ms", ""),
+]
+
+
+def table(rows):
+    base = rows[0]
+    header = ["server"] + [c[0] for c in COLUMNS]
+    lines = []
+    for row in rows:
+        cells = [row["server"]]
+        for _, key, _ in COLUMNS:
+            v = row[key]
+            if key == "danmaku_cpu":
+                cells.append("-" if v is None else f"{v * 100:.0f}%")
+            elif key in ("danmaku_lost",):
+                cells.append(fmt(v))
+            else:
+                cells.append(fmt(v) + (ratio(v, base[key]) if row is not base else ""))
+        lines.append(cells)
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *lines)]
+    out = ["  ".join(h.ljust(w) for h, w in zip(header, widths))]
+    out += ["  ".join(str(c).ljust(w) for c, w in zip(cells, widths)) for cells in lines]
+    return "\n".join(out)
+
+
+def chart(results, rows):
+    if shutil.which("gnuplot") is None:
+        print("summarize: gnuplot not found, no chart", file=sys.stderr)
+        return
+    dat = os.path.join(results, "chart.dat")
+    with open(dat, "w") as f:
+        f.write("# server fanout_deliveries_per_s rate_p50_ms rate_p99_ms danmaku_p99_ms\n")
+        for r in rows:
+            ms = lambda v: (v or 0) / 1000.0  # noqa: E731
+            f.write(f"{r['server']} {r['fanout_deliveries_per_s'] or 0} {ms(r['rate_p50_us'])} "
+                    f"{ms(r['rate_p99_us'])} {ms(r['danmaku_p99_us'])}\n")
+    png = os.path.join(results, "bench.png")
+    script = f"""
+set terminal pngcairo size 1200,500 noenhanced font ',10'
+set output '{png}'
+set multiplot layout 1,2 title 'ringcast vs peers (same machine, server on core 0, load on core 1)'
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set boxwidth 0.9
+set grid ytics
+set title 'fan-out: 1,000 subscribers, 1 publisher, 64 B, closed loop'
+set ylabel 'deliveries / s'
+set format y '%.0s%c'
+plot '{dat}' using 2:xtic(1) title 'deliveries/s' lc rgb '#3366cc'
+set title 'latency (open loop): 50 msg/s to 1,000 subs; danmaku 30 msg/s to 10,000'
+set ylabel 'milliseconds (log)'
+set logscale y
+set format y '%g'
+plot '{dat}' using 3:xtic(1) title 'rate p50' lc rgb '#66aa55', \\
+     '' using 4 title 'rate p99' lc rgb '#dd8833', \\
+     '' using 5 title 'danmaku p99' lc rgb '#cc3333'
+unset multiplot
+"""
+    try:
+        subprocess.run(["gnuplot"], input=script, text=True, check=True, capture_output=True)
+    except subprocess.CalledProcessError as e:
+        # pngcairo may be missing in minimal gnuplot builds: fall back to the plain png terminal.
+        script = script.replace("pngcairo size 1200,500 noenhanced font ',10'", "png size 1200,500 noenhanced")
+        r = subprocess.run(["gnuplot"], input=script, text=True, capture_output=True)
+        if r.returncode != 0:
+            print(f"summarize: gnuplot failed: {e.stderr.strip()} / {r.stderr.strip()}", file=sys.stderr)
+            return
+    print(f"chart: {png}")
+
+
+def main():
+    if len(sys.argv) < 2:
+        print(__doc__, file=sys.stderr)
+        sys.exit(2)
+    results = sys.argv[1]
+    servers = sys.argv[2:]
+    if not servers:
+        found = sorted({os.path.basename(p).split(".")[0] for p in glob.glob(os.path.join(results, "*.*.json"))})
+        servers = (["ringcast"] if "ringcast" in found else []) + [s for s in found if s != "ringcast"]
+    rows = [collect(results, s) for s in servers]
+    if not rows:
+        print("summarize: no results", file=sys.stderr)
+        sys.exit(1)
+    with open(os.path.join(results, "summary.json"), "w") as f:
+        json.dump(rows, f, indent=2)
+    print(table(rows))
+    print("(ratios are value / ringcast's; lower is better for ns, us and B/conn)")
+    chart(results, rows)
+
+
+if __name__ == "__main__":
+    main()
