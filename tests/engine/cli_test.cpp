@@ -1,0 +1,85 @@
+// CLI parsing: defaults, every flag, both value syntaxes, and each kind of bad input.
+#include "engine/cli.hpp"
+
+#include <gtest/gtest.h>
+
+namespace ringcast::engine {
+namespace {
+
+CliOptions parse(std::vector<std::string_view> args) { return parse_cli(args); }
+
+TEST(Cli, DefaultsAreTheChatRoom) {
+  CliOptions o = parse({});
+  EXPECT_TRUE(o.error.empty());
+  EXPECT_EQ(o.action, CliOptions::Action::run);
+  EXPECT_EQ(o.config.host, "127.0.0.1");
+  EXPECT_EQ(o.config.port, 9000);
+  EXPECT_EQ(o.config.max_message, 16u << 20);
+  EXPECT_EQ(o.config.max_backlog, 1u << 20);
+  EXPECT_EQ(o.config.slow_policy, SlowPolicy::close);
+  EXPECT_EQ(o.config.idle_timeout, std::chrono::seconds(60));
+  EXPECT_EQ(o.config.handshake_timeout, std::chrono::seconds(10));
+}
+
+TEST(Cli, EveryFlagInBothSyntaxes) {
+  CliOptions o = parse({"--host", "::1", "--port=0", "--threads", "3", "--max-message=64k", "--max-backlog", "2M",
+                        "--slow-policy=drop", "--idle-timeout", "1500ms", "--handshake-timeout=2", "--log-level",
+                        "debug", "--simd=scalar"});
+  ASSERT_TRUE(o.error.empty()) << o.error;
+  EXPECT_EQ(o.config.host, "::1");
+  EXPECT_EQ(o.config.port, 0);
+  EXPECT_EQ(o.config.threads, 3u);
+  EXPECT_EQ(o.config.max_message, 64u << 10);
+  EXPECT_EQ(o.config.max_backlog, 2u << 20);
+  EXPECT_EQ(o.config.slow_policy, SlowPolicy::drop);
+  EXPECT_EQ(o.config.idle_timeout, std::chrono::milliseconds(1500));
+  EXPECT_EQ(o.config.handshake_timeout, std::chrono::seconds(2));
+  EXPECT_EQ(o.log_level, LogLevel::debug);
+  ASSERT_TRUE(o.simd.has_value());
+  EXPECT_EQ(*o.simd, protocol::SimdLevel::scalar);
+}
+
+TEST(Cli, HelpAndVersion) {
+  EXPECT_EQ(parse({"--help"}).action, CliOptions::Action::help);
+  EXPECT_EQ(parse({"--port", "1", "--version"}).action, CliOptions::Action::version);
+  EXPECT_NE(cli_help().find("--max-backlog"), std::string_view::npos);
+}
+
+TEST(Cli, BadInputNamesTheProblem) {
+  struct Case {
+    std::vector<std::string_view> args;
+    std::string_view mention;
+  };
+  const Case cases[] = {
+      {{"--bogus"}, "--bogus"},
+      {{"--port"}, "needs a value"},
+      {{"--port", "70000"}, "70000"},
+      {{"--port", "-1"}, "-1"},
+      {{"--threads", "0"}, "--threads"},
+      {{"--max-message", "12q"}, "12q"},
+      {{"--slow-policy", "maybe"}, "maybe"},
+      {{"--idle-timeout", "soon"}, "soon"},
+      {{"--handshake-timeout", "0"}, "--handshake-timeout"},
+      {{"--log-level", "loud"}, "loud"},
+      {{"--simd", "mmx"}, "mmx"},
+      {{"--host", "not an address"}, "not an address"},
+      {{"stray"}, "stray"},
+  };
+  for (const Case& c : cases) {
+    CliOptions o = parse(c.args);
+    EXPECT_NE(o.error.find(c.mention), std::string::npos) << "error was: " << o.error;
+  }
+}
+
+TEST(Cli, SizesAndDurations) {
+  EXPECT_EQ(parse_size("1G"), std::size_t{1} << 30);
+  EXPECT_EQ(parse_size("10"), 10u);
+  EXPECT_FALSE(parse_size("").has_value());
+  EXPECT_FALSE(parse_size("k").has_value());
+  EXPECT_EQ(parse_duration("2m"), std::chrono::minutes(2));
+  EXPECT_EQ(parse_duration("0"), std::chrono::milliseconds(0));
+  EXPECT_FALSE(parse_duration("1.5s").has_value());
+}
+
+}  // namespace
+}  // namespace ringcast::engine

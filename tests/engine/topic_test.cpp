@@ -1,0 +1,69 @@
+// Topics: stable ids from the registry (across threads), O(1) subscriber removal that
+// reports which subscriber moved, per-shard lists by id.
+#include "engine/topic.hpp"
+
+#include <gtest/gtest.h>
+
+#include <set>
+#include <thread>
+#include <vector>
+
+namespace ringcast::engine {
+namespace {
+
+TEST(TopicRegistry, InternIsStableAndDistinct) {
+  TopicRegistry r;
+  std::uint32_t a = r.intern("");
+  std::uint32_t b = r.intern("lobby");
+  EXPECT_NE(a, b);
+  EXPECT_EQ(r.intern("lobby"), b);
+  EXPECT_EQ(r.find(""), a);
+  EXPECT_EQ(r.find("nope"), kNoTopic);
+  EXPECT_EQ(r.size(), 2u);
+}
+
+TEST(TopicRegistry, ConcurrentInternAgreesOnIds) {
+  TopicRegistry r;
+  std::vector<std::vector<std::uint32_t>> seen(4);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 200; ++i) seen[static_cast<std::size_t>(t)].push_back(r.intern("room" + std::to_string(i)));
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int t = 1; t < 4; ++t) EXPECT_EQ(seen[static_cast<std::size_t>(t)], seen[0]);
+  EXPECT_EQ(std::set<std::uint32_t>(seen[0].begin(), seen[0].end()).size(), 200u);
+}
+
+TEST(SubscriberList, RemoveSwapsLastIntoTheHole) {
+  SubscriberList list;
+  std::vector<std::uint32_t> index(5);
+  for (std::uint32_t i = 0; i < 5; ++i) index[i] = list.add({i, 0});
+  const Subscriber* moved = list.remove(index[1]);
+  ASSERT_NE(moved, nullptr);
+  EXPECT_EQ(moved->slot, 4u);  // the last one took index 1
+  index[4] = index[1];
+  EXPECT_EQ(list.remove(index[4])->slot, 3u);
+  index[3] = index[4];
+  EXPECT_EQ(list.size(), 3u);
+  std::set<std::uint32_t> slots;
+  for (const Subscriber& s : list.all()) slots.insert(s.slot);
+  EXPECT_EQ(slots, (std::set<std::uint32_t>{0, 2, 3}));
+  EXPECT_EQ(list.remove(static_cast<std::uint32_t>(list.size() - 1)), nullptr);  // removing the last moves nobody
+  EXPECT_EQ(list.remove(99), nullptr);
+}
+
+TEST(ShardTopics, ListsByIdCreatedOnDemand) {
+  ShardTopics topics;
+  EXPECT_EQ(topics.find(3), nullptr);
+  SubscriberList& l = topics.get_or_create(3);
+  (void)l.add({1, 1});
+  ASSERT_NE(topics.find(3), nullptr);
+  EXPECT_EQ(topics.find(3)->size(), 1u);
+  ASSERT_NE(topics.find(0), nullptr);
+  EXPECT_EQ(topics.find(0)->size(), 0u);
+}
+
+}  // namespace
+}  // namespace ringcast::engine
