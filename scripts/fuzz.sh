@@ -6,7 +6,8 @@
 #   scripts/fuzz.sh [SECONDS] [TARGET...]    # default 60 s, every target; TARGET: name or fuzz_name
 #
 # Crashes, leaks and timeouts are saved under build-fuzz/artifacts/ and make the script fail.
-# Environment: JOBS (build parallelism, default 2), FUZZ_BUILD_DIR (default build-fuzz).
+# Environment: JOBS (build parallelism, default 2), FUZZ_BUILD_DIR (default build-fuzz),
+# FUZZ_CORPUS_DIR (default tests/corpus; point it elsewhere to leave the committed corpus alone).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:-60}
@@ -52,7 +53,7 @@ for t in "${targets[@]}"; do
   name=${t#fuzz_}
   bin=$(find "$build" -type f -name "$t" -perm -u+x | head -n1)
   [[ -n "$bin" ]] || { echo "built $t but cannot find its binary" >&2; failed+=("$t"); continue; }
-  corpus="$root/tests/corpus/$name"
+  corpus="${FUZZ_CORPUS_DIR:-$root/tests/corpus}/$name"
   mkdir -p "$corpus"
   fresh=$(mktemp -d)
   before=$(find "$corpus" -type f | wc -l)

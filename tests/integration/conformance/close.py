@@ -21,6 +21,12 @@ def client_close(ctx, payload, expected, rest=b""):
         c.expect_close(expected, reply=False)
 
 
+# Dense sweeps around the class boundaries, on top of the representatives above.
+for _code in list(range(0, 16)) + list(range(990, 1021)) + [2998, 2999, 3000, 3001, 3998, 3999, 4000, 4998, 4999, 5000]:
+    if _code not in VALID_CODES and _code not in INVALID_CODES:
+        (VALID_CODES if 1000 <= _code <= 1003 or 1007 <= _code <= 1014 or 3000 <= _code <= 4999
+         else INVALID_CODES).append(_code)
+
 for _code in VALID_CODES:
     add(f"close.code-{_code}-echoed", client_close, struct.pack("!H", _code), _code)
 for _code in INVALID_CODES:
@@ -82,3 +88,29 @@ def tcp_eof(ctx):
     with ctx.ws() as c:
         c.send_frame(OP_TEXT, b"still serving")
         c.expect_message(OP_TEXT, b"still serving")
+
+
+@case("close.server-close-then-tcp-close-by-deadline")
+def server_close_deadline(ctx):
+    """After failing the connection (1002) the server waits for our close, but not forever:
+    a client that never answers still gets its TCP connection closed (close deadline)."""
+    with ctx.ws() as c:
+        c.send(frame(OP_TEXT, b"x", rsv=2), tolerate_close=True)
+        c.expect_close(1002, reply=False, eof=False)
+        c.expect_eof(15.0)
+
+
+@case("close.server-close-then-prompt-tcp-close-after-client-close")
+def server_close_prompt(ctx):
+    """Once the client answers the server's close, the server closes TCP at once (RFC 6455
+    7.1.1), well before its close deadline."""
+    import time
+    with ctx.ws() as c:
+        c.send(frame(OP_TEXT, b"x", rsv=2), tolerate_close=True)
+        c.expect_close(1002, reply=False, eof=False)
+        t0 = time.monotonic()
+        c.send(frame(OP_CLOSE, close_payload(1002)), tolerate_close=True)
+        c.expect_eof(10.0)
+        dt = time.monotonic() - t0
+        if dt > 2.5:
+            raise CaseFailure(f"server closed TCP {dt:.1f}s after the client's close (waited for its deadline?)")

@@ -58,6 +58,10 @@ BAD_400 = {
     "no-http-version": b"GET /echo\r\nHost: x\r\n\r\n",
     "header-without-colon": b"GET /echo HTTP/1.1\r\nHost 127.0.0.1\r\n\r\n",
     "bare-lf-garbage": b"\x00\x01\x02\x03\r\n\r\n",
+    "bare-lf-line-ends": req().replace(b"\r\n", b"\n"),
+    "obsolete-line-folding": req().replace(b"\r\nUpgrade:", b"\r\nX-Fold: a\r\n b\r\nUpgrade:"),
+    "duplicate-key": req().replace(b"\r\n\r\n", f"\r\nSec-WebSocket-Key: {K16}\r\n\r\n".encode()),
+    "duplicate-host": req().replace(b"\r\n\r\n", b"\r\nHost: other\r\n\r\n"),
 }
 for _name, _req in BAD_400.items():
     add(f"handshake.{_name}-400", status_case, _req, 400)
