@@ -54,6 +54,7 @@ struct FrameParse {
   return (payload_len < 126 ? 2 : payload_len <= 0xFFFF ? 4 : 10) + (masked ? 4 : 0);
 }
 
+// Encoders write minimal length encodings; payload_len must be below 2^63 (RFC 6455 5.2).
 // Writes a minimal server header (unmasked) to `out` (room for frame_header_len(len) bytes).
 std::size_t encode_server_header(std::uint8_t* out, Opcode op, std::uint64_t payload_len, bool fin = true,
                                  std::uint8_t rsv = 0) noexcept;

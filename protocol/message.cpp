@@ -73,8 +73,9 @@ bool MessageReader::open_frame(std::span<std::uint8_t> in, std::size_t pos, Even
     message_bytes_ = 0;
     utf8_.reset();
   }
-  // Cumulative size checked before any payload byte is read (message_bytes_ <= max_message).
-  if (frame_left_ > rules_.max_message - message_bytes_) {
+  // Cumulative size checked before any payload byte is read; the first test keeps the
+  // subtraction safe when set_rules() lowered the limit mid-message.
+  if (message_bytes_ > rules_.max_message || frame_left_ > rules_.max_message - message_bytes_) {
     ev = fail(CloseCode::message_too_big, "message too big", in.size());
     return true;
   }

@@ -461,6 +461,17 @@ TEST(Message, MessageTooBigAtTheHeader) {
   ASSERT_EQ(ev2.size(), 2u);
   EXPECT_EQ(ev2[0].kind, EventKind::data);
   EXPECT_EQ(ev2[1].error, CloseCode::message_too_big);
+  // A limit lowered below what an open message already holds rejects its next fragment.
+  {
+    MessageReader lowered;
+    Bytes first = client_frame(Opcode::binary, sixty, false);
+    ASSERT_EQ(lowered.next(first).kind, EventKind::data);
+    MessageRules tighter = rules;
+    tighter.max_message = 10;
+    lowered.set_rules(tighter);
+    Bytes next = client_frame(Opcode::continuation, Bytes{'c'});
+    EXPECT_EQ(lowered.next(next).error_code, CloseCode::message_too_big);
+  }
   // The size limit is per message: many 60-byte messages are fine.
   EXPECT_EQ(feed_whole(cat({client_frame(Opcode::binary, sixty), client_frame(Opcode::binary, sixty)}), rules).size(),
             2u);
