@@ -47,7 +47,7 @@ class Coordinator {
   std::vector<std::unique_ptr<Worker>> workers;
 
   struct Totals {
-    std::uint64_t deliveries = 0, sent = 0, open = 0, failed = 0, last_delivery = 0, last_open = 0;
+    std::uint64_t deliveries = 0, received = 0, sent = 0, open = 0, failed = 0, last_delivery = 0, last_open = 0;
     bool connected = true;
   };
   Totals totals() const {
@@ -56,6 +56,7 @@ class Coordinator {
       LiveCounters& l = w->live();
       t.deliveries += l.deliveries.load(std::memory_order_relaxed);
       t.sent += l.sent.load(std::memory_order_relaxed);
+      t.received += l.received.load(std::memory_order_relaxed);
       t.open += l.open.load(std::memory_order_relaxed);
       t.failed += l.failed.load(std::memory_order_relaxed);
       t.last_delivery = std::max(t.last_delivery, l.last_delivery_ns.load(std::memory_order_relaxed));
@@ -151,6 +152,20 @@ int run(const Options& opt) {
   Coordinator::Totals after_connect = co.totals();
   const std::uint64_t t_connected = after_connect.last_open ? after_connect.last_open : now_ns();
   ProcSample connected = opt.server_pid ? sample_process(opt.server_pid) : ProcSample{};
+
+  // Settle: servers that announce joins to the room (ringcast does) are still sending
+  // those; measure from a quiet start, i.e. no message for 300 ms (30 s cap).
+  {
+    std::uint64_t seen = ~0ull, changed = now_ns();
+    co.wait(now_ns() + 30'000'000'000ull, "settle", [&] {
+      const std::uint64_t r = co.totals().received, now = now_ns();
+      if (r != seen) {
+        seen = r;
+        changed = now;
+      }
+      return now - changed > 300'000'000u;
+    });
+  }
 
   if (opt.scenario == Scenario::connect) {
     // Hold idle, then measure what the idle connections cost the server.

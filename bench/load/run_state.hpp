@@ -20,6 +20,7 @@ enum class Phase : int {
 
 struct alignas(64) LiveCounters {
   std::atomic<std::uint64_t> deliveries{0};
+  std::atomic<std::uint64_t> received{0};       // every complete message, ours or not
   std::atomic<std::uint64_t> sent{0};           // messages published
   std::atomic<std::uint64_t> open{0};           // connections open now
   std::atomic<std::uint64_t> failed{0};         // connections that could not be opened

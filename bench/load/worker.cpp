@@ -364,7 +364,10 @@ void Worker::frame_bytes(Conn& c, std::span<std::uint8_t> in) {
           std::memcpy(c.tail + keep, ev.payload.data(), n);
           c.tail_len = static_cast<std::uint8_t>(keep + n);
         }
-        if (ev.last) on_message(c);
+        if (ev.last) {
+          ++received_;
+          on_message(c);
+        }
         break;
       }
       case protocol::EventKind::ping: (void)queue_control(c, Opcode::pong, ev.payload); break;
@@ -596,6 +599,7 @@ void Worker::check_stalled_windows(std::uint64_t now) {
 void Worker::publish_live(std::uint64_t) {
   live_.deliveries.store(res_.deliveries, std::memory_order_relaxed);
   live_.sent.store(sent_, std::memory_order_relaxed);
+  live_.received.store(received_, std::memory_order_relaxed);
   live_.open.store(open_, std::memory_order_relaxed);
   live_.failed.store(res_.connect_failures, std::memory_order_relaxed);
   live_.last_delivery_ns.store(last_delivery_ns_, std::memory_order_relaxed);

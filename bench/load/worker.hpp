@@ -96,6 +96,7 @@ class Worker {
   bool publishing_ = false;
   std::uint64_t close_deadline_ = 0;
   std::uint64_t sent_ = 0;
+  std::uint64_t received_ = 0;
   std::uint64_t last_delivery_ns_ = 0;
   std::uint64_t last_open_ns_ = 0;
   WorkerResult res_;
