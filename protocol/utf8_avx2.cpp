@@ -1,8 +1,9 @@
 // AVX2 UTF-8 check: 32-byte blocks, all-ASCII blocks skipped with one movemask, others
 // checked with three nibble lookups per byte (utf8_lookup_internal.hpp) plus a test that
 // the 2nd/3rd continuation bytes of 3- and 4-byte sequences are where they must be.
-// Errors are OR-ed together and looked at once per 256-byte stretch; the tail is copied
-// into a zero-padded block so nothing past the end is read.
+// Errors are OR-ed together and looked at once per 256-byte stretch. A tail shorter than a
+// block is checked as the buffer's last 32 bytes, or copied into a zero-padded block when
+// the whole buffer is that short: nothing past the end is ever read.
 #include <immintrin.h>
 
 #include <cstring>
@@ -55,6 +56,13 @@ class Checker {
     const __m256i e = _mm256_or_si256(error_, incomplete_);
     return _mm256_testz_si256(e, e) != 0;
   }
+  // Continue as if the block just checked had ended with the last bytes of `prev`
+  // (only its bytes 29..31 matter: a pair check looks at most three bytes back).
+  void restart_after(__m256i prev) noexcept {
+    prev_ = prev;
+    incomplete_ = _mm256_subs_epu8(prev, incomplete_max_);
+  }
+
   [[nodiscard]] bool ok_so_far() const noexcept { return _mm256_testz_si256(error_, error_) != 0; }
 
  private:
@@ -99,7 +107,15 @@ bool utf8_avx2(const std::uint8_t* data, std::size_t len) noexcept {
   for (; i + 32 <= len; i += 32) {
     check.block(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(data + i)));
   }
-  if (i < len) {
+  if (i == len) return check.ok_at_end();
+  if (len >= 36) {
+    // Check the last 32 bytes as one overlapping window (re-checking a pair is harmless),
+    // preceded by the three bytes before it, instead of copying a short tail.
+    std::uint32_t before = 0;
+    std::memcpy(&before, data + len - 36, sizeof before);
+    check.restart_after(_mm256_insert_epi32(_mm256_setzero_si256(), static_cast<int>(before), 7));
+    check.block(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(data + len - 32)));
+  } else {
     alignas(32) std::uint8_t last[32] = {};
     std::memcpy(last, data + i, len - i);
     check.block(_mm256_load_si256(reinterpret_cast<const __m256i*>(last)));
