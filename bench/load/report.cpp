@@ -36,9 +36,14 @@ void print_human(const Summary& s) {
               s.connect_seconds, s.connects_per_s, us(s.handshake.percentile(50)), us(s.handshake.percentile(99)),
               us(s.handshake.max()));
   if (s.sent != 0 || o.scenario != Scenario::connect) {
-    std::printf("  messages      %llu sent in %.2f s: %.0f msg/s, %llu skipped by the generator\n",
-                static_cast<unsigned long long>(s.sent), s.run_seconds, s.messages_per_s,
-                static_cast<unsigned long long>(s.send_skipped));
+    if (o.scenario == Scenario::connect) {
+      std::printf("  burst         %llu messages after the hold, last delivery after %.1f ms\n",
+                  static_cast<unsigned long long>(s.sent), s.delivery_seconds * 1e3);
+    } else {
+      std::printf("  messages      %llu sent in %.2f s: %.0f msg/s, %llu skipped by the generator\n",
+                  static_cast<unsigned long long>(s.sent), s.run_seconds, s.messages_per_s,
+                  static_cast<unsigned long long>(s.send_skipped));
+    }
     std::printf("  deliveries    %llu: %.0f/s, %.2f MB/s of payload\n", static_cast<unsigned long long>(s.deliveries),
                 s.deliveries_per_s, s.mb_per_s);
     std::printf("  latency (us)  p50 %.0f  p90 %.0f  p99 %.0f  p99.9 %.0f  max %.0f  (mean %.0f)\n",
