@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Grows the committed fuzz corpora: builds the clang ASan+UBSan+libFuzzer build (build-fuzz)
-# and runs each tests/fuzz/fuzz_<name> target for SECONDS, then merges only the inputs that
-# add coverage into tests/corpus/<name>/ (-merge=1), so the committed corpus stays small.
+# and runs each tests/fuzz/fuzz_<name> target for SECONDS, then minimizes committed + new inputs
+# with -merge=1 into tests/corpus/<name>/, so the committed corpus only keeps what adds coverage.
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]    # default 60 s, every target; TARGET: name or fuzz_name
 #
@@ -62,8 +62,18 @@ for t in "${targets[@]}"; do
   if "$bin" "$fresh" "$corpus" -max_total_time="$seconds" -max_len=65536 -timeout=10 \
        -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$artifacts/$t-" \
        >"$artifacts/$t.log" 2>&1; then
-    # Keep only what adds coverage beyond the committed corpus.
-    "$bin" -merge=1 "$corpus" "$fresh" >>"$artifacts/$t.log" 2>&1
+    # Minimize committed + new inputs to a set that keeps all coverage (-merge=1 takes the
+    # smallest input for each feature). Hand-named seeds always stay; generated inputs
+    # (named by their SHA-1) are replaced by the minimized set.
+    min=$(mktemp -d)
+    "$bin" -merge=1 "$min" "$corpus" "$fresh" >>"$artifacts/$t.log" 2>&1
+    find "$corpus" -maxdepth 1 -type f -regextype posix-extended -regex '.*/[0-9a-f]{40}' -delete
+    seeds=$(find "$corpus" -maxdepth 1 -type f -exec sha1sum {} + | cut -d' ' -f1)
+    for f in "$min"/*; do
+      [[ -e "$f" ]] || continue
+      grep -qx "$(basename "$f")" <<<"$seeds" || cp "$f" "$corpus/"
+    done
+    rm -rf "$min"
     after=$(find "$corpus" -type f | wc -l)
     summary+=("$t: ok, corpus $before -> $after inputs")
   else
