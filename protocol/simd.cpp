@@ -78,7 +78,7 @@ struct CpuLevels {
     case SimdLevel::avx2:
       return {&detail::unmask_avx2, &detail::utf8_avx2, level};
     case SimdLevel::avx512:
-      return {&detail::unmask_avx512, &detail::utf8_avx2, level};
+      return {&detail::unmask_avx512, &detail::utf8_avx512, level};
     case SimdLevel::scalar:
       break;
   }
