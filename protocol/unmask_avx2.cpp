@@ -31,6 +31,12 @@ std::uint32_t unmask_avx2(std::uint8_t* data, std::size_t len, MaskKey key, std:
   const __m256i head = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(data)), key_at(key, phase, 0));
   const __m256i tail = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(data + len - 32)),
                                         key_at(key, phase, len - 32));
+  if (len <= 64) {
+    // Head and tail already cover everything.
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(data), head);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(data + len - 32), tail);
+    return next_phase;
+  }
   // First 32-byte-aligned offset past the start (1..32); the head store covers [0, 32).
   std::size_t i = 32 - (reinterpret_cast<std::uintptr_t>(data) & 31u);
   const __m256i k = key_at(key, phase, i);
