@@ -80,7 +80,7 @@ def twenty_clients_all_receive_every_message_in_order():
                     h.check(by_sender.get(c.name) == want,
                             f"{r.name} got from {c.name}: {by_sender.get(c.name)!r}, want {want!r}")
             for r in clients:
-                h.expect_silence(r, 0.2, ignore_notices=True)
+                h.expect_silence(r, 0.05, ignore_notices=True)
         finally:
             h.close_all(clients)
 
@@ -166,6 +166,20 @@ def binary_is_relayed_unchanged_to_the_room():
             h.check(h.recv_chat(a, 1) == [(b.name, "text again")], "text after binary")
         finally:
             h.close_all([a, b, other])
+
+
+@test
+def echo_is_private_not_a_room():
+    with h.Server() as srv:
+        a, b = h.open_clients(srv.port, 2, "/echo")
+        room = h.RawClient(srv.port, "/")
+        try:
+            a.send_text("just for me")
+            h.check(a.recv_message(timeout=5) == (h.OP_TEXT, b"just for me"), "echo")
+            h.expect_silence(b, 0.3)
+            h.expect_silence(room, 0.3, ignore_notices=True)
+        finally:
+            h.close_all([a, b, room])
 
 
 if __name__ == "__main__":

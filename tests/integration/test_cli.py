@@ -142,5 +142,51 @@ def port_in_use_fails_fast_without_hanging():
         h.check(err.strip() and err.startswith("ringcast: "), f"stderr {err!r}")
 
 
+@test
+def ipv6_loopback_host():
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        raise h.SkipTest("no IPv6 loopback")
+    port = h.free_port()
+    p = subprocess.Popen([h.ARGS.ringcast, "--host", "::1", "--port", str(port)],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        s = h.wait_until(lambda: _try_connect6(port), timeout=10, what="listening on [::1]")
+        with s:
+            s.sendall(h.RawClient.request("/v6"))
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = s.recv(4096)
+                h.check(chunk, "closed during the handshake")
+                data += chunk
+            h.check(data.startswith(b"HTTP/1.1 101"), f"answer {data[:40]!r}")
+            c = h.RawClient.__new__(h.RawClient)  # reuse the frame code over this socket
+            c.sock, c.buf = s, data.partition(b"\r\n\r\n")[2]
+            c.local_port = s.getsockname()[1]
+            c.name = f"ID{c.local_port}"
+            c.send_text("over ipv6")
+            h.check(h.recv_chat(c, 1) == [(c.name, "over ipv6")], "chat over IPv6")
+        p.send_signal(signal.SIGTERM)
+        h.check(p.wait(10) == 0, "exit code")
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        p.stderr.close()
+
+
+def _try_connect6(port):
+    s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    s.settimeout(5)
+    try:
+        s.connect(("::1", port))
+        return s
+    except OSError:
+        s.close()
+        return None
+
+
 if __name__ == "__main__":
     h.main()
