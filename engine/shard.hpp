@@ -21,6 +21,7 @@
 
 #include "engine/config.hpp"
 #include "engine/conn.hpp"
+#include "engine/fanout.hpp"
 #include "engine/frame_pool.hpp"
 #include "engine/mailbox.hpp"
 #include "engine/metrics.hpp"
@@ -123,6 +124,7 @@ class Shard {
  private:
   void fanout(std::uint32_t topic, Frame* frame);
   void enqueue(Conn& c, std::uint32_t slot, Lease* lease) noexcept;
+  void refuse(Conn& c, std::uint32_t slot, Refusal why) noexcept;
   void slow_close(Conn& c, std::uint32_t slot) noexcept;
   void drain_mailboxes();
   void post_wakeups();

@@ -1,4 +1,5 @@
 // Shard: publish (encode once), fan-out to local subscribers, cross-shard mailboxes.
+#include "engine/fanout.hpp"
 #include "engine/shard.hpp"
 
 namespace ringcast::engine {
@@ -32,30 +33,29 @@ void Shard::fanout(std::uint32_t topic, Frame* frame) {
     return;
   }
   if (SubscriberList* list = topics_.find(topic)) {
-    for (const Subscriber& s : list->all()) enqueue(conns_[s.slot], s.slot, lease);
+    std::uint32_t n = fan_out(list->all(), conns_, lease, cfg_.max_backlog, dirty_,
+                              [this](Conn& c, std::uint32_t slot, Refusal why) { refuse(c, slot, why); });
+    metrics_.messages_out.add(n);
   }
   leases_.drop_if_unused(lease);
 }
 
 void Shard::enqueue(Conn& c, std::uint32_t slot, Lease* lease) noexcept {
-  if (c.close_sent || c.state != ConnState::open) return;
-  std::size_t len = lease->frame->len;
-  // An empty queue takes any message (up to --max-message), so big messages still flow.
-  if (!c.queue.empty() && c.queue.queued_bytes() + len > cfg_.max_backlog) {
-    if (cfg_.slow_policy == SlowPolicy::drop) {
-      metrics_.frames_dropped.add();
-    } else {
-      slow_close(c, slot);
-    }
-    return;
+  if (deliver(c, slot, lease, cfg_.max_backlog, dirty_,
+              [this](Conn& cc, std::uint32_t s, Refusal why) { refuse(cc, s, why); })) {
+    leases_.ref(lease);
+    metrics_.messages_out.add();
   }
-  if (!c.queue.push(lease)) {
+}
+
+void Shard::refuse(Conn& c, std::uint32_t slot, Refusal why) noexcept {
+  if (why == Refusal::no_memory) {
     kill(c, slot);
-    return;
+  } else if (cfg_.slow_policy == SlowPolicy::drop) {
+    metrics_.frames_dropped.add();
+  } else {
+    slow_close(c, slot);
   }
-  leases_.ref(lease);
-  metrics_.messages_out.add();
-  mark_dirty(c, slot);
 }
 
 void Shard::slow_close(Conn& c, std::uint32_t slot) noexcept {

@@ -149,10 +149,12 @@ void Shard::on_handshake_bytes(Conn& c, std::uint32_t slot, const std::uint8_t* 
   } else {
     wheel_.cancel(c.timer);
   }
+  // Sized once per connection here so steady-state traffic never grows them.
   if (!c.queue.reserve(64)) {
     kill(c, slot);
     return;
   }
+  if (c.assembly.capacity() < 256) c.assembly.reserve(256);
   if (!echo) {
     c.topic = group_.topics.intern(room);
     join(c, slot);
