@@ -317,5 +317,45 @@ def max_message_limit_is_exact_and_closes_1009():
         c.close()
 
 
+@test
+def handshake_variants_real_clients_send():
+    F = h.RawClient.frame
+    with h.Server() as srv:
+        # Frames pipelined in the same write as the upgrade request are not lost.
+        c = h.RawClient(srv.port, "/echo", handshake=False)
+        c.send_raw(h.RawClient.request("/echo") + F(OP_TEXT, b"piped 1") + F(OP_BINARY, b"piped 2"))
+        h.check(c.read_http_response()[0] == 101, "101")
+        h.check(c.recv_message(timeout=5) == (OP_TEXT, b"piped 1"), "first pipelined frame")
+        h.check(c.recv_message(timeout=5) == (OP_BINARY, b"piped 2"), "second pipelined frame")
+        c.close()
+        # Firefox: "Connection: keep-alive, Upgrade", and header values in any case.
+        c = h.RawClient(srv.port, "/ff", headers={"Upgrade": "WebSocket", "Connection": "keep-alive, Upgrade",
+                                                   "Sec-WebSocket-Protocol": "chat, superchat",
+                                                   "Origin": "http://example.com"})
+        h.check("sec-websocket-protocol" not in c.response_headers,
+                "server picked a subprotocol it does not speak")
+        c.send_text("ff")
+        h.check(h.recv_chat(c, 1) == [(c.name, "ff")], "firefox-style client chats")
+        c.close()
+        # A query string does not change the room.
+        a = h.RawClient(srv.port, "/qroom?token=abc")
+        b = h.RawClient(srv.port, "/qroom")
+        a.send_text("q")
+        h.check(h.recv_chat(b, 1) == [(a.name, "q")], "/qroom?token=abc is room qroom")
+        h.close_all([a, b])
+
+
+@test
+def frames_after_the_client_close_are_ignored():
+    F = h.RawClient.frame
+    with h.Server() as srv:
+        c = h.RawClient(srv.port, "/echo")
+        c.send_raw(F(OP_CLOSE, struct.pack("!H", 1000)) + F(OP_TEXT, b"after close"))
+        fin, op, pl = c.recv_frame(timeout=5)
+        h.check(op == OP_CLOSE and h.close_code(pl) == 1000, f"got op {op} {pl!r}")
+        c.expect_eof(5)
+        c.sock.close()
+
+
 if __name__ == "__main__":
     h.main()

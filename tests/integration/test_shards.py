@@ -2,6 +2,8 @@
 and every message reaches every client of the room, in order per publisher."""
 import os
 import sys
+import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
@@ -83,6 +85,50 @@ def metrics_sum_over_shards():
             h.check(h.metric(m, "ringcast_messages_out_total") >= 100, f"messages_out {m}")
         finally:
             h.close_all(clients)
+
+
+@test
+def churn_while_publishing_loses_nothing_for_stable_clients():
+    # Joins and leaves (clean closes and abrupt TCP closes) on both shards while a
+    # publisher sends: the stable clients get every message, in order.
+    with h.Server("--threads", "2") as srv:
+        g0 = h.metric(h.metrics(srv), "ringcast_connections")
+        stable = h.open_clients(srv.port, 10, "/churn")
+        pub = stable[0]
+        total = 200
+        stop = threading.Event()
+        errors = []
+
+        def churn():
+            try:
+                while not stop.is_set():
+                    batch = h.open_clients(srv.port, 5, "/churn")
+                    for i, c in enumerate(batch):
+                        if i % 2:
+                            c.close(1000)
+                        else:
+                            c.sock.close()
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append(e)
+
+        t = threading.Thread(target=churn, daemon=True)
+        t.start()
+        try:
+            for k in range(total):
+                pub.send_text(f"c{k}")
+                if k % 20 == 0:
+                    time.sleep(0.02)
+            for c in stable:
+                got = [b for s, b in h.recv_chat(c, total, timeout=40) if s == pub.name]
+                h.check(got == [f"c{k}" for k in range(total)], f"{c.name}: {len(got)} of {total} in order")
+        finally:
+            stop.set()
+            t.join(20)
+            h.close_all(stable)
+        h.check(not errors, f"churn failed: {errors!r}")
+        h.check(srv.proc.poll() is None, f"server died: {srv.log()[-1000:]}")
+        h.wait_until(lambda: h.metric(h.metrics(srv), "ringcast_connections") <= g0, timeout=15,
+                     what="connections gauge back to its start value")
 
 
 if __name__ == "__main__":
