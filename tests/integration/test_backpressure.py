@@ -121,9 +121,8 @@ def flood(srv, policy):
     return n, slow, pub, normal
 
 
-@test
-def slow_client_is_closed_and_room_keeps_flowing():
-    with h.Server("--max-backlog", str(BACKLOG), "--slow-policy", "close") as srv:
+def close_policy(*extra):
+    with h.Server("--max-backlog", str(BACKLOG), "--slow-policy", "close", *extra) as srv:
         before = h.metric(h.metrics(srv), "ringcast_slow_clients_closed_total")
         n, slow, pub, normal = flood(srv, "close")
         try:
@@ -156,9 +155,8 @@ def slow_client_is_closed_and_room_keeps_flowing():
             h.close_all([slow, pub, normal])
 
 
-@test
-def slow_client_with_drop_policy_skips_messages_and_stays():
-    with h.Server("--max-backlog", str(BACKLOG), "--slow-policy", "drop") as srv:
+def drop_policy(*extra):
+    with h.Server("--max-backlog", str(BACKLOG), "--slow-policy", "drop", *extra) as srv:
         m0 = h.metrics(srv)
         n, slow, pub, normal = flood(srv, "drop")
         try:
@@ -184,6 +182,22 @@ def slow_client_with_drop_policy_skips_messages_and_stays():
                                what="message from the formerly slow client")
         finally:
             h.close_all([slow, pub, normal])
+
+
+@test
+def slow_client_is_closed_and_room_keeps_flowing():
+    close_policy()
+
+
+@test
+def slow_client_with_drop_policy_skips_messages_and_stays():
+    drop_policy()
+
+
+@test
+def slow_client_policies_with_two_shards():
+    close_policy("--threads", "2")
+    drop_policy("--threads", "2")
 
 
 @test
