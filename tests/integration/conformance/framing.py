@@ -110,3 +110,13 @@ def random_mix(ctx):
         c.send_background(wire)
         for op, p in msgs:
             c.expect_message(op, p, 10.0)
+
+
+@case("framing.pipelined-20000-tiny-messages")
+def tiny_flood(ctx):
+    """20,000 small messages in a few big writes, read concurrently: every echo, in order."""
+    msgs = [str(i).encode() for i in range(20000)]
+    with ctx.ws() as c:
+        c.send_background(b"".join(frame(OP_TEXT, m) for m in msgs))
+        for m in msgs:
+            c.expect_message(OP_TEXT, m, 10.0)
