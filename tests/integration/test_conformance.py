@@ -43,7 +43,7 @@ def main():
         print(f"SKIP: {args.ringcast} is not executable")
         sys.exit(harness.SKIP)
     t0 = time.monotonic()
-    passed, failed = core.run(_Srv, select=args.k, budget=float(os.environ.get("RINGCAST_CONF_BUDGET", "80")))
+    passed, failed = core.run(_Srv, select=args.k, budget=float(os.environ.get("RINGCAST_CONF_BUDGET", "60")))
     print(f"groups: {', '.join(conformance.GROUPS)}; {time.monotonic() - t0:.1f}s", flush=True)
     print(f"{passed} passed, {failed} failed", flush=True)
     sys.exit(1 if failed else 0)

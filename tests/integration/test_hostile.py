@@ -59,11 +59,22 @@ def wait_eof(sock, timeout):
             return time.monotonic() - t0
 
 
-def open_raw(port, n, first_bytes=b"", timeout=10.0):
+def left(deadline, what):
+    """Seconds until `deadline`; fails once it has passed (bounds whole loops, not only
+    each socket operation, so a broken server cannot stretch a test past its budget)."""
+    t = deadline - time.monotonic()
+    if t <= 0:
+        raise AssertionError(f"{what}: out of time")
+    return t
+
+
+def open_raw(port, n, first_bytes=b"", timeout=20.0):
+    """n connections that each sent `first_bytes`, all within `timeout` seconds."""
     socks = []
+    deadline = time.monotonic() + timeout
     try:
-        for _ in range(n):
-            s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        for i in range(n):
+            s = socket.create_connection(("127.0.0.1", port), timeout=min(5.0, left(deadline, f"connection {i} of {n}")))
             if first_bytes:
                 s.sendall(first_bytes)
             socks.append(s)
@@ -146,14 +157,16 @@ def handshake_flood_then_fds_back_to_baseline():
         base = fd_baseline(srv)
         socks = []
         try:
-            for _ in range(2000):
-                s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+            deadline = time.monotonic() + 30.0
+            for i in range(2000):
+                s = socket.create_connection(("127.0.0.1", srv.port), timeout=min(5.0, left(deadline, f"flood {i}")))
                 s.sendall(upgrade_request("/echo")[0])
                 socks.append(s)
             upgraded = 0
-            for s in socks:
+            for i, s in enumerate(socks):
                 data = b""
                 while b"\r\n\r\n" not in data:
+                    s.settimeout(min(5.0, left(deadline, f"101 for flood {i} ({upgraded} so far)")))
                     chunk = s.recv(4096)
                     if not chunk:
                         break
@@ -409,8 +422,9 @@ def fd_exhaustion_does_not_spin_and_recovers():
         echo_ok(srv.port)
         socks = []
         try:
-            for _ in range(limit * 2):
-                s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+            deadline = time.monotonic() + 20.0
+            for i in range(limit * 2):
+                s = socket.create_connection(("127.0.0.1", srv.port), timeout=min(5.0, left(deadline, f"connection {i}")))
                 s.sendall(upgrade_request("/echo")[0])
                 socks.append(s)
             time.sleep(1.0)
