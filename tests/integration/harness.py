@@ -19,6 +19,8 @@ import time
 import traceback
 
 SKIP = 77
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                   "WARNING: ThreadSanitizer")
 _tests = []
 
 
@@ -88,8 +90,15 @@ class Server:
         self.start()
         return self
 
-    def __exit__(self, *exc):
-        self.stop()
+    def __exit__(self, exc_type, exc, tb):
+        running = self.proc is not None and self.proc.poll() is None
+        rc = self.stop()
+        if exc_type is None and running:
+            # A server alive at the end of a test must shut down cleanly: exit 0 (which also
+            # catches LeakSanitizer at exit) and no sanitizer report along the way.
+            log = self.log()
+            if rc != 0 or any(m in log for m in SANITIZER_MARKS):
+                raise AssertionError(f"ringcast exited with {rc} at the end of the test: {log[-3000:]}")
 
     def start(self, timeout=10.0):
         self.proc = subprocess.Popen(self.args, stdout=subprocess.DEVNULL, stderr=self.stderr,
