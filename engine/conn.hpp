@@ -27,17 +27,20 @@ enum class Endpoint : std::uint8_t { chat, echo };
 
 inline constexpr std::size_t kSendIov = 32;  // frames covered by one sendmsg
 
-struct Conn {
-  int fd = -1;
-  std::uint32_t gen = 0;
+// The first cache line holds everything fan-out reads and writes (queue indices, state,
+// dirty and close flags), so a delivery touches one line of the connection.
+struct alignas(64) Conn {
+  SendQueue queue;
   ConnState state = ConnState::free;
+  bool dirty = false;           // on the shard's dirty list
+  bool close_sent = false;      // our close frame is queued: nothing else may follow
   Endpoint endpoint = Endpoint::chat;
   std::uint16_t port = 0;  // the peer's port: the client's chat name is ID<port>
+  int fd = -1;
+  std::uint32_t gen = 0;
 
   bool recv_armed = false;
   bool send_inflight = false;
-  bool dirty = false;           // on the shard's dirty list
-  bool close_sent = false;      // our close frame is queued: nothing else may follow
   bool close_received = false;
   bool ping_sent = false;       // idle probe outstanding
   bool wr_shut = false;         // FIN sent after the last queued byte
@@ -52,7 +55,6 @@ struct Conn {
   std::size_t inflight_entries = 0;
 
   TimerNode timer;
-  SendQueue queue;
   protocol::MessageReader reader;
   std::string head;                  // request head bytes while in handshake
   std::size_t head_scanned = 0;

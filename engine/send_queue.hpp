@@ -44,6 +44,9 @@ class SendQueue {
   [[nodiscard]] std::size_t head_offset() const noexcept { return head_offset_; }
   [[nodiscard]] std::size_t capacity() const noexcept { return mask_ + 1; }
 
+  // Where the next push writes (for prefetching); nullptr before the first reserve.
+  [[nodiscard]] const void* next_slot() const noexcept { return ring_ ? &ring_[tail_ & mask_] : nullptr; }
+
   // Pre-sizes the ring (connection setup) so steady state never grows it.
   [[nodiscard]] bool reserve(std::size_t entries) noexcept;
 
