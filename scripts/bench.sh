@@ -4,7 +4,7 @@
 #   2. end-to-end scenarios driven by ringcast-load against ringcast and three peer chat
 #      servers (Node ws, Python websockets, websocketpp), each server pinned to core 0 and
 #      the generator to core 1, a fresh server process per scenario:
-#        fanout   1,000 subscribers / 1 publisher / 64 B, closed loop (window 16)
+#        fanout   1,000 subscribers / 1 publisher / 64 B, closed loop (window 64)
 #        connect  10,000 idle connections: server memory per connection
 #        rate     open loop 50 msg/s to 1,000 subscribers (latency)
 #        danmaku  10,000 subscribers, 20 publishers, 30 msg/s in total, plus a rate sweep
@@ -111,9 +111,23 @@ PY
 }
 
 # ---- 3. scenarios --------------------------------------------------------------------
+# What the numbers were measured on; other load on these two cores skews every latency.
+read -r load1 _ < /proc/loadavg
+/usr/bin/python3 - "$results/env.json" "$load1" "$secs" "$servers" <<'PY'
+import json, os, platform, subprocess, sys
+rev = subprocess.run(["git", "-C", os.path.dirname(sys.argv[1]), "rev-parse", "--short", "HEAD"],
+                     capture_output=True, text=True).stdout.strip()
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+json.dump({"kernel": platform.release(), "cpu": cpu, "cpus": os.cpu_count(), "loadavg_1m": float(sys.argv[2]),
+           "seconds_per_scenario": float(sys.argv[3]), "servers": sys.argv[4].split(), "git": rev},
+          open(sys.argv[1], "w"), indent=2)
+PY
+if awk -v l="$load1" 'BEGIN { exit !(l > 0.5) }'; then
+  echo "bench: warning: load average $load1 before starting; other processes on these cores skew the results" >&2
+fi
 rm -f "$results"/*.fanout.json "$results"/*.connect.json "$results"/*.rate.json "$results"/*.danmaku*.json
 for s in $servers; do
-  run_load "$s" fanout fanout -c 1000 -p 1 -s 64 -w 16 -d "$secs"
+  run_load "$s" fanout fanout -c 1000 -p 1 -s 64 -w 64 -d "$secs"
   run_load "$s" connect connect -c 10000 -p 1 -d 2 --burst 1 --connect-timeout 60
   run_load "$s" rate rate -c 1000 -p 1 -s 64 -r 50 -d "$secs"
   run_load "$s" danmaku rate -c 10000 -p 20 -s 64 -r 30 -d "$secs" --connect-timeout 60

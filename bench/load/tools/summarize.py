@@ -135,7 +135,7 @@ def chart(results, rows):
                     f"{ms(r['rate_p99_us'])} {ms(r['danmaku_p99_us'])}\n")
     png = os.path.join(results, "bench.png")
     script = f"""
-set terminal pngcairo size 1200,500 noenhanced font ',10'
+set terminal pngcairo size 1400,520 noenhanced font ',10'
 set output '{png}'
 set multiplot layout 1,2 title 'ringcast vs peers (same machine, server on core 0, load on core 1)'
 set style data histograms
@@ -143,7 +143,8 @@ set style histogram clustered gap 1
 set style fill solid 0.8 border -1
 set boxwidth 0.9
 set grid ytics
-set title 'fan-out: 1,000 subscribers, 1 publisher, 64 B, closed loop'
+set key top left
+set title 'fan-out: 1,000 subscribers, 1 publisher, 64 B, closed loop (window 64)'
 set ylabel 'deliveries / s'
 set format y '%.0s%c'
 plot '{dat}' using 2:xtic(1) title 'deliveries/s' lc rgb '#3366cc'
@@ -160,7 +161,7 @@ unset multiplot
         subprocess.run(["gnuplot"], input=script, text=True, check=True, capture_output=True)
     except subprocess.CalledProcessError as e:
         # pngcairo may be missing in minimal gnuplot builds: fall back to the plain png terminal.
-        script = script.replace("pngcairo size 1200,500 noenhanced font ',10'", "png size 1200,500 noenhanced")
+        script = script.replace("pngcairo size 1400,520 noenhanced font ',10'", "png size 1400,520 noenhanced")
         r = subprocess.run(["gnuplot"], input=script, text=True, capture_output=True)
         if r.returncode != 0:
             print(f"summarize: gnuplot failed: {e.stderr.strip()} / {r.stderr.strip()}", file=sys.stderr)
@@ -185,6 +186,13 @@ def main():
         json.dump(rows, f, indent=2)
     print(table(rows))
     print("(ratios are value / ringcast's; lower is better for ns, us and B/conn)")
+    try:
+        with open(os.path.join(results, "env.json")) as f:
+            env = json.load(f)
+        print(f"measured on {env['cpu']} x{env['cpus']}, Linux {env['kernel']}, load average {env['loadavg_1m']} "
+              f"at start, {env['seconds_per_scenario']} s per scenario, git {env['git']}")
+    except (OSError, ValueError, KeyError):
+        pass
     chart(results, rows)
 
 
