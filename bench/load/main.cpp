@@ -146,9 +146,11 @@ int run(const Options& opt) {
   std::vector<std::thread> pool;
   for (auto& w : co.workers) pool.emplace_back([&w] { w->run(); });
 
-  // Phase connect: every connection open or failed, within --connect-timeout (+ slack).
-  const auto connect_limit = static_cast<std::uint64_t>((opt.connect_timeout + 1.0) * 1e9);
+  // Phase connect: every connection open or failed, within --connect-timeout; handshakes
+  // already in flight keep their own deadline (the same timeout, from their start).
+  const auto connect_limit = static_cast<std::uint64_t>(opt.connect_timeout * 1e9);
   co.wait(t0 + connect_limit, "connect", [&] { return co.totals().connected; });
+  plan.connect_deadline.store(true, std::memory_order_relaxed);
   Coordinator::Totals after_connect = co.totals();
   const std::uint64_t t_connected = after_connect.last_open ? after_connect.last_open : now_ns();
   ProcSample connected = opt.server_pid ? sample_process(opt.server_pid) : ProcSample{};

@@ -38,6 +38,7 @@ struct RunPlan {
   std::uint32_t total_conns = 0;   // chat: clients are both, so == subscribers
   double per_pub_rate = 0;         // open loop: messages/s of one publisher
   std::atomic<Phase> phase{Phase::connect};
+  std::atomic<bool> connect_deadline{false};  // --connect-timeout passed: start no more connects
   std::atomic<std::uint64_t> run_start_ns{0};
 };
 

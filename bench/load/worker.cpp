@@ -128,7 +128,10 @@ void Worker::run() {
       publish_live(now_);  // counters first, then the acknowledgement: the drain check relies on it
       live_.phase_seen.store(ph, std::memory_order_release);
     }
-    if (ph == Phase::connect) start_connects(now_);
+    if (ph == Phase::connect && next_to_connect_ < conns_.size()) {
+      if (plan_.connect_deadline.load(std::memory_order_relaxed)) give_up_connects();
+      else start_connects(now_);
+    }
     std::uint64_t wait = kMaxWait;
     if (now_ >= next_tick) {
       next_tick = now_ + kTick;
@@ -208,6 +211,16 @@ void Worker::start_connects(std::uint64_t now) {
     io_uring_prep_connect(s, c.fd, reinterpret_cast<const sockaddr*>(&t.addr), t.addr_len);
     io_uring_sqe_set_data64(s, tag(kConnect, idx));
     ++c.ops;
+  }
+  if (resolved_ == conns_.size()) live_.connect_done.store(true, std::memory_order_release);
+}
+
+void Worker::give_up_connects() {
+  while (next_to_connect_ < conns_.size()) {
+    Conn& c = conns_[next_to_connect_++];
+    ++connecting_;
+    c.state = ConnState::connecting;
+    fail(c, "not started within --connect-timeout");
   }
   if (resolved_ == conns_.size()) live_.connect_done.store(true, std::memory_order_release);
 }

@@ -48,6 +48,7 @@ class Worker {
 
   // Connection life.
   void start_connects(std::uint64_t now);
+  void give_up_connects();
   void on_connect(Conn& c, int res);
   void on_recv(Conn& c, const io_uring_cqe& cqe);
   void on_send(Conn& c, int res);
