@@ -101,7 +101,8 @@ class Browser:
         return reply.get("result", {})
 
     def open_page(self, url):
-        target = self.call("Target.createTarget", url=url)["targetId"]
+        # The first call also waits for the browser to start: generous on a loaded machine.
+        target = self.call("Target.createTarget", timeout=40, url=url)["targetId"]
         return self.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
 
     def eval(self, session, expression):
