@@ -1,0 +1,64 @@
+"""Server memory stays bounded by what is live: a large message fanned out is shared, not
+copied per client, and rooms nobody is in any more do not pile up."""
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+from harness import test  # noqa: E402
+
+
+@test
+def a_large_message_is_shared_not_copied_per_client():
+    # 3 x 4 MiB to 20 clients that read late: 240 MiB if every client held its own copy,
+    # 12 MiB (+ buffers) when the frame is encoded once and shared.
+    with h.Server("--max-backlog", "64M") as srv:
+        clients = h.open_clients(srv.port, 20)
+        try:
+            time.sleep(0.2)
+            base = srv.rss_kib()
+            big = "Z" * (4 << 20)
+            for _ in range(3):
+                clients[0].send_text(big)
+            time.sleep(1.0)  # let the fan-out queue everything
+            peak = srv.rss_kib()
+            for c in clients:
+                got = h.recv_chat(c, 3, timeout=30)
+                h.check(all(s == clients[0].name and b == big for s, b in got), f"{c.name}: content")
+                peak = max(peak, srv.rss_kib())
+            growth = (peak - base) / 1024
+            print(f"  3 x 4 MiB to 20 clients: RSS +{growth:.1f} MiB", flush=True)
+            h.check(growth < 100, f"RSS grew {growth:.1f} MiB: frames copied per client?")
+        finally:
+            h.close_all(clients)
+
+
+@test
+def rooms_nobody_is_in_do_not_pile_up():
+    # Every connection joins a fresh room with a long name, then leaves. If the server kept
+    # every room name it ever saw, any client could grow its memory without bound.
+    per_round, name_len = 1000, 6000
+
+    def one_round(unique, tag):
+        for i in range(per_round):
+            room = f"/{tag}_{i}_" if unique else "/same_"
+            c = h.RawClient(srv.port, room + "x" * name_len)
+            c.sock.close()
+        h.wait_until(lambda: h.metric(h.metrics(srv), "ringcast_connections") == 0,
+                     what="every connection gone")
+        return srv.rss_kib()
+
+    with h.Server() as srv:
+        # Warm up to a steady state (slots, buffers, allocator) with one reused room name.
+        warm = [one_round(False, "w") for _ in range(3)]
+        unique = [one_round(True, f"u{r}") for r in range(2)]
+        growth = (unique[-1] - warm[-1]) / 1024
+        kept = 2 * per_round * name_len / (1 << 20)
+        print(f"  RSS KiB: same room x3 {warm}, unique rooms x2 {unique}", flush=True)
+        h.check(growth < kept / 2, f"RSS grew {growth:.1f} MiB over {2 * per_round} unique rooms "
+                                   f"nobody is in (~{kept:.1f} MiB if every name is kept)")
+
+
+if __name__ == "__main__":
+    h.main()
