@@ -57,6 +57,9 @@ BAD = [
     ["--simd", "mmx"],
     ["--host", "not an address"],
     ["positional"],
+    ["--max-message", "10X"],
+    ["--idle-timeout", "5 parsecs"],
+    ["--threads=abc"],
 ]
 
 
@@ -83,7 +86,10 @@ def every_documented_value_is_accepted():
             ["--log-level", "warn"], ["--log-level", "info"], ["--log-level", "debug"],
             ["--simd", "scalar"], ["--simd", "sse2"], ["--threads", "1"], ["--threads", "2"],
             ["--max-message", "100000"], ["--max-backlog", "65536"], ["--idle-timeout", "30"],
-            ["--handshake-timeout", "5"]]
+            ["--handshake-timeout", "5"],
+            # --help: SIZE takes k/M/G, DURATION ms/s/m, and "--flag=value" works too.
+            ["--max-message", "64k"], ["--max-backlog", "2M"], ["--idle-timeout", "1m"],
+            ["--handshake-timeout", "1500ms"], ["--threads=2"], ["--slow-policy=drop"]]
     with open("/proc/cpuinfo") as f:
         flags = f.read()
     if " avx2" in flags:
