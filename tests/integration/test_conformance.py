@@ -28,10 +28,21 @@ class _Srv:
         return self.server.proc.poll() is None
 
     def stop(self):
+        """Stops the server; returns why its shutdown was not clean, or None. A server that
+        ran to the end must exit 0 (LeakSanitizer reports at exit) with no sanitizer report."""
+        running = self.alive()
         try:
-            self.server.stop()
-        except AssertionError as e:  # did not exit on SIGTERM: report, do not hang
-            print(f"note: {e}", flush=True)
+            rc = self.server.stop()
+        except AssertionError as e:  # did not exit on SIGTERM
+            return str(e)
+        if not running:
+            return None  # already reported as "server died" by the runner
+        marks = getattr(harness, "SANITIZER_MARKS", ("ERROR: AddressSanitizer", "runtime error:",
+                                                      "ERROR: LeakSanitizer"))
+        log = self.log()
+        if rc != 0 or any(m in log for m in marks):
+            return f"ringcast exited with {rc}: {log[-3000:]}"
+        return None
 
     def log(self):
         return self.server.log()

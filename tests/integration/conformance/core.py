@@ -50,7 +50,9 @@ class Ctx:
 
 
 def run(start_server, select="", budget=75.0, verbose_pass=True):
-    """Runs every selected case; start_server(args) -> (port, alive(), stop(), log()).
+    """Runs every selected case; start_server(args) -> an object with port, alive(),
+    stop() (returns None or why the server did not exit cleanly) and log(). Each server
+    start's clean exit counts as one more case (server.clean-exit).
     Prints PASS/FAIL per case id and returns (passed, failed)."""
     selected = [c for c in CASES if select in c.id]
     groups = {}
@@ -91,5 +93,12 @@ def run(start_server, select="", budget=75.0, verbose_pass=True):
                     srv.stop()
                     srv = start_server(server_args)
         finally:
-            srv.stop()
+            err = srv.stop()
+        name = "server.clean-exit" + ("[" + " ".join(server_args) + "]" if server_args else "")
+        if err is None:
+            passed += 1
+            print(f"PASS {name}", flush=True)
+        else:
+            failed += 1
+            print(f"FAIL {name}: {err}", flush=True)
     return passed, failed
