@@ -114,3 +114,14 @@ def server_close_prompt(ctx):
         dt = time.monotonic() - t0
         if dt > 2.5:
             raise CaseFailure(f"server closed TCP {dt:.1f}s after the client's close (waited for its deadline?)")
+
+
+@case("close.close-frame-paused-bytes")
+def close_paused(ctx):
+    import time
+    wire = frame(OP_CLOSE, close_payload(3003, "split"))
+    with ctx.ws() as c:
+        for k in range(len(wire)):
+            c.send(wire[k:k + 1])
+            time.sleep(0.03)
+        c.expect_close(3003, reply=False)

@@ -120,3 +120,32 @@ def tiny_flood(ctx):
         c.send_background(b"".join(frame(OP_TEXT, m) for m in msgs))
         for m in msgs:
             c.expect_message(OP_TEXT, m, 10.0)
+
+
+def paused_header_case(ctx, n):
+    """Every header byte (and the first payload bytes) in its own write, 30 ms apart, so each
+    lands in a separate receive completion: the decoder must keep its state across reads."""
+    import time
+    data = payload_for(OP_BINARY, n, n)
+    wire = frame(OP_BINARY, data)
+    head = len(wire) - n
+    with ctx.ws() as c:
+        for k in range(min(len(wire), head + 3)):
+            c.send(wire[k:k + 1])
+            time.sleep(0.03)
+        c.send(wire[head + 3:])
+        c.expect_message(OP_BINARY, data, 10.0)
+
+
+for _n in (5, 126, 65536):
+    add(f"framing.paused-header-bytes.len{_n}", paused_header_case, _n)
+
+
+@case("framing.protocol-error-after-1mib-message-echo-first")
+def error_after_big(ctx):
+    """The close for a protocol error must not overtake the echo queued before it."""
+    data = payload_for(OP_BINARY, 1 << 20, 77)
+    with ctx.ws() as c:
+        c.send_background(frame(OP_BINARY, data) + frame(0x3, b"reserved opcode"))
+        c.expect_message(OP_BINARY, data, 10.0)
+        c.expect_close(1002)

@@ -139,3 +139,24 @@ def binary_not_checked(ctx, data):
 
 
 add("utf8.binary-is-not-validated", binary_not_checked, b"".join(INVALID.values()))
+
+
+def paused_text_case(ctx, data, valid):
+    """A text frame sent one byte per write, 30 ms apart (separate receive completions)."""
+    import time
+    wire = frame(OP_TEXT, data)
+    with ctx.ws() as c:
+        for k in range(len(wire)):
+            c.send(wire[k:k + 1], tolerate_close=not valid)
+            time.sleep(0.03)
+        if valid:
+            c.expect_message(OP_TEXT, data)
+        else:
+            c.expect_close(1007)
+
+
+add("utf8.valid.u10000.paused-bytes-echo", paused_text_case, b"<" + VALID["u10000"] + b">", True)
+add("utf8.valid.u10ffff.paused-bytes-echo", paused_text_case, b"<" + VALID["u10ffff"] + b">", True)
+add("utf8.invalid.surrogate-d800.paused-bytes-1007", paused_text_case, b"ab" + INVALID["surrogate-d800"] + b"cd", False)
+add("utf8.invalid.above-10ffff-f490.paused-bytes-1007", paused_text_case,
+    b"ab" + INVALID["above-10ffff-f490"] + b"cd", False)
