@@ -8,7 +8,7 @@ namespace {
 
 constexpr std::size_t kLeaseBlock = 1024;
 // Big classes keep only a few spare frames so one burst of huge messages is not held forever.
-constexpr std::size_t kRetainBytesPerClass = 64u << 20;
+constexpr std::size_t kRetainBytesPerClass = 16u << 20;
 
 Frame* allocate_frame(std::size_t capacity, std::uint8_t size_class, FramePool* pool) noexcept {
   void* mem = ::operator new(sizeof(Frame) + capacity, std::nothrow);
@@ -80,7 +80,7 @@ void FramePool::recycle(Frame* frame) noexcept {
   }
   unsigned cls = frame->size_class;
   std::size_t limit = kRetainBytesPerClass >> (cls + kMinShift);
-  if (limit < 4) limit = 4;
+  if (limit < 1) limit = 1;
   if (free_count_[cls] >= limit) {
     --allocated_;
     free_frame(frame);

@@ -224,7 +224,14 @@ void Shard::on_frames(Conn& c, std::uint32_t slot, std::uint8_t* data, std::size
             c.assembly_op = ev.message_opcode;
           }
           c.assembly.insert(c.assembly.end(), ev.payload.begin(), ev.payload.end());
-          if (ev.last) on_message(c, slot, c.assembly_op, c.assembly);
+          if (ev.last) {
+            on_message(c, slot, c.assembly_op, c.assembly);
+            // One huge message must not pin its buffer for the connection's lifetime.
+            if (c.assembly.capacity() > (64u << 10)) {
+              std::vector<std::uint8_t>().swap(c.assembly);
+              c.assembly.reserve(256);
+            }
+          }
         }
         break;
       case protocol::EventKind::ping:
