@@ -39,7 +39,7 @@ thread_local bool t_shard_thread = false;
 std::atomic<bool> g_counting{false};
 std::atomic<std::uint64_t> g_shard_allocs{0};
 
-inline void note_alloc() noexcept {
+[[maybe_unused]] inline void note_alloc() noexcept {
   if (t_shard_thread && g_counting.load(std::memory_order_relaxed)) {
     g_shard_allocs.fetch_add(1, std::memory_order_relaxed);
   }
