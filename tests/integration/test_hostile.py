@@ -319,10 +319,54 @@ def clients_that_never_read_keep_rss_bounded():
 
 
 @test
+def silent_connection_is_cut_at_handshake_timeout():
+    """A client that connects and sends nothing at all is closed at --handshake-timeout."""
+    with h.Server("--handshake-timeout", "2") as srv:
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+        try:
+            dt = wait_eof(s, 12.0)
+        finally:
+            s.close()
+        h.check(1.5 <= dt, f"silent connection cut after {dt:.2f}s, before --handshake-timeout 2")
+        echo_ok(srv.port)
+
+
+@test
+def ping_flood_without_reading_pongs_keeps_rss_bounded():
+    """Pongs the client never reads must count against its backlog like any other frame."""
+    with h.Server("--max-backlog", str(64 << 10)) as srv:
+        echo_ok(srv.port)
+        rss0 = srv.rss_kib()
+        c = Conn(srv.port, 10.0).handshake("/echo")
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        ping = frame(OP_PING, b"p" * 125)
+        batch = ping * 1000
+        sent, peak = 0, rss0
+        c.sock.settimeout(3.0)
+        try:
+            while sent < 400_000:  # 400k pings: ~52 MB of pongs if nothing bounded them
+                c.sock.sendall(batch)
+                sent += 1000
+                if sent % 20000 == 0:
+                    peak = max(peak, srv.rss_kib())
+        except OSError:  # the server stopped reading from us or closed us: both bound memory
+            pass
+        peak = max(peak, srv.rss_kib())
+        c.close_socket()
+        grow_mib = (peak - rss0) / 1024
+        print(f"  ping flood: {sent} pings sent, RSS {rss0 >> 10} -> peak {peak >> 10} MiB", flush=True)
+        h.check(srv.proc.poll() is None, "server died")
+        h.check(grow_mib < 40, f"RSS grew by {grow_mib:.0f} MiB under a ping flood whose pongs are never read")
+        echo_ok(srv.port)
+
+
+@test
 def vanished_clients_are_pinged_and_reclaimed():
     with h.Server("--idle-timeout", "2") as srv:
         base = fd_baseline(srv)
         ghosts = [Conn(srv.port, 10.0).handshake("/echo") for _ in range(20)]
+        for g in ghosts[::2]:  # half of them vanish in the middle of a frame
+            g.send(frame(OP_TEXT, b"half a frame", fin=False)[:8])
         live = Conn(srv.port, 10.0).handshake("/echo")
         try:
             h.check(fd_count(srv) >= base + 20, "server does not hold the ghosts' sockets")
