@@ -43,6 +43,13 @@ class Worker {
   [[nodiscard]] std::uint64_t count_missing(const std::vector<std::uint32_t>& published) const;
 
  private:
+  static constexpr std::uint64_t kMs = 1'000'000;
+  static constexpr std::uint64_t kTick = 100 * kMs;         // housekeeping: handshake deadlines, stalled windows
+  static constexpr std::uint64_t kMaxWait = 20 * kMs;       // a phase change is noticed within this
+  static constexpr std::uint64_t kStall = 2000 * kMs;       // a closed-loop window with no ack this long is reset
+  static constexpr std::uint64_t kCloseGrace = 1000 * kMs;  // close handshakes get this long, then shutdown
+  static constexpr unsigned kRecvBufSize = 2048;            // small: a broadcast burst takes one per connection
+
   enum Op : std::uint64_t { kConnect = 1, kSend = 2, kRecv = 3, kCancel = 4 };
   static std::uint64_t tag(Op op, std::uint32_t idx) noexcept { return (std::uint64_t{op} << 32) | idx; }
 

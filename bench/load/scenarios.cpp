@@ -1,0 +1,135 @@
+// Worker: the scenarios' traffic. Publishing (fanout's closed-loop windows, rate/chat open-loop
+// schedules, connect's burst) and what a received message means (delivery, echo, ack, sequence accounting).
+#include <algorithm>
+#include <cstring>
+
+#include "bench/load/clock.hpp"
+#include "bench/load/worker.hpp"
+#include "protocol/frame.hpp"
+
+namespace ringcast::load {
+
+using protocol::Opcode;
+
+void Worker::on_message(Conn& c) {
+  Record r;
+  if (!parse_record({c.tail, c.tail_len}, r) || r.pub >= plan_.publishers) {
+    ++res_.other_messages;  // join notices, foreign traffic: not ours to measure
+    return;
+  }
+  if (c.is_pub && r.pub == c.pub_id) {
+    ++res_.own_echoes;
+    if (c.self_ack) ack(c, r.seq, now_);
+    return;
+  }
+  if (!c.is_sub) return;  // a publisher hearing another publisher: not a delivery
+  ++res_.deliveries;
+  last_delivery_ns_ = now_;
+  res_.delivered_bytes += c.msg_len;
+  res_.latency.record(now_ > r.t_ns ? now_ - r.t_ns : 0);
+  std::uint32_t& last = res_.last_seq[std::size_t{c.sub_slot} * plan_.publishers + r.pub];
+  if (r.seq == last + 1) {
+    last = r.seq;
+  } else if (r.seq > last) {
+    res_.gaps += r.seq - last - 1;
+    last = r.seq;
+  } else {
+    ++res_.out_of_order;
+  }
+  if (&c == designated_) {
+    if (Conn* p = pub_by_id_[r.pub]; p != nullptr && !p->self_ack) ack(*p, r.seq, now_);
+  }
+}
+
+void Worker::start_publishing(std::uint64_t now) {
+  switch (opt_.scenario) {
+    case Scenario::fanout:
+      publishing_ = true;
+      for (Conn* p : pubs_) {
+        p->last_ack_ns = now;
+        fill_window(*p, now);
+      }
+      break;
+    case Scenario::rate:
+    case Scenario::chat: {
+      publishing_ = true;
+      // Spread the publishers' phases over one interval so they do not send in lockstep.
+      const double interval = 1e9 / plan_.per_pub_rate;
+      for (Conn* p : pubs_) {
+        p->next_due_ns = now + static_cast<std::uint64_t>(interval * p->pub_id / std::max<std::uint32_t>(plan_.publishers, 1));
+      }
+      break;
+    }
+    case Scenario::connect:
+      for (Conn* p : pubs_) {
+        for (std::uint32_t i = 0; i < opt_.burst && p->state == ConnState::open; ++i) {
+          if (!publish_one(*p, now_ns())) ++res_.send_skipped;
+        }
+      }
+      break;
+  }
+}
+
+bool Worker::publish_one(Conn& c, std::uint64_t now) {
+  if (c.state != ConnState::open) return false;
+  std::uint8_t* end = payload_.data() + payload_.size();
+  const std::size_t rec = write_record_before(end, Record{c.pub_id, c.next_seq, now});
+  const std::size_t body = std::max<std::size_t>(opt_.size, rec);
+  const std::size_t need = protocol::frame_header_len(body, true) + body;
+  std::uint8_t* dst = c.out.reserve(need);
+  if (dst == nullptr) return false;
+  const auto m = static_cast<std::uint32_t>(random());
+  protocol::MaskKey mask;
+  std::memcpy(mask.data(), &m, 4);
+  c.out.commit(protocol::encode_client_frame({dst, need}, Opcode::text, {end - body, body}, mask));
+  ++c.next_seq;
+  ++sent_;
+  flush(c);
+  return true;
+}
+
+void Worker::fill_window(Conn& p, std::uint64_t) {
+  while (publishing_ && p.next_seq - 1 - p.acked < opt_.window) {
+    if (!publish_one(p, now_ns())) break;
+  }
+}
+
+void Worker::ack(Conn& p, std::uint32_t seq, std::uint64_t now) {
+  if (seq > p.acked) {
+    p.acked = seq;
+    p.last_ack_ns = now;
+  }
+  if (publishing_ && opt_.scenario == Scenario::fanout) fill_window(p, now);
+}
+
+std::uint64_t Worker::send_due(std::uint64_t now) {
+  const double interval = 1e9 / plan_.per_pub_rate;
+  std::uint64_t next = now + kMaxWait;
+  for (Conn* p : pubs_) {
+    if (p->state != ConnState::open) continue;
+    if (now > p->next_due_ns + 100 * kMs) {
+      // Far behind (server not reading, or generator starved): skip, do not burst.
+      res_.send_skipped += static_cast<std::uint64_t>(static_cast<double>(now - p->next_due_ns) / interval);
+      p->next_due_ns = now;
+    }
+    while (p->next_due_ns <= now) {
+      if (!publish_one(*p, now_ns())) ++res_.send_skipped;
+      p->next_due_ns += static_cast<std::uint64_t>(interval);
+    }
+    next = std::min(next, p->next_due_ns);
+  }
+  return next;
+}
+
+void Worker::check_stalled_windows(std::uint64_t now) {
+  for (Conn* p : pubs_) {
+    if (p->state == ConnState::open && p->next_seq - 1 > p->acked && now - p->last_ack_ns > kStall) {
+      ++res_.window_resets;  // an ack was lost (a dropped message): do not wedge the run
+      p->acked = p->next_seq - 1;
+      p->last_ack_ns = now;
+      fill_window(*p, now);
+    }
+  }
+}
+
+}  // namespace ringcast::load

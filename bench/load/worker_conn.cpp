@@ -1,0 +1,320 @@
+// Worker: a connection's life. TCP connect, the upgrade handshake, frames in and out
+// (pongs, close handshake), and failure bookkeeping; every fd is closed only once no
+// io_uring operation refers to it.
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "bench/load/handshake_client.hpp"
+#include "bench/load/worker.hpp"
+#include "protocol/close.hpp"
+#include "protocol/frame.hpp"
+
+namespace ringcast::load {
+
+using protocol::Opcode;
+
+void Worker::start_connects(std::uint64_t now) {
+  const Target& t = *plan_.target;
+  while (connecting_ < connect_limit_ && next_to_connect_ < conns_.size()) {
+    const std::uint32_t idx = next_to_connect_++;
+    Conn& c = conns_[idx];
+    c.started_ns = now;
+    c.state = ConnState::connecting;
+    ++connecting_;
+    c.fd = ::socket(t.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (c.fd < 0) {
+      fail(c, errno == EMFILE ? "socket: too many open files (raise ulimit -n or use fewer connections)"
+                              : "socket() failed");
+      continue;
+    }
+    io_uring_sqe* s = ring_.sqe();
+    io_uring_prep_connect(s, c.fd, reinterpret_cast<const sockaddr*>(&t.addr), t.addr_len);
+    io_uring_sqe_set_data64(s, tag(kConnect, idx));
+    ++c.ops;
+  }
+  if (resolved_ == conns_.size()) live_.connect_done.store(true, std::memory_order_release);
+}
+
+void Worker::give_up_connects() {
+  while (next_to_connect_ < conns_.size()) {
+    Conn& c = conns_[next_to_connect_++];
+    ++connecting_;
+    c.state = ConnState::connecting;
+    fail(c, "not started within --connect-timeout");
+  }
+  if (resolved_ == conns_.size()) live_.connect_done.store(true, std::memory_order_release);
+}
+
+void Worker::on_connect(Conn& c, int res) {
+  --c.ops;
+  if (c.state != ConnState::connecting) return;  // timed out and cancelled meanwhile
+  if (res < 0) {
+    fail(c, res == -ECONNREFUSED ? "connection refused" : "connect failed");
+    return;
+  }
+  const int one = 1;
+  (void)::setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  char key[24];
+  make_key(random(), random(), key);
+  c.hs = std::make_unique<HandshakeState>();
+  c.hs->expect = protocol::compute_accept_key(std::string_view(key, sizeof key));
+  const Target& t = *plan_.target;
+  std::uint8_t* dst = c.out.reserve(512 + t.path.size() + t.host_header.size());
+  const std::size_t n = write_upgrade_request(
+      std::span<char>(reinterpret_cast<char*>(dst), 512 + t.path.size() + t.host_header.size()), t.host_header,
+      t.path, std::string_view(key, sizeof key));
+  c.out.commit(n);
+  c.state = ConnState::handshaking;
+  arm_recv(c);
+  flush(c);
+}
+
+void Worker::arm_recv(Conn& c) {
+  io_uring_sqe* s = ring_.sqe();
+  io_uring_prep_recv_multishot(s, c.fd, nullptr, 0, 0);
+  s->flags |= IOSQE_BUFFER_SELECT;
+  s->buf_group = bufs_.group();
+  io_uring_sqe_set_data64(s, tag(kRecv, static_cast<std::uint32_t>(&c - conns_.data())));
+  ++c.ops;
+  c.recv_armed = true;
+}
+
+void Worker::flush(Conn& c) {
+  if (c.fd < 0 || c.out.in_flight()) return;
+  const std::span<const std::uint8_t> bytes = c.out.start();
+  if (bytes.empty()) return;
+  io_uring_sqe* s = ring_.sqe();
+  io_uring_prep_send(s, c.fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+  io_uring_sqe_set_data64(s, tag(kSend, static_cast<std::uint32_t>(&c - conns_.data())));
+  ++c.ops;
+}
+
+void Worker::on_send(Conn& c, int res) {
+  --c.ops;
+  if (res < 0) {
+    if (c.state == ConnState::open) {
+      ++res_.disconnects;
+      if (res_.first_error.empty()) res_.first_error = std::string("send: ") + std::strerror(-res);
+    }
+    if (c.state == ConnState::handshaking) fail(c, "send of the upgrade request failed");
+    (void)c.out.sent(SIZE_MAX);  // drop what was on the wire
+    finish(c);
+    return;
+  }
+  const std::span<const std::uint8_t> rest = c.out.sent(static_cast<std::size_t>(res));
+  if (!rest.empty()) {
+    io_uring_sqe* s = ring_.sqe();
+    io_uring_prep_send(s, c.fd, rest.data(), rest.size(), MSG_NOSIGNAL);
+    io_uring_sqe_set_data64(s, tag(kSend, static_cast<std::uint32_t>(&c - conns_.data())));
+    ++c.ops;
+    return;
+  }
+  flush(c);
+  // A connection we finished while its last frames (a close reply) were queued: now shut it.
+  if (c.state == ConnState::done && !c.out.in_flight()) ::shutdown(c.fd, SHUT_RDWR);
+}
+
+void Worker::on_recv(Conn& c, const io_uring_cqe& cqe) {
+  const bool more = (cqe.flags & IORING_CQE_F_MORE) != 0;
+  if (!more) {
+    --c.ops;
+    c.recv_armed = false;
+  }
+  if (cqe.res > 0 && (cqe.flags & IORING_CQE_F_BUFFER) != 0) {
+    const auto bid = static_cast<std::uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
+    std::uint8_t* data = bufs_.buffer(bid);
+    const auto len = static_cast<std::size_t>(cqe.res);
+    if (c.state == ConnState::handshaking) handshake_bytes(c, data, len);
+    else if (c.state == ConnState::open || c.state == ConnState::closing) frame_bytes(c, {data, len});
+    bufs_.recycle(bid);
+    if (!more && c.state != ConnState::done) arm_recv(c);
+    return;
+  }
+  if (cqe.res == -ENOBUFS) {
+    // Back-pressure, not failure: re-arm once this batch's buffers are back.
+    if (c.state != ConnState::done) rearm_.push_back(static_cast<std::uint32_t>(&c - conns_.data()));
+    return;
+  }
+  if (!more) {
+    switch (c.state) {
+      case ConnState::handshaking: fail(c, cqe.res == 0 ? "server closed during the handshake" : "recv failed"); break;
+      case ConnState::open:
+        ++res_.disconnects;
+        if (res_.first_error.empty()) res_.first_error = "server closed a connection without a close frame";
+        finish(c);
+        break;
+      case ConnState::closing: finish(c); break;
+      default: break;
+    }
+  }
+}
+
+void Worker::handshake_bytes(Conn& c, const std::uint8_t* data, std::size_t len) {
+  HandshakeState& hs = *c.hs;
+  if (len > sizeof hs.buf - hs.len) {
+    fail(c, "upgrade response too large");
+    return;
+  }
+  std::memcpy(hs.buf + hs.len, data, len);
+  hs.len += static_cast<std::uint32_t>(len);
+  const ResponseCheck check = check_upgrade_response(std::string_view(hs.buf, hs.len), hs.expect);
+  if (check.status == ResponseStatus::need_more) return;
+  if (check.status == ResponseStatus::error) {
+    fail(c, check.reason);
+    return;
+  }
+  res_.handshake.record(now_ - c.started_ns);
+  last_open_ns_ = now_;
+  c.state = ConnState::open;
+  --connecting_;
+  ++resolved_;
+  ++open_;
+  ++res_.opened;
+  // Frames may have come in the same segment as the 101.
+  std::unique_ptr<HandshakeState> done = std::move(c.hs);
+  if (done->len > check.consumed) {
+    frame_bytes(c, {reinterpret_cast<std::uint8_t*>(done->buf) + check.consumed, done->len - check.consumed});
+  }
+}
+
+void Worker::frame_bytes(Conn& c, std::span<std::uint8_t> in) {
+  constexpr std::size_t kTail = sizeof c.tail;
+  while (!in.empty()) {
+    const protocol::Event ev = c.reader.next(in);
+    in = in.subspan(ev.consumed);
+    switch (ev.kind) {
+      case protocol::EventKind::need_more: return;
+      case protocol::EventKind::data: {
+        if (ev.first) c.msg_len = c.tail_len = 0;
+        const std::size_t n = ev.payload.size();
+        c.msg_len += static_cast<std::uint32_t>(n);
+        // Keep only the message's last bytes: the record is all we read.
+        if (n >= kTail) {
+          std::memcpy(c.tail, ev.payload.data() + n - kTail, kTail);
+          c.tail_len = kTail;
+        } else {
+          const std::size_t keep = std::min<std::size_t>(c.tail_len, kTail - n);
+          std::memmove(c.tail, c.tail + c.tail_len - keep, keep);
+          std::memcpy(c.tail + keep, ev.payload.data(), n);
+          c.tail_len = static_cast<std::uint8_t>(keep + n);
+        }
+        if (ev.last) {
+          ++received_;
+          on_message(c);
+        }
+        break;
+      }
+      case protocol::EventKind::ping: (void)queue_control(c, Opcode::pong, ev.payload); break;
+      case protocol::EventKind::pong: break;
+      case protocol::EventKind::close:
+        if (c.state == ConnState::open) {
+          // The server ended a connection we still wanted: answer its close, count it.
+          ++res_.disconnects;
+          if (res_.first_error.empty()) res_.first_error = "server closed a connection with code " + std::to_string(ev.close_code);
+          std::uint8_t payload[2];
+          const std::size_t n = protocol::encode_close_payload(payload, ev.close_code == 1005 ? 0 : ev.close_code, {});
+          (void)queue_control(c, Opcode::close, {payload, n});
+          --open_;
+          c.state = ConnState::closing;
+        }
+        finish(c);
+        return;
+      case protocol::EventKind::error:
+        ++res_.protocol_errors;
+        if (res_.first_error.empty()) res_.first_error = std::string("protocol error from server: ") + ev.error_reason;
+        finish(c);
+        return;
+    }
+  }
+}
+
+bool Worker::queue_control(Conn& c, Opcode op, std::span<const std::uint8_t> payload) {
+  const std::size_t need = protocol::frame_header_len(payload.size(), true) + payload.size();
+  std::uint8_t* dst = c.out.reserve(need);
+  if (dst == nullptr) return false;
+  const auto m = static_cast<std::uint32_t>(random());
+  protocol::MaskKey mask;
+  std::memcpy(mask.data(), &m, 4);
+  c.out.commit(protocol::encode_client_frame({dst, need}, op, payload, mask));
+  flush(c);
+  return true;
+}
+
+void Worker::fail(Conn& c, const char* reason) {
+  if (c.state == ConnState::done) return;
+  if (res_.first_error.empty()) res_.first_error = reason;
+  ++res_.connect_failures;
+  c.failed = true;
+  --connecting_;
+  ++resolved_;
+  c.hs.reset();
+  const bool was_connecting = c.state == ConnState::connecting;
+  c.state = ConnState::done;
+  if (c.fd < 0) return;
+  if (was_connecting && c.ops != 0) {
+    io_uring_sqe* s = ring_.sqe();
+    io_uring_prep_cancel64(s, tag(kConnect, static_cast<std::uint32_t>(&c - conns_.data())), 0);
+    io_uring_sqe_set_data64(s, tag(kCancel, 0));
+  } else {
+    ::shutdown(c.fd, SHUT_RDWR);
+  }
+}
+
+void Worker::finish(Conn& c) {
+  if (c.state == ConnState::done || c.fd < 0) return;
+  if (c.state == ConnState::connecting || c.state == ConnState::handshaking) {
+    fail(c, "not open when the run ended");
+    return;
+  }
+  if (c.state == ConnState::open) --open_;
+  c.state = ConnState::done;
+  // Let a queued close frame leave first; on_send shuts the socket when it has.
+  if (!c.out.in_flight() && c.out.pending() == 0) ::shutdown(c.fd, SHUT_RDWR);
+}
+
+void Worker::release_if_idle(Conn& c) {
+  if (c.state == ConnState::done && c.ops == 0 && c.fd >= 0) {
+    ::close(c.fd);
+    c.fd = -1;
+  }
+}
+
+void Worker::expire_handshakes(std::uint64_t now) {
+  const auto limit = static_cast<std::uint64_t>(opt_.connect_timeout * 1e9);
+  for (Conn& c : conns_) {
+    if ((c.state == ConnState::connecting || c.state == ConnState::handshaking) && now - c.started_ns > limit) {
+      fail(c, "connect or handshake timed out");
+    }
+  }
+  if (resolved_ == conns_.size()) live_.connect_done.store(true, std::memory_order_release);
+}
+
+void Worker::begin_close(std::uint64_t now) {
+  close_deadline_ = now + kCloseGrace;
+  std::uint8_t payload[2];
+  const std::size_t n = protocol::encode_close_payload(payload, 1000, {});
+  for (Conn& c : conns_) {
+    if (c.state == ConnState::open) {
+      if (queue_control(c, Opcode::close, {payload, n})) {
+        c.state = ConnState::closing;
+        --open_;
+      } else {
+        finish(c);
+      }
+    } else if (c.state == ConnState::connecting || c.state == ConnState::handshaking) {
+      fail(c, "not open when the run ended");
+    } else if (c.state == ConnState::idle) {
+      ++connecting_;  // never started (the connect phase timed out first): a failure too
+      c.state = ConnState::connecting;
+      fail(c, "not started within --connect-timeout");
+    }
+  }
+}
+
+}  // namespace ringcast::load
