@@ -235,7 +235,14 @@ void Shard::on_frames(Conn& c, std::uint32_t slot, std::uint8_t* data, std::size
         }
         break;
       case protocol::EventKind::ping:
-        if (!c.close_sent) send_control(c, slot, protocol::Opcode::pong, ev.payload);
+        if (c.close_sent) break;
+        // Pongs count against the backlog like any frame: a ping flood whose pongs are never
+        // read must not grow memory. Skipping a pong is allowed (RFC 6455 section 5.5.3).
+        if (!c.queue.empty() && c.queue.queued_bytes() + 2 + ev.payload.size() > cfg_.max_backlog) {
+          refuse(c, slot, Refusal::over_budget);
+          break;
+        }
+        send_control(c, slot, protocol::Opcode::pong, ev.payload);
         break;
       case protocol::EventKind::pong: break;
       case protocol::EventKind::close:
