@@ -2,7 +2,7 @@
 # Soak test: builds ringcast, starts it, and for SECONDS (default 600, at most 3600) runs a
 # mix of well-behaved clients (every echo and room message checked for loss and order),
 # slow readers and hostile clients (garbage, slowloris, half-open bursts, oversize heads,
-# bad frames, abrupt disconnects), plus ringcast-load's chat scenario when it is built.
+# bad frames, abrupt disconnects, ping floods), plus ringcast-load's chat scenario when it is built.
 # RSS and fd count are sampled every second to a CSV. Fails if memory or fds grow without
 # bound (last-window average > first-window average * 1.5 + slack), if a well-behaved
 # client loses or reorders a message, or if the server dies.

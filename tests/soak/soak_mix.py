@@ -250,7 +250,8 @@ def expect_closed(sock, timeout):
 
 def hostile(port, handshake_timeout):
     rnd = random.Random(99)
-    kinds = ["garbage", "slowloris", "half-open-burst", "abrupt-mid-frame", "bad-frame", "oversize-head"]
+    kinds = ["garbage", "slowloris", "half-open-burst", "abrupt-mid-frame", "bad-frame", "oversize-head",
+             "ping-flood"]
     while not STOP.is_set():
         kind = rnd.choice(kinds)
         try:
@@ -286,6 +287,13 @@ def hostile(port, handshake_timeout):
                 c.send(frame(OP_BINARY, b"z" * 10000)[:5000])
                 c.close_socket()
                 ok = True
+            elif kind == "ping-flood":
+                # 20,000 pings whose pongs are never read, then vanish.
+                c = Conn(port, 5).handshake("/echo")
+                c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                c.send(frame(OP_PING, b"f" * 125) * 20000, tolerate_close=True)
+                c.close_socket()
+                ok = True
             elif kind == "bad-frame":
                 c = Conn(port, 5).handshake("/echo")
                 c.send(frame(OP_TEXT, b"rsv", rsv=4), tolerate_close=True)
@@ -304,6 +312,8 @@ def hostile(port, handshake_timeout):
             S.add(f"hostile_{kind}_error")
             if S.get(f"hostile_{kind}_error") <= 3:
                 print(f"note: hostile {kind}: {e}", file=sys.stderr, flush=True)
+        if STOP.is_set() and not ok:
+            break  # cut short by the end of the run, not by the server
         S.add(f"hostile_{kind}_{'ok' if ok else 'unexpected'}")
         time.sleep(0.2)
 
