@@ -14,7 +14,9 @@
 # Environment: BENCH_SECONDS (per scenario, default 3), BENCH_SERVERS (default
 # "ringcast node-ws python-websockets websocketpp"), BENCH_MICRO=0 to skip the kernels,
 # BENCH_SWEEP="30 100 300 1000 3000" danmaku rates for the sweep ("" to skip),
-# BENCH_BUILD_DIR (default build/).
+# BENCH_BUILD_DIR (default build/), BENCH_LOAD_ARGS (extra ringcast-load flags, default
+# --busy-poll: the generator owns core 1, and a sleeping generator would make the server
+# pay for waking it on every loopback send).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 secs=${BENCH_SECONDS:-3}
@@ -95,7 +97,8 @@ run_load() {  # run_load SERVER SCENARIO-NAME LOAD-ARGS...
   local port; port=$(free_port)
   start_server "$name" "$port"
   echo "== $name $tag: ringcast-load $*"
-  if ! taskset -c 1 "$load" "$@" --quiet --json --server-pid "$server_pid" \
+  # shellcheck disable=SC2086
+  if ! taskset -c 1 "$load" "$@" ${BENCH_LOAD_ARGS---busy-poll} --quiet --json --server-pid "$server_pid" \
       "ws://127.0.0.1:$port/" >"$results/$name.$tag.json"; then
     echo "bench: $name $tag failed" >&2
   fi

@@ -39,6 +39,8 @@ options:
       --server-pid PID    sample the server's CPU (utime+stime) and RSS from /proc
       --json              one JSON object on stdout instead of the table
       --quiet             no progress line on stderr
+      --busy-poll         generator threads spin (one core each) instead of sleeping, so
+                          the server is not charged for waking them (loopback)
       --allow-remote      allow a non-loopback target
   -h, --help              this text
 
@@ -113,6 +115,7 @@ bool parse_options(int argc, char** argv, Options& out, std::string& error, bool
     auto flag = [&](std::string_view shrt, std::string_view lng) { return name == lng || (!shrt.empty() && name == shrt); };
     if (flag("", "--json")) { out.json = true; continue; }
     if (flag("", "--quiet")) { out.quiet = true; continue; }
+    if (flag("", "--busy-poll")) { out.busy_poll = true; continue; }
     if (flag("", "--allow-remote")) { out.allow_remote = true; continue; }
     if (!inline_value) {
       if (i + 1 >= argc) { error = std::string(name) + ": missing value"; return false; }

@@ -29,6 +29,7 @@ struct Options {
   bool json = false;
   bool allow_remote = false;
   bool quiet = false;                // no progress lines
+  bool busy_poll = false;            // generator threads spin instead of sleeping
 };
 
 inline constexpr double kMaxDuration = 3600.0;  // the hard cap: a run always ends

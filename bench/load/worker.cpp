@@ -138,6 +138,9 @@ void Worker::run() {
       if (released == conns_.size() || now_ > close_deadline_ + kCloseGrace) break;
     }
     publish_live(now_);
+    // Busy polling: never sleep, so no sender ever pays for waking this thread (on
+    // loopback that cross-core wakeup would be charged to the server under test).
+    if (opt_.busy_poll) wait = 0;
 
     __kernel_timespec ts{static_cast<long long>(wait / 1'000'000'000u), static_cast<long long>(wait % 1'000'000'000u)};
     io_uring_cqe* cqe = nullptr;
