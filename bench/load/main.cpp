@@ -155,9 +155,11 @@ int run(const Options& opt) {
   const std::uint64_t t_connected = after_connect.last_open ? after_connect.last_open : now_ns();
   ProcSample connected = opt.server_pid ? sample_process(opt.server_pid) : ProcSample{};
 
+  // Nothing opened: there is nothing to measure, so do not sit through the run.
+  const bool none_open = after_connect.connected && after_connect.open == 0;
   // Settle: servers that announce joins to the room (ringcast does) are still sending
   // those; measure from a quiet start, i.e. no message for 300 ms (30 s cap).
-  {
+  if (!none_open) {
     std::uint64_t seen = ~0ull, changed = now_ns();
     co.wait(now_ns() + 30'000'000'000ull, "settle", [&] {
       const std::uint64_t r = co.totals().received, now = now_ns();
@@ -169,7 +171,7 @@ int run(const Options& opt) {
     });
   }
 
-  if (opt.scenario == Scenario::connect) {
+  if (opt.scenario == Scenario::connect && !none_open) {
     // Hold idle, then measure what the idle connections cost the server.
     co.wait(now_ns() + static_cast<std::uint64_t>(opt.duration * 1e9), "hold", [] { return false; });
     if (opt.server_pid) {
@@ -182,7 +184,7 @@ int run(const Options& opt) {
   const std::uint64_t t_run = now_ns();
   plan.run_start_ns.store(t_run, std::memory_order_relaxed);
   plan.phase.store(Phase::run, std::memory_order_release);
-  if (opt.scenario != Scenario::connect) {
+  if (opt.scenario != Scenario::connect && !none_open) {
     co.wait(t_run + static_cast<std::uint64_t>(opt.duration * 1e9), "run", [] { return false; });
   }
   const std::uint64_t t_run_end = now_ns();
@@ -192,6 +194,7 @@ int run(const Options& opt) {
   const std::uint64_t per_msg = opt.scenario == Scenario::chat ? plan.subscribers - 1 : plan.subscribers;
   std::uint64_t last_count = ~0ull, last_change = now_ns();
   co.wait(t_run_end + (opt.scenario == Scenario::connect ? 10'000'000'000ull : 5'000'000'000ull), "drain", [&] {
+    if (none_open) return true;
     for (const auto& w : co.workers) {
       if (w->live().phase_seen.load(std::memory_order_acquire) < Phase::drain) return false;  // counters not final yet
     }
