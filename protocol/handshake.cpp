@@ -43,6 +43,27 @@ struct HeadScan {
   return {Status::need_more, 0};
 }
 
+// Checks the part of the request line that has arrived so far, so bytes that cannot start
+// an HTTP request (TLS, SSH, a WebSocket frame, NULs) get 400 at once rather than
+// holding a connection until the handshake deadline. The line is short and bounded by
+// max_header_bytes, so rescanning it per read costs little.
+[[nodiscard]] bool request_line_prefix_ok(const char* in, std::size_t len) noexcept {
+  std::size_t i = 0;
+  while (i < len && http::is(in[i], http::kTchar)) ++i;
+  if (i == len) return true;
+  if (i == 0 || in[i] != ' ') return false;
+  if (++i == len) return true;
+  if (in[i] != '/') return false;
+  while (i < len && http::is(in[i], http::kTargetChar)) ++i;
+  if (i == len) return true;
+  if (in[i] != ' ') return false;
+  constexpr std::string_view kVersion = "HTTP/1.";
+  for (std::size_t k = 0; k < kVersion.size() && ++i < len; ++k) {
+    if (in[i] != kVersion[k]) return false;
+  }
+  return true;
+}
+
 // True when some byte of `w` is a control (< 0x20 or 0x7f). An exact existence test
 // (the borrow trick only blurs *which* byte), so a clean word is skipped whole.
 [[nodiscard]] constexpr bool has_control(std::uint64_t w) noexcept {
@@ -214,6 +235,7 @@ RequestParse parse_request(std::span<const char> in, std::size_t scanned, const 
   const HeadScan scan = find_head_end(in.data(), scanned < limit ? scanned : limit, limit);
   if (scan.status == Status::error) return fail(400, "line ends with a bare LF");
   if (scan.status == Status::need_more) {
+    if (!request_line_prefix_ok(in.data(), limit)) return fail(400, "not an HTTP request line");
     if (in.size() >= rules.max_header_bytes) return fail(431, "request head too large");
     return RequestParse{};
   }

@@ -405,6 +405,32 @@ TEST(ParseRequest, TooManyBytesIs431EvenBeforeTheHeadEnds) {
   EXPECT_EQ(p.http_status, 431);
 }
 
+TEST(ParseRequest, GarbageIsRejectedBeforeTheHeadEnds) {
+  // Bytes that cannot start a request line get 400 without waiting for CRLFCRLF.
+  const std::string garbage[] = {
+      std::string("\x16\x03\x01\x02\x00\x01\x00", 7),  // TLS ClientHello
+      "SSH-2.0-OpenSSH_9.2\r\n",                           // no SP in the request line
+      std::string(512, '\0'),
+      std::string("\x88\x80\x00\x00\x00\x00", 6),      // a WebSocket close frame
+      "GET noslash HTTP/1.1",
+      "GET / FTP/1.0",
+      "GET /  HTTP/1.1",
+      "\r\nGET / HTTP/1.1",
+  };
+  for (const std::string& g : garbage) {
+    rp::HttpRequest r;
+    const rp::RequestParse p = parse(g, r);
+    EXPECT_EQ(p.status, Status::error) << g;
+    EXPECT_EQ(p.http_status, 400) << g;
+  }
+  // A valid request line arriving a byte at a time is never rejected early.
+  const std::string line = "OPTIONS /a/b?c=d HTTP/1.1\r\n";
+  for (std::size_t k = 0; k <= line.size(); ++k) {
+    rp::HttpRequest r;
+    EXPECT_EQ(parse(std::string_view(line).substr(0, k), r).status, Status::need_more) << k;
+  }
+}
+
 TEST(ParseRequest, EveryPrefixNeedsMoreAndContinuationMatchesOneShot) {
   std::vector<std::string> requests(std::begin(kRealUpgrades), std::end(kRealUpgrades));
   requests.emplace_back(kPlainGet);
