@@ -140,11 +140,12 @@ unsigned Server::threads() const noexcept { return impl_->group.shard_count; }
 bool Server::publish(std::string_view topic, std::span<const std::uint8_t> payload, bool binary) {
   Impl& m = *impl_;
   if (!m.started || !m.go || m.group.stopping.load(std::memory_order_acquire)) return false;
+  std::uint32_t id = m.group.topics.find(topic);
+  if (id == kNoTopic) return true;  // nobody subscribed anywhere: nothing to deliver
   Frame* f = make_heap_frame(protocol::frame_header_len(payload.size()) + payload.size());
   if (f == nullptr) return false;
   f->len = static_cast<std::uint32_t>(protocol::encode_server_frame(
       {f->bytes(), f->capacity}, binary ? protocol::Opcode::binary : protocol::Opcode::text, payload));
-  std::uint32_t id = m.group.topics.intern(topic);
   f->holders.store(m.group.shard_count, std::memory_order_relaxed);
   for (auto& s : m.group.shards) s->post_external(Delivery{f, id});
   return true;

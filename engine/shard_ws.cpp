@@ -156,7 +156,7 @@ void Shard::on_handshake_bytes(Conn& c, std::uint32_t slot, const std::uint8_t* 
   }
   if (c.assembly.capacity() < 256) c.assembly.reserve(256);
   if (!echo) {
-    c.topic = group_.topics.intern(room);
+    c.topic = group_.topics.acquire(room);
     join(c, slot);
   }
   // Frames the client pipelined right behind its request.
@@ -312,10 +312,13 @@ void Shard::leave(Conn& c) noexcept {
   c.joined = false;
   if (SubscriberList* list = topics_.find(c.topic)) {
     if (const Subscriber* moved = list->remove(c.topic_index)) conns_[moved->slot].topic_index = c.topic_index;
+    topics_.drop_if_empty(c.topic);
   }
   char text[32];
   int n = std::snprintf(text, sizeof text, "ID%u left", static_cast<unsigned>(c.port));
   announce(c.topic, {text, static_cast<std::size_t>(n)});
+  group_.topics.release(c.topic);  // after the notice: other shards' members still get it
+  c.topic = kNoTopic;
 }
 
 }  // namespace ringcast::engine

@@ -2,21 +2,37 @@
 
 namespace ringcast::engine {
 
-std::uint32_t TopicRegistry::intern(std::string_view name) {
+std::uint32_t TopicRegistry::acquire(std::string_view name) {
   std::lock_guard lock(mu_);
-  auto [it, inserted] = ids_.try_emplace(std::string(name), static_cast<std::uint32_t>(ids_.size()));
-  return it->second;
+  auto [it, inserted] = by_name_.try_emplace(std::string(name), Entry{next_id_, 0});
+  if (inserted) {
+    by_id_.emplace(next_id_, &it->first);
+    ++next_id_;
+  }
+  ++it->second.subscribers;
+  return it->second.id;
+}
+
+void TopicRegistry::release(std::uint32_t id) {
+  std::lock_guard lock(mu_);
+  auto idit = by_id_.find(id);
+  if (idit == by_id_.end()) return;
+  auto it = by_name_.find(*idit->second);
+  if (--it->second.subscribers == 0) {
+    by_id_.erase(idit);
+    by_name_.erase(it);
+  }
 }
 
 std::uint32_t TopicRegistry::find(std::string_view name) const {
   std::lock_guard lock(mu_);
-  auto it = ids_.find(std::string(name));
-  return it == ids_.end() ? kNoTopic : it->second;
+  auto it = by_name_.find(std::string(name));
+  return it == by_name_.end() ? kNoTopic : it->second.id;
 }
 
 std::size_t TopicRegistry::size() const {
   std::lock_guard lock(mu_);
-  return ids_.size();
+  return by_name_.size();
 }
 
 std::uint32_t SubscriberList::add(Subscriber s) {
@@ -30,11 +46,6 @@ const Subscriber* SubscriberList::remove(std::uint32_t index) noexcept {
   subs_[index] = subs_.back();
   subs_.pop_back();
   return moved ? &subs_[index] : nullptr;
-}
-
-SubscriberList& ShardTopics::get_or_create(std::uint32_t id) {
-  if (id >= lists_.size()) lists_.resize(id + 1);
-  return lists_[id];
 }
 
 }  // namespace ringcast::engine

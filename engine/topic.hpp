@@ -1,6 +1,9 @@
-// Topics: a process-wide registry maps a topic name to a small stable id (taken under a
-// mutex, only when a connection joins), and each shard keeps, per id, the list of its own
-// subscribers as {slot, generation}. Removal is O(1): the subscriber remembers its index.
+// Topics: a process-wide registry maps a topic name to an id (under a mutex, only when a
+// connection joins or leaves) and counts subscribers over all shards, forgetting a name
+// once nobody is subscribed, so unused room names cannot pile up. Ids are never reused:
+// a delivery still in flight for a forgotten id simply finds no subscribers. Each shard
+// keeps, per id, its own subscribers as {slot, generation}; removal is O(1) because the
+// subscriber remembers its index.
 #pragma once
 #include <cstdint>
 #include <mutex>
@@ -15,15 +18,23 @@ inline constexpr std::uint32_t kNoTopic = UINT32_MAX;
 
 class TopicRegistry {
  public:
-  // The id for `name`, creating it on first use.
-  [[nodiscard]] std::uint32_t intern(std::string_view name);
-  // The id for `name`, or kNoTopic.
+  // The id for `name` (created on first use), counting one more subscriber.
+  [[nodiscard]] std::uint32_t acquire(std::string_view name);
+  // One subscriber fewer; the last one forgets the name.
+  void release(std::uint32_t id);
+  // The id for `name`, or kNoTopic when nobody is subscribed to it.
   [[nodiscard]] std::uint32_t find(std::string_view name) const;
   [[nodiscard]] std::size_t size() const;
 
  private:
+  struct Entry {
+    std::uint32_t id;
+    std::uint64_t subscribers;
+  };
   mutable std::mutex mu_;
-  std::unordered_map<std::string, std::uint32_t> ids_;
+  std::unordered_map<std::string, Entry> by_name_;
+  std::unordered_map<std::uint32_t, const std::string*> by_id_;  // keys of by_name_ (node-stable)
+  std::uint32_t next_id_ = 0;
 };
 
 struct Subscriber {
@@ -45,17 +56,23 @@ class SubscriberList {
   std::vector<Subscriber> subs_;
 };
 
-// A shard's subscriber lists, indexed by topic id.
+// A shard's subscriber lists by topic id; a list is dropped when its last subscriber goes.
 class ShardTopics {
  public:
-  [[nodiscard]] SubscriberList& get_or_create(std::uint32_t id);
-  // nullptr when this shard has never had a subscriber for `id`.
+  [[nodiscard]] SubscriberList& get_or_create(std::uint32_t id) { return lists_[id]; }
+  // nullptr when this shard has no subscriber for `id`.
   [[nodiscard]] SubscriberList* find(std::uint32_t id) noexcept {
-    return id < lists_.size() ? &lists_[id] : nullptr;
+    auto it = lists_.find(id);
+    return it == lists_.end() ? nullptr : &it->second;
   }
+  void drop_if_empty(std::uint32_t id) {
+    auto it = lists_.find(id);
+    if (it != lists_.end() && it->second.size() == 0) lists_.erase(it);
+  }
+  [[nodiscard]] std::size_t size() const noexcept { return lists_.size(); }
 
  private:
-  std::vector<SubscriberList> lists_;
+  std::unordered_map<std::uint32_t, SubscriberList> lists_;
 };
 
 }  // namespace ringcast::engine

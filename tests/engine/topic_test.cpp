@@ -11,24 +11,41 @@
 namespace ringcast::engine {
 namespace {
 
-TEST(TopicRegistry, InternIsStableAndDistinct) {
+TEST(TopicRegistry, AcquireIsStableAndDistinct) {
   TopicRegistry r;
-  std::uint32_t a = r.intern("");
-  std::uint32_t b = r.intern("lobby");
+  std::uint32_t a = r.acquire("");
+  std::uint32_t b = r.acquire("lobby");
   EXPECT_NE(a, b);
-  EXPECT_EQ(r.intern("lobby"), b);
+  EXPECT_EQ(r.acquire("lobby"), b);
   EXPECT_EQ(r.find(""), a);
   EXPECT_EQ(r.find("nope"), kNoTopic);
   EXPECT_EQ(r.size(), 2u);
 }
 
-TEST(TopicRegistry, ConcurrentInternAgreesOnIds) {
+TEST(TopicRegistry, LastReleaseForgetsTheNameAndIdsAreNotReused) {
+  TopicRegistry r;
+  std::uint32_t a = r.acquire("room");
+  EXPECT_EQ(r.acquire("room"), a);
+  r.release(a);
+  EXPECT_EQ(r.find("room"), a);  // one subscriber left
+  r.release(a);
+  EXPECT_EQ(r.find("room"), kNoTopic);
+  EXPECT_EQ(r.size(), 0u);
+  std::uint32_t again = r.acquire("room");
+  EXPECT_NE(again, a);  // a late delivery for the old id cannot reach the new room
+  r.release(a);         // releasing a forgotten id is harmless
+  EXPECT_EQ(r.find("room"), again);
+}
+
+TEST(TopicRegistry, ConcurrentAcquireAgreesOnIds) {
   TopicRegistry r;
   std::vector<std::vector<std::uint32_t>> seen(4);
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
-      for (int i = 0; i < 200; ++i) seen[static_cast<std::size_t>(t)].push_back(r.intern("room" + std::to_string(i)));
+      for (int i = 0; i < 200; ++i) {
+        seen[static_cast<std::size_t>(t)].push_back(r.acquire("room" + std::to_string(i)));
+      }
     });
   }
   for (auto& th : threads) th.join();
@@ -54,15 +71,20 @@ TEST(SubscriberList, RemoveSwapsLastIntoTheHole) {
   EXPECT_EQ(list.remove(99), nullptr);
 }
 
-TEST(ShardTopics, ListsByIdCreatedOnDemand) {
+TEST(ShardTopics, ListsByIdCreatedOnDemandAndDroppedWhenEmpty) {
   ShardTopics topics;
   EXPECT_EQ(topics.find(3), nullptr);
   SubscriberList& l = topics.get_or_create(3);
-  (void)l.add({1, 1});
+  std::uint32_t i = l.add({1, 1});
   ASSERT_NE(topics.find(3), nullptr);
   EXPECT_EQ(topics.find(3)->size(), 1u);
-  ASSERT_NE(topics.find(0), nullptr);
-  EXPECT_EQ(topics.find(0)->size(), 0u);
+  EXPECT_EQ(topics.find(0), nullptr);
+  topics.drop_if_empty(3);
+  EXPECT_NE(topics.find(3), nullptr);  // still has a subscriber
+  (void)topics.find(3)->remove(i);
+  topics.drop_if_empty(3);
+  EXPECT_EQ(topics.find(3), nullptr);
+  EXPECT_EQ(topics.size(), 0u);
 }
 
 }  // namespace
