@@ -107,6 +107,7 @@ class Shard {
   void on_message(Conn& c, std::uint32_t slot, protocol::Opcode op, std::span<const std::uint8_t> payload);
   void route_http(Conn& c, std::uint32_t slot, std::string_view method, std::string_view path);
   void fail_handshake(Conn& c, std::uint32_t slot, int status, HandshakeFailure why);
+  void respond_error(Conn& c, std::uint32_t slot, int status);  // HTTP error answer, then close
   void join(Conn& c, std::uint32_t slot);
   void leave(Conn& c) noexcept;
   void send_close(Conn& c, std::uint32_t slot, std::uint16_t code, std::string_view reason);

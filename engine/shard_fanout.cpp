@@ -1,5 +1,6 @@
 // Shard: publish (encode once), fan-out to local subscribers, cross-shard mailboxes.
 #include "engine/fanout.hpp"
+#include "engine/log.hpp"
 #include "engine/shard.hpp"
 
 namespace ringcast::engine {
@@ -59,6 +60,9 @@ void Shard::refuse(Conn& c, std::uint32_t slot, Refusal why) noexcept {
 }
 
 void Shard::slow_close(Conn& c, std::uint32_t slot) noexcept {
+  static LogLimiter limiter;
+  limiter.log(LogLevel::warn, "closing slow client ID%u (1008): more than %zu bytes unsent",
+              static_cast<unsigned>(c.port), cfg_.max_backlog);
   metrics_.slow_clients_closed.add();
   // Free the backlog now: memory stays bounded even if the client never reads again.
   c.queue.drop_unsent(leases_, c.inflight_entries);

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "engine/chat_page.hpp"
+#include "engine/log.hpp"
 #include "engine/shard.hpp"
 #include "protocol/close.hpp"
 #include "protocol/handshake.hpp"
@@ -88,7 +89,14 @@ void Shard::on_bytes(Conn& c, std::uint32_t slot, std::uint8_t* data, std::size_
 }
 
 void Shard::fail_handshake(Conn& c, std::uint32_t slot, int status, HandshakeFailure why) {
+  static LogLimiter limiter;
+  limiter.log(LogLevel::info, "handshake from port %u rejected: %d (%s)", static_cast<unsigned>(c.port), status,
+              handshake_failure_name(why));
   metrics_.handshake_failures[static_cast<std::size_t>(why)].add();
+  respond_error(c, slot, status);
+}
+
+void Shard::respond_error(Conn& c, std::uint32_t slot, int status) {
   Frame* f = frames_.acquire(512);
   if (f == nullptr) {
     kill(c, slot);
@@ -169,13 +177,14 @@ void Shard::on_handshake_bytes(Conn& c, std::uint32_t slot, const std::uint8_t* 
 void Shard::route_http(Conn& c, std::uint32_t slot, std::string_view method, std::string_view path) {
   std::string_view room;
   bool healthz = path == "/healthz", metrics = path == "/metrics";
+  // Plain HTTP answers are not handshake failures: they are not counted as such.
   if (!healthz && !metrics && !room_of(path, room)) {
-    fail_handshake(c, slot, 404, HandshakeFailure::not_found);
+    respond_error(c, slot, 404);
     return;
   }
   bool head_only = method == "HEAD";
   if (method != "GET" && !head_only) {
-    fail_handshake(c, slot, 405, HandshakeFailure::method_not_allowed);
+    respond_error(c, slot, 405);
     return;
   }
   std::string metrics_text;
