@@ -146,7 +146,7 @@ set grid ytics
 set key top left
 set title 'fan-out: 1,000 subscribers, 1 publisher, 64 B, closed loop (window 64)'
 set ylabel 'deliveries / s'
-set format y '%.0s%c'
+set format y '%.1s%c'
 plot '{dat}' using 2:xtic(1) title 'deliveries/s' lc rgb '#3366cc'
 set title 'latency (open loop): 50 msg/s to 1,000 subs; danmaku 30 msg/s to 10,000'
 set ylabel 'milliseconds (log)'
