@@ -13,7 +13,7 @@
 # bench/results/.
 # Environment: BENCH_SECONDS (per scenario, default 3), BENCH_SERVERS (default
 # "ringcast node-ws python-websockets websocketpp"), BENCH_MICRO=0 to skip the kernels,
-# BENCH_SWEEP="30 100 300 1000 3000" danmaku rates for the sweep ("" to skip),
+# BENCH_SWEEP="10 30 100 300 1000 3000" danmaku rates for the sweep ("" to skip),
 # BENCH_BUILD_DIR (default build/), BENCH_LOAD_ARGS (extra ringcast-load flags, default
 # --busy-poll: the generator owns core 1, and a sleeping generator would make the server
 # pay for waking it on every loopback send).
@@ -21,7 +21,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 secs=${BENCH_SECONDS:-3}
 servers=${BENCH_SERVERS:-"ringcast node-ws python-websockets websocketpp"}
-sweep=${BENCH_SWEEP-"30 100 300 1000 3000"}
+sweep=${BENCH_SWEEP-"10 30 100 300 1000 3000"}
 results="$root/bench/results"
 build=${BENCH_BUILD_DIR:-"$root/build"}
 load="$build/bench/load/ringcast-load"

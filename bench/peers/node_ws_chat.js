@@ -21,9 +21,10 @@ wss.on('connection', (ws, req) => {
   const name = `ID${req.socket.remotePort}: `;
   ws.on('message', (data, isBinary) => {
     if (isBinary) return;
-    const text = name + data.toString();
+    // Encode the text once; every client gets the same bytes (ws frames each send itself).
+    const out = Buffer.from(name + data.toString());
     for (const client of wss.clients) {
-      if (client.readyState === WebSocket.OPEN) client.send(text);
+      if (client.readyState === WebSocket.OPEN) client.send(out, { binary: false });
     }
   });
   ws.on('error', () => {});
