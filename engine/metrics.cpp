@@ -48,6 +48,8 @@ std::string render_metrics(std::span<const ShardMetrics* const> shards) {
        sum(shards, [](const ShardMetrics& m) { return m.bytes_in.get(); }));
   line(out, "ringcast_bytes_out_total", "counter", "Bytes sent to clients.",
        sum(shards, [](const ShardMetrics& m) { return m.bytes_out.get(); }));
+  line(out, "ringcast_sends_total", "counter", "Send operations issued (each covers all queued frames).",
+       sum(shards, [](const ShardMetrics& m) { return m.sends.get(); }));
   line(out, "ringcast_frames_dropped_total", "counter", "Messages skipped for clients past their backlog.",
        sum(shards, [](const ShardMetrics& m) { return m.frames_dropped.get(); }));
   line(out, "ringcast_slow_clients_closed_total", "counter", "Clients closed for exceeding their backlog.",

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <new>
 
 #include "engine/log.hpp"
 
@@ -91,6 +92,9 @@ std::string Shard::init() {
   ring_ready_ = true;
   rc = bufs_.setup(ring_, 0, kRecvBuffers, kRecvBufferSize);
   if (rc < 0) return std::string("cannot register the receive buffer ring: ") + std::strerror(-rc);
+  if (!(ring_.features & IORING_FEAT_SUBMIT_STABLE)) return "io_uring lacks SUBMIT_STABLE (needs Linux 5.5 or later)";
+  iov_arena_.reset(new (std::nothrow) iovec[kIovArena]);
+  if (!iov_arena_) return "out of memory for the send iovec arena";
   wake_fd_ = eventfd(0, EFD_CLOEXEC);
   if (wake_fd_ < 0) return std::string("eventfd: ") + std::strerror(errno);
   return {};
@@ -147,6 +151,7 @@ void Shard::run() {
   arm_wake();
   for (;;) {
     int rc = io_uring_submit_and_wait(&ring_, 1);
+    iov_used_ = 0;  // every SQE of the last turn is consumed: its iovecs are copied
     if (rc < 0 && rc != -EINTR && rc != -EBUSY && rc != -ETIME) {
       g_ring_log.log(LogLevel::error, "shard %u: io_uring_submit_and_wait: %s", id_, std::strerror(-rc));
     }

@@ -143,6 +143,9 @@ class Shard {
   __kernel_timespec tick_ts_{};
   __kernel_timespec backoff_ts_{};
 
+  static constexpr std::size_t kIovArena = 64 * 1024;
+  std::unique_ptr<iovec[]> iov_arena_;  // this turn's send iovecs (see flush)
+  std::size_t iov_used_ = 0;
   std::vector<Conn> conns_;
   std::vector<std::uint32_t> free_slots_;
   std::vector<std::uint32_t> dirty_, dead_, rearm_, leaving_;

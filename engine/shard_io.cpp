@@ -58,14 +58,24 @@ void Shard::flush(Conn& c, std::uint32_t slot) {
     }
     return;
   }
-  std::size_t n = c.queue.fill(c.iov, kSendIov);
-  c.msg.msg_iov = c.iov;
+  // iovecs live in a per-shard arena: the kernel has copied them once the SQE is submitted
+  // (IORING_FEAT_SUBMIT_STABLE), so the arena is reused after every submit and memory per
+  // connection stays small however deep the batch.
+  if (iov_used_ + kSendIov > kIovArena) {
+    io_uring_submit(&ring_);
+    iov_used_ = 0;
+  }
+  iovec* iov = iov_arena_.get() + iov_used_;
+  std::size_t n = c.queue.fill(iov, kSendIov);
+  iov_used_ += n;
+  c.msg.msg_iov = iov;
   c.msg.msg_iovlen = n;
   io_uring_sqe* s = sqe();
   io_uring_prep_sendmsg(s, c.fd, &c.msg, MSG_NOSIGNAL);
   io_uring_sqe_set_data64(s, pack(Op::send, c.gen, slot));
   c.send_inflight = true;
   c.inflight_entries = n;
+  metrics_.sends.add();
 }
 
 void Shard::on_send(Conn& c, std::uint32_t slot, int res) {
