@@ -26,8 +26,9 @@ enum class ConnState : std::uint8_t {
 
 enum class Endpoint : std::uint8_t { chat, echo };
 
-// Frames one sendmsg covers. Per-send kernel cost dominates small-message fan-out, so a
-// deep batch pays: 32 -> 128 cut server CPU per delivery from ~450 to ~190-290 ns.
+// Frames one sendmsg covers (iovecs come from the shard's arena). Per-send kernel cost
+// dominates small-message fan-out: 32 -> 256 cut server CPU per delivery from ~450 ns to
+// ~160-340 ns (1,000 subscribers, 64 B messages, loopback).
 inline constexpr std::size_t kSendIov = 256;
 
 // The first cache line holds everything fan-out reads and writes (queue indices, state,
