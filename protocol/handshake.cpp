@@ -232,10 +232,11 @@ RequestParse parse_request(std::span<const char> in, std::size_t scanned, const 
                            HttpRequest& out) noexcept {
   reset(out);
   const std::size_t limit = in.size() < rules.max_header_bytes ? in.size() : rules.max_header_bytes;
+  // Checked first on every path, so a split read reaches the same verdict as one read.
+  if (!request_line_prefix_ok(in.data(), limit)) return fail(400, "not an HTTP request line");
   const HeadScan scan = find_head_end(in.data(), scanned < limit ? scanned : limit, limit);
   if (scan.status == Status::error) return fail(400, "line ends with a bare LF");
   if (scan.status == Status::need_more) {
-    if (!request_line_prefix_ok(in.data(), limit)) return fail(400, "not an HTTP request line");
     if (in.size() >= rules.max_header_bytes) return fail(431, "request head too large");
     return RequestParse{};
   }
