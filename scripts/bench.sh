@@ -34,6 +34,18 @@ targets=(ringcast ringcast-load)
 for src in "$root"/bench/*_bench.cpp; do [[ -e "$src" ]] && targets+=("$(basename "$src" .cpp)"); done
 cmake --build "$build" -j"$(nproc)" --target "${targets[@]}"
 
+# What the peers and the chart need (scripts/setup.sh installs the build's own packages).
+need_cmd() { command -v "$1" >/dev/null || { echo "bench: $1 not found (Debian package: $2)" >&2; exit 1; }; }
+need_cmd taskset util-linux
+need_cmd gnuplot gnuplot-nox
+[[ " $servers " == *" node-ws "* ]] && { need_cmd node nodejs; need_cmd npm npm; }
+if [[ " $servers " == *" python-websockets "* ]] && ! /usr/bin/python3 -c 'import websockets' 2>/dev/null; then
+  echo "bench: /usr/bin/python3 cannot import websockets (Debian package: python3-websockets)" >&2; exit 1
+fi
+if [[ " $servers " == *" websocketpp "* && ! -f /usr/include/websocketpp/server.hpp ]]; then
+  echo "bench: websocketpp headers not found (Debian packages: libwebsocketpp-dev libasio-dev)" >&2; exit 1
+fi
+
 if (( $(nproc) < 2 )); then
   echo "bench: needs 2 CPUs (server on core 0, generator on core 1)" >&2
   exit 1
@@ -128,8 +140,8 @@ PY
 if awk -v l="$load1" 'BEGIN { exit !(l > 0.5) }'; then
   echo "bench: warning: load average $load1 before starting; other processes on these cores skew the results" >&2
 fi
-rm -f "$results"/*.fanout.json "$results"/*.connect.json "$results"/*.rate.json "$results"/*.danmaku*.json
 for s in $servers; do
+  rm -f "$results/$s".*.json  # this server's previous results only: a subset run keeps the others
   run_load "$s" fanout fanout -c 1000 -p 1 -s 64 -w 64 -d "$secs"
   run_load "$s" connect connect -c 10000 -p 1 -d 2 --burst 1 --connect-timeout 60
   run_load "$s" rate rate -c 1000 -p 1 -s 64 -r 50 -d "$secs"
