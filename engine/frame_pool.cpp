@@ -72,6 +72,28 @@ Frame* FramePool::acquire(std::size_t size) noexcept {
   return f;
 }
 
+bool FramePool::reserve(std::size_t size, std::size_t count) noexcept {
+  std::vector<Frame*> taken;
+  taken.reserve(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    Frame* f = acquire(size);
+    if (f == nullptr) break;
+    taken.push_back(f);
+  }
+  // Straight onto the free list (recycle's retention cap would drop some).
+  for (Frame* f : taken) {
+    if (f->size_class >= kClasses) {
+      --allocated_;
+      free_frame(f);
+      continue;
+    }
+    f->next_free = free_[f->size_class];
+    free_[f->size_class] = f;
+    ++free_count_[f->size_class];
+  }
+  return taken.size() == count;
+}
+
 void FramePool::recycle(Frame* frame) noexcept {
   if (frame->size_class >= kClasses) {
     --allocated_;
@@ -108,16 +130,27 @@ void FramePool::drain_remote() noexcept {
   }
 }
 
-Lease* LeasePool::lease(Frame* frame) noexcept {
-  if (free_ == nullptr) {
-    auto block = std::unique_ptr<Lease[]>(new (std::nothrow) Lease[kLeaseBlock]);
-    if (!block) return nullptr;
-    for (std::size_t i = 0; i < kLeaseBlock; ++i) {
-      block[i].next_free = free_;
-      free_ = &block[i];
-    }
-    blocks_.push_back(std::move(block));
+bool LeasePool::grow() noexcept {
+  auto block = std::unique_ptr<Lease[]>(new (std::nothrow) Lease[kLeaseBlock]);
+  if (!block) return false;
+  for (std::size_t i = 0; i < kLeaseBlock; ++i) {
+    block[i].next_free = free_;
+    free_ = &block[i];
   }
+  blocks_.push_back(std::move(block));
+  capacity_ += kLeaseBlock;
+  return true;
+}
+
+bool LeasePool::reserve(std::size_t count) noexcept {
+  while (capacity_ < count) {
+    if (!grow()) return false;
+  }
+  return true;
+}
+
+Lease* LeasePool::lease(Frame* frame) noexcept {
+  if (free_ == nullptr && !grow()) return nullptr;
   Lease* l = free_;
   free_ = l->next_free;
   l->frame = frame;

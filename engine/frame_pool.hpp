@@ -54,6 +54,9 @@ class FramePool {
   // A frame with capacity >= `size`, holders = 0, len = 0. Allocates only when the
   // class's free list is empty (warm-up); nullptr if the allocation fails.
   [[nodiscard]] Frame* acquire(std::size_t size) noexcept;
+  // Puts `count` frames able to hold `size` bytes on the free list (start-up), so bursts
+  // up to that many live frames never allocate. Returns false if memory ran out.
+  [[nodiscard]] bool reserve(std::size_t size, std::size_t count) noexcept;
   // Owner thread only.
   void recycle(Frame* frame) noexcept;
   // Any thread.
@@ -87,6 +90,8 @@ class LeasePool {
   // Takes over one holder of `frame`; refs starts at 0: call ref() per queued copy and
   // drop_if_unused() when none was queued.
   [[nodiscard]] Lease* lease(Frame* frame) noexcept;
+  // Grows the free list to at least `count` leases (start-up). False if memory ran out.
+  [[nodiscard]] bool reserve(std::size_t count) noexcept;
   void ref(Lease* lease, std::uint32_t n = 1) noexcept { lease->refs += n; }
   void unref(Lease* lease) noexcept {
     if (--lease->refs == 0) retire(lease);
@@ -101,7 +106,9 @@ class LeasePool {
   void retire(Lease* lease) noexcept;
   FramePool& frames_;
   Lease* free_ = nullptr;
+  [[nodiscard]] bool grow() noexcept;
   std::size_t outstanding_ = 0;
+  std::size_t capacity_ = 0;
   std::vector<std::unique_ptr<Lease[]>> blocks_;
 };
 

@@ -21,6 +21,7 @@ constexpr unsigned kRingEntries = 4096;
 constexpr unsigned kRecvBuffers = 2048;   // per shard; power of two
 constexpr unsigned kRecvBufferSize = 4096;
 constexpr std::size_t kMailboxSlots = 8192;
+constexpr std::size_t kPrewarmFrames = 4096;  // x 160 B: 640 KiB per shard
 constexpr std::int64_t kAcceptBackoffNs = 100'000'000;  // EMFILE/ENFILE: retry accept after 100 ms
 
 LogLimiter g_accept_log, g_ring_log;
@@ -71,10 +72,7 @@ Shard::~Shard() {
     c.queue.clear(leases_);
     if (c.fd >= 0) ::close(c.fd);
   }
-  if (ring_ready_) {
-    bufs_.teardown(ring_);
-    io_uring_queue_exit(&ring_);
-  }
+  io_.close();
   if (wake_fd_ >= 0) ::close(wake_fd_);
   if (listen_fd_ >= 0) ::close(listen_fd_);
 }
@@ -87,46 +85,28 @@ std::uint64_t Shard::now_tick() const noexcept {
 }
 
 std::string Shard::init() {
-  int rc = setup_shard_ring(ring_, kRingEntries);
-  if (rc < 0) return std::string("cannot set up io_uring: ") + std::strerror(-rc);
-  ring_ready_ = true;
-  rc = bufs_.setup(ring_, 0, kRecvBuffers, kRecvBufferSize);
-  if (rc < 0) return std::string("cannot register the receive buffer ring: ") + std::strerror(-rc);
-  if (!(ring_.features & IORING_FEAT_SUBMIT_STABLE)) return "io_uring lacks SUBMIT_STABLE (needs Linux 5.5 or later)";
-  iov_arena_.reset(new (std::nothrow) iovec[kIovArena]);
-  if (!iov_arena_) return "out of memory for the send iovec arena";
+  if (std::string err = io_.init(kRingEntries, kRecvBuffers, kRecvBufferSize); !err.empty()) return err;
+  // Small frames (chat lines, notices, control frames) in flight at once: preallocated so
+  // the first bursts do not allocate on the fan-out path either.
+  if (!frames_.reserve(128, kPrewarmFrames) || !leases_.reserve(kPrewarmFrames)) {
+    return "out of memory for the frame pool";
+  }
   wake_fd_ = eventfd(0, EFD_CLOEXEC);
   if (wake_fd_ < 0) return std::string("eventfd: ") + std::strerror(errno);
   return {};
 }
 
-io_uring_sqe* Shard::sqe() noexcept {
-  io_uring_sqe* s = io_uring_get_sqe(&ring_);
-  while (s == nullptr) {
-    // SQ full: push what we have to the kernel and take a fresh entry.
-    io_uring_submit(&ring_);
-    s = io_uring_get_sqe(&ring_);
-  }
-  return s;
-}
-
 void Shard::arm_accept() {
-  io_uring_sqe* s = sqe();
-  io_uring_prep_multishot_accept(s, listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-  io_uring_sqe_set_data64(s, pack(Op::accept));
+  io_.accept_multishot(listen_fd_, pack(Op::accept));
   accept_armed_ = true;
 }
 
 void Shard::arm_tick() {
-  io_uring_sqe* s = sqe();
-  io_uring_prep_timeout(s, &tick_ts_, 0, 0);
-  io_uring_sqe_set_data64(s, pack(Op::tick));
+  io_.timeout(&tick_ts_, pack(Op::tick));
 }
 
 void Shard::arm_wake() {
-  io_uring_sqe* s = sqe();
-  io_uring_prep_read(s, wake_fd_, &wake_value_, sizeof wake_value_, 0);
-  io_uring_sqe_set_data64(s, pack(Op::wake));
+  io_.read(wake_fd_, &wake_value_, sizeof wake_value_, pack(Op::wake));
 }
 
 void Shard::wake() noexcept {
@@ -150,19 +130,10 @@ void Shard::run() {
   arm_tick();
   arm_wake();
   for (;;) {
-    int rc = io_uring_submit_and_wait(&ring_, 1);
-    iov_used_ = 0;  // every SQE of the last turn is consumed: its iovecs are copied
+    int rc = io_.run_once([this](const Completion& c) { dispatch(c); });
     if (rc < 0 && rc != -EINTR && rc != -EBUSY && rc != -ETIME) {
-      g_ring_log.log(LogLevel::error, "shard %u: io_uring_submit_and_wait: %s", id_, std::strerror(-rc));
+      g_ring_log.log(LogLevel::error, "shard %u: waiting for completions: %s", id_, std::strerror(-rc));
     }
-    unsigned head;
-    unsigned seen = 0;
-    io_uring_cqe* cqe;
-    io_uring_for_each_cqe(&ring_, head, cqe) {
-      dispatch(*cqe);
-      ++seen;
-    }
-    io_uring_cq_advance(&ring_, seen);
     if (!stopping_ && group_.stopping.load(std::memory_order_acquire)) begin_stop();
     end_of_turn();
     if (stopping_ && (live_ == 0 || now_tick() >= stop_deadline_)) break;
@@ -181,11 +152,7 @@ void Shard::run() {
 
 void Shard::release_leftovers() noexcept {
   // The kernel may still be reading frames of in-flight sends: end the ring first.
-  if (ring_ready_) {
-    bufs_.teardown(ring_);
-    io_uring_queue_exit(&ring_);
-    ring_ready_ = false;
-  }
+  io_.close();
   for (Conn& c : conns_) c.queue.clear(leases_);
   for (auto& box : inbox_) {
     box->pop_batch([](const Delivery& d) { release_holder(d.frame, nullptr); });
@@ -199,8 +166,8 @@ void Shard::release_leftovers() noexcept {
   external_.clear();
 }
 
-void Shard::dispatch(const io_uring_cqe& cqe) {
-  Tag tag = unpack(cqe.user_data);
+void Shard::dispatch(const Completion& cqe) {
+  Tag tag = unpack(cqe.tag);
   switch (tag.op) {
     case Op::accept: on_accept(cqe); return;
     case Op::accept_backoff:
@@ -228,8 +195,8 @@ void Shard::dispatch(const io_uring_cqe& cqe) {
   }
 }
 
-void Shard::on_accept(const io_uring_cqe& cqe) {
-  if (!(cqe.flags & IORING_CQE_F_MORE)) accept_armed_ = false;
+void Shard::on_accept(const Completion& cqe) {
+  if (!cqe.more) accept_armed_ = false;
   if (cqe.res < 0) {
     int err = -cqe.res;
     if (err == ECANCELED || stopping_) return;
@@ -239,17 +206,13 @@ void Shard::on_accept(const io_uring_cqe& cqe) {
     if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
       // Out of descriptors: stop accepting for a moment instead of spinning on the error.
       if (accept_armed_) {
-        io_uring_sqe* s = sqe();
-        io_uring_prep_cancel64(s, pack(Op::accept), 0);
-        io_uring_sqe_set_data64(s, pack(Op::cancel));
+        io_.cancel(pack(Op::accept), pack(Op::cancel));
       }
       accept_backoff_ = true;
     }
     if (!accept_armed_) {
       if (accept_backoff_) {
-        io_uring_sqe* s = sqe();
-        io_uring_prep_timeout(s, &backoff_ts_, 0, 0);
-        io_uring_sqe_set_data64(s, pack(Op::accept_backoff));
+        io_.timeout(&backoff_ts_, pack(Op::accept_backoff));
       } else {
         arm_accept();
       }
@@ -258,9 +221,7 @@ void Shard::on_accept(const io_uring_cqe& cqe) {
   }
   if (!accept_armed_ && !stopping_) {
     if (accept_backoff_) {
-      io_uring_sqe* s = sqe();
-      io_uring_prep_timeout(s, &backoff_ts_, 0, 0);
-      io_uring_sqe_set_data64(s, pack(Op::accept_backoff));
+      io_.timeout(&backoff_ts_, pack(Op::accept_backoff));
     } else {
       arm_accept();
     }
@@ -343,9 +304,7 @@ void Shard::begin_stop() {
   stopping_ = true;
   stop_deadline_ = now_tick() + (close_ticks_ == 0 ? 1 : close_ticks_);
   if (accept_armed_) {
-    io_uring_sqe* s = sqe();
-    io_uring_prep_cancel64(s, pack(Op::accept), 0);
-    io_uring_sqe_set_data64(s, pack(Op::cancel));
+    io_.cancel(pack(Op::accept), pack(Op::cancel));
   }
   for (std::uint32_t slot = 0; slot < conns_.size(); ++slot) {
     Conn& c = conns_[slot];

@@ -7,8 +7,6 @@
 // the shards we posted to (MSG_RING). All SQEs of the turn reach the kernel in the next
 // single submit.
 #pragma once
-#include <liburing.h>
-
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -27,7 +25,7 @@
 #include "engine/metrics.hpp"
 #include "engine/timer_wheel.hpp"
 #include "engine/topic.hpp"
-#include "engine/uring_setup.hpp"
+#include "engine/uring_backend.hpp"
 #include "engine/user_data.hpp"
 #include "protocol/frame.hpp"
 
@@ -70,19 +68,18 @@ class Shard {
   // Any thread: wake the loop (stop, external posts).
   void wake() noexcept;
 
-  [[nodiscard]] int ring_fd() const noexcept { return ring_.ring_fd; }
+  [[nodiscard]] const UringBackend& backend() const noexcept { return io_; }
   [[nodiscard]] const ShardMetrics& metrics() const noexcept { return metrics_; }
   [[nodiscard]] Mailbox<Delivery>& inbox_from(unsigned sender) noexcept { return *inbox_[sender]; }
 
  private:
   // shard.cpp: the loop and completions
-  [[nodiscard]] io_uring_sqe* sqe() noexcept;
-  void dispatch(const io_uring_cqe& cqe);
+  void dispatch(const Completion& c);
   void end_of_turn();
   void arm_accept();
   void arm_tick();
   void arm_wake();
-  void on_accept(const io_uring_cqe& cqe);
+  void on_accept(const Completion& cqe);
   void on_tick();
   void on_timer(std::uint32_t slot);
   void begin_stop();
@@ -90,7 +87,7 @@ class Shard {
 
   // shard_io.cpp: recv, send, teardown
   void arm_recv(Conn& c, std::uint32_t slot);
-  void on_recv(Conn& c, std::uint32_t slot, const io_uring_cqe& cqe);
+  void on_recv(Conn& c, std::uint32_t slot, const Completion& cqe);
   void on_send(Conn& c, std::uint32_t slot, int res);
   void flush(Conn& c, std::uint32_t slot);
   void mark_dirty(Conn& c, std::uint32_t slot) noexcept;
@@ -135,17 +132,12 @@ class Shard {
   const Config& cfg_;
   unsigned id_;
   int listen_fd_;
-  io_uring ring_{};
-  bool ring_ready_ = false;
-  BufferRing bufs_;
+  UringBackend io_;
   int wake_fd_ = -1;
   std::uint64_t wake_value_ = 0;
   __kernel_timespec tick_ts_{};
   __kernel_timespec backoff_ts_{};
 
-  static constexpr std::size_t kIovArena = 64 * 1024;
-  std::unique_ptr<iovec[]> iov_arena_;  // this turn's send iovecs (see flush)
-  std::size_t iov_used_ = 0;
   std::vector<Conn> conns_;
   std::vector<std::uint32_t> free_slots_;
   std::vector<std::uint32_t> dirty_, dead_, rearm_, leaving_;

@@ -96,10 +96,7 @@ void Shard::post_wakeups() {
     }
     if (!wake_target_[t]) continue;
     wake_target_[t] = false;
-    io_uring_sqe* s = sqe();
-    io_uring_prep_msg_ring(s, group_.shards[t]->ring_fd(), 0, pack(Op::mailbox), 0);
-    s->flags |= IOSQE_CQE_SKIP_SUCCESS;  // the sender needs no completion for a wake-up
-    io_uring_sqe_set_data64(s, pack(Op::cancel));
+    io_.wake(group_.shards[t]->backend(), pack(Op::mailbox));
   }
 }
 

@@ -9,24 +9,20 @@
 namespace ringcast::engine {
 
 void Shard::arm_recv(Conn& c, std::uint32_t slot) {
-  io_uring_sqe* s = sqe();
-  io_uring_prep_recv_multishot(s, c.fd, nullptr, 0, 0);
-  s->flags |= IOSQE_BUFFER_SELECT;
-  s->buf_group = bufs_.group();
-  io_uring_sqe_set_data64(s, pack(Op::recv, c.gen, slot));
+  io_.recv_multishot(c.fd, pack(Op::recv, c.gen, slot));
   c.recv_armed = true;
 }
 
-void Shard::on_recv(Conn& c, std::uint32_t slot, const io_uring_cqe& cqe) {
-  bool more = (cqe.flags & IORING_CQE_F_MORE) != 0;
+void Shard::on_recv(Conn& c, std::uint32_t slot, const Completion& cqe) {
+  bool more = cqe.more;
   if (!more) c.recv_armed = false;
-  if (cqe.res > 0 && (cqe.flags & IORING_CQE_F_BUFFER)) {
-    unsigned id = cqe.flags >> IORING_CQE_BUFFER_SHIFT;
+  if (cqe.res > 0 && cqe.has_buffer) {
+    std::uint16_t id = cqe.buffer;
     std::size_t len = static_cast<std::size_t>(cqe.res);
     metrics_.bytes_in.add(len);
     // Everything needed beyond this call is copied out, so the buffer goes straight back.
-    if (c.state != ConnState::dead) on_bytes(c, slot, bufs_.buffer(id), len);
-    bufs_.recycle(id);
+    if (c.state != ConnState::dead) on_bytes(c, slot, io_.buffer(id), len);
+    io_.recycle(id);
     if (!more && !c.recv_armed && c.state != ConnState::dead) rearm_.push_back(slot);
     return;
   }
@@ -58,21 +54,11 @@ void Shard::flush(Conn& c, std::uint32_t slot) {
     }
     return;
   }
-  // iovecs live in a per-shard arena: the kernel has copied them once the SQE is submitted
-  // (IORING_FEAT_SUBMIT_STABLE), so the arena is reused after every submit and memory per
-  // connection stays small however deep the batch.
-  if (iov_used_ + kSendIov > kIovArena) {
-    io_uring_submit(&ring_);
-    iov_used_ = 0;
-  }
-  iovec* iov = iov_arena_.get() + iov_used_;
+  iovec* iov = io_.send_iovecs(kSendIov);
   std::size_t n = c.queue.fill(iov, kSendIov);
-  iov_used_ += n;
   c.msg.msg_iov = iov;
   c.msg.msg_iovlen = n;
-  io_uring_sqe* s = sqe();
-  io_uring_prep_sendmsg(s, c.fd, &c.msg, MSG_NOSIGNAL);
-  io_uring_sqe_set_data64(s, pack(Op::send, c.gen, slot));
+  io_.sendmsg(c.fd, &c.msg, n, pack(Op::send, c.gen, slot));
   c.send_inflight = true;
   c.inflight_entries = n;
   metrics_.sends.add();

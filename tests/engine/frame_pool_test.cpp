@@ -105,6 +105,34 @@ TEST(FramePool, HeapFrameIsDeletedByLastHolder) {
   release_holder(f, nullptr);  // frees; ASan reports a leak or double free if wrong
 }
 
+TEST(FramePool, ReserveFillsTheFreeListSoBurstsDoNotAllocate) {
+  FramePool pool;
+  ASSERT_TRUE(pool.reserve(100, 10));
+  EXPECT_EQ(pool.allocated(), 10u);
+  std::vector<Frame*> live;
+  for (int i = 0; i < 10; ++i) live.push_back(pool.acquire(120));
+  EXPECT_EQ(pool.allocated(), 10u);  // all ten came from the reserve
+  live.push_back(pool.acquire(120));
+  EXPECT_EQ(pool.allocated(), 11u);
+  for (Frame* f : live) {
+    f->holders.store(1);
+    release_holder(f, &pool);
+  }
+}
+
+TEST(LeasePool, ReserveGrowsInBlocks) {
+  FramePool pool;
+  LeasePool leases(pool);
+  ASSERT_TRUE(leases.reserve(1500));
+  Frame* f = pool.acquire(64);
+  f->holders.store(1500);
+  std::vector<Lease*> taken;
+  for (int i = 0; i < 1500; ++i) taken.push_back(leases.lease(f));
+  EXPECT_EQ(leases.outstanding(), 1500u);
+  for (Lease* l : taken) leases.drop_if_unused(l);
+  EXPECT_EQ(leases.outstanding(), 0u);
+}
+
 TEST(LeasePool, LeaseDropsItsHolderWhenLastReferenceGoes) {
   FramePool pool;
   LeasePool leases(pool);

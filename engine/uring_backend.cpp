@@ -1,0 +1,93 @@
+#include "engine/uring_backend.hpp"
+
+#include <cstring>
+#include <new>
+
+namespace ringcast::engine {
+
+std::string UringBackend::init(unsigned entries, unsigned recv_buffers, unsigned recv_buffer_size) {
+  int rc = setup_shard_ring(ring_, entries);
+  if (rc < 0) return std::string("cannot set up io_uring: ") + std::strerror(-rc);
+  ready_ = true;
+  if (!(ring_.features & IORING_FEAT_SUBMIT_STABLE)) return "io_uring lacks SUBMIT_STABLE (needs Linux 5.5 or later)";
+  rc = bufs_.setup(ring_, 0, recv_buffers, recv_buffer_size);
+  if (rc < 0) return std::string("cannot register the receive buffer ring: ") + std::strerror(-rc);
+  iov_arena_.reset(new (std::nothrow) iovec[kIovArena]);
+  if (!iov_arena_) return "out of memory for the send iovec arena";
+  return {};
+}
+
+void UringBackend::close() noexcept {
+  if (!ready_) return;
+  bufs_.teardown(ring_);
+  io_uring_queue_exit(&ring_);
+  ready_ = false;
+}
+
+io_uring_sqe* UringBackend::sqe() noexcept {
+  io_uring_sqe* s = io_uring_get_sqe(&ring_);
+  while (s == nullptr) {
+    // SQ full: push what we have to the kernel and take a fresh entry. The iovec arena is
+    // not reset here: a send being prepared right now may already have filled its iovecs.
+    io_uring_submit(&ring_);
+    s = io_uring_get_sqe(&ring_);
+  }
+  return s;
+}
+
+void UringBackend::accept_multishot(int listen_fd, std::uint64_t tag) {
+  io_uring_sqe* s = sqe();
+  io_uring_prep_multishot_accept(s, listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+  io_uring_sqe_set_data64(s, tag);
+}
+
+void UringBackend::recv_multishot(int fd, std::uint64_t tag) {
+  io_uring_sqe* s = sqe();
+  io_uring_prep_recv_multishot(s, fd, nullptr, 0, 0);
+  s->flags |= IOSQE_BUFFER_SELECT;
+  s->buf_group = bufs_.group();
+  io_uring_sqe_set_data64(s, tag);
+}
+
+iovec* UringBackend::send_iovecs(std::size_t max) {
+  if (iov_used_ + max > kIovArena) {
+    // Every filled iovec belongs to an SQE already queued: submitting copies them all.
+    io_uring_submit(&ring_);
+    iov_used_ = 0;
+  }
+  return iov_arena_.get() + iov_used_;
+}
+
+void UringBackend::sendmsg(int fd, const msghdr* msg, std::size_t used, std::uint64_t tag) {
+  io_uring_sqe* s = sqe();
+  iov_used_ += used;
+  io_uring_prep_sendmsg(s, fd, msg, MSG_NOSIGNAL);
+  io_uring_sqe_set_data64(s, tag);
+}
+
+void UringBackend::timeout(const __kernel_timespec* ts, std::uint64_t tag) {
+  io_uring_sqe* s = sqe();
+  io_uring_prep_timeout(s, const_cast<__kernel_timespec*>(ts), 0, 0);
+  io_uring_sqe_set_data64(s, tag);
+}
+
+void UringBackend::read(int fd, void* buf, std::size_t len, std::uint64_t tag) {
+  io_uring_sqe* s = sqe();
+  io_uring_prep_read(s, fd, buf, static_cast<unsigned>(len), 0);
+  io_uring_sqe_set_data64(s, tag);
+}
+
+void UringBackend::cancel(std::uint64_t target, std::uint64_t tag) {
+  io_uring_sqe* s = sqe();
+  io_uring_prep_cancel64(s, target, 0);
+  io_uring_sqe_set_data64(s, tag);
+}
+
+void UringBackend::wake(const UringBackend& other, std::uint64_t tag) {
+  io_uring_sqe* s = sqe();
+  io_uring_prep_msg_ring(s, other.ring_.ring_fd, 0, tag, 0);
+  s->flags |= IOSQE_CQE_SKIP_SUCCESS;  // the sender needs no completion for a wake-up
+  io_uring_sqe_set_data64(s, tag);
+}
+
+}  // namespace ringcast::engine
