@@ -27,7 +27,7 @@ build=${BENCH_BUILD_DIR:-"$root/build"}
 load="$build/bench/load/ringcast-load"
 mkdir -p "$results"
 
-"$root/scripts/setup.sh"
+"$root/scripts/setup.sh" --bench
 [[ -f "$build/build.ninja" ]] || cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 # Only what the benchmark runs: the server, the generator and the kernels.
 targets=(ringcast ringcast-load)

@@ -22,9 +22,9 @@ case $scenario in
   chat) load_args=(chat -c 200 -s 64 -r 2000) ;;
   *) echo "perf.sh: unknown scenario '$scenario' (fanout, rate, danmaku, connect, chat)" >&2; exit 2 ;;
 esac
-command -v perf >/dev/null || { echo "perf.sh: perf not found (apt-get install linux-perf)" >&2; exit 1; }
 
-"$root/scripts/setup.sh"
+"$root/scripts/setup.sh" --bench
+command -v perf >/dev/null || { echo "perf.sh: perf not found (apt-get install linux-perf)" >&2; exit 1; }
 [[ -f "$build/build.ninja" ]] || cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" -j"$(nproc)" --target ringcast ringcast-load
 

@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # Installs what ringcast needs from Debian (only what is missing) and configures build/.
 # Idempotent and quiet when everything is already there.
-# Usage: scripts/setup.sh [--test]   (--test also installs what the test suite drives:
-#        clang for fuzzing/sanitizers, python3-websockets, chromium, node + npm ws)
+# Usage: scripts/setup.sh [--test|--bench]
+#   --test:  also what the test suite drives: clang for fuzzing/sanitizers,
+#            python3-websockets, chromium, node + npm ws
+#   --bench: also the peers and tools of scripts/bench.sh and scripts/perf.sh:
+#            websocketpp + asio, node, python3-websockets, gnuplot, perf, taskset
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
 need=(cmake ninja-build g++ pkg-config liburing-dev libssl-dev libgtest-dev libbenchmark-dev)
 if [[ "${1:-}" == "--test" ]]; then
   need+=(clang libclang-rt-14-dev python3 python3-websockets chromium nodejs)
+elif [[ "${1:-}" == "--bench" ]]; then
+  need+=(libwebsocketpp-dev libasio-dev python3 python3-websockets nodejs gnuplot-nox linux-perf util-linux)
 fi
 
 missing=()
@@ -16,7 +21,7 @@ for p in "${need[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 # Some images ship a nodejs build that bundles npm (and conflicts with Debian's npm package).
-[[ "${1:-}" == "--test" ]] && ! command -v npm >/dev/null && missing+=(npm)
+[[ -n "${1:-}" ]] && ! command -v npm >/dev/null && missing+=(npm)
 if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}"
   sudo=""; [[ $(id -u) -ne 0 ]] && sudo="sudo"
