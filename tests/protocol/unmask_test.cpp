@@ -13,24 +13,12 @@
 #include <vector>
 
 #include "protocol/simd.hpp"
+#include "protocol/simd_level_fixture.hpp"
 
 namespace ringcast::protocol {
 namespace {
 
-class UnmaskLevel : public ::testing::TestWithParam<SimdLevel> {
- protected:
-  void SetUp() override {
-    if (!simd_supported(GetParam())) {
-      GTEST_SKIP() << "this CPU (or OS) lacks " << simd_name(GetParam()) << "; kernel compiled but not run";
-    }
-    saved_ = active_simd();
-    ASSERT_TRUE(select_simd(GetParam()));
-  }
-  void TearDown() override { (void)select_simd(saved_); }
-
- private:
-  SimdLevel saved_ = SimdLevel::scalar;
-};
+class UnmaskLevel : public SimdLevelTest {};
 
 std::vector<std::uint8_t> random_bytes(std::size_t n, std::uint32_t seed) {
   std::mt19937 rng(seed);

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "protocol/simd.hpp"
+#include "protocol/simd_level_fixture.hpp"
 
 namespace ringcast::protocol {
 namespace {
@@ -220,20 +221,7 @@ TEST(Utf8Oracle, AgreesWithTheBoundaryTable) {
   }
 }
 
-class Utf8Level : public ::testing::TestWithParam<SimdLevel> {
- protected:
-  void SetUp() override {
-    if (!simd_supported(GetParam())) {
-      GTEST_SKIP() << "this CPU (or OS) lacks " << simd_name(GetParam()) << "; kernel compiled but not run";
-    }
-    saved_ = active_simd();
-    ASSERT_TRUE(select_simd(GetParam()));
-  }
-  void TearDown() override { (void)select_simd(saved_); }
-
- private:
-  SimdLevel saved_ = SimdLevel::scalar;
-};
+class Utf8Level : public SimdLevelTest {};
 
 TEST_P(Utf8Level, BoundaryCasesAtEveryOffset) {
   for (const Case& c : boundary_cases()) {
