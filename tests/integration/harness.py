@@ -151,12 +151,7 @@ class Server:
                     break
                 data += chunk
         head, _, body = data.partition(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        status = int(lines[0].split()[1])
-        headers = {}
-        for line in lines[1:]:
-            k, _, v = line.partition(":")
-            headers[k.strip().lower()] = v.strip()
+        status, headers = parse_http_head(head)
         return status, headers, body
 
 
@@ -207,12 +202,7 @@ class RawClient:
                 raise ConnectionClosed("closed before the HTTP response ended")
             self.buf += chunk
         head, _, self.buf = self.buf.partition(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        status = int(lines[0].split()[1])
-        headers = {}
-        for line in lines[1:]:
-            k, _, v = line.partition(":")
-            headers[k.strip().lower()] = v.strip()
+        status, headers = parse_http_head(head)
         return status, headers, self.buf
 
     def send_raw(self, data):
@@ -331,6 +321,17 @@ class RawClient:
         except OSError:
             pass
         self.sock.close()
+
+
+def parse_http_head(head):
+    """Status code and lower-cased headers of an HTTP response head (without CRLFCRLF)."""
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    return status, headers
 
 
 def close_code(payload):
@@ -529,12 +530,7 @@ def http_exchange(port, request, timeout=5.0):
     if b"\r\n\r\n" not in data and not data.startswith(b"HTTP/"):
         raise AssertionError(f"no HTTP answer (got {data[:200]!r}, closed={closed})")
     head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    status = int(lines[0].split()[1])
-    headers = {}
-    for line in lines[1:]:
-        k, _, v = line.partition(":")
-        headers[k.strip().lower()] = v.strip()
+    status, headers = parse_http_head(head)
     return status, headers, body, closed
 
 
