@@ -49,6 +49,7 @@ struct alignas(64) Conn {
   bool ping_sent = false;       // idle probe outstanding
   bool wr_shut = false;         // FIN sent after the last queued byte
   bool rd_shut = false;         // shutdown(RDWR) issued during teardown
+  bool peer_eof = false;        // the peer's FIN arrived while our last bytes were queued
   bool in_dead_list = false;
   bool joined = false;          // subscribed to `topic`; "left" is announced once
   bool upgraded = false;        // counted in the connections gauge (WebSocket established)

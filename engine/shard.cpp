@@ -254,7 +254,7 @@ void Shard::on_accept(const Completion& cqe) {
   c.endpoint = Endpoint::chat;
   c.port = port;
   c.recv_armed = c.send_inflight = c.dirty = c.close_sent = c.close_received = false;
-  c.ping_sent = c.wr_shut = c.rd_shut = c.in_dead_list = c.joined = c.upgraded = false;
+  c.ping_sent = c.wr_shut = c.rd_shut = c.peer_eof = c.in_dead_list = c.joined = c.upgraded = false;
   c.topic = kNoTopic;
   c.inflight_entries = 0;
   c.head.clear();

@@ -34,6 +34,13 @@ void Shard::on_recv(Conn& c, std::uint32_t slot, const Completion& cqe) {
   }
   // EOF or an error: the peer is gone (or we shut the socket down during teardown).
   if (cqe.res == 0 && more) return;
+  if (cqe.res == 0 && c.state == ConnState::finishing && !c.wr_shut) {
+    // A client that sends close and half-closes at once still gets our close reply:
+    // flush sends what is queued, then ends the connection instead of waiting for EOF.
+    c.peer_eof = true;
+    mark_dirty(c, slot);
+    return;
+  }
   kill(c, slot);
 }
 
@@ -51,6 +58,7 @@ void Shard::flush(Conn& c, std::uint32_t slot) {
       // late bytes never turn our close into a reset that could destroy the close frame.
       ::shutdown(c.fd, SHUT_WR);
       c.wr_shut = true;
+      if (c.peer_eof) kill(c, slot);  // the peer's EOF already came: nothing left to read
     }
     return;
   }
