@@ -9,27 +9,13 @@
 #include <string_view>
 
 #include "protocol/handshake.hpp"
+#include "tests/protocol/sample_requests.hpp"
 
 namespace rp = ringcast::protocol;
 
 namespace {
 
-constexpr std::string_view kChromium =
-    "GET /chat HTTP/1.1\r\n"
-    "Host: 127.0.0.1:9000\r\n"
-    "Connection: Upgrade\r\n"
-    "Pragma: no-cache\r\n"
-    "Cache-Control: no-cache\r\n"
-    "User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/120.0.0.0 Safari/537.36\r\n"
-    "Upgrade: websocket\r\n"
-    "Origin: http://127.0.0.1:9000\r\n"
-    "Sec-WebSocket-Version: 13\r\n"
-    "Accept-Encoding: gzip, deflate, br\r\n"
-    "Accept-Language: en-US,en;q=0.9\r\n"
-    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-    "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
-    "\r\n";
+constexpr std::string_view kChromium = ringcast::samples::kChromium;
 
 void BM_MemmemBaseline(benchmark::State& state) {
   const std::string buf(kChromium);

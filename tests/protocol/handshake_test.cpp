@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "protocol/base64.hpp"
+#include "tests/protocol/sample_requests.hpp"
 
 namespace rp = ringcast::protocol;
 using rp::RequestKind;
@@ -20,22 +21,7 @@ using rp::Status;
 namespace {
 
 // Typical header sets of real clients, written out by hand (header order as they send it).
-constexpr std::string_view kChromium =
-    "GET /chat HTTP/1.1\r\n"
-    "Host: 127.0.0.1:9000\r\n"
-    "Connection: Upgrade\r\n"
-    "Pragma: no-cache\r\n"
-    "Cache-Control: no-cache\r\n"
-    "User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/120.0.0.0 Safari/537.36\r\n"
-    "Upgrade: websocket\r\n"
-    "Origin: http://127.0.0.1:9000\r\n"
-    "Sec-WebSocket-Version: 13\r\n"
-    "Accept-Encoding: gzip, deflate, br\r\n"
-    "Accept-Language: en-US,en;q=0.9\r\n"
-    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-    "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
-    "\r\n";
+constexpr std::string_view kChromium = ringcast::samples::kChromium;
 
 constexpr std::string_view kFirefox =
     "GET /chat?room=lobby&x=1 HTTP/1.1\r\n"
