@@ -1,10 +1,7 @@
 #include "engine/shard.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/eventfd.h>
-#include <time.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -70,7 +67,7 @@ Shard::Shard(ShardGroup& group, unsigned id, int listen_fd)
 Shard::~Shard() {
   for (Conn& c : conns_) {
     c.queue.clear(leases_);
-    if (c.fd >= 0) ::close(c.fd);
+    if (c.fd >= 0) io_.close_fd(c.fd);
   }
   io_.close();
   if (wake_fd_ >= 0) ::close(wake_fd_);
@@ -78,10 +75,7 @@ Shard::~Shard() {
 }
 
 std::uint64_t Shard::now_tick() const noexcept {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  std::uint64_t ms = static_cast<std::uint64_t>(ts.tv_sec) * 1000 + static_cast<std::uint64_t>(ts.tv_nsec) / 1'000'000;
-  return ms / tick_ms_;
+  return io_.now_ms() / tick_ms_;
 }
 
 std::string Shard::init() {
@@ -126,25 +120,36 @@ void Shard::post_external(Delivery d) {
 }
 
 void Shard::run() {
+  start();
+  while (turn()) {
+  }
+  abandon();
+}
+
+void Shard::start() {
   arm_accept();
   arm_tick();
   arm_wake();
-  for (;;) {
-    int rc = io_.run_once([this](const Completion& c) { dispatch(c); });
-    if (rc < 0 && rc != -EINTR && rc != -EBUSY && rc != -ETIME) {
-      g_ring_log.log(LogLevel::error, "shard %u: waiting for completions: %s", id_, std::strerror(-rc));
-    }
-    if (!stopping_ && group_.stopping.load(std::memory_order_acquire)) begin_stop();
-    end_of_turn();
-    if (stopping_ && (live_ == 0 || now_tick() >= stop_deadline_)) break;
+}
+
+bool Shard::turn() {
+  int rc = io_.run_once([this](const Completion& c) { dispatch(c); });
+  if (rc < 0 && rc != -EINTR && rc != -EBUSY && rc != -ETIME) {
+    g_ring_log.log(LogLevel::error, "shard %u: waiting for completions: %s", id_, std::strerror(-rc));
   }
+  if (!stopping_ && group_.stopping.load(std::memory_order_acquire)) begin_stop();
+  end_of_turn();
+  return !(stopping_ && (live_ == 0 || now_tick() >= stop_deadline_));
+}
+
+void Shard::abandon() noexcept {
   // Deadline passed or everyone gone: drop what is left.
   for (std::uint32_t slot = 0; slot < conns_.size(); ++slot) {
     Conn& c = conns_[slot];
     if (c.state == ConnState::free) continue;
     c.joined = false;  // no "left" notices while everything stops
     if (c.fd >= 0) {
-      ::close(c.fd);
+      io_.close_fd(c.fd);
       c.fd = -1;
     }
   }
@@ -232,18 +237,10 @@ void Shard::on_accept(const Completion& cqe) {
       metrics_.accept_errors.add();
       g_accept_log.log(LogLevel::warn, "connection table full (%zu per shard): refusing", conns_.size());
     }
-    ::close(fd);
+    io_.close_fd(fd);
     return;
   }
-  sockaddr_storage peer{};
-  socklen_t plen = sizeof peer;
-  std::uint16_t port = 0;
-  if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &plen) == 0) {
-    if (peer.ss_family == AF_INET) port = ntohs(reinterpret_cast<sockaddr_in*>(&peer)->sin_port);
-    if (peer.ss_family == AF_INET6) port = ntohs(reinterpret_cast<sockaddr_in6*>(&peer)->sin6_port);
-  }
-  int one = 1;
-  (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  std::uint16_t port = io_.setup_accepted(fd);
 
   std::uint32_t slot = free_slots_.back();
   free_slots_.pop_back();
@@ -343,7 +340,7 @@ void Shard::end_of_turn() {
     if (c.recv_armed || c.send_inflight) {
       if (!c.rd_shut && c.fd >= 0) {
         // Wakes the pending recv/send with an error so the slot can be reclaimed.
-        ::shutdown(c.fd, SHUT_RDWR);
+        io_.shutdown(c.fd, SHUT_RDWR);
         c.rd_shut = true;
       }
       ++i;

@@ -25,7 +25,7 @@
 #include "engine/metrics.hpp"
 #include "engine/timer_wheel.hpp"
 #include "engine/topic.hpp"
-#include "engine/uring_backend.hpp"
+#include "engine/io_backend.hpp"
 #include "engine/user_data.hpp"
 #include "protocol/frame.hpp"
 
@@ -58,8 +58,13 @@ class Shard {
 
   // On the shard's thread, before run(): ring, buffers, eventfd. Returns "" or an error line.
   [[nodiscard]] std::string init();
-  // The loop; returns after stop() and the drain.
+  // The loop; returns after stop() and the drain. It is start(), turn() until it returns
+  // false, then abandon(); a driver (the scripted backend's tests) may call them itself.
   void run();
+  void start();
+  [[nodiscard]] bool turn();  // one submit-wait-dispatch round; false once stopped and drained
+  void abandon() noexcept;    // closes whatever is still open (after the stop deadline)
+  [[nodiscard]] std::uint32_t live_connections() const noexcept { return live_; }
   // After every shard's thread has returned: release what mailboxes still hold.
   void release_leftovers() noexcept;
 
@@ -68,7 +73,8 @@ class Shard {
   // Any thread: wake the loop (stop, external posts).
   void wake() noexcept;
 
-  [[nodiscard]] const UringBackend& backend() const noexcept { return io_; }
+  [[nodiscard]] const IoBackend& backend() const noexcept { return io_; }
+  [[nodiscard]] IoBackend& backend() noexcept { return io_; }
   [[nodiscard]] const ShardMetrics& metrics() const noexcept { return metrics_; }
   [[nodiscard]] Mailbox<Delivery>& inbox_from(unsigned sender) noexcept { return *inbox_[sender]; }
 
@@ -132,7 +138,7 @@ class Shard {
   const Config& cfg_;
   unsigned id_;
   int listen_fd_;
-  UringBackend io_;
+  IoBackend io_;
   int wake_fd_ = -1;
   std::uint64_t wake_value_ = 0;
   __kernel_timespec tick_ts_{};

@@ -1,6 +1,5 @@
 // Shard: receive, send and teardown of connections.
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <cerrno>
 
@@ -56,7 +55,7 @@ void Shard::flush(Conn& c, std::uint32_t slot) {
     if (c.state == ConnState::finishing && !c.wr_shut) {
       // Everything is out: FIN (half-close) and keep reading until the peer's EOF, so its
       // late bytes never turn our close into a reset that could destroy the close frame.
-      ::shutdown(c.fd, SHUT_WR);
+      io_.shutdown(c.fd, SHUT_WR);
       c.wr_shut = true;
       if (c.peer_eof) kill(c, slot);  // the peer's EOF already came: nothing left to read
     }
@@ -103,7 +102,7 @@ void Shard::kill(Conn& c, std::uint32_t slot) noexcept {
 void Shard::reap(Conn& c, std::uint32_t slot) noexcept {
   if (c.joined) leave(c);
   c.queue.clear(leases_);
-  if (c.fd >= 0) ::close(c.fd);
+  if (c.fd >= 0) io_.close_fd(c.fd);
   c.fd = -1;
   c.state = ConnState::free;
   c.in_dead_list = false;

@@ -1,5 +1,11 @@
 #include "engine/uring_backend.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <time.h>
+#include <unistd.h>
+
 #include <cstring>
 #include <new>
 
@@ -88,6 +94,25 @@ void UringBackend::wake(const UringBackend& other, std::uint64_t tag) {
   io_uring_prep_msg_ring(s, other.ring_.ring_fd, 0, tag, 0);
   s->flags |= IOSQE_CQE_SKIP_SUCCESS;  // the sender needs no completion for a wake-up
   io_uring_sqe_set_data64(s, tag);
+}
+
+std::uint16_t UringBackend::setup_accepted(int fd) noexcept {
+  int one = 1;
+  (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  sockaddr_storage peer{};
+  socklen_t len = sizeof peer;
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0) return 0;
+  if (peer.ss_family == AF_INET) return ntohs(reinterpret_cast<sockaddr_in*>(&peer)->sin_port);
+  if (peer.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&peer)->sin6_port);
+  return 0;
+}
+
+void UringBackend::close_fd(int fd) noexcept { ::close(fd); }
+
+std::uint64_t UringBackend::now_ms() const noexcept {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1000 + static_cast<std::uint64_t>(ts.tv_nsec) / 1'000'000;
 }
 
 }  // namespace ringcast::engine

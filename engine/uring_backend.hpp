@@ -12,17 +12,10 @@
 #include <memory>
 #include <string>
 
+#include "engine/completion.hpp"
 #include "engine/uring_setup.hpp"
 
 namespace ringcast::engine {
-
-struct Completion {
-  std::uint64_t tag = 0;
-  int res = 0;               // bytes / fd on success, -errno on failure
-  bool more = false;         // a multishot operation stays armed
-  bool has_buffer = false;   // res bytes landed in provided buffer `buffer`
-  std::uint16_t buffer = 0;
-};
 
 class UringBackend {
  public:
@@ -48,6 +41,14 @@ class UringBackend {
   void cancel(std::uint64_t target, std::uint64_t tag);
   // Posts a completion carrying `tag` on `other` (another shard's backend) to wake it.
   void wake(const UringBackend& other, std::uint64_t tag);
+
+  // Socket calls the shard makes outside the ring, here so a scripted backend can stand in.
+  // setup_accepted: TCP_NODELAY on a new connection; returns the peer's port (0 if unknown).
+  [[nodiscard]] std::uint16_t setup_accepted(int fd) noexcept;
+  void shutdown(int fd, int how) noexcept { (void)::shutdown(fd, how); }
+  void close_fd(int fd) noexcept;
+  // CLOCK_MONOTONIC in milliseconds: the timer wheel's clock.
+  [[nodiscard]] std::uint64_t now_ms() const noexcept;
 
   [[nodiscard]] std::uint8_t* buffer(std::uint16_t id) const noexcept { return bufs_.buffer(id); }
   void recycle(std::uint16_t id) noexcept { bufs_.recycle(id); }

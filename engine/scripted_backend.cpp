@@ -1,0 +1,244 @@
+#include "engine/scripted_backend.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace ringcast::engine {
+
+std::string ScriptedBackend::init(unsigned, unsigned recv_buffers, unsigned recv_buffer_size) {
+  buffer_size_ = recv_buffer_size;
+  buffers_.assign(std::size_t{recv_buffers} * recv_buffer_size, 0);
+  free_ids_.clear();
+  for (unsigned i = recv_buffers; i-- > 0;) free_ids_.push_back(static_cast<std::uint16_t>(i));
+  iov_arena_.resize(64 * 1024);
+  return {};
+}
+
+void ScriptedBackend::breach(std::string what) {
+  if (violation_.empty()) violation_ = std::move(what);
+}
+
+ScriptedBackend::Socket* ScriptedBackend::find(int fd) {
+  auto it = sockets_.find(fd);
+  return it == sockets_.end() ? nullptr : &it->second;
+}
+
+const ScriptedBackend::Socket* ScriptedBackend::find(int fd) const {
+  auto it = sockets_.find(fd);
+  return it == sockets_.end() ? nullptr : &it->second;
+}
+
+ScriptedBackend::Socket& ScriptedBackend::live(int fd, const char* op) {
+  Socket& s = sockets_[fd];
+  if (s.closed) breach(std::string(op) + " on closed fd " + std::to_string(fd));
+  return s;
+}
+
+void ScriptedBackend::accept_multishot(int, std::uint64_t tag) {
+  if (accept_tag_ != 0) breach("accept armed twice");
+  accept_tag_ = tag;
+}
+
+bool ScriptedBackend::accept(int fd, std::uint16_t peer_port) {
+  if (accept_tag_ == 0) return false;
+  Socket& s = sockets_[fd];
+  s = Socket{};
+  s.port = peer_port;
+  post(accept_tag_, fd, true);
+  return true;
+}
+
+std::uint16_t ScriptedBackend::setup_accepted(int fd) noexcept {
+  const Socket* s = find(fd);
+  return s != nullptr ? s->port : 0;
+}
+
+void ScriptedBackend::recv_multishot(int fd, std::uint64_t tag) {
+  Socket& s = live(fd, "recv");
+  if (s.recv_tag != 0) breach("recv armed twice on fd " + std::to_string(fd));
+  s.recv_tag = tag;
+  pump(fd, s);
+}
+
+void ScriptedBackend::pump(int fd, Socket& s) {
+  if (s.recv_tag == 0 || s.closed) return;
+  if (s.reset) {
+    post(s.recv_tag, -s.reset_err);
+    s.recv_tag = 0;
+    return;
+  }
+  while (!s.inbox.empty()) {
+    if (free_ids_.empty()) {  // like the kernel: the multishot recv ends, bytes stay queued
+      post(s.recv_tag, -ENOBUFS);
+      s.recv_tag = 0;
+      return;
+    }
+    std::vector<std::uint8_t>& seg = s.inbox.front();
+    std::uint16_t id = free_ids_.back();
+    free_ids_.pop_back();
+    ++lent_;
+    std::size_t n = std::min(seg.size(), buffer_size_);
+    std::memcpy(buffer(id), seg.data(), n);
+    ready_.push_back({s.recv_tag, static_cast<int>(n), true, true, id});
+    if (n == seg.size()) {
+      s.inbox.pop_front();
+    } else {
+      seg.erase(seg.begin(), seg.begin() + static_cast<std::ptrdiff_t>(n));
+    }
+  }
+  if (s.eof || s.rd_shut) {
+    post(s.recv_tag, 0);
+    s.recv_tag = 0;
+  }
+  (void)fd;
+}
+
+void ScriptedBackend::recycle(std::uint16_t id) noexcept {
+  if (lent_ == 0 || std::find(free_ids_.begin(), free_ids_.end(), id) != free_ids_.end()) {
+    breach("buffer " + std::to_string(id) + " recycled twice");
+    return;
+  }
+  --lent_;
+  free_ids_.push_back(id);
+}
+
+void ScriptedBackend::peer_send(int fd, std::span<const std::uint8_t> bytes) {
+  Socket* s = find(fd);
+  if (s == nullptr || s->closed || s->eof || bytes.empty()) return;
+  s->inbox.emplace_back(bytes.begin(), bytes.end());
+  pump(fd, *s);
+}
+
+void ScriptedBackend::peer_eof(int fd) {
+  Socket* s = find(fd);
+  if (s == nullptr || s->closed) return;
+  s->eof = true;
+  pump(fd, *s);
+}
+
+void ScriptedBackend::peer_reset(int fd, int err) {
+  Socket* s = find(fd);
+  if (s == nullptr || s->closed) return;
+  s->reset = true;
+  s->reset_err = err;
+  s->inbox.clear();
+  pump(fd, *s);
+  fail_send(fd, err);
+}
+
+iovec* ScriptedBackend::send_iovecs(std::size_t max) {
+  if (iov_used_ + max > iov_arena_.size()) iov_used_ = 0;  // like a submit: earlier iovecs were copied
+  return iov_arena_.data() + iov_used_;
+}
+
+void ScriptedBackend::sendmsg(int fd, const msghdr* msg, std::size_t used, std::uint64_t tag) {
+  Socket& s = live(fd, "send");
+  iov_used_ += used;
+  if (s.send_tag != 0) breach("second send in flight on fd " + std::to_string(fd));
+  if (s.wr_shut) breach("send after shutdown(SHUT_WR) on fd " + std::to_string(fd));
+  if (msg->msg_iovlen != used || used == 0) breach("sendmsg with a bad iovec count");
+  s.send_tag = tag;
+  s.send_iov.assign(msg->msg_iov, msg->msg_iov + msg->msg_iovlen);
+  if (s.reset || s.rd_shut) fail_send(fd, s.reset ? s.reset_err : EPIPE);
+}
+
+bool ScriptedBackend::send_pending(int fd) const {
+  const Socket* s = find(fd);
+  return s != nullptr && s->send_tag != 0;
+}
+
+std::size_t ScriptedBackend::complete_send(int fd, std::size_t max, std::vector<std::uint8_t>& out) {
+  Socket* s = find(fd);
+  if (s == nullptr || s->send_tag == 0) return 0;
+  // The bytes are read now, not at sendmsg(): the shard must keep them alive until here.
+  std::size_t taken = 0;
+  for (const iovec& v : s->send_iov) {
+    if (taken == max) break;
+    std::size_t n = std::min(v.iov_len, max - taken);
+    const auto* p = static_cast<const std::uint8_t*>(v.iov_base);
+    out.insert(out.end(), p, p + n);
+    taken += n;
+  }
+  post(s->send_tag, static_cast<int>(taken));
+  s->send_tag = 0;
+  s->send_iov.clear();
+  return taken;
+}
+
+void ScriptedBackend::fail_send(int fd, int err) {
+  Socket* s = find(fd);
+  if (s == nullptr || s->send_tag == 0) return;
+  post(s->send_tag, -err);
+  s->send_tag = 0;
+  s->send_iov.clear();
+}
+
+void ScriptedBackend::shutdown(int fd, int how) noexcept {
+  Socket& s = live(fd, "shutdown");
+  if (how == SHUT_WR || how == SHUT_RDWR) s.wr_shut = true;
+  if (how == SHUT_RD || how == SHUT_RDWR) {
+    s.rd_shut = true;
+    s.inbox.clear();
+    pump(fd, s);
+    fail_send(fd, EPIPE);
+  }
+}
+
+void ScriptedBackend::close_fd(int fd) noexcept {
+  Socket& s = live(fd, "close");
+  if (s.recv_tag != 0 || s.send_tag != 0) breach("fd " + std::to_string(fd) + " closed with operations pending");
+  s.closed = true;
+}
+
+void ScriptedBackend::timeout(const __kernel_timespec* ts, std::uint64_t tag) {
+  std::uint64_t ms = static_cast<std::uint64_t>(ts->tv_sec) * 1000 + static_cast<std::uint64_t>(ts->tv_nsec) / 1'000'000;
+  timeouts_.emplace_back(now_ms_ + ms, tag);
+}
+
+void ScriptedBackend::read(int, void*, std::size_t, std::uint64_t) {}  // the wake-up read never completes
+
+void ScriptedBackend::cancel(std::uint64_t target, std::uint64_t tag) {
+  if (target == accept_tag_ && accept_tag_ != 0) {
+    post(accept_tag_, -ECANCELED);
+    accept_tag_ = 0;
+  }
+  for (std::size_t i = 0; i < timeouts_.size();) {
+    if (timeouts_[i].second == target) {
+      post(target, -ECANCELED);
+      timeouts_.erase(timeouts_.begin() + static_cast<std::ptrdiff_t>(i));
+    } else {
+      ++i;
+    }
+  }
+  post(tag, 0);
+}
+
+void ScriptedBackend::advance(std::uint64_t ms) {
+  now_ms_ += ms;
+  for (std::size_t i = 0; i < timeouts_.size();) {
+    if (timeouts_[i].first <= now_ms_) {
+      post(timeouts_[i].second, -ETIME);
+      timeouts_.erase(timeouts_.begin() + static_cast<std::ptrdiff_t>(i));
+    } else {
+      ++i;
+    }
+  }
+}
+
+bool ScriptedBackend::recv_armed(int fd) const {
+  const Socket* s = find(fd);
+  return s != nullptr && s->recv_tag != 0;
+}
+
+bool ScriptedBackend::write_shut(int fd) const {
+  const Socket* s = find(fd);
+  return s != nullptr && s->wr_shut;
+}
+
+bool ScriptedBackend::closed(int fd) const {
+  const Socket* s = find(fd);
+  return s != nullptr && s->closed;
+}
+
+}  // namespace ringcast::engine

@@ -1,0 +1,121 @@
+// A deterministic stand-in for UringBackend with the same calls and no kernel: a test or
+// fuzz driver plays the peers (accepts, bytes, EOFs, resets), decides how much of each send
+// the "network" takes, and moves the clock; the shard under test runs its real code.
+//
+// It models the io_uring behaviour the shard relies on: multishot recv stays armed until
+// EOF, an error or an empty buffer pool (ENOBUFS ends it); bytes wait in the "socket"
+// until a recv is armed; one send in flight per socket; shutdown(RDWR) ends the pending
+// recv with EOF and fails the pending send. A call that breaks the shard's side of the
+// contract (an operation on a closed fd, a second send in flight, a send after FIN, a
+// close with operations pending) is recorded in violation() for the driver to report.
+#pragma once
+#include <linux/time_types.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "engine/completion.hpp"
+
+namespace ringcast::engine {
+
+class ScriptedBackend {
+ public:
+  ScriptedBackend() = default;
+  ScriptedBackend(const ScriptedBackend&) = delete;
+  ScriptedBackend& operator=(const ScriptedBackend&) = delete;
+
+  // --- the shard's side: the same calls as UringBackend ---
+  [[nodiscard]] std::string init(unsigned entries, unsigned recv_buffers, unsigned recv_buffer_size);
+  void close() noexcept {}
+  void accept_multishot(int listen_fd, std::uint64_t tag);
+  void recv_multishot(int fd, std::uint64_t tag);
+  [[nodiscard]] iovec* send_iovecs(std::size_t max);
+  void sendmsg(int fd, const msghdr* msg, std::size_t used, std::uint64_t tag);
+  void timeout(const __kernel_timespec* ts, std::uint64_t tag);
+  void read(int fd, void* buf, std::size_t len, std::uint64_t tag);
+  void cancel(std::uint64_t target, std::uint64_t tag);
+  // No-op: the driver runs every shard's turn itself.
+  void wake(const ScriptedBackend&, std::uint64_t) noexcept {}
+  [[nodiscard]] std::uint8_t* buffer(std::uint16_t id) const noexcept {
+    return const_cast<std::uint8_t*>(buffers_.data()) + std::size_t{id} * buffer_size_;
+  }
+  void recycle(std::uint16_t id) noexcept;
+  [[nodiscard]] std::uint16_t setup_accepted(int fd) noexcept;
+  void shutdown(int fd, int how) noexcept;
+  void close_fd(int fd) noexcept;
+  [[nodiscard]] std::uint64_t now_ms() const noexcept { return now_ms_; }
+
+  // Hands every completion queued so far to f. Never blocks.
+  template <typename F>
+  int run_once(F&& f) {
+    iov_used_ = 0;
+    std::vector<Completion> batch;
+    batch.swap(ready_);
+    for (const Completion& c : batch) f(c);
+    batch.clear();
+    if (ready_.empty()) ready_.swap(batch);  // keep the capacity
+    return 0;
+  }
+
+  // --- the driver's side ---
+  // A new connection on the listener; false if no accept is armed.
+  bool accept(int fd, std::uint16_t peer_port);
+  // The peer sends `bytes` (arrives as one segment; split into buffer-sized completions).
+  void peer_send(int fd, std::span<const std::uint8_t> bytes);
+  void peer_eof(int fd);              // the peer's FIN: recv ends with 0 after queued bytes
+  void peer_reset(int fd, int err);   // recv and the pending send fail with -err
+  [[nodiscard]] bool send_pending(int fd) const;
+  // The network takes up to `max` bytes of the pending send: they are appended to `out`
+  // and the send completes with that count. Returns the count (0 if nothing pending).
+  std::size_t complete_send(int fd, std::size_t max, std::vector<std::uint8_t>& out);
+  void fail_send(int fd, int err);    // the pending send completes with -err
+  void advance(std::uint64_t ms);     // moves the clock; due timeouts complete (-ETIME)
+
+  [[nodiscard]] bool accept_armed() const noexcept { return accept_tag_ != 0; }
+  [[nodiscard]] bool has_completions() const noexcept { return !ready_.empty(); }
+  [[nodiscard]] bool recv_armed(int fd) const;
+  [[nodiscard]] bool write_shut(int fd) const;
+  [[nodiscard]] bool closed(int fd) const;
+  [[nodiscard]] std::size_t buffers_in_use() const noexcept { return lent_; }
+  [[nodiscard]] const std::string& violation() const noexcept { return violation_; }
+
+ private:
+  struct Socket {
+    std::uint64_t recv_tag = 0;  // 0: no recv armed
+    std::uint64_t send_tag = 0;  // 0: no send in flight
+    std::vector<iovec> send_iov;  // copied at "submit", like the kernel does
+    std::deque<std::vector<std::uint8_t>> inbox;  // segments not yet received
+    bool eof = false, reset = false;
+    int reset_err = 0;
+    bool wr_shut = false, rd_shut = false, closed = false;
+    std::uint16_t port = 0;
+  };
+  Socket* find(int fd);
+  const Socket* find(int fd) const;
+  Socket& live(int fd, const char* op);  // records a violation for unknown/closed fds
+  void pump(int fd, Socket& s);          // delivers queued input to an armed recv
+  void post(std::uint64_t tag, int res, bool more = false) { ready_.push_back({tag, res, more, false, 0}); }
+  void breach(std::string what);
+
+  std::unordered_map<int, Socket> sockets_;
+  std::vector<Completion> ready_;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> timeouts_;  // {due ms, tag}
+  std::uint64_t accept_tag_ = 0;
+  std::uint64_t now_ms_ = 1'000'000;
+  std::vector<std::uint8_t> buffers_;
+  std::vector<std::uint16_t> free_ids_;
+  std::size_t buffer_size_ = 0, lent_ = 0;
+  std::vector<iovec> iov_arena_;
+  std::size_t iov_used_ = 0;
+  std::string violation_;
+};
+
+}  // namespace ringcast::engine

@@ -1,0 +1,255 @@
+// Drives one real Shard on the scripted backend (engine/scripted_backend.hpp): plays the
+// clients (connect, bytes, frames, EOF, reset), the network (how much of each pending send
+// goes out) and the clock. Every byte the server writes to a client is checked as it
+// arrives: an HTTP answer, then (after a 101) valid server frames, and nothing after the
+// close frame or a non-101 answer's body. Shared by tests/scripted/ and fuzz_connection.
+#pragma once
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/shard.hpp"
+#include "protocol/close.hpp"
+#include "protocol/frame.hpp"
+#include "protocol/utf8.hpp"
+
+namespace ringcast::engine::test {
+
+// What the server wrote to one client, checked and decoded.
+class ServerStream {
+ public:
+  struct Message {
+    protocol::Opcode op;
+    std::string payload;
+  };
+
+  void feed(std::span<const std::uint8_t> bytes) {
+    buf_.insert(buf_.end(), bytes.begin(), bytes.end());
+    while (error_.empty() && parse_one()) {
+    }
+  }
+  [[nodiscard]] const std::string& error() const noexcept { return error_; }
+  [[nodiscard]] int status() const noexcept { return status_; }  // 0 until the head is complete
+  [[nodiscard]] const std::vector<Message>& messages() const noexcept { return messages_; }
+  [[nodiscard]] bool close_seen() const noexcept { return close_seen_; }
+  [[nodiscard]] std::uint16_t close_code() const noexcept { return close_code_; }  // 1005: none
+  [[nodiscard]] std::size_t total() const noexcept { return total_; }
+
+ private:
+  bool fail(std::string why) {
+    error_ = std::move(why);
+    return false;
+  }
+  // Consumes one head, body or frame from buf_; false when it needs more bytes (or failed).
+  bool parse_one() {
+    if (buf_.empty()) return false;
+    if (done_) return fail("bytes after the end of the answer");
+    if (status_ == 0) return parse_head();
+    if (body_left_ > 0) {
+      std::size_t n = std::min(body_left_, buf_.size());
+      consume(n);
+      body_left_ -= n;
+      done_ = body_left_ == 0 && status_ != 101;
+      return true;
+    }
+    if (close_seen_) return fail("bytes after the close frame");
+    return parse_frame();
+  }
+  bool parse_head() {
+    std::string_view s(reinterpret_cast<const char*>(buf_.data()), buf_.size());
+    std::size_t end = s.find("\r\n\r\n");
+    if (end == std::string_view::npos) return s.size() > 16384 ? fail("endless response head") : false;
+    if (!s.starts_with("HTTP/1.1 ") || s.size() < 12) return fail("answer is not HTTP/1.1");
+    status_ = std::atoi(std::string(s.substr(9, 3)).c_str());
+    if (status_ < 100 || status_ > 599) return fail("bad status code");
+    std::string_view head = s.substr(0, end);
+    std::size_t cl = head.find("Content-Length: ");
+    body_left_ = cl == std::string_view::npos ? 0 : std::strtoul(std::string(head.substr(cl + 16, 12)).c_str(), nullptr, 10);
+    consume(end + 4);
+    if (status_ == 101 && body_left_ != 0) return fail("101 with a body");
+    done_ = status_ != 101 && body_left_ == 0;
+    return true;
+  }
+  bool parse_frame() {
+    if (buf_.size() < 2) return false;
+    std::uint8_t b0 = buf_[0], b1 = buf_[1];
+    if ((b0 & 0x80) == 0) return fail("server fragmented a message");
+    if ((b0 & 0x70) != 0) return fail("server set RSV bits");
+    if ((b1 & 0x80) != 0) return fail("server masked a frame");
+    auto op = static_cast<protocol::Opcode>(b0 & 0x0F);
+    std::uint8_t code = b0 & 0x0F;
+    if (code != 1 && code != 2 && code != 8 && code != 9 && code != 10) return fail("reserved opcode from server");
+    std::uint64_t len = b1 & 0x7F;
+    std::size_t h = 2;
+    if (len == 126) {
+      if (buf_.size() < 4) return false;
+      len = (std::uint64_t{buf_[2]} << 8) | buf_[3];
+      if (len < 126) return fail("non-minimal 16-bit length");
+      h = 4;
+    } else if (len == 127) {
+      if (buf_.size() < 10) return false;
+      len = 0;
+      for (int i = 2; i < 10; ++i) len = (len << 8) | buf_[static_cast<std::size_t>(i)];
+      if (len <= 0xFFFF || (len >> 63) != 0) return fail("non-minimal 64-bit length");
+      h = 10;
+    }
+    if (code >= 8 && len > protocol::kMaxControlPayload) return fail("control frame over 125 bytes");
+    if (buf_.size() < h + len) return false;
+    std::span<const std::uint8_t> payload(buf_.data() + h, static_cast<std::size_t>(len));
+    if (op == protocol::Opcode::text && !protocol::is_valid_utf8(payload.data(), payload.size())) {
+      return fail("invalid UTF-8 in a server text frame");
+    }
+    if (op == protocol::Opcode::close) {
+      protocol::CloseParse cp = protocol::parse_close_payload(payload);
+      if (cp.status != protocol::Status::ok) return fail("invalid close payload from server");
+      close_seen_ = true;
+      close_code_ = cp.code;
+    }
+    messages_.push_back({op, std::string(payload.begin(), payload.end())});
+    consume(h + static_cast<std::size_t>(len));
+    return true;
+  }
+  void consume(std::size_t n) {
+    total_ += n;
+    buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(n));
+  }
+
+  std::vector<std::uint8_t> buf_;
+  std::vector<Message> messages_;
+  std::string error_;
+  int status_ = 0;
+  std::size_t body_left_ = 0, total_ = 0;
+  bool done_ = false, close_seen_ = false;
+  std::uint16_t close_code_ = 1005;
+};
+
+inline std::string upgrade_request(std::string_view path) {
+  std::string r = "GET ";
+  r.append(path).append(
+      " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+  return r;
+}
+
+inline std::vector<std::uint8_t> client_frame(protocol::Opcode op, std::string_view payload, bool fin = true,
+                                              std::uint8_t rsv = 0, protocol::MaskKey mask = {1, 2, 3, 4}) {
+  std::vector<std::uint8_t> out(protocol::frame_header_len(payload.size(), true) + payload.size());
+  std::size_t n = protocol::encode_client_frame(
+      out, op, {reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size()}, mask, fin, rsv);
+  out.resize(n);
+  return out;
+}
+
+class ShardDriver {
+ public:
+  struct Client {
+    int fd = -1;
+    std::uint16_t port = 0;
+    ServerStream in;
+  };
+
+  explicit ShardDriver(const Config& cfg) {
+    group_.config = cfg;
+    group_.shard_count = 1;
+    group_.shards.push_back(std::make_unique<Shard>(group_, 0, -1));
+    shard_ = group_.shards.back().get();
+    group_.metrics.push_back(&shard_->metrics());
+    init_error_ = shard_->init();
+    if (init_error_.empty()) shard_->start();
+    settle();
+  }
+  ShardDriver(const ShardDriver&) = delete;
+  ShardDriver& operator=(const ShardDriver&) = delete;
+
+  [[nodiscard]] const std::string& init_error() const noexcept { return init_error_; }
+  [[nodiscard]] Shard& shard() noexcept { return *shard_; }
+  [[nodiscard]] ScriptedBackend& io() noexcept { return shard_->backend(); }
+  [[nodiscard]] ShardGroup& group() noexcept { return group_; }
+  [[nodiscard]] std::vector<Client>& clients() noexcept { return clients_; }
+  [[nodiscard]] Client& client(std::size_t i) noexcept { return clients_[i]; }
+
+  // Runs turns until no completion is waiting; false if the shard has stopped.
+  bool settle() {
+    for (int i = 0; i < 64; ++i) {
+      if (!shard_->turn()) return running_ = false;
+      if (!io().has_completions()) return true;
+    }
+    return true;
+  }
+
+  // A new client connection; its index, or -1 when the shard is not accepting.
+  int connect() {
+    int fd = next_fd_++;
+    std::uint16_t port = static_cast<std::uint16_t>(40000 + fd);
+    if (!io().accept(fd, port)) return -1;
+    clients_.push_back({fd, port, {}});
+    settle();
+    return static_cast<int>(clients_.size() - 1);
+  }
+  int connect_ws(std::string_view path) {
+    int c = connect();
+    if (c >= 0) send(static_cast<std::size_t>(c), upgrade_request(path));
+    return c;
+  }
+
+  void send(std::size_t c, std::span<const std::uint8_t> bytes) {
+    io().peer_send(clients_[c].fd, bytes);
+    settle();
+  }
+  void send(std::size_t c, std::string_view s) {
+    send(c, std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(s.data()), s.size()));
+  }
+  void eof(std::size_t c) {
+    io().peer_eof(clients_[c].fd);
+    settle();
+  }
+  void reset(std::size_t c, int err = ECONNRESET) {
+    io().peer_reset(clients_[c].fd, err);
+    settle();
+  }
+  // The network takes up to `max` bytes of client c's pending send.
+  std::size_t deliver(std::size_t c, std::size_t max = SIZE_MAX) {
+    std::vector<std::uint8_t> out;
+    std::size_t n = io().complete_send(clients_[c].fd, max, out);
+    clients_[c].in.feed(out);
+    settle();
+    return n;
+  }
+  // Every pending send goes out whole, until none is left (bounded).
+  void deliver_all() {
+    for (int round = 0; round < 1000; ++round) {
+      bool any = false;
+      for (std::size_t c = 0; c < clients_.size(); ++c) any |= deliver(c) > 0;
+      if (!any) return;
+    }
+  }
+  void advance(std::uint64_t ms) {
+    io().advance(ms);
+    settle();
+  }
+
+  // The first broken rule: the backend contract or a client's view of the server's bytes.
+  [[nodiscard]] std::string violation() const {
+    if (!shard_->backend().violation().empty()) return "backend: " + shard_->backend().violation();
+    for (const Client& c : clients_) {
+      if (!c.in.error().empty()) return "client fd " + std::to_string(c.fd) + ": " + c.in.error();
+    }
+    return {};
+  }
+  [[nodiscard]] bool running() const noexcept { return running_; }
+
+ private:
+  ShardGroup group_;
+  Shard* shard_ = nullptr;
+  std::string init_error_;
+  std::vector<Client> clients_;
+  int next_fd_ = 100;
+  bool running_ = true;
+};
+
+}  // namespace ringcast::engine::test

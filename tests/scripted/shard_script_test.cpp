@@ -1,0 +1,187 @@
+// The real shard on the scripted backend: exact, repeatable sequences that real sockets
+// make timing-dependent (partial sends, a close and a FIN in one batch, an empty buffer
+// pool, deadlines), each checked byte for byte on the client's side.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "scripted/shard_driver.hpp"
+
+namespace ringcast::engine::test {
+namespace {
+
+using protocol::Opcode;
+
+Config small_config() {
+  Config cfg;
+  cfg.max_connections_per_shard = 16;
+  cfg.handshake_timeout = std::chrono::milliseconds(500);
+  cfg.idle_timeout = std::chrono::milliseconds(2000);
+  cfg.close_timeout = std::chrono::milliseconds(500);
+  cfg.max_backlog = 4096;
+  cfg.max_message = 1 << 16;
+  return cfg;
+}
+
+class ShardScript : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_EQ(d.init_error(), ""); }
+  void TearDown() override { EXPECT_EQ(d.violation(), ""); }
+
+  // A client upgraded on `path`, with the 101 and anything queued so far delivered.
+  std::size_t open(std::string_view path) {
+    int c = d.connect_ws(path);
+    EXPECT_GE(c, 0);
+    d.deliver_all();
+    EXPECT_EQ(d.client(static_cast<std::size_t>(c)).in.status(), 101);
+    return static_cast<std::size_t>(c);
+  }
+  std::string last_text(std::size_t c) {
+    const auto& m = d.client(c).in.messages();
+    return m.empty() ? std::string() : m.back().payload;
+  }
+
+  ShardDriver d{small_config()};
+};
+
+TEST_F(ShardScript, ChatLineReachesEveryMemberWithTheSenderName) {
+  std::size_t a = open("/");
+  std::size_t b = open("/");
+  std::string a_name = "ID" + std::to_string(d.client(a).port);
+  EXPECT_EQ(last_text(a), "ID" + std::to_string(d.client(b).port) + " joined");
+  d.send(b, client_frame(Opcode::text, "hello"));
+  d.deliver_all();
+  EXPECT_EQ(last_text(a), "ID" + std::to_string(d.client(b).port) + ": hello");
+  EXPECT_EQ(last_text(b), last_text(a));
+  d.reset(a);
+  d.deliver_all();
+  EXPECT_EQ(last_text(b), a_name + " left");
+  EXPECT_EQ(d.shard().live_connections(), 1u);
+}
+
+TEST_F(ShardScript, SendsTakenOneByteAtATimeStillFormOneValidStream) {
+  std::size_t c = open("/echo");
+  for (int i = 0; i < 5; ++i) d.send(c, client_frame(Opcode::binary, std::string(300, static_cast<char>('a' + i))));
+  // Each completion takes one byte: the shard must resume mid-frame every time.
+  for (int guard = 0; guard < 10000 && d.deliver(c, 1) > 0; ++guard) {
+  }
+  const auto& m = d.client(c).in.messages();
+  ASSERT_EQ(m.size(), 5u);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(m[static_cast<std::size_t>(i)].payload, std::string(300, static_cast<char>('a' + i)));
+}
+
+TEST_F(ShardScript, CloseAndFinInOneBatchStillGetTheCloseReply) {
+  std::size_t c = open("/echo");
+  auto close = client_frame(Opcode::close, std::string("\x03\xe8", 2));
+  d.io().peer_send(d.client(c).fd, close);
+  d.io().peer_eof(d.client(c).fd);  // both arrive before the shard's next turn
+  d.settle();
+  d.deliver_all();
+  EXPECT_TRUE(d.client(c).in.close_seen());
+  EXPECT_EQ(d.client(c).in.close_code(), 1000);
+  EXPECT_TRUE(d.io().closed(d.client(c).fd));
+  EXPECT_EQ(d.shard().live_connections(), 0u);
+}
+
+TEST(ShardScriptBuffers, EmptyBufferPoolEndsTheRecvAndTheRestArrivesAfterRearm) {
+  Config cfg = small_config();
+  cfg.max_backlog = 1 << 20;  // every echo of the burst is queued in one turn
+  ShardDriver d(cfg);
+  int c = d.connect_ws("/echo");
+  ASSERT_GE(c, 0);
+  d.deliver_all();
+  int fd = d.client(static_cast<std::size_t>(c)).fd;
+  // More segments than the shard has receive buffers, all before its next turn.
+  constexpr int kFrames = 3000;
+  for (int i = 0; i < kFrames; ++i) d.io().peer_send(fd, client_frame(Opcode::text, std::to_string(i)));
+  for (int i = 0; i < 20; ++i) {
+    d.settle();
+    d.deliver_all();
+  }
+  EXPECT_GT(d.shard().metrics().enobufs.get(), 0u);
+  const auto& m = d.client(static_cast<std::size_t>(c)).in.messages();
+  ASSERT_EQ(m.size(), static_cast<std::size_t>(kFrames));
+  for (int i = 0; i < kFrames; ++i) ASSERT_EQ(m[static_cast<std::size_t>(i)].payload, std::to_string(i));
+  EXPECT_EQ(d.io().buffers_in_use(), 0u);
+  EXPECT_EQ(d.violation(), "");
+}
+
+TEST_F(ShardScript, SlowReaderIsClosedWith1008AndItsBacklogFreed) {
+  std::size_t slow = open("/");
+  std::size_t talker = open("/");
+  d.deliver(talker);
+  // The slow client's send never completes; the talker's lines pile up for it.
+  for (int i = 0; i < 200; ++i) {
+    d.send(talker, client_frame(Opcode::text, std::string(100, 'x')));
+    d.deliver(talker);
+  }
+  d.deliver_all();
+  EXPECT_TRUE(d.client(slow).in.close_seen());
+  EXPECT_EQ(d.client(slow).in.close_code(), 1008);
+  EXPECT_LE(d.client(slow).in.total(), 4096u + 1024u);  // the budget, one message, the close
+  EXPECT_EQ(d.shard().metrics().slow_clients_closed.get(), 1u);
+  d.advance(600);  // the slow client never closes its side: the close deadline reclaims it
+  EXPECT_TRUE(d.io().closed(d.client(slow).fd));
+  EXPECT_FALSE(d.client(talker).in.close_seen());
+}
+
+TEST_F(ShardScript, SilentConnectionIsDroppedAtTheHandshakeDeadline) {
+  int c = d.connect();
+  ASSERT_GE(c, 0);
+  d.send(static_cast<std::size_t>(c), std::string_view("GET / HTTP/1.1\r\n"));
+  d.advance(400);
+  EXPECT_FALSE(d.io().closed(d.client(static_cast<std::size_t>(c)).fd));
+  d.advance(200);
+  EXPECT_TRUE(d.io().closed(d.client(static_cast<std::size_t>(c)).fd));
+  EXPECT_EQ(d.shard().live_connections(), 0u);
+}
+
+TEST_F(ShardScript, IdleClientIsPingedThenClosedWith1001) {
+  std::size_t c = open("/echo");
+  d.advance(1100);
+  d.deliver_all();
+  ASSERT_FALSE(d.client(c).in.messages().empty());
+  EXPECT_EQ(d.client(c).in.messages().back().op, Opcode::ping);
+  d.advance(1000);
+  d.deliver_all();
+  EXPECT_TRUE(d.client(c).in.close_seen());
+  EXPECT_EQ(d.client(c).in.close_code(), 1001);
+}
+
+TEST_F(ShardScript, AnsweredPingKeepsTheClientOpen) {
+  std::size_t c = open("/echo");
+  for (int i = 0; i < 5; ++i) {
+    d.advance(1100);
+    d.deliver_all();
+    d.send(c, client_frame(Opcode::pong, ""));
+  }
+  EXPECT_FALSE(d.client(c).in.close_seen());
+}
+
+TEST_F(ShardScript, StopClosesEveryoneWith1001AndTheLoopEnds) {
+  std::size_t a = open("/");
+  std::size_t b = open("/echo");
+  d.group().stopping.store(true);
+  d.settle();
+  d.deliver_all();
+  EXPECT_EQ(d.client(a).in.close_code(), 1001);
+  EXPECT_EQ(d.client(b).in.close_code(), 1001);
+  d.eof(a);
+  d.eof(b);
+  EXPECT_FALSE(d.running());
+  EXPECT_EQ(d.shard().live_connections(), 0u);
+}
+
+TEST_F(ShardScript, HttpErrorAnswerIsFollowedByNothing) {
+  int c = d.connect();
+  ASSERT_GE(c, 0);
+  d.send(static_cast<std::size_t>(c), std::string_view("GET /a/b HTTP/1.1\r\nHost: x\r\n\r\nmore bytes"));
+  d.deliver_all();
+  EXPECT_EQ(d.client(static_cast<std::size_t>(c)).in.status(), 404);
+  EXPECT_TRUE(d.io().write_shut(d.client(static_cast<std::size_t>(c)).fd));
+  d.eof(static_cast<std::size_t>(c));
+  EXPECT_TRUE(d.io().closed(d.client(static_cast<std::size_t>(c)).fd));
+}
+
+}  // namespace
+}  // namespace ringcast::engine::test
