@@ -41,8 +41,7 @@ struct Conn {
 
   protocol::MessageReader reader{protocol::MessageRules{.max_message = 16u << 20, .allowed_rsv = 0, .require_mask = false}};
   std::uint32_t msg_len = 0;  // bytes of the message being received
-  std::uint8_t tail_len = 0;  // its last bytes, where the record is
-  std::uint8_t tail[kMaxRecord + 2];
+  MessageTail tail;           // its last bytes, where the record is
   SendBuffer out;
   std::unique_ptr<HandshakeState> hs;
 

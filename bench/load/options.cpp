@@ -11,8 +11,9 @@ namespace {
 constexpr const char* kUsage = R"(usage: ringcast-load SCENARIO [options] ws://127.0.0.1:PORT/PATH
 
 Opens real WebSocket connections (RFC 6455 handshake, masked frames) to one server and
-measures broadcast delivery. Every message ends with `|p<pub>|s<seq>|t<ns>`, parsed from
-the end, so chat servers that prefix messages work too.
+measures broadcast delivery. Every message ends with `|p<pub>|s<seq>|t<ns>|`, parsed from
+the end, so chat servers that prefix messages work too; anything else (join notices, a
+message cut short) counts as "other".
 
 scenarios:
   fanout   N subscribers, P publishers; closed loop: each publisher keeps --window

@@ -13,29 +13,23 @@ using protocol::Opcode;
 
 void Worker::on_message(Conn& c) {
   Record r;
-  if (!parse_record({c.tail, c.tail_len}, r) || r.pub >= plan_.publishers) {
-    ++res_.other_messages;  // join notices, foreign traffic: not ours to measure
-    return;
+  const bool parsed = parse_record(c.tail.bytes(), r);
+  switch (classify(parsed, r, plan_.publishers, Receiver{c.is_sub, c.is_pub, c.pub_id})) {
+    case MessageKind::foreign: ++res_.other_messages; return;  // join notices, foreign traffic
+    case MessageKind::own_echo:
+      ++res_.own_echoes;
+      if (c.self_ack) ack(c, r.seq, now_);
+      return;
+    case MessageKind::not_subscribed: return;
+    case MessageKind::delivery: break;
   }
-  if (c.is_pub && r.pub == c.pub_id) {
-    ++res_.own_echoes;
-    if (c.self_ack) ack(c, r.seq, now_);
-    return;
-  }
-  if (!c.is_sub) return;  // a publisher hearing another publisher: not a delivery
   ++res_.deliveries;
   last_delivery_ns_ = now_;
   res_.delivered_bytes += c.msg_len;
   res_.latency.record(now_ > r.t_ns ? now_ - r.t_ns : 0);
-  std::uint32_t& last = res_.last_seq[std::size_t{c.sub_slot} * plan_.publishers + r.pub];
-  if (r.seq == last + 1) {
-    last = r.seq;
-  } else if (r.seq > last) {
-    res_.gaps += r.seq - last - 1;
-    last = r.seq;
-  } else {
-    ++res_.out_of_order;
-  }
+  const SequenceTable::Seen seen = res_.seqs.note(c.sub_slot, r.pub, r.seq);
+  res_.gaps += seen.gap;
+  res_.out_of_order += seen.out_of_order ? 1 : 0;
   if (&c == designated_) {
     if (Conn* p = pub_by_id_[r.pub]; p != nullptr && !p->self_ack) ack(*p, r.seq, now_);
   }

@@ -68,7 +68,7 @@ Worker::Worker(RunPlan& plan, std::uint32_t index, std::uint32_t threads)
     c.out.allocate(base_cap + (c.is_pub ? pub_cap : 0));
   }
   for (Conn* p : pubs_) p->self_ack = opt_.ack == AckMode::self || designated_ == nullptr;
-  res_.last_seq.assign(std::size_t{res_.sub_slots} * pubs, 0);
+  res_.seqs.reset(res_.sub_slots, pubs);
   rearm_.reserve(conns_.size());
   connect_limit_ = std::max<std::uint32_t>(1, opt_.connect_concurrency / threads);
   if (getrandom(&rng_, sizeof rng_, 0) != sizeof rng_) rng_ = now_ns();
@@ -197,14 +197,9 @@ void Worker::publish_live(std::uint64_t) {
 std::uint64_t Worker::count_missing(const std::vector<std::uint32_t>& published) const {
   // Messages a subscriber never saw after its highest sequence: the tail the gaps miss.
   std::uint64_t missing = 0;
-  const std::uint32_t pubs = plan_.publishers;
   for (const Conn& c : conns_) {
     if (!c.is_sub || c.failed) continue;
-    const std::uint32_t* row = res_.last_seq.data() + std::size_t{c.sub_slot} * pubs;
-    for (std::uint32_t p = 0; p < pubs; ++p) {
-      if (c.is_pub && p == c.pub_id) continue;  // its own messages are echoes, not deliveries
-      if (published[p] > row[p]) missing += published[p] - row[p];
-    }
+    missing += res_.seqs.missing(c.sub_slot, published, c.is_pub ? c.pub_id : SequenceTable::kNoPublisher);
   }
   return missing;
 }

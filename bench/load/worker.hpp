@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/load/accounting.hpp"
 #include "bench/load/connection.hpp"
 #include "bench/load/histogram.hpp"
 #include "bench/load/run_state.hpp"
@@ -24,7 +25,7 @@ struct WorkerResult {
   std::uint32_t opened = 0;
   std::string first_error;  // the first failure's reason, for the report
   std::vector<std::uint32_t> published;  // [pub id] messages sent, for this thread's publishers
-  std::vector<std::uint32_t> last_seq;   // [sub slot * publishers + pub] highest sequence seen
+  SequenceTable seqs;                    // [sub slot][pub id] highest sequence seen
   std::uint32_t sub_slots = 0;
 };
 

@@ -184,26 +184,18 @@ void Worker::handshake_bytes(Conn& c, const std::uint8_t* data, std::size_t len)
 }
 
 void Worker::frame_bytes(Conn& c, std::span<std::uint8_t> in) {
-  constexpr std::size_t kTail = sizeof c.tail;
   while (!in.empty()) {
     const protocol::Event ev = c.reader.next(in);
     in = in.subspan(ev.consumed);
     switch (ev.kind) {
       case protocol::EventKind::need_more: return;
       case protocol::EventKind::data: {
-        if (ev.first) c.msg_len = c.tail_len = 0;
-        const std::size_t n = ev.payload.size();
-        c.msg_len += static_cast<std::uint32_t>(n);
-        // Keep only the message's last bytes: the record is all we read.
-        if (n >= kTail) {
-          std::memcpy(c.tail, ev.payload.data() + n - kTail, kTail);
-          c.tail_len = kTail;
-        } else {
-          const std::size_t keep = std::min<std::size_t>(c.tail_len, kTail - n);
-          std::memmove(c.tail, c.tail + c.tail_len - keep, keep);
-          std::memcpy(c.tail + keep, ev.payload.data(), n);
-          c.tail_len = static_cast<std::uint8_t>(keep + n);
+        if (ev.first) {
+          c.msg_len = 0;
+          c.tail.clear();
         }
+        c.msg_len += static_cast<std::uint32_t>(ev.payload.size());
+        c.tail.append(ev.payload);  // only the message's last bytes: the record is all we read
         if (ev.last) {
           ++received_;
           on_message(c);
