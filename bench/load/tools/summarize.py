@@ -143,7 +143,10 @@ set style histogram clustered gap 1
 set style fill solid 0.8 border -1
 set boxwidth 0.9
 set grid ytics
-set key top left
+# Legends go under the plot, outside it: inside, the fan-out one sat on ringcast's bar,
+# and whichever bar is tallest always reaches the top of the axis. `height` keeps the key
+# clear of the x labels.
+set key below center horizontal samplen 2 height 1.5
 set title 'fan-out: 1,000 subscribers, 1 publisher, 64 B, closed loop (window 64)'
 set ylabel 'deliveries / s'
 set format y '%.1s%c'
