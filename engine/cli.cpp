@@ -63,7 +63,8 @@ std::string_view cli_help() noexcept {
 A WebSocket broadcast server on io_uring. By default a chat room on ws://127.0.0.1:9000/:
 each client is named ID<its remote port>; every text message is broadcast to the room
 (sender included) as "ID<port>: <text>", binary messages are relayed unchanged as binary,
-and joins/leaves are announced as "ID<port> joined" / "ID<port> left".
+and joins/leaves are announced as "ID<port> joined" / "ID<port> left" (--announce off
+turns those notices off).
   ws://HOST:PORT/<room>   chat room <room> ("/" is the default room)
   ws://HOST:PORT/echo     echoes every message (text stays text, binary stays binary)
   GET /<room>             a browser chat client for that room
@@ -81,6 +82,8 @@ options:
   --idle-timeout DURATION   ping after half of it without input, close
                             after all of it (0 disables), e.g. 60s     [60s]
   --handshake-timeout DURATION  time to complete the HTTP upgrade      [10s]
+  --announce on|off         chat rooms announce "ID<port> joined/left"
+                            to every member                            [on]
   --log-level error|warn|info|debug                                    [info]
   --simd scalar|sse2|avx2|avx512  force the SIMD kernels               [best available]
   --help                    show this help
@@ -118,7 +121,8 @@ CliOptions parse_cli(const std::vector<std::string_view>& args) {
     }
     static constexpr std::string_view kKnown[] = {"--host", "--port", "--threads", "--max-message",
                                                   "--max-backlog", "--slow-policy", "--idle-timeout",
-                                                  "--handshake-timeout", "--log-level", "--simd"};
+                                                  "--handshake-timeout", "--announce", "--log-level",
+                                                  "--simd"};
     bool known = false;
     for (std::string_view k : kKnown) known = known || k == name;
     if (!known) return fail("unknown option '" + std::string(name) + "'");
@@ -162,6 +166,14 @@ CliOptions parse_cli(const std::vector<std::string_view>& args) {
       auto v = parse_duration(value);
       if (!v || v->count() == 0) return fail(bad);
       o.config.handshake_timeout = *v;
+    } else if (name == "--announce") {
+      if (value == "on") {
+        o.config.announce = true;
+      } else if (value == "off") {
+        o.config.announce = false;
+      } else {
+        return fail(bad + " (on or off)");
+      }
     } else if (name == "--log-level") {
       if (value == "error") o.log_level = LogLevel::error;
       else if (value == "warn") o.log_level = LogLevel::warn;

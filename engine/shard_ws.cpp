@@ -311,6 +311,7 @@ void Shard::join(Conn& c, std::uint32_t slot) {
   SubscriberList& list = topics_.get_or_create(c.topic);
   c.topic_index = list.add(Subscriber{slot, c.gen});
   c.joined = true;
+  if (!cfg_.announce) return;
   char text[32];
   int n = std::snprintf(text, sizeof text, "ID%u joined", static_cast<unsigned>(c.port));
   announce(c.topic, {text, static_cast<std::size_t>(n)});
@@ -323,9 +324,11 @@ void Shard::leave(Conn& c) noexcept {
     if (const Subscriber* moved = list->remove(c.topic_index)) conns_[moved->slot].topic_index = c.topic_index;
     topics_.drop_if_empty(c.topic);
   }
-  char text[32];
-  int n = std::snprintf(text, sizeof text, "ID%u left", static_cast<unsigned>(c.port));
-  announce(c.topic, {text, static_cast<std::size_t>(n)});
+  if (cfg_.announce) {
+    char text[32];
+    int n = std::snprintf(text, sizeof text, "ID%u left", static_cast<unsigned>(c.port));
+    announce(c.topic, {text, static_cast<std::size_t>(n)});
+  }
   group_.topics.release(c.topic);  // after the notice: other shards' members still get it
   c.topic = kNoTopic;
 }

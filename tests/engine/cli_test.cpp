@@ -19,12 +19,13 @@ TEST(Cli, DefaultsAreTheChatRoom) {
   EXPECT_EQ(o.config.slow_policy, SlowPolicy::close);
   EXPECT_EQ(o.config.idle_timeout, std::chrono::seconds(60));
   EXPECT_EQ(o.config.handshake_timeout, std::chrono::seconds(10));
+  EXPECT_TRUE(o.config.announce);
 }
 
 TEST(Cli, EveryFlagInBothSyntaxes) {
   CliOptions o = parse({"--host", "::1", "--port=0", "--threads", "3", "--max-message=64k", "--max-backlog", "2M",
                         "--slow-policy=drop", "--idle-timeout", "1500ms", "--handshake-timeout=2", "--log-level",
-                        "debug", "--simd=scalar"});
+                        "debug", "--simd=scalar", "--announce=off"});
   ASSERT_TRUE(o.error.empty()) << o.error;
   EXPECT_EQ(o.config.host, "::1");
   EXPECT_EQ(o.config.port, 0);
@@ -37,12 +38,15 @@ TEST(Cli, EveryFlagInBothSyntaxes) {
   EXPECT_EQ(o.log_level, LogLevel::debug);
   ASSERT_TRUE(o.simd.has_value());
   EXPECT_EQ(*o.simd, protocol::SimdLevel::scalar);
+  EXPECT_FALSE(o.config.announce);
+  EXPECT_TRUE(parse({"--announce", "off", "--announce", "on"}).config.announce);
 }
 
 TEST(Cli, HelpAndVersion) {
   EXPECT_EQ(parse({"--help"}).action, CliOptions::Action::help);
   EXPECT_EQ(parse({"--port", "1", "--version"}).action, CliOptions::Action::version);
   EXPECT_NE(cli_help().find("--max-backlog"), std::string_view::npos);
+  EXPECT_NE(cli_help().find("--announce on|off"), std::string_view::npos);
 }
 
 TEST(Cli, BadInputNamesTheProblem) {
@@ -61,6 +65,8 @@ TEST(Cli, BadInputNamesTheProblem) {
       {{"--idle-timeout", "soon"}, "soon"},
       {{"--handshake-timeout", "0"}, "--handshake-timeout"},
       {{"--log-level", "loud"}, "loud"},
+      {{"--announce", "maybe"}, "on or off"},
+      {{"--announce"}, "needs a value"},
       {{"--simd", "mmx"}, "mmx"},
       {{"--host", "not an address"}, "not an address"},
       {{"stray"}, "stray"},

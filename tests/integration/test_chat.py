@@ -1,5 +1,5 @@
 """Chat-room semantics: names, broadcast to every client (sender included), per-sender
-order, join/leave notices, room isolation."""
+order, join/leave notices (and --announce off), room isolation."""
 import os
 import sys
 
@@ -56,6 +56,40 @@ def join_and_leave_are_announced_to_the_room():
             h.recv_texts_until(a, lambda t: t == f"{c.name} left", what=f"'{c.name} left' after RST/EOF")
         finally:
             a.close()
+
+
+@test
+def announce_off_sends_no_join_or_leave_notices_but_chat_flows():
+    with h.Server("--announce", "off") as srv:
+        a = h.RawClient(srv.port)
+        b = h.RawClient(srv.port)
+        c = h.RawClient(srv.port, "/other")
+        try:
+            # b's join: nothing reaches a. The first text a sees is b's message, not a notice.
+            h.expect_silence(a, 0.3)
+            b.send_text("hi")
+            for x in (a, b):
+                h.check(x.recv_text(timeout=5) == f"{b.name}: hi", f"{x.name}: b's message first")
+            # A later join, a clean leave and an abrupt one: still silence for the others.
+            d = h.RawClient(srv.port)
+            h.expect_silence(a, 0.3)
+            d.close()
+            e = h.RawClient(srv.port)
+            e.sock.close()
+            for x in (a, b, c):
+                h.expect_silence(x, 0.3)
+            h.wait_until(lambda: h.metric(h.metrics(srv), "ringcast_connections") == 3,
+                         what="d and e gone")
+            # Messages still go to every member (sender included) and stay in their room.
+            a.send_text("still here")
+            for x in (a, b):
+                h.check(x.recv_text(timeout=5) == f"{a.name}: still here", f"{x.name}: a's message")
+            c.send_text("elsewhere")
+            h.check(c.recv_text(timeout=5) == f"{c.name}: elsewhere", "other room's own message")
+            for x in (a, b):
+                h.expect_silence(x, 0.3)
+        finally:
+            h.close_all([a, b, c])
 
 
 @test

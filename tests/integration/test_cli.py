@@ -11,7 +11,8 @@ import harness as h  # noqa: E402
 from harness import test  # noqa: E402
 
 FLAGS = ["--host", "--port", "--threads", "--max-message", "--max-backlog", "--slow-policy",
-         "--idle-timeout", "--handshake-timeout", "--log-level", "--simd", "--help", "--version"]
+         "--idle-timeout", "--handshake-timeout", "--announce", "--log-level", "--simd", "--help",
+         "--version"]
 
 
 def run(*args, timeout=10):
@@ -25,7 +26,7 @@ def help_lists_every_flag_and_exits_0():
     h.check(rc == 0, f"--help exit {rc}: {err}")
     for flag in FLAGS:
         h.check(flag in out, f"--help does not mention {flag}:\n{out}")
-    for value in ("close", "drop", "scalar", "avx2", "error", "debug"):
+    for value in ("close", "drop", "on|off", "scalar", "avx2", "error", "debug"):
         h.check(value in out, f"--help does not list the value {value!r}")
     h.check(err == "", f"--help wrote to stderr: {err!r}")
 
@@ -60,6 +61,10 @@ BAD = [
     ["--max-message", "10X"],
     ["--idle-timeout", "5 parsecs"],
     ["--threads=abc"],
+    ["--announce", "maybe"],
+    ["--announce", "ON"],
+    ["--announce=1"],
+    ["--announce"],                  # missing value
 ]
 
 
@@ -81,6 +86,14 @@ def bad_flags_and_values_exit_2_with_one_line():
 
 
 @test
+def bad_announce_value_names_the_flag_and_the_choices():
+    rc, out, err = run("--port", str(h.free_port()), "--announce", "sometimes", timeout=5)
+    h.check(rc == 2, f"exit {rc}")
+    h.check(err == "ringcast: invalid value 'sometimes' for --announce (on or off) (see --help)\n",
+            f"stderr {err!r}")
+
+
+@test
 def every_documented_value_is_accepted():
     good = [["--slow-policy", "close"], ["--slow-policy", "drop"], ["--log-level", "error"],
             ["--log-level", "warn"], ["--log-level", "info"], ["--log-level", "debug"],
@@ -89,7 +102,8 @@ def every_documented_value_is_accepted():
             ["--handshake-timeout", "5"],
             # --help: SIZE takes k/M/G, DURATION ms/s/m, and "--flag=value" works too.
             ["--max-message", "64k"], ["--max-backlog", "2M"], ["--idle-timeout", "1m"],
-            ["--handshake-timeout", "1500ms"], ["--threads=2"], ["--slow-policy=drop"]]
+            ["--handshake-timeout", "1500ms"], ["--threads=2"], ["--slow-policy=drop"],
+            ["--announce", "on"], ["--announce", "off"], ["--announce=off"]]
     with open("/proc/cpuinfo") as f:
         flags = f.read()
     if " avx2" in flags:
