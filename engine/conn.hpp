@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/byte_buffer.hpp"
 #include "engine/send_queue.hpp"
 #include "engine/timer_wheel.hpp"
 #include "engine/topic.hpp"
@@ -61,8 +62,8 @@ struct alignas(64) Conn {
 
   TimerNode timer;
   protocol::MessageReader reader;
-  std::string head;                  // request head bytes while in handshake
-  std::size_t head_scanned = 0;
+  ByteBuffer head;                   // a request head split across receives (handshake only)
+  std::uint32_t head_scanned = 0;
   std::vector<std::uint8_t> assembly;  // a message spanning receive buffers
   protocol::Opcode assembly_op = protocol::Opcode::text;
 

@@ -110,18 +110,28 @@ void Shard::respond_error(Conn& c, std::uint32_t slot, int status) {
 }
 
 void Shard::on_handshake_bytes(Conn& c, std::uint32_t slot, const std::uint8_t* data, std::size_t len) {
-  if (c.head.capacity() < 1024) c.head.reserve(1024);
-  c.head.append(reinterpret_cast<const char*>(data), len);
+  // A request head nearly always arrives in one receive buffer: it is parsed where it is.
+  // Only a head split across receives is copied, into a buffer freed when the handshake ends.
+  if (!c.head.empty() && !c.head.append(data, len)) {
+    kill(c, slot);
+    return;
+  }
+  std::span<const char> in =
+      c.head.empty() ? std::span<const char>(reinterpret_cast<const char*>(data), len) : c.head.chars();
   protocol::HttpRequest req;
   protocol::HandshakeRules rules;
   rules.max_header_bytes = kMaxHead;
-  protocol::RequestParse r = protocol::parse_request({c.head.data(), c.head.size()}, c.head_scanned, rules, req);
+  protocol::RequestParse r = protocol::parse_request(in, c.head_scanned, rules, req);
   if (r.status == protocol::Status::need_more) {
-    if (c.head.size() > kMaxHead) {
+    if (in.size() > kMaxHead) {
       fail_handshake(c, slot, 431, HandshakeFailure::header_too_large);
       return;
     }
-    c.head_scanned = c.head.size();
+    if (c.head.empty() && !c.head.append(data, len)) {
+      kill(c, slot);
+      return;
+    }
+    c.head_scanned = static_cast<std::uint32_t>(in.size());
     return;
   }
   if (r.status == protocol::Status::error) {
@@ -167,9 +177,14 @@ void Shard::on_handshake_bytes(Conn& c, std::uint32_t slot, const std::uint8_t* 
     c.topic = group_.topics.acquire(room);
     join(c, slot);
   }
-  // Frames the client pipelined right behind its request.
-  if (r.consumed < c.head.size()) {
-    on_frames(c, slot, reinterpret_cast<std::uint8_t*>(c.head.data()) + r.consumed, c.head.size() - r.consumed);
+  // Frames the client pipelined right behind its request (rare: clients wait for the 101).
+  // The reader unmasks in place, so they are decoded from the head buffer.
+  if (r.consumed < in.size()) {
+    if (c.head.empty() && !c.head.append(data, len)) {
+      kill(c, slot);
+      return;
+    }
+    on_frames(c, slot, c.head.data() + r.consumed, c.head.size() - r.consumed);
   }
   c.head.clear();
 }
