@@ -64,7 +64,7 @@ struct alignas(64) Conn {
   protocol::MessageReader reader;
   ByteBuffer head;                   // a request head split across receives (handshake only)
   std::uint32_t head_scanned = 0;
-  std::vector<std::uint8_t> assembly;  // a message spanning receive buffers
+  ByteBuffer assembly;               // a message spanning receive buffers (allocated on the first)
   protocol::Opcode assembly_op = protocol::Opcode::text;
 
   msghdr msg{};  // the kernel copies it and its iovecs at submit (IORING_FEAT_SUBMIT_STABLE)

@@ -167,12 +167,11 @@ void Shard::on_handshake_bytes(Conn& c, std::uint32_t slot, const std::uint8_t* 
   } else {
     wheel_.cancel(c.timer);
   }
-  // Sized once per connection here so steady-state traffic never grows them.
+  // Sized once per connection here so steady-state traffic never grows it.
   if (!c.queue.reserve(64)) {
     kill(c, slot);
     return;
   }
-  if (c.assembly.capacity() < 256) c.assembly.reserve(256);
   if (!echo) {
     c.topic = group_.topics.acquire(room);
     join(c, slot);
@@ -243,18 +242,20 @@ void Shard::on_frames(Conn& c, std::uint32_t slot, std::uint8_t* data, std::size
           on_message(c, slot, ev.message_opcode, ev.payload);
         } else {
           // A message spanning frames or receive buffers: the one place bytes are copied out.
+          // The buffer exists only for connections that send such messages (allocated on
+          // the first one, kept for the next), so idle connections hold none.
           if (ev.first) {
-            c.assembly.clear();
+            c.assembly.rewind();
             c.assembly_op = ev.message_opcode;
           }
-          c.assembly.insert(c.assembly.end(), ev.payload.begin(), ev.payload.end());
+          if (!c.assembly.append(ev.payload.data(), ev.payload.size())) {
+            kill(c, slot);
+            return;
+          }
           if (ev.last) {
-            on_message(c, slot, c.assembly_op, c.assembly);
+            on_message(c, slot, c.assembly_op, c.assembly.bytes());
             // One huge message must not pin its buffer for the connection's lifetime.
-            if (c.assembly.capacity() > (64u << 10)) {
-              std::vector<std::uint8_t>().swap(c.assembly);
-              c.assembly.reserve(256);
-            }
+            if (c.assembly.capacity() > (64u << 10)) c.assembly.clear();
           }
         }
         break;
