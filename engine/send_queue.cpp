@@ -6,22 +6,24 @@
 namespace ringcast::engine {
 
 bool SendQueue::reserve(std::size_t entries) noexcept {
-  std::size_t cap = std::bit_ceil(entries < 4 ? std::size_t{4} : entries);
-  if (ring_ && cap <= mask_ + 1) return true;
+  constexpr std::size_t kMaxEntries = std::size_t{1} << 31;  // 32-bit indices wrap cleanly
+  if (entries > kMaxEntries) return false;
+  std::size_t cap = std::bit_ceil(entries < kInitialEntries ? kInitialEntries : entries);
+  if (cap <= capacity()) return true;
   auto fresh = std::unique_ptr<Lease*[]>(new (std::nothrow) Lease*[cap]);
   if (!fresh) return false;
-  std::size_t n = size();
-  for (std::size_t i = 0; i < n; ++i) fresh[i] = at(head_ + i);
+  std::uint32_t n = tail_ - head_;
+  for (std::uint32_t i = 0; i < n; ++i) fresh[i] = at(head_ + i);
   ring_ = std::move(fresh);
-  mask_ = cap - 1;
+  mask_ = static_cast<std::uint32_t>(cap - 1);
   head_ = 0;
   tail_ = n;
   return true;
 }
 
 bool SendQueue::push(Lease* lease) noexcept {
-  if (!ring_ || size() == mask_ + 1) {
-    if (!reserve(ring_ ? (mask_ + 1) * 2 : 16)) return false;
+  if (!ring_ || size() == capacity()) {
+    if (!reserve(ring_ ? capacity() * 2 : kInitialEntries)) return false;
   }
   ring_[tail_ & mask_] = lease;
   ++tail_;
@@ -31,7 +33,7 @@ bool SendQueue::push(Lease* lease) noexcept {
 
 std::size_t SendQueue::fill(iovec* iov, std::size_t max) const noexcept {
   std::size_t n = 0;
-  for (std::size_t i = head_; i != tail_ && n < max; ++i, ++n) {
+  for (std::uint32_t i = head_; i != tail_ && n < max; ++i, ++n) {
     Frame* f = at(i)->frame;
     std::size_t skip = (i == head_) ? head_offset_ : 0;
     iov[n].iov_base = f->bytes() + skip;
@@ -46,7 +48,7 @@ void SendQueue::complete(std::size_t bytes, LeasePool& leases) noexcept {
     Lease* l = at(head_);
     std::size_t left = l->frame->len - head_offset_;
     if (bytes < left) {
-      head_offset_ += bytes;
+      head_offset_ += static_cast<std::uint32_t>(bytes);
       return;
     }
     bytes -= left;

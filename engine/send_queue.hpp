@@ -4,7 +4,13 @@
 // iovecs starting at the head (resuming inside a partially sent frame); complete(n)
 // releases exactly the frames the kernel took and remembers where a partial send stopped.
 // queued_bytes() is the backpressure measure: everything appended and not yet sent.
-// Storage is a power-of-two ring that only grows (during warm-up), never per message.
+//
+// Storage is a power-of-two ring allocated by the first push at kInitialEntries (4
+// pointers: an idle connection holds 32 bytes) and doubled whenever a push finds it full.
+// It never shrinks, so it only grows while a connection meets deeper bursts than before
+// (warm-up), never per message in steady state. A fresh connection's first deep burst pays
+// log2(depth / 4) reallocations, each copying the queued pointers.
+// 32 bytes: indices are 32-bit and wrap (the capacity divides 2^32, at most 2^31 entries).
 #pragma once
 #include <sys/uio.h>
 
@@ -18,6 +24,8 @@ namespace ringcast::engine {
 
 class SendQueue {
  public:
+  static constexpr std::size_t kInitialEntries = 4;
+
   SendQueue() = default;
   SendQueue(const SendQueue&) = delete;
   SendQueue& operator=(const SendQueue&) = delete;
@@ -42,21 +50,24 @@ class SendQueue {
   [[nodiscard]] std::size_t size() const noexcept { return tail_ - head_; }
   [[nodiscard]] std::size_t queued_bytes() const noexcept { return bytes_; }
   [[nodiscard]] std::size_t head_offset() const noexcept { return head_offset_; }
-  [[nodiscard]] std::size_t capacity() const noexcept { return mask_ + 1; }
+  [[nodiscard]] std::size_t capacity() const noexcept { return ring_ ? std::size_t{mask_} + 1 : 0; }
 
-  // Where the next push writes (for prefetching); nullptr before the first reserve.
+  // Where the next push writes (for prefetching); nullptr before the first push.
   [[nodiscard]] const void* next_slot() const noexcept { return ring_ ? &ring_[tail_ & mask_] : nullptr; }
 
-  // Pre-sizes the ring (connection setup) so steady state never grows it.
+  // Grows the ring to at least `entries` (rounded up to a power of two) ahead of a known
+  // burst; push() grows it on demand anyway.
   [[nodiscard]] bool reserve(std::size_t entries) noexcept;
 
  private:
-  [[nodiscard]] Lease* at(std::size_t i) const noexcept { return ring_[i & mask_]; }
+  [[nodiscard]] Lease* at(std::uint32_t i) const noexcept { return ring_[i & mask_]; }
   std::unique_ptr<Lease*[]> ring_;
-  std::size_t mask_ = static_cast<std::size_t>(-1);  // capacity - 1; capacity 0 before first reserve
-  std::size_t head_ = 0, tail_ = 0;
-  std::size_t head_offset_ = 0;  // bytes of the head frame already sent
-  std::size_t bytes_ = 0;        // unsent bytes, including the head's remainder
+  std::uint32_t mask_ = 0;         // capacity - 1 once the ring exists
+  std::uint32_t head_ = 0, tail_ = 0;
+  std::uint32_t head_offset_ = 0;  // bytes of the head frame already sent (< its length)
+  std::size_t bytes_ = 0;          // unsent bytes, including the head's remainder
 };
+
+static_assert(sizeof(SendQueue) == 32, "SendQueue sits in the connection's hot cache line");
 
 }  // namespace ringcast::engine

@@ -167,11 +167,6 @@ void Shard::on_handshake_bytes(Conn& c, std::uint32_t slot, const std::uint8_t* 
   } else {
     wheel_.cancel(c.timer);
   }
-  // Sized once per connection here so steady-state traffic never grows it.
-  if (!c.queue.reserve(64)) {
-    kill(c, slot);
-    return;
-  }
   if (!echo) {
     c.topic = group_.topics.acquire(room);
     join(c, slot);

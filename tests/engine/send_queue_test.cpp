@@ -1,5 +1,6 @@
 // Send queue: iovec batching from the head, partial sends resuming mid-frame, releases
-// exactly what was sent, byte accounting for the backlog budget, dropping unsent frames.
+// exactly what was sent, byte accounting for the backlog budget, dropping unsent frames,
+// a ring that starts small and only grows.
 #include "engine/send_queue.hpp"
 
 #include <gtest/gtest.h>
@@ -79,6 +80,33 @@ TEST_F(SendQueueTest, SharedFrameReleasedOnlyAfterEveryQueueSentIt) {
   EXPECT_EQ(leases.outstanding(), 1u);
   EXPECT_EQ(l->refs, 1u);
   b.complete(6, leases);
+  EXPECT_EQ(leases.outstanding(), 0u);
+}
+
+TEST_F(SendQueueTest, RingIsAllocatedSmallByTheFirstPushAndDoublesWhenFull) {
+  // An idle connection holds only the ring its handshake answer needed: 4 pointers.
+  SendQueue q;
+  EXPECT_EQ(q.capacity(), 0u);
+  EXPECT_EQ(q.next_slot(), nullptr);
+  push(q, make("101"));
+  EXPECT_EQ(q.capacity(), SendQueue::kInitialEntries);
+  EXPECT_NE(q.next_slot(), nullptr);
+  q.complete(3, leases);
+  std::string want;
+  for (int i = 0; i < 9; ++i) {
+    std::string s(1, static_cast<char>('a' + i));
+    want += s;
+    push(q, make(s));
+  }
+  EXPECT_EQ(q.capacity(), 16u);  // 4 -> 8 -> 16, the queued frames moved along in order
+  iovec iov[16];
+  std::size_t n = q.fill(iov, 16);
+  EXPECT_EQ(gather(iov, n), want);
+  q.complete(want.size(), leases);
+  EXPECT_TRUE(q.empty());
+  EXPECT_EQ(q.capacity(), 16u) << "the ring never shrinks: steady state does not reallocate";
+  EXPECT_TRUE(q.reserve(3));
+  EXPECT_EQ(q.capacity(), 16u);
   EXPECT_EQ(leases.outstanding(), 0u);
 }
 
