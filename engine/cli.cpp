@@ -84,6 +84,10 @@ options:
   --handshake-timeout DURATION  time to complete the HTTP upgrade      [10s]
   --announce on|off         chat rooms announce "ID<port> joined/left"
                             to every member                            [on]
+  --coalesce DURATION       hold broadcast frames up to this long so each
+                            client gets them in fewer sends; trades that
+                            much latency for CPU (0: send at once), e.g.
+                            20ms for bullet comments                   [0]
   --log-level error|warn|info|debug                                    [info]
   --simd scalar|sse2|avx2|avx512  force the SIMD kernels               [best available]
   --help                    show this help
@@ -121,7 +125,7 @@ CliOptions parse_cli(const std::vector<std::string_view>& args) {
     }
     static constexpr std::string_view kKnown[] = {"--host", "--port", "--threads", "--max-message",
                                                   "--max-backlog", "--slow-policy", "--idle-timeout",
-                                                  "--handshake-timeout", "--announce", "--log-level",
+                                                  "--handshake-timeout", "--announce", "--coalesce", "--log-level",
                                                   "--simd"};
     bool known = false;
     for (std::string_view k : kKnown) known = known || k == name;
@@ -174,6 +178,10 @@ CliOptions parse_cli(const std::vector<std::string_view>& args) {
       } else {
         return fail(bad + " (on or off)");
       }
+    } else if (name == "--coalesce") {
+      auto v = parse_duration(value);
+      if (!v || *v > std::chrono::milliseconds(10'000)) return fail(bad + " (0 to 10s)");
+      o.config.coalesce = *v;
     } else if (name == "--log-level") {
       if (value == "error") o.log_level = LogLevel::error;
       else if (value == "warn") o.log_level = LogLevel::warn;

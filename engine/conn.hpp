@@ -36,6 +36,7 @@ struct alignas(64) Conn {
   SendQueue queue;
   ConnState state = ConnState::free;
   bool dirty = false;           // on the shard's dirty list
+  bool urgent = false;          // on the shard's urgent list (sent this turn despite --coalesce)
   bool close_sent = false;      // our close frame is queued: nothing else may follow
   Endpoint endpoint = Endpoint::chat;
   std::uint16_t port = 0;  // the peer's port: the client's chat name is ID<port>

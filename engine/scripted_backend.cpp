@@ -8,10 +8,11 @@ namespace ringcast::engine {
 
 std::string ScriptedBackend::init(unsigned, unsigned recv_buffers, unsigned recv_buffer_size) {
   buffer_size_ = recv_buffer_size;
-  buffers_.assign(std::size_t{recv_buffers} * recv_buffer_size, 0);
+  buffers_.clear();
+  buffers_.resize(recv_buffers);
   free_ids_.clear();
   for (unsigned i = recv_buffers; i-- > 0;) free_ids_.push_back(static_cast<std::uint16_t>(i));
-  iov_arena_.resize(64 * 1024);
+  iov_arena_.resize(4096);  // a full arena behaves like a submit: the iovecs were copied
   return {};
 }
 
@@ -77,6 +78,7 @@ void ScriptedBackend::pump(int fd, Socket& s) {
     std::vector<std::uint8_t>& seg = s.inbox.front();
     std::uint16_t id = free_ids_.back();
     free_ids_.pop_back();
+    if (!buffers_[id]) buffers_[id] = std::make_unique<std::uint8_t[]>(buffer_size_);
     ++lent_;
     std::size_t n = std::min(seg.size(), buffer_size_);
     std::memcpy(buffer(id), seg.data(), n);

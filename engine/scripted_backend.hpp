@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -44,9 +45,7 @@ class ScriptedBackend {
   void cancel(std::uint64_t target, std::uint64_t tag);
   // No-op: the driver runs every shard's turn itself.
   void wake(const ScriptedBackend&, std::uint64_t) noexcept {}
-  [[nodiscard]] std::uint8_t* buffer(std::uint16_t id) const noexcept {
-    return const_cast<std::uint8_t*>(buffers_.data()) + std::size_t{id} * buffer_size_;
-  }
+  [[nodiscard]] std::uint8_t* buffer(std::uint16_t id) const noexcept { return buffers_[id].get(); }
   void recycle(std::uint16_t id) noexcept;
   [[nodiscard]] std::uint16_t setup_accepted(int fd) noexcept;
   void shutdown(int fd, int how) noexcept;
@@ -110,7 +109,7 @@ class ScriptedBackend {
   std::vector<std::pair<std::uint64_t, std::uint64_t>> timeouts_;  // {due ms, tag}
   std::uint64_t accept_tag_ = 0;
   std::uint64_t now_ms_ = 1'000'000;
-  std::vector<std::uint8_t> buffers_;
+  std::vector<std::unique_ptr<std::uint8_t[]>> buffers_;  // allocated on first use
   std::vector<std::uint16_t> free_ids_;
   std::size_t buffer_size_ = 0, lent_ = 0;
   std::vector<iovec> iov_arena_;

@@ -18,7 +18,11 @@ constexpr unsigned kRingEntries = 4096;
 constexpr unsigned kRecvBuffers = 2048;   // per shard; power of two
 constexpr unsigned kRecvBufferSize = 4096;
 constexpr std::size_t kMailboxSlots = 8192;
+#if defined(RINGCAST_SCRIPTED_IO)
+constexpr std::size_t kPrewarmFrames = 64;  // tests and the fuzzer build a shard per case
+#else
 constexpr std::size_t kPrewarmFrames = 4096;  // x 160 B: 640 KiB per shard
+#endif
 constexpr std::int64_t kAcceptBackoffNs = 100'000'000;  // EMFILE/ENFILE: retry accept after 100 ms
 
 LogLimiter g_accept_log, g_ring_log;
@@ -45,6 +49,8 @@ Shard::Shard(ShardGroup& group, unsigned id, int listen_fd)
   tick_ts_.tv_sec = static_cast<long long>(tick_ms_ / 1000);
   tick_ts_.tv_nsec = static_cast<long long>((tick_ms_ % 1000) * 1'000'000);
   backoff_ts_.tv_nsec = kAcceptBackoffNs;
+  coalesce_ts_.tv_sec = static_cast<long long>(cfg_.coalesce.count() / 1000);
+  coalesce_ts_.tv_nsec = static_cast<long long>((cfg_.coalesce.count() % 1000) * 1'000'000);
 
   std::size_t n = group.shard_count;
   for (std::size_t i = 0; i < n; ++i) inbox_.push_back(std::make_unique<Mailbox<Delivery>>(kMailboxSlots));
@@ -59,6 +65,7 @@ Shard::Shard(ShardGroup& group, unsigned id, int listen_fd)
   for (std::size_t i = slots; i-- > 0;) free_slots_.push_back(static_cast<std::uint32_t>(i));
   for (std::size_t i = 0; i < slots; ++i) conns_[i].timer.id = static_cast<std::uint32_t>(i);
   dirty_.reserve(slots);
+  urgent_.reserve(slots);
   dead_.reserve(slots);
   rearm_.reserve(slots);
   leaving_.reserve(slots);
@@ -195,6 +202,10 @@ void Shard::dispatch(const Completion& cqe) {
     case Op::wake:
       if (!stopping_ || live_ > 0) arm_wake();
       return;
+    case Op::coalesce:
+      coalesce_armed_ = false;
+      coalesce_due_ = true;
+      return;
     case Op::mailbox:  // mailboxes are drained every turn; the CQE only woke us
     case Op::cancel: return;
   }
@@ -250,7 +261,7 @@ void Shard::on_accept(const Completion& cqe) {
   c.state = ConnState::handshake;
   c.endpoint = Endpoint::chat;
   c.port = port;
-  c.recv_armed = c.send_inflight = c.dirty = c.close_sent = c.close_received = false;
+  c.recv_armed = c.send_inflight = c.dirty = c.urgent = c.close_sent = c.close_received = false;
   c.ping_sent = c.wr_shut = c.rd_shut = c.peer_eof = c.in_dead_list = c.joined = c.upgraded = false;
   c.topic = kNoTopic;
   c.inflight_entries = 0;
@@ -313,6 +324,17 @@ void Shard::begin_stop() {
   }
 }
 
+void Shard::flush_dirty() {
+  for (std::size_t i = 0; i < dirty_.size(); ++i) {
+    std::uint32_t slot = dirty_[i];
+    Conn& c = conns_[slot];
+    c.dirty = false;
+    flush(c, slot);
+  }
+  dirty_.clear();
+  coalesce_due_ = false;
+}
+
 void Shard::end_of_turn() {
   frames_.drain_remote();
   drain_mailboxes();
@@ -327,13 +349,19 @@ void Shard::end_of_turn() {
     if (c.state != ConnState::free && c.state != ConnState::dead && !c.recv_armed) arm_recv(c, slot);
   }
   rearm_.clear();
-  for (std::size_t i = 0; i < dirty_.size(); ++i) {
-    std::uint32_t slot = dirty_[i];
+  for (std::uint32_t slot : urgent_) {
     Conn& c = conns_[slot];
-    c.dirty = false;
+    c.urgent = false;
     flush(c, slot);
   }
-  dirty_.clear();
+  urgent_.clear();
+  if (cfg_.coalesce.count() == 0 || coalesce_due_ || stopping_) {
+    flush_dirty();
+  } else if (!dirty_.empty() && !coalesce_armed_) {
+    // The first broadcast after a flush starts the clock; later ones ride along.
+    io_.timeout(&coalesce_ts_, pack(Op::coalesce));
+    coalesce_armed_ = true;
+  }
   for (std::size_t i = 0; i < dead_.size();) {
     std::uint32_t slot = dead_[i];
     Conn& c = conns_[slot];

@@ -65,6 +65,7 @@ class Shard {
   [[nodiscard]] bool turn();  // one submit-wait-dispatch round; false once stopped and drained
   void abandon() noexcept;    // closes whatever is still open (after the stop deadline)
   [[nodiscard]] std::uint32_t live_connections() const noexcept { return live_; }
+  [[nodiscard]] std::size_t leases_outstanding() const noexcept { return leases_.outstanding(); }
   // After every shard's thread has returned: release what mailboxes still hold.
   void release_leftovers() noexcept;
 
@@ -96,7 +97,9 @@ class Shard {
   void on_recv(Conn& c, std::uint32_t slot, const Completion& cqe);
   void on_send(Conn& c, std::uint32_t slot, int res);
   void flush(Conn& c, std::uint32_t slot);
-  void mark_dirty(Conn& c, std::uint32_t slot) noexcept;
+  // urgent: send this turn even under --coalesce (replies, close, FIN, retries).
+  void mark_dirty(Conn& c, std::uint32_t slot, bool urgent = true) noexcept;
+  void flush_dirty();
   void kill(Conn& c, std::uint32_t slot) noexcept;  // abort: tear down without a close frame
   void reap(Conn& c, std::uint32_t slot) noexcept;  // close fd + free the slot once idle
   [[nodiscard]] std::uint32_t slot_of(const Conn& c) const noexcept {
@@ -143,10 +146,12 @@ class Shard {
   std::uint64_t wake_value_ = 0;
   __kernel_timespec tick_ts_{};
   __kernel_timespec backoff_ts_{};
+  __kernel_timespec coalesce_ts_{};
 
   std::vector<Conn> conns_;
   std::vector<std::uint32_t> free_slots_;
   std::vector<std::uint32_t> dirty_, dead_, rearm_, leaving_;
+  std::vector<std::uint32_t> urgent_;  // --coalesce: connections whose frames must not wait
   std::uint32_t live_ = 0;  // slots in use
 
   FramePool frames_;
@@ -163,6 +168,8 @@ class Shard {
   std::vector<Delivery> external_;   // from outside threads
   std::vector<Delivery> external_spare_;
 
+  bool coalesce_armed_ = false;
+  bool coalesce_due_ = false;
   bool accept_armed_ = false;
   bool accept_backoff_ = false;
   bool stopping_ = false;

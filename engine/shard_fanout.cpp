@@ -45,6 +45,7 @@ void Shard::enqueue(Conn& c, std::uint32_t slot, Lease* lease) noexcept {
   if (deliver(c, slot, lease, cfg_.max_backlog, dirty_,
               [this](Conn& cc, std::uint32_t s, Refusal why) { refuse(cc, s, why); })) {
     leases_.ref(lease);
+    mark_dirty(c, slot);  // a reply to the client's own message (echo) never waits for --coalesce
     metrics_.messages_out.add();
   }
 }

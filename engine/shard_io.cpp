@@ -43,7 +43,14 @@ void Shard::on_recv(Conn& c, std::uint32_t slot, const Completion& cqe) {
   kill(c, slot);
 }
 
-void Shard::mark_dirty(Conn& c, std::uint32_t slot) noexcept {
+void Shard::mark_dirty(Conn& c, std::uint32_t slot, bool urgent) noexcept {
+  if (urgent && cfg_.coalesce.count() != 0) {
+    if (!c.urgent) {
+      c.urgent = true;
+      urgent_.push_back(slot);
+    }
+    return;
+  }
   if (c.dirty) return;
   c.dirty = true;
   dirty_.push_back(slot);
@@ -85,7 +92,9 @@ void Shard::on_send(Conn& c, std::uint32_t slot, int res) {
   metrics_.bytes_out.add(static_cast<std::uint64_t>(res));
   c.queue.complete(static_cast<std::size_t>(res), leases_);
   if (c.state == ConnState::dead) return;
-  if (!c.queue.empty() || c.state == ConnState::finishing) mark_dirty(c, slot);
+  // Frames queued while this send was in flight wait for the coalesce timer like any
+  // broadcast; a finishing connection's FIN does not.
+  if (!c.queue.empty() || c.state == ConnState::finishing) mark_dirty(c, slot, c.state == ConnState::finishing);
 }
 
 void Shard::kill(Conn& c, std::uint32_t slot) noexcept {

@@ -14,6 +14,7 @@ enum class Op : std::uint8_t {
   wake,          // eventfd read: outside publishers or stop()
   mailbox,       // MSG_RING from another shard: its mailbox has items
   cancel,        // async cancel (completion ignored)
+  coalesce,      // timeout: broadcast frames held by --coalesce are due
 };
 
 struct Tag {

@@ -2,6 +2,7 @@
 order, join/leave notices (and --announce off), room isolation."""
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
@@ -214,6 +215,40 @@ def echo_is_private_not_a_room():
             h.expect_silence(room, 0.3, ignore_notices=True)
         finally:
             h.close_all([a, b, room])
+
+
+
+@test
+def coalesce_holds_broadcasts_into_fewer_sends_without_losing_any():
+    # 20 lines 10 ms apart: sent at once, each is one send per member; held for 300 ms,
+    # they ride in one or two sends. Every line still arrives, in order, to every member.
+    lines = [f"line {i}" for i in range(20)]
+    with h.Server("--coalesce", "300ms", "--announce", "off") as srv:
+        a, b = h.open_clients(srv.port, 2)
+        try:
+            before = h.metrics(srv)
+            for text in lines:
+                a.send_text(text)
+                time.sleep(0.01)
+            for c in (a, b):
+                got = h.recv_chat(c, len(lines))
+                h.check(got == [(a.name, t) for t in lines], f"{c.name} got {got!r}")
+            after = h.metrics(srv)
+            deliveries = h.metric(after, "ringcast_messages_out_total") - h.metric(before, "ringcast_messages_out_total")
+            sends = h.metric(after, "ringcast_sends_total") - h.metric(before, "ringcast_sends_total")
+            h.check(deliveries == 2 * len(lines), f"{deliveries} deliveries")
+            h.check(sends * 3 <= deliveries, f"{sends} sends for {deliveries} deliveries: not coalesced")
+            # A reply to the client's own frame is not held: the pong comes well before 300 ms.
+            t0 = time.monotonic()
+            a.send(h.OP_PING, b"p")
+            while True:
+                _, op, payload = a.recv_frame(timeout=5)
+                if op == h.OP_PONG:
+                    break
+            h.check(payload == b"p", f"pong payload {payload!r}")
+            h.check(time.monotonic() - t0 < 0.2, "the pong waited for the coalesce timer")
+        finally:
+            h.close_all([a, b])
 
 
 if __name__ == "__main__":

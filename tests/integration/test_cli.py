@@ -11,7 +11,7 @@ import harness as h  # noqa: E402
 from harness import test  # noqa: E402
 
 FLAGS = ["--host", "--port", "--threads", "--max-message", "--max-backlog", "--slow-policy",
-         "--idle-timeout", "--handshake-timeout", "--announce", "--log-level", "--simd", "--help",
+         "--idle-timeout", "--handshake-timeout", "--announce", "--coalesce", "--log-level", "--simd", "--help",
          "--version"]
 
 
@@ -65,6 +65,9 @@ BAD = [
     ["--announce", "ON"],
     ["--announce=1"],
     ["--announce"],                  # missing value
+    ["--coalesce", "fast"],
+    ["--coalesce", "11s"],           # above the 10 s cap
+    ["--coalesce", "-5ms"],
 ]
 
 
@@ -103,7 +106,8 @@ def every_documented_value_is_accepted():
             # --help: SIZE takes k/M/G, DURATION ms/s/m, and "--flag=value" works too.
             ["--max-message", "64k"], ["--max-backlog", "2M"], ["--idle-timeout", "1m"],
             ["--handshake-timeout", "1500ms"], ["--threads=2"], ["--slow-policy=drop"],
-            ["--announce", "on"], ["--announce", "off"], ["--announce=off"]]
+            ["--announce", "on"], ["--announce", "off"], ["--announce=off"],
+            ["--coalesce", "0"], ["--coalesce", "20ms"], ["--coalesce=1s"]]
     with open("/proc/cpuinfo") as f:
         flags = f.read()
     if " avx2" in flags:

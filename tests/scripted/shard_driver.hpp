@@ -175,6 +175,7 @@ class ShardDriver {
 
   // Runs turns until no completion is waiting; false if the shard has stopped.
   bool settle() {
+    if (!running_) return false;  // the loop has ended: a real server calls turn() no more
     for (int i = 0; i < 64; ++i) {
       if (!shard_->turn()) return running_ = false;
       if (!io().has_completions()) return true;

@@ -183,5 +183,40 @@ TEST_F(ShardScript, HttpErrorAnswerIsFollowedByNothing) {
   EXPECT_TRUE(d.io().closed(d.client(static_cast<std::size_t>(c)).fd));
 }
 
+TEST(ShardScriptCoalesce, BroadcastsWaitForTheTimerAndLeaveInOneSendWhileRepliesDoNot) {
+  Config cfg = small_config();
+  cfg.coalesce = std::chrono::milliseconds(20);
+  ShardDriver d(cfg);
+  int listener = d.connect_ws("/");
+  int talker = d.connect_ws("/");
+  ASSERT_GE(talker, 0);
+  for (int i = 0; i < 2; ++i) {  // the 101s, then the join notices held by the timer
+    d.advance(20);
+    d.deliver_all();
+  }
+  auto l = static_cast<std::size_t>(listener), t = static_cast<std::size_t>(talker);
+  std::size_t before = d.client(l).in.messages().size();
+  std::uint64_t sends_before = d.shard().metrics().sends.get();
+  for (int i = 0; i < 3; ++i) {
+    d.send(t, client_frame(Opcode::text, "line" + std::to_string(i)));
+    d.advance(5);
+    EXPECT_FALSE(d.io().send_pending(d.client(l).fd)) << "a broadcast left before the coalesce timer";
+  }
+  d.send(t, client_frame(Opcode::ping, "p"));  // a reply: goes out at once, alone
+  EXPECT_TRUE(d.io().send_pending(d.client(t).fd));
+  EXPECT_FALSE(d.io().send_pending(d.client(l).fd));
+  d.deliver(t);
+  EXPECT_EQ(d.client(t).in.messages().back().op, Opcode::pong);
+  d.advance(5);  // 20 ms after the first line
+  ASSERT_TRUE(d.io().send_pending(d.client(l).fd));
+  d.deliver(l);
+  const auto& m = d.client(l).in.messages();
+  ASSERT_EQ(m.size(), before + 3);
+  EXPECT_EQ(m.back().payload, "ID" + std::to_string(d.client(t).port) + ": line2");
+  // The pong's send (which carried the talker's held lines too) and one for the listener.
+  EXPECT_EQ(d.shard().metrics().sends.get() - sends_before, 2u);
+  EXPECT_EQ(d.violation(), "");
+}
+
 }  // namespace
 }  // namespace ringcast::engine::test
