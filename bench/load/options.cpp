@@ -1,5 +1,6 @@
 #include "bench/load/options.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -37,7 +38,12 @@ options:
                           publisher's designated subscriber (sub) or its own echo (self) [sub]
       --connect-concurrency K  handshakes in flight at once               [256]
       --connect-timeout S      limit for the whole connect phase          [30]
-      --server-pid PID    sample the server's CPU (utime+stime) and RSS from /proc
+      --processes N       connect: split the connections over N generator processes
+                          (forked, in step phase by phase, one merged report) [1]
+      --source ADDR[,ADDR...]   local addresses to connect from, round robin (e.g.
+                          127.0.0.1,127.0.0.2): each one has its own ephemeral ports
+      --server-pid PID[,PID...]  sample the server's CPU (utime+stime) and RSS from
+                          /proc; several pids are summed (a server run as several processes)
       --json              one JSON object on stdout instead of the table
       --quiet             no progress line on stderr
       --busy-poll         generator threads spin (one core each) instead of sleeping, so
@@ -47,6 +53,26 @@ options:
 
 Deliveries count messages received by subscribers only; a publisher's copy of its own
 message (chat servers echo to the sender) drives --ack self and is otherwise ignored.
+
+Ephemeral ports: every connection from one local address to one server port needs its
+own local port out of net.ipv4.ip_local_port_range (28,232 by default). Past half of
+them connect() gets slow (~200/s here instead of ~10,000/s: Linux hands out even ports
+first, then scans the whole range on every connect), so above ~14,000 connections
+spread them with --source over several loopback addresses. A warning says when.
+
+Descriptor limits: each connection is a descriptor here and one in the server, and a
+process may hold only RLIMIT_NOFILE of them. ringcast-load raises its soft limit to the
+hard one and refuses a run that needs more per process (it keeps 64 + 4 per thread for
+itself: a hard limit of 20000 allows 19,932 connections with -t 1); --processes N splits a
+connect run so each process stays below it. The server is capped the same way, however
+many generator processes there are: one ringcast process under a limit of 20000 holds at
+most ~19.9k connections (with --threads 1 its table has 20000 - 64 + 16 = 19,952 slots,
+leaving descriptors for its listener, io_uring and files; later connections are closed
+during the handshake). Beyond that, start several ringcast processes on the same port
+(their listeners are SO_REUSEPORT, so the kernel spreads the connections over them) and
+give every pid to --server-pid. Rooms are per process then: a message reaches only the
+clients of the ringcast process it was sent to, so use -p 0 (or expect the loss).
+
 Exit status: 0 done, 1 no connection could be opened, 2 bad command line.
 )";
 
@@ -158,9 +184,31 @@ bool parse_options(int argc, char** argv, Options& out, std::string& error, bool
       if (value == "sub") out.ack = AckMode::sub;
       else if (value == "self") out.ack = AckMode::self;
       else return bad("sub or self");
+    } else if (flag("", "--processes")) {
+      if (!parse_uint(value, 1, kMaxProcesses, u)) return bad("an integer 1..64");
+      out.processes = static_cast<std::uint32_t>(u);
+    } else if (flag("", "--source")) {
+      std::string_view rest = value;
+      while (true) {
+        const std::size_t comma = rest.find(',');
+        const std::string_view one = rest.substr(0, comma);
+        if (one.empty()) return bad("an address or a comma-separated list of them");
+        out.sources.emplace_back(one);
+        if (comma == std::string_view::npos) break;
+        rest = rest.substr(comma + 1);
+      }
+      if (out.sources.size() > kMaxSources) return bad("at most 256 addresses");
     } else if (flag("", "--server-pid")) {
-      if (!parse_uint(value, 1, 1u << 30, u)) return bad("a process id");
-      out.server_pid = static_cast<pid_t>(u);
+      // PID[,PID...]: each one a process id; repeating the flag adds more.
+      std::string_view rest = value;
+      while (true) {
+        const std::size_t comma = rest.find(',');
+        if (!parse_uint(rest.substr(0, comma), 1, 1u << 30, u)) return bad("a process id or a comma-separated list of them");
+        out.server_pids.push_back(static_cast<pid_t>(u));
+        if (comma == std::string_view::npos) break;
+        rest = rest.substr(comma + 1);
+      }
+      if (out.server_pids.size() > kMaxServerPids) return bad("at most 64 process ids");
     } else {
       error = "unknown option '" + std::string(name) + "' (see --help)";
       return false;
@@ -172,7 +220,33 @@ bool parse_options(int argc, char** argv, Options& out, std::string& error, bool
     error = "--publishers must be at least 1 for this scenario";
     return false;
   }
+  if (out.processes > 1 && out.scenario != Scenario::connect) {
+    error = "--processes: only the connect scenario runs in several processes";
+    return false;
+  }
+  if (out.processes > out.connections) {
+    error = "--processes " + std::to_string(out.processes) + " is more than the " + std::to_string(out.connections) +
+            " connections to split";
+    return false;
+  }
   return true;
+}
+
+std::vector<Share> split_run(const Options& opt) {
+  const std::uint32_t n = std::max<std::uint32_t>(opt.processes, 1);
+  const bool chat = opt.scenario == Scenario::chat;
+  const std::uint32_t pubs = chat ? opt.connections : opt.publishers;
+  std::vector<Share> out(n);
+  std::uint32_t base = 0;
+  for (std::uint32_t k = 0; k < n; ++k) {
+    Share& s = out[k];
+    s.subscribers = opt.connections / n + (k < opt.connections % n ? 1 : 0);
+    s.publishers = chat ? s.subscribers : pubs / n + (k < pubs % n ? 1 : 0);
+    s.pub_base = base;
+    s.pub_total = pubs;
+    base += s.publishers;
+  }
+  return out;
 }
 
 }  // namespace ringcast::load

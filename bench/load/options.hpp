@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace ringcast::load {
 
@@ -25,7 +26,9 @@ struct Options {
   std::uint32_t connect_concurrency = 256;  // handshakes in flight, all threads together
   double connect_timeout = 30.0;     // seconds for the whole connect phase
   AckMode ack = AckMode::sub;
-  pid_t server_pid = 0;
+  std::uint32_t processes = 1;       // connect: generator processes sharing the connections
+  std::vector<pid_t> server_pids;    // sampled and summed (a server may run as several processes)
+  std::vector<std::string> sources;  // local addresses the connections are spread over (round robin)
   bool json = false;
   bool allow_remote = false;
   bool quiet = false;                // no progress lines
@@ -33,6 +36,24 @@ struct Options {
 };
 
 inline constexpr double kMaxDuration = 3600.0;  // the hard cap: a run always ends
+inline constexpr std::uint32_t kMaxProcesses = 64;
+inline constexpr std::size_t kMaxServerPids = 64;
+inline constexpr std::size_t kMaxSources = 256;
+
+// One generator process's part of a run: its subscribers, and its publishers, whose ids
+// are pub_base.. pub_base+publishers-1 out of pub_total (every process tracks all ids, so
+// a message from another process's publisher is a delivery like any other).
+struct Share {
+  std::uint32_t subscribers = 0;
+  std::uint32_t publishers = 0;
+  std::uint32_t pub_base = 0;
+  std::uint32_t pub_total = 0;
+};
+
+// Splits the run's subscribers and publishers over opt.processes as evenly as possible
+// (the first processes take the remainders); one share when processes is 1. Chat clients
+// are subscribers and publishers at once: their share has publishers == subscribers.
+[[nodiscard]] std::vector<Share> split_run(const Options& opt);
 
 // Parses argv; on failure returns false with `error` set to one line.
 [[nodiscard]] bool parse_options(int argc, char** argv, Options& out, std::string& error, bool& help);

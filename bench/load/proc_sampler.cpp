@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <utility>
 
 namespace ringcast::load {
 namespace {
@@ -47,10 +48,22 @@ ProcSample sample_process(pid_t pid) noexcept {
   return s;
 }
 
-RssWatcher::RssWatcher(pid_t pid) : pid_(pid) {
+ProcSample sample_processes(const std::vector<pid_t>& pids) noexcept {
+  ProcSample sum;
+  sum.ok = !pids.empty();
+  for (pid_t pid : pids) {
+    const ProcSample s = sample_process(pid);
+    sum.ok = sum.ok && s.ok;
+    sum.cpu_ns += s.cpu_ns;
+    sum.rss_bytes += s.rss_bytes;
+  }
+  return sum;
+}
+
+RssWatcher::RssWatcher(std::vector<pid_t> pids) : pids_(std::move(pids)) {
   thread_ = std::thread([this] {
     while (!stop_.load(std::memory_order_relaxed)) {
-      const ProcSample s = sample_process(pid_);
+      const ProcSample s = sample_processes(pids_);
       if (s.ok && s.rss_bytes > peak_.load(std::memory_order_relaxed)) peak_.store(s.rss_bytes, std::memory_order_relaxed);
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }

@@ -26,12 +26,31 @@ void latency_json(const char* name, const Histogram& h) {
 
 }  // namespace
 
+void Tally::add(const Tally& o) noexcept {
+  opened += o.opened;
+  connect_failures += o.connect_failures;
+  disconnects += o.disconnects;
+  protocol_errors += o.protocol_errors;
+  sent += o.sent;
+  deliveries += o.deliveries;
+  delivered_bytes += o.delivered_bytes;
+  own_echoes += o.own_echoes;
+  other_messages += o.other_messages;
+  lost += o.lost;
+  out_of_order += o.out_of_order;
+  send_skipped += o.send_skipped;
+  window_resets += o.window_resets;
+  handshake.merge(o.handshake);
+  latency.merge(o.latency);
+}
+
 void print_human(const Summary& s) {
   const Options& o = *s.opt;
   std::printf("ringcast-load %s -> %s\n", scenario_name(o.scenario), o.url.c_str());
   std::printf("  connections   %u/%u open (%u subscribers, %u publishers), %llu failed, %llu dropped later\n", s.opened,
               s.requested, s.subscribers, s.publishers, static_cast<unsigned long long>(s.connect_failures),
               static_cast<unsigned long long>(s.disconnects));
+  if (o.processes > 1) std::printf("  processes     %u generator processes, merged\n", o.processes);
   std::printf("  connect       %.2f s, %.0f connections/s, handshake p50 %.0f us p99 %.0f us max %.0f us\n",
               s.connect_seconds, s.connects_per_s, us(s.handshake.percentile(50)), us(s.handshake.percentile(99)),
               us(s.handshake.max()));
@@ -61,6 +80,7 @@ void print_human(const Summary& s) {
     std::printf("  server RSS    %.1f MiB idle, %.1f MiB connected, %.1f MiB peak, %.1f MiB end: %.0f B/connection\n",
                 static_cast<double>(v.rss_start) / 1048576, static_cast<double>(v.rss_connected) / 1048576,
                 static_cast<double>(v.rss_peak) / 1048576, static_cast<double>(v.rss_end) / 1048576, v.rss_per_connection);
+    if (o.server_pids.size() > 1) std::printf("                (CPU and RSS summed over %zu server processes)\n", o.server_pids.size());
   }
   if (!s.first_error.empty()) std::printf("  first error   %s\n", s.first_error.c_str());
 }
@@ -70,8 +90,8 @@ void print_json(const Summary& s) {
   auto u = [](std::uint64_t v) { return static_cast<unsigned long long>(v); };
   std::printf("{\n  \"scenario\": \"%s\",\n  \"target\": %s,\n", scenario_name(o.scenario), quoted(o.url).c_str());
   std::printf("  \"config\": {\"connections\": %u, \"publishers\": %u, \"size\": %u, \"window\": %u, \"rate\": %.3f, "
-              "\"duration\": %.3f, \"burst\": %u, \"threads\": %u, \"ack\": \"%s\"},\n",
-              o.connections, s.publishers, o.size, o.window, o.rate, o.duration, o.burst, o.threads,
+              "\"duration\": %.3f, \"burst\": %u, \"threads\": %u, \"processes\": %u, \"ack\": \"%s\"},\n",
+              o.connections, s.publishers, o.size, o.window, o.rate, o.duration, o.burst, o.threads, o.processes,
               o.ack == AckMode::sub ? "sub" : "self");
   std::printf("  \"connections\": {\"requested\": %u, \"opened\": %u, \"failed\": %llu, \"dropped\": %llu, "
               "\"seconds\": %.4f, \"per_s\": %.1f},\n",
@@ -88,10 +108,12 @@ void print_json(const Summary& s) {
               u(s.send_skipped), u(s.window_resets));
   const ServerUsage& v = s.server;
   if (v.sampled) {
-    std::printf("  \"server\": {\"pid\": %d, \"cpu_seconds\": %.4f, \"cpu_utilization\": %.4f, \"cpu_ns_per_delivery\": %.1f, "
+    std::string pids;
+    for (pid_t p : o.server_pids) pids += (pids.empty() ? "" : ", ") + std::to_string(p);
+    std::printf("  \"server\": {\"pid\": %d, \"pids\": [%s], \"cpu_seconds\": %.4f, \"cpu_utilization\": %.4f, \"cpu_ns_per_delivery\": %.1f, "
                 "\"connect_cpu_us\": %.2f, \"rss_start\": %llu, \"rss_connected\": %llu, \"rss_peak\": %llu, "
                 "\"rss_end\": %llu, \"rss_per_connection\": %.1f},\n",
-                static_cast<int>(o.server_pid), v.cpu_seconds, v.cpu_utilization, v.cpu_ns_per_delivery, v.connect_cpu_us,
+                static_cast<int>(o.server_pids.front()), pids.c_str(), v.cpu_seconds, v.cpu_utilization, v.cpu_ns_per_delivery, v.connect_cpu_us,
                 u(v.rss_start), u(v.rss_connected), u(v.rss_peak), u(v.rss_end), v.rss_per_connection);
   } else {
     std::printf("  \"server\": null,\n");

@@ -19,18 +19,26 @@ struct ServerUsage {
   double rss_per_connection = 0; // (rss_connected - rss_start) / opened, bytes
 };
 
-struct Summary {
-  const Options* opt = nullptr;
-  std::uint32_t subscribers = 0, publishers = 0, requested = 0, opened = 0;
+// What a run counted. Generator threads' and processes' tallies add up field by field;
+// trivially copyable, so a --processes child sends its own to the parent as bytes.
+struct Tally {
+  std::uint32_t opened = 0;
   std::uint64_t connect_failures = 0, disconnects = 0, protocol_errors = 0;
-  double connect_seconds = 0, connects_per_s = 0;
-  Histogram handshake;
-  double run_seconds = 0;        // publishing time
-  double delivery_seconds = 0;   // run start to the last delivery
   std::uint64_t sent = 0, deliveries = 0, delivered_bytes = 0, own_echoes = 0, other_messages = 0;
   std::uint64_t lost = 0, out_of_order = 0, send_skipped = 0, window_resets = 0;
+  Histogram handshake;  // connect start -> 101 received
+  Histogram latency;    // publisher send -> subscriber receive
+
+  void add(const Tally& o) noexcept;
+};
+
+struct Summary : Tally {
+  const Options* opt = nullptr;
+  std::uint32_t subscribers = 0, publishers = 0, requested = 0;
+  double connect_seconds = 0, connects_per_s = 0;
+  double run_seconds = 0;        // publishing time
+  double delivery_seconds = 0;   // run start to the last delivery
   double messages_per_s = 0, deliveries_per_s = 0, mb_per_s = 0;
-  Histogram latency;
   ServerUsage server;
   std::string first_error;
 };

@@ -10,7 +10,6 @@
 
 namespace ringcast::load {
 
-
 enum class Phase : int {
   connect,  // open every connection; then idle (connect scenario: the hold)
   run,      // publishers send
@@ -33,9 +32,11 @@ struct alignas(64) LiveCounters {
 struct RunPlan {
   const Options* opt = nullptr;
   const Target* target = nullptr;
-  std::uint32_t subscribers = 0;   // connections that count deliveries
-  std::uint32_t publishers = 0;    // publisher ids 0..publishers-1
-  std::uint32_t total_conns = 0;   // chat: clients are both, so == subscribers
+  std::uint32_t subscribers = 0;   // connections of this process that count deliveries
+  std::uint32_t publishers = 0;    // publisher ids 0..publishers-1 in the whole run (all processes)
+  std::uint32_t pub_base = 0;      // this process's publishers: ids pub_base.. pub_base+local_publishers-1
+  std::uint32_t local_publishers = 0;
+  std::uint32_t total_conns = 0;   // this process: subscribers + local publishers (chat: clients are both)
   double per_pub_rate = 0;         // open loop: messages/s of one publisher
   std::atomic<Phase> phase{Phase::connect};
   std::atomic<bool> connect_deadline{false};  // --connect-timeout passed: start no more connects

@@ -82,4 +82,24 @@ std::string resolve_target(std::string_view url, bool allow_remote, Target& out)
   return "";
 }
 
+std::string resolve_sources(const std::vector<std::string>& addrs, bool allow_remote, Target& out) {
+  out.sources.clear();
+  for (const std::string& a : addrs) {
+    sockaddr_storage s{};
+    std::string text = a;
+    if (text.size() > 2 && text.front() == '[' && text.back() == ']') text = text.substr(1, text.size() - 2);
+    if (inet_pton(AF_INET, text.c_str(), &reinterpret_cast<sockaddr_in*>(&s)->sin_addr) == 1) {
+      s.ss_family = AF_INET;
+    } else if (inet_pton(AF_INET6, text.c_str(), &reinterpret_cast<sockaddr_in6*>(&s)->sin6_addr) == 1) {
+      s.ss_family = AF_INET6;
+    } else {
+      return "--source: '" + a + "' is not a numeric IPv4 or IPv6 address";
+    }
+    if (s.ss_family != out.family) return "--source: '" + a + "' is not of the target's address family";
+    if (!allow_remote && !is_loopback(s)) return "--source: '" + a + "' is not a loopback address";
+    out.sources.push_back(s);
+  }
+  return "";
+}
+
 }  // namespace ringcast::load

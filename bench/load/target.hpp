@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ringcast::load {
 
@@ -18,10 +19,15 @@ struct Target {
   sockaddr_storage addr{};
   socklen_t addr_len = 0;
   int family = 0;
+  std::vector<sockaddr_storage> sources;  // --source: local addresses (port 0), round robin
 };
 
 // Parses ws://host[:port][/path] (IPv6 as [::1]) and resolves it. Returns "" on success,
 // else a one-line reason.
 [[nodiscard]] std::string resolve_target(std::string_view url, bool allow_remote, Target& out);
+
+// Parses numeric local addresses into out.sources (after resolve_target: they must be of
+// the target's family, and loopback unless allow_remote). Returns "" or a one-line reason.
+[[nodiscard]] std::string resolve_sources(const std::vector<std::string>& addrs, bool allow_remote, Target& out);
 
 }  // namespace ringcast::load

@@ -50,12 +50,12 @@ Worker::Worker(RunPlan& plan, std::uint32_t index, std::uint32_t threads)
     Conn& c = conns_[k];
     if (chat) {
       c.is_sub = c.is_pub = true;
-      c.pub_id = i;
+      c.pub_id = plan_.pub_base + i;
     } else if (i < plan_.subscribers) {
       c.is_sub = true;
     } else {
       c.is_pub = true;
-      c.pub_id = i - plan_.subscribers;
+      c.pub_id = plan_.pub_base + (i - plan_.subscribers);
     }
     if (c.is_sub) {
       c.sub_slot = res_.sub_slots++;

@@ -33,6 +33,19 @@ void Worker::start_connects(std::uint64_t now) {
                               : "socket() failed");
       continue;
     }
+    if (!t.sources.empty()) {
+      // --source: the address now, the port at connect() (so ports are per 4-tuple, not per bind).
+      const sockaddr_storage& src = t.sources[idx % t.sources.size()];
+      const int one = 1;
+      (void)::setsockopt(c.fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+      const socklen_t len = src.ss_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
+      if (::bind(c.fd, reinterpret_cast<const sockaddr*>(&src), len) != 0) {
+        ::close(c.fd);
+        c.fd = -1;
+        fail(c, "bind to the --source address failed");
+        continue;
+      }
+    }
     io_uring_sqe* s = ring_.sqe();
     io_uring_prep_connect(s, c.fd, reinterpret_cast<const sockaddr*>(&t.addr), t.addr_len);
     io_uring_sqe_set_data64(s, tag(kConnect, idx));

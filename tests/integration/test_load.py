@@ -1,11 +1,14 @@
 #!/usr/bin/python3
 """ringcast-load against a real ringcast: a short fan-out and a connect burst must report
-every message delivered in order (0 lost, 0 out of order), and bad command lines exit 2.
+every message delivered in order (0 lost, 0 out of order), a connect run split over several
+generator processes (--processes) must merge into the same figures, two ringcast processes
+must share one port, and bad command lines exit 2.
 Needs <build-dir>/bench/load/ringcast-load (skips when it was not built)."""
 import json
 import os
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -60,6 +63,51 @@ def connect_burst_reaches_everyone():
 
 
 @test
+def connect_split_over_processes_merges():
+    # 3 generator processes, 300 subscribers and 2 publishers between them, from two local
+    # addresses: every subscriber hears both publishers' bursts, whichever process it is in.
+    with Server() as srv:
+        r = run_load("connect", "-c", "300", "-p", "2", "-d", "0.3", "--burst", "2", "--processes", "3",
+                     "--source", "127.0.0.1,127.0.0.2", "--server-pid", str(srv.proc.pid), srv.url("/room"))
+    check_clean(r)
+    assert r["config"]["processes"] == 3
+    assert r["connections"]["requested"] == 302
+    assert r["messages_sent"] == 4 and r["deliveries"] == 1200, f"{r['messages_sent']} sent, {r['deliveries']} deliveries"
+    assert r["latency_us"]["count"] == 1200 and r["handshake_us"]["count"] == 302
+    assert r["own_echoes"] == 4
+    assert r["connections"]["per_s"] > 0 and r["server"]["rss_per_connection"] > 0
+
+
+def open_fds(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+@test
+def two_servers_share_a_port():
+    # SO_REUSEPORT: a second ringcast on the same port is accepted and the kernel spreads new
+    # connections over both; --server-pid sums them. /echo: no room, so nothing to deliver.
+    with Server("--threads", "1") as a, Server("--threads", "1", port=a.port) as b:
+        base = {p: open_fds(p) for p in (a.proc.pid, b.proc.pid)}
+        cmd = [load_binary(), "connect", "-c", "400", "-p", "0", "-d", "1.5", "--processes", "2", "--json", "--quiet",
+               "--server-pid", f"{a.proc.pid},{b.proc.pid}", a.url("/echo")]
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        held = {}
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and p.poll() is None:
+            held = {pid: open_fds(pid) - base[pid] for pid in base}
+            if sum(held.values()) >= 400:
+                break
+            time.sleep(0.05)
+        out, err = p.communicate(timeout=60)
+    assert p.returncode == 0, err
+    r = json.loads(out)
+    check_clean(r)
+    assert r["connections"]["opened"] == 400
+    assert r["server"]["pids"] == [a.proc.pid, b.proc.pid]
+    assert all(n >= 50 for n in held.values()), f"connections per server process while held: {held}"
+
+
+@test
 def rate_open_loop_on_time():
     with Server() as srv:
         r = run_load("rate", "-c", "20", "-p", "2", "-r", "200", "-d", "1", srv.url("/"))
@@ -71,7 +119,9 @@ def rate_open_loop_on_time():
 def bad_command_lines_exit_2():
     binary = load_binary()
     for args in (["fanout", "--rate", "abc", "ws://127.0.0.1:9/"], ["nosuch", "ws://127.0.0.1:9/"],
-                 ["fanout", "ws://192.0.2.1:9/"], ["fanout", "http://127.0.0.1:9/"], ["fanout"]):
+                 ["fanout", "ws://192.0.2.1:9/"], ["fanout", "http://127.0.0.1:9/"], ["fanout"],
+                 ["fanout", "--processes", "2", "ws://127.0.0.1:9/"], ["connect", "-c", "2", "--processes", "3", "ws://127.0.0.1:9/"],
+                 ["connect", "--source", "192.0.2.1", "ws://127.0.0.1:9/"], ["connect", "--server-pid", "1,x", "ws://127.0.0.1:9/"]):
         p = subprocess.run([binary, *args], capture_output=True, text=True, timeout=10)
         assert p.returncode == 2, f"{args}: exit {p.returncode}"
         lines = p.stderr.strip().splitlines()

@@ -1,0 +1,107 @@
+// ringcast-load's command line where it decides how a run is split: --processes, the
+// shares split_run hands each generator process, --server-pid and --source lists.
+#include "bench/load/options.hpp"
+
+#include <gtest/gtest.h>
+
+#include <initializer_list>
+#include <string>
+#include <vector>
+
+namespace ringcast::load {
+namespace {
+
+struct Parsed {
+  bool ok = false;
+  Options opt;
+  std::string error;
+};
+
+Parsed parse(std::initializer_list<const char*> args) {
+  std::vector<char*> argv{const_cast<char*>("ringcast-load")};
+  for (const char* a : args) argv.push_back(const_cast<char*>(a));
+  Parsed p;
+  bool help = false;
+  p.ok = parse_options(static_cast<int>(argv.size()), argv.data(), p.opt, p.error, help);
+  return p;
+}
+
+TEST(Options, ProcessesOnlyForConnect) {
+  Parsed p = parse({"connect", "-c", "24000", "--processes", "2", "ws://127.0.0.1:9000/"});
+  ASSERT_TRUE(p.ok) << p.error;
+  EXPECT_EQ(p.opt.processes, 2u);
+  p = parse({"fanout", "--processes", "2", "ws://127.0.0.1:9000/"});
+  EXPECT_FALSE(p.ok);
+  EXPECT_EQ(p.error, "--processes: only the connect scenario runs in several processes");
+  p = parse({"connect", "-c", "3", "--processes", "4", "ws://127.0.0.1:9000/"});
+  EXPECT_FALSE(p.ok);
+  EXPECT_FALSE(parse({"connect", "--processes", "0", "ws://127.0.0.1:9000/"}).ok);
+  EXPECT_FALSE(parse({"connect", "--processes", "65", "ws://127.0.0.1:9000/"}).ok);
+}
+
+TEST(Options, ServerPidsAndSourcesAreLists) {
+  Parsed p = parse({"connect", "--server-pid", "11,12", "--server-pid=13", "--source", "127.0.0.1,127.0.0.2",
+                    "ws://127.0.0.1:9000/"});
+  ASSERT_TRUE(p.ok) << p.error;
+  EXPECT_EQ(p.opt.server_pids, (std::vector<pid_t>{11, 12, 13}));
+  EXPECT_EQ(p.opt.sources, (std::vector<std::string>{"127.0.0.1", "127.0.0.2"}));
+  for (const char* bad : {"", "1,", ",1", "1,,2", "x", "0"}) {
+    EXPECT_FALSE(parse({"connect", "--server-pid", bad, "ws://127.0.0.1:9000/"}).ok) << bad;
+  }
+  EXPECT_FALSE(parse({"connect", "--source", "127.0.0.1,", "ws://127.0.0.1:9000/"}).ok);
+}
+
+TEST(SplitRun, OneProcessIsTheWholeRun) {
+  Parsed p = parse({"fanout", "-c", "1000", "-p", "3", "ws://127.0.0.1:9000/"});
+  ASSERT_TRUE(p.ok);
+  const std::vector<Share> s = split_run(p.opt);
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_EQ(s[0].subscribers, 1000u);
+  EXPECT_EQ(s[0].publishers, 3u);
+  EXPECT_EQ(s[0].pub_base, 0u);
+  EXPECT_EQ(s[0].pub_total, 3u);
+}
+
+TEST(SplitRun, RemaindersGoToTheFirstAndPublisherIdsStayContiguous) {
+  Parsed p = parse({"connect", "-c", "10", "-p", "5", "--processes", "3", "ws://127.0.0.1:9000/"});
+  ASSERT_TRUE(p.ok);
+  const std::vector<Share> s = split_run(p.opt);
+  ASSERT_EQ(s.size(), 3u);
+  EXPECT_EQ(s[0].subscribers, 4u);
+  EXPECT_EQ(s[1].subscribers, 3u);
+  EXPECT_EQ(s[2].subscribers, 3u);
+  EXPECT_EQ(s[0].publishers, 2u);
+  EXPECT_EQ(s[1].publishers, 2u);
+  EXPECT_EQ(s[2].publishers, 1u);
+  EXPECT_EQ(s[0].pub_base, 0u);
+  EXPECT_EQ(s[1].pub_base, 2u);
+  EXPECT_EQ(s[2].pub_base, 4u);
+  for (const Share& x : s) EXPECT_EQ(x.pub_total, 5u);
+}
+
+TEST(SplitRun, FewerPublishersThanProcesses) {
+  Parsed p = parse({"connect", "-c", "24000", "-p", "1", "--processes", "3", "ws://127.0.0.1:9000/"});
+  ASSERT_TRUE(p.ok);
+  const std::vector<Share> s = split_run(p.opt);
+  ASSERT_EQ(s.size(), 3u);
+  EXPECT_EQ(s[0].subscribers + s[1].subscribers + s[2].subscribers, 24000u);
+  EXPECT_EQ(s[0].subscribers, 8000u);
+  EXPECT_EQ(s[0].publishers, 1u);
+  EXPECT_EQ(s[1].publishers, 0u);
+  EXPECT_EQ(s[2].publishers, 0u);
+  EXPECT_EQ(s[1].pub_base, 1u);  // no ids of its own: the base is past the last one used
+  EXPECT_EQ(s[2].pub_total, 1u);
+}
+
+TEST(SplitRun, ChatClientsPublishToo) {
+  Parsed p = parse({"chat", "-c", "7", "ws://127.0.0.1:9000/"});
+  ASSERT_TRUE(p.ok);
+  const std::vector<Share> s = split_run(p.opt);
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_EQ(s[0].subscribers, 7u);
+  EXPECT_EQ(s[0].publishers, 7u);
+  EXPECT_EQ(s[0].pub_total, 7u);
+}
+
+}  // namespace
+}  // namespace ringcast::load
