@@ -5,30 +5,44 @@
 #      servers (Node ws, Python websockets, websocketpp), each server pinned to core 0 and
 #      the generator to core 1, a fresh server process per scenario:
 #        fanout   1,000 subscribers / 1 publisher / 64 B, closed loop (window 64)
-#        connect  10,000 idle connections: server memory per connection
+#        connect  10,000 idle connections (BENCH_CONNECT): server memory per connection
 #        rate     open loop 50 msg/s to 1,000 subscribers (latency)
 #        danmaku  10,000 subscribers, 20 publishers, 30 msg/s in total, plus a rate sweep
 #                 for the highest rate with p99 < 100 ms
 # Prints one table with ratios to ringcast; raw JSON, summary.json and bench.png go to
 # bench/results/.
 # Environment: BENCH_SECONDS (per scenario, default 3), BENCH_SERVERS (default
-# "ringcast node-ws python-websockets websocketpp"), BENCH_MICRO=0 to skip the kernels,
-# BENCH_SWEEP="10 30 100 300 1000 3000" danmaku rates for the sweep ("" to skip),
-# BENCH_BUILD_DIR (default build/), BENCH_LOAD_ARGS (extra ringcast-load flags, default
-# --busy-poll: the generator owns core 1, and a sleeping generator would make the server
-# pay for waking it on every loopback send).
+# "ringcast node-ws python-websockets websocketpp"), BENCH_SCENARIOS (default "fanout connect
+# rate danmaku"), BENCH_MICRO=0 to skip the kernels, BENCH_SWEEP="10 30 100 300 1000 3000"
+# danmaku rates for the sweep ("" to skip), BENCH_CONNECT (connections of the connect
+# scenario, default 10000), BENCH_CONNECT_PATH (its URL path, default /: ringcast's room,
+# /echo: no room), BENCH_RESULTS (default bench/results/), BENCH_BUILD_DIR (default build/),
+# BENCH_LOAD_ARGS (extra ringcast-load flags, default --busy-poll: the generator owns core 1,
+# and a sleeping generator would make the server pay for waking it on every loopback send).
+#
+# Past one process's descriptor limit (ulimit -Hn; 20,000 here: ~19,900 connections) the
+# connect scenario splits the generator (ringcast-load --processes), spreads it over several
+# loopback source addresses once one would run short of ephemeral ports, and runs ringcast as
+# several processes on the same port (SO_REUSEPORT), pids summed by --server-pid. Rooms are
+# per process then, so that run sends no burst (-p 0). The peers are single processes: they
+# skip a connect scenario they cannot hold.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 secs=${BENCH_SECONDS:-3}
 servers=${BENCH_SERVERS:-"ringcast node-ws python-websockets websocketpp"}
 sweep=${BENCH_SWEEP-"10 30 100 300 1000 3000"}
-results="$root/bench/results"
+scenarios=${BENCH_SCENARIOS:-"fanout connect rate danmaku"}
+connect_n=${BENCH_CONNECT:-10000}
+connect_path=${BENCH_CONNECT_PATH:-/}
+results=${BENCH_RESULTS:-"$root/bench/results"}
 build=${BENCH_BUILD_DIR:-"$root/build"}
 load="$build/bench/load/ringcast-load"
 mkdir -p "$results"
+[[ "$connect_n" =~ ^[1-9][0-9]*$ ]] || { echo "bench: BENCH_CONNECT must be a positive integer" >&2; exit 2; }
+[[ "$connect_path" == /* ]] || { echo "bench: BENCH_CONNECT_PATH must start with /" >&2; exit 2; }
 
 "$root/scripts/setup.sh" --bench
-[[ -f "$build/build.ninja" ]] || cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+[[ -f "$build/CMakeCache.txt" ]] || cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 # Only what the benchmark runs: the server, the generator and the kernels.
 targets=(ringcast ringcast-load)
 for src in "$root"/bench/*_bench.cpp; do [[ -e "$src" ]] && targets+=("$(basename "$src" .cpp)"); done
@@ -77,41 +91,55 @@ fi
 
 free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-server_pid=""
-start_server() {  # start_server NAME PORT: a fresh server pinned to core 0, waits until it listens
-  local name=$1 port=$2
-  case $name in
-    ringcast) taskset -c 0 "$build/engine/ringcast" --host 127.0.0.1 --port "$port" --threads 1 \
-                --log-level error >/dev/null 2>&1 & ;;
-    node-ws) taskset -c 0 node "$peers/node_ws_chat.js" --port "$port" >/dev/null 2>&1 & ;;
-    python-websockets) taskset -c 0 /usr/bin/python3 "$peers/python_websockets_chat.py" --port "$port" >/dev/null 2>&1 & ;;
-    websocketpp) taskset -c 0 "$wspp" --port "$port" >/dev/null 2>&1 & ;;
-    *) echo "bench: unknown server $name" >&2; exit 2 ;;
-  esac
-  server_pid=$!
-  for _ in $(seq 100); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
-    sleep 0.1
+server_pids=()   # the server under test: one process, or several sharing the port (ringcast)
+server_count=1   # how many processes the next start_server starts
+url_path=/       # the next run_load's URL path
+server_log=$(mktemp)
+start_server() {  # start_server NAME PORT: fresh server process(es) pinned to core 0, waits until it listens
+  local name=$1 port=$2 i
+  for ((i = 0; i < server_count; i++)); do
+    : >"$server_log"
+    case $name in
+      ringcast) taskset -c 0 "$build/engine/ringcast" --host 127.0.0.1 --port "$port" --threads 1 \
+                  --log-level error >/dev/null 2>"$server_log" & ;;
+      node-ws) taskset -c 0 node "$peers/node_ws_chat.js" --port "$port" >/dev/null 2>&1 & ;;
+      python-websockets) taskset -c 0 /usr/bin/python3 "$peers/python_websockets_chat.py" --port "$port" >/dev/null 2>&1 & ;;
+      websocketpp) taskset -c 0 "$wspp" --port "$port" >/dev/null 2>&1 & ;;
+      *) echo "bench: unknown server $name" >&2; exit 2 ;;
+    esac
+    server_pids+=("$!")
+    local up=0
+    for _ in $(seq 100); do
+      # A second ringcast on the port: the port answers already, its own log line says when it does.
+      if [[ $name == ringcast ]]; then grep -q "listening on" "$server_log" && { up=1; break; }
+      elif (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then up=1; break; fi
+      sleep 0.1
+    done
+    if ((!up)); then
+      echo "bench: $name did not listen on $port" >&2
+      return 1
+    fi
   done
-  echo "bench: $name did not listen on $port" >&2
-  return 1
 }
 stop_server() {
-  [[ -n "$server_pid" ]] || return 0
-  kill "$server_pid" 2>/dev/null || true
-  wait "$server_pid" 2>/dev/null || true
-  server_pid=""
+  local pid
+  for pid in "${server_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${server_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  server_pids=()
 }
-trap stop_server EXIT
+trap 'stop_server; rm -f "$server_log"' EXIT
 
 run_load() {  # run_load SERVER SCENARIO-NAME LOAD-ARGS...
   local name=$1 tag=$2; shift 2
   local port; port=$(free_port)
   start_server "$name" "$port"
-  echo "== $name $tag: ringcast-load $*"
+  local pids note=""
+  pids=$(IFS=,; echo "${server_pids[*]}")
+  ((server_count > 1)) && note=" ($server_count $name processes on port $port)"
+  echo "== $name $tag: ringcast-load $*$note"
   # shellcheck disable=SC2086
-  if ! taskset -c 1 "$load" "$@" ${BENCH_LOAD_ARGS---busy-poll} --quiet --json --server-pid "$server_pid" \
-      "ws://127.0.0.1:$port/" >"$results/$name.$tag.json"; then
+  if ! taskset -c 1 "$load" "$@" ${BENCH_LOAD_ARGS---busy-poll} --quiet --json --server-pid "$pids" \
+      "ws://127.0.0.1:$port$url_path" >"$results/$name.$tag.json"; then
     echo "bench: $name $tag failed" >&2
   fi
   /usr/bin/python3 - "$results/$name.$tag.json" <<'PY' || true
@@ -123,28 +151,67 @@ print(f"   {d['deliveries_per_s']:>12,.0f} deliveries/s  p50 {d['latency_us']['p
       f"  server {s.get('cpu_ns_per_delivery', 0):,.0f} ns/delivery, {s.get('rss_per_connection', 0):,.0f} B/conn")
 PY
   stop_server
+  server_count=1
+  url_path=/
 }
+
+# The connect scenario's shape at BENCH_CONNECT connections: generator processes and source
+# addresses, and how many processes the server needs (see the header).
+fd_limit=$(ulimit -Hn)
+[[ "$fd_limit" == unlimited ]] && fd_limit=1048576
+read -r port_lo port_hi < /proc/sys/net/ipv4/ip_local_port_range
+per_load=$((fd_limit - 80))           # ringcast-load keeps ~64 + 4 per thread for itself
+per_server=$((fd_limit - 100))        # ringcast --threads 1: table of (limit - 64) + 16, minus its own fds
+per_source=$(((port_hi - port_lo + 1) / 2))  # past half the ephemeral range connect() crawls
+connect_total=$((connect_n + 1))      # + the publisher
+connect_procs=$(((connect_total + per_load - 1) / per_load))
+connect_servers=1
+if ((connect_total > per_server)); then  # several: leave 5% for SO_REUSEPORT's uneven split
+  connect_servers=$(((connect_total * 105 / 100 + per_server - 1) / per_server))
+fi
+connect_sources=$(((connect_total + per_source - 1) / per_source))
+connect_args=(connect -c "$connect_n" -p 1 -d 2 --burst 1 --connect-timeout 60)
+if ((connect_servers > 1)); then connect_args=(connect -c "$connect_n" -p 0 -d 2 --connect-timeout 60); fi
+((connect_procs > 1)) && connect_args+=(--processes "$connect_procs")
+if ((connect_sources > 1)); then
+  src=127.0.0.1
+  for ((i = 2; i <= connect_sources; i++)); do src+=",127.0.0.$i"; done
+  connect_args+=(--source "$src")
+fi
 
 # ---- 3. scenarios --------------------------------------------------------------------
 # What the numbers were measured on; other load on these two cores skews every latency.
 read -r load1 _ < /proc/loadavg
-/usr/bin/python3 - "$results/env.json" "$load1" "$secs" "$servers" <<'PY'
+/usr/bin/python3 - "$results/env.json" "$load1" "$secs" "$servers" "$connect_n" "$connect_path" "$root" <<'PY'
 import json, os, platform, subprocess, sys
-rev = subprocess.run(["git", "-C", os.path.dirname(sys.argv[1]), "rev-parse", "--short", "HEAD"],
+rev = subprocess.run(["git", "-C", sys.argv[7], "rev-parse", "--short", "HEAD"],
                      capture_output=True, text=True).stdout.strip()
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 json.dump({"kernel": platform.release(), "cpu": cpu, "cpus": os.cpu_count(), "loadavg_1m": float(sys.argv[2]),
-           "seconds_per_scenario": float(sys.argv[3]), "servers": sys.argv[4].split(), "git": rev},
+           "seconds_per_scenario": float(sys.argv[3]), "servers": sys.argv[4].split(), "git": rev,
+           "connect_connections": int(sys.argv[5]), "connect_path": sys.argv[6]},
           open(sys.argv[1], "w"), indent=2)
 PY
 if awk -v l="$load1" 'BEGIN { exit !(l > 0.5) }'; then
   echo "bench: warning: load average $load1 before starting; other processes on these cores skew the results" >&2
 fi
+want() { [[ " $scenarios " == *" $1 "* ]]; }
 for s in $servers; do
-  rm -f "$results/$s".*.json  # this server's previous results only: a subset run keeps the others
-  run_load "$s" fanout fanout -c 1000 -p 1 -s 64 -w 64 -d "$secs"
-  run_load "$s" connect connect -c 10000 -p 1 -d 2 --burst 1 --connect-timeout 60
-  run_load "$s" rate rate -c 1000 -p 1 -s 64 -r 50 -d "$secs"
+  # This server's previous results for these scenarios only: a subset run keeps the others.
+  for sc in $scenarios; do rm -f "$results/$s.$sc.json"; done
+  want danmaku && rm -f "$results/$s".danmaku-r*.json
+  want fanout && run_load "$s" fanout fanout -c 1000 -p 1 -s 64 -w 64 -d "$secs"
+  if want connect; then
+    if ((connect_servers > 1)) && [[ $s != ringcast ]]; then
+      echo "== $s connect: skipped ($connect_n connections need $connect_servers server processes; only ringcast shares its port)"
+    else
+      ((connect_servers > 1)) && server_count=$connect_servers
+      url_path=$connect_path
+      run_load "$s" connect "${connect_args[@]}"
+    fi
+  fi
+  want rate && run_load "$s" rate rate -c 1000 -p 1 -s 64 -r 50 -d "$secs"
+  want danmaku || continue
   run_load "$s" danmaku rate -c 10000 -p 20 -s 64 -r 30 -d "$secs" --connect-timeout 60
   for r in $sweep; do
     run_load "$s" "danmaku-r$r" rate -c 10000 -p 20 -s 64 -r "$r" -d "$secs" --connect-timeout 60
