@@ -360,7 +360,7 @@ int run_share(const Options& opt, const Share& share, Link* parent) {
                                              published.size() * sizeof(std::uint32_t));
     std::vector<std::uint8_t> all;
     if (!parent->send('P', mine) || !parent->recv('G', all) || all.size() != mine.size()) return 1;
-    std::memcpy(published.data(), all.data(), all.size());
+    if (!all.empty()) std::memcpy(published.data(), all.data(), all.size());  // -p 0: nothing (and null pointers)
   }
   for (auto& w : co.workers) s.lost += w->count_missing(published);
 
