@@ -133,11 +133,35 @@ def chart(results, rows):
             ms = lambda v: (v or 0) / 1000.0  # noqa: E731
             f.write(f"{r['server']} {r['fanout_deliveries_per_s'] or 0} {ms(r['rate_p50_us'])} "
                     f"{ms(r['rate_p99_us'])} {ms(r['danmaku_p99_us'])}\n")
+    # A panel only when it has something to draw (a subset run, e.g. BENCH_SCENARIOS=connect,
+    # has neither: gnuplot refuses an all-zero log axis).
+    has_fanout = any((r["fanout_deliveries_per_s"] or 0) > 0 for r in rows)
+    has_latency = any((r[k] or 0) > 0 for r in rows for k in ("rate_p50_us", "rate_p99_us", "danmaku_p99_us"))
+    if not (has_fanout or has_latency):
+        print("summarize: no fan-out or latency results, no chart", file=sys.stderr)
+        return
     png = os.path.join(results, "bench.png")
+    fanout_panel = f"""
+set title 'fan-out: 1,000 subscribers, 1 publisher, 64 B, closed loop (window 64)'
+set ylabel 'deliveries / s'
+set format y '%.1s%c'
+plot '{dat}' using 2:xtic(1) title 'deliveries/s' lc rgb '#3366cc'
+""" if has_fanout else ""
+    latency_panel = f"""
+set title 'latency (open loop): 50 msg/s to 1,000 subs; danmaku 30 msg/s to 10,000'
+set ylabel 'milliseconds (log)'
+set logscale y
+set format y '%g'
+plot '{dat}' using 3:xtic(1) title 'rate p50' lc rgb '#66aa55', \\
+     '' using 4 title 'rate p99' lc rgb '#dd8833', \\
+     '' using 5 title 'danmaku p99' lc rgb '#cc3333'
+""" if has_latency else ""
+    panels = int(has_fanout) + int(has_latency)
+    width = 700 * panels
     script = f"""
-set terminal pngcairo size 1400,520 noenhanced font ',10'
+set terminal pngcairo size {width},520 noenhanced font ',10'
 set output '{png}'
-set multiplot layout 1,2 title 'ringcast vs peers (same machine, server on core 0, load on core 1)'
+set multiplot layout 1,{panels} title 'ringcast vs peers (same machine, server on core 0, load on core 1)'
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1
@@ -147,24 +171,13 @@ set grid ytics
 # and whichever bar is tallest always reaches the top of the axis. `height` keeps the key
 # clear of the x labels.
 set key below center horizontal samplen 2 height 1.5
-set title 'fan-out: 1,000 subscribers, 1 publisher, 64 B, closed loop (window 64)'
-set ylabel 'deliveries / s'
-set format y '%.1s%c'
-plot '{dat}' using 2:xtic(1) title 'deliveries/s' lc rgb '#3366cc'
-set title 'latency (open loop): 50 msg/s to 1,000 subs; danmaku 30 msg/s to 10,000'
-set ylabel 'milliseconds (log)'
-set logscale y
-set format y '%g'
-plot '{dat}' using 3:xtic(1) title 'rate p50' lc rgb '#66aa55', \\
-     '' using 4 title 'rate p99' lc rgb '#dd8833', \\
-     '' using 5 title 'danmaku p99' lc rgb '#cc3333'
-unset multiplot
+{fanout_panel}{latency_panel}unset multiplot
 """
     try:
         subprocess.run(["gnuplot"], input=script, text=True, check=True, capture_output=True)
     except subprocess.CalledProcessError as e:
         # pngcairo may be missing in minimal gnuplot builds: fall back to the plain png terminal.
-        script = script.replace("pngcairo size 1400,520 noenhanced font ',10'", "png size 1400,520 noenhanced")
+        script = script.replace(f"pngcairo size {width},520 noenhanced font ',10'", f"png size {width},520 noenhanced")
         r = subprocess.run(["gnuplot"], input=script, text=True, capture_output=True)
         if r.returncode != 0:
             print(f"summarize: gnuplot failed: {e.stderr.strip()} / {r.stderr.strip()}", file=sys.stderr)
