@@ -1,6 +1,9 @@
 """Server memory stays bounded by what is live: a large message fanned out is shared, not
-copied per client, and rooms nobody is in any more do not pile up."""
+copied per client, rooms nobody is in any more do not pile up, and an idle WebSocket
+connection costs little."""
 import os
+import resource
+import socket
 import sys
 import time
 
@@ -62,6 +65,67 @@ def rooms_nobody_is_in_do_not_pile_up():
         print(f"  RSS KiB: same room x3 {warm}, unique rooms x2 {unique}", flush=True)
         h.check(growth < kept / 2, f"RSS grew {growth:.1f} MiB over {2 * per_round} unique rooms "
                                    f"nobody is in (~{kept:.1f} MiB if every name is kept)")
+
+
+def open_idle(port, n, socks, path="/", batch=250):
+    """Opens n WebSocket connections (handshakes pipelined a batch at a time) and leaves
+    them idle; appends the sockets to `socks`."""
+    for start in range(0, n, batch):
+        group = []
+        for _ in range(min(batch, n - start)):
+            s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            socks.append(s)
+            group.append(s)
+            s.sendall(h.RawClient.request(path))
+        for s in group:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = s.recv(4096)
+                h.check(chunk, "closed during the handshake")
+                data += chunk
+            h.check(data.startswith(b"HTTP/1.1 101"), f"answer {data[:40]!r}")
+
+
+@test
+def an_idle_connection_costs_under_400_bytes():
+    # Issue 4 (10,000 idle connections below 2 kB each). The slot is allocated at start-up,
+    # so this is what one more idle connection adds: the RSS growth from 2,500 to 4,500
+    # connections. Fixed costs the first ones touch (the shard's 8 MiB receive-buffer ring,
+    # code pages) are in the baseline. It was ~1.9 kB (a 1 KiB request-head buffer kept
+    # after the handshake, a 256 B message buffer and a 64-entry queue ring per connection);
+    # now ~60 B (~90 B under ASan): a 4-entry queue ring and a subscriber-list entry.
+    first, more = 2500, 2000
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    need = first + more + 256
+    if hard != resource.RLIM_INFINITY and hard < need:
+        raise h.SkipTest(f"RLIMIT_NOFILE hard limit {hard} < {need}")
+    if soft != resource.RLIM_INFINITY and soft < need:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))  # the server inherits it
+    with h.Server("--threads", "1", "--announce", "off") as srv:
+        socks = []
+        try:
+            open_idle(srv.port, first, socks)
+            h.wait_until(lambda: h.metric(h.metrics(srv), "ringcast_connections") == first,
+                         what=f"{first} connections")
+            base = srv.rss_kib()
+            open_idle(srv.port, more, socks)
+            h.wait_until(lambda: h.metric(h.metrics(srv), "ringcast_connections") == first + more,
+                         what=f"{first + more} connections")
+            time.sleep(0.2)
+            per = (srv.rss_kib() - base) * 1024 / more
+            print(f"  one more idle connection: {per:.0f} B of server RSS "
+                  f"({first} -> {first + more} connections)", flush=True)
+            h.check(per < 400, f"an idle connection costs {per:.0f} B of server RSS")
+            # Idle, not forgotten: the room still reaches the newest member.
+            a, b = h.open_clients(srv.port, 2)
+            try:
+                a.send_text("after the crowd")
+                h.check(h.recv_chat(b, 1) == [(a.name, "after the crowd")], "chat with 4,500 idle members")
+            finally:
+                h.close_all([a, b])
+        finally:
+            for s in socks:
+                s.close()
 
 
 if __name__ == "__main__":
