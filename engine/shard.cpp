@@ -18,6 +18,7 @@ constexpr unsigned kRingEntries = 4096;
 constexpr unsigned kRecvBuffers = 2048;   // per shard; power of two
 constexpr unsigned kRecvBufferSize = 4096;
 constexpr std::size_t kMailboxSlots = 8192;
+constexpr std::size_t kPendingDeliveries = 8192;  // a turn with more fans out early
 #if defined(RINGCAST_SCRIPTED_IO)
 constexpr std::size_t kPrewarmFrames = 64;  // tests and the fuzzer build a shard per case
 #else
@@ -66,6 +67,8 @@ Shard::Shard(ShardGroup& group, unsigned id, int listen_fd)
   for (std::size_t i = 0; i < slots; ++i) conns_[i].timer.id = static_cast<std::uint32_t>(i);
   dirty_.reserve(slots);
   urgent_.reserve(slots);
+  pending_.reserve(kPendingDeliveries);
+  run_.reserve(kPendingDeliveries);
   dead_.reserve(slots);
   rearm_.reserve(slots);
   leaving_.reserve(slots);
@@ -339,11 +342,11 @@ void Shard::end_of_turn() {
   frames_.drain_remote();
   drain_mailboxes();
   // Leaves announce "left", which fans out, which may close slow clients (more leaves).
-  for (std::size_t i = 0; i < leaving_.size(); ++i) {
-    Conn& c = conns_[leaving_[i]];
-    leave(c);
+  while (!leaving_.empty() || !pending_.empty()) {
+    for (std::size_t i = 0; i < leaving_.size(); ++i) leave(conns_[leaving_[i]]);
+    leaving_.clear();
+    fanout_pending();
   }
-  leaving_.clear();
   for (std::uint32_t slot : rearm_) {
     Conn& c = conns_[slot];
     if (c.state != ConnState::free && c.state != ConnState::dead && !c.recv_armed) arm_recv(c, slot);

@@ -129,7 +129,14 @@ class Shard {
   [[nodiscard]] FramePool& frames() noexcept { return frames_; }
 
  private:
-  void fanout(std::uint32_t topic, Frame* frame);
+  // Queues a delivery for this turn's fan-out (publish, mailboxes, outside threads).
+  void defer(Delivery d);
+  // Fans out every deferred delivery, topic by topic in arrival order; runs of small frames
+  // for one topic are first copied back to back into one frame (one copy per message per
+  // shard), so each subscriber gets one queue entry and one iovec for the run.
+  void fanout_pending();
+  // `messages`: how many messages the frame carries (a combined run counts each).
+  void fanout(std::uint32_t topic, Frame* frame, std::uint32_t messages = 1);
   void enqueue(Conn& c, std::uint32_t slot, Lease* lease) noexcept;
   void refuse(Conn& c, std::uint32_t slot, Refusal why) noexcept;
   void slow_close(Conn& c, std::uint32_t slot) noexcept;
@@ -152,6 +159,9 @@ class Shard {
   std::vector<std::uint32_t> free_slots_;
   std::vector<std::uint32_t> dirty_, dead_, rearm_, leaving_;
   std::vector<std::uint32_t> urgent_;  // --coalesce: connections whose frames must not wait
+  std::vector<Delivery> pending_;      // this turn's deliveries, fanned out at its end
+  std::vector<Frame*> run_;            // scratch: one topic's frames while combining
+  std::uint32_t refused_messages_ = 1; // messages in the frame being fanned out (drop counts)
   std::uint32_t live_ = 0;  // slots in use
 
   FramePool frames_;

@@ -1,4 +1,6 @@
 // Shard: publish (encode once), fan-out to local subscribers, cross-shard mailboxes.
+#include <cstring>
+
 #include "engine/fanout.hpp"
 #include "engine/log.hpp"
 #include "engine/shard.hpp"
@@ -24,19 +26,65 @@ void Shard::publish(std::uint32_t topic, Frame* frame) {
     if (!overflow_[t].empty() || !group_.shards[t]->inbox_from(id_).try_push(d)) overflow_[t].push_back(d);
     wake_target_[t] = true;
   }
-  fanout(topic, frame);
+  defer({frame, topic});
 }
 
-void Shard::fanout(std::uint32_t topic, Frame* frame) {
+void Shard::defer(Delivery d) {
+  if (pending_.size() == pending_.capacity()) fanout_pending();  // never grow on the hot path
+  pending_.push_back(d);
+}
+
+void Shard::fanout_pending() {
+  // Frames up to kCombineFrame bytes are where per-frame costs (a queue entry per subscriber,
+  // an iovec the kernel copies separately) outweigh a copy; chunks stay pool-sized.
+  constexpr std::size_t kCombineFrame = 1024, kCombineChunk = 16384;
+  for (std::size_t i = 0; i < pending_.size(); ++i) {
+    if (pending_[i].frame == nullptr) continue;
+    std::uint32_t topic = pending_[i].topic;
+    run_.clear();
+    for (std::size_t j = i; j < pending_.size(); ++j) {
+      if (pending_[j].frame == nullptr || pending_[j].topic != topic) continue;
+      run_.push_back(pending_[j].frame);
+      pending_[j].frame = nullptr;
+    }
+    for (std::size_t k = 0; k < run_.size();) {
+      // The longest stretch from k of small frames that fits one chunk.
+      std::size_t end = k, bytes = 0;
+      while (end < run_.size() && run_[end]->len <= kCombineFrame && bytes + run_[end]->len <= kCombineChunk) {
+        bytes += run_[end]->len;
+        ++end;
+      }
+      Frame* combined = end - k >= 2 ? frames_.acquire(bytes) : nullptr;
+      if (combined == nullptr) {
+        fanout(topic, run_[k]);
+        ++k;
+        continue;
+      }
+      for (std::size_t m = k; m < end; ++m) {
+        std::memcpy(combined->bytes() + combined->len, run_[m]->bytes(), run_[m]->len);
+        combined->len += run_[m]->len;
+        release_holder(run_[m], &frames_);
+      }
+      combined->holders.store(1, std::memory_order_relaxed);
+      fanout(topic, combined, static_cast<std::uint32_t>(end - k));
+      k = end;
+    }
+  }
+  pending_.clear();
+}
+
+void Shard::fanout(std::uint32_t topic, Frame* frame, std::uint32_t messages) {
   Lease* lease = leases_.lease(frame);
   if (lease == nullptr) {
     release_holder(frame, &frames_);
     return;
   }
   if (SubscriberList* list = topics_.find(topic)) {
+    refused_messages_ = messages;
     std::uint32_t n = fan_out(list->all(), conns_, lease, cfg_.max_backlog, dirty_,
                               [this](Conn& c, std::uint32_t slot, Refusal why) { refuse(c, slot, why); });
-    metrics_.messages_out.add(n);
+    metrics_.messages_out.add(std::uint64_t{n} * messages);
+    refused_messages_ = 1;
   }
   leases_.drop_if_unused(lease);
 }
@@ -54,7 +102,7 @@ void Shard::refuse(Conn& c, std::uint32_t slot, Refusal why) noexcept {
   if (why == Refusal::no_memory) {
     kill(c, slot);
   } else if (cfg_.slow_policy == SlowPolicy::drop) {
-    metrics_.frames_dropped.add();
+    metrics_.frames_dropped.add(refused_messages_);
   } else {
     slow_close(c, slot);
   }
@@ -73,14 +121,14 @@ void Shard::slow_close(Conn& c, std::uint32_t slot) noexcept {
 void Shard::drain_mailboxes() {
   for (unsigned s = 0; s < group_.shard_count; ++s) {
     if (s == id_) continue;
-    inbox_[s]->pop_batch([this](const Delivery& d) { fanout(d.topic, d.frame); });
+    inbox_[s]->pop_batch([this](const Delivery& d) { defer(d); });
   }
   {
     std::lock_guard lock(external_mu_);
     if (external_.empty()) return;
     external_.swap(external_spare_);
   }
-  for (const Delivery& d : external_spare_) fanout(d.topic, d.frame);
+  for (const Delivery& d : external_spare_) defer(d);
   external_spare_.clear();
 }
 
