@@ -341,10 +341,13 @@ void Shard::flush_dirty() {
 void Shard::end_of_turn() {
   frames_.drain_remote();
   drain_mailboxes();
+  // Under --coalesce, broadcasts wait (and combine) until the timer: one frame per window.
+  bool due = cfg_.coalesce.count() == 0 || coalesce_due_ || stopping_;
   // Leaves announce "left", which fans out, which may close slow clients (more leaves).
-  while (!leaving_.empty() || !pending_.empty()) {
+  for (;;) {
     for (std::size_t i = 0; i < leaving_.size(); ++i) leave(conns_[leaving_[i]]);
     leaving_.clear();
+    if (!due || pending_.empty()) break;
     fanout_pending();
   }
   for (std::uint32_t slot : rearm_) {
@@ -358,9 +361,9 @@ void Shard::end_of_turn() {
     flush(c, slot);
   }
   urgent_.clear();
-  if (cfg_.coalesce.count() == 0 || coalesce_due_ || stopping_) {
+  if (due) {
     flush_dirty();
-  } else if (!dirty_.empty() && !coalesce_armed_) {
+  } else if ((!dirty_.empty() || !pending_.empty()) && !coalesce_armed_) {
     // The first broadcast after a flush starts the clock; later ones ride along.
     io_.timeout(&coalesce_ts_, pack(Op::coalesce));
     coalesce_armed_ = true;
