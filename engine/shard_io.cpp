@@ -111,6 +111,8 @@ void Shard::kill(Conn& c, std::uint32_t slot) noexcept {
 void Shard::reap(Conn& c, std::uint32_t slot) noexcept {
   if (c.joined) leave(c);
   c.queue.clear(leases_);
+  c.head.clear();  // spill buffers (up to 64 KiB) go now, not when the slot is reused
+  c.assembly.clear();
   if (c.fd >= 0) io_.close_fd(c.fd);
   c.fd = -1;
   c.state = ConnState::free;
