@@ -3,33 +3,38 @@
 #   1. the Google Benchmark kernels in build/bench (*_bench), each pinned to one core;
 #   2. end-to-end scenarios driven by ringcast-load against ringcast and three peer chat
 #      servers (Node ws, Python websockets, websocketpp), each server pinned to core 0 and
-#      the generator to core 1, a fresh server process per scenario:
+#      the generator to core 1, a fresh server process per scenario. ringcast always runs
+#      with --announce off: the peers announce no joins or leaves, so neither does it. It
+#      runs twice: "ringcast" (--announce off) and "ringcast-coalesce" (--announce off
+#      --coalesce 100ms: broadcasts held up to 100 ms and sent combined, for bullet
+#      comments; it runs every scenario, so its rate and latency rows show what the window
+#      costs). The scenarios:
 #        fanout   1,000 subscribers / 1 publisher / 64 B, closed loop (window 64)
 #        connect  10,000 idle connections (BENCH_CONNECT): server memory per connection
 #        rate     open loop 50 msg/s to 1,000 subscribers (latency)
 #        danmaku  10,000 subscribers, 20 publishers, 30 msg/s in total, plus a rate sweep
 #                 for the highest rate with p99 < 100 ms
-# Prints one table with ratios to ringcast; raw JSON, summary.json and bench.png go to
-# bench/results/.
-# Environment: BENCH_SECONDS (per scenario, default 3), BENCH_SERVERS (default
-# "ringcast node-ws python-websockets websocketpp"), BENCH_SCENARIOS (default "fanout connect
-# rate danmaku"), BENCH_MICRO=0 to skip the kernels, BENCH_SWEEP="10 30 100 300 1000 3000"
-# danmaku rates for the sweep ("" to skip), BENCH_CONNECT (connections of the connect
-# scenario, default 10000), BENCH_CONNECT_PATH (its URL path, default /: ringcast's room,
+# Prints one table with ratios to (plain) ringcast; raw JSON, summary.json and bench.png go
+# to bench/results/.
+# Environment: BENCH_SECONDS (per scenario, default 3), BENCH_SERVERS (default "ringcast
+# ringcast-coalesce node-ws python-websockets websocketpp"), BENCH_SCENARIOS (default
+# "fanout connect rate danmaku"), BENCH_MICRO=0 to skip the kernels,
+# BENCH_SWEEP="10 30 100 300 1000 3000" danmaku rates for the sweep ("" to skip),
+# BENCH_CONNECT (connections of the connect scenario, default 10000), BENCH_CONNECT_PATH (its URL path, default /: ringcast's room,
 # /echo: no room), BENCH_RESULTS (default bench/results/), BENCH_BUILD_DIR (default build/),
 # BENCH_LOAD_ARGS (extra ringcast-load flags, default --busy-poll: the generator owns core 1,
 # and a sleeping generator would make the server pay for waking it on every loopback send).
 #
 # Past one process's descriptor limit (ulimit -Hn; 20,000 here: ~19,900 connections) the
 # connect scenario splits the generator (ringcast-load --processes), spreads it over several
-# loopback source addresses once one would run short of ephemeral ports, and runs ringcast as
-# several processes on the same port (SO_REUSEPORT), pids summed by --server-pid. Rooms are
-# per process then, so that run sends no burst (-p 0). The peers are single processes: they
-# skip a connect scenario they cannot hold.
+# loopback source addresses once one would run short of ephemeral ports, and runs ringcast
+# (both rows) as several processes on the same port (SO_REUSEPORT), pids summed by
+# --server-pid. Rooms are per process then, so that run sends no burst (-p 0). The peers are
+# single processes: they skip a connect scenario they cannot hold.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 secs=${BENCH_SECONDS:-3}
-servers=${BENCH_SERVERS:-"ringcast node-ws python-websockets websocketpp"}
+servers=${BENCH_SERVERS:-"ringcast ringcast-coalesce node-ws python-websockets websocketpp"}
 sweep=${BENCH_SWEEP-"10 30 100 300 1000 3000"}
 scenarios=${BENCH_SCENARIOS:-"fanout connect rate danmaku"}
 connect_n=${BENCH_CONNECT:-10000}
@@ -95,13 +100,20 @@ server_pids=()   # the server under test: one process, or several sharing the po
 server_count=1   # how many processes the next start_server starts
 url_path=/       # the next run_load's URL path
 server_log=$(mktemp)
+# ringcast as the peers behave: no join/leave notices (they announce nothing). The
+# ringcast-coalesce row adds the bullet-comment window; summarize.py labels that row with
+# the same duration (keep the two in step).
+ringcast_args=(--host 127.0.0.1 --threads 1 --log-level error --announce off)
+ringcast_coalesce=100ms
 start_server() {  # start_server NAME PORT: fresh server process(es) pinned to core 0, waits until it listens
   local name=$1 port=$2 i
   for ((i = 0; i < server_count; i++)); do
     : >"$server_log"
     case $name in
-      ringcast) taskset -c 0 "$build/engine/ringcast" --host 127.0.0.1 --port "$port" --threads 1 \
-                  --log-level error >/dev/null 2>"$server_log" & ;;
+      ringcast) taskset -c 0 "$build/engine/ringcast" "${ringcast_args[@]}" --port "$port" \
+                  >/dev/null 2>"$server_log" & ;;
+      ringcast-coalesce) taskset -c 0 "$build/engine/ringcast" "${ringcast_args[@]}" --port "$port" \
+                  --coalesce "$ringcast_coalesce" >/dev/null 2>"$server_log" & ;;
       node-ws) taskset -c 0 node "$peers/node_ws_chat.js" --port "$port" >/dev/null 2>&1 & ;;
       python-websockets) taskset -c 0 /usr/bin/python3 "$peers/python_websockets_chat.py" --port "$port" >/dev/null 2>&1 & ;;
       websocketpp) taskset -c 0 "$wspp" --port "$port" >/dev/null 2>&1 & ;;
@@ -111,7 +123,7 @@ start_server() {  # start_server NAME PORT: fresh server process(es) pinned to c
     local up=0
     for _ in $(seq 100); do
       # A second ringcast on the port: the port answers already, its own log line says when it does.
-      if [[ $name == ringcast ]]; then grep -q "listening on" "$server_log" && { up=1; break; }
+      if [[ $name == ringcast* ]]; then grep -q "listening on" "$server_log" && { up=1; break; }
       elif (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then up=1; break; fi
       sleep 0.1
     done
@@ -202,7 +214,7 @@ for s in $servers; do
   want danmaku && rm -f "$results/$s".danmaku-r*.json
   want fanout && run_load "$s" fanout fanout -c 1000 -p 1 -s 64 -w 64 -d "$secs"
   if want connect; then
-    if ((connect_servers > 1)) && [[ $s != ringcast ]]; then
+    if ((connect_servers > 1)) && [[ $s != ringcast* ]]; then
       echo "== $s connect: skipped ($connect_n connections need $connect_servers server processes; only ringcast shares its port)"
     else
       ((connect_servers > 1)) && server_count=$connect_servers

@@ -4,7 +4,9 @@ summary.json, and a PNG chart (gnuplot): fan-out throughput bars and latency per
 
 Usage: summarize.py RESULTS_DIR [SERVER ...]
 Reads RESULTS_DIR/<server>.<scenario>.json for scenarios fanout, connect, rate, danmaku and
-danmaku-r<rate> (the sweep); servers default to the ones found, ringcast first.
+danmaku-r<rate> (the sweep); servers default to the ones found, ringcast first. Ratios are to
+plain ringcast when it is among them (else to the first server); "ringcast-coalesce" (bench.sh:
+ringcast --announce off --coalesce 100ms) is labelled with its flag in the table and chart.
 """
 import glob
 import json
@@ -15,6 +17,14 @@ import subprocess
 import sys
 
 SCENARIOS = ("fanout", "connect", "rate", "danmaku")
+
+# How a server's row is labelled, where its name alone would not say what ran. bench.sh
+# starts ringcast-coalesce with --coalesce 100ms: keep the two in step.
+LABELS = {"ringcast-coalesce": "ringcast --coalesce 100ms"}
+
+
+def label(server):
+    return LABELS.get(server, server)
 
 
 def load(results, server, scenario):
@@ -55,6 +65,7 @@ def collect(results, server):
     f, c, r, d = (load(results, server, s) for s in SCENARIOS)
     return {
         "server": server,
+        "label": label(server),
         "fanout_deliveries_per_s": get(f, "deliveries_per_s"),
         "fanout_ns_per_delivery": get(f, "server", "cpu_ns_per_delivery"),
         "fanout_lost": get(f, "lost"),
@@ -101,12 +112,17 @@ COLUMNS = [
 ]
 
 
+def base_row(rows):
+    """The row ratios are taken to: plain ringcast, not its --coalesce variant."""
+    return next((r for r in rows if r["server"] == "ringcast"), rows[0])
+
+
 def table(rows):
-    base = rows[0]
+    base = base_row(rows)
     header = ["server"] + [c[0] for c in COLUMNS]
     lines = []
     for row in rows:
-        cells = [row["server"]]
+        cells = [row["label"]]
         for _, key, _ in COLUMNS:
             v = row[key]
             if key == "danmaku_cpu":
@@ -131,7 +147,8 @@ def chart(results, rows):
         f.write("# server fanout_deliveries_per_s rate_p50_ms rate_p99_ms danmaku_p99_ms\n")
         for r in rows:
             ms = lambda v: (v or 0) / 1000.0  # noqa: E731
-            f.write(f"{r['server']} {r['fanout_deliveries_per_s'] or 0} {ms(r['rate_p50_us'])} "
+            # Quoted: a label may hold spaces; the chart breaks it at its first space.
+            f.write(f"\"{r['label']}\" {r['fanout_deliveries_per_s'] or 0} {ms(r['rate_p50_us'])} "
                     f"{ms(r['rate_p99_us'])} {ms(r['danmaku_p99_us'])}\n")
     # A panel only when it has something to draw (a subset run, e.g. BENCH_SCENARIOS=connect,
     # has neither: gnuplot refuses an all-zero log axis).
@@ -145,19 +162,19 @@ def chart(results, rows):
 set title 'fan-out: 1,000 subscribers, 1 publisher, 64 B, closed loop (window 64)'
 set ylabel 'deliveries / s'
 set format y '%.1s%c'
-plot '{dat}' using 2:xtic(1) title 'deliveries/s' lc rgb '#3366cc'
+plot '{dat}' using 2:xtic(tick(strcol(1))) title 'deliveries/s' lc rgb '#3366cc'
 """ if has_fanout else ""
     latency_panel = f"""
 set title 'latency (open loop): 50 msg/s to 1,000 subs; danmaku 30 msg/s to 10,000'
 set ylabel 'milliseconds (log)'
 set logscale y
 set format y '%g'
-plot '{dat}' using 3:xtic(1) title 'rate p50' lc rgb '#66aa55', \\
+plot '{dat}' using 3:xtic(tick(strcol(1))) title 'rate p50' lc rgb '#66aa55', \\
      '' using 4 title 'rate p99' lc rgb '#dd8833', \\
      '' using 5 title 'danmaku p99' lc rgb '#cc3333'
 """ if has_latency else ""
     panels = int(has_fanout) + int(has_latency)
-    width = 700 * panels
+    width = 800 * panels
     script = f"""
 set terminal pngcairo size {width},520 noenhanced font ',10'
 set output '{png}'
@@ -170,7 +187,9 @@ set grid ytics
 # Legends go under the plot, outside it: inside, the fan-out one sat on ringcast's bar,
 # and whichever bar is tallest always reaches the top of the axis. `height` keeps the key
 # clear of the x labels.
-set key below center horizontal samplen 2 height 1.5
+set key below center horizontal samplen 2 height 3
+# "ringcast --coalesce 100ms" on two lines, so it does not run into its neighbours' labels.
+tick(s) = strstrt(s, ' ') > 0 ? s[1:strstrt(s, ' ') - 1] . "\\n" . s[strstrt(s, ' ') + 1:] : s
 {fanout_panel}{latency_panel}unset multiplot
 """
     try:
@@ -193,7 +212,8 @@ def main():
     servers = sys.argv[2:]
     if not servers:
         found = sorted({os.path.basename(p).split(".")[0] for p in glob.glob(os.path.join(results, "*.*.json"))})
-        servers = (["ringcast"] if "ringcast" in found else []) + [s for s in found if s != "ringcast"]
+        # ringcast, then its variants (ringcast-coalesce), then the peers.
+        servers = sorted(found, key=lambda s: (s != "ringcast", not s.startswith("ringcast"), s))
     rows = [collect(results, s) for s in servers]
     if not rows:
         print("summarize: no results", file=sys.stderr)
@@ -201,7 +221,7 @@ def main():
     with open(os.path.join(results, "summary.json"), "w") as f:
         json.dump(rows, f, indent=2)
     print(table(rows))
-    print("(ratios are value / ringcast's; lower is better for ns, us and B/conn)")
+    print(f"(ratios are value / {base_row(rows)['label']}'s; lower is better for ns, us and B/conn)")
     try:
         with open(os.path.join(results, "env.json")) as f:
             env = json.load(f)
