@@ -145,6 +145,15 @@ void ScriptedBackend::sendmsg(int fd, const msghdr* msg, std::size_t used, std::
   if (s.reset || s.rd_shut) fail_send(fd, s.reset ? s.reset_err : EPIPE);
 }
 
+void ScriptedBackend::send(int fd, const void* buf, std::size_t len, std::uint64_t tag) {
+  iovec one{const_cast<void*>(buf), len};
+  msghdr msg{};
+  msg.msg_iov = &one;
+  msg.msg_iovlen = 1;
+  sendmsg(fd, &msg, 1, tag);
+  iov_used_ -= 1;  // nothing of the arena is held
+}
+
 bool ScriptedBackend::send_pending(int fd) const {
   const Socket* s = find(fd);
   return s != nullptr && s->send_tag != 0;

@@ -40,6 +40,7 @@ class ScriptedBackend {
   void recv_multishot(int fd, std::uint64_t tag);
   [[nodiscard]] iovec* send_iovecs(std::size_t max);
   void sendmsg(int fd, const msghdr* msg, std::size_t used, std::uint64_t tag);
+  void send(int fd, const void* buf, std::size_t len, std::uint64_t tag);
   void timeout(const __kernel_timespec* ts, std::uint64_t tag);
   void read(int fd, void* buf, std::size_t len, std::uint64_t tag);
   void cancel(std::uint64_t target, std::uint64_t tag);

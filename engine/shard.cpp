@@ -68,7 +68,7 @@ Shard::Shard(ShardGroup& group, unsigned id, int listen_fd)
   dirty_.reserve(slots);
   urgent_.reserve(slots);
   pending_.reserve(kPendingDeliveries);
-  run_.reserve(kPendingDeliveries);
+  order_.reserve(kPendingDeliveries);
   dead_.reserve(slots);
   rearm_.reserve(slots);
   leaving_.reserve(slots);

@@ -160,7 +160,7 @@ class Shard {
   std::vector<std::uint32_t> dirty_, dead_, rearm_, leaving_;
   std::vector<std::uint32_t> urgent_;  // --coalesce: connections whose frames must not wait
   std::vector<Delivery> pending_;      // this turn's deliveries, fanned out at its end
-  std::vector<Frame*> run_;            // scratch: one topic's frames while combining
+  std::vector<std::uint64_t> order_;   // scratch: pending_ sorted by (topic, arrival)
   std::uint32_t refused_messages_ = 1; // messages in the frame being fanned out (drop counts)
   std::uint32_t live_ = 0;  // slots in use
 

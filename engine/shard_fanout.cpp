@@ -1,4 +1,5 @@
 // Shard: publish (encode once), fan-out to local subscribers, cross-shard mailboxes.
+#include <algorithm>
 #include <cstring>
 
 #include "engine/fanout.hpp"
@@ -38,32 +39,42 @@ void Shard::fanout_pending() {
   // Frames up to kCombineFrame bytes are where per-frame costs (a queue entry per subscriber,
   // an iovec the kernel copies separately) outweigh a copy; chunks stay pool-sized.
   constexpr std::size_t kCombineFrame = 1024, kCombineChunk = 16384;
+  // Group by topic, arrival order kept inside a topic: sort (topic, index) keys in place
+  // (many topics: market data), skipped when the turn has one topic (a room, danmaku).
+  order_.clear();
+  bool one_topic = true;
   for (std::size_t i = 0; i < pending_.size(); ++i) {
-    if (pending_[i].frame == nullptr) continue;
-    std::uint32_t topic = pending_[i].topic;
-    run_.clear();
-    for (std::size_t j = i; j < pending_.size(); ++j) {
-      if (pending_[j].frame == nullptr || pending_[j].topic != topic) continue;
-      run_.push_back(pending_[j].frame);
-      pending_[j].frame = nullptr;
+    order_.push_back((std::uint64_t{pending_[i].topic} << 32) | i);
+    one_topic = one_topic && pending_[i].topic == pending_[0].topic;
+  }
+  if (!one_topic) std::sort(order_.begin(), order_.end());
+  auto frame_at = [this](std::size_t k) { return pending_[order_[k] & 0xFFFFFFFFu].frame; };
+  for (std::size_t k = 0; k < order_.size();) {
+    auto topic = static_cast<std::uint32_t>(order_[k] >> 32);
+    std::size_t group_end = k;
+    while (group_end < order_.size() && (order_[group_end] >> 32) == topic) ++group_end;
+    if (topics_.find(topic) == nullptr) {  // nobody here: nothing to combine or queue
+      for (; k < group_end; ++k) release_holder(frame_at(k), &frames_);
+      continue;
     }
-    for (std::size_t k = 0; k < run_.size();) {
+    while (k < group_end) {
       // The longest stretch from k of small frames that fits one chunk.
       std::size_t end = k, bytes = 0;
-      while (end < run_.size() && run_[end]->len <= kCombineFrame && bytes + run_[end]->len <= kCombineChunk) {
-        bytes += run_[end]->len;
+      while (end < group_end && frame_at(end)->len <= kCombineFrame && bytes + frame_at(end)->len <= kCombineChunk) {
+        bytes += frame_at(end)->len;
         ++end;
       }
       Frame* combined = end - k >= 2 ? frames_.acquire(bytes) : nullptr;
       if (combined == nullptr) {
-        fanout(topic, run_[k]);
+        fanout(topic, frame_at(k));
         ++k;
         continue;
       }
       for (std::size_t m = k; m < end; ++m) {
-        std::memcpy(combined->bytes() + combined->len, run_[m]->bytes(), run_[m]->len);
-        combined->len += run_[m]->len;
-        release_holder(run_[m], &frames_);
+        Frame* f = frame_at(m);
+        std::memcpy(combined->bytes() + combined->len, f->bytes(), f->len);
+        combined->len += f->len;
+        release_holder(f, &frames_);
       }
       combined->holders.store(1, std::memory_order_relaxed);
       fanout(topic, combined, static_cast<std::uint32_t>(end - k));

@@ -70,9 +70,14 @@ void Shard::flush(Conn& c, std::uint32_t slot) {
   }
   iovec* iov = io_.send_iovecs(kSendIov);
   std::size_t n = c.queue.fill(iov, kSendIov);
-  c.msg.msg_iov = iov;
-  c.msg.msg_iovlen = n;
-  io_.sendmsg(c.fd, &c.msg, n, pack(Op::send, c.gen, slot));
+  if (n == 1) {
+    // The common case once a turn's broadcasts are combined: plain send, no msghdr.
+    io_.send(c.fd, iov[0].iov_base, iov[0].iov_len, pack(Op::send, c.gen, slot));
+  } else {
+    c.msg.msg_iov = iov;
+    c.msg.msg_iovlen = n;
+    io_.sendmsg(c.fd, &c.msg, n, pack(Op::send, c.gen, slot));
+  }
   c.send_inflight = true;
   c.inflight_entries = n;
   metrics_.sends.add();

@@ -71,6 +71,12 @@ void UringBackend::sendmsg(int fd, const msghdr* msg, std::size_t used, std::uin
   io_uring_sqe_set_data64(s, tag);
 }
 
+void UringBackend::send(int fd, const void* buf, std::size_t len, std::uint64_t tag) {
+  io_uring_sqe* s = sqe();
+  io_uring_prep_send(s, fd, buf, len, MSG_NOSIGNAL);
+  io_uring_sqe_set_data64(s, tag);
+}
+
 void UringBackend::timeout(const __kernel_timespec* ts, std::uint64_t tag) {
   io_uring_sqe* s = sqe();
   io_uring_prep_timeout(s, const_cast<__kernel_timespec*>(ts), 0, 0);

@@ -36,6 +36,8 @@ class UringBackend {
   [[nodiscard]] iovec* send_iovecs(std::size_t max);
   // `msg` uses `used` iovecs from send_iovecs().
   void sendmsg(int fd, const msghdr* msg, std::size_t used, std::uint64_t tag);
+  // One contiguous buffer: IORING_OP_SEND skips the msghdr and iovec import.
+  void send(int fd, const void* buf, std::size_t len, std::uint64_t tag);
   void timeout(const __kernel_timespec* ts, std::uint64_t tag);
   void read(int fd, void* buf, std::size_t len, std::uint64_t tag);
   void cancel(std::uint64_t target, std::uint64_t tag);

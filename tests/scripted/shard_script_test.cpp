@@ -106,6 +106,44 @@ TEST(ShardScriptBuffers, EmptyBufferPoolEndsTheRecvAndTheRestArrivesAfterRearm) 
   EXPECT_EQ(d.violation(), "");
 }
 
+TEST_F(ShardScript, OneTurnOfManyTopicsReachesEachRoomCombinedAndInOrder) {
+  std::size_t a = open("/a");
+  std::size_t b = open("/b");
+  std::size_t a2 = open("/a");
+  d.deliver_all();
+  std::size_t a_before = d.client(a).in.messages().size(), b_before = d.client(b).in.messages().size();
+  std::size_t a2_before = d.client(a2).in.messages().size();
+  std::uint32_t ta = d.group().topics.find("a"), tb = d.group().topics.find("b");
+  ASSERT_NE(ta, kNoTopic);
+  ASSERT_NE(tb, kNoTopic);
+  // Interleaved publishes in one turn, as a feed handler with many symbols makes them.
+  for (int i = 0; i < 6; ++i) {
+    std::string text(1, i % 2 == 0 ? 'a' : 'b');
+    text += std::to_string(i);
+    Frame* f = d.shard().frames().acquire(protocol::frame_header_len(text.size()) + text.size());
+    ASSERT_NE(f, nullptr);
+    f->len = static_cast<std::uint32_t>(protocol::encode_server_frame(
+        {f->bytes(), f->capacity}, Opcode::text, {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()}));
+    d.shard().publish(i % 2 == 0 ? ta : tb, f);
+  }
+  std::uint64_t sends_before = d.shard().metrics().sends.get();
+  std::uint64_t out_before = d.shard().metrics().messages_out.get();
+  d.settle();
+  d.deliver_all();
+  auto texts = [&](std::size_t c, std::size_t from) {
+    std::vector<std::string> out;
+    const auto& m = d.client(c).in.messages();
+    for (std::size_t i = from; i < m.size(); ++i) out.push_back(m[i].payload);
+    return out;
+  };
+  EXPECT_EQ(texts(a, a_before), (std::vector<std::string>{"a0", "a2", "a4"}));
+  EXPECT_EQ(texts(b, b_before), (std::vector<std::string>{"b1", "b3", "b5"}));
+  EXPECT_EQ(d.shard().metrics().sends.get() - sends_before, 3u);  // one send per member
+  EXPECT_EQ(texts(a2, a2_before), texts(a, a_before));
+  // Deliveries count messages, not combined frames: 3 to each of a's 2 members, 3 to b.
+  EXPECT_EQ(d.shard().metrics().messages_out.get() - out_before, 9u);
+}
+
 TEST_F(ShardScript, SlowReaderIsClosedWith1008AndItsBacklogFreed) {
   std::size_t slow = open("/");
   std::size_t talker = open("/");
