@@ -87,7 +87,7 @@ options:
   --coalesce DURATION       hold broadcast frames up to this long so each
                             client gets them in fewer sends; trades that
                             much latency for CPU (0: send at once), e.g.
-                            20ms for bullet comments                   [0]
+                            250ms for bullet comments                  [0]
   --log-level error|warn|info|debug                                    [info]
   --simd scalar|sse2|avx2|avx512  force the SIMD kernels               [best available]
   --help                    show this help

@@ -6,7 +6,7 @@
 #      the generator to core 1, a fresh server process per scenario. ringcast always runs
 #      with --announce off: the peers announce no joins or leaves, so neither does it. It
 #      runs twice: "ringcast" (--announce off) and "ringcast-coalesce" (--announce off
-#      --coalesce 100ms: broadcasts held up to 100 ms and sent combined, for bullet
+#      --coalesce 250ms: broadcasts held up to 250 ms and sent combined, for bullet
 #      comments; it runs every scenario, so its rate and latency rows show what the window
 #      costs). The scenarios:
 #        fanout   1,000 subscribers / 1 publisher / 64 B, closed loop (window 64)
@@ -19,7 +19,7 @@
 # Environment: BENCH_SECONDS (per scenario, default 3), BENCH_SERVERS (default "ringcast
 # ringcast-coalesce node-ws python-websockets websocketpp"), BENCH_SCENARIOS (default
 # "fanout connect rate danmaku"), BENCH_MICRO=0 to skip the kernels,
-# BENCH_SWEEP="10 30 100 300 1000 3000" danmaku rates for the sweep ("" to skip),
+# BENCH_SWEEP="1 3 10 30 100 300 1000 3000" danmaku rates for the sweep ("" to skip),
 # BENCH_CONNECT (connections of the connect scenario, default 10000), BENCH_CONNECT_PATH (its URL path, default /: ringcast's room,
 # /echo: no room), BENCH_RESULTS (default bench/results/), BENCH_BUILD_DIR (default build/),
 # BENCH_LOAD_ARGS (extra ringcast-load flags, default --busy-poll: the generator owns core 1,
@@ -35,7 +35,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 secs=${BENCH_SECONDS:-3}
 servers=${BENCH_SERVERS:-"ringcast ringcast-coalesce node-ws python-websockets websocketpp"}
-sweep=${BENCH_SWEEP-"10 30 100 300 1000 3000"}
+sweep=${BENCH_SWEEP-"1 3 10 30 100 300 1000 3000"}
 scenarios=${BENCH_SCENARIOS:-"fanout connect rate danmaku"}
 connect_n=${BENCH_CONNECT:-10000}
 connect_path=${BENCH_CONNECT_PATH:-/}
@@ -104,7 +104,7 @@ server_log=$(mktemp)
 # ringcast-coalesce row adds the bullet-comment window; summarize.py labels that row with
 # the same duration (keep the two in step).
 ringcast_args=(--host 127.0.0.1 --threads 1 --log-level error --announce off)
-ringcast_coalesce=100ms
+ringcast_coalesce=250ms
 start_server() {  # start_server NAME PORT: fresh server process(es) pinned to core 0, waits until it listens
   local name=$1 port=$2 i
   for ((i = 0; i < server_count; i++)); do

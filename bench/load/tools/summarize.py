@@ -6,7 +6,7 @@ Usage: summarize.py RESULTS_DIR [SERVER ...]
 Reads RESULTS_DIR/<server>.<scenario>.json for scenarios fanout, connect, rate, danmaku and
 danmaku-r<rate> (the sweep); servers default to the ones found, ringcast first. Ratios are to
 plain ringcast when it is among them (else to the first server); "ringcast-coalesce" (bench.sh:
-ringcast --announce off --coalesce 100ms) is labelled with its flag in the table and chart.
+ringcast --announce off --coalesce 250ms) is labelled with its flag in the table and chart.
 """
 import glob
 import json
@@ -19,8 +19,8 @@ import sys
 SCENARIOS = ("fanout", "connect", "rate", "danmaku")
 
 # How a server's row is labelled, where its name alone would not say what ran. bench.sh
-# starts ringcast-coalesce with --coalesce 100ms: keep the two in step.
-LABELS = {"ringcast-coalesce": "ringcast --coalesce 100ms"}
+# starts ringcast-coalesce with --coalesce 250ms: keep the two in step.
+LABELS = {"ringcast-coalesce": "ringcast --coalesce 250ms"}
 
 
 def label(server):
@@ -188,7 +188,7 @@ set grid ytics
 # and whichever bar is tallest always reaches the top of the axis. `height` keeps the key
 # clear of the x labels.
 set key below center horizontal samplen 2 height 3
-# "ringcast --coalesce 100ms" on two lines, so it does not run into its neighbours' labels.
+# "ringcast --coalesce 250ms" on two lines, so it does not run into its neighbours' labels.
 tick(s) = strstrt(s, ' ') > 0 ? s[1:strstrt(s, ' ') - 1] . "\\n" . s[strstrt(s, ' ') + 1:] : s
 {fanout_panel}{latency_panel}unset multiplot
 """
