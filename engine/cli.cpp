@@ -88,6 +88,8 @@ options:
                             client gets them in fewer sends; trades that
                             much latency for CPU (0: send at once), e.g.
                             250ms for bullet comments                  [0]
+  --pin on|off              pin shard i to CPU i: each shard's ring and
+                            connections stay in one core's caches      [off]
   --log-level error|warn|info|debug                                    [info]
   --simd scalar|sse2|avx2|avx512  force the SIMD kernels               [best available]
   --help                    show this help
@@ -125,7 +127,7 @@ CliOptions parse_cli(const std::vector<std::string_view>& args) {
     }
     static constexpr std::string_view kKnown[] = {"--host", "--port", "--threads", "--max-message",
                                                   "--max-backlog", "--slow-policy", "--idle-timeout",
-                                                  "--handshake-timeout", "--announce", "--coalesce", "--log-level",
+                                                  "--handshake-timeout", "--announce", "--coalesce", "--pin", "--log-level",
                                                   "--simd"};
     bool known = false;
     for (std::string_view k : kKnown) known = known || k == name;
@@ -182,6 +184,14 @@ CliOptions parse_cli(const std::vector<std::string_view>& args) {
       auto v = parse_duration(value);
       if (!v || *v > std::chrono::milliseconds(10'000)) return fail(bad + " (0 to 10s)");
       o.config.coalesce = *v;
+    } else if (name == "--pin") {
+      if (value == "on") {
+        o.config.pin_threads = true;
+      } else if (value == "off") {
+        o.config.pin_threads = false;
+      } else {
+        return fail(bad + " (on or off)");
+      }
     } else if (name == "--log-level") {
       if (value == "error") o.log_level = LogLevel::error;
       else if (value == "warn") o.log_level = LogLevel::warn;

@@ -58,6 +58,15 @@ std::string render_metrics(std::span<const ShardMetrics* const> shards) {
        sum(shards, [](const ShardMetrics& m) { return m.accept_errors.get(); }));
   line(out, "ringcast_recv_buffer_exhausted_total", "counter", "Times the provided receive buffers ran out.",
        sum(shards, [](const ShardMetrics& m) { return m.enobufs.get(); }));
+  // Per shard: how SO_REUSEPORT spread the connections (a skewed spread loads one core).
+  out += "# HELP ringcast_shard_connections Established WebSocket connections per shard.\n"
+         "# TYPE ringcast_shard_connections gauge\n";
+  for (std::size_t i = 0; i < shards.size(); ++i) {
+    char buf[96];
+    int n = std::snprintf(buf, sizeof buf, "ringcast_shard_connections{shard=\"%zu\"} %llu\n", i,
+                          static_cast<unsigned long long>(shards[i]->connections.get()));
+    if (n > 0) out.append(buf, static_cast<std::size_t>(n));
+  }
   out += "# HELP ringcast_handshake_failures_total Rejected handshakes by reason.\n"
          "# TYPE ringcast_handshake_failures_total counter\n";
   for (std::size_t i = 0; i < static_cast<std::size_t>(HandshakeFailure::count_); ++i) {

@@ -21,12 +21,13 @@ TEST(Cli, DefaultsAreTheChatRoom) {
   EXPECT_EQ(o.config.handshake_timeout, std::chrono::seconds(10));
   EXPECT_TRUE(o.config.announce);
   EXPECT_EQ(o.config.coalesce.count(), 0);
+  EXPECT_FALSE(o.config.pin_threads);
 }
 
 TEST(Cli, EveryFlagInBothSyntaxes) {
   CliOptions o = parse({"--host", "::1", "--port=0", "--threads", "3", "--max-message=64k", "--max-backlog", "2M",
                         "--slow-policy=drop", "--idle-timeout", "1500ms", "--handshake-timeout=2", "--log-level",
-                        "debug", "--simd=scalar", "--announce=off", "--coalesce", "25ms"});
+                        "debug", "--simd=scalar", "--announce=off", "--coalesce", "25ms", "--pin=on"});
   ASSERT_TRUE(o.error.empty()) << o.error;
   EXPECT_EQ(o.config.host, "::1");
   EXPECT_EQ(o.config.port, 0);
@@ -41,6 +42,7 @@ TEST(Cli, EveryFlagInBothSyntaxes) {
   EXPECT_EQ(*o.simd, protocol::SimdLevel::scalar);
   EXPECT_FALSE(o.config.announce);
   EXPECT_EQ(o.config.coalesce, std::chrono::milliseconds(25));
+  EXPECT_TRUE(o.config.pin_threads);
   EXPECT_TRUE(parse({"--announce", "off", "--announce", "on"}).config.announce);
 }
 
@@ -71,6 +73,7 @@ TEST(Cli, BadInputNamesTheProblem) {
       {{"--announce"}, "needs a value"},
       {{"--coalesce", "11s"}, "0 to 10s"},
       {{"--coalesce", "soon"}, "soon"},
+      {{"--pin", "yes"}, "on or off"},
       {{"--simd", "mmx"}, "mmx"},
       {{"--host", "not an address"}, "not an address"},
       {{"stray"}, "stray"},

@@ -11,7 +11,7 @@ import harness as h  # noqa: E402
 from harness import test  # noqa: E402
 
 FLAGS = ["--host", "--port", "--threads", "--max-message", "--max-backlog", "--slow-policy",
-         "--idle-timeout", "--handshake-timeout", "--announce", "--coalesce", "--log-level", "--simd", "--help",
+         "--idle-timeout", "--handshake-timeout", "--announce", "--coalesce", "--pin", "--log-level", "--simd", "--help",
          "--version"]
 
 
@@ -68,6 +68,7 @@ BAD = [
     ["--coalesce", "fast"],
     ["--coalesce", "11s"],           # above the 10 s cap
     ["--coalesce", "-5ms"],
+    ["--pin", "1"],
 ]
 
 
@@ -107,7 +108,8 @@ def every_documented_value_is_accepted():
             ["--max-message", "64k"], ["--max-backlog", "2M"], ["--idle-timeout", "1m"],
             ["--handshake-timeout", "1500ms"], ["--threads=2"], ["--slow-policy=drop"],
             ["--announce", "on"], ["--announce", "off"], ["--announce=off"],
-            ["--coalesce", "0"], ["--coalesce", "20ms"], ["--coalesce=1s"]]
+            ["--coalesce", "0"], ["--coalesce", "20ms"], ["--coalesce=1s"],
+            ["--pin", "on"], ["--pin=off"]]
     with open("/proc/cpuinfo") as f:
         flags = f.read()
     if " avx2" in flags:

@@ -83,6 +83,13 @@ def metrics_sum_over_shards():
             h.check(h.metric(m, "ringcast_connections") - g0 >= 10, f"connections {m}")
             h.check(h.metric(m, "ringcast_messages_in_total") >= 10, f"messages_in {m}")
             h.check(h.metric(m, "ringcast_messages_out_total") >= 100, f"messages_out {m}")
+            # One gauge per shard, adding up to the total: the SO_REUSEPORT spread is visible.
+            per_shard = {k: v for k, v in m.items() if k.startswith("ringcast_shard_connections{")}
+            h.check(sorted(per_shard) == ['ringcast_shard_connections{shard="0"}',
+                                          'ringcast_shard_connections{shard="1"}'],
+                    f"per-shard gauges: {sorted(per_shard)}")
+            h.check(sum(per_shard.values()) == h.metric(m, "ringcast_connections"),
+                    f"per-shard gauges {per_shard} do not add up to the total")
         finally:
             h.close_all(clients)
 
