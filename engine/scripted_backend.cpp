@@ -6,7 +6,7 @@
 
 namespace ringcast::engine {
 
-std::string ScriptedBackend::init(unsigned, unsigned recv_buffers, unsigned recv_buffer_size) {
+std::string ScriptedBackend::init(unsigned, unsigned recv_buffers, unsigned recv_buffer_size, unsigned) {
   buffer_size_ = recv_buffer_size;
   buffers_.clear();
   buffers_.resize(recv_buffers);
@@ -55,7 +55,7 @@ std::uint16_t ScriptedBackend::setup_accepted(int fd) noexcept {
   return s != nullptr ? s->port : 0;
 }
 
-void ScriptedBackend::recv_multishot(int fd, std::uint64_t tag) {
+void ScriptedBackend::recv_multishot(int fd, std::uint32_t, std::uint64_t tag) {
   Socket& s = live(fd, "recv");
   if (s.recv_tag != 0) breach("recv armed twice on fd " + std::to_string(fd));
   s.recv_tag = tag;
@@ -134,7 +134,7 @@ iovec* ScriptedBackend::send_iovecs(std::size_t max) {
   return iov_arena_.data() + iov_used_;
 }
 
-void ScriptedBackend::sendmsg(int fd, const msghdr* msg, std::size_t used, std::uint64_t tag) {
+void ScriptedBackend::sendmsg(int fd, std::uint32_t, const msghdr* msg, std::size_t used, std::uint64_t tag) {
   Socket& s = live(fd, "send");
   iov_used_ += used;
   if (s.send_tag != 0) breach("second send in flight on fd " + std::to_string(fd));
@@ -145,12 +145,12 @@ void ScriptedBackend::sendmsg(int fd, const msghdr* msg, std::size_t used, std::
   if (s.reset || s.rd_shut) fail_send(fd, s.reset ? s.reset_err : EPIPE);
 }
 
-void ScriptedBackend::send(int fd, const void* buf, std::size_t len, std::uint64_t tag) {
+void ScriptedBackend::send(int fd, std::uint32_t slot, const void* buf, std::size_t len, std::uint64_t tag) {
   iovec one{const_cast<void*>(buf), len};
   msghdr msg{};
   msg.msg_iov = &one;
   msg.msg_iovlen = 1;
-  sendmsg(fd, &msg, 1, tag);
+  sendmsg(fd, slot, &msg, 1, tag);
   iov_used_ -= 1;  // nothing of the arena is held
 }
 

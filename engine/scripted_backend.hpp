@@ -34,13 +34,16 @@ class ScriptedBackend {
   ScriptedBackend& operator=(const ScriptedBackend&) = delete;
 
   // --- the shard's side: the same calls as UringBackend ---
-  [[nodiscard]] std::string init(unsigned entries, unsigned recv_buffers, unsigned recv_buffer_size);
+  [[nodiscard]] std::string init(unsigned entries, unsigned recv_buffers, unsigned recv_buffer_size,
+                                 unsigned files);
   void close() noexcept {}
   void accept_multishot(int listen_fd, std::uint64_t tag);
-  void recv_multishot(int fd, std::uint64_t tag);
+  void attach(int, std::uint32_t) noexcept {}  // no file table: the fd names the socket
+  void detach(std::uint32_t) noexcept {}
+  void recv_multishot(int fd, std::uint32_t slot, std::uint64_t tag);
   [[nodiscard]] iovec* send_iovecs(std::size_t max);
-  void sendmsg(int fd, const msghdr* msg, std::size_t used, std::uint64_t tag);
-  void send(int fd, const void* buf, std::size_t len, std::uint64_t tag);
+  void sendmsg(int fd, std::uint32_t slot, const msghdr* msg, std::size_t used, std::uint64_t tag);
+  void send(int fd, std::uint32_t slot, const void* buf, std::size_t len, std::uint64_t tag);
   void timeout(const __kernel_timespec* ts, std::uint64_t tag);
   void read(int fd, void* buf, std::size_t len, std::uint64_t tag);
   void cancel(std::uint64_t target, std::uint64_t tag);

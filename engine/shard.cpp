@@ -89,7 +89,10 @@ std::uint64_t Shard::now_tick() const noexcept {
 }
 
 std::string Shard::init() {
-  if (std::string err = io_.init(kRingEntries, kRecvBuffers, kRecvBufferSize); !err.empty()) return err;
+  if (std::string err = io_.init(kRingEntries, kRecvBuffers, kRecvBufferSize, static_cast<unsigned>(conns_.size()));
+      !err.empty()) {
+    return err;
+  }
   // Small frames (chat lines, notices, control frames) in flight at once: preallocated so
   // the first bursts do not allocate on the fan-out path either.
   if (!frames_.reserve(128, kPrewarmFrames) || !leases_.reserve(kPrewarmFrames)) {
@@ -261,6 +264,7 @@ void Shard::on_accept(const Completion& cqe) {
   ++live_;
   Conn& c = conns_[slot];
   c.fd = fd;
+  io_.attach(fd, slot);
   c.state = ConnState::handshake;
   c.endpoint = Endpoint::chat;
   c.port = port;

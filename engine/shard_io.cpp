@@ -8,7 +8,7 @@
 namespace ringcast::engine {
 
 void Shard::arm_recv(Conn& c, std::uint32_t slot) {
-  io_.recv_multishot(c.fd, pack(Op::recv, c.gen, slot));
+  io_.recv_multishot(c.fd, slot, pack(Op::recv, c.gen, slot));
   c.recv_armed = true;
 }
 
@@ -72,11 +72,11 @@ void Shard::flush(Conn& c, std::uint32_t slot) {
   std::size_t n = c.queue.fill(iov, kSendIov);
   if (n == 1) {
     // The common case once a turn's broadcasts are combined: plain send, no msghdr.
-    io_.send(c.fd, iov[0].iov_base, iov[0].iov_len, pack(Op::send, c.gen, slot));
+    io_.send(c.fd, slot, iov[0].iov_base, iov[0].iov_len, pack(Op::send, c.gen, slot));
   } else {
     c.msg.msg_iov = iov;
     c.msg.msg_iovlen = n;
-    io_.sendmsg(c.fd, &c.msg, n, pack(Op::send, c.gen, slot));
+    io_.sendmsg(c.fd, slot, &c.msg, n, pack(Op::send, c.gen, slot));
   }
   c.send_inflight = true;
   c.inflight_entries = n;
@@ -118,6 +118,7 @@ void Shard::reap(Conn& c, std::uint32_t slot) noexcept {
   c.queue.clear(leases_);
   c.head.clear();  // spill buffers (up to 64 KiB) go now, not when the slot is reused
   c.assembly.clear();
+  io_.detach(slot);  // nothing is pending on it: the table's reference goes with the fd
   if (c.fd >= 0) io_.close_fd(c.fd);
   c.fd = -1;
   c.state = ConnState::free;

@@ -11,13 +11,16 @@
 
 namespace ringcast::engine {
 
-std::string UringBackend::init(unsigned entries, unsigned recv_buffers, unsigned recv_buffer_size) {
+std::string UringBackend::init(unsigned entries, unsigned recv_buffers, unsigned recv_buffer_size,
+                               unsigned files) {
   int rc = setup_shard_ring(ring_, entries);
   if (rc < 0) return std::string("cannot set up io_uring: ") + std::strerror(-rc);
   ready_ = true;
   if (!(ring_.features & IORING_FEAT_SUBMIT_STABLE)) return "io_uring lacks SUBMIT_STABLE (needs Linux 5.5 or later)";
   rc = bufs_.setup(ring_, 0, recv_buffers, recv_buffer_size);
   if (rc < 0) return std::string("cannot register the receive buffer ring: ") + std::strerror(-rc);
+  // A sparse table (kernel 5.19+); without it every operation names the plain fd.
+  if (files > 0 && io_uring_register_files_sparse(&ring_, files) == 0) fixed_.assign(files, 0);
   iov_arena_.reset(new (std::nothrow) iovec[kIovArena]);
   if (!iov_arena_) return "out of memory for the send iovec arena";
   return {};
@@ -47,9 +50,28 @@ void UringBackend::accept_multishot(int listen_fd, std::uint64_t tag) {
   io_uring_sqe_set_data64(s, tag);
 }
 
-void UringBackend::recv_multishot(int fd, std::uint64_t tag) {
+void UringBackend::attach(int fd, std::uint32_t slot) noexcept {
+  if (slot >= fixed_.size()) return;
+  fixed_[slot] = io_uring_register_files_update(&ring_, slot, &fd, 1) == 1 ? 1 : 0;
+}
+
+void UringBackend::detach(std::uint32_t slot) noexcept {
+  if (slot >= fixed_.size() || fixed_[slot] == 0) return;
+  int none = -1;
+  (void)io_uring_register_files_update(&ring_, slot, &none, 1);
+  fixed_[slot] = 0;
+}
+
+void UringBackend::target(io_uring_sqe* s, std::uint32_t slot) const noexcept {
+  if (slot >= fixed_.size() || fixed_[slot] == 0) return;
+  s->fd = static_cast<int>(slot);
+  s->flags |= IOSQE_FIXED_FILE;
+}
+
+void UringBackend::recv_multishot(int fd, std::uint32_t slot, std::uint64_t tag) {
   io_uring_sqe* s = sqe();
   io_uring_prep_recv_multishot(s, fd, nullptr, 0, 0);
+  target(s, slot);
   s->flags |= IOSQE_BUFFER_SELECT;
   s->buf_group = bufs_.group();
   io_uring_sqe_set_data64(s, tag);
@@ -64,16 +86,18 @@ iovec* UringBackend::send_iovecs(std::size_t max) {
   return iov_arena_.get() + iov_used_;
 }
 
-void UringBackend::sendmsg(int fd, const msghdr* msg, std::size_t used, std::uint64_t tag) {
+void UringBackend::sendmsg(int fd, std::uint32_t slot, const msghdr* msg, std::size_t used, std::uint64_t tag) {
   io_uring_sqe* s = sqe();
   iov_used_ += used;
   io_uring_prep_sendmsg(s, fd, msg, MSG_NOSIGNAL);
+  target(s, slot);
   io_uring_sqe_set_data64(s, tag);
 }
 
-void UringBackend::send(int fd, const void* buf, std::size_t len, std::uint64_t tag) {
+void UringBackend::send(int fd, std::uint32_t slot, const void* buf, std::size_t len, std::uint64_t tag) {
   io_uring_sqe* s = sqe();
   io_uring_prep_send(s, fd, buf, len, MSG_NOSIGNAL);
+  target(s, slot);
   io_uring_sqe_set_data64(s, tag);
 }
 

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "engine/completion.hpp"
 #include "engine/uring_setup.hpp"
@@ -25,19 +26,28 @@ class UringBackend {
   ~UringBackend() { close(); }
 
   // On the thread that will submit. Returns "" or one line naming what failed.
-  [[nodiscard]] std::string init(unsigned entries, unsigned recv_buffers, unsigned recv_buffer_size);
+  // `files`: slots of the registered file table (one per connection slot; 0: none).
+  [[nodiscard]] std::string init(unsigned entries, unsigned recv_buffers, unsigned recv_buffer_size,
+                                 unsigned files);
   // Ends the ring (pending operations are cancelled); any thread, once the loop is over.
   void close() noexcept;
 
   void accept_multishot(int listen_fd, std::uint64_t tag);
-  void recv_multishot(int fd, std::uint64_t tag);
+  // Registered files: a connection's socket also sits at entry `slot` of the ring's file
+  // table, so its sends and receives skip the per-operation fd lookup (fget/fput, ~3.5 % of
+  // server CPU in small-message fan-out). Without a table (or if an update fails) the plain
+  // fd is used. detach() before closing the fd, once no operation on it is pending.
+  void attach(int fd, std::uint32_t slot) noexcept;
+  void detach(std::uint32_t slot) noexcept;
+
+  void recv_multishot(int fd, std::uint32_t slot, std::uint64_t tag);
   // Room for `max` iovecs of one send; valid until that send is submitted, since the
   // kernel copies msghdr and iovecs when it consumes the SQE (IORING_FEAT_SUBMIT_STABLE).
   [[nodiscard]] iovec* send_iovecs(std::size_t max);
   // `msg` uses `used` iovecs from send_iovecs().
-  void sendmsg(int fd, const msghdr* msg, std::size_t used, std::uint64_t tag);
+  void sendmsg(int fd, std::uint32_t slot, const msghdr* msg, std::size_t used, std::uint64_t tag);
   // One contiguous buffer: IORING_OP_SEND skips the msghdr and iovec import.
-  void send(int fd, const void* buf, std::size_t len, std::uint64_t tag);
+  void send(int fd, std::uint32_t slot, const void* buf, std::size_t len, std::uint64_t tag);
   void timeout(const __kernel_timespec* ts, std::uint64_t tag);
   void read(int fd, void* buf, std::size_t len, std::uint64_t tag);
   void cancel(std::uint64_t target, std::uint64_t tag);
@@ -82,12 +92,14 @@ class UringBackend {
  private:
   static constexpr std::size_t kIovArena = 64 * 1024;
   [[nodiscard]] io_uring_sqe* sqe() noexcept;
+  void target(io_uring_sqe* s, std::uint32_t slot) const noexcept;  // the registered file, if any
 
   io_uring ring_{};
   bool ready_ = false;
   BufferRing bufs_;
   std::unique_ptr<iovec[]> iov_arena_;  // this turn's send iovecs
   std::size_t iov_used_ = 0;
+  std::vector<std::uint8_t> fixed_;  // [slot]: 1 while that slot's socket is registered
 };
 
 }  // namespace ringcast::engine
