@@ -21,7 +21,7 @@ class ByteBuffer {
   ~ByteBuffer() { std::free(data_); }
 
   // Appends `n` bytes, growing to the next power of two (at least 256 bytes). False when
-  // memory ran out or the size would pass 4 GiB; the contents are unchanged then.
+  // memory ran out or the size would pass 2 GiB; the contents are unchanged then.
   [[nodiscard]] bool append(const void* bytes, std::size_t n) noexcept {
     if (n == 0) return true;
     std::size_t want = std::size_t{size_} + n;

@@ -29,9 +29,9 @@ struct Config {
   // Chat rooms tell every member "ID<port> joined" / "ID<port> left". Off: only messages
   // travel (market data, bullet comments), and N joins no longer cost ~N^2/2 notices.
   bool announce = true;
-  // Broadcasts wait up to this long, then go out combined: one frame and one send per
-  // client for the window (the kernel's per-send cost dominates small-message fan-out).
-  // 0: every loop turn.
+  // Broadcasts wait for a timer this long (started by the first), then go out together:
+  // small frames combined (up to 16 KiB each), one send per client (the kernel's per-send
+  // cost dominates small-message fan-out). 0: every loop turn.
   // Replies to a client's own frames (pong, close, echo, HTTP) never wait.
   std::chrono::milliseconds coalesce{0};
 };

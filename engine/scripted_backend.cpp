@@ -55,6 +55,12 @@ std::uint16_t ScriptedBackend::setup_accepted(int fd) noexcept {
   return s != nullptr ? s->port : 0;
 }
 
+void ScriptedBackend::attach(int fd, std::uint32_t slot) noexcept {
+  if (!attached_.emplace(slot, fd).second) breach("file table slot " + std::to_string(slot) + " attached twice");
+}
+
+void ScriptedBackend::detach(std::uint32_t slot) noexcept { attached_.erase(slot); }
+
 void ScriptedBackend::recv_multishot(int fd, std::uint32_t, std::uint64_t tag) {
   Socket& s = live(fd, "recv");
   if (s.recv_tag != 0) breach("recv armed twice on fd " + std::to_string(fd));
@@ -154,6 +160,11 @@ void ScriptedBackend::send(int fd, std::uint32_t slot, const void* buf, std::siz
   iov_used_ -= 1;  // nothing of the arena is held
 }
 
+std::size_t ScriptedBackend::pending_iovecs(int fd) const {
+  const Socket* s = find(fd);
+  return s == nullptr || s->send_tag == 0 ? 0 : s->send_iov.size();
+}
+
 bool ScriptedBackend::send_pending(int fd) const {
   const Socket* s = find(fd);
   return s != nullptr && s->send_tag != 0;
@@ -199,6 +210,9 @@ void ScriptedBackend::shutdown(int fd, int how) noexcept {
 void ScriptedBackend::close_fd(int fd) noexcept {
   Socket& s = live(fd, "close");
   if (s.recv_tag != 0 || s.send_tag != 0) breach("fd " + std::to_string(fd) + " closed with operations pending");
+  for (const auto& [slot, attached_fd] : attached_) {
+    if (attached_fd == fd) breach("fd " + std::to_string(fd) + " closed while still in the file table");
+  }
   s.closed = true;
 }
 

@@ -38,8 +38,10 @@ class ScriptedBackend {
                                  unsigned files);
   void close() noexcept {}
   void accept_multishot(int listen_fd, std::uint64_t tag);
-  void attach(int, std::uint32_t) noexcept {}  // no file table: the fd names the socket
-  void detach(std::uint32_t) noexcept {}
+  // The file table is only modelled for its contract: no slot attached twice, no fd
+  // closed while attached. Operations keep naming the fd.
+  void attach(int fd, std::uint32_t slot) noexcept;
+  void detach(std::uint32_t slot) noexcept;
   void recv_multishot(int fd, std::uint32_t slot, std::uint64_t tag);
   [[nodiscard]] iovec* send_iovecs(std::size_t max);
   void sendmsg(int fd, std::uint32_t slot, const msghdr* msg, std::size_t used, std::uint64_t tag);
@@ -76,6 +78,8 @@ class ScriptedBackend {
   void peer_eof(int fd);              // the peer's FIN: recv ends with 0 after queued bytes
   void peer_reset(int fd, int err);   // recv and the pending send fail with -err
   [[nodiscard]] bool send_pending(int fd) const;
+  // iovecs of the pending send (0 if none): 1 when a batch went out as one combined frame.
+  [[nodiscard]] std::size_t pending_iovecs(int fd) const;
   // The network takes up to `max` bytes of the pending send: they are appended to `out`
   // and the send completes with that count. Returns the count (0 if nothing pending).
   std::size_t complete_send(int fd, std::size_t max, std::vector<std::uint8_t>& out);
@@ -109,6 +113,7 @@ class ScriptedBackend {
   void breach(std::string what);
 
   std::unordered_map<int, Socket> sockets_;
+  std::unordered_map<std::uint32_t, int> attached_;  // file table: slot -> fd
   std::vector<Completion> ready_;
   std::vector<std::pair<std::uint64_t, std::uint64_t>> timeouts_;  // {due ms, tag}
   std::uint64_t accept_tag_ = 0;

@@ -172,6 +172,8 @@ void Shard::release_leftovers() noexcept {
   // The kernel may still be reading frames of in-flight sends: end the ring first.
   io_.close();
   for (Conn& c : conns_) c.queue.clear(leases_);
+  for (const Delivery& d : pending_) release_holder(d.frame, nullptr);
+  pending_.clear();
   for (auto& box : inbox_) {
     box->pop_batch([](const Delivery& d) { release_holder(d.frame, nullptr); });
   }
@@ -268,7 +270,9 @@ void Shard::on_accept(const Completion& cqe) {
   c.state = ConnState::handshake;
   c.endpoint = Endpoint::chat;
   c.port = port;
-  c.recv_armed = c.send_inflight = c.dirty = c.urgent = c.close_sent = c.close_received = false;
+  // c.dirty / c.urgent are not reset: they mean "on the shard's list", which a reused slot
+  // may still be on (the coalesce window outlives connections); the list clears them.
+  c.recv_armed = c.send_inflight = c.flush_when_done = c.close_sent = c.close_received = false;
   c.ping_sent = c.wr_shut = c.rd_shut = c.peer_eof = c.in_dead_list = c.joined = c.upgraded = false;
   c.topic = kNoTopic;
   c.inflight_entries = 0;

@@ -3,9 +3,10 @@
 // shards except the mailboxes (SPSC, one per sender) and read-only configuration.
 //
 // Loop turn: one submit-and-wait, drain every CQE, drain mailboxes, run deferred leaves,
-// flush every dirty connection as one sendmsg each, tear down dead connections, wake
-// the shards we posted to (MSG_RING). All SQEs of the turn reach the kernel in the next
-// single submit.
+// fan out the turn's broadcasts (small frames of a topic combined into one), send what is
+// urgent, flush every dirty connection as one send each (under --coalesce: when its timer
+// fires), tear down dead connections, wake the shards we posted to (MSG_RING). All SQEs of
+// the turn reach the kernel in the next single submit.
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -66,6 +67,7 @@ class Shard {
   void abandon() noexcept;    // closes whatever is still open (after the stop deadline)
   [[nodiscard]] std::uint32_t live_connections() const noexcept { return live_; }
   [[nodiscard]] std::size_t leases_outstanding() const noexcept { return leases_.outstanding(); }
+  [[nodiscard]] std::size_t dirty_connections() const noexcept { return dirty_.size(); }
   // After every shard's thread has returned: release what mailboxes still hold.
   void release_leftovers() noexcept;
 
@@ -138,7 +140,8 @@ class Shard {
   // `messages`: how many messages the frame carries (a combined run counts each).
   void fanout(std::uint32_t topic, Frame* frame, std::uint32_t messages = 1);
   void enqueue(Conn& c, std::uint32_t slot, Lease* lease) noexcept;
-  void refuse(Conn& c, std::uint32_t slot, Refusal why) noexcept;
+  // `messages`: how many the refused frame carries (counted when the policy drops).
+  void refuse(Conn& c, std::uint32_t slot, Refusal why, std::uint32_t messages = 1) noexcept;
   void slow_close(Conn& c, std::uint32_t slot) noexcept;
   void drain_mailboxes();
   void post_wakeups();
@@ -161,7 +164,6 @@ class Shard {
   std::vector<std::uint32_t> urgent_;  // --coalesce: connections whose frames must not wait
   std::vector<Delivery> pending_;      // this turn's deliveries, fanned out at its end
   std::vector<std::uint64_t> order_;   // scratch: pending_ sorted by (topic, arrival)
-  std::uint32_t refused_messages_ = 1; // messages in the frame being fanned out (drop counts)
   std::uint32_t live_ = 0;  // slots in use
 
   FramePool frames_;

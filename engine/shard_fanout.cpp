@@ -91,11 +91,11 @@ void Shard::fanout(std::uint32_t topic, Frame* frame, std::uint32_t messages) {
     return;
   }
   if (SubscriberList* list = topics_.find(topic)) {
-    refused_messages_ = messages;
     std::uint32_t n = fan_out(list->all(), conns_, lease, cfg_.max_backlog, dirty_,
-                              [this](Conn& c, std::uint32_t slot, Refusal why) { refuse(c, slot, why); });
+                              [this, messages](Conn& c, std::uint32_t slot, Refusal why) {
+                                refuse(c, slot, why, messages);
+                              });
     metrics_.messages_out.add(std::uint64_t{n} * messages);
-    refused_messages_ = 1;
   }
   leases_.drop_if_unused(lease);
 }
@@ -109,11 +109,11 @@ void Shard::enqueue(Conn& c, std::uint32_t slot, Lease* lease) noexcept {
   }
 }
 
-void Shard::refuse(Conn& c, std::uint32_t slot, Refusal why) noexcept {
+void Shard::refuse(Conn& c, std::uint32_t slot, Refusal why, std::uint32_t messages) noexcept {
   if (why == Refusal::no_memory) {
     kill(c, slot);
   } else if (cfg_.slow_policy == SlowPolicy::drop) {
-    metrics_.frames_dropped.add(refused_messages_);
+    metrics_.frames_dropped.add(messages);
   } else {
     slow_close(c, slot);
   }

@@ -57,7 +57,11 @@ void Shard::mark_dirty(Conn& c, std::uint32_t slot, bool urgent) noexcept {
 }
 
 void Shard::flush(Conn& c, std::uint32_t slot) {
-  if (c.state == ConnState::dead || c.state == ConnState::free || c.send_inflight) return;
+  if (c.state == ConnState::dead || c.state == ConnState::free) return;
+  if (c.send_inflight) {
+    c.flush_when_done = true;  // what was due now goes out as soon as the send completes
+    return;
+  }
   if (c.queue.empty()) {
     if (c.state == ConnState::finishing && !c.wr_shut) {
       // Everything is out: FIN (half-close) and keep reading until the peer's EOF, so its
@@ -97,9 +101,11 @@ void Shard::on_send(Conn& c, std::uint32_t slot, int res) {
   metrics_.bytes_out.add(static_cast<std::uint64_t>(res));
   c.queue.complete(static_cast<std::size_t>(res), leases_);
   if (c.state == ConnState::dead) return;
-  // Frames queued while this send was in flight wait for the coalesce timer like any
-  // broadcast; a finishing connection's FIN does not.
-  if (!c.queue.empty() || c.state == ConnState::finishing) mark_dirty(c, slot, c.state == ConnState::finishing);
+  // A flush that found this send in flight (a reply, a due batch) is owed now; frames
+  // merely queued meanwhile wait for the coalesce timer; a finishing connection's FIN does not.
+  bool owed = c.flush_when_done || c.state == ConnState::finishing;
+  c.flush_when_done = false;
+  if (!c.queue.empty() || c.state == ConnState::finishing) mark_dirty(c, slot, owed);
 }
 
 void Shard::kill(Conn& c, std::uint32_t slot) noexcept {

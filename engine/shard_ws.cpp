@@ -267,6 +267,8 @@ void Shard::on_frames(Conn& c, std::uint32_t slot, std::uint8_t* data, std::size
       case protocol::EventKind::pong: break;
       case protocol::EventKind::close:
         c.close_received = true;
+        // Its messages of this turn reach the room, and it, before its close reply.
+        if (!pending_.empty()) fanout_pending();
         // Echo the peer's code; a close without a code is answered without one.
         send_close(c, slot, ev.close_code == 1005 ? 0 : ev.close_code, {});
         return;

@@ -19,8 +19,12 @@ std::string UringBackend::init(unsigned entries, unsigned recv_buffers, unsigned
   if (!(ring_.features & IORING_FEAT_SUBMIT_STABLE)) return "io_uring lacks SUBMIT_STABLE (needs Linux 5.5 or later)";
   rc = bufs_.setup(ring_, 0, recv_buffers, recv_buffer_size);
   if (rc < 0) return std::string("cannot register the receive buffer ring: ") + std::strerror(-rc);
-  // A sparse table (kernel 5.19+); without it every operation names the plain fd.
-  if (files > 0 && io_uring_register_files_sparse(&ring_, files) == 0) fixed_.assign(files, 0);
+  // Before Linux 6.13 the table's entries were released in order: one long-lived multishot
+  // recv pinned every socket detached after it (liburing issue 1192), so closed connections
+  // would leak until it ended. There, and without a sparse table, operations use the fd.
+  if (files > 0 && kernel_at_least(6, 13) && io_uring_register_files_sparse(&ring_, files) == 0) {
+    fixed_.assign(files, 0);
+  }
   iov_arena_.reset(new (std::nothrow) iovec[kIovArena]);
   if (!iov_arena_) return "out of memory for the send iovec arena";
   return {};

@@ -71,7 +71,8 @@ class UringBackend {
   template <typename F>
   int run_once(F&& f) {
     int rc = io_uring_submit_and_wait(&ring_, 1);
-    iov_used_ = 0;  // every SQE is consumed: the arena's iovecs were copied
+    // Only once every SQE is consumed were the arena's iovecs copied (not after -EBUSY).
+    if (io_uring_sq_ready(&ring_) == 0) iov_used_ = 0;
     unsigned head;
     unsigned seen = 0;
     io_uring_cqe* cqe;

@@ -1,8 +1,10 @@
 #include "engine/uring_setup.hpp"
 
 #include <sys/mman.h>
+#include <sys/utsname.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 namespace ringcast::engine {
@@ -20,9 +22,9 @@ std::string probe_uring() {
   if (io_uring_probe* probe = io_uring_get_probe_ring(&ring)) {
     struct Need { int op; const char* name; };
     static constexpr Need kNeeded[] = {
-        {IORING_OP_ACCEPT, "ACCEPT"}, {IORING_OP_RECV, "RECV"},       {IORING_OP_SENDMSG, "SENDMSG"},
-        {IORING_OP_TIMEOUT, "TIMEOUT"}, {IORING_OP_READ, "READ"},     {IORING_OP_MSG_RING, "MSG_RING"},
-        {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"},
+        {IORING_OP_ACCEPT, "ACCEPT"},   {IORING_OP_RECV, "RECV"}, {IORING_OP_SENDMSG, "SENDMSG"},
+        {IORING_OP_SEND, "SEND"},       {IORING_OP_TIMEOUT, "TIMEOUT"}, {IORING_OP_READ, "READ"},
+        {IORING_OP_MSG_RING, "MSG_RING"}, {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"},
     };
     for (const Need& n : kNeeded) {
       if (!io_uring_opcode_supported(probe, n.op)) missing += std::string(missing.empty() ? "" : ", ") + n.name;
@@ -42,6 +44,13 @@ std::string probe_uring() {
   io_uring_queue_exit(&ring);
   if (rc < 0) return std::string("io_uring provided buffer rings unavailable: ") + std::strerror(-rc);
   return {};
+}
+
+bool kernel_at_least(unsigned major, unsigned minor) noexcept {
+  utsname u{};
+  unsigned ma = 0, mi = 0;
+  if (uname(&u) != 0 || std::sscanf(u.release, "%u.%u", &ma, &mi) != 2) return false;
+  return ma > major || (ma == major && mi >= minor);
 }
 
 int setup_shard_ring(io_uring& ring, unsigned entries) noexcept {

@@ -14,6 +14,9 @@ namespace ringcast::engine {
 // Returns an empty string when usable, else one line naming the cause.
 [[nodiscard]] std::string probe_uring();
 
+// True when the running kernel is at least major.minor (from uname; false if unreadable).
+[[nodiscard]] bool kernel_at_least(unsigned major, unsigned minor) noexcept;
+
 // Sets up `ring` for a shard thread: SQ of `entries`, CQ four times larger. Returns -errno.
 [[nodiscard]] int setup_shard_ring(io_uring& ring, unsigned entries) noexcept;
 
