@@ -25,6 +25,12 @@ bool valid_host(std::string_view host) {
 
 }  // namespace
 
+std::optional<bool> parse_switch(std::string_view t) noexcept {
+  if (t == "on") return true;
+  if (t == "off") return false;
+  return std::nullopt;
+}
+
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view t) noexcept {
   std::uint64_t scale = 1000;
   if (t.ends_with("ms")) {
@@ -88,8 +94,9 @@ options:
                             client gets them in fewer sends; trades that
                             much latency for CPU (0: send at once), e.g.
                             250ms for bullet comments                  [0]
-  --pin on|off              pin shard i to CPU i: each shard's ring and
-                            connections stay in one core's caches      [off]
+  --pin on|off              pin shard i to the i-th CPU the process may
+                            use: its ring and connections stay in one
+                            core's caches                              [off]
   --log-level error|warn|info|debug                                    [info]
   --simd scalar|sse2|avx2|avx512  force the SIMD kernels               [best available]
   --help                    show this help
@@ -173,25 +180,17 @@ CliOptions parse_cli(const std::vector<std::string_view>& args) {
       if (!v || v->count() == 0) return fail(bad);
       o.config.handshake_timeout = *v;
     } else if (name == "--announce") {
-      if (value == "on") {
-        o.config.announce = true;
-      } else if (value == "off") {
-        o.config.announce = false;
-      } else {
-        return fail(bad + " (on or off)");
-      }
+      auto v = parse_switch(value);
+      if (!v) return fail(bad + " (on or off)");
+      o.config.announce = *v;
     } else if (name == "--coalesce") {
       auto v = parse_duration(value);
       if (!v || *v > std::chrono::milliseconds(10'000)) return fail(bad + " (0 to 10s)");
       o.config.coalesce = *v;
     } else if (name == "--pin") {
-      if (value == "on") {
-        o.config.pin_threads = true;
-      } else if (value == "off") {
-        o.config.pin_threads = false;
-      } else {
-        return fail(bad + " (on or off)");
-      }
+      auto v = parse_switch(value);
+      if (!v) return fail(bad + " (on or off)");
+      o.config.pin_threads = *v;
     } else if (name == "--log-level") {
       if (value == "error") o.log_level = LogLevel::error;
       else if (value == "warn") o.log_level = LogLevel::warn;

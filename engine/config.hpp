@@ -25,7 +25,7 @@ struct Config {
   std::chrono::milliseconds handshake_timeout{10'000};
   std::chrono::milliseconds close_timeout{5'000};      // close handshake / drain on stop
   std::size_t max_connections_per_shard = 0;           // 0: derived from RLIMIT_NOFILE
-  bool pin_threads = false;                            // pin shard i to CPU i
+  bool pin_threads = false;                            // shard i on the i-th allowed CPU
   // Chat rooms tell every member "ID<port> joined" / "ID<port> left". Off: only messages
   // travel (market data, bullet comments), and N joins no longer cost ~N^2/2 notices.
   bool announce = true;

@@ -87,10 +87,19 @@ std::string Server::start() {
       Impl& s = *impl_;
       if (s.group.config.pin_threads) {
         // One shard per core: its ring, buffers and connections stay in that core's caches.
-        cpu_set_t set;
+        // Shard i takes the i-th CPU this process may use (taskset, cpusets), wrapping.
+        cpu_set_t allowed, set;
         CPU_ZERO(&set);
-        CPU_SET(i % std::max(1u, std::thread::hardware_concurrency()), &set);
-        (void)pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+        if (sched_getaffinity(0, sizeof allowed, &allowed) == 0 && CPU_COUNT(&allowed) > 0) {
+          int nth = static_cast<int>(i % static_cast<unsigned>(CPU_COUNT(&allowed)));
+          for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+            if (CPU_ISSET(cpu, &allowed) && nth-- == 0) {
+              CPU_SET(cpu, &set);
+              break;
+            }
+          }
+          (void)pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+        }
       }
       if (s.hook) s.hook(i);
       Shard& shard = *s.group.shards[i];

@@ -138,5 +138,33 @@ def churn_while_publishing_loses_nothing_for_stable_clients():
                      what="connections gauge back to its start value")
 
 
+
+@test
+def pin_puts_each_shard_on_its_own_allowed_cpu():
+    if len(os.sched_getaffinity(0)) < 2:
+        raise h.SkipTest("needs two CPUs")
+    cpus = sorted(os.sched_getaffinity(0))[:2]
+    def single_cpu_tasks(pid):
+        out = []
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            try:
+                got = os.sched_getaffinity(int(tid))
+            except OSError:
+                continue
+            if len(got) == 1:
+                out.append(next(iter(got)))
+        return sorted(out)
+    with h.Server("--threads", "2", "--pin", "on") as srv:
+        h.check(single_cpu_tasks(srv.proc.pid) == cpus,
+                f"shard threads on {single_cpu_tasks(srv.proc.pid)}, want one each on {cpus}")
+    with h.Server("--threads", "2") as srv:
+        h.check(single_cpu_tasks(srv.proc.pid) == [], "threads pinned without --pin")
+    # Started under taskset: pinning stays inside the CPUs it was given.
+    only = cpus[1]
+    with h.Server("--threads", "2", "--pin", "on", preexec_fn=lambda: os.sched_setaffinity(0, {only})) as srv:
+        used = {c for tid in os.listdir(f"/proc/{srv.proc.pid}/task")
+                for c in os.sched_getaffinity(int(tid))}
+        h.check(used == {only}, f"threads on CPUs {sorted(used)}, started on {only} only")
+
 if __name__ == "__main__":
     h.main()
