@@ -101,8 +101,8 @@ server_count=1   # how many processes the next start_server starts
 url_path=/       # the next run_load's URL path
 server_log=$(mktemp)
 # ringcast as the peers behave: no join/leave notices (they announce nothing). The
-# ringcast-coalesce row adds the bullet-comment window; summarize.py labels that row with
-# the same duration (keep the two in step).
+# ringcast-coalesce row adds the bullet-comment window (recorded in env.json, where
+# summarize.py takes the row's label from).
 ringcast_args=(--host 127.0.0.1 --threads 1 --log-level error --announce off)
 ringcast_coalesce=250ms
 start_server() {  # start_server NAME PORT: fresh server process(es) pinned to core 0, waits until it listens
@@ -194,14 +194,16 @@ fi
 # ---- 3. scenarios --------------------------------------------------------------------
 # What the numbers were measured on; other load on these two cores skews every latency.
 read -r load1 _ < /proc/loadavg
-/usr/bin/python3 - "$results/env.json" "$load1" "$secs" "$servers" "$connect_n" "$connect_path" "$root" <<'PY'
+/usr/bin/python3 - "$results/env.json" "$load1" "$secs" "$servers" "$connect_n" "$connect_path" "$root" \
+  "$ringcast_coalesce" <<'PY'
 import json, os, platform, subprocess, sys
 rev = subprocess.run(["git", "-C", sys.argv[7], "rev-parse", "--short", "HEAD"],
                      capture_output=True, text=True).stdout.strip()
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 json.dump({"kernel": platform.release(), "cpu": cpu, "cpus": os.cpu_count(), "loadavg_1m": float(sys.argv[2]),
            "seconds_per_scenario": float(sys.argv[3]), "servers": sys.argv[4].split(), "git": rev,
-           "connect_connections": int(sys.argv[5]), "connect_path": sys.argv[6]},
+           "connect_connections": int(sys.argv[5]), "connect_path": sys.argv[6],
+           "ringcast_coalesce": sys.argv[8]},
           open(sys.argv[1], "w"), indent=2)
 PY
 if awk -v l="$load1" 'BEGIN { exit !(l > 0.5) }'; then

@@ -6,7 +6,7 @@ Usage: summarize.py RESULTS_DIR [SERVER ...]
 Reads RESULTS_DIR/<server>.<scenario>.json for scenarios fanout, connect, rate, danmaku and
 danmaku-r<rate> (the sweep); servers default to the ones found, ringcast first. Ratios are to
 plain ringcast when it is among them (else to the first server); "ringcast-coalesce" (bench.sh:
-ringcast --announce off --coalesce 250ms) is labelled with its flag in the table and chart.
+ringcast --announce off --coalesce W, W from env.json) is labelled with its flag.
 """
 import glob
 import json
@@ -18,13 +18,12 @@ import sys
 
 SCENARIOS = ("fanout", "connect", "rate", "danmaku")
 
-# How a server's row is labelled, where its name alone would not say what ran. bench.sh
-# starts ringcast-coalesce with --coalesce 250ms: keep the two in step.
-LABELS = {"ringcast-coalesce": "ringcast --coalesce 250ms"}
-
-
-def label(server):
-    return LABELS.get(server, server)
+def label(server, env):
+    """A row's label: its name, or what ran where the name alone would not say (bench.sh
+    records ringcast-coalesce's window in env.json)."""
+    if server == "ringcast-coalesce":
+        return f"ringcast --coalesce {env.get('ringcast_coalesce', '?')}"
+    return server
 
 
 def load(results, server, scenario):
@@ -61,11 +60,11 @@ def sweep_best(results, server):
     return best
 
 
-def collect(results, server):
+def collect(results, server, env):
     f, c, r, d = (load(results, server, s) for s in SCENARIOS)
     return {
         "server": server,
-        "label": label(server),
+        "label": label(server, env),
         "fanout_deliveries_per_s": get(f, "deliveries_per_s"),
         "fanout_ns_per_delivery": get(f, "server", "cpu_ns_per_delivery"),
         "fanout_lost": get(f, "lost"),
@@ -214,7 +213,12 @@ def main():
         found = sorted({os.path.basename(p).split(".")[0] for p in glob.glob(os.path.join(results, "*.*.json"))})
         # ringcast, then its variants (ringcast-coalesce), then the peers.
         servers = sorted(found, key=lambda s: (s != "ringcast", not s.startswith("ringcast"), s))
-    rows = [collect(results, s) for s in servers]
+    try:
+        with open(os.path.join(results, "env.json")) as f:
+            env = json.load(f)
+    except (OSError, ValueError):
+        env = {}
+    rows = [collect(results, s, env) for s in servers]
     if not rows:
         print("summarize: no results", file=sys.stderr)
         sys.exit(1)
@@ -223,8 +227,6 @@ def main():
     print(table(rows))
     print(f"(ratios are value / {base_row(rows)['label']}'s; lower is better for ns, us and B/conn)")
     try:
-        with open(os.path.join(results, "env.json")) as f:
-            env = json.load(f)
         print(f"measured on {env['cpu']} x{env['cpus']}, Linux {env['kernel']}, load average {env['loadavg_1m']} "
               f"at start, {env['seconds_per_scenario']} s per scenario, git {env['git']}")
     except (OSError, ValueError, KeyError):
