@@ -61,11 +61,12 @@ std::vector<std::uint8_t> frame_from(FuzzedDataProvider& in) {
   return engine::test::client_frame(opcode, payload, fin, rsv, mask);
 }
 
-void publish_from_server(ShardDriver& d, FuzzedDataProvider& in) {
+// Server-side publishes carry "feed <n> " and a filler: each client must see them in n order.
+void publish_from_server(ShardDriver& d, FuzzedDataProvider& in, std::uint64_t& seq) {
   std::uint32_t topic = d.group().topics.find(in.ConsumeBool() ? "" : "room");
   if (topic == engine::kNoTopic) return;
-  std::string text = in.ConsumeRandomLengthString(300);
-  if (!protocol::is_valid_utf8(reinterpret_cast<const std::uint8_t*>(text.data()), text.size())) text = "feed";
+  std::string text = "feed " + std::to_string(++seq) + " ";
+  text.append(in.ConsumeIntegralInRange<std::size_t>(0, 1500), 'x');  // some past the 1 KiB combine limit
   engine::Frame* f = d.shard().frames().acquire(protocol::frame_header_len(text.size()) + text.size());
   if (f == nullptr) return;
   f->len = static_cast<std::uint32_t>(protocol::encode_server_frame(
@@ -73,6 +74,21 @@ void publish_from_server(ShardDriver& d, FuzzedDataProvider& in) {
       {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()}));
   d.shard().publish(topic, f);
   d.settle();
+}
+
+// Feed messages each room member received, in order, with none repeated (echo clients and
+// clients whose request the script wrote are skipped: they may send "feed" text themselves).
+void check_feed_order(const ShardDriver& d) {
+  for (const ShardDriver::Client& c : d.clients()) {
+    if (c.path != "/" && c.path != "/room") continue;
+    std::uint64_t last = 0;
+    for (const auto& m : c.in.messages()) {
+      if (m.op != protocol::Opcode::text || m.payload.rfind("feed ", 0) != 0) continue;
+      std::uint64_t n = std::strtoull(m.payload.c_str() + 5, nullptr, 10);
+      if (n <= last) broken("feed " + std::to_string(n) + " after " + std::to_string(last) + " (reordered or repeated)");
+      last = n;
+    }
+  }
 }
 
 }  // namespace
@@ -86,6 +102,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   FuzzedDataProvider in(data, size);
   ShardDriver d(config_from(in.ConsumeIntegral<std::uint8_t>()));
   if (!d.init_error().empty()) broken("init: " + d.init_error());
+  std::uint64_t feed_seq = 0;
   static const char* const kPaths[] = {"/", "/room", "/echo", "/healthz", "/metrics", "/a/b", "/favicon.ico"};
 
   for (int step = 0; step < 300 && in.remaining_bytes() > 0 && d.running(); ++step) {
@@ -115,7 +132,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       case 8: d.eof(c); break;
       case 9: d.reset(c); break;
       case 10: d.advance(in.ConsumeIntegralInRange<std::uint64_t>(1, 2500)); break;
-      case 11: publish_from_server(d, in); break;
+      case 11: publish_from_server(d, in, feed_seq); break;
       case 12: d.deliver_all(); break;
       case 13:
         if (in.ConsumeProbability<float>() < 0.2f) {
@@ -126,6 +143,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       default: break;
     }
     if (std::string v = d.violation(); !v.empty()) broken(v);
+    check_feed_order(d);
   }
 
   if (!d.running()) return 0;  // stopped: whatever outlived the drain deadline is dropped

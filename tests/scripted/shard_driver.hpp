@@ -151,6 +151,7 @@ class ShardDriver {
     int fd = -1;
     std::uint16_t port = 0;
     ServerStream in;
+    std::string path;  // what connect_ws asked for; empty when the script wrote the request
   };
 
   explicit ShardDriver(const Config& cfg) {
@@ -171,6 +172,7 @@ class ShardDriver {
   [[nodiscard]] ScriptedBackend& io() noexcept { return shard_->backend(); }
   [[nodiscard]] ShardGroup& group() noexcept { return group_; }
   [[nodiscard]] std::vector<Client>& clients() noexcept { return clients_; }
+  [[nodiscard]] const std::vector<Client>& clients() const noexcept { return clients_; }
   [[nodiscard]] Client& client(std::size_t i) noexcept { return clients_[i]; }
 
   // Runs turns until no completion is waiting; false if the shard has stopped.
@@ -188,13 +190,15 @@ class ShardDriver {
     int fd = next_fd_++;
     std::uint16_t port = static_cast<std::uint16_t>(40000 + fd);
     if (!io().accept(fd, port)) return -1;
-    clients_.push_back({fd, port, {}});
+    clients_.push_back({fd, port, {}, {}});
     settle();
     return static_cast<int>(clients_.size() - 1);
   }
   int connect_ws(std::string_view path) {
     int c = connect();
-    if (c >= 0) send(static_cast<std::size_t>(c), upgrade_request(path));
+    if (c < 0) return c;
+    clients_[static_cast<std::size_t>(c)].path = std::string(path);
+    send(static_cast<std::size_t>(c), upgrade_request(path));
     return c;
   }
 
