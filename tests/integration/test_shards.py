@@ -154,14 +154,19 @@ def pin_puts_each_shard_on_its_own_allowed_cpu():
             if len(got) == 1:
                 out.append(next(iter(got)))
         return sorted(out)
+    # Shard threads pin themselves before the start-up barrier, so once any shard has
+    # answered a request every one of them is pinned.
     with h.Server("--threads", "2", "--pin", "on") as srv:
+        h.metrics(srv)
         h.check(single_cpu_tasks(srv.proc.pid) == cpus,
                 f"shard threads on {single_cpu_tasks(srv.proc.pid)}, want one each on {cpus}")
     with h.Server("--threads", "2") as srv:
+        h.metrics(srv)
         h.check(single_cpu_tasks(srv.proc.pid) == [], "threads pinned without --pin")
     # Started under taskset: pinning stays inside the CPUs it was given.
     only = cpus[1]
     with h.Server("--threads", "2", "--pin", "on", preexec_fn=lambda: os.sched_setaffinity(0, {only})) as srv:
+        h.metrics(srv)
         used = {c for tid in os.listdir(f"/proc/{srv.proc.pid}/task")
                 for c in os.sched_getaffinity(int(tid))}
         h.check(used == {only}, f"threads on CPUs {sorted(used)}, started on {only} only")
