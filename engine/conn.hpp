@@ -58,7 +58,8 @@ struct alignas(64) Conn {
   std::uint32_t topic = kNoTopic;
   std::uint32_t topic_index = 0;
   std::uint64_t last_input_tick = 0;
-  std::size_t inflight_entries = 0;
+  std::uint32_t inflight_entries = 0;  // queue entries the send in flight covers
+  std::uint32_t inflight_bytes = 0;    // and their bytes (saturated): less sent = partial
 
   TimerNode timer;
   protocol::MessageReader reader;

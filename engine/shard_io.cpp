@@ -1,7 +1,9 @@
 // Shard: receive, send and teardown of connections.
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 
 #include "engine/shard.hpp"
 
@@ -74,6 +76,9 @@ void Shard::flush(Conn& c, std::uint32_t slot) {
   }
   iovec* iov = io_.send_iovecs(kSendIov);
   std::size_t n = c.queue.fill(iov, kSendIov);
+  std::uint64_t bytes = 0;
+  for (std::size_t i = 0; i < n; ++i) bytes += iov[i].iov_len;
+  c.inflight_bytes = static_cast<std::uint32_t>(std::min<std::uint64_t>(bytes, UINT32_MAX));
   if (n == 1) {
     // The common case once a turn's broadcasts are combined: plain send, no msghdr.
     io_.send(c.fd, slot, iov[0].iov_base, iov[0].iov_len, pack(Op::send, c.gen, slot));
@@ -83,13 +88,15 @@ void Shard::flush(Conn& c, std::uint32_t slot) {
     io_.sendmsg(c.fd, slot, &c.msg, n, pack(Op::send, c.gen, slot));
   }
   c.send_inflight = true;
-  c.inflight_entries = n;
+  c.inflight_entries = static_cast<std::uint32_t>(n);
   metrics_.sends.add();
 }
 
 void Shard::on_send(Conn& c, std::uint32_t slot, int res) {
   c.send_inflight = false;
   c.inflight_entries = 0;
+  // The rest of a send the kernel took only part of belongs to what was already due.
+  bool partial = res >= 0 && static_cast<std::uint32_t>(res) < c.inflight_bytes;
   if (res < 0) {
     if (res == -EAGAIN || res == -EINTR) {
       mark_dirty(c, slot);
@@ -101,9 +108,10 @@ void Shard::on_send(Conn& c, std::uint32_t slot, int res) {
   metrics_.bytes_out.add(static_cast<std::uint64_t>(res));
   c.queue.complete(static_cast<std::size_t>(res), leases_);
   if (c.state == ConnState::dead) return;
-  // A flush that found this send in flight (a reply, a due batch) is owed now; frames
-  // merely queued meanwhile wait for the coalesce timer; a finishing connection's FIN does not.
-  bool owed = c.flush_when_done || c.state == ConnState::finishing;
+  // A flush that found this send in flight (a reply, a due batch) is owed now, and so is the
+  // rest of a partial send; frames merely queued meanwhile wait for the coalesce timer; a
+  // finishing connection's FIN does not.
+  bool owed = c.flush_when_done || partial || c.state == ConnState::finishing;
   c.flush_when_done = false;
   if (!c.queue.empty() || c.state == ConnState::finishing) mark_dirty(c, slot, owed);
 }

@@ -278,6 +278,25 @@ TEST(ShardScriptCoalesce, AReplyOwedWhileASendIsInFlightLeavesWhenItCompletes) {
   EXPECT_EQ(d.violation(), "");
 }
 
+TEST(ShardScriptCoalesce, TheRestOfAPartialSendDoesNotWaitAnotherWindow) {
+  Config cfg = small_config();
+  cfg.coalesce = std::chrono::milliseconds(1000);
+  cfg.idle_timeout = std::chrono::milliseconds(0);  // the listener never speaks
+  ShardDriver d(cfg);
+  auto l = static_cast<std::size_t>(d.connect_ws("/"));
+  auto t = static_cast<std::size_t>(d.connect_ws("/"));
+  d.advance(1000);
+  d.deliver_all();
+  d.send(t, client_frame(Opcode::text, "a long enough line"));
+  d.advance(1000);  // the window is due: the listener's send goes out
+  ASSERT_TRUE(d.io().send_pending(d.client(l).fd));
+  d.deliver(l, 3);  // the network takes 3 bytes only
+  EXPECT_TRUE(d.io().send_pending(d.client(l).fd)) << "the rest of a due send waited for the next window";
+  d.deliver(l);
+  EXPECT_EQ(d.client(l).in.messages().back().payload, "ID" + std::to_string(d.client(t).port) + ": a long enough line");
+  EXPECT_EQ(d.violation(), "");
+}
+
 TEST(ShardScriptCoalesce, ReusedSlotsKeepOneEntryOnTheHeldList) {
   Config cfg = small_config();
   cfg.coalesce = std::chrono::milliseconds(1000);
