@@ -334,6 +334,18 @@ def parse_http_head(head):
     return status, headers
 
 
+def expect_upgrade(sock):
+    """Reads an answer head from a raw socket, checks it is a 101, and returns the bytes
+    that came after the head (frames the server sent right behind it)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(4096)
+        check(chunk, "closed during the handshake")
+        data += chunk
+    check(data.startswith(b"HTTP/1.1 101"), f"answer {data[:40]!r}")
+    return data.partition(b"\r\n\r\n")[2]
+
+
 def close_code(payload):
     return struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
 

@@ -182,14 +182,9 @@ def ipv6_loopback_host():
         s = h.wait_until(lambda: _try_connect6(port), timeout=10, what="listening on [::1]")
         with s:
             s.sendall(h.RawClient.request("/v6"))
-            data = b""
-            while b"\r\n\r\n" not in data:
-                chunk = s.recv(4096)
-                h.check(chunk, "closed during the handshake")
-                data += chunk
-            h.check(data.startswith(b"HTTP/1.1 101"), f"answer {data[:40]!r}")
+            rest = h.expect_upgrade(s)
             c = h.RawClient.__new__(h.RawClient)  # reuse the frame code over this socket
-            c.sock, c.buf = s, data.partition(b"\r\n\r\n")[2]
+            c.sock, c.buf = s, rest
             c.local_port = s.getsockname()[1]
             c.name = f"ID{c.local_port}"
             c.send_text("over ipv6")

@@ -78,12 +78,7 @@ def open_idle(port, n, socks, path="/", batch=250):
             group.append(s)
             s.sendall(h.RawClient.request(path))
         for s in group:
-            data = b""
-            while b"\r\n\r\n" not in data:
-                chunk = s.recv(4096)
-                h.check(chunk, "closed during the handshake")
-                data += chunk
-            h.check(data.startswith(b"HTTP/1.1 101"), f"answer {data[:40]!r}")
+            h.expect_upgrade(s)
 
 
 @test

@@ -23,6 +23,12 @@ Config small_config() {
   return cfg;
 }
 
+Config coalescing(std::chrono::milliseconds window) {
+  Config cfg = small_config();
+  cfg.coalesce = window;
+  return cfg;
+}
+
 class ShardScript : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_EQ(d.init_error(), ""); }
@@ -224,8 +230,7 @@ TEST_F(ShardScript, HttpErrorAnswerIsFollowedByNothing) {
 }
 
 TEST(ShardScriptCoalesce, BroadcastsWaitForTheTimerAndLeaveInOneSendWhileRepliesDoNot) {
-  Config cfg = small_config();
-  cfg.coalesce = std::chrono::milliseconds(20);
+  Config cfg = coalescing(std::chrono::milliseconds(20));
   ShardDriver d(cfg);
   int listener = d.connect_ws("/");
   int talker = d.connect_ws("/");
@@ -260,8 +265,7 @@ TEST(ShardScriptCoalesce, BroadcastsWaitForTheTimerAndLeaveInOneSendWhileReplies
 }
 
 TEST(ShardScriptCoalesce, AReplyOwedWhileASendIsInFlightLeavesWhenItCompletes) {
-  Config cfg = small_config();
-  cfg.coalesce = std::chrono::milliseconds(1000);
+  Config cfg = coalescing(std::chrono::milliseconds(1000));
   ShardDriver d(cfg);
   auto c = static_cast<std::size_t>(d.connect_ws("/echo"));
   d.deliver_all();
@@ -279,8 +283,7 @@ TEST(ShardScriptCoalesce, AReplyOwedWhileASendIsInFlightLeavesWhenItCompletes) {
 }
 
 TEST(ShardScriptCoalesce, TheRestOfAPartialSendDoesNotWaitAnotherWindow) {
-  Config cfg = small_config();
-  cfg.coalesce = std::chrono::milliseconds(1000);
+  Config cfg = coalescing(std::chrono::milliseconds(1000));
   cfg.idle_timeout = std::chrono::milliseconds(0);  // the listener never speaks
   ShardDriver d(cfg);
   auto l = static_cast<std::size_t>(d.connect_ws("/"));
@@ -298,8 +301,7 @@ TEST(ShardScriptCoalesce, TheRestOfAPartialSendDoesNotWaitAnotherWindow) {
 }
 
 TEST(ShardScriptCoalesce, ReusedSlotsKeepOneEntryOnTheHeldList) {
-  Config cfg = small_config();
-  cfg.coalesce = std::chrono::milliseconds(1000);
+  Config cfg = coalescing(std::chrono::milliseconds(1000));
   ShardDriver d(cfg);
   auto keep = static_cast<std::size_t>(d.connect_ws("/"));
   d.advance(1000);
