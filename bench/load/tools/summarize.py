@@ -82,6 +82,46 @@ def collect(results, server, env):
     }
 
 
+def kernel_floor(results):
+    """Per-send floors from loopback_bench (bench.sh runs it with the kernels): for each shape
+    "connections/messages per send", the cheapest of its send loops (write, io_uring send,
+    io_uring send on registered files), in seconds per send; medians when repeated."""
+    try:
+        with open(os.path.join(results, "micro-loopback_bench.json")) as f:
+            runs = json.load(f)["benchmarks"]
+    except (OSError, ValueError, KeyError):
+        return {}
+    if any(b.get("aggregate_name") == "median" for b in runs):
+        runs = [b for b in runs if b.get("aggregate_name") == "median"]
+    best = {}
+    for b in runs:
+        m = re.match(r"BM_Pass\w+/(\d+)/(\d+)", b.get("name", ""))
+        if m is None or "per_send" not in b or b.get("error_occurred"):
+            continue
+        shape = (int(m.group(1)), int(m.group(2)))
+        best[shape] = min(best.get(shape, float("inf")), b["per_send"])
+    return best
+
+
+def floor_lines(floor, rows):
+    """What the floor means for the table: the fan-out row's ns/delivery beside a bare loop's
+    (44 messages per send, as the closed loop combines them), and the shortest possible pass
+    over 10,000 subscribers."""
+    out = []
+    fan = floor.get((1000, 44))
+    if fan:
+        per_msg = fan / 44 * 1e9
+        base = base_row(rows)["fanout_ns_per_delivery"]
+        vs = f"; {base_row(rows)['label']} {base:,.0f} ns = {base / per_msg:.2f}x it" if base else ""
+        out.append(f"kernel floor, fan-out: a bare loop sending 44 messages at once to each of 1,000 "
+                   f"loopback sockets costs {fan * 1e6:.1f} us per send = {per_msg:,.0f} ns per delivery{vs}")
+    one = floor.get((8000, 1))
+    if one:
+        out.append(f"kernel floor, danmaku: one message to each of 8,000 sockets costs {one * 1e6:.1f} us per send: "
+                   f"a pass over 10,000 subscribers on one core takes at least {one * 1e4 * 1e3:,.0f} ms")
+    return out
+
+
 def fmt(v, unit=""):
     if v is None:
         return "-"
@@ -231,6 +271,8 @@ def main():
               f"at start, {env['seconds_per_scenario']} s per scenario, git {env['git']}")
     except (OSError, ValueError, KeyError):
         pass
+    for line in floor_lines(kernel_floor(results), rows):
+        print(line)
     chart(results, rows)
 
 
