@@ -268,7 +268,8 @@ def main():
     print(f"(ratios are value / {base_row(rows)['label']}'s; lower is better for ns, us and B/conn)")
     try:
         print(f"measured on {env['cpu']} x{env['cpus']}, Linux {env['kernel']}, load average {env['loadavg_1m']} "
-              f"at start, {env['seconds_per_scenario']} s per scenario, git {env['git']}")
+              f"at start, {env['seconds_per_scenario']} s per scenario, git {env['git']}"
+              + (f"; fan-out: median of {env['fanout_runs']} interleaved runs" if env.get("fanout_runs", 1) > 1 else ""))
     except (OSError, ValueError, KeyError):
         pass
     for line in floor_lines(kernel_floor(results), rows):
