@@ -220,30 +220,15 @@ fi
 want() { [[ " $scenarios " == *" $1 "* ]]; }
 for s in $servers; do
   # This server's previous results for these scenarios only: a subset run keeps the others.
-  for sc in $scenarios; do rm -f "$results/$s.$sc.json"; done
-  want fanout && rm -f "$results/$s".fanout-run*.json
-  want danmaku && rm -f "$results/$s".danmaku-r*.json
+  # (-r*: the danmaku sweep, the fan-out runs)
+  for sc in $scenarios; do rm -f "$results/$s.$sc.json" "$results/$s.$sc"-r*.json; done
 done
 # Fan-out, the noisiest figure (+-10 % run to run on a shared VM): BENCH_RUNS rounds, the
-# servers taking turns in each so drift hits them alike; each server's row is its median run
-# by server CPU per delivery.
+# servers taking turns in each so drift hits them alike; summarize.py takes each server's
+# median run by server CPU per delivery.
 if want fanout; then
   for ((run = 1; run <= runs; run++)); do
     for s in $servers; do run_load "$s" "fanout-run$run" fanout -c 1000 -p 1 -s 64 -w 64 -d "$secs"; done
-  done
-  for s in $servers; do
-    /usr/bin/python3 - "$results/$s.fanout.json" "$results/$s".fanout-run*.json <<'PY'
-import json, shutil, sys
-runs = []
-for path in sys.argv[2:]:
-    try:
-        runs.append((json.load(open(path))["server"]["cpu_ns_per_delivery"], path))
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-if runs:
-    runs.sort()
-    shutil.copyfile(runs[(len(runs) - 1) // 2][1], sys.argv[1])
-PY
   done
 fi
 for s in $servers; do
