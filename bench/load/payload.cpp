@@ -1,6 +1,7 @@
 #include "bench/load/payload.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 
 namespace ringcast::load {
@@ -16,21 +17,51 @@ std::uint8_t* put_field(std::uint8_t* p, char tag, std::uint64_t v) noexcept {
   return p;
 }
 
+// Eight digits at a time (SWAR): every delivery parses ~25 digits, which was a fifth of the
+// generator's CPU in the fan-out scenario one byte at a time.
+std::uint64_t load8(const std::uint8_t* p) noexcept {
+  std::uint64_t x;
+  std::memcpy(&x, p, sizeof x);
+  if constexpr (std::endian::native == std::endian::big) x = __builtin_bswap64(x);
+  return x;  // the first byte in the lowest lane
+}
+
+bool all_digits8(std::uint64_t x) noexcept {
+  // Each byte 0x30..0x39: high nibble 3, and still 3 after adding 6 (0x3A..0x3F become 0x4_).
+  constexpr std::uint64_t kHigh = 0xF0F0F0F0F0F0F0F0ull, kThrees = 0x3030303030303030ull;
+  return (x & kHigh) == kThrees && ((x + 0x0606060606060606ull) & kHigh) == kThrees;
+}
+
+std::uint64_t value8(std::uint64_t x) noexcept {
+  // Pairs of digits, then pairs of pairs, then the two halves; no lane ever carries.
+  x -= 0x3030303030303030ull;
+  x = (x * 10 + (x >> 8)) & 0x00FF00FF00FF00FFull;
+  x = (x * 100 + (x >> 16)) & 0x0000FFFF0000FFFFull;
+  return (x * 10000 + (x >> 32)) & 0xFFFFFFFFull;
+}
+
 // Reads `|<tag><digits>` ending just before `end`; moves `end` to the '|'. Digits are
 // canonical decimal (no leading zero unless the value is 0) and must not exceed `max`.
 bool take_field(const std::uint8_t* begin, const std::uint8_t*& end, char tag, std::uint64_t max,
                 std::uint64_t& out) noexcept {
   const std::uint8_t* p = end;
+  while (p - begin >= 8 && all_digits8(load8(p - 8))) p -= 8;
   while (p > begin && p[-1] >= '0' && p[-1] <= '9') --p;
   const std::ptrdiff_t digits = end - p;
   if (digits == 0 || digits > 20 || (digits > 1 && *p == '0')) return false;
   if (p - begin < 2 || p[-1] != static_cast<std::uint8_t>(tag) || p[-2] != '|') return false;
+  // Up to 19 digits cannot overflow 64 bits; a 20th is checked on its own.
+  const std::uint8_t* last = digits == 20 ? end - 1 : end;
+  const std::uint8_t* d = p;
   std::uint64_t v = 0;
-  for (const std::uint8_t* d = p; d < end; ++d) {
-    const auto digit = static_cast<std::uint64_t>(*d - '0');
-    if (v > (max - digit) / 10) return false;  // v * 10 + digit > max (covers uint64 overflow)
+  for (; (last - d) % 8 != 0; ++d) v = v * 10 + static_cast<std::uint64_t>(*d - '0');
+  for (; d < last; d += 8) v = v * 100'000'000u + value8(load8(d));
+  if (last != end) {
+    const auto digit = static_cast<std::uint64_t>(*last - '0');
+    if (v > (UINT64_MAX - digit) / 10) return false;  // v * 10 + digit would wrap
     v = v * 10 + digit;
   }
+  if (v > max) return false;
   out = v;
   end = p - 2;
   return true;

@@ -103,6 +103,77 @@ TEST(Payload, OnlyCanonicalDigits) {
   EXPECT_FALSE(parses("|p1|s1|t007|"));
 }
 
+// The reference the parser (eight digits at a time) must agree with: the format read one
+// byte at a time, range checked at every digit.
+bool reference_field(std::string_view& s, char tag, std::uint64_t max, std::uint64_t& out) {
+  std::size_t p = s.size();
+  while (p > 0 && s[p - 1] >= '0' && s[p - 1] <= '9') --p;
+  const std::string_view digits = s.substr(p);
+  if (digits.empty() || (digits.size() > 1 && digits[0] == '0') || p < 2 || s[p - 1] != tag || s[p - 2] != '|') return false;
+  std::uint64_t v = 0;
+  for (char c : digits) {
+    const auto d = static_cast<std::uint64_t>(c - '0');
+    if (v > (max - d) / 10) return false;  // v * 10 + d > max
+    v = v * 10 + d;
+  }
+  out = v;
+  s = s.substr(0, p - 2);
+  return true;
+}
+
+bool reference_parse(std::string_view s, Record& r) {
+  if (s.empty() || s.back() != '|') return false;
+  s.remove_suffix(1);
+  std::uint64_t t = 0, q = 0, p = 0;
+  if (!reference_field(s, 't', UINT64_MAX, t) || !reference_field(s, 's', UINT32_MAX, q) ||
+      !reference_field(s, 'p', UINT32_MAX, p) || q == 0) {
+    return false;
+  }
+  r = Record{static_cast<std::uint32_t>(p), static_cast<std::uint32_t>(q), t};
+  return true;
+}
+
+TEST(Payload, AgreesWithAByteAtATimeReading) {
+  // Records of every digit count, near every boundary, and strings of record-like bytes
+  // (digits, bars, tags, the bytes either side of '0'..'9') around them.
+  std::uint64_t rng = 0x9E3779B97F4A7C15ull;
+  auto next = [&rng] {
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+  };
+  const std::string alphabet = "0123456789|||pst/:;?~";
+  std::vector<std::string> cases;
+  std::uint64_t pow10 = 1;
+  for (int n = 1; n <= 20; ++n) {
+    for (std::uint64_t v : {pow10, pow10 - 1, pow10 + 7, next() % (pow10 * 9 == 0 ? UINT64_MAX : pow10 * 9) + pow10}) {
+      const auto u32 = static_cast<std::uint32_t>(v);
+      cases.push_back(written({u32, u32 == 0 ? 1 : u32, v}));
+      cases.push_back("|p" + std::to_string(v) + "|s" + std::to_string(v) + "|t" + std::to_string(v) + "|");
+    }
+    if (n < 20) pow10 *= 10;
+  }
+  for (int i = 0; i < 200000; ++i) {
+    std::string s;
+    const std::size_t len = next() % 48;
+    for (std::size_t k = 0; k < len; ++k) s += alphabet[next() % alphabet.size()];
+    if (next() % 2 == 0) s += written({static_cast<std::uint32_t>(next()), static_cast<std::uint32_t>(next() | 1), next() >> (next() % 64)});
+    if (next() % 4 == 0 && !s.empty()) s[next() % s.size()] = alphabet[next() % alphabet.size()];
+    cases.push_back(std::move(s));
+  }
+  for (const std::string& s : cases) {
+    Record want{}, got{};
+    const bool ok = reference_parse(s, want);
+    ASSERT_EQ(parses(s, got), ok) << '"' << s << '"';
+    if (ok) {
+      ASSERT_EQ(got.pub, want.pub) << s;
+      ASSERT_EQ(got.seq, want.seq) << s;
+      ASSERT_EQ(got.t_ns, want.t_ns) << s;
+    }
+  }
+}
+
 // MessageTail: the record must come out the same however the message was chunked.
 std::string message(std::size_t filler, const Record& r) { return "ID51234: " + std::string(filler, 'x') + written(r); }
 
