@@ -226,9 +226,19 @@ done
 # Fan-out, the noisiest figure (+-10 % run to run on a shared VM): BENCH_RUNS rounds, the
 # servers taking turns in each so drift hits them alike; summarize.py takes each server's
 # median run by server CPU per delivery.
+# Each round ends with the kernel floor for the same sends (loopback_bench's fan-out shape),
+# so the ratio to it compares runs taken minutes, not a quarter of an hour, apart.
+floor_bin="$build/bench/loopback_bench"
+rm -f "$results"/floor-fanout-run*.json
 if want fanout; then
   for ((run = 1; run <= runs; run++)); do
     for s in $servers; do run_load "$s" "fanout-run$run" fanout -c 1000 -p 1 -s 64 -w 64 -d "$secs"; done
+    if [[ -x "$floor_bin" ]]; then
+      echo "== kernel floor, fan-out shape, round $run"
+      taskset -c 0,1 "$floor_bin" --benchmark_filter='/1000/44/0$' --benchmark_min_time=1 \
+        --benchmark_out="$results/floor-fanout-run$run.json" --benchmark_out_format=json >/dev/null ||
+        echo "bench: loopback_bench failed" >&2
+    fi
   done
 fi
 for s in $servers; do

@@ -51,20 +51,33 @@ class Summarize(unittest.TestCase):
     def test_kernel_floor_takes_medians_and_the_cheapest_loop(self):
         runs = [
             # Repetitions and their aggregates: only the medians count.
-            {"name": "BM_PassWrite/1000/44", "run_type": "iteration", "per_send": 1e-6},
-            {"name": "BM_PassWrite/1000/44_median", "run_type": "aggregate", "aggregate_name": "median",
+            {"name": "BM_PassWrite/1000/44/0", "run_type": "iteration", "per_send": 1e-6},
+            {"name": "BM_PassWrite/1000/44/0_median", "run_type": "aggregate", "aggregate_name": "median",
              "per_send": 9e-6},
-            {"name": "BM_PassUringSend/1000/44_median", "run_type": "aggregate", "aggregate_name": "median",
+            {"name": "BM_PassUringSend/1000/44/0_median", "run_type": "aggregate", "aggregate_name": "median",
              "per_send": 8e-6},
-            {"name": "BM_PassUringSend/1000/44_mean", "run_type": "aggregate", "aggregate_name": "mean",
+            {"name": "BM_PassUringSend/1000/44/0_mean", "run_type": "aggregate", "aggregate_name": "mean",
              "per_send": 1e-7},
             # A loop that failed reports no floor.
-            {"name": "BM_PassUringSendFixed/1000/44_median", "aggregate_name": "median", "per_send": 1e-9,
+            {"name": "BM_PassUringSendFixed/1000/44/0_median", "aggregate_name": "median", "per_send": 1e-9,
              "error_occurred": True},
-            {"name": "BM_PassWrite/8000/1_median", "aggregate_name": "median", "per_send": 1.2e-5},
+            {"name": "BM_PassWrite/8000/1/0_median", "aggregate_name": "median", "per_send": 1.2e-5},
+            {"name": "BM_PassWrite/8000/1/300/iterations:5_median", "aggregate_name": "median",
+             "per_send": 1.5e-5},
         ]
         self.write("micro-loopback_bench.json", {"context": {}, "benchmarks": runs})
-        self.assertEqual(summarize.kernel_floor(self.dir), {(1000, 44): 8e-6, (8000, 1): 1.2e-5})
+        self.assertEqual(summarize.kernel_floor(self.dir),
+                         {(1000, 44, 0): 8e-6, (8000, 1, 0): 1.2e-5, (8000, 1, 300): 1.5e-5})
+
+    def test_fanout_floor_is_the_median_of_the_interleaved_rounds(self):
+        self.write("micro-loopback_bench.json", {"benchmarks": [
+            {"name": "BM_PassWrite/1000/44/0", "per_send": 5e-6},
+            {"name": "BM_PassWrite/8000/1/0", "per_send": 1e-5}]})
+        for i, per_send in enumerate((9e-6, 7e-6, 8e-6), 1):
+            self.write(f"floor-fanout-run{i}.json", {"benchmarks": [
+                {"name": "BM_PassWrite/1000/44/0", "per_send": per_send + 1e-6},
+                {"name": "BM_PassUringSendFixed/1000/44/0", "per_send": per_send}]})
+        self.assertEqual(summarize.kernel_floor(self.dir), {(1000, 44, 0): 8e-6, (8000, 1, 0): 1e-5})
 
     def test_no_loopback_bench_no_floor(self):
         self.assertEqual(summarize.kernel_floor(self.dir), {})
@@ -72,11 +85,13 @@ class Summarize(unittest.TestCase):
                                                       "fanout_ns_per_delivery": 200.0}]), [])
 
     def test_floor_lines_give_the_ratio_and_the_shortest_pass(self):
-        rows = [{"server": "ringcast", "label": "ringcast", "fanout_ns_per_delivery": 250.0}]
-        lines = summarize.floor_lines({(1000, 44): 8.8e-6, (8000, 1): 1.1e-5}, rows)
+        rows = [{"server": "ringcast", "label": "ringcast", "fanout_ns_per_delivery": 250.0,
+                 "danmaku_r1_p99_us": 147_000.0}]
+        lines = summarize.floor_lines({(1000, 44, 0): 8.8e-6, (8000, 1, 0): 1.1e-5, (8000, 1, 300): 1.3e-5}, rows)
         self.assertEqual(len(lines), 2)
         self.assertIn("8.8 us per send = 200 ns per delivery; ringcast 250 ns = 1.25x it", lines[0])
-        self.assertIn("at least 110 ms", lines[1])
+        self.assertIn("11.0 us per send back to back, 13.0 us after 300 ms of quiet", lines[1])
+        self.assertIn("at least 110 ms (130 ms at a low rate; ringcast's p99 at 1 msg/s: 147 ms)", lines[1])
 
     def test_sweep_best_is_the_highest_rate_under_100ms_with_nothing_lost(self):
         self.write("ringcast.danmaku-r1.json", report(p99_us=60_000))
