@@ -1,11 +1,11 @@
-// The kernel's floor for a broadcast pass: one small frame sent to each of N established
-// loopback TCP connections, by a bare write() loop and by batched io_uring sends (one
-// submit per pass, as a shard does; plain and registered files). A drain thread on another
-// CPU reads the client ends without sleeping, so the sender is not charged for waking it;
-// on loopback the sender still pays for the receiver's TCP work (it runs in the sender's
-// softirq), as ringcast does under ringcast-load. CPU time is the sending thread's.
-// No server can send one frame to N sockets faster than these loops: a pass over 10,000
-// subscribers takes N x per_send, which bounds every end-to-end latency figure.
+// The kernel's floor for a broadcast pass: 64-byte frames (one, or several in one send) sent
+// to each of N established loopback TCP connections, back to back or after a pause, by a bare
+// write() loop and by batched io_uring sends (one submit per pass, as a shard does; plain and
+// registered files). A drain thread on another CPU reads the client ends without sleeping, so
+// the sender is not charged for waking it; on loopback the sender still pays for the
+// receiver's TCP work (it runs in the sender's softirq), as ringcast does under ringcast-load.
+// CPU time is the sending thread's. No server can send to N sockets faster than these loops:
+// a pass over 10,000 subscribers takes N x per_send, which bounds every end-to-end latency.
 #include <benchmark/benchmark.h>
 #include <liburing.h>
 #include <netinet/in.h>
@@ -18,8 +18,8 @@
 #include <unistd.h>
 
 #include <array>
-#include <chrono>
 #include <atomic>
+#include <chrono>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>

@@ -101,6 +101,16 @@ class Summarize(unittest.TestCase):
         self.assertEqual(summarize.sweep_best(self.dir, "ringcast"), 3.0)
         self.assertIsNone(summarize.sweep_best(self.dir, "websocketpp"))
 
+    def test_small_room_sweep_is_its_own_column(self):
+        self.write("ringcast.danmaku-r1.json", report(p99_us=150_000))
+        self.write("ringcast.danmaku2000-r100.json", report(p99_us=40_000))
+        self.write("ringcast.danmaku2000-r300.json", report(p99_us=90_000))
+        self.write("ringcast.danmaku2000-r1000.json", report(p99_us=400_000))
+        row = summarize.collect(self.dir, "ringcast", {"sweep_small_subscribers": 2000})
+        self.assertIsNone(row["danmaku_max_rate_p99_100ms"])  # the 10,000 sweep ignores the small room
+        self.assertEqual(row["small_room_max_rate_p99_100ms"], 300.0)
+        self.assertIsNone(summarize.collect(self.dir, "ringcast", {})["small_room_max_rate_p99_100ms"])
+
     def test_table_ratios_are_to_plain_ringcast(self):
         self.write("ringcast.fanout.json", report(ns_per_delivery=200.0, deliveries_per_s=4e6))
         self.write("websocketpp.fanout.json", report(ns_per_delivery=4000.0, deliveries_per_s=4e5))

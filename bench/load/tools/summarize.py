@@ -45,11 +45,14 @@ def get(doc, *keys):
     return doc
 
 
-def sweep_best(results, server):
-    """Highest danmaku rate whose p99 stayed under 100 ms with nothing lost."""
+def sweep_best(results, server, tag="danmaku"):
+    """Highest rate of a sweep (<server>.<tag>-r<rate>.json) whose p99 stayed under 100 ms
+    with nothing lost."""
     best = None
-    for path in glob.glob(os.path.join(results, f"{server}.danmaku-r*.json")):
-        m = re.search(r"danmaku-r([0-9.]+)\.json$", path)
+    for path in glob.glob(os.path.join(results, f"{server}.{tag}-r*.json")):
+        m = re.search(rf"\.{re.escape(tag)}-r([0-9.]+)\.json$", path)
+        if m is None:
+            continue
         try:
             with open(path) as f:
                 doc = json.load(f)
@@ -102,6 +105,8 @@ def collect(results, server, env):
         "danmaku_lost": get(d, "lost"),
         "danmaku_cpu": get(d, "server", "cpu_utilization"),
         "danmaku_max_rate_p99_100ms": sweep_best(results, server),
+        "small_room_max_rate_p99_100ms": (sweep_best(results, server, f"danmaku{env['sweep_small_subscribers']}")
+                                          if env.get("sweep_small_subscribers") else None),
         "danmaku_r1_p99_us": get(load(results, server, "danmaku-r1"), "latency_us", "p99"),
     }
 
@@ -193,6 +198,7 @@ COLUMNS = [
     ("danmaku lost", "danmaku_lost", ""),
     ("danmaku cpu", "danmaku_cpu", ""),
     ("max msg/s p99<100ms", "danmaku_max_rate_p99_100ms", ""),
+    ("same, small room", "small_room_max_rate_p99_100ms", ""),  # BENCH_SWEEP_SUBS subscribers
 ]
 
 
@@ -317,6 +323,8 @@ def main():
               + (f"; fan-out: median of {env['fanout_runs']} interleaved runs" if env.get("fanout_runs", 1) > 1 else ""))
     except (OSError, ValueError, KeyError):
         pass
+    if env.get("sweep_small_subscribers"):
+        print(f"(small room: the danmaku sweep at {env['sweep_small_subscribers']:,} subscribers, 20 publishers)")
     for line in floor_lines(kernel_floor(results), rows):
         print(line)
     chart(results, rows)
