@@ -84,12 +84,14 @@ if [[ "${BENCH_MICRO:-1}" != 0 ]]; then
   for b in "$build"/bench/*_bench; do
     name=$(basename "$b")
     echo "== $name"
-    # loopback_bench sends on core 0 and drains on core 1 (the server's and the generator's
-    # cores): the kernel's floor for the end-to-end rows, median of 3.
-    cores=1 extra=()
-    [[ $name == loopback_bench ]] && cores=0,1 extra=(--benchmark_repetitions=3)
-    taskset -c "$cores" "$b" --benchmark_min_time=0.1 "${extra[@]}" --benchmark_out="$results/micro-$name.json" \
-      --benchmark_out_format=json
+    # Medians of 5 (the README's kernel table); loopback_bench sends on core 0 and drains on
+    # core 1 (the server's and the generator's cores): the kernel's floor for the end-to-end
+    # rows, median of 3.
+    cores=1 reps=5
+    if [[ $name == loopback_bench ]]; then cores=0,1 reps=3; fi
+    taskset -c "$cores" "$b" --benchmark_min_time=0.1 --benchmark_repetitions="$reps" \
+      --benchmark_report_aggregates_only=true --benchmark_out="$results/micro-$name.json" \
+      --benchmark_out_format=json || echo "bench: $name failed" >&2
   done
   shopt -u nullglob
 fi
@@ -236,23 +238,28 @@ sweep_rates() {  # sweep_rates SERVER TAG SUBSCRIBERS: $sweep's rates up to the 
   for r in $sweep; do
     run_load "$s" "$tag-r$r" rate -c "$subs" -p 20 -s 64 -r "$r" -d "$secs" --connect-timeout 60
     # Past the knee: stop sweeping this server.
-    /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["lost"]==0 and d["latency_us"]["p99"]<100000 and d["deliveries"]>0 else 1)' \
-      "$results/$s.$tag-r$r.json" 2>/dev/null || break
+    /usr/bin/python3 "$root/bench/load/tools/summarize.py" --held "$results/$s.$tag-r$r.json" || break
   done
 }
-# Each round ends with the kernel floor for the same sends (loopback_bench's fan-out shape),
-# so the ratio to it compares runs taken minutes, not a quarter of an hour, apart.
-floor_bin="$build/bench/loopback_bench"
-rm -f "$results"/floor-fanout-run*.json
+# Each round measures the kernel floor for the same sends (loopback_bench's fan-out shape,
+# the io_uring loops) right after ringcast's run, so summarize.py can set ringcast against the
+# floor round by round (or at the end of the round when ringcast is not among the servers).
+floor_round() {  # floor_round N
+  [[ -x "$build/bench/loopback_bench" ]] || return 0
+  echo "== kernel floor, fan-out shape, round $1"
+  taskset -c 0,1 "$build/bench/loopback_bench" --benchmark_filter='Uring.*/1000/44/0$' \
+    --benchmark_min_time=0.3 --benchmark_repetitions=3 --benchmark_report_aggregates_only=true \
+    --benchmark_out="$results/floor-fanout-run$1.json" --benchmark_out_format=json >/dev/null ||
+    echo "bench: loopback_bench failed" >&2
+}
 if want fanout; then
+  rm -f "$results"/floor-fanout-run*.json
   for ((run = 1; run <= runs; run++)); do
-    for s in $servers; do run_load "$s" "fanout-run$run" fanout -c 1000 -p 1 -s 64 -w 64 -d "$secs"; done
-    if [[ -x "$floor_bin" ]]; then
-      echo "== kernel floor, fan-out shape, round $run"
-      taskset -c 0,1 "$floor_bin" --benchmark_filter='/1000/44/0$' --benchmark_min_time=1 \
-        --benchmark_out="$results/floor-fanout-run$run.json" --benchmark_out_format=json >/dev/null ||
-        echo "bench: loopback_bench failed" >&2
-    fi
+    for s in $servers; do
+      run_load "$s" "fanout-run$run" fanout -c 1000 -p 1 -s 64 -w 64 -d "$secs"
+      if [[ $s == ringcast ]]; then floor_round "$run"; fi
+    done
+    if [[ " $servers " != *" ringcast "* ]]; then floor_round "$run"; fi
   done
 fi
 for s in $servers; do

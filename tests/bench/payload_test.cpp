@@ -147,7 +147,9 @@ TEST(Payload, AgreesWithAByteAtATimeReading) {
   std::vector<std::string> cases;
   std::uint64_t pow10 = 1;
   for (int n = 1; n <= 20; ++n) {
-    for (std::uint64_t v : {pow10, pow10 - 1, pow10 + 7, next() % (pow10 * 9 == 0 ? UINT64_MAX : pow10 * 9) + pow10}) {
+    // A random n-digit value: from 10^(n-1) up to 10^n - 1, or to 2^64 - 1 for n = 20.
+    const std::uint64_t random_n = n == 20 ? pow10 + next() % (UINT64_MAX - pow10 + 1) : pow10 + next() % (pow10 * 9);
+    for (std::uint64_t v : {pow10, pow10 - 1, pow10 + 7, random_n}) {
       const auto u32 = static_cast<std::uint32_t>(v);
       cases.push_back(written({u32, u32 == 0 ? 1 : u32, v}));
       cases.push_back("|p" + std::to_string(v) + "|s" + std::to_string(v) + "|t" + std::to_string(v) + "|");

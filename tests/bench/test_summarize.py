@@ -4,6 +4,7 @@ the median fan-out run, the kernel floor from loopback_bench, the sweep's highes
 the ratios, each from files written here the way bench.sh and Google Benchmark write them."""
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import unittest
@@ -48,7 +49,7 @@ class Summarize(unittest.TestCase):
         self.assertEqual(summarize.median_run(self.dir, "ringcast")["server"]["cpu_ns_per_delivery"], 210.0)
         self.assertIsNone(summarize.median_run(self.dir, "websocketpp"))
 
-    def test_kernel_floor_takes_medians_and_the_cheapest_loop(self):
+    def test_floor_file_takes_medians_and_the_cheapest_loop_or_the_one_asked_for(self):
         runs = [
             # Repetitions and their aggregates: only the medians count.
             {"name": "BM_PassWrite/1000/44/0", "run_type": "iteration", "per_send": 1e-6},
@@ -62,36 +63,77 @@ class Summarize(unittest.TestCase):
             {"name": "BM_PassUringSendFixed/1000/44/0_median", "aggregate_name": "median", "per_send": 1e-9,
              "error_occurred": True},
             {"name": "BM_PassWrite/8000/1/0_median", "aggregate_name": "median", "per_send": 1.2e-5},
-            {"name": "BM_PassWrite/8000/1/300/iterations:5_median", "aggregate_name": "median",
+            {"name": "BM_PassWrite/8000/1/300/iterations:10_median", "aggregate_name": "median",
              "per_send": 1.5e-5},
         ]
         self.write("micro-loopback_bench.json", {"context": {}, "benchmarks": runs})
-        self.assertEqual(summarize.kernel_floor(self.dir),
+        path = os.path.join(self.dir, "micro-loopback_bench.json")
+        self.assertEqual(summarize.floor_file(path),
                          {(1000, 44, 0): 8e-6, (8000, 1, 0): 1.2e-5, (8000, 1, 300): 1.5e-5})
+        self.assertEqual(summarize.floor_file(path, "BM_PassWrite"),
+                         {(1000, 44, 0): 9e-6, (8000, 1, 0): 1.2e-5, (8000, 1, 300): 1.5e-5})
+        self.assertEqual(summarize.floor_file(path, "BM_PassUringSendFixed"), {})
 
-    def test_fanout_floor_is_the_median_of_the_interleaved_rounds(self):
-        self.write("micro-loopback_bench.json", {"benchmarks": [
-            {"name": "BM_PassWrite/1000/44/0", "per_send": 5e-6},
-            {"name": "BM_PassWrite/8000/1/0", "per_send": 1e-5}]})
-        for i, per_send in enumerate((9e-6, 7e-6, 8e-6), 1):
-            self.write(f"floor-fanout-run{i}.json", {"benchmarks": [
-                {"name": "BM_PassWrite/1000/44/0", "per_send": per_send + 1e-6},
-                {"name": "BM_PassUringSendFixed/1000/44/0", "per_send": per_send}]})
-        self.assertEqual(summarize.kernel_floor(self.dir), {(1000, 44, 0): 8e-6, (8000, 1, 0): 1e-5})
+    def test_unreadable_floor_files_give_no_floor(self):
+        for name, text in (("cut.json", '{"benchmarks": [{"name": "BM_PassWrite/1000/44/0", "per'),
+                           ("list.json", "[1, 2]"), ("odd.json", '{"benchmarks": [3, {"name": 5}]}')):
+            with open(os.path.join(self.dir, name), "w") as f:
+                f.write(text)
+            self.assertEqual(summarize.floor_file(os.path.join(self.dir, name)), {}, name)
+
+    def test_send_loop_compared_is_ringcasts_own_on_that_kernel(self):
+        self.assertEqual(summarize.own_loop({"kernel": "6.18.44-fc-v782"}), "BM_PassUringSendFixed")
+        self.assertEqual(summarize.own_loop({"kernel": "6.13.0"}), "BM_PassUringSendFixed")
+        self.assertEqual(summarize.own_loop({"kernel": "6.12.9"}), "BM_PassUringSend")
+        self.assertEqual(summarize.own_loop({}), "BM_PassUringSend")
+
+    def write_rounds(self, ns_and_floor):
+        for k, (ns, floor_ns) in enumerate(ns_and_floor, 1):
+            self.write(f"ringcast.fanout-run{k}.json", report(ns_per_delivery=ns))
+            self.write(f"floor-fanout-run{k}.json", {"benchmarks": [
+                {"name": "BM_PassUringSendFixed/1000/44/0", "per_send": floor_ns * 44 / 1e9},
+                {"name": "BM_PassUringSend/1000/44/0", "per_send": floor_ns * 2 * 44 / 1e9}]})
+
+    def test_fanout_ratio_is_paired_round_by_round(self):
+        self.write_rounds([(200.0, 200.0), (180.0, 160.0), (220.0, 200.0)])
+        pairs = summarize.fanout_pairs(self.dir, {"kernel": "6.18.0"})
+        self.assertEqual([(ns, round(fl, 6)) for ns, fl in pairs], [(200.0, 200.0), (180.0, 160.0), (220.0, 200.0)])
+        rows = [summarize.collect(self.dir, "ringcast", {})]
+        self.assertEqual(rows[0]["fanout_ns_per_delivery"], 200.0)  # the median round
+        lines = summarize.floor_lines(self.dir, {"kernel": "6.18.0"}, rows)
+        self.assertIn("200, 160, 200 ns per delivery; ringcast / floor per round: 1.00, 1.12, 1.10 (median 1.10x)",
+                      lines[0])
+        # Before 6.13 ringcast sends on plain descriptors: the other loop is its floor.
+        self.assertIn("400, 320, 400 ns", summarize.floor_lines(self.dir, {"kernel": "6.1.0"}, rows)[0])
 
     def test_no_loopback_bench_no_floor(self):
-        self.assertEqual(summarize.kernel_floor(self.dir), {})
-        self.assertEqual(summarize.floor_lines({}, [{"server": "ringcast", "label": "ringcast",
-                                                      "fanout_ns_per_delivery": 200.0}]), [])
+        rows = [{"server": "ringcast", "label": "ringcast", "fanout_ns_per_delivery": 200.0}]
+        self.assertEqual(summarize.floor_lines(self.dir, {}, rows), [])
 
-    def test_floor_lines_give_the_ratio_and_the_shortest_pass(self):
+    def test_floor_lines_without_rounds_and_the_shortest_pass(self):
+        self.write("micro-loopback_bench.json", {"benchmarks": [
+            {"name": "BM_PassUringSendFixed/1000/44/0", "per_send": 8.8e-6},
+            {"name": "BM_PassWrite/1000/44/0", "per_send": 1e-6},  # cheaper, but not ringcast's loop
+            {"name": "BM_PassUringSendFixed/8000/1/0", "per_send": 1.2e-5},
+            {"name": "BM_PassWrite/8000/1/0", "per_send": 1.1e-5},
+            {"name": "BM_PassUringSendFixed/8000/1/300/iterations:10", "per_send": 1.3e-5}]})
         rows = [{"server": "ringcast", "label": "ringcast", "fanout_ns_per_delivery": 250.0,
                  "danmaku_r1_p99_us": 147_000.0}]
-        lines = summarize.floor_lines({(1000, 44, 0): 8.8e-6, (8000, 1, 0): 1.1e-5, (8000, 1, 300): 1.3e-5}, rows)
+        lines = summarize.floor_lines(self.dir, {"kernel": "6.18.0"}, rows)
         self.assertEqual(len(lines), 2)
         self.assertIn("8.8 us per send = 200 ns per delivery; ringcast 250 ns = 1.25x it", lines[0])
         self.assertIn("11.0 us per send back to back, 13.0 us after 300 ms of quiet", lines[1])
         self.assertIn("at least 110 ms (130 ms at a low rate; ringcast's p99 at 1 msg/s: 147 ms)", lines[1])
+
+    def test_held_needs_deliveries_nothing_lost_and_p99_under_100ms(self):
+        self.assertTrue(summarize.held(report(p99_us=99_999)))
+        self.assertFalse(summarize.held(report(p99_us=100_000)))
+        self.assertFalse(summarize.held(report(p99_us=1_000, lost=1)))
+        self.assertFalse(summarize.held(None))
+        self.assertFalse(summarize.held({"lost": 0, "deliveries": 5, "latency_us": {"p99": None}}))
+        empty = report(p99_us=1_000)
+        empty["deliveries"] = 0
+        self.assertFalse(summarize.held(empty))
 
     def test_sweep_best_is_the_highest_rate_under_100ms_with_nothing_lost(self):
         self.write("ringcast.danmaku-r1.json", report(p99_us=60_000))
@@ -118,6 +160,48 @@ class Summarize(unittest.TestCase):
         text = summarize.table(rows)
         self.assertIn("400,000 (0.10x)", text)
         self.assertIn("4,000 (20.00x)", text)
+
+
+class Command(unittest.TestCase):
+    """summarize.py as bench.sh runs it."""
+
+    def run_summarize(self, *args):
+        script = os.path.join(os.path.dirname(summarize.__file__), "summarize.py")
+        return subprocess.run(["/usr/bin/python3", script, *args], capture_output=True, text=True, timeout=60)
+
+    def test_table_env_and_floor_lines_from_a_results_directory(self):
+        with tempfile.TemporaryDirectory() as d:
+            def write(name, doc):
+                with open(os.path.join(d, name), "w") as f:
+                    json.dump(doc, f)
+            write("env.json", {"cpu": "AMD EPYC", "cpus": 2, "kernel": "6.18.0", "loadavg_1m": 0.5,
+                               "seconds_per_scenario": 5.0, "git": "abc1234", "fanout_runs": 3,
+                               "sweep_small_subscribers": 2000})
+            for k, ns in enumerate((190.0, 180.0, 200.0), 1):
+                write(f"ringcast.fanout-run{k}.json", report(ns_per_delivery=ns, deliveries_per_s=4e6))
+                write(f"websocketpp.fanout-run{k}.json", report(ns_per_delivery=ns * 20, deliveries_per_s=2e5))
+                write(f"floor-fanout-run{k}.json", {"benchmarks": [
+                    {"name": "BM_PassUringSendFixed/1000/44/0", "per_send": 160 * 44 / 1e9}]})
+            write("ringcast.danmaku2000-r100.json", report(p99_us=50_000))
+            p = self.run_summarize(d)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertIn("websocketpp  200,000 (0.05x)  3,800 (20.00x)", p.stdout)
+            self.assertIn("git abc1234; fan-out: median of 3 interleaved runs", p.stdout)
+            self.assertIn("(small room: the danmaku sweep at 2,000 subscribers, 20 publishers)", p.stdout)
+            self.assertIn("ringcast / floor per round: 1.19, 1.12, 1.25 (median 1.19x)", p.stdout)
+            with open(os.path.join(d, "summary.json")) as f:
+                self.assertEqual(json.load(f)[0]["small_room_max_rate_p99_100ms"], 100.0)
+
+    def test_held_exit_status(self):
+        with tempfile.TemporaryDirectory() as d:
+            ok, slow = os.path.join(d, "ok.json"), os.path.join(d, "slow.json")
+            with open(ok, "w") as f:
+                json.dump(report(p99_us=50_000), f)
+            with open(slow, "w") as f:
+                json.dump(report(p99_us=150_000), f)
+            self.assertEqual(self.run_summarize("--held", ok).returncode, 0)
+            self.assertEqual(self.run_summarize("--held", slow).returncode, 1)
+            self.assertEqual(self.run_summarize("--held", os.path.join(d, "missing.json")).returncode, 1)
 
 
 if __name__ == "__main__":

@@ -3,12 +3,14 @@
 summary.json, and a PNG chart (gnuplot): fan-out throughput bars and latency percentile bars.
 
 Usage: summarize.py RESULTS_DIR [SERVER ...]
-Reads RESULTS_DIR/<server>.<scenario>.json for scenarios fanout (or the median of the runs
-fanout-run<N>), connect, rate, danmaku and danmaku-r<rate> (the sweep), and
-micro-loopback_bench.json (the kernel floor printed under the table); servers default to the
-ones found, ringcast first. Ratios are to plain ringcast when it is among them (else to the
-first server); "ringcast-coalesce" (bench.sh: ringcast --announce off --coalesce W, W from
-env.json) is labelled with its flag.
+       summarize.py --held FILE   (exit 0 when that sweep step held: p99 < 100 ms, 0 lost)
+Reads RESULTS_DIR/<server>.<scenario>.json for scenarios fanout (or the median of the rounds
+fanout-run<N>), connect, rate, danmaku, the sweeps danmaku-r<rate> and danmaku<SUBS>-r<rate>
+(the smaller room, SUBS from env.json), micro-loopback_bench.json and floor-fanout-run<N>.json
+(the kernel floor, printed under the table); servers default to the ones found, ringcast
+first. Ratios are to plain ringcast when it is among them (else to the first server);
+"ringcast-coalesce" (bench.sh: ringcast --announce off --coalesce W, W from env.json) is
+labelled with its flag.
 """
 import glob
 import json
@@ -28,13 +30,24 @@ def label(server, env):
     return server
 
 
-def load(results, server, scenario):
-    path = os.path.join(results, f"{server}.{scenario}.json")
+def read_json(path):
+    """The JSON object in path, or None (missing, unreadable, cut short, not an object)."""
     try:
         with open(path) as f:
-            return json.load(f)
+            doc = json.load(f)
     except (OSError, ValueError):
         return None
+    return doc if isinstance(doc, dict) else None
+
+
+def load(results, server, scenario):
+    return read_json(os.path.join(results, f"{server}.{scenario}.json"))
+
+
+def lower_median(values):
+    """The median, the lower middle one of an even count; None for none."""
+    values = sorted(values)
+    return values[(len(values) - 1) // 2] if values else None
 
 
 def get(doc, *keys):
@@ -45,44 +58,44 @@ def get(doc, *keys):
     return doc
 
 
+def held(doc):
+    """A sweep step the server held: something delivered, nothing lost, p99 under 100 ms
+    (bench.sh stops a sweep at the first step that is not, through --held)."""
+    p99 = get(doc, "latency_us", "p99")
+    return (doc is not None and doc.get("lost") == 0 and isinstance(p99, (int, float)) and p99 < 100_000
+            and (doc.get("deliveries") or 0) > 0)
+
+
 def sweep_best(results, server, tag="danmaku"):
-    """Highest rate of a sweep (<server>.<tag>-r<rate>.json) whose p99 stayed under 100 ms
-    with nothing lost."""
+    """Highest rate of a sweep (<server>.<tag>-r<rate>.json) the server held."""
     best = None
     for path in glob.glob(os.path.join(results, f"{server}.{tag}-r*.json")):
         m = re.search(rf"\.{re.escape(tag)}-r([0-9.]+)\.json$", path)
-        if m is None:
-            continue
-        try:
-            with open(path) as f:
-                doc = json.load(f)
-        except (OSError, ValueError):
-            continue
-        ok = (doc.get("lost") == 0 and get(doc, "latency_us", "p99") is not None
-              and doc["latency_us"]["p99"] < 100_000 and doc.get("deliveries", 0) > 0)
-        if ok and (best is None or float(m.group(1)) > best):
+        if m is not None and held(read_json(path)) and (best is None or float(m.group(1)) > best):
             best = float(m.group(1))
     return best
 
 
-def median_run(results, server):
-    """The fan-out result: with several runs (bench.sh BENCH_RUNS, <server>.fanout-runN.json)
-    the median one by server CPU per delivery (the lower middle one of an even count), else
-    <server>.fanout.json."""
-    runs = []
+def fanout_runs(results, server):
+    """{round: report} of the fan-out rounds (bench.sh BENCH_RUNS, <server>.fanout-run<N>.json)
+    that carry the server's CPU per delivery."""
+    runs = {}
     for path in glob.glob(os.path.join(results, f"{server}.fanout-run*.json")):
-        try:
-            with open(path) as f:
-                doc = json.load(f)
-        except (OSError, ValueError):
-            continue
-        ns = get(doc, "server", "cpu_ns_per_delivery")
-        if ns is not None:
-            runs.append((ns, path, doc))
+        m = re.search(r"\.fanout-run(\d+)\.json$", path)
+        doc = read_json(path)
+        if m is not None and isinstance(get(doc, "server", "cpu_ns_per_delivery"), (int, float)):
+            runs[int(m.group(1))] = doc
+    return runs
+
+
+def median_run(results, server):
+    """The fan-out result: of several rounds the median one by server CPU per delivery, else
+    <server>.fanout.json."""
+    runs = fanout_runs(results, server)
     if not runs:
         return load(results, server, "fanout")
-    runs.sort(key=lambda run: run[:2])
-    return runs[(len(runs) - 1) // 2][2]
+    ns = lower_median(doc["server"]["cpu_ns_per_delivery"] for doc in runs.values())
+    return next(doc for doc in runs.values() if doc["server"]["cpu_ns_per_delivery"] == ns)
 
 
 def collect(results, server, env):
@@ -111,56 +124,77 @@ def collect(results, server, env):
     }
 
 
-def floor_file(path):
+FANOUT_SHAPE = (1000, 44, 0)  # 44 messages per send to 1,000 sockets: what the closed loop combines
+
+
+def floor_file(path, loop=None):
     """One loopback_bench JSON file: for each shape (connections, messages per send, ms of rest
-    before each pass), the cheapest of its send loops (write, io_uring send, io_uring send on
-    registered files), in seconds per send; medians when repeated."""
-    try:
-        with open(path) as f:
-            runs = json.load(f)["benchmarks"]
-    except (OSError, ValueError, KeyError):
+    before each pass), seconds per send of the given send loop (BM_PassWrite,
+    BM_PassUringSend, BM_PassUringSendFixed), or of the cheapest; medians when repeated."""
+    runs = (read_json(path) or {}).get("benchmarks")
+    if not isinstance(runs, list):
         return {}
+    runs = [b for b in runs if isinstance(b, dict)]
     if any(b.get("aggregate_name") == "median" for b in runs):
         runs = [b for b in runs if b.get("aggregate_name") == "median"]
     best = {}
     for b in runs:
-        m = re.match(r"BM_Pass\w+/(\d+)/(\d+)/(\d+)", b.get("name", ""))
-        if m is None or "per_send" not in b or b.get("error_occurred"):
+        m = re.match(r"(BM_Pass\w+)/(\d+)/(\d+)/(\d+)", str(b.get("name", "")))
+        if m is None or not isinstance(b.get("per_send"), (int, float)) or b.get("error_occurred"):
             continue
-        shape = tuple(int(g) for g in m.groups())
+        if loop is not None and m.group(1) != loop:
+            continue
+        shape = tuple(int(g) for g in m.groups()[1:])
         best[shape] = min(best.get(shape, float("inf")), b["per_send"])
     return best
 
 
-def kernel_floor(results):
-    """The floors of a bench run: micro-loopback_bench.json (every shape, with the kernels),
-    the fan-out shape replaced by the median of the runs bench.sh interleaves with the
-    servers' fan-out rounds (floor-fanout-run<N>.json) when there are any."""
-    floor = floor_file(os.path.join(results, "micro-loopback_bench.json"))
-    rounds = sorted(f[(1000, 44, 0)] for f in (floor_file(p) for p in
-                    glob.glob(os.path.join(results, "floor-fanout-run*.json"))) if (1000, 44, 0) in f)
-    if rounds:
-        floor[(1000, 44, 0)] = rounds[(len(rounds) - 1) // 2]
-    return floor
+def own_loop(env):
+    """loopback_bench's loop that sends the way ringcast does on the measured kernel: io_uring
+    sends, on registered files from Linux 6.13 (engine/uring_backend.cpp)."""
+    m = re.match(r"(\d+)\.(\d+)", str(env.get("kernel", "")))
+    return "BM_PassUringSendFixed" if m and (int(m.group(1)), int(m.group(2))) >= (6, 13) else "BM_PassUringSend"
 
 
-def floor_lines(floor, rows):
-    """What the floor means for the table: the fan-out row's ns/delivery beside a bare loop's
-    (44 messages per send, as the closed loop combines them), and the shortest possible pass
-    over 10,000 subscribers, back to back and after a pause (beside the 1 msg/s p99)."""
+def fanout_pairs(results, env, server="ringcast"):
+    """[(server ns/delivery, floor ns/delivery)] for each fan-out round that has both: bench.sh
+    measures the floor (ringcast's own send loop) right after ringcast in every round."""
+    pairs = []
+    for k, doc in sorted(fanout_runs(results, server).items()):
+        per_send = floor_file(os.path.join(results, f"floor-fanout-run{k}.json"), own_loop(env)).get(FANOUT_SHAPE)
+        if per_send:
+            pairs.append((doc["server"]["cpu_ns_per_delivery"], per_send / FANOUT_SHAPE[1] * 1e9))
+    return pairs
+
+
+def floor_lines(results, env, rows):
+    """What the floor means for the table: ringcast's fan-out cost per delivery over the floor
+    of its own send loop (paired round by round when bench.sh ran rounds), and the shortest
+    possible pass over 10,000 subscribers by any loop, back to back and after a pause (beside
+    the 1 msg/s p99)."""
     out = []
     base = base_row(rows)
-    fan = floor.get((1000, 44, 0))
-    if fan:
-        per_msg = fan / 44 * 1e9
+    micro = os.path.join(results, "micro-loopback_bench.json")
+    pairs = fanout_pairs(results, env, base["server"])
+    if pairs:
+        ratios = ", ".join(f"{ns / fl:.2f}" for ns, fl in pairs)
+        out.append(f"kernel floor, fan-out ({own_loop(env)}, 44 messages per send to 1,000 sockets, measured "
+                   f"after {base['label']} in each round): "
+                   + ", ".join(f"{fl:,.0f}" for _, fl in pairs) + f" ns per delivery; {base['label']} / floor "
+                   f"per round: {ratios} (median {lower_median(ns / fl for ns, fl in pairs):.2f}x)")
+    else:
+        fan = floor_file(micro, own_loop(env)).get(FANOUT_SHAPE)
         ns = base.get("fanout_ns_per_delivery")
-        vs = f"; {base['label']} {ns:,.0f} ns = {ns / per_msg:.2f}x it" if ns else ""
-        out.append(f"kernel floor, fan-out: a bare loop sending 44 messages at once to each of 1,000 "
-                   f"loopback sockets costs {fan * 1e6:.1f} us per send = {per_msg:,.0f} ns per delivery{vs}")
+        if fan:
+            per_msg = fan / FANOUT_SHAPE[1] * 1e9
+            vs = f"; {base['label']} {ns:,.0f} ns = {ns / per_msg:.2f}x it" if ns else ""
+            out.append(f"kernel floor, fan-out ({own_loop(env)}, 44 messages per send to 1,000 sockets): "
+                       f"{fan * 1e6:.1f} us per send = {per_msg:,.0f} ns per delivery{vs}")
+    floor = floor_file(micro)
     warm, quiet = floor.get((8000, 1, 0)), floor.get((8000, 1, 300))
     if warm:
-        line = (f"kernel floor, danmaku: one message to each of 8,000 sockets costs {warm * 1e6:.1f} us per send "
-                f"back to back")
+        line = (f"kernel floor, danmaku (cheapest loop): one message to each of 8,000 sockets costs "
+                f"{warm * 1e6:.1f} us per send back to back")
         if quiet:
             line += f", {quiet * 1e6:.1f} us after 300 ms of quiet"
         line += f": a pass over 10,000 subscribers on one core takes at least {warm * 1e7:,.0f} ms"
@@ -298,17 +332,15 @@ def main():
     if len(sys.argv) < 2:
         print(__doc__, file=sys.stderr)
         sys.exit(2)
+    if sys.argv[1] == "--held":  # bench.sh: did this sweep step hold? (exit status)
+        sys.exit(0 if len(sys.argv) == 3 and held(read_json(sys.argv[2])) else 1)
     results = sys.argv[1]
     servers = sys.argv[2:]
     if not servers:
         found = sorted({os.path.basename(p).split(".")[0] for p in glob.glob(os.path.join(results, "*.*.json"))})
         # ringcast, then its variants (ringcast-coalesce), then the peers.
         servers = sorted(found, key=lambda s: (s != "ringcast", not s.startswith("ringcast"), s))
-    try:
-        with open(os.path.join(results, "env.json")) as f:
-            env = json.load(f)
-    except (OSError, ValueError):
-        env = {}
+    env = read_json(os.path.join(results, "env.json")) or {}
     rows = [collect(results, s, env) for s in servers]
     if not rows:
         print("summarize: no results", file=sys.stderr)
@@ -318,14 +350,15 @@ def main():
     print(table(rows))
     print(f"(ratios are value / {base_row(rows)['label']}'s; lower is better for ns, us and B/conn)")
     try:
+        runs = env.get("fanout_runs")
         print(f"measured on {env['cpu']} x{env['cpus']}, Linux {env['kernel']}, load average {env['loadavg_1m']} "
               f"at start, {env['seconds_per_scenario']} s per scenario, git {env['git']}"
-              + (f"; fan-out: median of {env['fanout_runs']} interleaved runs" if env.get("fanout_runs", 1) > 1 else ""))
-    except (OSError, ValueError, KeyError):
+              + (f"; fan-out: median of {runs} interleaved runs" if isinstance(runs, int) and runs > 1 else ""))
+    except KeyError:
         pass
     if env.get("sweep_small_subscribers"):
         print(f"(small room: the danmaku sweep at {env['sweep_small_subscribers']:,} subscribers, 20 publishers)")
-    for line in floor_lines(kernel_floor(results), rows):
+    for line in floor_lines(results, env, rows):
         print(line)
     chart(results, rows)
 
