@@ -230,9 +230,6 @@ for s in $servers; do
   # (-r*: the danmaku sweeps, the fan-out runs)
   for sc in $scenarios; do rm -f "$results/$s.$sc.json" "$results/$s.$sc"-r*.json "$results/$s.$sc"[0-9]*-r*.json; done
 done
-# Fan-out, the noisiest figure (+-10 % run to run on a shared VM): BENCH_RUNS rounds, the
-# servers taking turns in each so drift hits them alike; summarize.py takes each server's
-# median run by server CPU per delivery.
 sweep_rates() {  # sweep_rates SERVER TAG SUBSCRIBERS: $sweep's rates up to the first p99 >= 100 ms or loss
   local s=$1 tag=$2 subs=$3 r
   for r in $sweep; do
@@ -252,6 +249,9 @@ floor_round() {  # floor_round N
     --benchmark_out="$results/floor-fanout-run$1.json" --benchmark_out_format=json >/dev/null ||
     echo "bench: loopback_bench failed" >&2
 }
+# Fan-out, the noisiest figure (+-10-20 % run to run on a shared VM): BENCH_RUNS rounds, the
+# servers taking turns in each so drift hits them alike; summarize.py takes each server's
+# median run by server CPU per delivery.
 if want fanout; then
   rm -f "$results"/floor-fanout-run*.json
   for ((run = 1; run <= runs; run++)); do
