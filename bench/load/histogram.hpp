@@ -33,6 +33,20 @@ class Histogram {
   // smallest sample, capped at max (so the 100th percentile is max itself); 0 when empty.
   [[nodiscard]] std::uint64_t percentile(double pct) const noexcept;
 
+  // Calls f(largest value of the bucket, samples up to and including it) for every bucket
+  // that holds samples, in order: the cumulative distribution, max standing in for the last
+  // bucket's bound (as percentile() does).
+  template <class F>
+  void for_each_cumulative(F&& f) const {
+    std::uint64_t seen = 0;
+    for (std::size_t i = 0; i < kBuckets && seen < count_; ++i) {
+      if (counts_[i] == 0) continue;
+      seen += counts_[i];
+      const std::uint64_t ub = upper_bound(i);
+      f(ub < max_ ? ub : max_, seen);
+    }
+  }
+
   // Bucket of a value, and the largest value that bucket holds.
   [[nodiscard]] static std::size_t index(std::uint64_t v) noexcept {
     if (v < kSub) return static_cast<std::size_t>(v);

@@ -18,10 +18,22 @@ std::string quoted(const std::string& in) {
   return out + "\"";
 }
 
-void latency_json(const char* name, const Histogram& h) {
-  std::printf("  \"%s\": {\"count\": %llu, \"mean\": %.1f, \"p50\": %.1f, \"p90\": %.1f, \"p99\": %.1f, \"p999\": %.1f, \"max\": %.1f},\n",
+// Percentiles; with `cdf`, also the cumulative distribution ([us, fraction] per non-empty
+// bucket, at most a few hundred points) for bench.sh's latency CDF chart.
+void latency_json(const char* name, const Histogram& h, bool cdf) {
+  std::printf("  \"%s\": {\"count\": %llu, \"mean\": %.1f, \"p50\": %.1f, \"p90\": %.1f, \"p99\": %.1f, \"p999\": %.1f, \"max\": %.1f",
               name, static_cast<unsigned long long>(h.count()), h.mean() / 1e3, us(h.percentile(50)), us(h.percentile(90)),
               us(h.percentile(99)), us(h.percentile(99.9)), us(h.max()));
+  if (cdf) {
+    std::printf(", \"cdf\": [");
+    const char* sep = "";
+    h.for_each_cumulative([&](std::uint64_t ns, std::uint64_t seen) {
+      std::printf("%s[%.1f, %.6f]", sep, us(ns), static_cast<double>(seen) / static_cast<double>(h.count()));
+      sep = ", ";
+    });
+    std::printf("]");
+  }
+  std::printf("},\n");
 }
 
 }  // namespace
@@ -96,12 +108,12 @@ void print_json(const Summary& s) {
   std::printf("  \"connections\": {\"requested\": %u, \"opened\": %u, \"failed\": %llu, \"dropped\": %llu, "
               "\"seconds\": %.4f, \"per_s\": %.1f},\n",
               s.requested, s.opened, u(s.connect_failures), u(s.disconnects), s.connect_seconds, s.connects_per_s);
-  latency_json("handshake_us", s.handshake);
+  latency_json("handshake_us", s.handshake, false);
   std::printf("  \"run_seconds\": %.4f,\n  \"messages_sent\": %llu,\n  \"messages_per_s\": %.1f,\n", s.run_seconds,
               u(s.sent), s.messages_per_s);
   std::printf("  \"deliveries\": %llu,\n  \"deliveries_per_s\": %.1f,\n  \"mb_per_s\": %.3f,\n", u(s.deliveries),
               s.deliveries_per_s, s.mb_per_s);
-  latency_json("latency_us", s.latency);
+  latency_json("latency_us", s.latency, true);
   std::printf("  \"lost\": %llu,\n  \"out_of_order\": %llu,\n  \"protocol_errors\": %llu,\n  \"other_messages\": %llu,\n"
               "  \"own_echoes\": %llu,\n  \"send_skipped\": %llu,\n  \"window_resets\": %llu,\n",
               u(s.lost), u(s.out_of_order), u(s.protocol_errors), u(s.other_messages), u(s.own_echoes),

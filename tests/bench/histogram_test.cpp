@@ -186,6 +186,32 @@ TEST(Histogram, PercentilesOfASkewedDistribution) {
   EXPECT_NEAR(h.mean(), static_cast<double>(sum / v.size()), 1e-6 * h.mean());
 }
 
+TEST(Histogram, CumulativeDistributionCountsEverySampleOnce) {
+  Histogram h;
+  h.for_each_cumulative([](std::uint64_t, std::uint64_t) { ADD_FAILURE() << "an empty histogram has no points"; });
+  std::vector<std::uint64_t> samples;
+  for (std::uint64_t v = 1; v <= 5000; v += 7) samples.push_back(v * v);  // spread over many octaves
+  samples.push_back(3);
+  samples.push_back(3);
+  for (std::uint64_t v : samples) h.record(v);
+  std::sort(samples.begin(), samples.end());
+  std::uint64_t last_value = 0, last_seen = 0;
+  std::size_t points = 0;
+  h.for_each_cumulative([&](std::uint64_t value, std::uint64_t seen) {
+    EXPECT_GT(seen, last_seen);
+    EXPECT_GE(value, last_value);
+    // Every sample at or below this bucket's top is counted, and none above it.
+    const auto at_or_below = static_cast<std::uint64_t>(std::upper_bound(samples.begin(), samples.end(), value) - samples.begin());
+    EXPECT_EQ(seen, at_or_below) << value;
+    last_value = value;
+    last_seen = seen;
+    ++points;
+  });
+  EXPECT_EQ(last_seen, samples.size());
+  EXPECT_EQ(last_value, h.max());  // the last point ends at the largest sample, not past it
+  EXPECT_LT(points, samples.size());  // buckets, not samples
+}
+
 TEST(Histogram, MergedThreadsEqualOneHistogram) {
   const std::vector<std::uint64_t> v = latency_like(50'000, 7);
   Histogram all = of(v);

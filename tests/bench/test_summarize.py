@@ -125,6 +125,18 @@ class Summarize(unittest.TestCase):
         self.assertIn("11.0 us per send back to back, 13.0 us after 300 ms of quiet", lines[1])
         self.assertIn("at least 110 ms (130 ms at a low rate; ringcast's p99 at 1 msg/s: 147 ms)", lines[1])
 
+    def test_latency_cdf_data_files_for_the_chart(self):
+        with_cdf = report()
+        with_cdf["latency_us"]["cdf"] = [[500.0, 0.25], [1500.0, 0.5], [20000.0, 1.0]]
+        self.write("ringcast.rate.json", with_cdf)
+        self.write("websocketpp.rate.json", report())  # an older ringcast-load: no CDF, no curve
+        out = summarize.write_cdfs(self.dir, ["ringcast", "websocketpp", "node-ws"],
+                                   ["ringcast", "websocketpp", "node-ws"])
+        self.assertEqual(out, [("ringcast", os.path.join(self.dir, "cdf-ringcast.dat"))])
+        with open(out[0][1]) as f:
+            lines = [line.split() for line in f if not line.startswith("#")]
+        self.assertEqual(lines, [["0.5000", "0.250000"], ["1.5000", "0.500000"], ["20.0000", "1.000000"]])
+
     def test_held_needs_deliveries_nothing_lost_and_p99_under_100ms(self):
         self.assertTrue(summarize.held(report(p99_us=99_999)))
         self.assertFalse(summarize.held(report(p99_us=100_000)))

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Folds the ringcast-load JSON files of one bench run into one table (ratios to ringcast),
-summary.json, and a PNG chart (gnuplot): fan-out throughput bars and latency percentile bars.
+summary.json, and a PNG chart (gnuplot): fan-out throughput bars, latency percentile bars and the
+open-loop latency CDF.
 
 Usage: summarize.py RESULTS_DIR [SERVER ...]
        summarize.py --held FILE   (exit 0 when that sweep step held: p99 < 100 ms, 0 lost)
@@ -262,10 +263,30 @@ def table(rows):
     return "\n".join(out)
 
 
+def write_cdfs(results, servers, labels):
+    """One data file per server whose open-loop (rate) run has a latency CDF (ringcast-load
+    --json latency_us.cdf): "milliseconds fraction" lines, cdf-<server>.dat. Returns
+    [(label, path)] in the table's order."""
+    out = []
+    for server, name in zip(servers, labels):
+        cdf = get(load(results, server, "rate"), "latency_us", "cdf")
+        if not isinstance(cdf, list) or not cdf:
+            continue
+        path = os.path.join(results, f"cdf-{server}.dat")
+        with open(path, "w") as f:
+            f.write(f"# {name}: latency ms, fraction of deliveries at or below it\n")
+            for point in cdf:
+                if isinstance(point, list) and len(point) == 2:
+                    f.write(f"{point[0] / 1000.0:.4f} {point[1]:.6f}\n")
+        out.append((name, path))
+    return out
+
+
 def chart(results, rows):
     if shutil.which("gnuplot") is None:
         print("summarize: gnuplot not found, no chart", file=sys.stderr)
         return
+    cdfs = write_cdfs(results, [r["server"] for r in rows], [r["label"] for r in rows])
     dat = os.path.join(results, "chart.dat")
     with open(dat, "w") as f:
         f.write("# server fanout_deliveries_per_s rate_p50_ms rate_p99_ms danmaku_p99_ms\n")
@@ -297,7 +318,23 @@ plot '{dat}' using 3:xtic(tick(strcol(1))) title 'rate p50' lc rgb '#66aa55', \\
      '' using 4 title 'rate p99' lc rgb '#dd8833', \\
      '' using 5 title 'danmaku p99' lc rgb '#cc3333'
 """ if has_latency else ""
-    panels = int(has_fanout) + int(has_latency)
+    # The latency CDF of the open-loop run, a line per server (each server's own axis
+    # settings: the bar panels above set histogram styles and label ticks).
+    curves = ", ".join(f"'{path}' using 1:2 with steps lw 2 title '{name}'" for name, path in cdfs)
+    cdf_panel = f"""
+set title 'latency CDF (open loop): 50 msg/s to 1,000 subscribers'
+unset logscale y
+set logscale x
+set xtics auto
+set format x '%g'
+set xlabel 'milliseconds (log)'
+set ylabel 'fraction of deliveries'
+set format y '%.1f'
+set yrange [0:1]
+set key right bottom vertical inside
+plot {curves}
+""" if cdfs else ""
+    panels = int(has_fanout) + int(has_latency) + int(bool(cdfs))
     width = 800 * panels
     script = f"""
 set terminal pngcairo size {width},520 noenhanced font ',10'
@@ -314,7 +351,7 @@ set grid ytics
 set key below center horizontal samplen 2 height 3
 # "ringcast --coalesce 250ms" on two lines, so it does not run into its neighbours' labels.
 tick(s) = strstrt(s, ' ') > 0 ? s[1:strstrt(s, ' ') - 1] . "\\n" . s[strstrt(s, ' ') + 1:] : s
-{fanout_panel}{latency_panel}unset multiplot
+{fanout_panel}{latency_panel}{cdf_panel}unset multiplot
 """
     try:
         subprocess.run(["gnuplot"], input=script, text=True, check=True, capture_output=True)
