@@ -140,24 +140,24 @@ iovec* ScriptedBackend::send_iovecs(std::size_t max) {
   return iov_arena_.data() + iov_used_;
 }
 
-void ScriptedBackend::sendmsg(int fd, std::uint32_t, const msghdr* msg, std::size_t used, std::uint64_t tag) {
+void ScriptedBackend::start_send(int fd, const iovec* iov, std::size_t n, std::uint64_t tag) {
   Socket& s = live(fd, "send");
-  iov_used_ += used;
   if (s.send_tag != 0) breach("second send in flight on fd " + std::to_string(fd));
   if (s.wr_shut) breach("send after shutdown(SHUT_WR) on fd " + std::to_string(fd));
-  if (msg->msg_iovlen != used || used == 0) breach("sendmsg with a bad iovec count");
   s.send_tag = tag;
-  s.send_iov.assign(msg->msg_iov, msg->msg_iov + msg->msg_iovlen);
+  s.send_iov.assign(iov, iov + n);
   if (s.reset || s.rd_shut) fail_send(fd, s.reset ? s.reset_err : EPIPE);
 }
 
-void ScriptedBackend::send(int fd, std::uint32_t slot, const void* buf, std::size_t len, std::uint64_t tag) {
-  iovec one{const_cast<void*>(buf), len};
-  msghdr msg{};
-  msg.msg_iov = &one;
-  msg.msg_iovlen = 1;
-  sendmsg(fd, slot, &msg, 1, tag);
-  iov_used_ -= 1;  // nothing of the arena is held
+void ScriptedBackend::sendmsg(int fd, std::uint32_t, const msghdr* msg, std::size_t used, std::uint64_t tag) {
+  iov_used_ += used;
+  if (msg->msg_iovlen != used || used == 0) breach("sendmsg with a bad iovec count");
+  start_send(fd, msg->msg_iov, msg->msg_iovlen, tag);
+}
+
+void ScriptedBackend::send(int fd, std::uint32_t, const void* buf, std::size_t len, std::uint64_t tag) {
+  const iovec one{const_cast<void*>(buf), len};  // nothing of the arena is held
+  start_send(fd, &one, 1, tag);
 }
 
 std::size_t ScriptedBackend::pending_iovecs(int fd) const {

@@ -111,6 +111,8 @@ class ScriptedBackend {
   void pump(int fd, Socket& s);          // delivers queued input to an armed recv
   void post(std::uint64_t tag, int res, bool more = false) { ready_.push_back({tag, res, more, false, 0}); }
   void breach(std::string what);
+  // What sendmsg and send share: the contract checks, then the pending send.
+  void start_send(int fd, const iovec* iov, std::size_t n, std::uint64_t tag);
 
   std::unordered_map<int, Socket> sockets_;
   std::unordered_map<std::uint32_t, int> attached_;  // file table: slot -> fd
