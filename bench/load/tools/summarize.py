@@ -45,9 +45,9 @@ def load(results, server, scenario):
     return read_json(os.path.join(results, f"{server}.{scenario}.json"))
 
 
-def lower_median(values):
-    """The median, the lower middle one of an even count; None for none."""
-    values = sorted(values)
+def lower_median(values, key=None):
+    """The median (by `key`), the lower middle one of an even count; None for none."""
+    values = sorted(values, key=key)
     return values[(len(values) - 1) // 2] if values else None
 
 
@@ -95,8 +95,7 @@ def median_run(results, server):
     runs = fanout_runs(results, server)
     if not runs:
         return load(results, server, "fanout")
-    ns = lower_median(doc["server"]["cpu_ns_per_delivery"] for doc in runs.values())
-    return next(doc for doc in runs.values() if doc["server"]["cpu_ns_per_delivery"] == ns)
+    return lower_median(runs.values(), key=lambda doc: doc["server"]["cpu_ns_per_delivery"])
 
 
 def collect(results, server, env):
@@ -178,11 +177,11 @@ def floor_lines(results, env, rows):
     micro = os.path.join(results, "micro-loopback_bench.json")
     pairs = fanout_pairs(results, env, base["server"])
     if pairs:
-        ratios = ", ".join(f"{ns / fl:.2f}" for ns, fl in pairs)
+        ratios = [ns / fl for ns, fl in pairs]
         out.append(f"kernel floor, fan-out ({own_loop(env)}, 44 messages per send to 1,000 sockets, measured "
                    f"after {base['label']} in each round): "
                    + ", ".join(f"{fl:,.0f}" for _, fl in pairs) + f" ns per delivery; {base['label']} / floor "
-                   f"per round: {ratios} (median {lower_median(ns / fl for ns, fl in pairs):.2f}x)")
+                   f"per round: {', '.join(f'{r:.2f}' for r in ratios)} (median {lower_median(ratios):.2f}x)")
     else:
         fan = floor_file(micro, own_loop(env)).get(FANOUT_SHAPE)
         ns = base.get("fanout_ns_per_delivery")
