@@ -9,8 +9,8 @@
 #include <new>
 #include <vector>
 
-#include "engine/fanout.hpp"
-#include "engine/frame_pool.hpp"
+#include "engine/pubsub/fanout.hpp"
+#include "engine/pubsub/frame_pool.hpp"
 
 namespace {
 std::atomic<std::uint64_t> g_allocs{0};

@@ -66,11 +66,11 @@ std::optional<std::size_t> parse_size(std::string_view t) noexcept {
 std::string_view cli_help() noexcept {
   return R"(usage: ringcast [options]
 
-A WebSocket broadcast server on io_uring. By default a chat room on ws://127.0.0.1:9000/:
-each client is named ID<its remote port>; every text message is broadcast to the room
-(sender included) as "ID<port>: <text>", binary messages are relayed unchanged as binary,
-and joins/leaves are announced as "ID<port> joined" / "ID<port> left" (--announce off
-turns those notices off).
+A WebSocket broadcast server on io_uring (or epoll). By default a chat room on
+ws://127.0.0.1:9000/: each client is named ID<its remote port>; every text message is
+broadcast to the room (sender included) as "ID<port>: <text>", binary messages are
+relayed unchanged as binary, and joins/leaves are announced as "ID<port> joined" /
+"ID<port> left" (--announce off turns those notices off).
   ws://HOST:PORT/<room>   chat room <room> ("/" is the default room)
   ws://HOST:PORT/echo     echoes every message (text stays text, binary stays binary)
   GET /<room>             a browser chat client for that room
@@ -80,7 +80,7 @@ turns those notices off).
 options:
   --host ADDR               address to listen on (IPv4 or IPv6)        [127.0.0.1]
   --port N                  TCP port (0: any free port)                [9000]
-  --threads N               shards, one thread and io_uring each       [one per CPU]
+  --threads N               shards, one thread and event loop each     [one per CPU]
   --max-message SIZE        largest message accepted, e.g. 64k, 16M    [16M]
   --max-backlog SIZE        unsent bytes queued per client             [1M]
   --slow-policy close|drop  past the backlog: close the client with 1008,
@@ -97,6 +97,10 @@ options:
   --pin on|off              pin shard i to the i-th CPU the process may
                             use: its ring and connections stay in one
                             core's caches                              [off]
+  --backend auto|uring|epoll  the I/O backend: auto uses io_uring and
+                            falls back to epoll (logging why) where
+                            io_uring is refused (seccomp, sysctl, old
+                            kernel); uring exits 1 there instead      [auto]
   --log-level error|warn|info|debug                                    [info]
   --simd scalar|sse2|avx2|avx512  force the SIMD kernels               [best available]
   --help                    show this help
@@ -135,7 +139,7 @@ CliOptions parse_cli(const std::vector<std::string_view>& args) {
     static constexpr std::string_view kKnown[] = {"--host", "--port", "--threads", "--max-message",
                                                   "--max-backlog", "--slow-policy", "--idle-timeout",
                                                   "--handshake-timeout", "--announce", "--coalesce", "--pin", "--log-level",
-                                                  "--simd"};
+                                                  "--simd", "--backend"};
     bool known = false;
     for (std::string_view k : kKnown) known = known || k == name;
     if (!known) return fail("unknown option '" + std::string(name) + "'");
@@ -191,6 +195,11 @@ CliOptions parse_cli(const std::vector<std::string_view>& args) {
       auto v = parse_switch(value);
       if (!v) return fail(bad + " (on or off)");
       o.config.pin_threads = *v;
+    } else if (name == "--backend") {
+      if (value == "auto") o.config.backend = BackendKind::automatic;
+      else if (value == "uring") o.config.backend = BackendKind::uring;
+      else if (value == "epoll") o.config.backend = BackendKind::epoll;
+      else return fail(bad + " (auto, uring or epoll)");
     } else if (name == "--log-level") {
       if (value == "error") o.log_level = LogLevel::error;
       else if (value == "warn") o.log_level = LogLevel::warn;

@@ -14,6 +14,13 @@ enum class SlowPolicy : std::uint8_t {
 
 enum class LogLevel : std::uint8_t { error, warn, info, debug };
 
+// The I/O backend every shard runs on (engine/io/backend_choice.hpp).
+enum class BackendKind : std::uint8_t {
+  automatic,  // io_uring where the start-up probe passes, else epoll (logged with the cause)
+  uring,      // io_uring only: start-up fails where it is refused
+  epoll,      // epoll only
+};
+
 struct Config {
   std::string host = "127.0.0.1";
   std::uint16_t port = 9000;  // 0: pick a free port (Server::port() tells which)
@@ -26,6 +33,7 @@ struct Config {
   std::chrono::milliseconds close_timeout{5'000};      // close handshake / drain on stop
   std::size_t max_connections_per_shard = 0;           // 0: derived from RLIMIT_NOFILE
   bool pin_threads = false;                            // shard i on the i-th allowed CPU
+  BackendKind backend = BackendKind::automatic;
   // Chat rooms tell every member "ID<port> joined" / "ID<port> left". Off: only messages
   // travel (market data, bullet comments), and N joins no longer cost ~N^2/2 notices.
   bool announce = true;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/cli.hpp"
+#include "engine/io/backend_choice.hpp"
 #include "engine/log.hpp"
 #include "engine/server.hpp"
 #include "protocol/simd.hpp"
@@ -49,10 +50,11 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::string simd(protocol::simd_name(protocol::active_simd()));
-  engine::log_line(engine::LogLevel::error, "listening on ws://%s:%u (threads=%u, simd=%s)",
+  engine::log_line(engine::LogLevel::error, "listening on ws://%s:%u (threads=%u, backend=%s, simd=%s)",
                    opt.config.host.find(':') != std::string::npos ? ("[" + opt.config.host + "]").c_str()
                                                                    : opt.config.host.c_str(),
-                   static_cast<unsigned>(server.port()), server.threads(), simd.c_str());
+                   static_cast<unsigned>(server.port()), server.threads(), engine::backend_name(server.backend()),
+                   simd.c_str());
   int sig = 0;
   while (server.running()) {
     timespec wait{0, 200'000'000};

@@ -11,10 +11,11 @@
 #include <thread>
 #include <vector>
 
-#include "engine/listener.hpp"
-#include "engine/shard.hpp"
-#include "engine/uring_setup.hpp"
-#include "protocol/frame.hpp"
+#include "engine/io/listener.hpp"
+#include "engine/core/shard.hpp"
+#include "engine/io/backend_choice.hpp"
+#include "engine/log.hpp"
+#include "engine/pubsub/encode.hpp"
 
 namespace ringcast::engine {
 
@@ -23,6 +24,7 @@ struct Server::Impl {
   std::vector<std::thread> threads;
   std::function<void(unsigned)> hook;
   std::uint16_t port = 0;
+  BackendKind backend = BackendKind::automatic;  // resolved at start()
   std::atomic<unsigned> running{0};
   bool started = false;
 
@@ -59,8 +61,11 @@ void Server::on_shard_thread(std::function<void(unsigned)> hook) { impl_->hook =
 std::string Server::start() {
   Impl& m = *impl_;
   if (m.started) return "already started";
-  if (std::string err = probe_uring(); !err.empty()) return err;
   Config& cfg = m.group.config;
+  BackendChoice backend = choose_backend(cfg.backend);
+  if (!backend.error.empty()) return backend.error;
+  if (!backend.fallback.empty()) log_line(LogLevel::warn, "%s; using the epoll backend", backend.fallback.c_str());
+  m.backend = backend.kind;
   unsigned n = cfg.threads != 0 ? cfg.threads : std::max(1u, std::thread::hardware_concurrency());
   cfg.threads = n;
   if (cfg.max_connections_per_shard == 0) cfg.max_connections_per_shard = default_slots(n);
@@ -77,7 +82,7 @@ std::string Server::start() {
     fds.push_back(l.fd);
   }
   for (unsigned i = 0; i < n; ++i) {
-    m.group.shards.push_back(std::make_unique<Shard>(m.group, i, fds[i]));
+    m.group.shards.push_back(std::make_unique<Shard>(m.group, i, fds[i], make_backend(backend.kind)));
     m.group.metrics.push_back(&m.group.shards.back()->metrics());
   }
   m.started = true;
@@ -154,18 +159,17 @@ void Server::wait() {
 bool Server::running() const noexcept { return impl_->running.load() > 0; }
 std::uint16_t Server::port() const noexcept { return impl_->port; }
 unsigned Server::threads() const noexcept { return impl_->group.shard_count; }
+BackendKind Server::backend() const noexcept { return impl_->backend; }
 
 bool Server::publish(std::string_view topic, std::span<const std::uint8_t> payload, bool binary) {
   Impl& m = *impl_;
   if (!m.started || !m.go || m.group.stopping.load(std::memory_order_acquire)) return false;
   std::uint32_t id = m.group.topics.find(topic);
   if (id == kNoTopic) return true;  // nobody subscribed anywhere: nothing to deliver
-  Frame* f = make_heap_frame(protocol::frame_header_len(payload.size()) + payload.size());
+  Frame* f = encode_frame(nullptr, binary ? protocol::Opcode::binary : protocol::Opcode::text, payload);
   if (f == nullptr) return false;
-  f->len = static_cast<std::uint32_t>(protocol::encode_server_frame(
-      {f->bytes(), f->capacity}, binary ? protocol::Opcode::binary : protocol::Opcode::text, payload));
   f->holders.store(m.group.shard_count, std::memory_order_relaxed);
-  for (auto& s : m.group.shards) s->post_external(Delivery{f, id});
+  for (auto& s : m.group.shards) s->post_external(Message{f, id});
   return true;
 }
 

@@ -27,8 +27,9 @@ class Server {
   Server& operator=(const Server&) = delete;
   ~Server();  // stops and waits if still running
 
-  // Probes io_uring, binds the listeners and starts the shard threads. Returns "" on
-  // success, else one line naming what failed (nothing keeps running then).
+  // Picks the I/O backend (Config::backend: io_uring, or epoll where it is refused),
+  // binds the listeners and starts the shard threads. Returns "" on success, else one
+  // line naming what failed (nothing keeps running then).
   [[nodiscard]] std::string start();
   // Any thread (not a signal handler): begin the graceful shutdown.
   void stop() noexcept;
@@ -38,6 +39,8 @@ class Server {
 
   [[nodiscard]] std::uint16_t port() const noexcept;
   [[nodiscard]] unsigned threads() const noexcept;
+  // The backend the shards run on (uring or epoll) once started.
+  [[nodiscard]] BackendKind backend() const noexcept;
 
   // Any thread: encodes `payload` once as one text (or binary) frame and delivers it to
   // every subscriber of `topic` (a room name; "" is the default room) on every shard.

@@ -1,6 +1,6 @@
 // SPSC mailbox: FIFO, bounded (push fails when full, never overwrites), and a threaded
 // producer/consumer run that checks order and completeness.
-#include "engine/mailbox.hpp"
+#include "engine/core/mailbox.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 // Send queue: iovec batching from the head, partial sends resuming mid-frame, releases
 // exactly what was sent, byte accounting for the backlog budget, dropping unsent frames,
 // a ring that starts small and only grows.
-#include "engine/send_queue.hpp"
+#include "engine/net/send_queue.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // Timer wheel: expiry at the right tick, cancel, reschedule (also from inside the
 // callback), deadlines beyond one revolution, and skipping idle time cheaply.
-#include "engine/timer_wheel.hpp"
+#include "engine/core/timer_wheel.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // Topics: stable ids from the registry (across threads), O(1) subscriber removal that
 // reports which subscriber moved, per-shard lists by id.
-#include "engine/topic.hpp"
+#include "engine/pubsub/topic.hpp"
 
 #include <gtest/gtest.h>
 

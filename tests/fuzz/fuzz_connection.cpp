@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "engine/log.hpp"
-#include "tests/scripted/shard_driver.hpp"
+#include "tests/support/shard_driver.hpp"
 
 namespace {
 

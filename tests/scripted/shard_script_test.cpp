@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "scripted/shard_driver.hpp"
+#include "tests/support/shard_driver.hpp"
 
 namespace ringcast::engine::test {
 namespace {

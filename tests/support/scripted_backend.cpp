@@ -1,4 +1,4 @@
-#include "engine/scripted_backend.hpp"
+#include "tests/support/scripted_backend.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -6,8 +6,9 @@
 
 namespace ringcast::engine {
 
-std::string ScriptedBackend::init(unsigned, unsigned recv_buffers, unsigned recv_buffer_size, unsigned) {
-  buffer_size_ = recv_buffer_size;
+std::string ScriptedBackend::init(const BackendLimits& limits) {
+  unsigned recv_buffers = limits.recv_buffers;
+  buffer_size_ = limits.recv_buffer_size;
   buffers_.clear();
   buffers_.resize(recv_buffers);
   free_ids_.clear();
@@ -149,10 +150,13 @@ void ScriptedBackend::start_send(int fd, const iovec* iov, std::size_t n, std::u
   if (s.reset || s.rd_shut) fail_send(fd, s.reset ? s.reset_err : EPIPE);
 }
 
-void ScriptedBackend::sendmsg(int fd, std::uint32_t, const msghdr* msg, std::size_t used, std::uint64_t tag) {
-  iov_used_ += used;
-  if (msg->msg_iovlen != used || used == 0) breach("sendmsg with a bad iovec count");
-  start_send(fd, msg->msg_iov, msg->msg_iovlen, tag);
+void ScriptedBackend::sendmsg(int fd, std::uint32_t, const iovec* iov, std::size_t n, std::uint64_t tag) {
+  if (n == 0) breach("sendmsg with no iovec");
+  if (iov < iov_arena_.data() + iov_used_ || iov + n > iov_arena_.data() + iov_arena_.size()) {
+    breach("sendmsg with iovecs not from send_iovecs()");
+  }
+  iov_used_ += n;
+  start_send(fd, iov, n, tag);
 }
 
 void ScriptedBackend::send(int fd, std::uint32_t, const void* buf, std::size_t len, std::uint64_t tag) {

@@ -1,4 +1,4 @@
-#include "engine/uring_setup.hpp"
+#include "engine/io/uring_setup.hpp"
 
 #include <sys/mman.h>
 #include <sys/utsname.h>
@@ -77,33 +77,55 @@ BufferRing::~BufferRing() {
   if (base_ != nullptr) munmap(base_, base_bytes_);
 }
 
-int BufferRing::setup(io_uring& ring, std::uint16_t group, unsigned count, unsigned size) noexcept {
-  count_ = count;
+int BufferRing::setup(io_uring& ring, std::uint16_t group, unsigned capacity, unsigned size,
+                      unsigned first) noexcept {
+  capacity_ = capacity;
   size_ = size;
   group_ = group;
-  ring_bytes_ = sizeof(io_uring_buf) * count;
+  ring_bytes_ = sizeof(io_uring_buf) * capacity;
   void* r = mmap(nullptr, ring_bytes_, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
   if (r == MAP_FAILED) return -errno;
   ring_ = static_cast<io_uring_buf_ring*>(r);
-  base_bytes_ = std::size_t{count} * size;
-  void* b = mmap(nullptr, base_bytes_, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+  // Address space for every buffer, no memory: pages come as the kernel first writes them
+  // (NORESERVE: not charged to the commit limit either). No huge pages, or one receive
+  // would bring in 2 MiB where THP is "always".
+  base_bytes_ = std::size_t{capacity} * size;
+  void* b = mmap(nullptr, base_bytes_, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE | MAP_NORESERVE, -1, 0);
   if (b == MAP_FAILED) return -errno;
   base_ = static_cast<std::uint8_t*>(b);
+  (void)madvise(base_, base_bytes_, MADV_NOHUGEPAGE);
 
   io_uring_buf_reg reg{};
   reg.ring_addr = reinterpret_cast<std::uint64_t>(ring_);
-  reg.ring_entries = count;
+  reg.ring_entries = capacity;
   reg.bgid = group;
   int rc = io_uring_register_buf_ring(&ring, &reg, 0);
   if (rc < 0) return rc;
   registered_ = true;
   io_uring_buf_ring_init(ring_);
-  mask_ = io_uring_buf_ring_mask(count);
-  for (unsigned i = 0; i < count; ++i) {
-    io_uring_buf_ring_add(ring_, buffer(i), size_, static_cast<unsigned short>(i), mask_, static_cast<int>(i));
-  }
-  io_uring_buf_ring_advance(ring_, static_cast<int>(count));
+  mask_ = io_uring_buf_ring_mask(capacity);
+  provide(0, first < capacity ? first : capacity);
   return 0;
+}
+
+unsigned BufferRing::grow() noexcept {
+  if (!registered_) return 0;
+  unsigned to = provided_ == 0 ? 1 : provided_ * 2;
+  if (to > capacity_) to = capacity_;
+  unsigned added = to - provided_;
+  provide(provided_, to);
+  return added;
+}
+
+void BufferRing::provide(unsigned from, unsigned to) noexcept {
+  // The ring holds at most `from` entries now (the buffers provided so far), so `to` <=
+  // capacity entries fit behind them.
+  for (unsigned id = from; id < to; ++id) {
+    io_uring_buf_ring_add(ring_, buffer(id), size_, static_cast<unsigned short>(id), mask_,
+                          static_cast<int>(id - from));
+  }
+  io_uring_buf_ring_advance(ring_, static_cast<int>(to - from));
+  provided_ = to;
 }
 
 void BufferRing::teardown(io_uring& ring) noexcept {

@@ -12,33 +12,29 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "engine/config.hpp"
-#include "engine/conn.hpp"
-#include "engine/fanout.hpp"
-#include "engine/frame_pool.hpp"
-#include "engine/mailbox.hpp"
+#include "engine/core/conn.hpp"
+#include "engine/core/conn_table.hpp"
+#include "engine/pubsub/fanout.hpp"
+#include "engine/pubsub/frame_pool.hpp"
+#include "engine/pubsub/message.hpp"
+#include "engine/core/thread_inbox.hpp"
+#include "engine/core/mailbox.hpp"
 #include "engine/metrics.hpp"
-#include "engine/timer_wheel.hpp"
-#include "engine/topic.hpp"
-#include "engine/io_backend.hpp"
-#include "engine/user_data.hpp"
+#include "engine/core/timer_wheel.hpp"
+#include "engine/pubsub/topic.hpp"
+#include "engine/io/backend.hpp"
+#include "engine/core/user_data.hpp"
 #include "protocol/frame.hpp"
 
 namespace ringcast::engine {
 
 class Shard;
-
-// A published frame travelling to one shard for one topic.
-struct Delivery {
-  Frame* frame = nullptr;
-  std::uint32_t topic = kNoTopic;
-};
 
 // What all shards share: read-only after start, except the stop flag.
 struct ShardGroup {
@@ -47,12 +43,14 @@ struct ShardGroup {
   TopicRegistry topics;
   std::vector<std::unique_ptr<Shard>> shards;
   std::vector<const ShardMetrics*> metrics;
+  std::size_t prewarm_frames = 4096;  // small frames pooled per shard at init (x 160 B)
   std::atomic<bool> stopping{false};
 };
 
-class Shard {
+class Shard final : private CompletionSink {
  public:
-  Shard(ShardGroup& group, unsigned id, int listen_fd);
+  // `io` is this shard's backend (every shard of a group has the same kind).
+  Shard(ShardGroup& group, unsigned id, int listen_fd, std::unique_ptr<IoBackend> io);
   Shard(const Shard&) = delete;
   Shard& operator=(const Shard&) = delete;
   ~Shard();
@@ -60,30 +58,29 @@ class Shard {
   // On the shard's thread, before run(): ring, buffers, eventfd. Returns "" or an error line.
   [[nodiscard]] std::string init();
   // The loop; returns after stop() and the drain. It is start(), turn() until it returns
-  // false, then abandon(); a driver (the scripted backend's tests) may call them itself.
+  // false, then close_all_now(); a driver (the scripted backend's tests) may call them itself.
   void run();
   void start();
   [[nodiscard]] bool turn();  // one submit-wait-dispatch round; false once stopped and drained
-  void abandon() noexcept;    // closes whatever is still open (after the stop deadline)
-  [[nodiscard]] std::uint32_t live_connections() const noexcept { return live_; }
+  void close_all_now() noexcept;  // closes every socket still open (after the stop deadline)
+  [[nodiscard]] std::uint32_t live_connections() const noexcept { return conns_.live(); }
   [[nodiscard]] std::size_t leases_outstanding() const noexcept { return leases_.outstanding(); }
   [[nodiscard]] std::size_t dirty_connections() const noexcept { return dirty_.size(); }
   // After every shard's thread has returned: release what mailboxes still hold.
   void release_leftovers() noexcept;
 
   // Any thread: queue a frame (one holder of it is handed over) for `topic` and wake the shard.
-  void post_external(Delivery d);
+  void post_external(Message d);
   // Any thread: wake the loop (stop, external posts).
   void wake() noexcept;
 
-  [[nodiscard]] const IoBackend& backend() const noexcept { return io_; }
   [[nodiscard]] IoBackend& backend() noexcept { return io_; }
   [[nodiscard]] const ShardMetrics& metrics() const noexcept { return metrics_; }
-  [[nodiscard]] Mailbox<Delivery>& inbox_from(unsigned sender) noexcept { return *inbox_[sender]; }
+  [[nodiscard]] Mailbox<Message>& inbox_from(unsigned sender) noexcept { return *inbox_[sender]; }
 
  private:
   // shard.cpp: the loop and completions
-  void dispatch(const Completion& c);
+  void on_completion(const Completion& c) override;
   void end_of_turn();
   void arm_accept();
   void arm_tick();
@@ -102,11 +99,10 @@ class Shard {
   // urgent: send this turn even under --coalesce (replies, close, FIN, retries).
   void mark_dirty(Conn& c, std::uint32_t slot, bool urgent = true) noexcept;
   void flush_dirty();
-  void kill(Conn& c, std::uint32_t slot) noexcept;  // abort: tear down without a close frame
-  void reap(Conn& c, std::uint32_t slot) noexcept;  // close fd + free the slot once idle
-  [[nodiscard]] std::uint32_t slot_of(const Conn& c) const noexcept {
-    return static_cast<std::uint32_t>(&c - conns_.data());
-  }
+  // Ends a connection at once, without a close frame: it is marked dead and its slot is
+  // freed at the end of a turn once no operation on it is pending.
+  void tear_down(Conn& c, std::uint32_t slot) noexcept;
+  void free_slot(Conn& c, std::uint32_t slot) noexcept;  // nothing pending: close the fd, slot reusable
 
   // shard_ws.cpp: handshake, frames, chat and echo
   void on_bytes(Conn& c, std::uint32_t slot, std::uint8_t* data, std::size_t len);
@@ -122,7 +118,9 @@ class Shard {
   void send_control(Conn& c, std::uint32_t slot, protocol::Opcode op, std::span<const std::uint8_t> payload);
   // Queues `frame` (len set, holders 0) for this connection only.
   bool send_own(Conn& c, std::uint32_t slot, Frame* frame);
-  void finish(Conn& c, std::uint32_t slot);  // after the queue drains: FIN, then wait for EOF
+  // The last bytes are queued (an HTTP answer, our close frame): once they are sent, FIN,
+  // then wait for the peer's EOF (or the close deadline).
+  void end_after_flush(Conn& c, std::uint32_t slot);
 
   // shard_fanout.cpp: publish and fan-out
  public:
@@ -132,7 +130,7 @@ class Shard {
 
  private:
   // Queues a delivery for this turn's fan-out (publish, mailboxes, outside threads).
-  void defer(Delivery d);
+  void defer(Message d);
   // Fans out every deferred delivery, topic by topic in arrival order; runs of small frames
   // for one topic are first copied back to back into one frame (one copy per message per
   // shard), so each subscriber gets one queue entry and one iovec for the run.
@@ -151,20 +149,19 @@ class Shard {
   const Config& cfg_;
   unsigned id_;
   int listen_fd_;
-  IoBackend io_;
+  std::unique_ptr<IoBackend> io_owner_;
+  IoBackend& io_;
   int wake_fd_ = -1;
   std::uint64_t wake_value_ = 0;
   __kernel_timespec tick_ts_{};
   __kernel_timespec backoff_ts_{};
   __kernel_timespec coalesce_ts_{};
 
-  std::vector<Conn> conns_;
-  std::vector<std::uint32_t> free_slots_;
+  ConnTable conns_;
   std::vector<std::uint32_t> dirty_, dead_, rearm_, leaving_;
   std::vector<std::uint32_t> urgent_;  // --coalesce: connections whose frames must not wait
-  std::vector<Delivery> pending_;      // this turn's deliveries, fanned out at its end
+  std::vector<Message> pending_;      // this turn's deliveries, fanned out at its end
   std::vector<std::uint64_t> order_;   // scratch: pending_ sorted by (topic, arrival)
-  std::uint32_t live_ = 0;  // slots in use
 
   FramePool frames_;
   LeasePool leases_{frames_};
@@ -172,13 +169,11 @@ class Shard {
   ShardTopics topics_;
   ShardMetrics metrics_;
 
-  std::vector<std::unique_ptr<Mailbox<Delivery>>> inbox_;  // [sender]
-  std::vector<std::vector<Delivery>> overflow_;             // [target] when its mailbox was full
+  std::vector<std::unique_ptr<Mailbox<Message>>> inbox_;  // [sender]
+  std::vector<std::vector<Message>> overflow_;             // [target] when its mailbox was full
   std::vector<bool> wake_target_;                            // [target] posted this turn
 
-  std::mutex external_mu_;
-  std::vector<Delivery> external_;   // from outside threads
-  std::vector<Delivery> external_spare_;
+  ThreadInbox<Message> external_;  // from threads outside the server
 
   bool coalesce_armed_ = false;
   bool coalesce_due_ = false;

@@ -3,9 +3,11 @@
 #include <cstdio>
 #include <cstring>
 
-#include "engine/chat_page.hpp"
+#include "engine/app/chat_page.hpp"
 #include "engine/log.hpp"
-#include "engine/shard.hpp"
+#include "engine/core/shard.hpp"
+#include "engine/pubsub/encode.hpp"
+#include "engine/ws/routes.hpp"
 #include "protocol/close.hpp"
 #include "protocol/handshake.hpp"
 
@@ -13,16 +15,6 @@ namespace ringcast::engine {
 namespace {
 
 constexpr std::size_t kMaxHead = 8192;
-
-// "/" is the default room, "/<name>" a named room; anything else is not a room.
-bool room_of(std::string_view path, std::string_view& room) {
-  if (path.empty() || path.front() != '/') return false;
-  std::string_view name = path.substr(1);
-  if (name.find('/') != std::string_view::npos) return false;
-  if (name == "healthz" || name == "metrics" || name == "favicon.ico") return false;
-  room = name;
-  return true;
-}
 
 HandshakeFailure failure_for(int status) {
   switch (status) {
@@ -37,12 +29,16 @@ HandshakeFailure failure_for(int status) {
 }  // namespace
 
 bool Shard::send_own(Conn& c, std::uint32_t slot, Frame* frame) {
+  if (frame == nullptr) {  // out of memory for it
+    tear_down(c, slot);
+    return false;
+  }
   frame->holders.store(1, std::memory_order_relaxed);
   Lease* lease = leases_.lease(frame);
   if (lease == nullptr || !c.queue.push(lease)) {
     if (lease != nullptr) leases_.drop_if_unused(lease);
     else release_holder(frame, &frames_);
-    kill(c, slot);
+    tear_down(c, slot);
     return false;
   }
   leases_.ref(lease);
@@ -51,13 +47,7 @@ bool Shard::send_own(Conn& c, std::uint32_t slot, Frame* frame) {
 }
 
 void Shard::send_control(Conn& c, std::uint32_t slot, protocol::Opcode op, std::span<const std::uint8_t> payload) {
-  Frame* f = frames_.acquire(protocol::kMaxHeaderLen + payload.size());
-  if (f == nullptr) {
-    kill(c, slot);
-    return;
-  }
-  f->len = static_cast<std::uint32_t>(protocol::encode_server_frame({f->bytes(), f->capacity}, op, payload));
-  send_own(c, slot, f);
+  send_own(c, slot, encode_frame(&frames_, op, payload));
 }
 
 void Shard::send_close(Conn& c, std::uint32_t slot, std::uint16_t code, std::string_view reason) {
@@ -67,10 +57,10 @@ void Shard::send_close(Conn& c, std::uint32_t slot, std::uint16_t code, std::str
   send_control(c, slot, protocol::Opcode::close, {payload, n});
   c.close_sent = true;
   if (c.joined) leaving_.push_back(slot);
-  finish(c, slot);
+  end_after_flush(c, slot);
 }
 
-void Shard::finish(Conn& c, std::uint32_t slot) {
+void Shard::end_after_flush(Conn& c, std::uint32_t slot) {
   if (c.state == ConnState::dead) return;
   c.state = ConnState::finishing;
   wheel_.schedule(c.timer, wheel_.now() + (close_ticks_ == 0 ? 1 : close_ticks_));
@@ -99,21 +89,21 @@ void Shard::fail_handshake(Conn& c, std::uint32_t slot, int status, HandshakeFai
 void Shard::respond_error(Conn& c, std::uint32_t slot, int status) {
   Frame* f = frames_.acquire(512);
   if (f == nullptr) {
-    kill(c, slot);
+    tear_down(c, slot);
     return;
   }
   f->len = static_cast<std::uint32_t>(
       protocol::write_error_response({reinterpret_cast<char*>(f->bytes()), f->capacity}, status));
   send_own(c, slot, f);
   c.head.clear();
-  finish(c, slot);
+  end_after_flush(c, slot);
 }
 
 void Shard::on_handshake_bytes(Conn& c, std::uint32_t slot, const std::uint8_t* data, std::size_t len) {
   // A request head nearly always arrives in one receive buffer: it is parsed where it is.
   // Only a head split across receives is copied, into a buffer freed when the handshake ends.
   if (!c.head.empty() && !c.head.append(data, len)) {
-    kill(c, slot);
+    tear_down(c, slot);
     return;
   }
   std::span<const char> in =
@@ -128,7 +118,7 @@ void Shard::on_handshake_bytes(Conn& c, std::uint32_t slot, const std::uint8_t* 
       return;
     }
     if (c.head.empty() && !c.head.append(data, len)) {
-      kill(c, slot);
+      tear_down(c, slot);
       return;
     }
     c.head_scanned = static_cast<std::uint32_t>(in.size());
@@ -144,15 +134,15 @@ void Shard::on_handshake_bytes(Conn& c, std::uint32_t slot, const std::uint8_t* 
     return;
   }
 
-  std::string_view room;
-  bool echo = req.path == "/echo";
-  if (!echo && !room_of(req.path, room)) {
+  RouteMatch route = match_route(req.path, true);
+  if (route.route == Route::not_found) {
     fail_handshake(c, slot, 404, HandshakeFailure::not_found);
     return;
   }
+  bool echo = route.route == Route::echo;
   Frame* f = frames_.acquire(256);
   if (f == nullptr) {
-    kill(c, slot);
+    tear_down(c, slot);
     return;
   }
   f->len = static_cast<std::uint32_t>(
@@ -168,14 +158,14 @@ void Shard::on_handshake_bytes(Conn& c, std::uint32_t slot, const std::uint8_t* 
     wheel_.cancel(c.timer);
   }
   if (!echo) {
-    c.topic = group_.topics.acquire(room);
+    c.topic = group_.topics.acquire(route.room);
     join(c, slot);
   }
   // Frames the client pipelined right behind its request (rare: clients wait for the 101).
   // The reader unmasks in place, so they are decoded from the head buffer.
   if (r.consumed < in.size()) {
     if (c.head.empty() && !c.head.append(data, len)) {
-      kill(c, slot);
+      tear_down(c, slot);
       return;
     }
     on_frames(c, slot, c.head.data() + r.consumed, c.head.size() - r.consumed);
@@ -184,10 +174,9 @@ void Shard::on_handshake_bytes(Conn& c, std::uint32_t slot, const std::uint8_t* 
 }
 
 void Shard::route_http(Conn& c, std::uint32_t slot, std::string_view method, std::string_view path) {
-  std::string_view room;
-  bool healthz = path == "/healthz", metrics = path == "/metrics";
+  Route route = match_route(path, false).route;
   // Plain HTTP answers are not handshake failures: they are not counted as such.
-  if (!healthz && !metrics && !room_of(path, room)) {
+  if (route == Route::not_found) {
     respond_error(c, slot, 404);
     return;
   }
@@ -198,10 +187,10 @@ void Shard::route_http(Conn& c, std::uint32_t slot, std::string_view method, std
   }
   std::string metrics_text;
   std::string_view body, type;
-  if (healthz) {
+  if (route == Route::healthz) {
     body = "ok\n";
     type = "text/plain; charset=utf-8";
-  } else if (metrics) {
+  } else if (route == Route::metrics) {
     metrics_text = render_metrics(group_.metrics);
     body = metrics_text;
     type = "text/plain; version=0.0.4; charset=utf-8";
@@ -211,7 +200,7 @@ void Shard::route_http(Conn& c, std::uint32_t slot, std::string_view method, std
   }
   Frame* f = frames_.acquire(512 + body.size());
   if (f == nullptr) {
-    kill(c, slot);
+    tear_down(c, slot);
     return;
   }
   std::size_t n = protocol::write_response_head({reinterpret_cast<char*>(f->bytes()), f->capacity}, 200, type,
@@ -222,7 +211,7 @@ void Shard::route_http(Conn& c, std::uint32_t slot, std::string_view method, std
   }
   f->len = static_cast<std::uint32_t>(n);
   send_own(c, slot, f);
-  finish(c, slot);
+  end_after_flush(c, slot);
 }
 
 void Shard::on_frames(Conn& c, std::uint32_t slot, std::uint8_t* data, std::size_t len) {
@@ -244,7 +233,7 @@ void Shard::on_frames(Conn& c, std::uint32_t slot, std::uint8_t* data, std::size
             c.assembly_op = ev.message_opcode;
           }
           if (!c.assembly.append(ev.payload.data(), ev.payload.size())) {
-            kill(c, slot);
+            tear_down(c, slot);
             return;
           }
           if (ev.last) {
@@ -283,12 +272,11 @@ void Shard::on_frames(Conn& c, std::uint32_t slot, std::uint8_t* data, std::size
 void Shard::on_message(Conn& c, std::uint32_t slot, protocol::Opcode op, std::span<const std::uint8_t> payload) {
   metrics_.messages_in.add();
   if (c.endpoint == Endpoint::echo) {
-    Frame* f = frames_.acquire(protocol::frame_header_len(payload.size()) + payload.size());
+    Frame* f = encode_frame(&frames_, op, payload);
     if (f == nullptr) {
-      kill(c, slot);
+      tear_down(c, slot);
       return;
     }
-    f->len = static_cast<std::uint32_t>(protocol::encode_server_frame({f->bytes(), f->capacity}, op, payload));
     f->holders.store(1, std::memory_order_relaxed);
     Lease* lease = leases_.lease(f);
     if (lease == nullptr) {
@@ -299,25 +287,12 @@ void Shard::on_message(Conn& c, std::uint32_t slot, protocol::Opcode op, std::sp
     leases_.drop_if_unused(lease);
     return;
   }
-  if (op == protocol::Opcode::binary) {
-    // Binary in a chat room is relayed unchanged (no name prefix: it may not be text).
-    Frame* f = frames_.acquire(protocol::frame_header_len(payload.size()) + payload.size());
-    if (f == nullptr) return;
-    f->len = static_cast<std::uint32_t>(protocol::encode_server_frame({f->bytes(), f->capacity}, op, payload));
-    publish(c.topic, f);
-    return;
-  }
+  // Binary in a chat room is relayed unchanged (no name prefix: it may not be text).
   char prefix[16];
-  int pn = std::snprintf(prefix, sizeof prefix, "ID%u: ", static_cast<unsigned>(c.port));
-  std::size_t plen = static_cast<std::size_t>(pn);
-  std::size_t n = plen + payload.size();
-  Frame* f = frames_.acquire(protocol::frame_header_len(n) + n);
-  if (f == nullptr) return;
-  std::size_t h = protocol::encode_server_header(f->bytes(), protocol::Opcode::text, n);
-  std::memcpy(f->bytes() + h, prefix, plen);
-  if (!payload.empty()) std::memcpy(f->bytes() + h + plen, payload.data(), payload.size());
-  f->len = static_cast<std::uint32_t>(h + n);
-  publish(c.topic, f);
+  int pn = op == protocol::Opcode::binary
+               ? 0
+               : std::snprintf(prefix, sizeof prefix, "ID%u: ", static_cast<unsigned>(c.port));
+  if (Frame* f = encode_frame(&frames_, op, payload, {prefix, static_cast<std::size_t>(pn)})) publish(c.topic, f);
 }
 
 void Shard::join(Conn& c, std::uint32_t slot) {

@@ -1,4 +1,4 @@
-#include "engine/send_queue.hpp"
+#include "engine/net/send_queue.hpp"
 
 #include <bit>
 #include <new>

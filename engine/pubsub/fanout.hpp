@@ -8,9 +8,9 @@
 #include <span>
 #include <vector>
 
-#include "engine/conn.hpp"
-#include "engine/frame_pool.hpp"
-#include "engine/topic.hpp"
+#include "engine/core/conn.hpp"
+#include "engine/pubsub/frame_pool.hpp"
+#include "engine/pubsub/topic.hpp"
 
 namespace ringcast::engine {
 

@@ -1,4 +1,4 @@
-#include "engine/topic.hpp"
+#include "engine/pubsub/topic.hpp"
 
 namespace ringcast::engine {
 

@@ -1,4 +1,4 @@
-#include "engine/frame_pool.hpp"
+#include "engine/pubsub/frame_pool.hpp"
 
 #include <bit>
 #include <new>

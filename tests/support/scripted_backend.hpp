@@ -23,48 +23,45 @@
 #include <utility>
 #include <vector>
 
-#include "engine/completion.hpp"
+#include "engine/io/backend.hpp"
 
 namespace ringcast::engine {
 
-class ScriptedBackend {
+class ScriptedBackend final : public IoBackend {
  public:
   ScriptedBackend() = default;
-  ScriptedBackend(const ScriptedBackend&) = delete;
-  ScriptedBackend& operator=(const ScriptedBackend&) = delete;
 
-  // --- the shard's side: the same calls as UringBackend ---
-  [[nodiscard]] std::string init(unsigned entries, unsigned recv_buffers, unsigned recv_buffer_size,
-                                 unsigned files);
-  void close() noexcept {}
-  void accept_multishot(int listen_fd, std::uint64_t tag);
+  // --- the shard's side: engine/io/backend.hpp ---
+  [[nodiscard]] const char* name() const noexcept override { return "scripted"; }
+  [[nodiscard]] std::string init(const BackendLimits& limits) override;
+  void close() noexcept override {}
+  void accept_multishot(int listen_fd, std::uint64_t tag) override;
   // The file table is only modelled for its contract: no slot attached twice, no fd
   // closed while attached. Operations keep naming the fd.
-  void attach(int fd, std::uint32_t slot) noexcept;
-  void detach(std::uint32_t slot) noexcept;
-  void recv_multishot(int fd, std::uint32_t slot, std::uint64_t tag);
-  [[nodiscard]] iovec* send_iovecs(std::size_t max);
-  void sendmsg(int fd, std::uint32_t slot, const msghdr* msg, std::size_t used, std::uint64_t tag);
-  void send(int fd, std::uint32_t slot, const void* buf, std::size_t len, std::uint64_t tag);
-  void timeout(const __kernel_timespec* ts, std::uint64_t tag);
-  void read(int fd, void* buf, std::size_t len, std::uint64_t tag);
-  void cancel(std::uint64_t target, std::uint64_t tag);
+  void attach(int fd, std::uint32_t slot) noexcept override;
+  void detach(std::uint32_t slot) noexcept override;
+  void recv_multishot(int fd, std::uint32_t slot, std::uint64_t tag) override;
+  [[nodiscard]] iovec* send_iovecs(std::size_t max) override;
+  void sendmsg(int fd, std::uint32_t slot, const iovec* iov, std::size_t n, std::uint64_t tag) override;
+  void send(int fd, std::uint32_t slot, const void* buf, std::size_t len, std::uint64_t tag) override;
+  void timeout(const __kernel_timespec* ts, std::uint64_t tag) override;
+  void read(int fd, void* buf, std::size_t len, std::uint64_t tag) override;
+  void cancel(std::uint64_t target, std::uint64_t tag) override;
   // No-op: the driver runs every shard's turn itself.
-  void wake(const ScriptedBackend&, std::uint64_t) noexcept {}
-  [[nodiscard]] std::uint8_t* buffer(std::uint16_t id) const noexcept { return buffers_[id].get(); }
-  void recycle(std::uint16_t id) noexcept;
-  [[nodiscard]] std::uint16_t setup_accepted(int fd) noexcept;
-  void shutdown(int fd, int how) noexcept;
-  void close_fd(int fd) noexcept;
-  [[nodiscard]] std::uint64_t now_ms() const noexcept { return now_ms_; }
+  void wake(IoBackend&, std::uint64_t) noexcept override {}
+  [[nodiscard]] std::uint8_t* buffer(std::uint16_t id) const noexcept override { return buffers_[id].get(); }
+  void recycle(std::uint16_t id) noexcept override;
+  [[nodiscard]] std::uint16_t setup_accepted(int fd) noexcept override;
+  void shutdown(int fd, int how) noexcept override;
+  void close_fd(int fd) noexcept override;
+  [[nodiscard]] std::uint64_t now_ms() const noexcept override { return now_ms_; }
 
-  // Hands every completion queued so far to f. Never blocks.
-  template <typename F>
-  int run_once(F&& f) {
+  // Hands every completion queued so far to the sink. Never blocks.
+  int run_once(CompletionSink& sink) override {
     iov_used_ = 0;
     std::vector<Completion> batch;
     batch.swap(ready_);
-    for (const Completion& c : batch) f(c);
+    for (const Completion& c : batch) sink.on_completion(c);
     batch.clear();
     if (ready_.empty()) ready_.swap(batch);  // keep the capacity
     return 0;

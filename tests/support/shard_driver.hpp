@@ -1,4 +1,4 @@
-// Drives one real Shard on the scripted backend (engine/scripted_backend.hpp): plays the
+// Drives one real Shard on the scripted backend (tests/support/scripted_backend.hpp): plays the
 // clients (connect, bytes, frames, EOF, reset), the network (how much of each pending send
 // goes out) and the clock. Every byte the server writes to a client is checked as it
 // arrives: an HTTP answer, then (after a 101) valid server frames, and nothing after the
@@ -13,7 +13,8 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/shard.hpp"
+#include "engine/core/shard.hpp"
+#include "tests/support/scripted_backend.hpp"
 #include "protocol/close.hpp"
 #include "protocol/frame.hpp"
 #include "protocol/utf8.hpp"
@@ -157,7 +158,10 @@ class ShardDriver {
   explicit ShardDriver(const Config& cfg) {
     group_.config = cfg;
     group_.shard_count = 1;
-    group_.shards.push_back(std::make_unique<Shard>(group_, 0, -1));
+    group_.prewarm_frames = 64;  // a shard per test case (and per fuzz input)
+    auto io = std::make_unique<ScriptedBackend>();
+    io_ = io.get();
+    group_.shards.push_back(std::make_unique<Shard>(group_, 0, -1, std::move(io)));
     shard_ = group_.shards.back().get();
     group_.metrics.push_back(&shard_->metrics());
     init_error_ = shard_->init();
@@ -169,7 +173,7 @@ class ShardDriver {
 
   [[nodiscard]] const std::string& init_error() const noexcept { return init_error_; }
   [[nodiscard]] Shard& shard() noexcept { return *shard_; }
-  [[nodiscard]] ScriptedBackend& io() noexcept { return shard_->backend(); }
+  [[nodiscard]] ScriptedBackend& io() noexcept { return *io_; }
   [[nodiscard]] ShardGroup& group() noexcept { return group_; }
   [[nodiscard]] std::vector<Client>& clients() noexcept { return clients_; }
   [[nodiscard]] const std::vector<Client>& clients() const noexcept { return clients_; }
@@ -240,7 +244,7 @@ class ShardDriver {
 
   // The first broken rule: the backend contract or a client's view of the server's bytes.
   [[nodiscard]] std::string violation() const {
-    if (!shard_->backend().violation().empty()) return "backend: " + shard_->backend().violation();
+    if (!io_->violation().empty()) return "backend: " + io_->violation();
     for (const Client& c : clients_) {
       if (!c.in.error().empty()) return "client fd " + std::to_string(c.fd) + ": " + c.in.error();
     }
@@ -251,6 +255,7 @@ class ShardDriver {
  private:
   ShardGroup group_;
   Shard* shard_ = nullptr;
+  ScriptedBackend* io_ = nullptr;  // owned by the shard
   std::string init_error_;
   std::vector<Client> clients_;
   int next_fd_ = 100;

@@ -5,7 +5,7 @@
 #include <cerrno>
 #include <cstdint>
 
-#include "engine/shard.hpp"
+#include "engine/core/shard.hpp"
 
 namespace ringcast::engine {
 
@@ -42,7 +42,7 @@ void Shard::on_recv(Conn& c, std::uint32_t slot, const Completion& cqe) {
     mark_dirty(c, slot);
     return;
   }
-  kill(c, slot);
+  tear_down(c, slot);
 }
 
 void Shard::mark_dirty(Conn& c, std::uint32_t slot, bool urgent) noexcept {
@@ -70,7 +70,7 @@ void Shard::flush(Conn& c, std::uint32_t slot) {
       // late bytes never turn our close into a reset that could destroy the close frame.
       io_.shutdown(c.fd, SHUT_WR);
       c.wr_shut = true;
-      if (c.peer_eof) kill(c, slot);  // the peer's EOF already came: nothing left to read
+      if (c.peer_eof) tear_down(c, slot);  // the peer's EOF already came: nothing left to read
     }
     return;
   }
@@ -83,9 +83,7 @@ void Shard::flush(Conn& c, std::uint32_t slot) {
     // The common case once a turn's broadcasts are combined: plain send, no msghdr.
     io_.send(c.fd, slot, iov[0].iov_base, iov[0].iov_len, pack(Op::send, c.gen, slot));
   } else {
-    c.msg.msg_iov = iov;
-    c.msg.msg_iovlen = n;
-    io_.sendmsg(c.fd, slot, &c.msg, n, pack(Op::send, c.gen, slot));
+    io_.sendmsg(c.fd, slot, iov, n, pack(Op::send, c.gen, slot));
   }
   c.send_inflight = true;
   c.inflight_entries = static_cast<std::uint32_t>(n);
@@ -102,7 +100,7 @@ void Shard::on_send(Conn& c, std::uint32_t slot, int res) {
       mark_dirty(c, slot);
       return;
     }
-    kill(c, slot);  // peer gone (EPIPE, ECONNRESET) or torn down
+    tear_down(c, slot);  // peer gone (EPIPE, ECONNRESET) or torn down
     return;
   }
   metrics_.bytes_out.add(static_cast<std::uint64_t>(res));
@@ -116,7 +114,7 @@ void Shard::on_send(Conn& c, std::uint32_t slot, int res) {
   if (!c.queue.empty() || c.state == ConnState::finishing) mark_dirty(c, slot, owed);
 }
 
-void Shard::kill(Conn& c, std::uint32_t slot) noexcept {
+void Shard::tear_down(Conn& c, std::uint32_t slot) noexcept {
   if (c.state == ConnState::dead || c.state == ConnState::free) return;
   if (c.joined) leaving_.push_back(slot);
   c.state = ConnState::dead;
@@ -127,7 +125,7 @@ void Shard::kill(Conn& c, std::uint32_t slot) noexcept {
   }
 }
 
-void Shard::reap(Conn& c, std::uint32_t slot) noexcept {
+void Shard::free_slot(Conn& c, std::uint32_t slot) noexcept {
   if (c.joined) leave(c);
   c.queue.clear(leases_);
   c.head.clear();  // spill buffers (up to 64 KiB) go now, not when the slot is reused
@@ -138,8 +136,7 @@ void Shard::reap(Conn& c, std::uint32_t slot) noexcept {
   c.state = ConnState::free;
   c.in_dead_list = false;
   ++c.gen;
-  free_slots_.push_back(slot);
-  --live_;
+  conns_.give_back(slot);
   if (c.upgraded) metrics_.connections.sub();
   c.upgraded = false;
 }

@@ -1,4 +1,4 @@
-#include "engine/timer_wheel.hpp"
+#include "engine/core/timer_wheel.hpp"
 
 #include <bit>
 

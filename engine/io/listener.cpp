@@ -1,4 +1,4 @@
-#include "engine/listener.hpp"
+#include "engine/io/listener.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -1,4 +1,4 @@
-#include "engine/chat_page.hpp"
+#include "engine/app/chat_page.hpp"
 
 namespace ringcast::engine {
 

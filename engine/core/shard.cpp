@@ -1,4 +1,4 @@
-#include "engine/shard.hpp"
+#include "engine/core/shard.hpp"
 
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <new>
+#include <optional>
 
 #include "engine/log.hpp"
 
@@ -19,11 +20,6 @@ constexpr unsigned kRecvBuffers = 2048;   // per shard; power of two
 constexpr unsigned kRecvBufferSize = 4096;
 constexpr std::size_t kMailboxSlots = 8192;
 constexpr std::size_t kPendingDeliveries = 8192;  // a turn with more fans out early
-#if defined(RINGCAST_SCRIPTED_IO)
-constexpr std::size_t kPrewarmFrames = 64;  // tests and the fuzzer build a shard per case
-#else
-constexpr std::size_t kPrewarmFrames = 4096;  // x 160 B: 640 KiB per shard
-#endif
 constexpr std::int64_t kAcceptBackoffNs = 100'000'000;  // EMFILE/ENFILE: retry accept after 100 ms
 
 LogLimiter g_accept_log, g_ring_log;
@@ -36,8 +32,14 @@ std::uint64_t ms_to_ticks(std::chrono::milliseconds ms, std::uint64_t tick_ms) {
 
 }  // namespace
 
-Shard::Shard(ShardGroup& group, unsigned id, int listen_fd)
-    : group_(group), cfg_(group.config), id_(id), listen_fd_(listen_fd) {
+Shard::Shard(ShardGroup& group, unsigned id, int listen_fd, std::unique_ptr<IoBackend> io)
+    : group_(group),
+      cfg_(group.config),
+      id_(id),
+      listen_fd_(listen_fd),
+      io_owner_(std::move(io)),
+      io_(*io_owner_),
+      conns_(group.config.max_connections_per_shard) {
   // Short timeouts (tests) get a finer tick so deadlines stay accurate to ~10%.
   auto shortest = std::min({cfg_.idle_timeout.count() > 0 ? cfg_.idle_timeout.count() / 2 : 100'000L,
                             static_cast<long>(cfg_.handshake_timeout.count()),
@@ -54,17 +56,11 @@ Shard::Shard(ShardGroup& group, unsigned id, int listen_fd)
   coalesce_ts_.tv_nsec = static_cast<long long>((cfg_.coalesce.count() % 1000) * 1'000'000);
 
   std::size_t n = group.shard_count;
-  for (std::size_t i = 0; i < n; ++i) inbox_.push_back(std::make_unique<Mailbox<Delivery>>(kMailboxSlots));
+  for (std::size_t i = 0; i < n; ++i) inbox_.push_back(std::make_unique<Mailbox<Message>>(kMailboxSlots));
   overflow_.resize(n);
   wake_target_.resize(n, false);
-  external_.reserve(1024);
-  external_spare_.reserve(1024);
 
-  std::size_t slots = cfg_.max_connections_per_shard;
-  conns_ = std::vector<Conn>(slots);
-  free_slots_.reserve(slots);
-  for (std::size_t i = slots; i-- > 0;) free_slots_.push_back(static_cast<std::uint32_t>(i));
-  for (std::size_t i = 0; i < slots; ++i) conns_[i].timer.id = static_cast<std::uint32_t>(i);
+  std::size_t slots = conns_.capacity();
   dirty_.reserve(slots);
   urgent_.reserve(slots);
   pending_.reserve(kPendingDeliveries);
@@ -75,7 +71,7 @@ Shard::Shard(ShardGroup& group, unsigned id, int listen_fd)
 }
 
 Shard::~Shard() {
-  for (Conn& c : conns_) {
+  for (Conn& c : conns_.built()) {
     c.queue.clear(leases_);
     if (c.fd >= 0) io_.close_fd(c.fd);
   }
@@ -89,13 +85,14 @@ std::uint64_t Shard::now_tick() const noexcept {
 }
 
 std::string Shard::init() {
-  if (std::string err = io_.init(kRingEntries, kRecvBuffers, kRecvBufferSize, static_cast<unsigned>(conns_.size()));
+  if (!conns_.ok()) return "out of memory for the connection table";
+  if (std::string err = io_.init({kRingEntries, kRecvBuffers, kRecvBufferSize, static_cast<unsigned>(conns_.capacity())});
       !err.empty()) {
     return err;
   }
   // Small frames (chat lines, notices, control frames) in flight at once: preallocated so
   // the first bursts do not allocate on the fan-out path either.
-  if (!frames_.reserve(128, kPrewarmFrames) || !leases_.reserve(kPrewarmFrames)) {
+  if (!frames_.reserve(128, group_.prewarm_frames) || !leases_.reserve(group_.prewarm_frames)) {
     return "out of memory for the frame pool";
   }
   wake_fd_ = eventfd(0, EFD_CLOEXEC);
@@ -122,21 +119,15 @@ void Shard::wake() noexcept {
   (void)w;  // the counter saturating still wakes the reader
 }
 
-void Shard::post_external(Delivery d) {
-  bool was_empty;
-  {
-    std::lock_guard lock(external_mu_);
-    was_empty = external_.empty();
-    external_.push_back(d);
-  }
-  if (was_empty) wake();
+void Shard::post_external(Message m) {
+  if (external_.push(m)) wake();
 }
 
 void Shard::run() {
   start();
   while (turn()) {
   }
-  abandon();
+  close_all_now();
 }
 
 void Shard::start() {
@@ -146,19 +137,18 @@ void Shard::start() {
 }
 
 bool Shard::turn() {
-  int rc = io_.run_once([this](const Completion& c) { dispatch(c); });
+  int rc = io_.run_once(*this);
   if (rc < 0 && rc != -EINTR && rc != -EBUSY && rc != -ETIME) {
     g_ring_log.log(LogLevel::error, "shard %u: waiting for completions: %s", id_, std::strerror(-rc));
   }
   if (!stopping_ && group_.stopping.load(std::memory_order_acquire)) begin_stop();
   end_of_turn();
-  return !(stopping_ && (live_ == 0 || now_tick() >= stop_deadline_));
+  return !(stopping_ && (conns_.live() == 0 || now_tick() >= stop_deadline_));
 }
 
-void Shard::abandon() noexcept {
+void Shard::close_all_now() noexcept {
   // Deadline passed or everyone gone: drop what is left.
-  for (std::uint32_t slot = 0; slot < conns_.size(); ++slot) {
-    Conn& c = conns_[slot];
+  for (Conn& c : conns_.built()) {
     if (c.state == ConnState::free) continue;
     c.joined = false;  // no "left" notices while everything stops
     if (c.fd >= 0) {
@@ -171,22 +161,20 @@ void Shard::abandon() noexcept {
 void Shard::release_leftovers() noexcept {
   // The kernel may still be reading frames of in-flight sends: end the ring first.
   io_.close();
-  for (Conn& c : conns_) c.queue.clear(leases_);
-  for (const Delivery& d : pending_) release_holder(d.frame, nullptr);
+  for (Conn& c : conns_.built()) c.queue.clear(leases_);
+  for (const Message& d : pending_) release_holder(d.frame, nullptr);
   pending_.clear();
   for (auto& box : inbox_) {
-    box->pop_batch([](const Delivery& d) { release_holder(d.frame, nullptr); });
+    box->pop_batch([](const Message& d) { release_holder(d.frame, nullptr); });
   }
   for (auto& list : overflow_) {
-    for (const Delivery& d : list) release_holder(d.frame, nullptr);
+    for (const Message& d : list) release_holder(d.frame, nullptr);
     list.clear();
   }
-  std::lock_guard lock(external_mu_);
-  for (const Delivery& d : external_) release_holder(d.frame, nullptr);
-  external_.clear();
+  external_.drain([](const Message& d) { release_holder(d.frame, nullptr); });
 }
 
-void Shard::dispatch(const Completion& cqe) {
+void Shard::on_completion(const Completion& cqe) {
   Tag tag = unpack(cqe.tag);
   switch (tag.op) {
     case Op::accept: on_accept(cqe); return;
@@ -196,7 +184,7 @@ void Shard::dispatch(const Completion& cqe) {
       return;
     case Op::recv:
     case Op::send: {
-      if (tag.slot >= conns_.size()) return;
+      if (!conns_.contains(tag.slot)) return;
       Conn& c = conns_[tag.slot];
       if (c.state == ConnState::free || (c.gen & 0xFFFFFFu) != tag.gen) return;  // stale
       if (tag.op == Op::recv) {
@@ -208,7 +196,7 @@ void Shard::dispatch(const Completion& cqe) {
     }
     case Op::tick: on_tick(); return;
     case Op::wake:
-      if (!stopping_ || live_ > 0) arm_wake();
+      if (!stopping_ || conns_.live() > 0) arm_wake();
       return;
     case Op::coalesce:
       coalesce_armed_ = false;
@@ -251,19 +239,18 @@ void Shard::on_accept(const Completion& cqe) {
     }
   }
   int fd = cqe.res;
-  if (stopping_ || free_slots_.empty()) {
+  std::optional<std::uint32_t> taken = stopping_ ? std::nullopt : conns_.take();
+  if (!taken) {
     if (!stopping_) {
       metrics_.accept_errors.add();
-      g_accept_log.log(LogLevel::warn, "connection table full (%zu per shard): refusing", conns_.size());
+      g_accept_log.log(LogLevel::warn, "connection table full (%zu per shard): refusing", conns_.capacity());
     }
     io_.close_fd(fd);
     return;
   }
   std::uint16_t port = io_.setup_accepted(fd);
 
-  std::uint32_t slot = free_slots_.back();
-  free_slots_.pop_back();
-  ++live_;
+  std::uint32_t slot = *taken;
   Conn& c = conns_[slot];
   c.fd = fd;
   io_.attach(fd, slot);
@@ -286,7 +273,7 @@ void Shard::on_accept(const Completion& cqe) {
 }
 
 void Shard::on_tick() {
-  if (!stopping_ || live_ > 0) arm_tick();
+  if (!stopping_ || conns_.live() > 0) arm_tick();
   wheel_.advance(now_tick(), [this](std::uint32_t slot) { on_timer(slot); });
 }
 
@@ -298,10 +285,10 @@ void Shard::on_timer(std::uint32_t slot) {
     case ConnState::dead: return;
     case ConnState::handshake:
       metrics_.handshake_failures[static_cast<std::size_t>(HandshakeFailure::timeout)].add();
-      kill(c, slot);
+      tear_down(c, slot);
       return;
     case ConnState::finishing:  // the close handshake or the last send took too long
-      kill(c, slot);
+      tear_down(c, slot);
       return;
     case ConnState::open: break;
   }
@@ -325,12 +312,12 @@ void Shard::begin_stop() {
   if (accept_armed_) {
     io_.cancel(pack(Op::accept), pack(Op::cancel));
   }
-  for (std::uint32_t slot = 0; slot < conns_.size(); ++slot) {
-    Conn& c = conns_[slot];
+  for (Conn& c : conns_.built()) {
+    std::uint32_t slot = conns_.slot_of(c);
     if (c.state == ConnState::open) {
       send_close(c, slot, 1001, "server shutting down");
     } else if (c.state == ConnState::handshake) {
-      kill(c, slot);
+      tear_down(c, slot);
     }
   }
 }
@@ -388,7 +375,7 @@ void Shard::end_of_turn() {
       ++i;
       continue;
     }
-    reap(c, slot);
+    free_slot(c, slot);
     dead_[i] = dead_.back();
     dead_.pop_back();
   }

@@ -2,19 +2,15 @@
 #include <algorithm>
 #include <cstring>
 
-#include "engine/fanout.hpp"
+#include "engine/pubsub/fanout.hpp"
 #include "engine/log.hpp"
-#include "engine/shard.hpp"
+#include "engine/core/shard.hpp"
+#include "engine/pubsub/encode.hpp"
 
 namespace ringcast::engine {
 
 void Shard::announce(std::uint32_t topic, std::string_view text) {
-  Frame* f = frames_.acquire(protocol::frame_header_len(text.size()) + text.size());
-  if (f == nullptr) return;
-  f->len = static_cast<std::uint32_t>(protocol::encode_server_frame(
-      {f->bytes(), f->capacity}, protocol::Opcode::text,
-      {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()}));
-  publish(topic, f);
+  if (Frame* f = encode_frame(&frames_, protocol::Opcode::text, as_bytes(text))) publish(topic, f);
 }
 
 void Shard::publish(std::uint32_t topic, Frame* frame) {
@@ -22,7 +18,7 @@ void Shard::publish(std::uint32_t topic, Frame* frame) {
   frame->holders.store(group_.shard_count, std::memory_order_relaxed);
   for (unsigned t = 0; t < group_.shard_count; ++t) {
     if (t == id_) continue;
-    Delivery d{frame, topic};
+    Message d{frame, topic};
     // Keep per-publisher order: once anything is waiting in overflow, queue behind it.
     if (!overflow_[t].empty() || !group_.shards[t]->inbox_from(id_).try_push(d)) overflow_[t].push_back(d);
     wake_target_[t] = true;
@@ -30,7 +26,7 @@ void Shard::publish(std::uint32_t topic, Frame* frame) {
   defer({frame, topic});
 }
 
-void Shard::defer(Delivery d) {
+void Shard::defer(Message d) {
   if (pending_.size() == pending_.capacity()) fanout_pending();  // never grow on the hot path
   pending_.push_back(d);
 }
@@ -91,7 +87,7 @@ void Shard::fanout(std::uint32_t topic, Frame* frame, std::uint32_t messages) {
     return;
   }
   if (SubscriberList* list = topics_.find(topic)) {
-    std::uint32_t n = fan_out(list->all(), conns_, lease, cfg_.max_backlog, dirty_,
+    std::uint32_t n = fan_out(list->all(), conns_.built(), lease, cfg_.max_backlog, dirty_,
                               [this, messages](Conn& c, std::uint32_t slot, Refusal why) {
                                 refuse(c, slot, why, messages);
                               });
@@ -111,7 +107,7 @@ void Shard::enqueue(Conn& c, std::uint32_t slot, Lease* lease) noexcept {
 
 void Shard::refuse(Conn& c, std::uint32_t slot, Refusal why, std::uint32_t messages) noexcept {
   if (why == Refusal::no_memory) {
-    kill(c, slot);
+    tear_down(c, slot);
   } else if (cfg_.slow_policy == SlowPolicy::drop) {
     metrics_.frames_dropped.add(messages);
   } else {
@@ -132,15 +128,9 @@ void Shard::slow_close(Conn& c, std::uint32_t slot) noexcept {
 void Shard::drain_mailboxes() {
   for (unsigned s = 0; s < group_.shard_count; ++s) {
     if (s == id_) continue;
-    inbox_[s]->pop_batch([this](const Delivery& d) { defer(d); });
+    inbox_[s]->pop_batch([this](const Message& d) { defer(d); });
   }
-  {
-    std::lock_guard lock(external_mu_);
-    if (external_.empty()) return;
-    external_.swap(external_spare_);
-  }
-  for (const Delivery& d : external_spare_) defer(d);
-  external_spare_.clear();
+  external_.drain([this](const Message& d) { defer(d); });
 }
 
 void Shard::post_wakeups() {
@@ -148,7 +138,7 @@ void Shard::post_wakeups() {
     if (t == id_) continue;
     auto& pending = overflow_[t];
     if (!pending.empty()) {
-      Mailbox<Delivery>& box = group_.shards[t]->inbox_from(id_);
+      Mailbox<Message>& box = group_.shards[t]->inbox_from(id_);
       std::size_t i = 0;
       while (i < pending.size() && box.try_push(pending[i])) ++i;
       pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(i));

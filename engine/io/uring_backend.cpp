@@ -1,4 +1,4 @@
-#include "engine/uring_backend.hpp"
+#include "engine/io/uring_backend.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -6,27 +6,30 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <new>
 
+#include "engine/log.hpp"
+
 namespace ringcast::engine {
 
-std::string UringBackend::init(unsigned entries, unsigned recv_buffers, unsigned recv_buffer_size,
-                               unsigned files) {
-  int rc = setup_shard_ring(ring_, entries);
+std::string UringBackend::init(const BackendLimits& limits) {
+  int rc = setup_shard_ring(ring_, limits.entries);
   if (rc < 0) return std::string("cannot set up io_uring: ") + std::strerror(-rc);
   ready_ = true;
   if (!(ring_.features & IORING_FEAT_SUBMIT_STABLE)) return "io_uring lacks SUBMIT_STABLE (needs Linux 5.5 or later)";
-  rc = bufs_.setup(ring_, 0, recv_buffers, recv_buffer_size);
+  rc = bufs_.setup(ring_, 0, limits.recv_buffers, limits.recv_buffer_size);
   if (rc < 0) return std::string("cannot register the receive buffer ring: ") + std::strerror(-rc);
   // Before Linux 6.13 the table's entries were released in order: one long-lived multishot
   // recv pinned every socket detached after it (liburing issue 1192), so closed connections
   // would leak until it ended. There, and without a sparse table, operations use the fd.
-  if (files > 0 && kernel_at_least(6, 13) && io_uring_register_files_sparse(&ring_, files) == 0) {
-    fixed_.assign(files, 0);
+  if (limits.files > 0 && kernel_at_least(6, 13) && io_uring_register_files_sparse(&ring_, limits.files) == 0) {
+    fixed_.assign(limits.files, 0);
   }
   iov_arena_.reset(new (std::nothrow) iovec[kIovArena]);
-  if (!iov_arena_) return "out of memory for the send iovec arena";
+  msg_arena_.reset(new (std::nothrow) msghdr[kIovArena]);
+  if (!iov_arena_ || !msg_arena_) return "out of memory for the send iovec arena";
   return {};
 }
 
@@ -85,14 +88,18 @@ iovec* UringBackend::send_iovecs(std::size_t max) {
   if (iov_used_ + max > kIovArena) {
     // Every filled iovec belongs to an SQE already queued: submitting copies them all.
     io_uring_submit(&ring_);
-    iov_used_ = 0;
+    iov_used_ = msg_used_ = 0;
   }
   return iov_arena_.get() + iov_used_;
 }
 
-void UringBackend::sendmsg(int fd, std::uint32_t slot, const msghdr* msg, std::size_t used, std::uint64_t tag) {
+void UringBackend::sendmsg(int fd, std::uint32_t slot, const iovec* iov, std::size_t n, std::uint64_t tag) {
   io_uring_sqe* s = sqe();
-  iov_used_ += used;
+  iov_used_ += n;
+  msghdr* msg = &msg_arena_[msg_used_++];
+  *msg = msghdr{};
+  msg->msg_iov = const_cast<iovec*>(iov);
+  msg->msg_iovlen = n;
   io_uring_prep_sendmsg(s, fd, msg, MSG_NOSIGNAL);
   target(s, slot);
   io_uring_sqe_set_data64(s, tag);
@@ -123,9 +130,10 @@ void UringBackend::cancel(std::uint64_t target, std::uint64_t tag) {
   io_uring_sqe_set_data64(s, tag);
 }
 
-void UringBackend::wake(const UringBackend& other, std::uint64_t tag) {
+void UringBackend::wake(IoBackend& other, std::uint64_t tag) {
   io_uring_sqe* s = sqe();
-  io_uring_prep_msg_ring(s, other.ring_.ring_fd, 0, tag, 0);
+  // Shards of one server share a backend type (the server picks it once).
+  io_uring_prep_msg_ring(s, static_cast<UringBackend&>(other).ring_.ring_fd, 0, tag, 0);
   s->flags |= IOSQE_CQE_SKIP_SUCCESS;  // the sender needs no completion for a wake-up
   io_uring_sqe_set_data64(s, tag);
 }
@@ -142,6 +150,42 @@ std::uint16_t UringBackend::setup_accepted(int fd) noexcept {
 }
 
 void UringBackend::close_fd(int fd) noexcept { ::close(fd); }
+
+int UringBackend::run_once(CompletionSink& sink) {
+  int rc = io_uring_submit_and_wait(&ring_, 1);
+  // Only once every SQE is consumed were the arena's iovecs copied (not after -EBUSY).
+  if (io_uring_sq_ready(&ring_) == 0) iov_used_ = msg_used_ = 0;
+  unsigned head;
+  unsigned seen = 0;
+  bool grown = false;
+  io_uring_cqe* cqe;
+  io_uring_for_each_cqe(&ring_, head, cqe) {
+    Completion c;
+    c.tag = cqe->user_data;
+    c.res = cqe->res;
+    c.more = (cqe->flags & IORING_CQE_F_MORE) != 0;
+    c.has_buffer = (cqe->flags & IORING_CQE_F_BUFFER) != 0;
+    c.buffer = static_cast<std::uint16_t>(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+    // A multishot recv that found the ring empty ended: provide more before the shard
+    // re-arms it (after this batch). Once a batch: buffers come back as it is recycled.
+    if (c.res == -ENOBUFS && !grown) [[unlikely]] {
+      grow_buffers();
+      grown = true;
+    }
+    sink.on_completion(c);
+    ++seen;
+  }
+  io_uring_cq_advance(&ring_, seen);
+  return rc < 0 ? rc : 0;
+}
+
+void UringBackend::grow_buffers() noexcept {
+  // Logged per growth only: at most log2(capacity / first batch) lines per shard.
+  if (bufs_.grow() > 0) {
+    log_line(LogLevel::debug, "receive buffers: %u of %u provided (the ring ran dry)", bufs_.provided(),
+             bufs_.capacity());
+  }
+}
 
 std::uint64_t UringBackend::now_ms() const noexcept {
   timespec ts{};

@@ -1,0 +1,38 @@
+#include "engine/ws/routes.hpp"
+
+#include <gtest/gtest.h>
+
+namespace ringcast::engine {
+namespace {
+
+TEST(Routes, WebSocketEndpoints) {
+  EXPECT_EQ(match_route("/echo", true).route, Route::echo);
+  RouteMatch m = match_route("/lobby", true);
+  EXPECT_EQ(m.route, Route::chat_room);
+  EXPECT_EQ(m.room, "lobby");
+  m = match_route("/", true);
+  EXPECT_EQ(m.route, Route::chat_room);
+  EXPECT_EQ(m.room, "");
+}
+
+TEST(Routes, HttpPagesAndProbes) {
+  EXPECT_EQ(match_route("/healthz", false).route, Route::healthz);
+  EXPECT_EQ(match_route("/metrics", false).route, Route::metrics);
+  EXPECT_EQ(match_route("/lobby", false).route, Route::chat_page);
+  EXPECT_EQ(match_route("/", false).route, Route::chat_page);
+  EXPECT_EQ(match_route("/echo", false).route, Route::chat_page);  // its page talks to the echo endpoint
+}
+
+TEST(Routes, WhatIsNotServed) {
+  EXPECT_EQ(match_route("/healthz", true).route, Route::not_found);
+  EXPECT_EQ(match_route("/metrics", true).route, Route::not_found);
+  EXPECT_EQ(match_route("/favicon.ico", false).route, Route::not_found);
+  EXPECT_EQ(match_route("/favicon.ico", true).route, Route::not_found);
+  EXPECT_EQ(match_route("/a/b", true).route, Route::not_found);
+  EXPECT_EQ(match_route("/a/b", false).route, Route::not_found);
+  EXPECT_EQ(match_route("", true).route, Route::not_found);
+  EXPECT_EQ(match_route("*", false).route, Route::not_found);
+}
+
+}  // namespace
+}  // namespace ringcast::engine
