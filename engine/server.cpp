@@ -13,6 +13,7 @@
 
 #include "engine/io/listener.hpp"
 #include "engine/core/shard.hpp"
+#include "engine/app/builtin_apps.hpp"
 #include "engine/io/backend_choice.hpp"
 #include "engine/log.hpp"
 #include "engine/pubsub/encode.hpp"
@@ -20,6 +21,9 @@
 namespace ringcast::engine {
 
 struct Server::Impl {
+  explicit Impl(Config config) : apps(config) { group.config = std::move(config); }
+
+  BuiltinApps apps;  // before the group: shards call them until they are gone
   ShardGroup group;
   std::vector<std::thread> threads;
   std::function<void(unsigned)> hook;
@@ -49,7 +53,7 @@ std::size_t default_slots(unsigned shards) {
 
 }  // namespace
 
-Server::Server(Config config) : impl_(std::make_unique<Impl>()) { impl_->group.config = std::move(config); }
+Server::Server(Config config) : impl_(std::make_unique<Impl>(std::move(config))) { impl_->apps.install(impl_->group); }
 
 Server::~Server() {
   stop();

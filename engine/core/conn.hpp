@@ -20,7 +20,8 @@ enum class ConnState : std::uint8_t {
   dead,       // being torn down: waiting for in-flight operations, then close + free
 };
 
-enum class Endpoint : std::uint8_t { chat, echo };
+// Which app (engine/ws/app.hpp) handles a connection's messages: an index into ShardGroup::apps.
+enum class AppId : std::uint8_t { chat, echo, count_ };
 
 // Frames one sendmsg covers (iovecs come from the shard's arena). Per-send kernel cost
 // dominates small-message fan-out: 32 -> 256 cut server CPU per delivery from ~450 ns to
@@ -37,7 +38,7 @@ struct alignas(64) Conn {
   bool dirty = false;           // net: on the shard's dirty list
   bool urgent = false;          // net: on the urgent list (sent this turn despite --coalesce)
   bool close_sent = false;      // ws: our close frame is queued: nothing else may follow
-  Endpoint endpoint = Endpoint::chat;  // app: who handles its messages
+  AppId app = AppId::chat;      // ws: who handles its messages
   std::uint16_t port = 0;       // app: the peer's port: the client's chat name is ID<port>
   int fd = -1;                  // core
   std::uint32_t gen = 0;        // core: bumped when the slot is freed (stale tags miss)
@@ -55,8 +56,8 @@ struct alignas(64) Conn {
   bool close_received = false;
   bool ping_sent = false;       // idle probe outstanding
   bool upgraded = false;        // counted in the connections gauge (WebSocket established)
+  bool app_open = false;        // the app's on_open ran: on_close is owed, once
   // --- pubsub: the subscription ---
-  bool joined = false;          // subscribed to `topic`; "left" is announced once
   std::uint32_t topic = kNoTopic;
   std::uint32_t topic_index = 0;
 

@@ -67,7 +67,7 @@ Shard::Shard(ShardGroup& group, unsigned id, int listen_fd, std::unique_ptr<IoBa
   order_.reserve(kPendingDeliveries);
   dead_.reserve(slots);
   rearm_.reserve(slots);
-  leaving_.reserve(slots);
+  closing_.reserve(slots);
 }
 
 Shard::~Shard() {
@@ -150,7 +150,7 @@ void Shard::close_all_now() noexcept {
   // Deadline passed or everyone gone: drop what is left.
   for (Conn& c : conns_.built()) {
     if (c.state == ConnState::free) continue;
-    c.joined = false;  // no "left" notices while everything stops
+    c.app_open = false;  // no farewells (a chat room's "left") while everything stops
     if (c.fd >= 0) {
       io_.close_fd(c.fd);
       c.fd = -1;
@@ -255,12 +255,11 @@ void Shard::on_accept(const Completion& cqe) {
   c.fd = fd;
   io_.attach(fd, slot);
   c.state = ConnState::handshake;
-  c.endpoint = Endpoint::chat;
   c.port = port;
   // c.dirty / c.urgent are not reset: they mean "on the shard's list", which a reused slot
   // may still be on (the coalesce window outlives connections); the list clears them.
   c.recv_armed = c.send_inflight = c.flush_when_done = c.close_sent = c.close_received = false;
-  c.ping_sent = c.wr_shut = c.rd_shut = c.peer_eof = c.in_dead_list = c.joined = c.upgraded = false;
+  c.ping_sent = c.wr_shut = c.rd_shut = c.peer_eof = c.in_dead_list = c.app_open = c.upgraded = false;
   c.topic = kNoTopic;
   c.inflight_entries = 0;
   c.head.clear();
@@ -338,10 +337,11 @@ void Shard::end_of_turn() {
   drain_mailboxes();
   // Under --coalesce, broadcasts wait (and combine) until the timer: one frame per window.
   bool due = cfg_.coalesce.count() == 0 || coalesce_due_ || stopping_;
-  // Leaves announce "left", which fans out, which may close slow clients (more leaves).
+  // A closing app may publish (a chat room's "left"), which fans out, which may close slow
+  // clients (more closings).
   for (;;) {
-    for (std::size_t i = 0; i < leaving_.size(); ++i) leave(conns_[leaving_[i]]);
-    leaving_.clear();
+    for (std::size_t i = 0; i < closing_.size(); ++i) close_app(conns_[closing_[i]], closing_[i]);
+    closing_.clear();
     if (!due || pending_.empty()) break;
     fanout_pending();
   }

@@ -29,6 +29,7 @@
 #include "engine/core/timer_wheel.hpp"
 #include "engine/pubsub/topic.hpp"
 #include "engine/io/backend.hpp"
+#include "engine/ws/app.hpp"
 #include "engine/core/user_data.hpp"
 #include "protocol/frame.hpp"
 
@@ -44,10 +45,14 @@ struct ShardGroup {
   std::vector<std::unique_ptr<Shard>> shards;
   std::vector<const ShardMetrics*> metrics;
   std::size_t prewarm_frames = 4096;  // small frames pooled per shard at init (x 160 B)
+  // The app for each AppId (engine/app/builtin_apps.hpp installs them); shared by every shard.
+  App* apps[static_cast<std::size_t>(AppId::count_)] = {};
   std::atomic<bool> stopping{false};
 };
 
 class Shard final : private CompletionSink {
+  friend class Session;  // what an app may do, on this shard (engine/ws/session.cpp)
+
  public:
   // `io` is this shard's backend (every shard of a group has the same kind).
   Shard(ShardGroup& group, unsigned id, int listen_fd, std::unique_ptr<IoBackend> io);
@@ -112,8 +117,9 @@ class Shard final : private CompletionSink {
   void route_http(Conn& c, std::uint32_t slot, std::string_view method, std::string_view path);
   void fail_handshake(Conn& c, std::uint32_t slot, int status, HandshakeFailure why);
   void respond_error(Conn& c, std::uint32_t slot, int status);  // HTTP error answer, then close
-  void join(Conn& c, std::uint32_t slot);
-  void leave(Conn& c) noexcept;
+  // The app's on_close, once per opened connection (deferred to the end of the turn).
+  void close_app(Conn& c, std::uint32_t slot) noexcept;
+  [[nodiscard]] App& app_of(const Conn& c) const noexcept { return *group_.apps[static_cast<std::size_t>(c.app)]; }
   void send_close(Conn& c, std::uint32_t slot, std::uint16_t code, std::string_view reason);
   void send_control(Conn& c, std::uint32_t slot, protocol::Opcode op, std::span<const std::uint8_t> payload);
   // Queues `frame` (len set, holders 0) for this connection only.
@@ -143,7 +149,6 @@ class Shard final : private CompletionSink {
   void slow_close(Conn& c, std::uint32_t slot) noexcept;
   void drain_mailboxes();
   void post_wakeups();
-  void announce(std::uint32_t topic, std::string_view text);
 
   ShardGroup& group_;
   const Config& cfg_;
@@ -158,7 +163,7 @@ class Shard final : private CompletionSink {
   __kernel_timespec coalesce_ts_{};
 
   ConnTable conns_;
-  std::vector<std::uint32_t> dirty_, dead_, rearm_, leaving_;
+  std::vector<std::uint32_t> dirty_, dead_, rearm_, closing_;  // closing_: on_close owed
   std::vector<std::uint32_t> urgent_;  // --coalesce: connections whose frames must not wait
   std::vector<Message> pending_;      // this turn's deliveries, fanned out at its end
   std::vector<std::uint64_t> order_;   // scratch: pending_ sorted by (topic, arrival)

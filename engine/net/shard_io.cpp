@@ -116,7 +116,7 @@ void Shard::on_send(Conn& c, std::uint32_t slot, int res) {
 
 void Shard::tear_down(Conn& c, std::uint32_t slot) noexcept {
   if (c.state == ConnState::dead || c.state == ConnState::free) return;
-  if (c.joined) leaving_.push_back(slot);
+  if (c.app_open) closing_.push_back(slot);
   c.state = ConnState::dead;
   wheel_.cancel(c.timer);
   if (!c.in_dead_list) {
@@ -126,7 +126,7 @@ void Shard::tear_down(Conn& c, std::uint32_t slot) noexcept {
 }
 
 void Shard::free_slot(Conn& c, std::uint32_t slot) noexcept {
-  if (c.joined) leave(c);
+  close_app(c, slot);
   c.queue.clear(leases_);
   c.head.clear();  // spill buffers (up to 64 KiB) go now, not when the slot is reused
   c.assembly.clear();

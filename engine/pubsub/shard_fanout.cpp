@@ -9,10 +9,6 @@
 
 namespace ringcast::engine {
 
-void Shard::announce(std::uint32_t topic, std::string_view text) {
-  if (Frame* f = encode_frame(&frames_, protocol::Opcode::text, as_bytes(text))) publish(topic, f);
-}
-
 void Shard::publish(std::uint32_t topic, Frame* frame) {
   // One holder per shard: each shard drops its own when its last queued copy is sent.
   frame->holders.store(group_.shard_count, std::memory_order_relaxed);

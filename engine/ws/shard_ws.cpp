@@ -1,4 +1,5 @@
-// Shard: the HTTP request head, routing, WebSocket frames, and the chat/echo endpoints.
+// Shard: the HTTP request head, routing, WebSocket frames and close; messages go to the
+// connection's app (engine/ws/app.hpp).
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -56,7 +57,7 @@ void Shard::send_close(Conn& c, std::uint32_t slot, std::uint16_t code, std::str
   std::size_t n = protocol::encode_close_payload(payload, code, reason);
   send_control(c, slot, protocol::Opcode::close, {payload, n});
   c.close_sent = true;
-  if (c.joined) leaving_.push_back(slot);
+  if (c.app_open) closing_.push_back(slot);
   end_after_flush(c, slot);
 }
 
@@ -139,7 +140,7 @@ void Shard::on_handshake_bytes(Conn& c, std::uint32_t slot, const std::uint8_t* 
     fail_handshake(c, slot, 404, HandshakeFailure::not_found);
     return;
   }
-  bool echo = route.route == Route::echo;
+  c.app = route.route == Route::echo ? AppId::echo : AppId::chat;
   Frame* f = frames_.acquire(256);
   if (f == nullptr) {
     tear_down(c, slot);
@@ -151,16 +152,14 @@ void Shard::on_handshake_bytes(Conn& c, std::uint32_t slot, const std::uint8_t* 
   c.state = ConnState::open;
   c.upgraded = true;
   metrics_.connections.add();
-  c.endpoint = echo ? Endpoint::echo : Endpoint::chat;
   if (idle_ticks_ > 0) {
     wheel_.schedule(c.timer, c.last_input_tick + idle_ticks_ / 2);
   } else {
     wheel_.cancel(c.timer);
   }
-  if (!echo) {
-    c.topic = group_.topics.acquire(route.room);
-    join(c, slot);
-  }
+  c.app_open = true;
+  Session session(*this, c, slot);
+  app_of(c).on_open(session, route.room);
   // Frames the client pipelined right behind its request (rare: clients wait for the 101).
   // The reader unmasks in place, so they are decoded from the head buffer.
   if (r.consumed < in.size()) {
@@ -271,54 +270,15 @@ void Shard::on_frames(Conn& c, std::uint32_t slot, std::uint8_t* data, std::size
 
 void Shard::on_message(Conn& c, std::uint32_t slot, protocol::Opcode op, std::span<const std::uint8_t> payload) {
   metrics_.messages_in.add();
-  if (c.endpoint == Endpoint::echo) {
-    Frame* f = encode_frame(&frames_, op, payload);
-    if (f == nullptr) {
-      tear_down(c, slot);
-      return;
-    }
-    f->holders.store(1, std::memory_order_relaxed);
-    Lease* lease = leases_.lease(f);
-    if (lease == nullptr) {
-      release_holder(f, &frames_);
-      return;
-    }
-    enqueue(c, slot, lease);
-    leases_.drop_if_unused(lease);
-    return;
-  }
-  // Binary in a chat room is relayed unchanged (no name prefix: it may not be text).
-  char prefix[16];
-  int pn = op == protocol::Opcode::binary
-               ? 0
-               : std::snprintf(prefix, sizeof prefix, "ID%u: ", static_cast<unsigned>(c.port));
-  if (Frame* f = encode_frame(&frames_, op, payload, {prefix, static_cast<std::size_t>(pn)})) publish(c.topic, f);
+  Session session(*this, c, slot);
+  app_of(c).on_message(session, op, payload);
 }
 
-void Shard::join(Conn& c, std::uint32_t slot) {
-  SubscriberList& list = topics_.get_or_create(c.topic);
-  c.topic_index = list.add(Subscriber{slot, c.gen});
-  c.joined = true;
-  if (!cfg_.announce) return;
-  char text[32];
-  int n = std::snprintf(text, sizeof text, "ID%u joined", static_cast<unsigned>(c.port));
-  announce(c.topic, {text, static_cast<std::size_t>(n)});
-}
-
-void Shard::leave(Conn& c) noexcept {
-  if (!c.joined) return;
-  c.joined = false;
-  if (SubscriberList* list = topics_.find(c.topic)) {
-    if (const Subscriber* moved = list->remove(c.topic_index)) conns_[moved->slot].topic_index = c.topic_index;
-    topics_.drop_if_empty(c.topic);
-  }
-  if (cfg_.announce) {
-    char text[32];
-    int n = std::snprintf(text, sizeof text, "ID%u left", static_cast<unsigned>(c.port));
-    announce(c.topic, {text, static_cast<std::size_t>(n)});
-  }
-  group_.topics.release(c.topic);  // after the notice: other shards' members still get it
-  c.topic = kNoTopic;
+void Shard::close_app(Conn& c, std::uint32_t slot) noexcept {
+  if (!c.app_open) return;
+  c.app_open = false;
+  Session session(*this, c, slot);
+  app_of(c).on_close(session);
 }
 
 }  // namespace ringcast::engine

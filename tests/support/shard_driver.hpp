@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/app/builtin_apps.hpp"
 #include "engine/core/shard.hpp"
 #include "tests/support/scripted_backend.hpp"
 #include "protocol/close.hpp"
@@ -155,8 +156,9 @@ class ShardDriver {
     std::string path;  // what connect_ws asked for; empty when the script wrote the request
   };
 
-  explicit ShardDriver(const Config& cfg) {
+  explicit ShardDriver(const Config& cfg) : apps_(cfg) {
     group_.config = cfg;
+    apps_.install(group_);
     group_.shard_count = 1;
     group_.prewarm_frames = 64;  // a shard per test case (and per fuzz input)
     auto io = std::make_unique<ScriptedBackend>();
@@ -253,6 +255,7 @@ class ShardDriver {
   [[nodiscard]] bool running() const noexcept { return running_; }
 
  private:
+  BuiltinApps apps_;  // before the group: the shard calls them
   ShardGroup group_;
   Shard* shard_ = nullptr;
   ScriptedBackend* io_ = nullptr;  // owned by the shard

@@ -1,0 +1,23 @@
+// The apps ringcast serves out of the box (the chat room and echo), owned together and
+// installed into a shard group's app table.
+#pragma once
+#include "engine/app/chat_room.hpp"
+#include "engine/app/echo.hpp"
+#include "engine/config.hpp"
+#include "engine/core/shard.hpp"
+
+namespace ringcast::engine {
+
+struct BuiltinApps {
+  explicit BuiltinApps(const Config& cfg) noexcept : chat(cfg.announce) {}
+  // The apps must outlive every shard of `group`.
+  void install(ShardGroup& group) noexcept {
+    group.apps[static_cast<std::size_t>(AppId::chat)] = &chat;
+    group.apps[static_cast<std::size_t>(AppId::echo)] = &echo;
+  }
+
+  ChatRoom chat;
+  Echo echo;
+};
+
+}  // namespace ringcast::engine

@@ -1,0 +1,55 @@
+// What a WebSocket endpoint implements (the chat room, echo; next, the client protocol),
+// and the Session through which it acts. The shard calls an app once per event of one
+// connection (open, each whole message, close), never per subscriber: fan-out stays in
+// pubsub. One App object serves every shard at once, so an app keeps no mutable state of
+// its own: what belongs to a connection lives in its session (its subscription).
+#pragma once
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "protocol/frame.hpp"
+
+namespace ringcast::engine {
+
+class Shard;
+struct Conn;
+
+// One connection, as an app sees it during a call. Valid only for that call.
+class Session {
+ public:
+  [[nodiscard]] std::uint16_t peer_port() const noexcept;
+  // Encodes one frame and queues it for this client only, counted against its backlog
+  // like a broadcast (past it, the slow-client policy applies).
+  void reply(protocol::Opcode op, std::span<const std::uint8_t> payload);
+  // Subscribes this connection to `topic` (one subscription per connection for now).
+  void subscribe(std::string_view topic);
+  // Ends the subscription; returns the topic it had (kNoTopic if none), which stays
+  // valid for one more publish (a farewell to the others).
+  std::uint32_t unsubscribe() noexcept;
+  [[nodiscard]] std::uint32_t topic() const noexcept;
+  // Encodes `prefix` + `payload` once and delivers it to every subscriber of `topic` on
+  // every shard (this connection included, if subscribed).
+  void publish(std::uint32_t topic, protocol::Opcode op, std::span<const std::uint8_t> payload,
+               std::string_view prefix = {});
+
+ private:
+  friend class Shard;
+  Session(Shard& shard, Conn& conn, std::uint32_t slot) noexcept : shard_(shard), conn_(conn), slot_(slot) {}
+  Shard& shard_;
+  Conn& conn_;
+  std::uint32_t slot_;
+};
+
+class App {
+ public:
+  virtual ~App() = default;
+  // The upgrade was answered. `target`: what the route matched in the path (a room name).
+  virtual void on_open(Session& s, std::string_view target) = 0;
+  // A whole text or binary message (text is valid UTF-8).
+  virtual void on_message(Session& s, protocol::Opcode op, std::span<const std::uint8_t> payload) = 0;
+  // The connection closes or is gone: once, at the end of the turn in which it ended.
+  virtual void on_close(Session& s) noexcept = 0;
+};
+
+}  // namespace ringcast::engine
