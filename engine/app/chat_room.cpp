@@ -29,7 +29,8 @@ void ChatRoom::on_message(Session& s, protocol::Opcode op, std::span<const std::
 
 void ChatRoom::on_close(Session& s) noexcept {
   // Unsubscribed first: the leaver does not hear its own farewell.
-  std::uint32_t room = s.unsubscribe();
+  std::uint32_t room = s.topic();
+  s.unsubscribe(room);
   if (announce_) notice(s, room, "left");
 }
 

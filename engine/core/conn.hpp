@@ -7,7 +7,7 @@
 #include "engine/ws/byte_buffer.hpp"
 #include "engine/net/send_queue.hpp"
 #include "engine/core/timer_wheel.hpp"
-#include "engine/pubsub/topic.hpp"
+#include "engine/pubsub/subscription.hpp"
 #include "protocol/message.hpp"
 
 namespace ringcast::engine {
@@ -57,9 +57,8 @@ struct alignas(64) Conn {
   bool ping_sent = false;       // idle probe outstanding
   bool upgraded = false;        // counted in the connections gauge (WebSocket established)
   bool app_open = false;        // the app's on_open ran: on_close is owed, once
-  // --- pubsub: the subscription ---
-  std::uint32_t topic = kNoTopic;
-  std::uint32_t topic_index = 0;
+  // --- pubsub: the first subscription (more: engine/pubsub/subscriptions.hpp) ---
+  Subscription sub;
 
   // --- net ---
   std::uint32_t inflight_entries = 0;  // queue entries the send in flight covers
@@ -70,8 +69,9 @@ struct alignas(64) Conn {
   protocol::MessageReader reader;
   ByteBuffer head;              // a request head split across receives (handshake only)
   ByteBuffer assembly;          // a message spanning receive buffers (allocated on the first)
-  std::uint32_t head_scanned = 0;
+  std::uint16_t head_scanned = 0;  // < kMaxHead (8 KiB)
   protocol::Opcode assembly_op = protocol::Opcode::text;
+  std::uint32_t more_subs = 0;  // pubsub: 1 + its row of extra subscriptions; 0: none
 };
 
 // Fan-out (engine/pubsub/fanout.hpp deliver) reads and writes only these: one cache line.

@@ -260,7 +260,6 @@ void Shard::on_accept(const Completion& cqe) {
   // may still be on (the coalesce window outlives connections); the list clears them.
   c.recv_armed = c.send_inflight = c.flush_when_done = c.close_sent = c.close_received = false;
   c.ping_sent = c.wr_shut = c.rd_shut = c.peer_eof = c.in_dead_list = c.app_open = c.upgraded = false;
-  c.topic = kNoTopic;
   c.inflight_entries = 0;
   c.head.clear();
   c.head_scanned = 0;

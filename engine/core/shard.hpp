@@ -28,6 +28,7 @@
 #include "engine/metrics.hpp"
 #include "engine/core/timer_wheel.hpp"
 #include "engine/pubsub/topic.hpp"
+#include "engine/pubsub/subscriptions.hpp"
 #include "engine/io/backend.hpp"
 #include "engine/ws/app.hpp"
 #include "engine/core/user_data.hpp"
@@ -117,8 +118,10 @@ class Shard final : private CompletionSink {
   void route_http(Conn& c, std::uint32_t slot, std::string_view method, std::string_view path);
   void fail_handshake(Conn& c, std::uint32_t slot, int status, HandshakeFailure why);
   void respond_error(Conn& c, std::uint32_t slot, int status);  // HTTP error answer, then close
-  // The app's on_close, once per opened connection (deferred to the end of the turn).
+  // The app's on_close, once per opened connection (deferred to the end of the turn);
+  // then whatever the connection is still subscribed to is dropped.
   void close_app(Conn& c, std::uint32_t slot) noexcept;
+  void unsubscribe_all(std::uint32_t slot) noexcept;
   [[nodiscard]] App& app_of(const Conn& c) const noexcept { return *group_.apps[static_cast<std::size_t>(c.app)]; }
   void send_close(Conn& c, std::uint32_t slot, std::uint16_t code, std::string_view reason);
   void send_control(Conn& c, std::uint32_t slot, protocol::Opcode op, std::span<const std::uint8_t> payload);
@@ -172,6 +175,7 @@ class Shard final : private CompletionSink {
   LeasePool leases_{frames_};
   TimerWheel wheel_;
   ShardTopics topics_;
+  Subscriptions subs_{conns_, topics_};
   ShardMetrics metrics_;
 
   std::vector<std::unique_ptr<Mailbox<Message>>> inbox_;  // [sender]

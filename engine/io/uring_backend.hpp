@@ -41,7 +41,7 @@ class UringBackend final : public IoBackend {
   // Receive buffers: a provided buffer ring of recv_buffers entries that starts with
   // BufferRing::kFirstBatch buffers and doubles (up to recv_buffers) in the run_once()
   // batch where a recv completes with -ENOBUFS, so the re-armed recv finds buffers and an
-  // idle shard keeps 256 KiB of them resident instead of recv_buffers * size.
+  // idle shard keeps at most 1 MiB of them resident instead of recv_buffers * size (8 MiB).
   void recv_multishot(int fd, std::uint32_t slot, std::uint64_t tag) override;
   // Room for `max` iovecs of one send; valid until that send is submitted, since the
   // kernel copies msghdr and iovecs when it consumes the SQE (IORING_FEAT_SUBMIT_STABLE).

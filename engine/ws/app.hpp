@@ -22,11 +22,13 @@ class Session {
   // Encodes one frame and queues it for this client only, counted against its backlog
   // like a broadcast (past it, the slow-client policy applies).
   void reply(protocol::Opcode op, std::span<const std::uint8_t> payload);
-  // Subscribes this connection to `topic` (one subscription per connection for now).
-  void subscribe(std::string_view topic);
-  // Ends the subscription; returns the topic it had (kNoTopic if none), which stays
-  // valid for one more publish (a farewell to the others).
-  std::uint32_t unsubscribe() noexcept;
+  // Subscribes this connection to `topic` (a connection may hold many); false when it
+  // already was. Whatever it holds when it closes is dropped after on_close.
+  bool subscribe(std::string_view topic);
+  // False when it was not subscribed to the topic with id `topic`. The id stays valid for
+  // publishing (a farewell to the others).
+  bool unsubscribe(std::uint32_t topic) noexcept;
+  // The id of its first subscription (kNoTopic when none).
   [[nodiscard]] std::uint32_t topic() const noexcept;
   // Encodes `prefix` + `payload` once and delivers it to every subscriber of `topic` on
   // every shard (this connection included, if subscribed).

@@ -7,7 +7,7 @@ namespace ringcast::engine {
 
 std::uint16_t Session::peer_port() const noexcept { return conn_.port; }
 
-std::uint32_t Session::topic() const noexcept { return conn_.topic; }
+std::uint32_t Session::topic() const noexcept { return shard_.subs_.first(slot_); }
 
 void Session::reply(protocol::Opcode op, std::span<const std::uint8_t> payload) {
   Frame* f = encode_frame(&shard_.frames_, op, payload);
@@ -25,26 +25,18 @@ void Session::reply(protocol::Opcode op, std::span<const std::uint8_t> payload) 
   shard_.leases_.drop_if_unused(lease);
 }
 
-void Session::subscribe(std::string_view topic) {
-  if (conn_.topic != kNoTopic) unsubscribe();
-  conn_.topic = shard_.group_.topics.acquire(topic);
-  SubscriberList& list = shard_.topics_.get_or_create(conn_.topic);
-  conn_.topic_index = list.add(Subscriber{slot_, conn_.gen});
+bool Session::subscribe(std::string_view topic) {
+  std::uint32_t id = shard_.group_.topics.acquire(topic);
+  if (shard_.subs_.add(slot_, id)) return true;
+  shard_.group_.topics.release(id);  // already subscribed: count it once
+  return false;
 }
 
-std::uint32_t Session::unsubscribe() noexcept {
-  std::uint32_t t = conn_.topic;
-  if (t == kNoTopic) return t;
-  if (SubscriberList* list = shard_.topics_.find(t)) {
-    if (const Subscriber* moved = list->remove(conn_.topic_index)) {
-      shard_.conns_[moved->slot].topic_index = conn_.topic_index;
-    }
-    shard_.topics_.drop_if_empty(t);
-  }
-  // Ids are never reused: a publish to `t` after the name is forgotten finds no one.
-  shard_.group_.topics.release(t);
-  conn_.topic = kNoTopic;
-  return t;
+bool Session::unsubscribe(std::uint32_t topic) noexcept {
+  if (!shard_.subs_.remove(slot_, topic)) return false;
+  // Ids are never reused: a publish to `topic` after its name is forgotten finds no one.
+  shard_.group_.topics.release(topic);
+  return true;
 }
 
 void Session::publish(std::uint32_t topic, protocol::Opcode op, std::span<const std::uint8_t> payload,

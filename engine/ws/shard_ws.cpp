@@ -122,7 +122,7 @@ void Shard::on_handshake_bytes(Conn& c, std::uint32_t slot, const std::uint8_t* 
       tear_down(c, slot);
       return;
     }
-    c.head_scanned = static_cast<std::uint32_t>(in.size());
+    c.head_scanned = static_cast<std::uint16_t>(in.size());
     return;
   }
   if (r.status == protocol::Status::error) {
@@ -275,10 +275,16 @@ void Shard::on_message(Conn& c, std::uint32_t slot, protocol::Opcode op, std::sp
 }
 
 void Shard::close_app(Conn& c, std::uint32_t slot) noexcept {
-  if (!c.app_open) return;
-  c.app_open = false;
-  Session session(*this, c, slot);
-  app_of(c).on_close(session);
+  if (c.app_open) {
+    c.app_open = false;
+    Session session(*this, c, slot);
+    app_of(c).on_close(session);
+  }
+  unsubscribe_all(slot);
+}
+
+void Shard::unsubscribe_all(std::uint32_t slot) noexcept {
+  subs_.clear(slot, [this](std::uint32_t topic) { group_.topics.release(topic); });
 }
 
 }  // namespace ringcast::engine

@@ -1,0 +1,74 @@
+#include "engine/pubsub/subscriptions.hpp"
+
+#include <algorithm>
+
+namespace ringcast::engine {
+
+Subscription* Subscriptions::find(Conn& c, std::uint32_t topic) noexcept {
+  if (c.sub.topic == topic) return &c.sub;
+  if (std::vector<Subscription>* more = extra(c)) {
+    for (Subscription& s : *more) {
+      if (s.topic == topic) return &s;
+    }
+  }
+  return nullptr;
+}
+
+bool Subscriptions::contains(std::uint32_t slot, std::uint32_t topic) noexcept {
+  return topic != kNoTopic && find(conns_[slot], topic) != nullptr;
+}
+
+std::size_t Subscriptions::count(std::uint32_t slot) const noexcept {
+  const Conn& c = conns_[slot];
+  if (c.sub.topic == kNoTopic) return 0;
+  return 1 + (c.more_subs == 0 ? 0 : extra_[c.more_subs - 1].size());
+}
+
+bool Subscriptions::add(std::uint32_t slot, std::uint32_t topic) {
+  Conn& c = conns_[slot];
+  if (topic == kNoTopic || find(c, topic) != nullptr) return false;
+  Subscription s{topic, lists_.get_or_create(topic).add(Subscriber{slot, c.gen})};
+  if (c.sub.topic == kNoTopic) {
+    c.sub = s;
+    return true;
+  }
+  if (c.more_subs == 0) {
+    if (free_extra_.empty()) {
+      extra_.emplace_back();
+      free_extra_.reserve(extra_.size());  // remove() gives indexes back without allocating
+      free_extra_.push_back(static_cast<std::uint32_t>(extra_.size() - 1));
+    }
+    c.more_subs = free_extra_.back() + 1;
+    free_extra_.pop_back();
+  }
+  extra_[c.more_subs - 1].push_back(s);
+  return true;
+}
+
+bool Subscriptions::remove(std::uint32_t slot, std::uint32_t topic) noexcept {
+  Conn& c = conns_[slot];
+  Subscription* s = topic == kNoTopic ? nullptr : find(c, topic);
+  if (s == nullptr) return false;
+  if (SubscriberList* list = lists_.find(topic)) {
+    // The list's last entry moves into the hole: its own record learns the new index.
+    if (const Subscriber* moved = list->remove(s->index)) {
+      if (Subscription* m = find(conns_[moved->slot], topic)) m->index = s->index;
+    }
+    lists_.drop_if_empty(topic);
+  }
+  // The hole in this record is filled from its end: the extra table's last, if any.
+  std::vector<Subscription>* more = extra(c);
+  if (more != nullptr && !more->empty()) {
+    *s = more->back();
+    more->pop_back();
+  } else {
+    *s = Subscription{};
+  }
+  if (more != nullptr && more->empty()) {
+    free_extra_.push_back(c.more_subs - 1);  // its capacity is kept for the next user
+    c.more_subs = 0;
+  }
+  return true;
+}
+
+}  // namespace ringcast::engine

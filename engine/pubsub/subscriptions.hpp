@@ -1,0 +1,50 @@
+// A shard's record of which connection is subscribed to what. A connection's first
+// subscription sits in its slot (most hold one: a chat room, a stream's comments); more
+// (market data: many symbols on one connection) go to a side table here, so the slot
+// stays small. Subscribing adds the connection to the topic's subscriber list, which is
+// all fan-out reads; this record is for unsubscribing and for closing.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "engine/core/conn_table.hpp"
+#include "engine/pubsub/subscription.hpp"
+#include "engine/pubsub/topic.hpp"
+
+namespace ringcast::engine {
+
+class Subscriptions {
+ public:
+  Subscriptions(ConnTable& conns, ShardTopics& lists) noexcept : conns_(conns), lists_(lists) {}
+
+  // Subscribes slot `slot` to `topic`; false when it already is.
+  bool add(std::uint32_t slot, std::uint32_t topic);
+  // False when `slot` was not subscribed to `topic`.
+  bool remove(std::uint32_t slot, std::uint32_t topic) noexcept;
+  [[nodiscard]] bool contains(std::uint32_t slot, std::uint32_t topic) noexcept;
+  [[nodiscard]] std::size_t count(std::uint32_t slot) const noexcept;
+  // The first subscription's topic (kNoTopic when none).
+  [[nodiscard]] std::uint32_t first(std::uint32_t slot) const noexcept { return conns_[slot].sub.topic; }
+  // Removes every subscription of `slot`, calling f(topic) for each after its removal.
+  template <typename F>
+  void clear(std::uint32_t slot, F&& f) noexcept {
+    while (conns_[slot].sub.topic != kNoTopic) {
+      std::uint32_t t = conns_[slot].sub.topic;
+      remove(slot, t);
+      f(t);
+    }
+  }
+
+ private:
+  [[nodiscard]] Subscription* find(Conn& c, std::uint32_t topic) noexcept;
+  [[nodiscard]] std::vector<Subscription>* extra(const Conn& c) noexcept {
+    return c.more_subs == 0 ? nullptr : &extra_[c.more_subs - 1];
+  }
+  ConnTable& conns_;
+  ShardTopics& lists_;
+  std::vector<std::vector<Subscription>> extra_;  // [Conn::more_subs - 1]
+  std::vector<std::uint32_t> free_extra_;          // indexes of extra_ not in use
+};
+
+}  // namespace ringcast::engine
