@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets everything up, builds, and runs the whole suite:
-#   1. Release build (g++): unit, integration and third-party-client tests;
+#   1. Release build (g++): unit, integration and third-party-client tests (the integration
+#      tests twice: on the default backend and, as integration.epoll.*, on epoll);
 #   2. ThreadSanitizer build of the server: the cross-shard integration tests;
 #   3. ASan+UBSan build (clang): unit and integration tests again, plus every libFuzzer
 #      target for a bounded time (RINGCAST_FUZZ_SECONDS, default 20 s each).
@@ -13,14 +14,14 @@ echo "== release build"
 cmake --build "$root/build" -j"$jobs"
 ctest --test-dir "$root/build" -j"$jobs" --output-on-failure --timeout 300
 
-echo "== ThreadSanitizer build: cross-shard tests (server, in-process publish, mailboxes)"
+echo "== ThreadSanitizer build: cross-shard tests (the server on both backends, in-process publish, mailboxes)"
 if [[ ! -f "$root/build-tsan/build.ninja" ]]; then
   cmake -S "$root" -B "$root/build-tsan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DRINGCAST_TSAN=ON -DRINGCAST_BENCH=OFF >/dev/null
 fi
 cmake --build "$root/build-tsan" -j"$jobs" --target ringcast engine_server_test engine_mailbox_test
 TSAN_OPTIONS=halt_on_error=1 ctest --test-dir "$root/build-tsan" --output-on-failure --timeout 300 \
-  -R '^(integration\.test_shards|engine\.(ServerTest|Mailbox)\..*)$'
+  -R '^(integration\.(epoll\.)?test_shards|engine\.(ServerTest|Mailbox)\..*)$'
 
 echo "== ASan+UBSan build (clang) with fuzz targets"
 if [[ ! -f "$root/build-asan/build.ninja" ]]; then

@@ -1,7 +1,8 @@
 // The zero-allocation invariant: with the engine running in-process (two shards, so the
 // cross-shard path is included) and 1,000 raw-socket clients in one chat room, a client
 // publishing 10,000 messages that fan out to all 1,000 clients causes no heap allocation
-// on any shard thread once warmed up. Global operator new/delete and malloc are replaced
+// on any shard thread once warmed up, on each I/O backend (io_uring, where this machine's
+// probe passes, and epoll). Global operator new/delete and malloc are replaced
 // in this binary; allocations are counted only on threads the server marks as shards.
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -19,6 +20,7 @@
 #include <cstring>
 #include <memory>
 #include <new>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -98,8 +100,16 @@ void operator delete(void* p, std::size_t, std::align_val_t) noexcept { __libc_f
 void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { __libc_free(p); }
 #endif
 
+namespace ringcast::engine {
+// gtest prints the parameter in test names (ctest: "... # GetParam() = epoll").
+void PrintTo(BackendKind kind, std::ostream* os) {
+  *os << (kind == BackendKind::uring ? "uring" : kind == BackendKind::epoll ? "epoll" : "auto");
+}
+}  // namespace ringcast::engine
+
 namespace {
 
+using ringcast::engine::BackendKind;
 using ringcast::engine::Config;
 using ringcast::engine::Server;
 namespace proto = ringcast::protocol;
@@ -266,16 +276,27 @@ class Clients {
   std::vector<std::uint8_t> buf_;
 };
 
-TEST(Allocation, SteadyStateFanOutAllocatesNothingOnShardThreads) {
+class Allocation : public testing::TestWithParam<BackendKind> {};
+
+TEST_P(Allocation, SteadyStateFanOutAllocatesNothingOnShardThreads) {
   Config cfg;
   cfg.port = 0;
   cfg.threads = 2;
   cfg.idle_timeout = std::chrono::milliseconds(0);  // no pings interleaved with the count
+  cfg.backend = GetParam();
+  std::atomic<unsigned> marked{0};  // shard threads that ran the hook (outlives the server)
   Server server(cfg);
-  server.on_shard_thread([](unsigned) { t_shard_thread = true; });
+  server.on_shard_thread([&marked](unsigned) {
+    t_shard_thread = true;
+    marked.fetch_add(1);
+  });
   std::string err = server.start();
-  if (err.find("io_uring") != std::string::npos) GTEST_SKIP() << err;
+  if (GetParam() == BackendKind::uring && err.find("io_uring") != std::string::npos) {
+    GTEST_SKIP() << "this machine refuses io_uring: " << err;
+  }
   ASSERT_EQ(err, "");
+  ASSERT_EQ(server.backend(), GetParam());
+  g_shard_allocs.store(0);
 
   auto t0 = std::chrono::steady_clock::now();
   auto lap = [&](const char* what) {
@@ -288,6 +309,7 @@ TEST(Allocation, SteadyStateFanOutAllocatesNothingOnShardThreads) {
   ASSERT_TRUE(clients.complete()) << "could not connect " << kClients << " clients";
   clients.settle(std::chrono::milliseconds(300));
   lap("settled");
+  ASSERT_EQ(marked.load(), cfg.threads) << "every shard thread is counted";
 
   std::uint64_t target = 0;
   ASSERT_TRUE(clients.publish(kWarmup, target)) << "warm-up stalled";
@@ -312,8 +334,11 @@ TEST(Allocation, SteadyStateFanOutAllocatesNothingOnShardThreads) {
 #endif
 }
 
+INSTANTIATE_TEST_SUITE_P(Backends, Allocation, testing::Values(BackendKind::uring, BackendKind::epoll),
+                         [](const testing::TestParamInfo<BackendKind>& p) { return testing::PrintToString(p.param); });
+
 // The counter itself works: an allocation on a marked thread while counting is seen.
-TEST(Allocation, CounterSeesAllocationsOnMarkedThreads) {
+TEST(AllocationCounter, SeesAllocationsOnMarkedThreads) {
 #ifdef RINGCAST_SANITIZED
   GTEST_SKIP() << "allocation counting is off under sanitizers";
 #else

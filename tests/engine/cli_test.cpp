@@ -22,12 +22,14 @@ TEST(Cli, DefaultsAreTheChatRoom) {
   EXPECT_TRUE(o.config.announce);
   EXPECT_EQ(o.config.coalesce.count(), 0);
   EXPECT_FALSE(o.config.pin_threads);
+  EXPECT_EQ(o.config.backend, BackendKind::automatic);
 }
 
 TEST(Cli, EveryFlagInBothSyntaxes) {
   CliOptions o = parse({"--host", "::1", "--port=0", "--threads", "3", "--max-message=64k", "--max-backlog", "2M",
                         "--slow-policy=drop", "--idle-timeout", "1500ms", "--handshake-timeout=2", "--log-level",
-                        "debug", "--simd=scalar", "--announce=off", "--coalesce", "25ms", "--pin=on"});
+                        "debug", "--simd=scalar", "--announce=off", "--coalesce", "25ms", "--pin=on",
+                        "--backend", "epoll"});
   ASSERT_TRUE(o.error.empty()) << o.error;
   EXPECT_EQ(o.config.host, "::1");
   EXPECT_EQ(o.config.port, 0);
@@ -44,6 +46,31 @@ TEST(Cli, EveryFlagInBothSyntaxes) {
   EXPECT_EQ(o.config.coalesce, std::chrono::milliseconds(25));
   EXPECT_TRUE(o.config.pin_threads);
   EXPECT_TRUE(parse({"--announce", "off", "--announce", "on"}).config.announce);
+  EXPECT_EQ(o.config.backend, BackendKind::epoll);
+}
+
+TEST(Cli, BackendChoices) {
+  struct Case {
+    std::vector<std::string_view> args;
+    BackendKind kind;
+  };
+  const Case cases[] = {
+      {{"--backend", "auto"}, BackendKind::automatic}, {{"--backend=auto"}, BackendKind::automatic},
+      {{"--backend", "uring"}, BackendKind::uring},    {{"--backend=uring"}, BackendKind::uring},
+      {{"--backend", "epoll"}, BackendKind::epoll},    {{"--backend=epoll"}, BackendKind::epoll},
+      {{"--backend", "epoll", "--backend", "auto"}, BackendKind::automatic},  // the last one wins
+  };
+  for (const Case& c : cases) {
+    CliOptions o = parse(c.args);
+    ASSERT_TRUE(o.error.empty()) << o.error;
+    EXPECT_EQ(o.config.backend, c.kind) << c.args.back();
+  }
+  for (std::string_view bad : {"bogus", "EPOLL", "io_uring", ""}) {
+    CliOptions o = parse({"--backend", bad});
+    EXPECT_EQ(o.error, "invalid value '" + std::string(bad) + "' for --backend (auto, uring or epoll)") << bad;
+  }
+  EXPECT_NE(parse({"--backend"}).error.find("needs a value"), std::string::npos);
+  EXPECT_NE(cli_help().find("--backend auto|uring|epoll"), std::string_view::npos);
 }
 
 TEST(Cli, HelpAndVersion) {

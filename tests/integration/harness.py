@@ -4,11 +4,14 @@ Each tests/integration/test_*.py is one ctest test run as
     /usr/bin/python3 test_x.py --ringcast PATH --build-dir DIR [-k SUBSTRING]
 It starts real ringcast processes on 127.0.0.1 (free ports), talks to them through real
 sockets, and ends with the plain closing line "N passed, N failed" (exit 1 on failure,
-77 to skip when something outside the project is missing).
+77 to skip when something outside the project is missing). RINGCAST_BACKEND=uring|epoll|auto
+in the environment adds --backend to every ringcast a Server starts (ctest's
+integration.epoll.* run the whole suite on epoll that way).
 """
 import argparse
 import base64
 import os
+import re
 import signal
 import socket
 import struct
@@ -40,7 +43,21 @@ def parse_args():
     p.add_argument("--build-dir", default=None, help="the CMake build directory")
     p.add_argument("-k", default="", help="run only tests whose name contains this")
     ARGS = p.parse_args()
+    if BACKEND not in (None, "uring", "epoll", "auto"):
+        p.error(f"RINGCAST_BACKEND={BACKEND!r}: want uring, epoll or auto")
     return ARGS
+
+
+# RINGCAST_BACKEND=uring|epoll|auto: every ringcast the harness starts gets --backend with
+# it (unless the test passes its own), so the whole suite can run on each I/O backend.
+BACKEND = os.environ.get("RINGCAST_BACKEND") or None
+
+
+def backend_args(args=()):
+    """["--backend", RINGCAST_BACKEND] unless it is unset or `args` choose a backend."""
+    if BACKEND is None or any(a == "--backend" or a.startswith("--backend=") for a in args):
+        return []
+    return ["--backend", BACKEND]
 
 
 def main():
@@ -78,9 +95,13 @@ def free_port():
 class Server:
     """A ringcast process on 127.0.0.1:<free port>; use as a context manager."""
 
-    def __init__(self, *args, port=None, env=None, preexec_fn=None):
+    def __init__(self, *args, port=None, env=None, preexec_fn=None, wrapper=()):
+        """`wrapper`: a command the server runs under (e.g. [no_uring, "EPERM"]), which must
+        exec ringcast with the arguments that follow it."""
         self.port = port or free_port()
-        self.args = [ARGS.ringcast, "--host", "127.0.0.1", "--port", str(self.port), *args]
+        self.forced = backend_args(args)  # RINGCAST_BACKEND's flag, if it applies
+        self.args = [*wrapper, ARGS.ringcast, "--host", "127.0.0.1", "--port", str(self.port), *args,
+                     *self.forced]
         self.stderr = tempfile.TemporaryFile(mode="w+b")
         self.env = env
         self.preexec_fn = preexec_fn
@@ -109,9 +130,19 @@ class Server:
                 raise AssertionError(f"ringcast exited with {self.proc.returncode}: {self.log()}")
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return
             except OSError:
                 time.sleep(0.05)
+                continue
+            if self.forced and self.forced[1] != "auto":
+                # A suite run for one backend must not pass on another.
+                try:
+                    got = self.backend()
+                    check(got == self.forced[1], f"RINGCAST_BACKEND={self.forced[1]} but ringcast runs {got}")
+                except AssertionError:
+                    self.proc.kill()
+                    self.proc.wait()
+                    raise
+            return
         raise AssertionError(f"ringcast did not listen on port {self.port} within {timeout}s")
 
     def stop(self, sig=signal.SIGTERM, timeout=10.0):
@@ -129,6 +160,14 @@ class Server:
     def log(self):
         self.stderr.seek(0)
         return self.stderr.read().decode(errors="replace")
+
+    def backend(self, timeout=5.0):
+        """The backend named by the listening line (`... backend=epoll, ...`): "uring" or
+        "epoll". The socket listens a moment before the line is written, so this waits."""
+        def named():
+            m = re.search(r"^ringcast: listening on .*\bbackend=(\w+)", self.log(), re.M)
+            return m and m.group(1)
+        return wait_until(named, timeout=timeout, what="the listening line")
 
     def url(self, path="/"):
         return f"ws://127.0.0.1:{self.port}{path}"
@@ -550,3 +589,15 @@ def accept_key(key):
     import hashlib
     return base64.b64encode(hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")
                                          .encode()).digest()).decode()
+
+
+_auto_backend = []
+
+
+def auto_backend():
+    """What --backend auto resolves to on this machine ("uring", or "epoll" where the
+    io_uring probe fails); asked of a real ringcast once per test file."""
+    if not _auto_backend:
+        with Server("--backend", "auto", "--threads", "1") as srv:
+            _auto_backend.append(srv.backend())
+    return _auto_backend[0]

@@ -11,12 +11,13 @@ import harness as h  # noqa: E402
 from harness import test  # noqa: E402
 
 FLAGS = ["--host", "--port", "--threads", "--max-message", "--max-backlog", "--slow-policy",
-         "--idle-timeout", "--handshake-timeout", "--announce", "--coalesce", "--pin", "--log-level", "--simd", "--help",
-         "--version"]
+         "--idle-timeout", "--handshake-timeout", "--announce", "--coalesce", "--pin", "--backend", "--log-level", "--simd",
+         "--help", "--version"]
 
 
 def run(*args, timeout=10):
-    p = subprocess.run([h.ARGS.ringcast, *args], capture_output=True, timeout=timeout)
+    # RINGCAST_BACKEND's flag goes first, so a flag missing its value stays the last word.
+    p = subprocess.run([h.ARGS.ringcast, *h.backend_args(args), *args], capture_output=True, timeout=timeout)
     return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
 
 
@@ -26,7 +27,7 @@ def help_lists_every_flag_and_exits_0():
     h.check(rc == 0, f"--help exit {rc}: {err}")
     for flag in FLAGS:
         h.check(flag in out, f"--help does not mention {flag}:\n{out}")
-    for value in ("close", "drop", "on|off", "scalar", "avx2", "error", "debug"):
+    for value in ("close", "drop", "on|off", "auto|uring|epoll", "scalar", "avx2", "error", "debug"):
         h.check(value in out, f"--help does not list the value {value!r}")
     h.check(err == "", f"--help wrote to stderr: {err!r}")
 
@@ -69,6 +70,10 @@ BAD = [
     ["--coalesce", "11s"],           # above the 10 s cap
     ["--coalesce", "-5ms"],
     ["--pin", "1"],
+    ["--backend", "bogus"],
+    ["--backend", "EPOLL"],
+    ["--backend=io_uring"],
+    ["--backend"],                   # missing value
 ]
 
 
@@ -98,6 +103,14 @@ def bad_announce_value_names_the_flag_and_the_choices():
 
 
 @test
+def bad_backend_value_names_the_flag_and_the_choices():
+    rc, out, err = run("--port", str(h.free_port()), "--backend", "kqueue", timeout=5)
+    h.check(rc == 2, f"exit {rc}")
+    h.check(err == "ringcast: invalid value 'kqueue' for --backend (auto, uring or epoll) (see --help)\n",
+            f"stderr {err!r}")
+
+
+@test
 def every_documented_value_is_accepted():
     good = [["--slow-policy", "close"], ["--slow-policy", "drop"], ["--log-level", "error"],
             ["--log-level", "warn"], ["--log-level", "info"], ["--log-level", "debug"],
@@ -109,13 +122,15 @@ def every_documented_value_is_accepted():
             ["--handshake-timeout", "1500ms"], ["--threads=2"], ["--slow-policy=drop"],
             ["--announce", "on"], ["--announce", "off"], ["--announce=off"],
             ["--coalesce", "0"], ["--coalesce", "20ms"], ["--coalesce=1s"],
-            ["--pin", "on"], ["--pin=off"]]
+            ["--pin", "on"], ["--pin=off"], ["--backend", "auto"], ["--backend=epoll"]]
     with open("/proc/cpuinfo") as f:
         flags = f.read()
     if " avx2" in flags:
         good.append(["--simd", "avx2"])
     if " avx512bw" in flags:
         good.append(["--simd", "avx512"])
+    if h.auto_backend() == "uring":  # else --backend uring exits 1 (tests/integration/test_backend.py)
+        good.append(["--backend", "uring"])
     for args in good:
         with h.Server(*args) as srv:
             c = h.RawClient(srv.port, "/echo")
@@ -132,7 +147,8 @@ def simd_level_the_cpu_lacks_is_refused_or_falls_back():
         if " avx512bw" in f.read():
             raise h.SkipTest("this CPU has AVX-512")
     port = h.free_port()
-    p = subprocess.Popen([h.ARGS.ringcast, "--host", "127.0.0.1", "--port", str(port), "--simd", "avx512"],
+    p = subprocess.Popen([h.ARGS.ringcast, "--host", "127.0.0.1", "--port", str(port), "--simd", "avx512",
+                          *h.backend_args()],
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         rc = p.wait(3)
@@ -176,7 +192,7 @@ def ipv6_loopback_host():
     except OSError:
         raise h.SkipTest("no IPv6 loopback")
     port = h.free_port()
-    p = subprocess.Popen([h.ARGS.ringcast, "--host", "::1", "--port", str(port)],
+    p = subprocess.Popen([h.ARGS.ringcast, "--host", "::1", "--port", str(port), *h.backend_args()],
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         s = h.wait_until(lambda: _try_connect6(port), timeout=10, what="listening on [::1]")
