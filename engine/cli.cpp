@@ -87,7 +87,10 @@ options:
                             or drop messages for it (counted)          [close]
   --idle-timeout DURATION   ping after half of it without input, close
                             after all of it (0 disables), e.g. 60s     [60s]
-  --handshake-timeout DURATION  time to complete the HTTP upgrade      [10s]
+  --handshake-timeout DURATION  time to complete the HTTP upgrade (or a
+                            request; an idle keep-alive connection is
+                            closed after it)                           [10s]
+  --max-http-body SIZE      body of a plain HTTP request; more: 413   [1M]
   --announce on|off         chat rooms announce "ID<port> joined/left"
                             to every member                            [on]
   --coalesce DURATION       hold broadcast frames up to this long so each
@@ -139,7 +142,7 @@ CliOptions parse_cli(const std::vector<std::string_view>& args) {
     static constexpr std::string_view kKnown[] = {"--host", "--port", "--threads", "--max-message",
                                                   "--max-backlog", "--slow-policy", "--idle-timeout",
                                                   "--handshake-timeout", "--announce", "--coalesce", "--pin", "--log-level",
-                                                  "--simd", "--backend"};
+                                                  "--simd", "--backend", "--max-http-body"};
     bool known = false;
     for (std::string_view k : kKnown) known = known || k == name;
     if (!known) return fail("unknown option '" + std::string(name) + "'");
@@ -167,6 +170,10 @@ CliOptions parse_cli(const std::vector<std::string_view>& args) {
       auto v = parse_size(value);
       if (!v || *v == 0 || *v > (1ull << 34)) return fail(bad);
       o.config.max_backlog = *v;
+    } else if (name == "--max-http-body") {
+      auto v = parse_size(value);
+      if (!v || *v > (1ull << 30)) return fail(bad + " (0 to 1G)");
+      o.config.max_http_body = *v;
     } else if (name == "--slow-policy") {
       if (value == "close") {
         o.config.slow_policy = SlowPolicy::close;

@@ -29,7 +29,8 @@ struct Config {
   std::size_t max_backlog = 1u << 20;  // queued-but-unsent bytes per connection
   SlowPolicy slow_policy = SlowPolicy::close;
   std::chrono::milliseconds idle_timeout{60'000};      // 0 disables; ping after half
-  std::chrono::milliseconds handshake_timeout{10'000};
+  std::chrono::milliseconds handshake_timeout{10'000};  // also: an idle keep-alive HTTP connection
+  std::size_t max_http_body = 1u << 20;                // a plain HTTP request's body; more: 413
   std::chrono::milliseconds close_timeout{5'000};      // close handshake / drain on stop
   std::size_t max_connections_per_shard = 0;           // 0: derived from RLIMIT_NOFILE
   bool pin_threads = false;                            // shard i on the i-th allowed CPU

@@ -12,6 +12,8 @@ const char* handshake_failure_name(HandshakeFailure f) noexcept {
     case HandshakeFailure::header_too_large: return "header_too_large";
     case HandshakeFailure::timeout: return "timeout";
     case HandshakeFailure::not_found: return "not_found";
+    case HandshakeFailure::content_too_large: return "content_too_large";
+    case HandshakeFailure::not_implemented: return "not_implemented";
     case HandshakeFailure::count_: break;
   }
   return "unknown";

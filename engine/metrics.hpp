@@ -16,6 +16,8 @@ enum class HandshakeFailure : std::uint8_t {
   header_too_large,     // 431
   timeout,              // no complete request within --handshake-timeout
   not_found,            // 404: WebSocket upgrade on a path that is not served
+  content_too_large,    // 413: a request body past --max-http-body
+  not_implemented,      // 501: Transfer-Encoding (bodies need Content-Length)
   count_
 };
 [[nodiscard]] const char* handshake_failure_name(HandshakeFailure f) noexcept;

@@ -95,10 +95,30 @@ void reset(HttpRequest& r) noexcept {
   r.num_headers = 0;
   r.host = r.origin = r.upgrade = r.connection = {};
   r.key = r.version = r.protocols = r.extensions = {};
+  r.content_length = 0;
+  r.keep_alive = false;
+}
+
+// What the body framing headers said (kept apart from the public request).
+struct Framing {
+  std::string_view content_length, transfer_encoding;
+  bool repeated_length = false;
+};
+
+// 1*DIGIT that fits 62 bits (larger is refused as a body anyway); false otherwise.
+[[nodiscard]] bool parse_length(std::string_view v, std::uint64_t& out) noexcept {
+  if (v.empty() || v.size() > 18) return false;
+  std::uint64_t n = 0;
+  for (char c : v) {
+    if (c < '0' || c > '9') return false;
+    n = n * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  out = n;
+  return true;
 }
 
 // Records the well-known headers; false on a duplicate that must be rejected.
-[[nodiscard]] bool note_known_header(HttpRequest& r, const HttpHeader& h) noexcept {
+[[nodiscard]] bool note_known_header(HttpRequest& r, Framing& f, const HttpHeader& h) noexcept {
   // Values always point into the buffer, so data() != nullptr means "seen", even when empty.
   auto first = [&](std::string_view& slot) {
     if (slot.data() == nullptr) slot = h.value;
@@ -119,10 +139,18 @@ void reset(HttpRequest& r) noexcept {
     case 10:
       if (iequals(h.name, "connection")) first(r.connection);
       break;
+    case 14:
+      if (iequals(h.name, "content-length")) {
+        f.repeated_length = f.repeated_length || f.content_length.data() != nullptr;
+        first(f.content_length);
+      }
+      break;
     case 17:
       if (iequals(h.name, "sec-websocket-key")) {
         if (r.key.data() != nullptr) return false;  // RFC 6455 section 11.3.1: not repeated
         first(r.key);
+      } else if (iequals(h.name, "transfer-encoding")) {
+        first(f.transfer_encoding);
       }
       break;
     case 21:
@@ -149,6 +177,7 @@ void reset(HttpRequest& r) noexcept {
 // RFC 6455 section 4.2.1 checks, in the order that gives a client the most useful answer.
 [[nodiscard]] RequestParse validate_upgrade(const HttpRequest& r, std::size_t head_len) noexcept {
   if (r.method != "GET") return fail(405, "websocket upgrade must be GET");
+  if (r.content_length != 0) return fail(400, "websocket upgrade with a body");
   if (r.minor_version < 1) return fail(400, "websocket upgrade needs HTTP/1.1");
   if (r.host.empty()) return fail(400, "websocket upgrade without Host");
   if (!has_token(r.connection, "upgrade")) return fail(400, "Connection lacks the upgrade token");
@@ -193,6 +222,7 @@ void reset(HttpRequest& r) noexcept {
   r.minor_version = p[7] - '0';
   p += 10;
 
+  Framing framing;
   while (p < end - 2) {
     if (*p == ' ' || *p == '\t') return fail(400, "obsolete line folding");
     const char* const name = p;
@@ -207,11 +237,20 @@ void reset(HttpRequest& r) noexcept {
     HttpHeader& h = r.headers[r.num_headers++];
     h.name = name_view;
     h.value = http::trim_ows({value, static_cast<std::size_t>(p - value)});
-    if (!note_known_header(r, h)) return fail(400, "duplicate Host or Sec-WebSocket-Key");
+    if (!note_known_header(r, framing, h)) return fail(400, "duplicate Host or Sec-WebSocket-Key");
     p += 2;
   }
 
   if (r.minor_version >= 1 && r.host.data() == nullptr) return fail(400, "HTTP/1.1 request without Host");
+  if (framing.transfer_encoding.data() != nullptr) {
+    if (framing.content_length.data() != nullptr) return fail(400, "both Content-Length and Transfer-Encoding");
+    return fail(501, "Transfer-Encoding is not supported (send Content-Length)");
+  }
+  if (framing.repeated_length) return fail(400, "repeated Content-Length");
+  if (framing.content_length.data() != nullptr && !parse_length(framing.content_length, r.content_length)) {
+    return fail(400, "bad Content-Length");
+  }
+  r.keep_alive = r.minor_version >= 1 ? !has_token(r.connection, "close") : has_token(r.connection, "keep-alive");
   if (has_token(r.upgrade, "websocket")) {
     r.kind = RequestKind::websocket;
     return validate_upgrade(r, len);

@@ -34,6 +34,10 @@ struct HttpRequest {
   // Filled for every request (empty when absent):
   std::string_view host, origin, upgrade, connection;
   std::string_view key, version, protocols, extensions;  // Sec-WebSocket-*
+  // The body that follows the head: Content-Length bytes (0 when absent).
+  std::uint64_t content_length = 0;
+  // HTTP/1.1 unless "Connection: close"; HTTP/1.0 only with "Connection: keep-alive".
+  bool keep_alive = false;
 
   // Case-insensitive lookup of the first header called `name`.
   [[nodiscard]] std::string_view header(std::string_view name) const noexcept;
@@ -46,7 +50,8 @@ struct HandshakeRules {
 struct RequestParse {
   Status status = Status::need_more;
   std::size_t consumed = 0;  // ok: length of the head including the final CRLFCRLF
-  int http_status = 0;       // error: 400, 405 (upgrade not GET), 426 (version), 431 (too large)
+  int http_status = 0;       // error: 400, 405 (upgrade not GET), 426 (version), 431 (too large),
+                             // 501 (Transfer-Encoding: bodies are framed by Content-Length only)
   const char* reason = "";   // error: a short static explanation for logs
 };
 
@@ -62,7 +67,10 @@ struct RequestParse {
 // A request whose Upgrade lists `websocket` is validated as a handshake (405 unless GET,
 // then 400 unless HTTP/1.1+, non-empty Host, Connection listing `upgrade`; 426 unless
 // Sec-WebSocket-Version is 13; 400 unless the key is canonical base64 of 16 bytes); any
-// other request, including an Upgrade to something else, is kind http.
+// other request, including an Upgrade to something else, is kind http. Bodies: one
+// Content-Length of digits only (a repeated one, or one with Transfer-Encoding, is 400:
+// the framing would be ambiguous, RFC 9112 section 6.3); Transfer-Encoding alone is 501;
+// an upgrade with a body is 400. The caller reads content_length bytes after the head.
 [[nodiscard]] RequestParse parse_request(std::span<const char> in, std::size_t scanned,
                                          const HandshakeRules& rules, HttpRequest& out) noexcept;
 
@@ -76,12 +84,15 @@ using AcceptKey = std::array<char, 28>;
 std::size_t write_upgrade_response(std::span<char> out, std::string_view sec_websocket_key,
                                    std::string_view protocol = {}, std::string_view extensions = {}) noexcept;
 
-// An error answer with `Connection: close` and a short text body: 400, 404, 405 (adds
-// `Allow: GET`), 426 (adds `Sec-WebSocket-Version: 13` and `Upgrade: websocket`, so its
-// Connection is `Upgrade, close`), 431, 503. The body is text/plain; an empty `body`
-// becomes status_text(status) + "\n". Returns bytes written or 0 (too small, status
-// outside 100..999).
-std::size_t write_error_response(std::span<char> out, int status, std::string_view body = {}) noexcept;
+// An error answer with `Connection: close` (or `keep-alive` when asked, for an error that
+// leaves the request stream intact, e.g. 404 on a well-formed request) and a short text
+// body: 400, 404, 405 (adds `Allow: GET, HEAD`), 413, 426 (adds
+// `Sec-WebSocket-Version: 13` and `Upgrade: websocket`, so its Connection is
+// `Upgrade, close`), 431, 501, 503. The body is text/plain; an empty `body` becomes
+// status_text(status) + "\n". Returns bytes written or 0 (too small, status outside
+// 100..999).
+std::size_t write_error_response(std::span<char> out, int status, std::string_view body = {},
+                                 bool keep_alive = false) noexcept;
 
 // The head of a plain response; the caller sends `content_length` body bytes after it.
 // Content-Type is omitted when empty, Content-Length on 1xx and 204. Returns bytes or 0.

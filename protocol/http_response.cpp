@@ -94,7 +94,7 @@ std::size_t write_upgrade_response(std::span<char> out, std::string_view sec_web
   return w.done();
 }
 
-std::size_t write_error_response(std::span<char> out, int status, std::string_view body) noexcept {
+std::size_t write_error_response(std::span<char> out, int status, std::string_view body, bool keep_alive) noexcept {
   if (!valid_status(status)) return 0;
   // An empty body becomes the status text, so a human looking at the answer sees why.
   const std::string_view text = body.empty() ? status_text(status) : body;
@@ -104,12 +104,12 @@ std::size_t write_error_response(std::span<char> out, int status, std::string_vi
   w.put("Content-Type: text/plain; charset=utf-8\r\nContent-Length: ")
       .put(text.size() + (default_body ? 1 : 0))
       .put("\r\n");
-  if (status == 405) w.put("Allow: GET\r\n");
+  if (status == 405) w.put("Allow: GET, HEAD\r\n");
   if (status == 426) {
     // RFC 9110 section 15.5.22: a 426 names the protocol to upgrade to.
     w.put("Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\nConnection: Upgrade, close\r\n");
   } else {
-    w.put("Connection: close\r\n");
+    w.put(keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n");
   }
   w.put("\r\n").put(text);
   if (default_body) w.put("\n");

@@ -57,6 +57,7 @@ struct alignas(64) Conn {
   bool ping_sent = false;       // idle probe outstanding
   bool upgraded = false;        // counted in the connections gauge (WebSocket established)
   bool app_open = false;        // the app's on_open ran: on_close is owed, once
+  bool served_http = false;     // ws: a keep-alive connection between requests (its deadline is no failure)
   // --- pubsub: the first subscription (more: engine/pubsub/subscriptions.hpp) ---
   Subscription sub;
 

@@ -260,6 +260,7 @@ void Shard::on_accept(const Completion& cqe) {
   // may still be on (the coalesce window outlives connections); the list clears them.
   c.recv_armed = c.send_inflight = c.flush_when_done = c.close_sent = c.close_received = false;
   c.ping_sent = c.wr_shut = c.rd_shut = c.peer_eof = c.in_dead_list = c.app_open = c.upgraded = false;
+  c.served_http = false;
   c.inflight_entries = 0;
   c.head.clear();
   c.head_scanned = 0;
@@ -282,7 +283,7 @@ void Shard::on_timer(std::uint32_t slot) {
     case ConnState::free:
     case ConnState::dead: return;
     case ConnState::handshake:
-      metrics_.handshake_failures[static_cast<std::size_t>(HandshakeFailure::timeout)].add();
+      if (!c.served_http) metrics_.handshake_failures[static_cast<std::size_t>(HandshakeFailure::timeout)].add();
       tear_down(c, slot);
       return;
     case ConnState::finishing:  // the close handshake or the last send took too long

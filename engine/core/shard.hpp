@@ -33,6 +33,7 @@
 #include "engine/ws/app.hpp"
 #include "engine/core/user_data.hpp"
 #include "protocol/frame.hpp"
+#include "protocol/handshake.hpp"
 
 namespace ringcast::engine {
 
@@ -115,9 +116,19 @@ class Shard final : private CompletionSink {
   void on_handshake_bytes(Conn& c, std::uint32_t slot, const std::uint8_t* data, std::size_t len);
   void on_frames(Conn& c, std::uint32_t slot, std::uint8_t* data, std::size_t len);
   void on_message(Conn& c, std::uint32_t slot, protocol::Opcode op, std::span<const std::uint8_t> payload);
-  void route_http(Conn& c, std::uint32_t slot, std::string_view method, std::string_view path);
+  // shard_http.cpp: plain HTTP before an upgrade
+  // Answers one request (its body in hand); true when the connection stays open for the
+  // next one (keep-alive).
+  bool serve_http(Conn& c, std::uint32_t slot, const protocol::HttpRequest& req, std::span<const std::uint8_t> body);
   void fail_handshake(Conn& c, std::uint32_t slot, int status, HandshakeFailure why);
-  void respond_error(Conn& c, std::uint32_t slot, int status);  // HTTP error answer, then close
+  // An HTTP error answer; then close, unless `keep_alive` (the request stream is intact).
+  void respond_error(Conn& c, std::uint32_t slot, int status, bool keep_alive);
+  // Makes the spill buffer hold exactly `rest` (bytes not parsed yet). False: out of memory
+  // (the connection is torn down).
+  bool hold_unparsed(Conn& c, std::uint32_t slot, std::span<const char> rest);
+  // shard_ws.cpp: a valid upgrade request; `in` starts with its head of `head_len` bytes.
+  void upgrade(Conn& c, std::uint32_t slot, const protocol::HttpRequest& req, std::span<const char> in,
+               std::size_t head_len);
   // The app's on_close, once per opened connection (deferred to the end of the turn);
   // then whatever the connection is still subscribed to is dropped.
   void close_app(Conn& c, std::uint32_t slot) noexcept;

@@ -38,6 +38,11 @@ class ByteBuffer {
     return true;
   }
 
+  // Drops the first `n` bytes (n <= size), keeping the rest at the front.
+  void consume_front(std::size_t n) noexcept {
+    std::memmove(data_, data_ + n, size_ - n);
+    size_ = static_cast<std::uint32_t>(size_ - n);
+  }
   // Empties the buffer and keeps its memory for the next contents.
   void rewind() noexcept { size_ = 0; }
   // Empties the buffer and gives its memory back.

@@ -1,10 +1,9 @@
-// Shard: the HTTP request head, routing, WebSocket frames and close; messages go to the
-// connection's app (engine/ws/app.hpp).
+// Shard: the WebSocket session: the upgrade, frames, ping/pong, the close handshake;
+// messages go to the connection's app (engine/ws/app.hpp).
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
 
-#include "engine/app/chat_page.hpp"
 #include "engine/log.hpp"
 #include "engine/core/shard.hpp"
 #include "engine/pubsub/encode.hpp"
@@ -13,21 +12,6 @@
 #include "protocol/handshake.hpp"
 
 namespace ringcast::engine {
-namespace {
-
-constexpr std::size_t kMaxHead = 8192;
-
-HandshakeFailure failure_for(int status) {
-  switch (status) {
-    case 405: return HandshakeFailure::method_not_allowed;
-    case 426: return HandshakeFailure::upgrade_required;
-    case 431: return HandshakeFailure::header_too_large;
-    case 404: return HandshakeFailure::not_found;
-    default: return HandshakeFailure::bad_request;
-  }
-}
-
-}  // namespace
 
 bool Shard::send_own(Conn& c, std::uint32_t slot, Frame* frame) {
   if (frame == nullptr) {  // out of memory for it
@@ -79,62 +63,8 @@ void Shard::on_bytes(Conn& c, std::uint32_t slot, std::uint8_t* data, std::size_
   // finishing: late bytes are read and dropped until the peer's EOF.
 }
 
-void Shard::fail_handshake(Conn& c, std::uint32_t slot, int status, HandshakeFailure why) {
-  static LogLimiter limiter;
-  limiter.log(LogLevel::info, "handshake from port %u rejected: %d (%s)", static_cast<unsigned>(c.port), status,
-              handshake_failure_name(why));
-  metrics_.handshake_failures[static_cast<std::size_t>(why)].add();
-  respond_error(c, slot, status);
-}
-
-void Shard::respond_error(Conn& c, std::uint32_t slot, int status) {
-  Frame* f = frames_.acquire(512);
-  if (f == nullptr) {
-    tear_down(c, slot);
-    return;
-  }
-  f->len = static_cast<std::uint32_t>(
-      protocol::write_error_response({reinterpret_cast<char*>(f->bytes()), f->capacity}, status));
-  send_own(c, slot, f);
-  c.head.clear();
-  end_after_flush(c, slot);
-}
-
-void Shard::on_handshake_bytes(Conn& c, std::uint32_t slot, const std::uint8_t* data, std::size_t len) {
-  // A request head nearly always arrives in one receive buffer: it is parsed where it is.
-  // Only a head split across receives is copied, into a buffer freed when the handshake ends.
-  if (!c.head.empty() && !c.head.append(data, len)) {
-    tear_down(c, slot);
-    return;
-  }
-  std::span<const char> in =
-      c.head.empty() ? std::span<const char>(reinterpret_cast<const char*>(data), len) : c.head.chars();
-  protocol::HttpRequest req;
-  protocol::HandshakeRules rules;
-  rules.max_header_bytes = kMaxHead;
-  protocol::RequestParse r = protocol::parse_request(in, c.head_scanned, rules, req);
-  if (r.status == protocol::Status::need_more) {
-    if (in.size() > kMaxHead) {
-      fail_handshake(c, slot, 431, HandshakeFailure::header_too_large);
-      return;
-    }
-    if (c.head.empty() && !c.head.append(data, len)) {
-      tear_down(c, slot);
-      return;
-    }
-    c.head_scanned = static_cast<std::uint16_t>(in.size());
-    return;
-  }
-  if (r.status == protocol::Status::error) {
-    fail_handshake(c, slot, r.http_status, failure_for(r.http_status));
-    return;
-  }
-  if (req.kind == protocol::RequestKind::http) {
-    route_http(c, slot, req.method, req.path);
-    c.head.clear();
-    return;
-  }
-
+void Shard::upgrade(Conn& c, std::uint32_t slot, const protocol::HttpRequest& req, std::span<const char> in,
+                    std::size_t head_len) {
   RouteMatch route = match_route(req.path, true);
   if (route.route == Route::not_found) {
     fail_handshake(c, slot, 404, HandshakeFailure::not_found);
@@ -162,55 +92,11 @@ void Shard::on_handshake_bytes(Conn& c, std::uint32_t slot, const std::uint8_t* 
   app_of(c).on_open(session, route.room);
   // Frames the client pipelined right behind its request (rare: clients wait for the 101).
   // The reader unmasks in place, so they are decoded from the head buffer.
-  if (r.consumed < in.size()) {
-    if (c.head.empty() && !c.head.append(data, len)) {
-      tear_down(c, slot);
-      return;
-    }
-    on_frames(c, slot, c.head.data() + r.consumed, c.head.size() - r.consumed);
+  if (head_len < in.size() && c.state == ConnState::open) {
+    if (!hold_unparsed(c, slot, in)) return;
+    on_frames(c, slot, c.head.data() + head_len, c.head.size() - head_len);
   }
   c.head.clear();
-}
-
-void Shard::route_http(Conn& c, std::uint32_t slot, std::string_view method, std::string_view path) {
-  Route route = match_route(path, false).route;
-  // Plain HTTP answers are not handshake failures: they are not counted as such.
-  if (route == Route::not_found) {
-    respond_error(c, slot, 404);
-    return;
-  }
-  bool head_only = method == "HEAD";
-  if (method != "GET" && !head_only) {
-    respond_error(c, slot, 405);
-    return;
-  }
-  std::string metrics_text;
-  std::string_view body, type;
-  if (route == Route::healthz) {
-    body = "ok\n";
-    type = "text/plain; charset=utf-8";
-  } else if (route == Route::metrics) {
-    metrics_text = render_metrics(group_.metrics);
-    body = metrics_text;
-    type = "text/plain; version=0.0.4; charset=utf-8";
-  } else {
-    body = chat_page_html();
-    type = "text/html; charset=utf-8";
-  }
-  Frame* f = frames_.acquire(512 + body.size());
-  if (f == nullptr) {
-    tear_down(c, slot);
-    return;
-  }
-  std::size_t n = protocol::write_response_head({reinterpret_cast<char*>(f->bytes()), f->capacity}, 200, type,
-                                                body.size(), false);
-  if (!head_only) {
-    std::memcpy(f->bytes() + n, body.data(), body.size());
-    n += body.size();
-  }
-  f->len = static_cast<std::uint32_t>(n);
-  send_own(c, slot, f);
-  end_after_flush(c, slot);
 }
 
 void Shard::on_frames(Conn& c, std::uint32_t slot, std::uint8_t* data, std::size_t len) {

@@ -43,13 +43,16 @@ def healthz_is_ok():
 
 @test
 def request_without_connection_close_is_answered():
-    # HTTP/1.1 without Connection: close: the server may keep the connection open; the
-    # answer must be complete either way.
+    # HTTP/1.1 without Connection: close is kept alive: a complete answer, and the
+    # connection stays open for the next request (HTTP/1.0 without keep-alive closes).
     with h.Server() as srv:
         req = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
-        status, headers, body, closed = h.http_exchange(srv.port, req, timeout=2)
+        status, headers, body, closed = h.http_exchange(srv.port, req, timeout=1)
         h.check(status == 200, f"status {status}")
-        h.check(body.startswith(b"ok\n"), f"body {body!r}")
+        h.check(body == b"ok\n", f"body {body!r}")
+        h.check(not closed and headers.get("connection") == "keep-alive", f"closed {closed}, {headers}")
+        status, headers, body, closed = h.http_exchange(srv.port, b"GET /healthz HTTP/1.0\r\n\r\n", timeout=1)
+        h.check((status, body, closed) == (200, b"ok\n", True), f"HTTP/1.0: {status} {body!r} closed {closed}")
 
 
 @test
@@ -72,6 +75,57 @@ def unknown_method_and_path_answers():
             status, _, _, closed = h.http_exchange(srv.port, h.RawClient.request(path))
             h.check(status == 404, f"upgrade on {path}: {status}")
             h.check(closed, f"upgrade on {path}: connection not closed after 404")
+
+
+@test
+def keep_alive_serves_many_requests_on_one_connection():
+    # Python's http.client keeps the connection; the socket must stay the same one across
+    # GETs, a POST with a body (405, the body read and skipped), a 404, and a HEAD.
+    import http.client
+    with h.Server() as srv:
+        conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
+        try:
+            conn.request("GET", "/healthz")
+            r = conn.getresponse()
+            h.check((r.status, r.read()) == (200, b"ok\n"), "first GET /healthz")
+            h.check(r.getheader("Connection") == "keep-alive", f"Connection: {r.getheader('Connection')}")
+            sock = conn.sock
+            conn.request("POST", "/healthz", body=b"x" * 100_000, headers={"Content-Type": "text/plain"})
+            r = conn.getresponse()
+            r.read()
+            h.check(r.status == 405, f"POST with a body: {r.status}")
+            conn.request("GET", "/no/such/thing")
+            r = conn.getresponse()
+            r.read()
+            h.check(r.status == 404, f"404: {r.status}")
+            conn.request("HEAD", "/metrics")
+            r = conn.getresponse()
+            h.check(r.status == 200 and r.read() == b"", f"HEAD /metrics: {r.status}")
+            conn.request("GET", "/healthz")
+            r = conn.getresponse()
+            h.check((r.status, r.read()) == (200, b"ok\n"), "last GET /healthz")
+            h.check(conn.sock is sock, "the connection was not kept alive (http.client reconnected)")
+        finally:
+            conn.close()
+
+
+@test
+def bodies_past_the_limit_and_chunked_bodies_are_refused():
+    with h.Server("--max-http-body", "1k") as srv:
+        status, _, _, closed = h.http_exchange(
+            srv.port, b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1025\r\n\r\n")
+        h.check((status, closed) == (413, True), f"body over --max-http-body: {status}, closed {closed}")
+        status, _, _, closed = h.http_exchange(
+            srv.port, b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+        h.check((status, closed) == (501, True), f"chunked body: {status}, closed {closed}")
+        status, _, _, closed = h.http_exchange(
+            srv.port, b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc")
+        h.check((status, closed) == (400, True), f"repeated Content-Length: {status}, closed {closed}")
+        m = h.metrics(srv)
+        h.check(h.metric(m, 'ringcast_handshake_failures_total{reason="content_too_large"}') == 1,
+                "413 not counted")
+        h.check(h.metric(m, 'ringcast_handshake_failures_total{reason="not_implemented"}') == 1,
+                "501 not counted")
 
 
 @test

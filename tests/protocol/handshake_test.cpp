@@ -244,6 +244,49 @@ TEST(ParseRequest, PlainHttpIsKindHttp) {
   EXPECT_EQ(r.kind, RequestKind::http);
 }
 
+TEST(ParseRequest, BodyFramingAndKeepAlive) {
+  rp::HttpRequest r;
+  ASSERT_EQ(parse("POST /api HTTP/1.1\r\nHost: a\r\nContent-Length: 1234\r\n\r\n", r).status, Status::ok);
+  EXPECT_EQ(r.content_length, 1234u);
+  EXPECT_TRUE(r.keep_alive);
+  ASSERT_EQ(parse("GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, Close\r\n\r\n", r).status, Status::ok);
+  EXPECT_EQ(r.content_length, 0u);
+  EXPECT_FALSE(r.keep_alive);
+  ASSERT_EQ(parse("GET / HTTP/1.0\r\n\r\n", r).status, Status::ok);
+  EXPECT_FALSE(r.keep_alive);
+  ASSERT_EQ(parse("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", r).status, Status::ok);
+  EXPECT_TRUE(r.keep_alive);
+  ASSERT_EQ(parse("POST / HTTP/1.1\r\nHost: a\r\ncontent-length: 007\r\n\r\n", r).status, Status::ok);
+  EXPECT_EQ(r.content_length, 7u);
+
+  struct Bad {
+    const char* request;
+    int status;
+  };
+  const Bad cases[] = {
+      {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\n", 400},
+      {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3, 3\r\n\r\n", 400},
+      {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n", 400},
+      {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1e3\r\n\r\n", 400},
+      {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: \r\n\r\n", 400},
+      {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 9999999999999999999\r\n\r\n", 400},
+      {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n", 400},
+      {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", 501},
+      {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501},
+  };
+  for (const Bad& b : cases) {
+    const rp::RequestParse p = parse(b.request, r);
+    EXPECT_EQ(p.status, Status::error) << b.request;
+    EXPECT_EQ(p.http_status, b.status) << b.request << ": " << p.reason;
+  }
+  // A WebSocket upgrade carries no body.
+  std::string up(kChromium);
+  up.insert(up.size() - 2, "Content-Length: 5\r\n");
+  const rp::RequestParse p = parse(up, r);
+  EXPECT_EQ(p.status, Status::error);
+  EXPECT_EQ(p.http_status, 400);
+}
+
 TEST(ParseRequest, ConsumedStopsAtHeadAndIgnoresFollowingBytes) {
   const std::string in = std::string(kNodeWs) + "\x81\x85garbage after the head";
   rp::HttpRequest r;
@@ -519,7 +562,7 @@ TEST(Responses, ErrorResponses) {
   n = rp::write_error_response(buf, 405);
   EXPECT_EQ(std::string_view(buf, n),
             "HTTP/1.1 405 Method Not Allowed\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 19\r\n"
-            "Allow: GET\r\nConnection: close\r\n\r\nMethod Not Allowed\n");
+            "Allow: GET, HEAD\r\nConnection: close\r\n\r\nMethod Not Allowed\n");
   n = rp::write_error_response(buf, 426);
   const std::string_view r426(buf, n);
   EXPECT_NE(r426.find("HTTP/1.1 426 Upgrade Required\r\n"), std::string_view::npos);

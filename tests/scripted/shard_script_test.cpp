@@ -221,12 +221,61 @@ TEST_F(ShardScript, StopClosesEveryoneWith1001AndTheLoopEnds) {
 TEST_F(ShardScript, HttpErrorAnswerIsFollowedByNothing) {
   int c = d.connect();
   ASSERT_GE(c, 0);
-  d.send(static_cast<std::size_t>(c), std::string_view("GET /a/b HTTP/1.1\r\nHost: x\r\n\r\nmore bytes"));
+  d.send(static_cast<std::size_t>(c),
+         std::string_view("GET /a/b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nmore bytes"));
   d.deliver_all();
-  EXPECT_EQ(d.client(static_cast<std::size_t>(c)).in.status(), 404);
+  EXPECT_EQ(d.client(static_cast<std::size_t>(c)).in.statuses(), std::vector<int>{404});
   EXPECT_TRUE(d.io().write_shut(d.client(static_cast<std::size_t>(c)).fd));
   d.eof(static_cast<std::size_t>(c));
   EXPECT_TRUE(d.io().closed(d.client(static_cast<std::size_t>(c)).fd));
+}
+
+TEST_F(ShardScript, KeepAliveAnswersPipelinedRequestsInOrderAndReadsBodies) {
+  int c = d.connect();
+  ASSERT_GE(c, 0);
+  auto cc = static_cast<std::size_t>(c);
+  // Bodies are framed by Content-Length: "GET /healthz" inside the POST body is not a request.
+  d.send(cc, std::string_view("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+                              "POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 32\r\n\r\n"
+                              "GET /healthz HTTP/1.1\r\nHost: x\r\n"
+                              "GET /nowhere/x HTTP/1.1\r\nHost: x\r\n\r\n"
+                              "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"));
+  d.deliver_all();
+  EXPECT_EQ(d.client(cc).in.statuses(), (std::vector<int>{200, 405, 404, 200}));
+  EXPECT_FALSE(d.io().write_shut(d.client(cc).fd));  // still open for the next request
+  // A head and a body split anywhere, the last request asking to close.
+  std::string_view req = "POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+                         "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  for (std::size_t i = 0; i < req.size(); i += 7) d.send(cc, req.substr(i, 7));
+  d.deliver_all();
+  EXPECT_EQ(d.client(cc).in.statuses(), (std::vector<int>{200, 405, 404, 200, 405, 200}));
+  EXPECT_TRUE(d.io().write_shut(d.client(cc).fd));
+  EXPECT_EQ(d.violation(), "");
+}
+
+TEST_F(ShardScript, BodiesPastTheLimitAndChunkedBodiesAreRefused) {
+  int a = d.connect();
+  int b = d.connect();
+  ASSERT_GE(b, 0);
+  d.send(static_cast<std::size_t>(a), std::string_view("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n"));
+  d.send(static_cast<std::size_t>(b),
+         std::string_view("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"));
+  d.deliver_all();
+  EXPECT_EQ(d.client(static_cast<std::size_t>(a)).in.statuses(), std::vector<int>{413});
+  EXPECT_EQ(d.client(static_cast<std::size_t>(b)).in.statuses(), std::vector<int>{501});
+  EXPECT_TRUE(d.io().write_shut(d.client(static_cast<std::size_t>(a)).fd));
+  EXPECT_TRUE(d.io().write_shut(d.client(static_cast<std::size_t>(b)).fd));
+}
+
+TEST_F(ShardScript, AnIdleKeepAliveConnectionIsClosedAtTheDeadlineWithoutCountingAFailure) {
+  int c = d.connect();
+  auto cc = static_cast<std::size_t>(c);
+  d.send(cc, std::string_view("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  d.deliver_all();
+  EXPECT_EQ(d.client(cc).in.statuses(), std::vector<int>{200});
+  d.advance(11'000);  // past the 10 s default
+  EXPECT_TRUE(d.io().closed(d.client(cc).fd) || d.io().write_shut(d.client(cc).fd));
+  EXPECT_EQ(d.shard().metrics().handshake_failures[static_cast<std::size_t>(HandshakeFailure::timeout)].get(), 0u);
 }
 
 TEST(ShardScriptCoalesce, BroadcastsWaitForTheTimerAndLeaveInOneSendWhileRepliesDoNot) {

@@ -22,7 +22,8 @@
 
 namespace ringcast::engine::test {
 
-// What the server wrote to one client, checked and decoded.
+// What the server wrote to one client, checked and decoded: HTTP answers (one after
+// another while they say keep-alive), then after a 101 server frames.
 class ServerStream {
  public:
   struct Message {
@@ -36,7 +37,10 @@ class ServerStream {
     }
   }
   [[nodiscard]] const std::string& error() const noexcept { return error_; }
-  [[nodiscard]] int status() const noexcept { return status_; }  // 0 until the head is complete
+  // The last answer's status: 0 until its head is complete (or, keep-alive, once it is whole).
+  [[nodiscard]] int status() const noexcept { return statuses_.empty() ? 0 : statuses_.back(); }
+  // Every answer's status, in order (keep-alive connections get several).
+  [[nodiscard]] const std::vector<int>& statuses() const noexcept { return statuses_; }
   [[nodiscard]] const std::vector<Message>& messages() const noexcept { return messages_; }
   [[nodiscard]] bool close_seen() const noexcept { return close_seen_; }
   [[nodiscard]] std::uint16_t close_code() const noexcept { return close_code_; }  // 1005: none
@@ -56,7 +60,7 @@ class ServerStream {
       std::size_t n = std::min(body_left_, buf_.size());
       consume(n);
       body_left_ -= n;
-      done_ = body_left_ == 0 && status_ != 101;
+      if (body_left_ == 0 && status_ != 101) end_answer();
       return true;
     }
     if (close_seen_) return fail("bytes after the close frame");
@@ -72,10 +76,20 @@ class ServerStream {
     std::string_view head = s.substr(0, end);
     std::size_t cl = head.find("Content-Length: ");
     body_left_ = cl == std::string_view::npos ? 0 : std::strtoul(std::string(head.substr(cl + 16, 12)).c_str(), nullptr, 10);
+    keep_alive_ = head.find("\r\nConnection: keep-alive") != std::string_view::npos;
+    statuses_.push_back(status_);
     consume(end + 4);
     if (status_ == 101 && body_left_ != 0) return fail("101 with a body");
-    done_ = status_ != 101 && body_left_ == 0;
+    if (status_ != 101 && body_left_ == 0) end_answer();
     return true;
+  }
+  // A whole non-101 answer: the end of the stream, or (keep-alive) the next head follows.
+  void end_answer() {
+    if (keep_alive_) {
+      status_ = 0;
+    } else {
+      done_ = true;
+    }
   }
   bool parse_frame() {
     if (buf_.size() < 2) return false;
@@ -126,7 +140,8 @@ class ServerStream {
   std::string error_;
   int status_ = 0;
   std::size_t body_left_ = 0, total_ = 0;
-  bool done_ = false, close_seen_ = false;
+  bool done_ = false, close_seen_ = false, keep_alive_ = false;
+  std::vector<int> statuses_;
   std::uint16_t close_code_ = 1005;
 };
 

@@ -1,0 +1,173 @@
+// Shard: plain HTTP on a connection that has not upgraded: request heads (parsed where
+// they arrived, copied only when split across receives), Content-Length bodies,
+// keep-alive with pipelining, and the answers of the route table (pages, /healthz,
+// /metrics, errors). A WebSocket upgrade is handed to Shard::upgrade (shard_ws.cpp).
+#include <cstring>
+#include <functional>
+#include <string>
+
+#include "engine/app/chat_page.hpp"
+#include "engine/core/shard.hpp"
+#include "engine/log.hpp"
+#include "engine/ws/routes.hpp"
+#include "protocol/handshake.hpp"
+
+namespace ringcast::engine {
+namespace {
+
+constexpr std::size_t kMaxHead = 8192;
+
+HandshakeFailure failure_for(int status) {
+  switch (status) {
+    case 405: return HandshakeFailure::method_not_allowed;
+    case 426: return HandshakeFailure::upgrade_required;
+    case 431: return HandshakeFailure::header_too_large;
+    case 501: return HandshakeFailure::not_implemented;
+    default: return HandshakeFailure::bad_request;
+  }
+}
+
+}  // namespace
+
+void Shard::fail_handshake(Conn& c, std::uint32_t slot, int status, HandshakeFailure why) {
+  static LogLimiter limiter;
+  limiter.log(LogLevel::info, "request from port %u rejected: %d (%s)", static_cast<unsigned>(c.port), status,
+              handshake_failure_name(why));
+  metrics_.handshake_failures[static_cast<std::size_t>(why)].add();
+  respond_error(c, slot, status, false);
+}
+
+void Shard::respond_error(Conn& c, std::uint32_t slot, int status, bool keep_alive) {
+  Frame* f = frames_.acquire(512);
+  if (f == nullptr) {
+    tear_down(c, slot);
+    return;
+  }
+  f->len = static_cast<std::uint32_t>(
+      protocol::write_error_response({reinterpret_cast<char*>(f->bytes()), f->capacity}, status, {}, keep_alive));
+  if (!send_own(c, slot, f) || keep_alive) return;
+  c.head.clear();
+  end_after_flush(c, slot);
+}
+
+bool Shard::hold_unparsed(Conn& c, std::uint32_t slot, std::span<const char> rest) {
+  const auto* bytes = reinterpret_cast<const std::uint8_t*>(rest.data());
+  std::less_equal<const std::uint8_t*> le;
+  if (!c.head.empty() && le(c.head.data(), bytes) && le(bytes, c.head.data() + c.head.size())) {
+    c.head.consume_front(static_cast<std::size_t>(bytes - c.head.data()));  // already a suffix of it
+    return true;
+  }
+  if (c.head.append(bytes, rest.size())) return true;
+  tear_down(c, slot);
+  return false;
+}
+
+void Shard::on_handshake_bytes(Conn& c, std::uint32_t slot, const std::uint8_t* data, std::size_t len) {
+  // A request nearly always arrives in one receive buffer: it is parsed where it is. Only
+  // a request split across receives is copied, into a buffer freed once it is answered.
+  if (!c.head.empty() && !c.head.append(data, len)) {
+    tear_down(c, slot);
+    return;
+  }
+  std::span<const char> in =
+      c.head.empty() ? std::span<const char>(reinterpret_cast<const char*>(data), len) : c.head.chars();
+  for (;;) {
+    protocol::HttpRequest req;
+    protocol::HandshakeRules rules;
+    rules.max_header_bytes = kMaxHead;
+    protocol::RequestParse r = protocol::parse_request(in, c.head_scanned, rules, req);
+    if (r.status == protocol::Status::need_more) {
+      if (in.size() > kMaxHead) {
+        fail_handshake(c, slot, 431, HandshakeFailure::header_too_large);
+        return;
+      }
+      if (!hold_unparsed(c, slot, in)) return;
+      c.head_scanned = static_cast<std::uint16_t>(in.size());
+      return;
+    }
+    if (r.status == protocol::Status::error) {
+      fail_handshake(c, slot, r.http_status, failure_for(r.http_status));
+      return;
+    }
+    if (req.kind == protocol::RequestKind::websocket) {
+      c.head_scanned = 0;
+      upgrade(c, slot, req, in, r.consumed);
+      return;
+    }
+    if (req.content_length > cfg_.max_http_body) {
+      fail_handshake(c, slot, 413, HandshakeFailure::content_too_large);
+      return;
+    }
+    std::size_t total = r.consumed + req.content_length;
+    if (in.size() < total) {  // the body is still on its way
+      if (!hold_unparsed(c, slot, in)) return;
+      // Rescanning from just before the head's end finds it again at once.
+      c.head_scanned = static_cast<std::uint16_t>(r.consumed - 4);
+      return;
+    }
+    c.head_scanned = 0;
+    bool keep = serve_http(c, slot, req, {reinterpret_cast<const std::uint8_t*>(in.data()) + r.consumed,
+                                          static_cast<std::size_t>(req.content_length)});
+    in = in.subspan(total);
+    if (!keep || in.empty()) {
+      c.head.clear();
+      return;
+    }
+    // Pipelined requests: answers queue up unread past the backlog only if the client
+    // never reads them; such a client is closed like a slow subscriber.
+    if (c.queue.queued_bytes() > cfg_.max_backlog) {
+      static LogLimiter limiter;
+      limiter.log(LogLevel::warn, "closing HTTP client on port %u: more than %zu bytes of answers unread",
+                  static_cast<unsigned>(c.port), cfg_.max_backlog);
+      tear_down(c, slot);
+      return;
+    }
+  }
+}
+
+bool Shard::serve_http(Conn& c, std::uint32_t slot, const protocol::HttpRequest& req,
+                       std::span<const std::uint8_t> body) {
+  (void)body;  // no route takes a body yet: the POST API routes will
+  bool keep = req.keep_alive && !stopping_;
+  Route route = match_route(req.path, false).route;
+  // Answers to well-formed requests are not handshake failures: they are not counted.
+  int status = route == Route::not_found ? 404 : (req.method != "GET" && req.method != "HEAD") ? 405 : 200;
+  if (status != 200) {
+    respond_error(c, slot, status, keep);
+  } else {
+    std::string metrics_text;
+    std::string_view text, type;
+    if (route == Route::healthz) {
+      text = "ok\n";
+      type = "text/plain; charset=utf-8";
+    } else if (route == Route::metrics) {
+      metrics_text = render_metrics(group_.metrics);
+      text = metrics_text;
+      type = "text/plain; version=0.0.4; charset=utf-8";
+    } else {
+      text = chat_page_html();
+      type = "text/html; charset=utf-8";
+    }
+    Frame* f = frames_.acquire(512 + text.size());
+    if (f == nullptr) {
+      tear_down(c, slot);
+      return false;
+    }
+    std::size_t n = protocol::write_response_head({reinterpret_cast<char*>(f->bytes()), f->capacity}, 200, type,
+                                                  text.size(), keep);
+    if (req.method != "HEAD") {
+      std::memcpy(f->bytes() + n, text.data(), text.size());
+      n += text.size();
+    }
+    f->len = static_cast<std::uint32_t>(n);
+    if (!send_own(c, slot, f)) return false;
+    if (!keep) end_after_flush(c, slot);
+  }
+  if (!keep || c.state != ConnState::handshake) return false;
+  // Between requests: the handshake deadline again, and its expiry is no failure.
+  c.served_http = true;
+  wheel_.schedule(c.timer, wheel_.now() + handshake_ticks_);
+  return true;
+}
+
+}  // namespace ringcast::engine
