@@ -37,9 +37,10 @@ class BufferRing {
  public:
   // The first batch: 1 MiB of 4 KiB buffers, what a turn needs when ~256 connections
   // send at once (a handshake storm: ringcast-load's 256 handshakes in flight, the
-  // memory test's batches of 250). From 64 such storms grew the ring at a random moment,
-  // so the same run ended at 256 KiB or 1 MiB. A shard that receives more in one turn
-  // sees -ENOBUFS and grows (UringBackend::run_once); one that never does stays here.
+  // memory test's batches of 250). Starting from 64, such storms grew the ring at a
+  // random moment, so the same run ended at 256 KiB or 1 MiB. A shard that receives more
+  // in one turn sees -ENOBUFS and grows (UringBackend::run_once); one that never does
+  // stays here.
   static constexpr unsigned kFirstBatch = 256;
 
   BufferRing() = default;
