@@ -6,7 +6,7 @@
 #include <cstring>
 #include <vector>
 
-#include "engine/pubsub/frame_pool.hpp"
+#include "engine/net/frame_pool.hpp"
 #include "protocol/frame.hpp"
 
 namespace {

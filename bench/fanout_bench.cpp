@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "engine/pubsub/fanout.hpp"
-#include "engine/pubsub/frame_pool.hpp"
+#include "engine/net/frame_pool.hpp"
 
 namespace {
 std::atomic<std::uint64_t> g_allocs{0};

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "engine/io/listener.hpp"
-#include "engine/core/shard.hpp"
+#include "engine/shard.hpp"
 #include "engine/app/builtin_apps.hpp"
 #include "engine/io/backend_choice.hpp"
 #include "engine/log.hpp"

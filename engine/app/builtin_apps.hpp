@@ -4,7 +4,7 @@
 #include "engine/app/chat_room.hpp"
 #include "engine/app/echo.hpp"
 #include "engine/config.hpp"
-#include "engine/core/shard.hpp"
+#include "engine/shard.hpp"
 
 namespace ringcast::engine {
 

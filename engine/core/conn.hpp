@@ -4,7 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "engine/ws/byte_buffer.hpp"
+#include "engine/core/byte_buffer.hpp"
 #include "engine/net/send_queue.hpp"
 #include "engine/core/timer_wheel.hpp"
 #include "engine/pubsub/subscription.hpp"

@@ -18,7 +18,7 @@
 #include <cstdint>
 #include <memory>
 
-#include "engine/pubsub/frame_pool.hpp"
+#include "engine/net/frame_pool.hpp"
 
 namespace ringcast::engine {
 

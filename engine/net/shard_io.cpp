@@ -1,20 +1,21 @@
-// Shard: receive, send and teardown of connections.
+// ShardLoop: the socket side of a connection: receives, one send in flight, FIN and
+// teardown. What the bytes mean is the layers above (ShardLoop::on_input).
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
 
-#include "engine/core/shard.hpp"
+#include "engine/core/shard_loop.hpp"
 
 namespace ringcast::engine {
 
-void Shard::arm_recv(Conn& c, std::uint32_t slot) {
+void ShardLoop::arm_recv(Conn& c, std::uint32_t slot) {
   io_.recv_multishot(c.fd, slot, pack(Op::recv, c.gen, slot));
   c.recv_armed = true;
 }
 
-void Shard::on_recv(Conn& c, std::uint32_t slot, const Completion& cqe) {
+void ShardLoop::on_recv(Conn& c, std::uint32_t slot, const Completion& cqe) {
   bool more = cqe.more;
   if (!more) c.recv_armed = false;
   if (cqe.res > 0 && cqe.has_buffer) {
@@ -22,7 +23,7 @@ void Shard::on_recv(Conn& c, std::uint32_t slot, const Completion& cqe) {
     std::size_t len = static_cast<std::size_t>(cqe.res);
     metrics_.bytes_in.add(len);
     // Everything needed beyond this call is copied out, so the buffer goes straight back.
-    if (c.state != ConnState::dead) on_bytes(c, slot, io_.buffer(id), len);
+    if (c.state != ConnState::dead) on_input(c, slot, io_.buffer(id), len);
     io_.recycle(id);
     if (!more && !c.recv_armed && c.state != ConnState::dead) rearm_.push_back(slot);
     return;
@@ -45,7 +46,7 @@ void Shard::on_recv(Conn& c, std::uint32_t slot, const Completion& cqe) {
   tear_down(c, slot);
 }
 
-void Shard::mark_dirty(Conn& c, std::uint32_t slot, bool urgent) noexcept {
+void ShardLoop::mark_dirty(Conn& c, std::uint32_t slot, bool urgent) noexcept {
   if (urgent && cfg_.coalesce.count() != 0) {
     if (!c.urgent) {
       c.urgent = true;
@@ -58,7 +59,7 @@ void Shard::mark_dirty(Conn& c, std::uint32_t slot, bool urgent) noexcept {
   dirty_.push_back(slot);
 }
 
-void Shard::flush(Conn& c, std::uint32_t slot) {
+void ShardLoop::flush(Conn& c, std::uint32_t slot) {
   if (c.state == ConnState::dead || c.state == ConnState::free) return;
   if (c.send_inflight) {
     c.flush_when_done = true;  // what was due now goes out as soon as the send completes
@@ -90,7 +91,7 @@ void Shard::flush(Conn& c, std::uint32_t slot) {
   metrics_.sends.add();
 }
 
-void Shard::on_send(Conn& c, std::uint32_t slot, int res) {
+void ShardLoop::on_send(Conn& c, std::uint32_t slot, int res) {
   c.send_inflight = false;
   c.inflight_entries = 0;
   // The rest of a send the kernel took only part of belongs to what was already due.
@@ -114,9 +115,9 @@ void Shard::on_send(Conn& c, std::uint32_t slot, int res) {
   if (!c.queue.empty() || c.state == ConnState::finishing) mark_dirty(c, slot, owed);
 }
 
-void Shard::tear_down(Conn& c, std::uint32_t slot) noexcept {
+void ShardLoop::tear_down(Conn& c, std::uint32_t slot) noexcept {
   if (c.state == ConnState::dead || c.state == ConnState::free) return;
-  if (c.app_open) closing_.push_back(slot);
+  on_ending(c, slot);
   c.state = ConnState::dead;
   wheel_.cancel(c.timer);
   if (!c.in_dead_list) {
@@ -125,11 +126,9 @@ void Shard::tear_down(Conn& c, std::uint32_t slot) noexcept {
   }
 }
 
-void Shard::free_slot(Conn& c, std::uint32_t slot) noexcept {
-  close_app(c, slot);
+void ShardLoop::free_slot(Conn& c, std::uint32_t slot) noexcept {
+  on_freed(c, slot);
   c.queue.clear(leases_);
-  c.head.clear();  // spill buffers (up to 64 KiB) go now, not when the slot is reused
-  c.assembly.clear();
   io_.detach(slot);  // nothing is pending on it: the table's reference goes with the fd
   if (c.fd >= 0) io_.close_fd(c.fd);
   c.fd = -1;
@@ -137,8 +136,13 @@ void Shard::free_slot(Conn& c, std::uint32_t slot) noexcept {
   c.in_dead_list = false;
   ++c.gen;
   conns_.give_back(slot);
-  if (c.upgraded) metrics_.connections.sub();
-  c.upgraded = false;
+}
+
+void ShardLoop::end_after_flush(Conn& c, std::uint32_t slot) {
+  if (c.state == ConnState::dead) return;
+  c.state = ConnState::finishing;
+  wheel_.schedule(c.timer, wheel_.now() + (close_ticks_ == 0 ? 1 : close_ticks_));
+  mark_dirty(c, slot);  // flush sends FIN once the queue is empty
 }
 
 }  // namespace ringcast::engine

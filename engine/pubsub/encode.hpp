@@ -5,7 +5,7 @@
 #include <span>
 #include <string_view>
 
-#include "engine/pubsub/frame_pool.hpp"
+#include "engine/net/frame_pool.hpp"
 #include "protocol/frame.hpp"
 
 namespace ringcast::engine {

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "engine/core/conn.hpp"
-#include "engine/pubsub/frame_pool.hpp"
+#include "engine/net/frame_pool.hpp"
 #include "engine/pubsub/topic.hpp"
 
 namespace ringcast::engine {

@@ -5,7 +5,7 @@
 #pragma once
 #include <cstdint>
 
-#include "engine/pubsub/frame_pool.hpp"
+#include "engine/net/frame_pool.hpp"
 #include "engine/pubsub/topic.hpp"
 
 namespace ringcast::engine {

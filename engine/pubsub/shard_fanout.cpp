@@ -4,7 +4,7 @@
 
 #include "engine/pubsub/fanout.hpp"
 #include "engine/log.hpp"
-#include "engine/core/shard.hpp"
+#include "engine/shard.hpp"
 #include "engine/pubsub/encode.hpp"
 
 namespace ringcast::engine {
@@ -142,8 +142,22 @@ void Shard::post_wakeups() {
     }
     if (!wake_target_[t]) continue;
     wake_target_[t] = false;
-    io_.wake(group_.shards[t]->backend(), pack(Op::mailbox));
+    backend().wake(group_.shards[t]->backend(), pack(Op::mailbox));
   }
 }
+
+void Shard::before_flush(bool due) {
+  drain_mailboxes();
+  // A closing app may publish (a chat room's "left"), which fans out, which may close slow
+  // clients (more closings).
+  for (;;) {
+    for (std::size_t i = 0; i < closing_.size(); ++i) close_app(conns_[closing_[i]], closing_[i]);
+    closing_.clear();
+    if (!due || pending_.empty()) break;
+    fanout_pending();
+  }
+}
+
+void Shard::after_flush() { post_wakeups(); }
 
 }  // namespace ringcast::engine

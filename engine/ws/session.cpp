@@ -1,5 +1,5 @@
 // Session: what an app may do to its connection, on the shard that owns it.
-#include "engine/core/shard.hpp"
+#include "engine/shard.hpp"
 #include "engine/pubsub/encode.hpp"
 #include "engine/ws/app.hpp"
 

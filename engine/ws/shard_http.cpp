@@ -7,7 +7,7 @@
 #include <string>
 
 #include "engine/app/chat_page.hpp"
-#include "engine/core/shard.hpp"
+#include "engine/shard.hpp"
 #include "engine/log.hpp"
 #include "engine/ws/routes.hpp"
 #include "protocol/handshake.hpp"

@@ -5,7 +5,7 @@
 #include <cstring>
 
 #include "engine/log.hpp"
-#include "engine/core/shard.hpp"
+#include "engine/shard.hpp"
 #include "engine/pubsub/encode.hpp"
 #include "engine/ws/routes.hpp"
 #include "protocol/close.hpp"
@@ -45,14 +45,55 @@ void Shard::send_close(Conn& c, std::uint32_t slot, std::uint16_t code, std::str
   end_after_flush(c, slot);
 }
 
-void Shard::end_after_flush(Conn& c, std::uint32_t slot) {
-  if (c.state == ConnState::dead) return;
-  c.state = ConnState::finishing;
-  wheel_.schedule(c.timer, wheel_.now() + (close_ticks_ == 0 ? 1 : close_ticks_));
-  mark_dirty(c, slot);  // flush sends FIN once the queue is empty
+void Shard::on_accepted(Conn& c, std::uint32_t) {
+  c.close_sent = c.close_received = c.ping_sent = c.app_open = c.upgraded = c.served_http = false;
+  c.head.clear();
+  c.head_scanned = 0;
+  c.assembly.clear();
+  c.last_input_tick = wheel_.now();
+  c.reader = protocol::MessageReader(protocol::MessageRules{cfg_.max_message, 0, true});
+  wheel_.schedule(c.timer, wheel_.now() + handshake_ticks_);
 }
 
-void Shard::on_bytes(Conn& c, std::uint32_t slot, std::uint8_t* data, std::size_t len) {
+void Shard::on_deadline(Conn& c, std::uint32_t slot) {
+  switch (c.state) {
+    case ConnState::free:
+    case ConnState::dead: return;
+    case ConnState::handshake:
+      if (!c.served_http) metrics_.handshake_failures[static_cast<std::size_t>(HandshakeFailure::timeout)].add();
+      tear_down(c, slot);
+      return;
+    case ConnState::finishing:  // the close handshake or the last send took too long
+      tear_down(c, slot);
+      return;
+    case ConnState::open: break;
+  }
+  if (idle_ticks_ == 0) return;
+  std::uint64_t idle_for = wheel_.now() - c.last_input_tick;
+  if (idle_for >= idle_ticks_) {
+    send_close(c, slot, 1001, "idle timeout");
+    return;
+  }
+  if (idle_for >= idle_ticks_ / 2 && !c.ping_sent) {
+    send_control(c, slot, protocol::Opcode::ping, {});
+    c.ping_sent = true;
+  }
+  std::uint64_t next = c.ping_sent ? c.last_input_tick + idle_ticks_ : c.last_input_tick + idle_ticks_ / 2;
+  wheel_.schedule(c.timer, next);
+}
+
+void Shard::on_stopping() {
+  for (Conn& c : conns_.built()) {
+    std::uint32_t slot = conns_.slot_of(c);
+    if (c.state == ConnState::open) {
+      send_close(c, slot, 1001, "server shutting down");
+    } else if (c.state == ConnState::handshake) {
+      tear_down(c, slot);
+    }
+  }
+}
+
+void Shard::on_input(Conn& c, std::uint32_t slot, std::uint8_t* data, std::size_t len) {
   c.last_input_tick = wheel_.now();
   c.ping_sent = false;
   if (c.state == ConnState::handshake) {
@@ -158,19 +199,6 @@ void Shard::on_message(Conn& c, std::uint32_t slot, protocol::Opcode op, std::sp
   metrics_.messages_in.add();
   Session session(*this, c, slot);
   app_of(c).on_message(session, op, payload);
-}
-
-void Shard::close_app(Conn& c, std::uint32_t slot) noexcept {
-  if (c.app_open) {
-    c.app_open = false;
-    Session session(*this, c, slot);
-    app_of(c).on_close(session);
-  }
-  unsubscribe_all(slot);
-}
-
-void Shard::unsubscribe_all(std::uint32_t slot) noexcept {
-  subs_.clear(slot, [this](std::uint32_t topic) { group_.topics.release(topic); });
 }
 
 }  // namespace ringcast::engine

@@ -165,6 +165,24 @@ class Summarize(unittest.TestCase):
         self.assertEqual(row["small_room_max_rate_p99_100ms"], 300.0)
         self.assertIsNone(summarize.collect(self.dir, "ringcast", {})["small_room_max_rate_p99_100ms"])
 
+    def test_rows_of_ringcast_variants_are_labelled_with_their_flags(self):
+        self.assertEqual(summarize.label("ringcast", {}), "ringcast")
+        self.assertEqual(summarize.label("ringcast-coalesce", {"ringcast_coalesce": "250ms"}),
+                         "ringcast --coalesce 250ms")
+        self.assertEqual(summarize.label("ringcast-epoll", {}), "ringcast --backend epoll")
+        self.assertEqual(summarize.label("websocketpp", {}), "websocketpp")
+
+    def test_epoll_row_files_stay_its_own(self):
+        # "ringcast-epoll.*" must not count as plain ringcast's rounds or sweep steps.
+        self.write("ringcast.fanout-run1.json", report(ns_per_delivery=200.0))
+        self.write("ringcast-epoll.fanout-run1.json", report(ns_per_delivery=400.0))
+        self.write("ringcast-epoll.fanout-run2.json", report(ns_per_delivery=500.0))
+        self.write("ringcast-epoll.danmaku-r10.json", report(p99_us=50_000))
+        self.assertEqual(list(summarize.fanout_runs(self.dir, "ringcast")), [1])
+        self.assertEqual(sorted(summarize.fanout_runs(self.dir, "ringcast-epoll")), [1, 2])
+        self.assertIsNone(summarize.sweep_best(self.dir, "ringcast"))
+        self.assertEqual(summarize.sweep_best(self.dir, "ringcast-epoll"), 10.0)
+
     def test_table_ratios_are_to_plain_ringcast(self):
         self.write("ringcast.fanout.json", report(ns_per_delivery=200.0, deliveries_per_s=4e6))
         self.write("websocketpp.fanout.json", report(ns_per_delivery=4000.0, deliveries_per_s=4e5))
@@ -191,18 +209,27 @@ class Command(unittest.TestCase):
                                "sweep_small_subscribers": 2000})
             for k, ns in enumerate((190.0, 180.0, 200.0), 1):
                 write(f"ringcast.fanout-run{k}.json", report(ns_per_delivery=ns, deliveries_per_s=4e6))
+                write(f"ringcast-epoll.fanout-run{k}.json", report(ns_per_delivery=ns * 2, deliveries_per_s=3e6))
                 write(f"websocketpp.fanout-run{k}.json", report(ns_per_delivery=ns * 20, deliveries_per_s=2e5))
                 write(f"floor-fanout-run{k}.json", {"benchmarks": [
                     {"name": "BM_PassUringSendFixed/1000/44/0", "per_send": 160 * 44 / 1e9}]})
             write("ringcast.danmaku2000-r100.json", report(p99_us=50_000))
             p = self.run_summarize(d)
             self.assertEqual(p.returncode, 0, p.stderr)
-            self.assertIn("websocketpp  200,000 (0.05x)  3,800 (20.00x)", p.stdout)
+            # Found servers: ringcast, its variants, then the peers; ratios to plain ringcast.
+            rows = [line.split("  ")[0] for line in p.stdout.splitlines()[1:4]]
+            self.assertEqual(rows, ["ringcast", "ringcast --backend epoll", "websocketpp"])
+            self.assertIn("ringcast --backend epoll  3,000,000 (0.75x)  380 (2.00x)", p.stdout)
+            self.assertIn("websocketpp               200,000 (0.05x)    3,800 (20.00x)", p.stdout)
             self.assertIn("git abc1234; fan-out: median of 3 interleaved runs", p.stdout)
             self.assertIn("(small room: the danmaku sweep at 2,000 subscribers, 20 publishers)", p.stdout)
+            # The floor pairs with the uring row only (bench.sh measures it right after ringcast).
             self.assertIn("ringcast / floor per round: 1.19, 1.12, 1.25 (median 1.19x)", p.stdout)
             with open(os.path.join(d, "summary.json")) as f:
-                self.assertEqual(json.load(f)[0]["small_room_max_rate_p99_100ms"], 100.0)
+                summary = json.load(f)
+            self.assertEqual(summary[0]["small_room_max_rate_p99_100ms"], 100.0)
+            self.assertEqual((summary[1]["server"], summary[1]["label"], summary[1]["fanout_ns_per_delivery"]),
+                             ("ringcast-epoll", "ringcast --backend epoll", 380.0))
 
     def test_held_exit_status(self):
         with tempfile.TemporaryDirectory() as d:

@@ -1,6 +1,6 @@
 // ByteBuffer: no memory until bytes arrive, appends keep earlier bytes, rewind() keeps the
 // memory, clear() gives it back.
-#include "engine/ws/byte_buffer.hpp"
+#include "engine/core/byte_buffer.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // Frame pool and leases: size classes, reuse without allocation, holder/refcount release,
 // remote frees from another thread.
-#include "engine/pubsub/frame_pool.hpp"
+#include "engine/net/frame_pool.hpp"
 
 #include <gtest/gtest.h>
 

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "engine/app/builtin_apps.hpp"
-#include "engine/core/shard.hpp"
+#include "engine/shard.hpp"
 #include "tests/support/scripted_backend.hpp"
 #include "protocol/close.hpp"
 #include "protocol/frame.hpp"

@@ -1,4 +1,4 @@
-#include "engine/pubsub/frame_pool.hpp"
+#include "engine/net/frame_pool.hpp"
 
 #include <bit>
 #include <new>

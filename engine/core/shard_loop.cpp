@@ -1,4 +1,4 @@
-#include "engine/core/shard.hpp"
+#include "engine/core/shard_loop.hpp"
 
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -18,8 +18,6 @@ namespace {
 constexpr unsigned kRingEntries = 4096;
 constexpr unsigned kRecvBuffers = 2048;   // per shard; power of two
 constexpr unsigned kRecvBufferSize = 4096;
-constexpr std::size_t kMailboxSlots = 8192;
-constexpr std::size_t kPendingDeliveries = 8192;  // a turn with more fans out early
 constexpr std::int64_t kAcceptBackoffNs = 100'000'000;  // EMFILE/ENFILE: retry accept after 100 ms
 
 LogLimiter g_accept_log, g_ring_log;
@@ -32,14 +30,16 @@ std::uint64_t ms_to_ticks(std::chrono::milliseconds ms, std::uint64_t tick_ms) {
 
 }  // namespace
 
-Shard::Shard(ShardGroup& group, unsigned id, int listen_fd, std::unique_ptr<IoBackend> io)
-    : group_(group),
-      cfg_(group.config),
+ShardLoop::ShardLoop(const Config& cfg, const std::atomic<bool>& stopping, unsigned id, int listen_fd,
+                     std::unique_ptr<IoBackend> io, std::size_t prewarm_frames)
+    : cfg_(cfg),
       id_(id),
+      conns_(cfg.max_connections_per_shard),
+      group_stopping_(stopping),
       listen_fd_(listen_fd),
+      prewarm_frames_(prewarm_frames),
       io_owner_(std::move(io)),
-      io_(*io_owner_),
-      conns_(group.config.max_connections_per_shard) {
+      io_(*io_owner_) {
   // Short timeouts (tests) get a finer tick so deadlines stay accurate to ~10%.
   auto shortest = std::min({cfg_.idle_timeout.count() > 0 ? cfg_.idle_timeout.count() / 2 : 100'000L,
                             static_cast<long>(cfg_.handshake_timeout.count()),
@@ -54,23 +54,15 @@ Shard::Shard(ShardGroup& group, unsigned id, int listen_fd, std::unique_ptr<IoBa
   backoff_ts_.tv_nsec = kAcceptBackoffNs;
   coalesce_ts_.tv_sec = static_cast<long long>(cfg_.coalesce.count() / 1000);
   coalesce_ts_.tv_nsec = static_cast<long long>((cfg_.coalesce.count() % 1000) * 1'000'000);
-
-  std::size_t n = group.shard_count;
-  for (std::size_t i = 0; i < n; ++i) inbox_.push_back(std::make_unique<Mailbox<Message>>(kMailboxSlots));
-  overflow_.resize(n);
-  wake_target_.resize(n, false);
-
+  // Reserved to the slot count (address space only until used): these never grow.
   std::size_t slots = conns_.capacity();
   dirty_.reserve(slots);
   urgent_.reserve(slots);
-  pending_.reserve(kPendingDeliveries);
-  order_.reserve(kPendingDeliveries);
   dead_.reserve(slots);
   rearm_.reserve(slots);
-  closing_.reserve(slots);
 }
 
-Shard::~Shard() {
+ShardLoop::~ShardLoop() {
   for (Conn& c : conns_.built()) {
     c.queue.clear(leases_);
     if (c.fd >= 0) io_.close_fd(c.fd);
@@ -80,11 +72,11 @@ Shard::~Shard() {
   if (listen_fd_ >= 0) ::close(listen_fd_);
 }
 
-std::uint64_t Shard::now_tick() const noexcept {
+std::uint64_t ShardLoop::now_tick() const noexcept {
   return io_.now_ms() / tick_ms_;
 }
 
-std::string Shard::init() {
+std::string ShardLoop::init() {
   if (!conns_.ok()) return "out of memory for the connection table";
   if (std::string err = io_.init({kRingEntries, kRecvBuffers, kRecvBufferSize, static_cast<unsigned>(conns_.capacity())});
       !err.empty()) {
@@ -92,7 +84,7 @@ std::string Shard::init() {
   }
   // Small frames (chat lines, notices, control frames) in flight at once: preallocated so
   // the first bursts do not allocate on the fan-out path either.
-  if (!frames_.reserve(128, group_.prewarm_frames) || !leases_.reserve(group_.prewarm_frames)) {
+  if (!frames_.reserve(128, prewarm_frames_) || !leases_.reserve(prewarm_frames_)) {
     return "out of memory for the frame pool";
   }
   wake_fd_ = eventfd(0, EFD_CLOEXEC);
@@ -100,57 +92,52 @@ std::string Shard::init() {
   return {};
 }
 
-void Shard::arm_accept() {
+void ShardLoop::arm_accept() {
   io_.accept_multishot(listen_fd_, pack(Op::accept));
   accept_armed_ = true;
 }
 
-void Shard::arm_tick() {
+void ShardLoop::arm_tick() {
   io_.timeout(&tick_ts_, pack(Op::tick));
 }
 
-void Shard::arm_wake() {
+void ShardLoop::arm_wake() {
   io_.read(wake_fd_, &wake_value_, sizeof wake_value_, pack(Op::wake));
 }
 
-void Shard::wake() noexcept {
+void ShardLoop::wake() noexcept {
   std::uint64_t one = 1;
   ssize_t w = ::write(wake_fd_, &one, sizeof one);
   (void)w;  // the counter saturating still wakes the reader
 }
 
-void Shard::post_external(Message m) {
-  if (external_.push(m)) wake();
-}
-
-void Shard::run() {
+void ShardLoop::run() {
   start();
   while (turn()) {
   }
   close_all_now();
 }
 
-void Shard::start() {
+void ShardLoop::start() {
   arm_accept();
   arm_tick();
   arm_wake();
 }
 
-bool Shard::turn() {
+bool ShardLoop::turn() {
   int rc = io_.run_once(*this);
   if (rc < 0 && rc != -EINTR && rc != -EBUSY && rc != -ETIME) {
     g_ring_log.log(LogLevel::error, "shard %u: waiting for completions: %s", id_, std::strerror(-rc));
   }
-  if (!stopping_ && group_.stopping.load(std::memory_order_acquire)) begin_stop();
+  if (!stopping_ && group_stopping_.load(std::memory_order_acquire)) begin_stop();
   end_of_turn();
   return !(stopping_ && (conns_.live() == 0 || now_tick() >= stop_deadline_));
 }
 
-void Shard::close_all_now() noexcept {
+void ShardLoop::close_all_now() noexcept {
   // Deadline passed or everyone gone: drop what is left.
   for (Conn& c : conns_.built()) {
     if (c.state == ConnState::free) continue;
-    c.app_open = false;  // no farewells (a chat room's "left") while everything stops
     if (c.fd >= 0) {
       io_.close_fd(c.fd);
       c.fd = -1;
@@ -158,23 +145,7 @@ void Shard::close_all_now() noexcept {
   }
 }
 
-void Shard::release_leftovers() noexcept {
-  // The kernel may still be reading frames of in-flight sends: end the ring first.
-  io_.close();
-  for (Conn& c : conns_.built()) c.queue.clear(leases_);
-  for (const Message& d : pending_) release_holder(d.frame, nullptr);
-  pending_.clear();
-  for (auto& box : inbox_) {
-    box->pop_batch([](const Message& d) { release_holder(d.frame, nullptr); });
-  }
-  for (auto& list : overflow_) {
-    for (const Message& d : list) release_holder(d.frame, nullptr);
-    list.clear();
-  }
-  external_.drain([](const Message& d) { release_holder(d.frame, nullptr); });
-}
-
-void Shard::on_completion(const Completion& cqe) {
+void ShardLoop::on_completion(const Completion& cqe) {
   Tag tag = unpack(cqe.tag);
   switch (tag.op) {
     case Op::accept: on_accept(cqe); return;
@@ -207,7 +178,7 @@ void Shard::on_completion(const Completion& cqe) {
   }
 }
 
-void Shard::on_accept(const Completion& cqe) {
+void ShardLoop::on_accept(const Completion& cqe) {
   if (!cqe.more) accept_armed_ = false;
   if (cqe.res < 0) {
     int err = -cqe.res;
@@ -258,70 +229,31 @@ void Shard::on_accept(const Completion& cqe) {
   c.port = port;
   // c.dirty / c.urgent are not reset: they mean "on the shard's list", which a reused slot
   // may still be on (the coalesce window outlives connections); the list clears them.
-  c.recv_armed = c.send_inflight = c.flush_when_done = c.close_sent = c.close_received = false;
-  c.ping_sent = c.wr_shut = c.rd_shut = c.peer_eof = c.in_dead_list = c.app_open = c.upgraded = false;
-  c.served_http = false;
+  c.recv_armed = c.send_inflight = c.flush_when_done = false;
+  c.wr_shut = c.rd_shut = c.peer_eof = c.in_dead_list = false;
   c.inflight_entries = 0;
-  c.head.clear();
-  c.head_scanned = 0;
-  c.assembly.clear();
-  c.last_input_tick = wheel_.now();
-  c.reader = protocol::MessageReader(protocol::MessageRules{cfg_.max_message, 0, true});
-  wheel_.schedule(c.timer, wheel_.now() + handshake_ticks_);
+  on_accepted(c, slot);
   arm_recv(c, slot);
 }
 
-void Shard::on_tick() {
+void ShardLoop::on_tick() {
   if (!stopping_ || conns_.live() > 0) arm_tick();
-  wheel_.advance(now_tick(), [this](std::uint32_t slot) { on_timer(slot); });
+  wheel_.advance(now_tick(), [this](std::uint32_t slot) {
+    Conn& c = conns_[slot];
+    if (c.state != ConnState::free && c.state != ConnState::dead) on_deadline(c, slot);
+  });
 }
 
-void Shard::on_timer(std::uint32_t slot) {
-  Conn& c = conns_[slot];
-  std::uint64_t now = wheel_.now();
-  switch (c.state) {
-    case ConnState::free:
-    case ConnState::dead: return;
-    case ConnState::handshake:
-      if (!c.served_http) metrics_.handshake_failures[static_cast<std::size_t>(HandshakeFailure::timeout)].add();
-      tear_down(c, slot);
-      return;
-    case ConnState::finishing:  // the close handshake or the last send took too long
-      tear_down(c, slot);
-      return;
-    case ConnState::open: break;
-  }
-  if (idle_ticks_ == 0) return;
-  std::uint64_t idle_for = now - c.last_input_tick;
-  if (idle_for >= idle_ticks_) {
-    send_close(c, slot, 1001, "idle timeout");
-    return;
-  }
-  if (idle_for >= idle_ticks_ / 2 && !c.ping_sent) {
-    send_control(c, slot, protocol::Opcode::ping, {});
-    c.ping_sent = true;
-  }
-  std::uint64_t next = c.ping_sent ? c.last_input_tick + idle_ticks_ : c.last_input_tick + idle_ticks_ / 2;
-  wheel_.schedule(c.timer, next);
-}
-
-void Shard::begin_stop() {
+void ShardLoop::begin_stop() {
   stopping_ = true;
   stop_deadline_ = now_tick() + (close_ticks_ == 0 ? 1 : close_ticks_);
   if (accept_armed_) {
     io_.cancel(pack(Op::accept), pack(Op::cancel));
   }
-  for (Conn& c : conns_.built()) {
-    std::uint32_t slot = conns_.slot_of(c);
-    if (c.state == ConnState::open) {
-      send_close(c, slot, 1001, "server shutting down");
-    } else if (c.state == ConnState::handshake) {
-      tear_down(c, slot);
-    }
-  }
+  on_stopping();
 }
 
-void Shard::flush_dirty() {
+void ShardLoop::flush_dirty() {
   for (std::size_t i = 0; i < dirty_.size(); ++i) {
     std::uint32_t slot = dirty_[i];
     Conn& c = conns_[slot];
@@ -332,19 +264,11 @@ void Shard::flush_dirty() {
   coalesce_due_ = false;
 }
 
-void Shard::end_of_turn() {
+void ShardLoop::end_of_turn() {
   frames_.drain_remote();
-  drain_mailboxes();
   // Under --coalesce, broadcasts wait (and combine) until the timer: one frame per window.
   bool due = cfg_.coalesce.count() == 0 || coalesce_due_ || stopping_;
-  // A closing app may publish (a chat room's "left"), which fans out, which may close slow
-  // clients (more closings).
-  for (;;) {
-    for (std::size_t i = 0; i < closing_.size(); ++i) close_app(conns_[closing_[i]], closing_[i]);
-    closing_.clear();
-    if (!due || pending_.empty()) break;
-    fanout_pending();
-  }
+  before_flush(due);
   for (std::uint32_t slot : rearm_) {
     Conn& c = conns_[slot];
     if (c.state != ConnState::free && c.state != ConnState::dead && !c.recv_armed) arm_recv(c, slot);
@@ -358,7 +282,7 @@ void Shard::end_of_turn() {
   urgent_.clear();
   if (due) {
     flush_dirty();
-  } else if ((!dirty_.empty() || !pending_.empty()) && !coalesce_armed_) {
+  } else if ((!dirty_.empty() || work_waiting()) && !coalesce_armed_) {
     // The first broadcast after a flush starts the clock; later ones ride along.
     io_.timeout(&coalesce_ts_, pack(Op::coalesce));
     coalesce_armed_ = true;
@@ -379,7 +303,7 @@ void Shard::end_of_turn() {
     dead_[i] = dead_.back();
     dead_.pop_back();
   }
-  post_wakeups();
+  after_flush();
 }
 
 }  // namespace ringcast::engine

@@ -1,0 +1,141 @@
+// The loop of a shard: one thread, one I/O backend, one SO_REUSEPORT listener, its own
+// connection table, timer wheel and frame pools. It knows connections as sockets with a
+// lifecycle (handshake, open, finishing, dead, free), a send queue and a deadline; what
+// the bytes mean (HTTP, WebSocket, apps, topics) is the layers above, reached through the
+// hooks at the end of this class (engine/shard.hpp implements them).
+//
+// Loop turn: run_once() (the backend starts what was queued and waits), each completion
+// handled, then the upper layers' turn work (mailboxes, closings, fan-out), re-armed
+// receives, the urgent sends, one send per dirty connection (under --coalesce: when its
+// timer fires), dead slots freed once nothing is pending on them, other shards woken.
+// The recv/send half (the socket side of a connection) is engine/net/shard_io.cpp.
+#pragma once
+#include <linux/time_types.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/config.hpp"
+#include "engine/core/conn.hpp"
+#include "engine/core/conn_table.hpp"
+#include "engine/core/timer_wheel.hpp"
+#include "engine/core/user_data.hpp"
+#include "engine/io/backend.hpp"
+#include "engine/metrics.hpp"
+#include "engine/net/frame_pool.hpp"
+
+namespace ringcast::engine {
+
+class ShardLoop : private CompletionSink {
+ public:
+  ShardLoop(const Config& cfg, const std::atomic<bool>& stopping, unsigned id, int listen_fd,
+            std::unique_ptr<IoBackend> io, std::size_t prewarm_frames);
+  ShardLoop(const ShardLoop&) = delete;
+  ShardLoop& operator=(const ShardLoop&) = delete;
+
+  // On the shard's thread, before run(): backend, pools, eventfd. Returns "" or an error line.
+  [[nodiscard]] std::string init();
+  // The loop; returns after stop and the drain. It is start(), turn() until it returns
+  // false, then close_all_now(); a driver (the scripted backend's tests) may call them itself.
+  void run();
+  void start();
+  [[nodiscard]] bool turn();      // one wait-dispatch round; false once stopped and drained
+  void close_all_now() noexcept;  // closes every socket still open (after the stop deadline)
+  // Any thread: wake the loop (stop, outside publishers).
+  void wake() noexcept;
+
+  [[nodiscard]] IoBackend& backend() noexcept { return io_; }
+  [[nodiscard]] const ShardMetrics& metrics() const noexcept { return metrics_; }
+  [[nodiscard]] std::uint32_t live_connections() const noexcept { return conns_.live(); }
+  [[nodiscard]] std::size_t dirty_connections() const noexcept { return dirty_.size(); }
+  [[nodiscard]] std::size_t leases_outstanding() const noexcept { return leases_.outstanding(); }
+
+ protected:
+  ~ShardLoop();
+
+  // --- hooks: what the layers above do (called on the shard's thread) ---
+  // A new connection, before its first receive: reset its session state, set its deadline.
+  virtual void on_accepted(Conn& c, std::uint32_t slot) = 0;
+  // Bytes received on a live connection (the buffer goes back after the call).
+  virtual void on_input(Conn& c, std::uint32_t slot, std::uint8_t* data, std::size_t len) = 0;
+  // The connection's deadline (wheel timer) passed.
+  virtual void on_deadline(Conn& c, std::uint32_t slot) = 0;
+  // Graceful stop begins: the listener is closed; close what is open.
+  virtual void on_stopping() = 0;
+  // tear_down() marked the connection dead (its slot is freed later).
+  virtual void on_ending(Conn& c, std::uint32_t slot) noexcept = 0;
+  // Nothing is pending on the connection any more: last call before the slot is reused.
+  virtual void on_freed(Conn& c, std::uint32_t slot) noexcept = 0;
+  // The turn's work above the sockets, before its sends; `due`: broadcasts may go out now
+  // (always, unless --coalesce holds them).
+  virtual void before_flush(bool due) = 0;
+  // After the turn's sends (wake other shards).
+  virtual void after_flush() = 0;
+  // Broadcasts wait to be fanned out (they start the --coalesce timer).
+  [[nodiscard]] virtual bool work_waiting() const noexcept = 0;
+
+  // --- net (engine/net/shard_io.cpp) ---
+  // Marks the connection for a send at the end of the turn; urgent: even under --coalesce
+  // (replies, close, FIN, retries).
+  void mark_dirty(Conn& c, std::uint32_t slot, bool urgent = true) noexcept;
+  // Ends a connection at once, without a close frame: it is marked dead and its slot is
+  // freed at the end of a turn once no operation on it is pending.
+  void tear_down(Conn& c, std::uint32_t slot) noexcept;
+  // The last bytes are queued (an HTTP answer, a close frame): once they are sent, FIN,
+  // then wait for the peer's EOF (or the close deadline).
+  void end_after_flush(Conn& c, std::uint32_t slot);
+
+  const Config& cfg_;
+  unsigned id_;
+  ConnTable conns_;
+  TimerWheel wheel_;
+  FramePool frames_;
+  LeasePool leases_{frames_};
+  ShardMetrics metrics_;
+  std::vector<std::uint32_t> dirty_;  // connections with a send due this turn (or window)
+  bool stopping_ = false;
+  std::uint64_t tick_ms_ = 100;
+  std::uint64_t idle_ticks_ = 0, handshake_ticks_ = 0, close_ticks_ = 0;
+
+ private:
+  void on_completion(const Completion& c) override;
+  void end_of_turn();
+  void arm_accept();
+  void arm_tick();
+  void arm_wake();
+  void on_accept(const Completion& cqe);
+  void on_tick();
+  void begin_stop();
+  [[nodiscard]] std::uint64_t now_tick() const noexcept;
+
+  // net (engine/net/shard_io.cpp)
+  void arm_recv(Conn& c, std::uint32_t slot);
+  void on_recv(Conn& c, std::uint32_t slot, const Completion& cqe);
+  void on_send(Conn& c, std::uint32_t slot, int res);
+  void flush(Conn& c, std::uint32_t slot);
+  void flush_dirty();
+  void free_slot(Conn& c, std::uint32_t slot) noexcept;  // nothing pending: close the fd, slot reusable
+
+  const std::atomic<bool>& group_stopping_;
+  int listen_fd_;
+  std::size_t prewarm_frames_;
+  std::unique_ptr<IoBackend> io_owner_;
+  IoBackend& io_;
+  int wake_fd_ = -1;
+  std::uint64_t wake_value_ = 0;
+  __kernel_timespec tick_ts_{};
+  __kernel_timespec backoff_ts_{};
+  __kernel_timespec coalesce_ts_{};
+  std::vector<std::uint32_t> dead_, rearm_;
+  std::vector<std::uint32_t> urgent_;  // --coalesce: connections whose frames must not wait
+  bool coalesce_armed_ = false;
+  bool coalesce_due_ = false;
+  bool accept_armed_ = false;
+  bool accept_backoff_ = false;
+  std::uint64_t stop_deadline_ = 0;
+};
+
+}  // namespace ringcast::engine

@@ -1,0 +1,69 @@
+#include "engine/shard.hpp"
+
+namespace ringcast::engine {
+namespace {
+
+constexpr std::size_t kMailboxSlots = 8192;
+constexpr std::size_t kPendingDeliveries = 8192;  // a turn with more fans out early
+
+}  // namespace
+
+Shard::Shard(ShardGroup& group, unsigned id, int listen_fd, std::unique_ptr<IoBackend> io)
+    : ShardLoop(group.config, group.stopping, id, listen_fd, std::move(io), group.prewarm_frames), group_(group) {
+  std::size_t n = group.shard_count;
+  for (std::size_t i = 0; i < n; ++i) inbox_.push_back(std::make_unique<Mailbox<Message>>(kMailboxSlots));
+  overflow_.resize(n);
+  wake_target_.resize(n, false);
+  pending_.reserve(kPendingDeliveries);
+  order_.reserve(kPendingDeliveries);
+  closing_.reserve(conns_.capacity());
+}
+
+Shard::~Shard() = default;
+
+void Shard::post_external(Message m) {
+  if (external_.push(m)) wake();
+}
+
+void Shard::release_leftovers() noexcept {
+  // The kernel may still be reading frames of in-flight sends: end the backend first.
+  backend().close();
+  for (Conn& c : conns_.built()) c.queue.clear(leases_);
+  for (const Message& m : pending_) release_holder(m.frame, nullptr);
+  pending_.clear();
+  for (auto& box : inbox_) {
+    box->pop_batch([](const Message& m) { release_holder(m.frame, nullptr); });
+  }
+  for (auto& list : overflow_) {
+    for (const Message& m : list) release_holder(m.frame, nullptr);
+    list.clear();
+  }
+  external_.drain([](const Message& m) { release_holder(m.frame, nullptr); });
+}
+
+void Shard::on_ending(Conn& c, std::uint32_t slot) noexcept {
+  if (c.app_open) closing_.push_back(slot);  // reserved to the slot count
+}
+
+void Shard::on_freed(Conn& c, std::uint32_t slot) noexcept {
+  close_app(c, slot);
+  c.head.clear();  // spill buffers (up to 64 KiB) go now, not when the slot is reused
+  c.assembly.clear();
+  if (c.upgraded) metrics_.connections.sub();
+  c.upgraded = false;
+}
+
+void Shard::close_app(Conn& c, std::uint32_t slot) noexcept {
+  if (c.app_open) {
+    c.app_open = false;
+    Session session(*this, c, slot);
+    app_of(c).on_close(session);
+  }
+  unsubscribe_all(slot);
+}
+
+void Shard::unsubscribe_all(std::uint32_t slot) noexcept {
+  subs_.clear(slot, [this](std::uint32_t topic) { group_.topics.release(topic); });
+}
+
+}  // namespace ringcast::engine

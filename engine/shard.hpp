@@ -1,0 +1,132 @@
+// A shard: the loop (engine/core/shard_loop.hpp) with the layers above it: plain HTTP and
+// the WebSocket session (engine/ws/), the connection's app (engine/ws/app.hpp), and
+// publish/fan-out with subscriptions and the mailboxes between shards (engine/pubsub/).
+// Nothing here is shared with other shards except the mailboxes (SPSC, one per sender),
+// the topic registry (under its own mutex, touched only on subscribe and unsubscribe)
+// and read-only configuration.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/config.hpp"
+#include "engine/core/mailbox.hpp"
+#include "engine/core/shard_loop.hpp"
+#include "engine/core/thread_inbox.hpp"
+#include "engine/metrics.hpp"
+#include "engine/pubsub/fanout.hpp"
+#include "engine/pubsub/message.hpp"
+#include "engine/pubsub/subscriptions.hpp"
+#include "engine/pubsub/topic.hpp"
+#include "engine/ws/app.hpp"
+#include "protocol/frame.hpp"
+#include "protocol/handshake.hpp"
+
+namespace ringcast::engine {
+
+class Shard;
+
+// What all shards share: read-only after start, except the stop flag.
+struct ShardGroup {
+  Config config;
+  unsigned shard_count = 1;
+  TopicRegistry topics;
+  std::vector<std::unique_ptr<Shard>> shards;
+  std::vector<const ShardMetrics*> metrics;
+  std::size_t prewarm_frames = 4096;  // small frames pooled per shard at init (x 160 B)
+  // The app for each AppId (engine/app/builtin_apps.hpp installs them); shared by every shard.
+  App* apps[static_cast<std::size_t>(AppId::count_)] = {};
+  std::atomic<bool> stopping{false};
+};
+
+class Shard final : public ShardLoop {
+  friend class Session;  // what an app may do, on this shard (engine/ws/session.cpp)
+
+ public:
+  // `io` is this shard's backend (every shard of a group has the same kind).
+  Shard(ShardGroup& group, unsigned id, int listen_fd, std::unique_ptr<IoBackend> io);
+  ~Shard();
+
+  // After every shard's thread has returned: release what mailboxes still hold.
+  void release_leftovers() noexcept;
+  // Any thread: queue a frame (one holder of it is handed over) for `topic` and wake the shard.
+  void post_external(Message m);
+  [[nodiscard]] Mailbox<Message>& inbox_from(unsigned sender) noexcept { return *inbox_[sender]; }
+  // Shard thread: deliver `frame` (encoded once) to `topic` on every shard.
+  void publish(std::uint32_t topic, Frame* frame);
+  [[nodiscard]] FramePool& frames() noexcept { return frames_; }
+
+ private:
+  // The loop's hooks (engine/core/shard_loop.hpp).
+  void on_accepted(Conn& c, std::uint32_t slot) override;                                // ws
+  void on_input(Conn& c, std::uint32_t slot, std::uint8_t* data, std::size_t len) override;  // ws
+  void on_deadline(Conn& c, std::uint32_t slot) override;                                // ws
+  void on_stopping() override;                                                           // ws
+  void on_ending(Conn& c, std::uint32_t slot) noexcept override;                         // shard.cpp
+  void on_freed(Conn& c, std::uint32_t slot) noexcept override;                          // shard.cpp
+  void before_flush(bool due) override;                                                  // pubsub
+  void after_flush() override;                                                           // pubsub
+  [[nodiscard]] bool work_waiting() const noexcept override { return !pending_.empty(); }
+
+  // shard.cpp: the app's on_close, once per opened connection (deferred to the end of
+  // the turn); then whatever the connection is still subscribed to is dropped.
+  void close_app(Conn& c, std::uint32_t slot) noexcept;
+  void unsubscribe_all(std::uint32_t slot) noexcept;
+  [[nodiscard]] App& app_of(const Conn& c) const noexcept { return *group_.apps[static_cast<std::size_t>(c.app)]; }
+
+  // ws/shard_http.cpp: plain HTTP before an upgrade
+  void on_handshake_bytes(Conn& c, std::uint32_t slot, const std::uint8_t* data, std::size_t len);
+  // Answers one request (its body in hand); true when the connection stays open for the
+  // next one (keep-alive).
+  bool serve_http(Conn& c, std::uint32_t slot, const protocol::HttpRequest& req, std::span<const std::uint8_t> body);
+  void fail_handshake(Conn& c, std::uint32_t slot, int status, HandshakeFailure why);
+  // An HTTP error answer; then close, unless `keep_alive` (the request stream is intact).
+  void respond_error(Conn& c, std::uint32_t slot, int status, bool keep_alive);
+  // Makes the spill buffer hold exactly `rest` (bytes not parsed yet). False: out of memory
+  // (the connection is torn down).
+  bool hold_unparsed(Conn& c, std::uint32_t slot, std::span<const char> rest);
+
+  // ws/shard_ws.cpp: the WebSocket session
+  // A valid upgrade request; `in` starts with its head of `head_len` bytes.
+  void upgrade(Conn& c, std::uint32_t slot, const protocol::HttpRequest& req, std::span<const char> in,
+               std::size_t head_len);
+  void on_frames(Conn& c, std::uint32_t slot, std::uint8_t* data, std::size_t len);
+  void on_message(Conn& c, std::uint32_t slot, protocol::Opcode op, std::span<const std::uint8_t> payload);
+  void send_close(Conn& c, std::uint32_t slot, std::uint16_t code, std::string_view reason);
+  void send_control(Conn& c, std::uint32_t slot, protocol::Opcode op, std::span<const std::uint8_t> payload);
+  // Queues `frame` (len set, holders 0; nullptr: out of memory) for this connection only.
+  bool send_own(Conn& c, std::uint32_t slot, Frame* frame);
+
+  // pubsub/shard_fanout.cpp: publish and fan-out
+  // Queues a delivery for this turn's fan-out (publish, mailboxes, outside threads).
+  void defer(Message m);
+  // Fans out every deferred delivery, topic by topic in arrival order; runs of small frames
+  // for one topic are first copied back to back into one frame (one copy per message per
+  // shard), so each subscriber gets one queue entry and one iovec for the run.
+  void fanout_pending();
+  // `messages`: how many messages the frame carries (a combined run counts each).
+  void fanout(std::uint32_t topic, Frame* frame, std::uint32_t messages = 1);
+  void enqueue(Conn& c, std::uint32_t slot, Lease* lease) noexcept;
+  // `messages`: how many the refused frame carries (counted when the policy drops).
+  void refuse(Conn& c, std::uint32_t slot, Refusal why, std::uint32_t messages = 1) noexcept;
+  void slow_close(Conn& c, std::uint32_t slot) noexcept;
+  void drain_mailboxes();
+  void post_wakeups();
+
+  ShardGroup& group_;
+  ShardTopics topics_;
+  Subscriptions subs_{conns_, topics_};
+  std::vector<std::uint32_t> closing_;  // connections whose app's on_close is owed
+  std::vector<Message> pending_;        // this turn's deliveries, fanned out at its end
+  std::vector<std::uint64_t> order_;    // scratch: pending_ sorted by (topic, arrival)
+  std::vector<std::unique_ptr<Mailbox<Message>>> inbox_;  // [sender]
+  std::vector<std::vector<Message>> overflow_;             // [target] when its mailbox was full
+  std::vector<bool> wake_target_;                          // [target] posted this turn
+  ThreadInbox<Message> external_;                          // from threads outside the server
+};
+
+}  // namespace ringcast::engine
