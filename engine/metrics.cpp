@@ -37,9 +37,14 @@ void line(std::string& out, const char* name, const char* type, const char* help
 
 }  // namespace
 
-std::string render_metrics(std::span<const ShardMetrics* const> shards) {
+std::string render_metrics(std::span<const ShardMetrics* const> shards, std::string_view backend) {
   std::string out;
   out.reserve(2048);
+  // An info metric: which backend start-up chose (auto falls back to epoll where io_uring is refused).
+  out += "# HELP ringcast_backend_info The I/O backend the shards run on.\n# TYPE ringcast_backend_info gauge\n";
+  out += "ringcast_backend_info{backend=\"";
+  out += backend;
+  out += "\"} 1\n";
   line(out, "ringcast_connections", "gauge", "Established WebSocket connections.",
        sum(shards, [](const ShardMetrics& m) { return m.connections.get(); }));
   line(out, "ringcast_messages_in_total", "counter", "WebSocket messages received from clients.",

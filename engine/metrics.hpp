@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 
 namespace ringcast::engine {
 
@@ -40,7 +41,7 @@ struct alignas(64) ShardMetrics {
   Counter handshake_failures[static_cast<std::size_t>(HandshakeFailure::count_)];
 };
 
-// Prometheus text exposition of the sum over `shards`.
-[[nodiscard]] std::string render_metrics(std::span<const ShardMetrics* const> shards);
+// Prometheus text exposition of the sum over `shards`, and which I/O backend they run on.
+[[nodiscard]] std::string render_metrics(std::span<const ShardMetrics* const> shards, std::string_view backend);
 
 }  // namespace ringcast::engine

@@ -177,6 +177,8 @@ bool Server::publish(std::string_view topic, std::span<const std::uint8_t> paylo
   return true;
 }
 
-std::string Server::metrics_text() const { return render_metrics(impl_->group.metrics); }
+std::string Server::metrics_text() const {
+  return render_metrics(impl_->group.metrics, backend_name(impl_->backend));
+}
 
 }  // namespace ringcast::engine

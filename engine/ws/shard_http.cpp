@@ -141,7 +141,7 @@ bool Shard::serve_http(Conn& c, std::uint32_t slot, const protocol::HttpRequest&
       text = "ok\n";
       type = "text/plain; charset=utf-8";
     } else if (route == Route::metrics) {
-      metrics_text = render_metrics(group_.metrics);
+      metrics_text = render_metrics(group_.metrics, backend().name());
       text = metrics_text;
       type = "text/plain; version=0.0.4; charset=utf-8";
     } else {

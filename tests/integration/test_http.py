@@ -142,6 +142,9 @@ def metrics_lists_every_series_in_prometheus_format():
             h.check(re.search(rf"^# TYPE {name} (counter|gauge)$", text, re.M), f"no # TYPE for {name}")
         h.check(re.search(r'^ringcast_handshake_failures_total\{reason="[a-z_]+"\} \d', text, re.M),
                 "handshake failures not labelled by reason")
+        backend = srv.backend()
+        h.check(h.metric(m, f'ringcast_backend_info{{backend="{backend}"}}') == 1,
+                f"/metrics does not say the backend is {backend}")
         for k, v in m.items():
             h.check(v >= 0, f"{k} is negative: {v}")
 
