@@ -6,10 +6,11 @@
 #      servers (Node ws, Python websockets, websocketpp), each server pinned to core 0 and
 #      the generator to core 1, a fresh server process per scenario. ringcast always runs
 #      with --announce off: the peers announce no joins or leaves, so neither does it. It
-#      runs twice: "ringcast" (--announce off) and "ringcast-coalesce" (--announce off
+#      runs three times: "ringcast" (--announce off), "ringcast-coalesce" (--announce off
 #      --coalesce 250ms: broadcasts held up to 250 ms and sent combined, for bullet
 #      comments; it runs every scenario, so its rate and latency rows show what the window
-#      costs). The scenarios:
+#      costs) and "ringcast-epoll" (--announce off --backend epoll: the same engine on its
+#      epoll backend, so the two rows show what io_uring buys). The scenarios:
 #        fanout   1,000 subscribers / 1 publisher / 64 B, closed loop (window 64)
 #        connect  10,000 idle connections (BENCH_CONNECT): server memory per connection
 #        rate     open loop 50 msg/s to 1,000 subscribers (latency)
@@ -20,7 +21,7 @@
 # to bench/results/.
 # Environment: BENCH_SECONDS (per scenario, default 3), BENCH_RUNS (fan-out rounds, the
 # servers interleaved; each row is the median run, default 3), BENCH_SERVERS (default "ringcast
-# ringcast-coalesce node-ws python-websockets websocketpp"), BENCH_SCENARIOS (default
+# ringcast-coalesce ringcast-epoll node-ws python-websockets websocketpp"), BENCH_SCENARIOS (default
 # "fanout connect rate danmaku"), BENCH_MICRO=0 to skip the kernels,
 # BENCH_SWEEP="1 3 10 30 100 300 1000 3000" danmaku rates for the sweep ("" to skip),
 # BENCH_SWEEP_SUBS (the smaller room swept too, default 2000; "" for 10,000 only),
@@ -32,14 +33,14 @@
 # Past one process's descriptor limit (ulimit -Hn; 20,000 here: ~19,900 connections) the
 # connect scenario splits the generator (ringcast-load --processes), spreads it over several
 # loopback source addresses once one would run short of ephemeral ports, and runs ringcast
-# (both rows) as several processes on the same port (SO_REUSEPORT), pids summed by
+# (every row) as several processes on the same port (SO_REUSEPORT), pids summed by
 # --server-pid. Rooms are per process then, so that run sends no burst (-p 0). The peers are
 # single processes: they skip a connect scenario they cannot hold.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 secs=${BENCH_SECONDS:-3}
 runs=${BENCH_RUNS:-3}
-servers=${BENCH_SERVERS:-"ringcast ringcast-coalesce node-ws python-websockets websocketpp"}
+servers=${BENCH_SERVERS:-"ringcast ringcast-coalesce ringcast-epoll node-ws python-websockets websocketpp"}
 sweep=${BENCH_SWEEP-"1 3 10 30 100 300 1000 3000"}
 sweep_small=${BENCH_SWEEP_SUBS-2000}
 scenarios=${BENCH_SCENARIOS:-"fanout connect rate danmaku"}
@@ -116,7 +117,8 @@ url_path=/       # the next run_load's URL path
 server_log=$(mktemp)
 # ringcast as the peers behave: no join/leave notices (they announce nothing). The
 # ringcast-coalesce row adds the bullet-comment window (recorded in env.json, where
-# summarize.py takes the row's label from).
+# summarize.py takes the row's label from); the ringcast-epoll row runs the same engine on
+# its epoll backend (plain ringcast: --backend auto, io_uring here).
 ringcast_args=(--host 127.0.0.1 --threads 1 --log-level error --announce off)
 ringcast_coalesce=250ms
 start_server() {  # start_server NAME PORT: fresh server process(es) pinned to core 0, waits until it listens
@@ -128,6 +130,8 @@ start_server() {  # start_server NAME PORT: fresh server process(es) pinned to c
                   >/dev/null 2>"$server_log" & ;;
       ringcast-coalesce) taskset -c 0 "$build/engine/ringcast" "${ringcast_args[@]}" --port "$port" \
                   --coalesce "$ringcast_coalesce" >/dev/null 2>"$server_log" & ;;
+      ringcast-epoll) taskset -c 0 "$build/engine/ringcast" "${ringcast_args[@]}" --port "$port" \
+                  --backend epoll >/dev/null 2>"$server_log" & ;;
       node-ws) taskset -c 0 node "$peers/node_ws_chat.js" --port "$port" >/dev/null 2>&1 & ;;
       python-websockets) taskset -c 0 /usr/bin/python3 "$peers/python_websockets_chat.py" --port "$port" >/dev/null 2>&1 & ;;
       websocketpp) taskset -c 0 "$wspp" --port "$port" >/dev/null 2>&1 & ;;
