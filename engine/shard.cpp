@@ -16,7 +16,7 @@ Shard::Shard(ShardGroup& group, unsigned id, int listen_fd, std::unique_ptr<IoBa
   wake_target_.resize(n, false);
   pending_.reserve(kPendingDeliveries);
   order_.reserve(kPendingDeliveries);
-  closing_.reserve(conns_.capacity());
+  closing_.reserve(2 * conns_.capacity());  // a close frame and a teardown each push once
 }
 
 Shard::~Shard() = default;
@@ -42,7 +42,7 @@ void Shard::release_leftovers() noexcept {
 }
 
 void Shard::on_ending(Conn& c, std::uint32_t slot) noexcept {
-  if (c.app_open) closing_.push_back(slot);  // reserved to the slot count
+  if (c.app_open) closing_.push_back({slot, c.gen});
 }
 
 void Shard::on_freed(Conn& c, std::uint32_t slot) noexcept {

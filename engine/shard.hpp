@@ -23,6 +23,7 @@
 #include "engine/pubsub/subscriptions.hpp"
 #include "engine/pubsub/topic.hpp"
 #include "engine/ws/app.hpp"
+#include "engine/ws/routes.hpp"
 #include "protocol/frame.hpp"
 #include "protocol/handshake.hpp"
 
@@ -38,8 +39,9 @@ struct ShardGroup {
   std::vector<std::unique_ptr<Shard>> shards;
   std::vector<const ShardMetrics*> metrics;
   std::size_t prewarm_frames = 4096;  // small frames pooled per shard at init (x 160 B)
-  // The app for each AppId (engine/app/builtin_apps.hpp installs them); shared by every shard.
-  App* apps[static_cast<std::size_t>(AppId::count_)] = {};
+  // The app serving each WebSocket route (engine/app/builtin_apps.hpp installs them; a
+  // route without one answers 404); shared by every shard.
+  App* apps[static_cast<std::size_t>(Route::count_)] = {};
   std::atomic<bool> stopping{false};
 };
 
@@ -70,13 +72,13 @@ class Shard final : public ShardLoop {
   void on_freed(Conn& c, std::uint32_t slot) noexcept override;                          // shard.cpp
   void before_flush(bool due) override;                                                  // pubsub
   void after_flush() override;                                                           // pubsub
-  [[nodiscard]] bool work_waiting() const noexcept override { return !pending_.empty(); }
+  [[nodiscard]] bool broadcasts_pending() const noexcept override { return !pending_.empty(); }
 
   // shard.cpp: the app's on_close, once per opened connection (deferred to the end of
   // the turn); then whatever the connection is still subscribed to is dropped.
   void close_app(Conn& c, std::uint32_t slot) noexcept;
   void unsubscribe_all(std::uint32_t slot) noexcept;
-  [[nodiscard]] App& app_of(const Conn& c) const noexcept { return *group_.apps[static_cast<std::size_t>(c.app)]; }
+  [[nodiscard]] App& app_of(const Conn& c) const noexcept { return *group_.apps[c.app]; }
 
   // ws/shard_http.cpp: plain HTTP before an upgrade
   void on_handshake_bytes(Conn& c, std::uint32_t slot, const std::uint8_t* data, std::size_t len);
@@ -84,8 +86,9 @@ class Shard final : public ShardLoop {
   // next one (keep-alive).
   bool serve_http(Conn& c, std::uint32_t slot, const protocol::HttpRequest& req, std::span<const std::uint8_t> body);
   void fail_handshake(Conn& c, std::uint32_t slot, int status, HandshakeFailure why);
-  // An HTTP error answer; then close, unless `keep_alive` (the request stream is intact).
-  void respond_error(Conn& c, std::uint32_t slot, int status, bool keep_alive);
+  // An HTTP error answer (without its body for HEAD); then close, unless `keep_alive` (the
+  // request stream is intact).
+  void respond_error(Conn& c, std::uint32_t slot, int status, bool keep_alive, bool head_only);
   // Makes the spill buffer hold exactly `rest` (bytes not parsed yet). False: out of memory
   // (the connection is torn down).
   bool hold_unparsed(Conn& c, std::uint32_t slot, std::span<const char> rest);
@@ -120,7 +123,7 @@ class Shard final : public ShardLoop {
   ShardGroup& group_;
   ShardTopics topics_;
   Subscriptions subs_{conns_, topics_};
-  std::vector<std::uint32_t> closing_;  // connections whose app's on_close is owed
+  std::vector<Subscriber> closing_;  // {slot, gen} whose app's on_close is owed
   std::vector<Message> pending_;        // this turn's deliveries, fanned out at its end
   std::vector<std::uint64_t> order_;    // scratch: pending_ sorted by (topic, arrival)
   std::vector<std::unique_ptr<Mailbox<Message>>> inbox_;  // [sender]

@@ -94,7 +94,8 @@ std::size_t write_upgrade_response(std::span<char> out, std::string_view sec_web
   return w.done();
 }
 
-std::size_t write_error_response(std::span<char> out, int status, std::string_view body, bool keep_alive) noexcept {
+std::size_t write_error_response(std::span<char> out, int status, std::string_view body, bool keep_alive,
+                                 bool head_only) noexcept {
   if (!valid_status(status)) return 0;
   // An empty body becomes the status text, so a human looking at the answer sees why.
   const std::string_view text = body.empty() ? status_text(status) : body;
@@ -111,8 +112,11 @@ std::size_t write_error_response(std::span<char> out, int status, std::string_vi
   } else {
     w.put(keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n");
   }
-  w.put("\r\n").put(text);
-  if (default_body) w.put("\n");
+  w.put("\r\n");
+  if (!head_only) {
+    w.put(text);
+    if (default_body) w.put("\n");
+  }
   return w.done();
 }
 

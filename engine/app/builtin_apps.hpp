@@ -12,8 +12,8 @@ struct BuiltinApps {
   explicit BuiltinApps(const Config& cfg) noexcept : chat(cfg.announce) {}
   // The apps must outlive every shard of `group`.
   void install(ShardGroup& group) noexcept {
-    group.apps[static_cast<std::size_t>(AppId::chat)] = &chat;
-    group.apps[static_cast<std::size_t>(AppId::echo)] = &echo;
+    group.apps[static_cast<std::size_t>(Route::chat_room)] = &chat;
+    group.apps[static_cast<std::size_t>(Route::echo)] = &echo;
   }
 
   ChatRoom chat;

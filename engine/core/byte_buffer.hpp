@@ -1,8 +1,8 @@
 // A connection's spill buffer (a request head split across receives, a message spanning
 // receive buffers). It owns no memory until bytes are appended and gives it back on
 // clear(), so an idle connection holds nothing; it takes 16 bytes of the connection slot
-// (std::string takes 32, std::vector 24). Sizes are 32-bit: heads are capped at 8 KiB and
-// messages at --max-message (at most 1 GiB).
+// (std::string takes 32, std::vector 24). Sizes are 32-bit: heads and bodies are capped by
+// --max-http-body and messages by --max-message (each at most 1 GiB).
 #pragma once
 #include <bit>
 #include <cstddef>

@@ -20,8 +20,6 @@ enum class ConnState : std::uint8_t {
   dead,       // being torn down: waiting for in-flight operations, then close + free
 };
 
-// Which app (engine/ws/app.hpp) handles a connection's messages: an index into ShardGroup::apps.
-enum class AppId : std::uint8_t { chat, echo, count_ };
 
 // Frames one sendmsg covers (iovecs come from the shard's arena). Per-send kernel cost
 // dominates small-message fan-out: 32 -> 256 cut server CPU per delivery from ~450 ns to
@@ -38,7 +36,7 @@ struct alignas(64) Conn {
   bool dirty = false;           // net: on the shard's dirty list
   bool urgent = false;          // net: on the urgent list (sent this turn despite --coalesce)
   bool close_sent = false;      // ws: our close frame is queued: nothing else may follow
-  AppId app = AppId::chat;      // ws: who handles its messages
+  std::uint8_t app = 0;         // ws: its route, which names its app (ShardGroup::apps)
   std::uint16_t port = 0;       // app: the peer's port: the client's chat name is ID<port>
   int fd = -1;                  // core
   std::uint32_t gen = 0;        // core: bumped when the slot is freed (stale tags miss)
@@ -53,7 +51,6 @@ struct alignas(64) Conn {
   bool rd_shut = false;         // shutdown(RDWR) issued during teardown
   bool peer_eof = false;        // the peer's FIN arrived while our last bytes were queued
   // --- ws: the session ---
-  bool close_received = false;
   bool ping_sent = false;       // idle probe outstanding
   bool upgraded = false;        // counted in the connections gauge (WebSocket established)
   bool app_open = false;        // the app's on_open ran: on_close is owed, once
@@ -68,11 +65,11 @@ struct alignas(64) Conn {
   std::uint64_t last_input_tick = 0;
   TimerNode timer;              // core: handshake, idle/ping and close deadlines
   protocol::MessageReader reader;
-  ByteBuffer head;              // a request head split across receives (handshake only)
+  ByteBuffer head;              // bytes not parsed yet before the upgrade: a split head, a body, pipelined requests
   ByteBuffer assembly;          // a message spanning receive buffers (allocated on the first)
   std::uint16_t head_scanned = 0;  // < kMaxHead (8 KiB)
   protocol::Opcode assembly_op = protocol::Opcode::text;
-  std::uint32_t more_subs = 0;  // pubsub: 1 + its row of extra subscriptions; 0: none
+  std::uint32_t extra_row = 0;  // pubsub: 1 + its row of further subscriptions; 0: none
 };
 
 // Fan-out (engine/pubsub/fanout.hpp deliver) reads and writes only these: one cache line.

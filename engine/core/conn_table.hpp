@@ -1,6 +1,6 @@
 // A shard's connection slots. The table reserves address space for every possible slot
 // (one per connection the descriptor limit allows) but builds a slot only when a
-// connection first needs it, lowest free slot first, so resident memory follows the
+// connection first needs it, slot 0 first, so resident memory follows the
 // busiest moment's connection count rather than the limit. Slots are never unbuilt: a
 // slot given back is reused before a new one is built.
 #pragma once

@@ -15,9 +15,6 @@
 namespace ringcast::engine {
 namespace {
 
-constexpr unsigned kRingEntries = 4096;
-constexpr unsigned kRecvBuffers = 2048;   // per shard; power of two
-constexpr unsigned kRecvBufferSize = 4096;
 constexpr std::int64_t kAcceptBackoffNs = 100'000'000;  // EMFILE/ENFILE: retry accept after 100 ms
 
 LogLimiter g_accept_log, g_ring_log;
@@ -78,8 +75,9 @@ std::uint64_t ShardLoop::now_tick() const noexcept {
 
 std::string ShardLoop::init() {
   if (!conns_.ok()) return "out of memory for the connection table";
-  if (std::string err = io_.init({kRingEntries, kRecvBuffers, kRecvBufferSize, static_cast<unsigned>(conns_.capacity())});
-      !err.empty()) {
+  BackendLimits limits;  // the defaults of engine/io/backend.hpp, one file entry per slot
+  limits.files = static_cast<unsigned>(conns_.capacity());
+  if (std::string err = io_.init(limits); !err.empty()) {
     return err;
   }
   // Small frames (chat lines, notices, control frames) in flight at once: preallocated so
@@ -282,7 +280,7 @@ void ShardLoop::end_of_turn() {
   urgent_.clear();
   if (due) {
     flush_dirty();
-  } else if ((!dirty_.empty() || work_waiting()) && !coalesce_armed_) {
+  } else if ((!dirty_.empty() || broadcasts_pending()) && !coalesce_armed_) {
     // The first broadcast after a flush starts the clock; later ones ride along.
     io_.timeout(&coalesce_ts_, pack(Op::coalesce));
     coalesce_armed_ = true;

@@ -65,7 +65,8 @@ class ShardLoop : private CompletionSink {
   virtual void on_deadline(Conn& c, std::uint32_t slot) = 0;
   // Graceful stop begins: the listener is closed; close what is open.
   virtual void on_stopping() = 0;
-  // tear_down() marked the connection dead (its slot is freed later).
+  // tear_down() is ending the connection (it is marked dead right after; its slot is freed
+  // later).
   virtual void on_ending(Conn& c, std::uint32_t slot) noexcept = 0;
   // Nothing is pending on the connection any more: last call before the slot is reused.
   virtual void on_freed(Conn& c, std::uint32_t slot) noexcept = 0;
@@ -75,7 +76,7 @@ class ShardLoop : private CompletionSink {
   // After the turn's sends (wake other shards).
   virtual void after_flush() = 0;
   // Broadcasts wait to be fanned out (they start the --coalesce timer).
-  [[nodiscard]] virtual bool work_waiting() const noexcept = 0;
+  [[nodiscard]] virtual bool broadcasts_pending() const noexcept = 0;
 
   // --- net (engine/net/shard_io.cpp) ---
   // Marks the connection for a send at the end of the turn; urgent: even under --coalesce

@@ -88,7 +88,8 @@ class IoBackend {
   virtual void timeout(const __kernel_timespec* ts, std::uint64_t tag) = 0;
   // One read of up to `len` bytes (the shard's wake-up eventfd).
   virtual void read(int fd, void* buf, std::size_t len, std::uint64_t tag) = 0;
-  // Cancels the operation tagged `target` (it completes with -ECANCELED).
+  // Cancels the pending multishot accept or timeout tagged `target` (it completes with
+  // -ECANCELED); the shard cancels nothing else.
   virtual void cancel(std::uint64_t target, std::uint64_t tag) = 0;
   // Posts a completion carrying `tag` on `other` (another shard's backend, of the same
   // type) to wake it; called on this backend's own thread.

@@ -1,10 +1,9 @@
 // EpollBackend: io_uring's completion semantics on epoll (contract in epoll_backend.hpp).
 #include "engine/io/epoll_backend.hpp"
 
-#include <arpa/inet.h>
+#include "engine/io/socket_setup.hpp"
+
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -64,8 +63,11 @@ std::string EpollBackend::init(const BackendLimits& limits) {
   evfd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (evfd_ < 0) return failed("eventfd");
   if (ctl_add(epfd_, evfd_, EPOLLIN, data_of(kWakeKind, 0)) < 0) return failed("epoll_ctl(eventfd)");
-  // Per-slot state is small (32 B) and touched at start; buffer memory is not (see take_buffer).
-  slots_.assign(limits.files, Slot{});
+  // Per-slot state (32 B) is reserved here and built as slots are attached, like the
+  // connection table above it; buffer memory likewise (see take_buffer).
+  files_ = limits.files;
+  slots_.clear();
+  slots_.reserve(files_);
   fd_slot_.assign(std::max<std::size_t>(kFdReserve, limits.files + 64u), kNoSlot);
   events_.resize(kMaxEvents);
   // A turn can post a send completion per connection: reserved (not touched) up front, so
@@ -139,7 +141,9 @@ void EpollBackend::accept_ready() {
 // --- connections ---
 
 void EpollBackend::attach(int fd, std::uint32_t slot) noexcept {
-  if (slot >= slots_.size() || fd < 0) return;
+  if (slot >= files_ || fd < 0) return;
+  // Within the reserved capacity: resizing never moves the slots (serve() holds one).
+  if (slot >= slots_.size()) slots_.resize(std::size_t{slot} + 1);
   Slot& s = slots_[slot];
   if (s.fd >= 0) forget(slot);  // attached twice: the old registration goes
   s.fd = fd;
@@ -223,7 +227,7 @@ bool EpollBackend::take_buffer(std::uint16_t& id) {
 // Reads into one buffer at a time and delivers each at once: the handler has usually
 // recycled it before the next read, and nothing is read ahead of what the shard armed.
 void EpollBackend::serve(const Ready& r, CompletionSink& sink) {
-  Slot& s = slots_[r.slot];  // slots_ never moves after init()
+  Slot& s = slots_[r.slot];  // slots_ never moves: it grows inside its reserved capacity
   if (s.gen != r.gen) return;  // detached (and maybe reused) since it was queued
   s.serve_queued = false;
   for (int i = 0; i < kReadsPerServe; ++i) {
@@ -404,16 +408,7 @@ void EpollBackend::wake(IoBackend& other, std::uint64_t tag) {
 
 // --- socket calls ---
 
-std::uint16_t EpollBackend::setup_accepted(int fd) noexcept {
-  int one = 1;
-  (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  sockaddr_storage peer{};
-  socklen_t len = sizeof peer;
-  if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0) return 0;
-  if (peer.ss_family == AF_INET) return ntohs(reinterpret_cast<sockaddr_in*>(&peer)->sin_port);
-  if (peer.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&peer)->sin6_port);
-  return 0;
-}
+std::uint16_t EpollBackend::setup_accepted(int fd) noexcept { return prepare_accepted_socket(fd); }
 
 void EpollBackend::shutdown(int fd, int how) noexcept {
   (void)::shutdown(fd, how);

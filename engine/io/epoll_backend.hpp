@@ -105,7 +105,8 @@ class EpollBackend final : public IoBackend {
 
   int epfd_ = -1;
   int evfd_ = -1;  // wake()'s eventfd: written by other shards, read here
-  std::vector<Slot> slots_;
+  std::vector<Slot> slots_;  // [slot], grown by attach() up to files_ (reserved at init)
+  std::uint32_t files_ = 0;
   std::vector<std::uint32_t> fd_slot_;  // [fd]: its slot, for shutdown/close (grows with fds)
   std::vector<epoll_event> events_;
   std::vector<Ready> ready_;       // posted since the last delivery

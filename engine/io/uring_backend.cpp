@@ -1,8 +1,7 @@
 #include "engine/io/uring_backend.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
+#include "engine/io/socket_setup.hpp"
+
 #include <time.h>
 #include <unistd.h>
 
@@ -138,16 +137,7 @@ void UringBackend::wake(IoBackend& other, std::uint64_t tag) {
   io_uring_sqe_set_data64(s, tag);
 }
 
-std::uint16_t UringBackend::setup_accepted(int fd) noexcept {
-  int one = 1;
-  (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  sockaddr_storage peer{};
-  socklen_t len = sizeof peer;
-  if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0) return 0;
-  if (peer.ss_family == AF_INET) return ntohs(reinterpret_cast<sockaddr_in*>(&peer)->sin_port);
-  if (peer.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&peer)->sin6_port);
-  return 0;
-}
+std::uint16_t UringBackend::setup_accepted(int fd) noexcept { return prepare_accepted_socket(fd); }
 
 void UringBackend::close_fd(int fd) noexcept { ::close(fd); }
 

@@ -25,7 +25,7 @@ class UringBackend final : public IoBackend {
   [[nodiscard]] const char* name() const noexcept override { return "uring"; }
 
   // On the thread that will submit. Returns "" or one line naming what failed.
-  // `files`: slots of the registered file table (one per connection slot; 0: none).
+  // limits.files: entries of the registered file table (one per connection slot; 0: none).
   [[nodiscard]] std::string init(const BackendLimits& limits) override;
   // Ends the ring (pending operations are cancelled); any thread, once the loop is over.
   void close() noexcept override;
@@ -46,7 +46,7 @@ class UringBackend final : public IoBackend {
   // Room for `max` iovecs of one send; valid until that send is submitted, since the
   // kernel copies msghdr and iovecs when it consumes the SQE (IORING_FEAT_SUBMIT_STABLE).
   [[nodiscard]] iovec* send_iovecs(std::size_t max) override;
-  // `msg` uses `used` iovecs from send_iovecs().
+  // The iovecs come from send_iovecs(); its msghdr from this turn's arena.
   void sendmsg(int fd, std::uint32_t slot, const iovec* iov, std::size_t n, std::uint64_t tag) override;
   // One contiguous buffer: IORING_OP_SEND skips the msghdr and iovec import.
   void send(int fd, std::uint32_t slot, const void* buf, std::size_t len, std::uint64_t tag) override;

@@ -151,7 +151,11 @@ void Shard::before_flush(bool due) {
   // A closing app may publish (a chat room's "left"), which fans out, which may close slow
   // clients (more closings).
   for (;;) {
-    for (std::size_t i = 0; i < closing_.size(); ++i) close_app(conns_[closing_[i]], closing_[i]);
+    for (std::size_t i = 0; i < closing_.size(); ++i) {
+      // A slot freed since (its app closed then) may hold a new connection by now.
+      Conn& c = conns_[closing_[i].slot];
+      if (c.gen == closing_[i].gen) close_app(c, closing_[i].slot);
+    }
     closing_.clear();
     if (!due || pending_.empty()) break;
     fanout_pending();

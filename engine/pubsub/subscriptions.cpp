@@ -21,27 +21,33 @@ bool Subscriptions::contains(std::uint32_t slot, std::uint32_t topic) noexcept {
 std::size_t Subscriptions::count(std::uint32_t slot) const noexcept {
   const Conn& c = conns_[slot];
   if (c.sub.topic == kNoTopic) return 0;
-  return 1 + (c.more_subs == 0 ? 0 : extra_[c.more_subs - 1].size());
+  return 1 + (c.extra_row == 0 ? 0 : extra_[c.extra_row - 1].size());
 }
 
 bool Subscriptions::add(std::uint32_t slot, std::uint32_t topic) {
   Conn& c = conns_[slot];
   if (topic == kNoTopic || find(c, topic) != nullptr) return false;
+  // Room in this record first: if anything throws, the topic's list is still untouched
+  // (a list entry the record did not know would deliver to the slot's next connection).
+  if (c.sub.topic != kNoTopic) {
+    if (c.extra_row == 0) {
+      if (free_rows_.empty()) {
+        extra_.emplace_back();
+        free_rows_.reserve(extra_.size());  // remove() gives rows back without allocating
+        free_rows_.push_back(static_cast<std::uint32_t>(extra_.size() - 1));
+      }
+      c.extra_row = free_rows_.back() + 1;
+      free_rows_.pop_back();
+    }
+    std::vector<Subscription>& row = extra_[c.extra_row - 1];
+    row.reserve(row.size() + 1);
+  }
   Subscription s{topic, lists_.get_or_create(topic).add(Subscriber{slot, c.gen})};
   if (c.sub.topic == kNoTopic) {
     c.sub = s;
-    return true;
+  } else {
+    extra_[c.extra_row - 1].push_back(s);  // reserved above
   }
-  if (c.more_subs == 0) {
-    if (free_extra_.empty()) {
-      extra_.emplace_back();
-      free_extra_.reserve(extra_.size());  // remove() gives indexes back without allocating
-      free_extra_.push_back(static_cast<std::uint32_t>(extra_.size() - 1));
-    }
-    c.more_subs = free_extra_.back() + 1;
-    free_extra_.pop_back();
-  }
-  extra_[c.more_subs - 1].push_back(s);
   return true;
 }
 
@@ -65,8 +71,8 @@ bool Subscriptions::remove(std::uint32_t slot, std::uint32_t topic) noexcept {
     *s = Subscription{};
   }
   if (more != nullptr && more->empty()) {
-    free_extra_.push_back(c.more_subs - 1);  // its capacity is kept for the next user
-    c.more_subs = 0;
+    free_rows_.push_back(c.extra_row - 1);  // its capacity is kept for the next user
+    c.extra_row = 0;
   }
   return true;
 }

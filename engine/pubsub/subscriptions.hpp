@@ -39,12 +39,12 @@ class Subscriptions {
  private:
   [[nodiscard]] Subscription* find(Conn& c, std::uint32_t topic) noexcept;
   [[nodiscard]] std::vector<Subscription>* extra(const Conn& c) noexcept {
-    return c.more_subs == 0 ? nullptr : &extra_[c.more_subs - 1];
+    return c.extra_row == 0 ? nullptr : &extra_[c.extra_row - 1];
   }
   ConnTable& conns_;
   ShardTopics& lists_;
-  std::vector<std::vector<Subscription>> extra_;  // [Conn::more_subs - 1]
-  std::vector<std::uint32_t> free_extra_;          // indexes of extra_ not in use
+  std::vector<std::vector<Subscription>> extra_;  // rows: [Conn::extra_row - 1]
+  std::vector<std::uint32_t> free_rows_;          // rows of extra_ not in use
 };
 
 }  // namespace ringcast::engine

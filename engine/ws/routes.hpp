@@ -13,7 +13,7 @@
 
 namespace ringcast::engine {
 
-enum class Route : std::uint8_t { not_found, chat_room, echo, chat_page, healthz, metrics };
+enum class Route : std::uint8_t { not_found, chat_room, echo, chat_page, healthz, metrics, count_ };
 
 struct RouteMatch {
   Route route = Route::not_found;

@@ -34,17 +34,18 @@ void Shard::fail_handshake(Conn& c, std::uint32_t slot, int status, HandshakeFai
   limiter.log(LogLevel::info, "request from port %u rejected: %d (%s)", static_cast<unsigned>(c.port), status,
               handshake_failure_name(why));
   metrics_.handshake_failures[static_cast<std::size_t>(why)].add();
-  respond_error(c, slot, status, false);
+  respond_error(c, slot, status, false, false);
 }
 
-void Shard::respond_error(Conn& c, std::uint32_t slot, int status, bool keep_alive) {
+void Shard::respond_error(Conn& c, std::uint32_t slot, int status, bool keep_alive, bool head_only) {
   Frame* f = frames_.acquire(512);
   if (f == nullptr) {
     tear_down(c, slot);
     return;
   }
   f->len = static_cast<std::uint32_t>(
-      protocol::write_error_response({reinterpret_cast<char*>(f->bytes()), f->capacity}, status, {}, keep_alive));
+      protocol::write_error_response({reinterpret_cast<char*>(f->bytes()), f->capacity}, status, {}, keep_alive,
+                                     head_only));
   if (!send_own(c, slot, f) || keep_alive) return;
   c.head.clear();
   end_after_flush(c, slot);
@@ -54,7 +55,8 @@ bool Shard::hold_unparsed(Conn& c, std::uint32_t slot, std::span<const char> res
   const auto* bytes = reinterpret_cast<const std::uint8_t*>(rest.data());
   std::less_equal<const std::uint8_t*> le;
   if (!c.head.empty() && le(c.head.data(), bytes) && le(bytes, c.head.data() + c.head.size())) {
-    c.head.consume_front(static_cast<std::size_t>(bytes - c.head.data()));  // already a suffix of it
+    std::size_t consumed = static_cast<std::size_t>(bytes - c.head.data());  // already a suffix of it
+    if (consumed > 0) c.head.consume_front(consumed);
     return true;
   }
   if (c.head.append(bytes, rest.size())) return true;
@@ -76,11 +78,7 @@ void Shard::on_handshake_bytes(Conn& c, std::uint32_t slot, const std::uint8_t* 
     protocol::HandshakeRules rules;
     rules.max_header_bytes = kMaxHead;
     protocol::RequestParse r = protocol::parse_request(in, c.head_scanned, rules, req);
-    if (r.status == protocol::Status::need_more) {
-      if (in.size() > kMaxHead) {
-        fail_handshake(c, slot, 431, HandshakeFailure::header_too_large);
-        return;
-      }
+    if (r.status == protocol::Status::need_more) {  // (past kMaxHead it is a 431 error)
       if (!hold_unparsed(c, slot, in)) return;
       c.head_scanned = static_cast<std::uint16_t>(in.size());
       return;
@@ -109,17 +107,17 @@ void Shard::on_handshake_bytes(Conn& c, std::uint32_t slot, const std::uint8_t* 
     bool keep = serve_http(c, slot, req, {reinterpret_cast<const std::uint8_t*>(in.data()) + r.consumed,
                                           static_cast<std::size_t>(req.content_length)});
     in = in.subspan(total);
-    if (!keep || in.empty()) {
-      c.head.clear();
-      return;
-    }
-    // Pipelined requests: answers queue up unread past the backlog only if the client
-    // never reads them; such a client is closed like a slow subscriber.
-    if (c.queue.queued_bytes() > cfg_.max_backlog) {
+    // Answers a client never reads (pipelined, or one request per receive) are bounded by
+    // the backlog like broadcasts: past it the client is closed like a slow subscriber.
+    if (keep && c.queue.queued_bytes() > cfg_.max_backlog) {
       static LogLimiter limiter;
       limiter.log(LogLevel::warn, "closing HTTP client on port %u: more than %zu bytes of answers unread",
                   static_cast<unsigned>(c.port), cfg_.max_backlog);
       tear_down(c, slot);
+      return;
+    }
+    if (!keep || in.empty()) {
+      c.head.clear();
       return;
     }
   }
@@ -133,7 +131,7 @@ bool Shard::serve_http(Conn& c, std::uint32_t slot, const protocol::HttpRequest&
   // Answers to well-formed requests are not handshake failures: they are not counted.
   int status = route == Route::not_found ? 404 : (req.method != "GET" && req.method != "HEAD") ? 405 : 200;
   if (status != 200) {
-    respond_error(c, slot, status, keep);
+    respond_error(c, slot, status, keep, req.method == "HEAD");
   } else {
     std::string metrics_text;
     std::string_view text, type;

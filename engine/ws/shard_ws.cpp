@@ -41,12 +41,12 @@ void Shard::send_close(Conn& c, std::uint32_t slot, std::uint16_t code, std::str
   std::size_t n = protocol::encode_close_payload(payload, code, reason);
   send_control(c, slot, protocol::Opcode::close, {payload, n});
   c.close_sent = true;
-  if (c.app_open) closing_.push_back(slot);
+  if (c.app_open) closing_.push_back({slot, c.gen});
   end_after_flush(c, slot);
 }
 
 void Shard::on_accepted(Conn& c, std::uint32_t) {
-  c.close_sent = c.close_received = c.ping_sent = c.app_open = c.upgraded = c.served_http = false;
+  c.close_sent = c.ping_sent = c.app_open = c.upgraded = c.served_http = false;
   c.head.clear();
   c.head_scanned = 0;
   c.assembly.clear();
@@ -107,11 +107,11 @@ void Shard::on_input(Conn& c, std::uint32_t slot, std::uint8_t* data, std::size_
 void Shard::upgrade(Conn& c, std::uint32_t slot, const protocol::HttpRequest& req, std::span<const char> in,
                     std::size_t head_len) {
   RouteMatch route = match_route(req.path, true);
-  if (route.route == Route::not_found) {
+  if (group_.apps[static_cast<std::size_t>(route.route)] == nullptr) {
     fail_handshake(c, slot, 404, HandshakeFailure::not_found);
     return;
   }
-  c.app = route.route == Route::echo ? AppId::echo : AppId::chat;
+  c.app = static_cast<std::uint8_t>(route.route);
   Frame* f = frames_.acquire(256);
   if (f == nullptr) {
     tear_down(c, slot);
@@ -181,7 +181,6 @@ void Shard::on_frames(Conn& c, std::uint32_t slot, std::uint8_t* data, std::size
         break;
       case protocol::EventKind::pong: break;
       case protocol::EventKind::close:
-        c.close_received = true;
         // Its messages of this turn reach the room, and it, before its close reply.
         if (!pending_.empty()) fanout_pending();
         // Echo the peer's code; a close without a code is answered without one.

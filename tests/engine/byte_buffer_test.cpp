@@ -54,3 +54,22 @@ TEST(ByteBuffer, RewindKeepsMemoryClearGivesItBack) {
 
 }  // namespace
 }  // namespace ringcast::engine
+
+namespace ringcast::engine {
+namespace {
+
+TEST(ByteBufferConsumeFront, KeepsTheRestAtTheFront) {
+  ByteBuffer b;
+  ASSERT_TRUE(b.append("hello world", 11));
+  b.consume_front(6);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(b.data()), b.size()), "world");
+  b.consume_front(0);
+  EXPECT_EQ(b.size(), 5u);
+  b.consume_front(5);
+  EXPECT_TRUE(b.empty());
+  ASSERT_TRUE(b.append("x", 1));  // the memory is kept for what comes next
+  EXPECT_EQ(b.size(), 1u);
+}
+
+}  // namespace
+}  // namespace ringcast::engine

@@ -559,6 +559,10 @@ TEST(Responses, ErrorResponses) {
   EXPECT_EQ(std::string_view(buf, n),
             "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 8\r\n"
             "Connection: close\r\n\r\nbad key\n");
+  n = rp::write_error_response(buf, 404, {}, true, true);  // HEAD over keep-alive: no body
+  EXPECT_EQ(std::string_view(buf, n),
+            "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 10\r\n"
+            "Connection: keep-alive\r\n\r\n");
   n = rp::write_error_response(buf, 405);
   EXPECT_EQ(std::string_view(buf, n),
             "HTTP/1.1 405 Method Not Allowed\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 19\r\n"

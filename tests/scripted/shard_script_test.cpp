@@ -253,6 +253,31 @@ TEST_F(ShardScript, KeepAliveAnswersPipelinedRequestsInOrderAndReadsBodies) {
   EXPECT_EQ(d.violation(), "");
 }
 
+TEST_F(ShardScript, HeadAnswersHaveNoBodyEvenForErrors) {
+  int c = d.connect();
+  auto cc = static_cast<std::size_t>(c);
+  d.send(cc, std::string_view("HEAD /favicon.ico HTTP/1.1\r\nHost: x\r\n\r\n"
+                              "HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+                              "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  d.deliver_all();
+  // A body after either HEAD answer would be read as the start of the next answer.
+  EXPECT_EQ(d.client(cc).in.statuses(), (std::vector<int>{404, 200, 200}));
+  EXPECT_EQ(d.violation(), "");
+}
+
+TEST_F(ShardScript, AnswersAClientNeverReadsAreBoundedEvenOneRequestPerReceive) {
+  int c = d.connect();
+  auto cc = static_cast<std::size_t>(c);
+  int sent = 0;
+  for (; sent < 400 && !d.io().closed(d.client(cc).fd); ++sent) {
+    d.send(cc, std::string_view("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));  // answers never taken
+  }
+  // ~100 B per answer against a 4 KiB backlog: closed after about 40 requests, not 400.
+  EXPECT_TRUE(d.io().closed(d.client(cc).fd));
+  EXPECT_LT(sent, 100);
+  EXPECT_EQ(d.shard().live_connections(), 0u);
+}
+
 TEST_F(ShardScript, BodiesPastTheLimitAndChunkedBodiesAreRefused) {
   int a = d.connect();
   int b = d.connect();
@@ -270,11 +295,15 @@ TEST_F(ShardScript, BodiesPastTheLimitAndChunkedBodiesAreRefused) {
 TEST_F(ShardScript, AnIdleKeepAliveConnectionIsClosedAtTheDeadlineWithoutCountingAFailure) {
   int c = d.connect();
   auto cc = static_cast<std::size_t>(c);
+  d.advance(400);  // the handshake deadline (500 ms) is near
   d.send(cc, std::string_view("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
   d.deliver_all();
   EXPECT_EQ(d.client(cc).in.statuses(), std::vector<int>{200});
-  d.advance(11'000);  // past the 10 s default
-  EXPECT_TRUE(d.io().closed(d.client(cc).fd) || d.io().write_shut(d.client(cc).fd));
+  d.advance(400);  // 800 ms: past the first deadline, but each answer sets a new one
+  EXPECT_FALSE(d.io().write_shut(d.client(cc).fd) || d.io().closed(d.client(cc).fd));
+  d.advance(200);  // 1000 ms: 600 ms idle since the answer
+  d.deliver_all();
+  EXPECT_TRUE(d.io().closed(d.client(cc).fd));
   EXPECT_EQ(d.shard().metrics().handshake_failures[static_cast<std::size_t>(HandshakeFailure::timeout)].get(), 0u);
 }
 

@@ -18,9 +18,21 @@
 #include "tests/support/scripted_backend.hpp"
 #include "protocol/close.hpp"
 #include "protocol/frame.hpp"
+#include "protocol/handshake.hpp"
 #include "protocol/utf8.hpp"
 
 namespace ringcast::engine::test {
+
+// What one client asked before its upgrade: each whole request it sent (parsed as the
+// server parses them), so the answer to HEAD is known to have no body.
+class RequestTracker {
+ public:
+  void feed(std::span<const std::uint8_t> bytes, class ServerStream& answers);
+
+ private:
+  std::string buf_;
+  bool done_ = false;  // upgraded, or bytes no server parses: nothing more to track
+};
 
 // What the server wrote to one client, checked and decoded: HTTP answers (one after
 // another while they say keep-alive), then after a 101 server frames.
@@ -39,6 +51,8 @@ class ServerStream {
   [[nodiscard]] const std::string& error() const noexcept { return error_; }
   // The last answer's status: 0 until its head is complete (or, keep-alive, once it is whole).
   [[nodiscard]] int status() const noexcept { return statuses_.empty() ? 0 : statuses_.back(); }
+  // The client sent one more whole request (a HEAD one, or not), in order.
+  void expect_answer(bool to_head) { to_head_.push_back(to_head); }
   // Every answer's status, in order (keep-alive connections get several).
   [[nodiscard]] const std::vector<int>& statuses() const noexcept { return statuses_; }
   [[nodiscard]] const std::vector<Message>& messages() const noexcept { return messages_; }
@@ -57,19 +71,6 @@ class ServerStream {
     if (done_) return fail("bytes after the end of the answer");
     if (status_ == 0) return parse_head();
     if (body_left_ > 0) {
-      // An answer to HEAD has Content-Length but no body; the checker does not see the
-      // requests, so a keep-alive answer whose "body" starts with a status line is taken
-      // as one (no body the server sends starts so).
-      if (keep_alive_) {
-        constexpr std::string_view kStatus = "HTTP/1.1 ";
-        std::size_t n = std::min(buf_.size(), kStatus.size());
-        if (std::memcmp(buf_.data(), kStatus.data(), n) == 0) {
-          if (n < kStatus.size()) return false;  // too few bytes to tell yet
-          body_left_ = 0;
-          end_answer();
-          return true;
-        }
-      }
       std::size_t n = std::min(body_left_, buf_.size());
       consume(n);
       body_left_ -= n;
@@ -91,6 +92,10 @@ class ServerStream {
     body_left_ = cl == std::string_view::npos ? 0 : std::strtoul(std::string(head.substr(cl + 16, 12)).c_str(), nullptr, 10);
     keep_alive_ = head.find("\r\nConnection: keep-alive") != std::string_view::npos;
     statuses_.push_back(status_);
+    // An answer to HEAD keeps its Content-Length but has no body.
+    bool to_head = !to_head_.empty() && to_head_.front();
+    if (!to_head_.empty()) to_head_.erase(to_head_.begin());
+    if (to_head) body_left_ = 0;
     consume(end + 4);
     if (status_ == 101 && body_left_ != 0) return fail("101 with a body");
     if (status_ != 101 && body_left_ == 0) end_answer();
@@ -155,8 +160,30 @@ class ServerStream {
   std::size_t body_left_ = 0, total_ = 0;
   bool done_ = false, close_seen_ = false, keep_alive_ = false;
   std::vector<int> statuses_;
+  std::vector<bool> to_head_;  // per request the client sent and not answered yet: was it HEAD
   std::uint16_t close_code_ = 1005;
 };
+
+inline void RequestTracker::feed(std::span<const std::uint8_t> bytes, ServerStream& answers) {
+  if (done_) return;
+  buf_.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  for (;;) {
+    protocol::HttpRequest req;
+    protocol::RequestParse r = protocol::parse_request(buf_, 0, protocol::HandshakeRules{}, req);
+    if (r.status != protocol::Status::ok) {
+      done_ = r.status == protocol::Status::error;
+      return;
+    }
+    std::size_t total = r.consumed + (req.kind == protocol::RequestKind::websocket ? 0 : req.content_length);
+    if (buf_.size() < total) return;
+    answers.expect_answer(req.method == "HEAD");
+    if (req.kind == protocol::RequestKind::websocket) {
+      done_ = true;
+      return;
+    }
+    buf_.erase(0, total);
+  }
+}
 
 inline std::string upgrade_request(std::string_view path) {
   std::string r = "GET ";
@@ -181,6 +208,7 @@ class ShardDriver {
     int fd = -1;
     std::uint16_t port = 0;
     ServerStream in;
+    RequestTracker out;
     std::string path;  // what connect_ws asked for; empty when the script wrote the request
   };
 
@@ -224,7 +252,7 @@ class ShardDriver {
     int fd = next_fd_++;
     std::uint16_t port = static_cast<std::uint16_t>(40000 + fd);
     if (!io().accept(fd, port)) return -1;
-    clients_.push_back({fd, port, {}, {}});
+    clients_.push_back({fd, port, {}, {}, {}});
     settle();
     return static_cast<int>(clients_.size() - 1);
   }
@@ -237,6 +265,7 @@ class ShardDriver {
   }
 
   void send(std::size_t c, std::span<const std::uint8_t> bytes) {
+    clients_[c].out.feed(bytes, clients_[c].in);
     io().peer_send(clients_[c].fd, bytes);
     settle();
   }
