@@ -1,13 +1,49 @@
 #include "engine/io/uring_setup.hpp"
 
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/utsname.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 
 namespace ringcast::engine {
+
+namespace {
+
+// Multishot recv (Linux 6.0) is not an opcode the probe lists: one is tried on a socket
+// pair. An older kernel refuses the flag (-EINVAL) or ends the request after one
+// completion; either way every connection would fail, so the probe fails instead.
+std::string probe_multishot_recv(io_uring& ring, std::uint16_t group) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return {};  // cannot tell: assume fine
+  io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+  io_uring_prep_recv_multishot(sqe, sv[0], nullptr, 0, 0);
+  sqe->flags |= IOSQE_BUFFER_SELECT;
+  sqe->buf_group = group;
+  std::string why;
+  if (::write(sv[1], "x", 1) != 1 || io_uring_submit(&ring) != 1) {
+    why = "io_uring probe: cannot submit a multishot recv";
+  } else {
+    io_uring_cqe* cqe = nullptr;
+    __kernel_timespec wait{1, 0};
+    if (io_uring_wait_cqe_timeout(&ring, &cqe, &wait) != 0 || cqe == nullptr) {
+      why = "io_uring lacks multishot recv (no completion; needs Linux 6.0 or later)";
+    } else {
+      if (cqe->res < 0 || (cqe->flags & IORING_CQE_F_MORE) == 0) {
+        why = "io_uring lacks multishot recv (needs Linux 6.0 or later)";
+      }
+      io_uring_cqe_seen(&ring, cqe);
+    }
+  }
+  ::close(sv[0]);  // the pending recv ends with the ring (io_uring_queue_exit)
+  ::close(sv[1]);
+  return why;
+}
+
+}  // namespace
 
 std::string probe_uring() {
   io_uring ring{};
@@ -40,10 +76,15 @@ std::string probe_uring() {
 
   BufferRing br;
   rc = br.setup(ring, 0, 8, 4096);
+  std::string why;
+  if (rc < 0) {
+    why = std::string("io_uring provided buffer rings unavailable: ") + std::strerror(-rc);
+  } else {
+    why = probe_multishot_recv(ring, br.group());
+  }
   br.teardown(ring);
   io_uring_queue_exit(&ring);
-  if (rc < 0) return std::string("io_uring provided buffer rings unavailable: ") + std::strerror(-rc);
-  return {};
+  return why;
 }
 
 bool kernel_at_least(unsigned major, unsigned minor) noexcept {
