@@ -193,16 +193,23 @@ void EpollBackend::queue_serve(std::uint32_t slot) {
   ready_.push_back({{}, slot, s.gen, true});
 }
 
-void EpollBackend::recv_multishot(int fd, std::uint32_t slot, std::uint64_t tag) {
+EpollBackend::Slot* EpollBackend::attached(int fd, std::uint32_t slot, std::uint64_t tag) {
   if (slot >= slots_.size() || slots_[slot].fd != fd) {
     post(tag, -EBADF);
-    return;
+    return nullptr;
   }
   Slot& s = slots_[slot];
   if (s.attach_err != 0) {
     post(tag, -s.attach_err);
-    return;
+    return nullptr;
   }
+  return &s;
+}
+
+void EpollBackend::recv_multishot(int fd, std::uint32_t slot, std::uint64_t tag) {
+  Slot* attached_slot = attached(fd, slot, tag);
+  if (attached_slot == nullptr) return;
+  Slot& s = *attached_slot;
   s.recv_tag = tag;
   s.recv_armed = true;
   if (s.readable) queue_serve(slot);  // an edge may already have passed
@@ -277,15 +284,9 @@ iovec* EpollBackend::send_iovecs(std::size_t max) {
 }
 
 void EpollBackend::start_send(int fd, std::uint32_t slot, const msghdr& msg, std::uint64_t tag) {
-  if (slot >= slots_.size() || slots_[slot].fd != fd) {
-    post(tag, -EBADF);
-    return;
-  }
-  Slot& s = slots_[slot];
-  if (s.attach_err != 0) {
-    post(tag, -s.attach_err);
-    return;
-  }
+  Slot* attached_slot = attached(fd, slot, tag);
+  if (attached_slot == nullptr) return;
+  Slot& s = *attached_slot;
   if (s.send_waiting) {  // a second send in flight breaks the contract; answer the first
     s.send_waiting = false;
     post(s.send_tag, -EAGAIN);

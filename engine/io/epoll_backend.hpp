@@ -101,6 +101,9 @@ class EpollBackend final : public IoBackend {
   void expire_timers();
   [[nodiscard]] int wait_ms() const noexcept;
   [[nodiscard]] Slot* slot_of(int fd) noexcept;
+  // The slot `fd` is attached at, or nullptr after posting {tag, -EBADF} (not attached) or
+  // the error its attach met.
+  [[nodiscard]] Slot* attached(int fd, std::uint32_t slot, std::uint64_t tag);
   void forget(std::uint32_t slot) noexcept;
 
   int epfd_ = -1;
