@@ -19,8 +19,8 @@ namespace {
 
 using http::iequals;
 
-[[gnu::cold]] RequestParse fail(int http_status, const char* reason) noexcept {
-  return RequestParse{Status::error, 0, http_status, reason};
+[[gnu::cold]] RequestParse fail(RequestError error, const char* reason) noexcept {
+  return RequestParse{Status::error, 0, status_of(error), reason, error};
 }
 
 struct HeadScan {
@@ -176,13 +176,13 @@ struct Framing {
 
 // RFC 6455 section 4.2.1 checks, in the order that gives a client the most useful answer.
 [[nodiscard]] RequestParse validate_upgrade(const HttpRequest& r, std::size_t head_len) noexcept {
-  if (r.method != "GET") return fail(405, "websocket upgrade must be GET");
-  if (r.content_length != 0) return fail(400, "websocket upgrade with a body");
-  if (r.minor_version < 1) return fail(400, "websocket upgrade needs HTTP/1.1");
-  if (r.host.empty()) return fail(400, "websocket upgrade without Host");
-  if (!has_token(r.connection, "upgrade")) return fail(400, "Connection lacks the upgrade token");
-  if (r.version != "13") return fail(426, "Sec-WebSocket-Version is not 13");
-  if (!is_websocket_key(r.key)) return fail(400, "Sec-WebSocket-Key is not 16 bytes of base64");
+  if (r.method != "GET") return fail(RequestError::method_not_allowed, "websocket upgrade must be GET");
+  if (r.content_length != 0) return fail(RequestError::bad_request, "websocket upgrade with a body");
+  if (r.minor_version < 1) return fail(RequestError::bad_request, "websocket upgrade needs HTTP/1.1");
+  if (r.host.empty()) return fail(RequestError::bad_request, "websocket upgrade without Host");
+  if (!has_token(r.connection, "upgrade")) return fail(RequestError::bad_request, "Connection lacks the upgrade token");
+  if (r.version != "13") return fail(RequestError::upgrade_required, "Sec-WebSocket-Version is not 13");
+  if (!is_websocket_key(r.key)) return fail(RequestError::bad_request, "Sec-WebSocket-Key is not 16 bytes of base64");
   return RequestParse{Status::ok, head_len, 0, ""};
 }
 
@@ -194,7 +194,7 @@ struct Framing {
 
   const char* const method = p;
   while (http::is(*p, http::kTchar)) ++p;
-  if (p == method || *p != ' ') return fail(400, "bad method");
+  if (p == method || *p != ' ') return fail(RequestError::bad_request, "bad method");
   r.method = {method, static_cast<std::size_t>(p - method)};
   ++p;
 
@@ -204,7 +204,7 @@ struct Framing {
     if (*p == '?' && query == nullptr) query = p;
     ++p;
   }
-  if (p == target || *target != '/' || *p != ' ') return fail(400, "bad request target");
+  if (p == target || *target != '/' || *p != ' ') return fail(RequestError::bad_request, "bad request target");
   r.target = {target, static_cast<std::size_t>(p - target)};
   if (query != nullptr) {
     r.path = {target, static_cast<std::size_t>(query - target)};
@@ -217,38 +217,38 @@ struct Framing {
   constexpr std::string_view kHttp1 = "HTTP/1.";
   if (end - p < 10 || std::memcmp(p, kHttp1.data(), kHttp1.size()) != 0 || p[7] < '0' || p[7] > '9' ||
       p[8] != '\r' || p[9] != '\n') {
-    return fail(400, "bad HTTP version");
+    return fail(RequestError::bad_request, "bad HTTP version");
   }
   r.minor_version = p[7] - '0';
   p += 10;
 
   Framing framing;
   while (p < end - 2) {
-    if (*p == ' ' || *p == '\t') return fail(400, "obsolete line folding");
+    if (*p == ' ' || *p == '\t') return fail(RequestError::bad_request, "obsolete line folding");
     const char* const name = p;
     while (http::is(*p, http::kTchar)) ++p;
-    if (p == name || *p != ':') return fail(400, "bad header name");
+    if (p == name || *p != ':') return fail(RequestError::bad_request, "bad header name");
     const std::string_view name_view{name, static_cast<std::size_t>(p - name)};
     ++p;
     const char* const value = p;
     p = skip_field_chars(p, end);
-    if (*p != '\r' || p[1] != '\n') return fail(400, "bad byte in header value");
-    if (r.num_headers == kMaxHeaders) return fail(431, "too many headers");
+    if (*p != '\r' || p[1] != '\n') return fail(RequestError::bad_request, "bad byte in header value");
+    if (r.num_headers == kMaxHeaders) return fail(RequestError::header_too_large, "too many headers");
     HttpHeader& h = r.headers[r.num_headers++];
     h.name = name_view;
     h.value = http::trim_ows({value, static_cast<std::size_t>(p - value)});
-    if (!note_known_header(r, framing, h)) return fail(400, "duplicate Host or Sec-WebSocket-Key");
+    if (!note_known_header(r, framing, h)) return fail(RequestError::bad_request, "duplicate Host or Sec-WebSocket-Key");
     p += 2;
   }
 
-  if (r.minor_version >= 1 && r.host.data() == nullptr) return fail(400, "HTTP/1.1 request without Host");
+  if (r.minor_version >= 1 && r.host.data() == nullptr) return fail(RequestError::bad_request, "HTTP/1.1 request without Host");
   if (framing.transfer_encoding.data() != nullptr) {
-    if (framing.content_length.data() != nullptr) return fail(400, "both Content-Length and Transfer-Encoding");
-    return fail(501, "Transfer-Encoding is not supported (send Content-Length)");
+    if (framing.content_length.data() != nullptr) return fail(RequestError::bad_request, "both Content-Length and Transfer-Encoding");
+    return fail(RequestError::not_implemented, "Transfer-Encoding is not supported (send Content-Length)");
   }
-  if (framing.repeated_length) return fail(400, "repeated Content-Length");
+  if (framing.repeated_length) return fail(RequestError::bad_request, "repeated Content-Length");
   if (framing.content_length.data() != nullptr && !parse_length(framing.content_length, r.content_length)) {
-    return fail(400, "bad Content-Length");
+    return fail(RequestError::bad_request, "bad Content-Length");
   }
   r.keep_alive = r.minor_version >= 1 ? !has_token(r.connection, "close") : has_token(r.connection, "keep-alive");
   if (has_token(r.upgrade, "websocket")) {
@@ -259,6 +259,18 @@ struct Framing {
 }
 
 }  // namespace
+
+int status_of(RequestError e) noexcept {
+  switch (e) {
+    case RequestError::none: return 0;
+    case RequestError::bad_request: return 400;
+    case RequestError::method_not_allowed: return 405;
+    case RequestError::upgrade_required: return 426;
+    case RequestError::header_too_large: return 431;
+    case RequestError::not_implemented: return 501;
+  }
+  return 400;
+}
 
 std::string_view HttpRequest::header(std::string_view name) const noexcept {
   for (std::size_t i = 0; i < num_headers; ++i) {
@@ -272,11 +284,11 @@ RequestParse parse_request(std::span<const char> in, std::size_t scanned, const 
   reset(out);
   const std::size_t limit = in.size() < rules.max_header_bytes ? in.size() : rules.max_header_bytes;
   // Checked first on every path, so a split read reaches the same verdict as one read.
-  if (!request_line_prefix_ok(in.data(), limit)) return fail(400, "not an HTTP request line");
+  if (!request_line_prefix_ok(in.data(), limit)) return fail(RequestError::bad_request, "not an HTTP request line");
   const HeadScan scan = find_head_end(in.data(), scanned < limit ? scanned : limit, limit);
-  if (scan.status == Status::error) return fail(400, "line ends with a bare LF");
+  if (scan.status == Status::error) return fail(RequestError::bad_request, "line ends with a bare LF");
   if (scan.status == Status::need_more) {
-    if (in.size() >= rules.max_header_bytes) return fail(431, "request head too large");
+    if (in.size() >= rules.max_header_bytes) return fail(RequestError::header_too_large, "request head too large");
     return RequestParse{};
   }
   RequestParse res = parse_head(in.data(), scan.head_len, out);

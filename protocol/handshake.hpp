@@ -47,12 +47,23 @@ struct HandshakeRules {
   std::size_t max_header_bytes = 8192;  // request line + headers; more: 431
 };
 
+// Why a request was refused, each with its answer's status.
+enum class RequestError : std::uint8_t {
+  none,
+  bad_request,         // 400
+  method_not_allowed,  // 405: an upgrade that is not GET
+  upgrade_required,    // 426: Sec-WebSocket-Version is not 13
+  header_too_large,    // 431
+  not_implemented,     // 501: Transfer-Encoding (bodies are framed by Content-Length only)
+};
+[[nodiscard]] int status_of(RequestError e) noexcept;
+
 struct RequestParse {
   Status status = Status::need_more;
-  std::size_t consumed = 0;  // ok: length of the head including the final CRLFCRLF
-  int http_status = 0;       // error: 400, 405 (upgrade not GET), 426 (version), 431 (too large),
-                             // 501 (Transfer-Encoding: bodies are framed by Content-Length only)
-  const char* reason = "";   // error: a short static explanation for logs
+  std::size_t consumed = 0;            // ok: length of the head including the final CRLFCRLF
+  int http_status = 0;                 // error: status_of(error)
+  const char* reason = "";             // error: a short static explanation for logs
+  RequestError error = RequestError::none;
 };
 
 // Parses the request head at the start of `in`. `scanned` is how many bytes of `in` an

@@ -17,14 +17,17 @@ namespace {
 
 constexpr std::size_t kMaxHead = 8192;
 
-HandshakeFailure failure_for(int status) {
-  switch (status) {
-    case 405: return HandshakeFailure::method_not_allowed;
-    case 426: return HandshakeFailure::upgrade_required;
-    case 431: return HandshakeFailure::header_too_large;
-    case 501: return HandshakeFailure::not_implemented;
-    default: return HandshakeFailure::bad_request;
+// The metrics' name for why the parser refused a request.
+HandshakeFailure failure_for(protocol::RequestError e) {
+  switch (e) {
+    case protocol::RequestError::method_not_allowed: return HandshakeFailure::method_not_allowed;
+    case protocol::RequestError::upgrade_required: return HandshakeFailure::upgrade_required;
+    case protocol::RequestError::header_too_large: return HandshakeFailure::header_too_large;
+    case protocol::RequestError::not_implemented: return HandshakeFailure::not_implemented;
+    case protocol::RequestError::none:
+    case protocol::RequestError::bad_request: break;
   }
+  return HandshakeFailure::bad_request;
 }
 
 }  // namespace
@@ -84,7 +87,7 @@ void Shard::on_handshake_bytes(Conn& c, std::uint32_t slot, const std::uint8_t* 
       return;
     }
     if (r.status == protocol::Status::error) {
-      fail_handshake(c, slot, r.http_status, failure_for(r.http_status));
+      fail_handshake(c, slot, r.http_status, failure_for(r.error));
       return;
     }
     if (req.kind == protocol::RequestKind::websocket) {

@@ -390,6 +390,8 @@ TEST(ParseRequest, EveryRejectionHasItsStatus) {
     const rp::RequestParse p = parse(c.request, r);
     EXPECT_EQ(p.status, Status::error) << c.request;
     EXPECT_EQ(p.http_status, c.status) << c.request;
+    EXPECT_NE(p.error, rp::RequestError::none) << c.request;
+    EXPECT_EQ(rp::status_of(p.error), p.http_status) << c.request;  // the class and its answer agree
     EXPECT_EQ(p.consumed, 0u);
     EXPECT_GT(std::strlen(p.reason), 0u);
     EXPECT_EQ(r.kind, RequestKind::http);
