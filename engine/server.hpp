@@ -54,7 +54,8 @@ class Server {
   [[nodiscard]] std::string metrics_text() const;
 
   // Called on each shard thread (with its index) before its loop starts; set before start().
-  // Tests use it to mark shard threads (e.g. for allocation counting).
+  // For the embedding program's per-thread setup: a thread name, a scheduling class, its
+  // allocator's accounting (tests/engine/alloc_test.cpp counts allocations this way).
   void on_shard_thread(std::function<void(unsigned)> hook);
 
  private:
