@@ -95,19 +95,13 @@ def bad_flags_and_values_exit_2_with_one_line():
 
 
 @test
-def bad_announce_value_names_the_flag_and_the_choices():
-    rc, out, err = run("--port", str(h.free_port()), "--announce", "sometimes", timeout=5)
-    h.check(rc == 2, f"exit {rc}")
-    h.check(err == "ringcast: invalid value 'sometimes' for --announce (on or off) (see --help)\n",
-            f"stderr {err!r}")
-
-
-@test
-def bad_backend_value_names_the_flag_and_the_choices():
-    rc, out, err = run("--port", str(h.free_port()), "--backend", "kqueue", timeout=5)
-    h.check(rc == 2, f"exit {rc}")
-    h.check(err == "ringcast: invalid value 'kqueue' for --backend (auto, uring or epoll) (see --help)\n",
-            f"stderr {err!r}")
+def bad_choice_values_name_the_flag_and_the_choices():
+    for flag, value, choices in (("--announce", "sometimes", "on or off"),
+                                 ("--backend", "kqueue", "auto, uring or epoll")):
+        rc, out, err = run("--port", str(h.free_port()), flag, value, timeout=5)
+        h.check(rc == 2, f"{flag} {value}: exit {rc}")
+        h.check(err == f"ringcast: invalid value '{value}' for {flag} ({choices}) (see --help)\n",
+                f"{flag} {value}: stderr {err!r}")
 
 
 @test

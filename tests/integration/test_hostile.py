@@ -98,9 +98,29 @@ def fd_baseline(srv):
     return last
 
 
-def settle_fds(srv, baseline, timeout=15.0, slack=2):
+FD_SLACK = 2  # descriptors over the baseline that still count as "back to baseline"
+
+
+def settle_fds(srv, baseline, timeout=15.0, slack=FD_SLACK):
     return h.wait_until(lambda: fd_count(srv) <= baseline + slack, timeout=timeout,
                         what=f"fd count back to baseline {baseline} (+{slack})")
+
+
+def answer_pings_while(live, keep_going, wait):
+    """Answers the server's pings on `live` while keep_going() holds; returns whether one
+    came. Any other frame, or the server closing `live`, fails the test."""
+    pinged = False
+    while keep_going():
+        try:
+            fin, rsv, op, payload = live.recv_frame(wait)
+        except CaseFailure as e:
+            if isinstance(e, Eof):
+                raise AssertionError("server closed a client that answers its pings")
+            continue
+        h.check(op == OP_PING, f"unexpected opcode {op:#x} on an idle connection")
+        pinged = True
+        live.send_frame(OP_PONG, payload)
+    return pinged
 
 
 @test
@@ -371,34 +391,15 @@ def vanished_clients_are_pinged_and_reclaimed():
         try:
             h.check(fd_count(srv) >= base + 20, "server does not hold the ghosts' sockets")
             # The live client answers pings; the ghosts never read or write again.
-            pinged = False
             t0 = time.monotonic()
-            while time.monotonic() - t0 < 6.0:
-                try:
-                    fin, rsv, op, payload = live.recv_frame(0.5)
-                except CaseFailure as e:
-                    if isinstance(e, Eof):
-                        raise AssertionError("server closed a client that answers its pings")
-                    continue
-                if op == OP_PING:
-                    pinged = True
-                    live.send_frame(OP_PONG, payload)
-                else:
-                    raise AssertionError(f"unexpected opcode {op:#x} on an idle connection")
+            pinged = answer_pings_while(live, lambda: time.monotonic() - t0 < 6.0, wait=0.5)
             h.check(pinged, "no ping within 6 s on an idle connection with --idle-timeout 2")
             # Ghosts: a ping then a close (or just a close) arrived, and the fds are gone. The
             # live client keeps answering pings meanwhile: a slow machine (sanitizers, a busy
             # neighbour) may take longer than its 2 s idle budget to reclaim them.
             deadline = time.monotonic() + 10.0
-            while fd_count(srv) > base + 1 + 2 and time.monotonic() < deadline:
-                try:
-                    fin, rsv, op, payload = live.recv_frame(0.2)
-                except CaseFailure as e:
-                    if isinstance(e, Eof):
-                        raise AssertionError("server closed a client that answers its pings")
-                    continue
-                h.check(op == OP_PING, f"unexpected opcode {op:#x} on an idle connection")
-                live.send_frame(OP_PONG, payload)
+            answer_pings_while(live, lambda: fd_count(srv) > base + 1 + FD_SLACK
+                               and time.monotonic() < deadline, wait=0.2)
             settle_fds(srv, base + 1, timeout=1.0)
             live.send_frame(OP_TEXT, b"alive")
             while True:  # the server may ping again before it echoes
