@@ -114,8 +114,9 @@ class Shard final : public ShardLoop {
   // `messages`: how many messages the frame carries (a combined run counts each).
   void fanout(std::uint32_t topic, Frame* frame, std::uint32_t messages = 1);
   void enqueue(Conn& c, std::uint32_t slot, Lease* lease) noexcept;
-  // `messages`: how many the refused frame carries (counted when the policy drops).
-  void refuse(Conn& c, std::uint32_t slot, Refusal why, std::uint32_t messages = 1) noexcept;
+  // `policy`: the topic's (a reply's: --slow-policy); `messages`: how many the refused
+  // frame carries (counted when the policy drops).
+  void refuse(Conn& c, std::uint32_t slot, Refusal why, SlowPolicy policy, std::uint32_t messages = 1) noexcept;
   void slow_close(Conn& c, std::uint32_t slot) noexcept;
   void drain_mailboxes();
   void post_wakeups();

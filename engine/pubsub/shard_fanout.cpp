@@ -84,8 +84,8 @@ void Shard::fanout(std::uint32_t topic, Frame* frame, std::uint32_t messages) {
   }
   if (SubscriberList* list = topics_.find(topic)) {
     std::uint32_t n = fan_out(list->all(), conns_.built(), lease, cfg_.max_backlog, dirty_,
-                              [this, messages](Conn& c, std::uint32_t slot, Refusal why) {
-                                refuse(c, slot, why, messages);
+                              [this, messages, policy = list->policy](Conn& c, std::uint32_t slot, Refusal why) {
+                                refuse(c, slot, why, policy, messages);
                               });
     metrics_.messages_out.add(std::uint64_t{n} * messages);
   }
@@ -94,17 +94,17 @@ void Shard::fanout(std::uint32_t topic, Frame* frame, std::uint32_t messages) {
 
 void Shard::enqueue(Conn& c, std::uint32_t slot, Lease* lease) noexcept {
   if (deliver(c, slot, lease, cfg_.max_backlog, dirty_,
-              [this](Conn& cc, std::uint32_t s, Refusal why) { refuse(cc, s, why); })) {
+              [this](Conn& cc, std::uint32_t s, Refusal why) { refuse(cc, s, why, cfg_.slow_policy); })) {
     leases_.ref(lease);
     mark_dirty(c, slot);  // a reply to the client's own message (echo) never waits for --coalesce
     metrics_.messages_out.add();
   }
 }
 
-void Shard::refuse(Conn& c, std::uint32_t slot, Refusal why, std::uint32_t messages) noexcept {
+void Shard::refuse(Conn& c, std::uint32_t slot, Refusal why, SlowPolicy policy, std::uint32_t messages) noexcept {
   if (why == Refusal::no_memory) {
     tear_down(c, slot);
-  } else if (cfg_.slow_policy == SlowPolicy::drop) {
+  } else if (policy == SlowPolicy::drop) {
     metrics_.frames_dropped.add(messages);
   } else {
     slow_close(c, slot);

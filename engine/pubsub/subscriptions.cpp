@@ -24,7 +24,7 @@ std::size_t Subscriptions::count(std::uint32_t slot) const noexcept {
   return 1 + (c.extra_row == 0 ? 0 : extra_[c.extra_row - 1].size());
 }
 
-bool Subscriptions::add(std::uint32_t slot, std::uint32_t topic) {
+bool Subscriptions::add(std::uint32_t slot, std::uint32_t topic, SlowPolicy policy) {
   Conn& c = conns_[slot];
   if (topic == kNoTopic || find(c, topic) != nullptr) return false;
   // Room in this record first: if anything throws, the topic's list is still untouched
@@ -42,7 +42,9 @@ bool Subscriptions::add(std::uint32_t slot, std::uint32_t topic) {
     std::vector<Subscription>& row = extra_[c.extra_row - 1];
     row.reserve(row.size() + 1);
   }
-  Subscription s{topic, lists_.get_or_create(topic).add(Subscriber{slot, c.gen})};
+  SubscriberList& list = lists_.get_or_create(topic);
+  if (list.size() == 0) list.policy = policy;
+  Subscription s{topic, list.add(Subscriber{slot, c.gen})};
   if (c.sub.topic == kNoTopic) {
     c.sub = s;
   } else {

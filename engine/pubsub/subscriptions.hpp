@@ -18,8 +18,9 @@ class Subscriptions {
  public:
   Subscriptions(ConnTable& conns, ShardTopics& lists) noexcept : conns_(conns), lists_(lists) {}
 
-  // Subscribes slot `slot` to `topic`; false when it already is.
-  bool add(std::uint32_t slot, std::uint32_t topic);
+  // Subscribes slot `slot` to `topic`; false when it already is. `policy` becomes the
+  // topic's slow-consumer policy on this shard when this is its first subscriber here.
+  bool add(std::uint32_t slot, std::uint32_t topic, SlowPolicy policy = SlowPolicy::close);
   // False when `slot` was not subscribed to `topic`.
   bool remove(std::uint32_t slot, std::uint32_t topic) noexcept;
   [[nodiscard]] bool contains(std::uint32_t slot, std::uint32_t topic) noexcept;

@@ -12,6 +12,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "engine/config.hpp"
+
 namespace ringcast::engine {
 
 inline constexpr std::uint32_t kNoTopic = UINT32_MAX;
@@ -44,6 +46,10 @@ struct Subscriber {
 
 class SubscriberList {
  public:
+  // What fan-out does to a subscriber past its backlog on this topic: set when the list is
+  // created on a shard (its first subscriber there), from the subscribing app.
+  SlowPolicy policy = SlowPolicy::close;
+
   // Returns the index to hand back to remove().
   [[nodiscard]] std::uint32_t add(Subscriber s);
   // Removes the entry at `index`; returns the subscriber that moved into it (to update

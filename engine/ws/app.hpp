@@ -8,6 +8,7 @@
 #include <span>
 #include <string_view>
 
+#include "engine/config.hpp"
 #include "protocol/frame.hpp"
 
 namespace ringcast::engine {
@@ -23,8 +24,11 @@ class Session {
   // like a broadcast (past it, the slow-client policy applies).
   void reply(protocol::Opcode op, std::span<const std::uint8_t> payload);
   // Subscribes this connection to `topic` (a connection may hold many); false when it
-  // already was. Whatever it holds when it closes is dropped after on_close.
+  // already was. Whatever it holds when it closes is dropped after on_close. `policy`:
+  // what happens to the topic's subscribers past --max-backlog (the first subscriber on a
+  // shard sets it for that shard; the default is --slow-policy).
   bool subscribe(std::string_view topic);
+  bool subscribe(std::string_view topic, SlowPolicy policy);
   // False when it was not subscribed to the topic with id `topic`. The id stays valid for
   // publishing (a farewell to the others).
   bool unsubscribe(std::uint32_t topic) noexcept;

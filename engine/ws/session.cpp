@@ -25,9 +25,11 @@ void Session::reply(protocol::Opcode op, std::span<const std::uint8_t> payload) 
   shard_.leases_.drop_if_unused(lease);
 }
 
-bool Session::subscribe(std::string_view topic) {
+bool Session::subscribe(std::string_view topic) { return subscribe(topic, shard_.cfg_.slow_policy); }
+
+bool Session::subscribe(std::string_view topic, SlowPolicy policy) {
   std::uint32_t id = shard_.group_.topics.acquire(topic);
-  if (shard_.subs_.add(slot_, id)) return true;
+  if (shard_.subs_.add(slot_, id, policy)) return true;
   shard_.group_.topics.release(id);  // already subscribed: count it once
   return false;
 }

@@ -174,7 +174,7 @@ void Shard::on_frames(Conn& c, std::uint32_t slot, std::uint8_t* data, std::size
         // Pongs count against the backlog like any frame: a ping flood whose pongs are never
         // read must not grow memory. Skipping a pong is allowed (RFC 6455 section 5.5.3).
         if (!c.queue.empty() && c.queue.queued_bytes() + 2 + ev.payload.size() > cfg_.max_backlog) {
-          refuse(c, slot, Refusal::over_budget);
+          refuse(c, slot, Refusal::over_budget, cfg_.slow_policy);
           break;
         }
         send_control(c, slot, protocol::Opcode::pong, ev.payload);

@@ -171,6 +171,38 @@ TEST_F(ShardScript, SlowReaderIsClosedWith1008AndItsBacklogFreed) {
   EXPECT_FALSE(d.client(talker).in.close_seen());
 }
 
+// A chat room whose topic drops for slow subscribers (what a namespace option will set),
+// on a server whose --slow-policy closes them.
+class DroppingRoom final : public App {
+ public:
+  void on_open(Session& s, std::string_view room) override { s.subscribe(room, SlowPolicy::drop); }
+  void on_message(Session& s, Opcode op, std::span<const std::uint8_t> payload) override {
+    chat_.on_message(s, op, payload);
+  }
+  void on_close(Session& s) noexcept override { chat_.on_close(s); }
+
+ private:
+  ChatRoom chat_{false};
+};
+
+TEST_F(ShardScript, TopicPolicyDropsWhereTheServerPolicyWouldClose) {
+  static DroppingRoom room;  // outlives the fixture's shard, which calls it at teardown
+  d.group().apps[static_cast<std::size_t>(Route::chat_room)] = &room;
+  std::size_t slow = open("/");
+  std::size_t talker = open("/");
+  d.deliver(talker);
+  for (int i = 0; i < 200; ++i) {
+    d.send(talker, client_frame(Opcode::text, std::string(100, 'x')));
+    d.deliver(talker);
+  }
+  d.deliver_all();
+  EXPECT_FALSE(d.client(slow).in.close_seen());
+  EXPECT_EQ(d.shard().metrics().slow_clients_closed.get(), 0u);
+  EXPECT_GT(d.shard().metrics().frames_dropped.get(), 100u);
+  EXPECT_LE(d.client(slow).in.total(), 4096u + 1024u);  // still bounded by the budget
+  EXPECT_EQ(d.client(talker).in.messages().size(), 200u);  // the talker hears every line
+}
+
 TEST_F(ShardScript, SilentConnectionIsDroppedAtTheHandshakeDeadline) {
   int c = d.connect();
   ASSERT_GE(c, 0);
