@@ -104,6 +104,13 @@ options:
                             falls back to epoll (logging why) where
                             io_uring is refused (seccomp, sysctl, old
                             kernel); uring exits 1 there instead      [auto]
+  --tls-cert FILE           PEM certificate (then its chain): with
+                            --tls-key, --port speaks wss:// and https://
+  --tls-key FILE            PEM private key of --tls-cert
+  --tls-port N              serve wss on this port too, keeping ws on
+                            --port (0: any free port)                  [none]
+  --tls-ciphers LIST        TLS 1.2 ciphers (OpenSSL syntax)    [ECDHE+AEAD]
+  --tls-ciphersuites LIST   TLS 1.3 suites                   [OpenSSL's default]
   --log-level error|warn|info|debug                                    [info]
   --simd scalar|sse2|avx2|avx512  force the SIMD kernels               [best available]
   --help                    show this help
@@ -111,7 +118,8 @@ options:
 
 SIZE takes an optional k/M/G suffix (binary); DURATION takes ms, s (default) or m.
 Flags accept "--flag value" or "--flag=value". SIGINT/SIGTERM: close every client with
-1001, drain for up to 5 s, exit 0.
+1001, drain for up to 5 s, exit 0. SIGHUP: load the TLS certificate and key again (new
+connections use them; if they fail to load, the old pair stays and the log says why).
 )";
 }
 
@@ -142,7 +150,8 @@ CliOptions parse_cli(const std::vector<std::string_view>& args) {
     static constexpr std::string_view kKnown[] = {"--host", "--port", "--threads", "--max-message",
                                                   "--max-backlog", "--slow-policy", "--idle-timeout",
                                                   "--handshake-timeout", "--announce", "--coalesce", "--pin", "--log-level",
-                                                  "--simd", "--backend", "--max-http-body"};
+                                                  "--simd", "--backend", "--max-http-body", "--tls-cert", "--tls-key",
+                                                  "--tls-port", "--tls-ciphers", "--tls-ciphersuites"};
     bool known = false;
     for (std::string_view k : kKnown) known = known || k == name;
     if (!known) return fail("unknown option '" + std::string(name) + "'");
@@ -207,6 +216,16 @@ CliOptions parse_cli(const std::vector<std::string_view>& args) {
       else if (value == "uring") o.config.backend = BackendKind::uring;
       else if (value == "epoll") o.config.backend = BackendKind::epoll;
       else return fail(bad + " (auto, uring or epoll)");
+    } else if (name == "--tls-cert" || name == "--tls-key") {
+      if (value.empty()) return fail(bad + " (a PEM file)");
+      (name == "--tls-cert" ? o.config.tls.cert_file : o.config.tls.key_file) = std::string(value);
+    } else if (name == "--tls-port") {
+      auto v = parse_uint(value);
+      if (!v || *v > 65535) return fail(bad);
+      o.config.tls.port = static_cast<std::uint16_t>(*v);
+    } else if (name == "--tls-ciphers" || name == "--tls-ciphersuites") {
+      if (value.empty()) return fail(bad + " (an OpenSSL cipher list)");
+      (name == "--tls-ciphers" ? o.config.tls.ciphers : o.config.tls.ciphersuites) = std::string(value);
     } else if (name == "--log-level") {
       if (value == "error") o.log_level = LogLevel::error;
       else if (value == "warn") o.log_level = LogLevel::warn;
@@ -218,6 +237,16 @@ CliOptions parse_cli(const std::vector<std::string_view>& args) {
       if (!level) return fail(bad + " (scalar, sse2, avx2 or avx512)");
       o.simd = *level;
     }
+  }
+  const TlsConfig& tls = o.config.tls;
+  if (tls.cert_file.empty() != tls.key_file.empty()) {
+    return fail(tls.cert_file.empty() ? "--tls-key needs --tls-cert" : "--tls-cert needs --tls-key");
+  }
+  if (!tls.enabled() && (tls.port || !tls.ciphers.empty() || !tls.ciphersuites.empty())) {
+    return fail(tls.port ? "--tls-port needs --tls-cert and --tls-key" : "TLS cipher options need --tls-cert and --tls-key");
+  }
+  if (tls.port && *tls.port != 0 && *tls.port == o.config.port) {
+    return fail("--tls-port " + std::to_string(*tls.port) + " is also --port (wss needs a port of its own)");
   }
   return o;
 }

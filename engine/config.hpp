@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace ringcast::engine {
@@ -19,6 +20,17 @@ enum class BackendKind : std::uint8_t {
   automatic,  // io_uring where the start-up probe passes, else epoll (logged with the cause)
   uring,      // io_uring only: start-up fails where it is refused
   epoll,      // epoll only
+};
+
+// wss (engine/net/tls_context.hpp). With a certificate and key the listener on --port speaks
+// TLS, unless `port` is set: then --port stays plain ws and `port` serves wss beside it.
+struct TlsConfig {
+  std::string cert_file;     // PEM: the certificate, then its chain
+  std::string key_file;      // PEM: its private key
+  std::string ciphers;       // TLS 1.2 cipher list (OpenSSL syntax); empty: ECDHE with AEAD only
+  std::string ciphersuites;  // TLS 1.3 suites; empty: OpenSSL's default
+  std::optional<std::uint16_t> port;  // 0: any free port
+  [[nodiscard]] bool enabled() const noexcept { return !cert_file.empty(); }
 };
 
 struct Config {
@@ -43,6 +55,7 @@ struct Config {
   // cost dominates small-message fan-out). 0: every loop turn.
   // Replies to a client's own frames (pong, close, echo, HTTP) never wait.
   std::chrono::milliseconds coalesce{0};
+  TlsConfig tls;
 };
 
 }  // namespace ringcast::engine

@@ -10,6 +10,7 @@
 #include "engine/cli.hpp"
 #include "engine/io/backend_choice.hpp"
 #include "engine/log.hpp"
+#include "engine/net/tls_context.hpp"
 #include "engine/server.hpp"
 #include "protocol/simd.hpp"
 
@@ -36,11 +37,19 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  if (opt.config.tls.enabled()) {
+    if (std::string err = engine::check_tls_files(opt.config.tls); !err.empty()) {
+      std::fprintf(stderr, "ringcast: %s\n", err.c_str());
+      return 2;
+    }
+  }
+
   // Signals are taken synchronously by this thread; shard threads inherit the mask.
   sigset_t sigs;
   sigemptyset(&sigs);
   sigaddset(&sigs, SIGINT);
   sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -50,15 +59,30 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::string simd(protocol::simd_name(protocol::active_simd()));
-  engine::log_line(engine::LogLevel::error, "listening on ws://%s:%u (threads=%u, backend=%s, simd=%s)",
-                   opt.config.host.find(':') != std::string::npos ? ("[" + opt.config.host + "]").c_str()
-                                                                   : opt.config.host.c_str(),
-                   static_cast<unsigned>(server.port()), server.threads(), engine::backend_name(server.backend()),
-                   simd.c_str());
+  std::string host = opt.config.host.find(':') != std::string::npos ? "[" + opt.config.host + "]" : opt.config.host;
+  std::string where;
+  if (!opt.config.tls.enabled() || opt.config.tls.port) where = "ws://" + host + ":" + std::to_string(server.port());
+  if (opt.config.tls.enabled()) {
+    where += (where.empty() ? "wss://" : " and wss://") + host + ":" + std::to_string(server.tls_port());
+  }
+  engine::log_line(engine::LogLevel::error, "listening on %s (threads=%u, backend=%s, simd=%s)", where.c_str(),
+                   server.threads(), engine::backend_name(server.backend()), simd.c_str());
   int sig = 0;
   while (server.running()) {
     timespec wait{0, 200'000'000};
     sig = sigtimedwait(&sigs, nullptr, &wait);
+    if (sig == SIGHUP) {
+      if (!opt.config.tls.enabled()) {
+        engine::log_line(engine::LogLevel::info, "SIGHUP: no TLS certificate to reload");
+      } else if (std::string err = server.reload_tls(); err.empty()) {
+        engine::log_line(engine::LogLevel::info, "SIGHUP: reloaded %s; new connections use it",
+                         opt.config.tls.cert_file.c_str());
+      } else {
+        engine::log_line(engine::LogLevel::error, "SIGHUP: keeping the previous certificate: %s", err.c_str());
+      }
+      sig = 0;
+      continue;
+    }
     if (sig > 0) break;
   }
   if (sig > 0) {

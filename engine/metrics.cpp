@@ -19,6 +19,20 @@ const char* handshake_failure_name(HandshakeFailure f) noexcept {
   return "unknown";
 }
 
+const char* tls_failure_name(TlsFailure f) noexcept {
+  switch (f) {
+    case TlsFailure::http_on_tls_port: return "http_on_tls_port";
+    case TlsFailure::tls_on_plain_port: return "tls_on_plain_port";
+    case TlsFailure::protocol_version: return "protocol_version";
+    case TlsFailure::no_shared_cipher: return "no_shared_cipher";
+    case TlsFailure::protocol: return "protocol";
+    case TlsFailure::timeout: return "timeout";
+    case TlsFailure::peer_closed: return "peer_closed";
+    case TlsFailure::count_: break;
+  }
+  return "unknown";
+}
+
 namespace {
 
 template <typename Get>
@@ -33,6 +47,20 @@ void line(std::string& out, const char* name, const char* type, const char* help
   int n = std::snprintf(buf, sizeof buf, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name, type, name,
                         static_cast<unsigned long long>(value));
   if (n > 0) out.append(buf, static_cast<std::size_t>(n));
+}
+
+// A counter family labelled by reason: one line per value of `Reason`.
+template <typename Reason, typename Get>
+void by_reason(std::string& out, const char* name, const char* help, std::span<const ShardMetrics* const> shards,
+               Reason count, const char* (*label)(Reason) noexcept, Get get) {
+  out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " counter\n";
+  for (std::size_t i = 0; i < static_cast<std::size_t>(count); ++i) {
+    char buf[160];
+    std::uint64_t v = sum(shards, [&](const ShardMetrics& m) { return get(m, i); });
+    int n = std::snprintf(buf, sizeof buf, "%s{reason=\"%s\"} %llu\n", name, label(static_cast<Reason>(i)),
+                          static_cast<unsigned long long>(v));
+    if (n > 0) out.append(buf, static_cast<std::size_t>(n));
+  }
 }
 
 }  // namespace
@@ -74,16 +102,14 @@ std::string render_metrics(std::span<const ShardMetrics* const> shards, std::str
                           static_cast<unsigned long long>(shards[i]->connections.get()));
     if (n > 0) out.append(buf, static_cast<std::size_t>(n));
   }
-  out += "# HELP ringcast_handshake_failures_total Rejected handshakes by reason.\n"
-         "# TYPE ringcast_handshake_failures_total counter\n";
-  for (std::size_t i = 0; i < static_cast<std::size_t>(HandshakeFailure::count_); ++i) {
-    char buf[160];
-    std::uint64_t v = sum(shards, [i](const ShardMetrics& m) { return m.handshake_failures[i].get(); });
-    int n = std::snprintf(buf, sizeof buf, "ringcast_handshake_failures_total{reason=\"%s\"} %llu\n",
-                          handshake_failure_name(static_cast<HandshakeFailure>(i)),
-                          static_cast<unsigned long long>(v));
-    if (n > 0) out.append(buf, static_cast<std::size_t>(n));
-  }
+  by_reason(out, "ringcast_handshake_failures_total", "Rejected handshakes by reason.", shards,
+            HandshakeFailure::count_, handshake_failure_name,
+            [](const ShardMetrics& m, std::size_t i) { return m.handshake_failures[i].get(); });
+  line(out, "ringcast_tls_handshakes_total", "counter", "Completed TLS handshakes.",
+       sum(shards, [](const ShardMetrics& m) { return m.tls_handshakes.get(); }));
+  by_reason(out, "ringcast_tls_handshake_failures_total", "TLS handshakes that did not complete, by reason.",
+            shards, TlsFailure::count_, tls_failure_name,
+            [](const ShardMetrics& m, std::size_t i) { return m.tls_failures[i].get(); });
   return out;
 }
 

@@ -23,6 +23,20 @@ enum class HandshakeFailure : std::uint8_t {
 };
 [[nodiscard]] const char* handshake_failure_name(HandshakeFailure f) noexcept;
 
+// Why a TLS handshake did not complete (the connection is closed cleanly: the alert, if
+// OpenSSL made one, then FIN).
+enum class TlsFailure : std::uint8_t {
+  http_on_tls_port,   // a plain HTTP request on the wss listener
+  tls_on_plain_port,  // a TLS ClientHello on the plain ws listener
+  protocol_version,   // no TLS version in common (SSL 3, TLS 1.0/1.1, garbage in the version)
+  no_shared_cipher,   // no cipher suite (or group) in common
+  protocol,           // any other malformed or refused handshake message
+  timeout,            // the handshake did not finish within --handshake-timeout
+  peer_closed,        // the client hung up mid-handshake
+  count_
+};
+[[nodiscard]] const char* tls_failure_name(TlsFailure f) noexcept;
+
 class Counter {
  public:
   void add(std::uint64_t n = 1) noexcept { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
@@ -39,6 +53,8 @@ struct alignas(64) ShardMetrics {
   Counter frames_dropped, slow_clients_closed, accept_errors, enobufs;
   Counter sends;  // send operations issued (deliveries per send = batching achieved)
   Counter handshake_failures[static_cast<std::size_t>(HandshakeFailure::count_)];
+  Counter tls_handshakes;  // completed
+  Counter tls_failures[static_cast<std::size_t>(TlsFailure::count_)];
 };
 
 // Prometheus text exposition of the sum over `shards`, and which I/O backend they run on.

@@ -27,7 +27,8 @@ struct Server::Impl {
   ShardGroup group;
   std::vector<std::thread> threads;
   std::function<void(unsigned)> hook;
-  std::uint16_t port = 0;
+  std::uint16_t port = 0;      // the --port listener's (ws, or wss without --tls-port)
+  std::uint16_t tls_port = 0;  // wss; 0: none
   BackendKind backend = BackendKind::automatic;  // resolved at start()
   std::atomic<unsigned> running{0};
   bool started = false;
@@ -75,16 +76,36 @@ std::string Server::start() {
   if (cfg.max_connections_per_shard == 0) cfg.max_connections_per_shard = default_slots(n);
   m.group.shard_count = n;
 
-  std::vector<int> fds;
-  for (unsigned i = 0; i < n; ++i) {
-    ListenResult l = open_listener(cfg.host, i == 0 ? cfg.port : m.port);
-    if (l.fd < 0) {
-      for (int fd : fds) ::close(fd);
-      return l.error;
-    }
-    if (i == 0) m.port = l.port;
-    fds.push_back(l.fd);
+  // wss on --port, or beside ws on --tls-port.
+  bool tls = cfg.tls.enabled(), plain = !tls || cfg.tls.port.has_value();
+  if (tls) {
+    if (std::string err = m.group.tls.load(cfg.tls); !err.empty()) return err;
   }
+  std::vector<ShardListeners> fds(n);
+  auto close_all = [&fds] {
+    for (ShardListeners& l : fds) {
+      if (l.plain >= 0) ::close(l.plain);
+      if (l.tls >= 0) ::close(l.tls);
+    }
+  };
+  // Shard 0 binds the asked port (0: any); the others join it with SO_REUSEPORT.
+  auto listen = [&](unsigned i, std::uint16_t asked, std::uint16_t& bound, int& fd) {
+    ListenResult l = open_listener(cfg.host, i == 0 ? asked : bound);
+    if (l.fd < 0) return l.error;
+    if (i == 0) bound = l.port;
+    fd = l.fd;
+    return std::string();
+  };
+  for (unsigned i = 0; i < n; ++i) {
+    std::string err;
+    if (plain) err = listen(i, cfg.port, m.port, fds[i].plain);
+    if (err.empty() && tls) err = listen(i, plain ? *cfg.tls.port : cfg.port, m.tls_port, fds[i].tls);
+    if (!err.empty()) {
+      close_all();
+      return err;
+    }
+  }
+  if (!plain) m.port = m.tls_port;
   for (unsigned i = 0; i < n; ++i) {
     m.group.shards.push_back(std::make_unique<Shard>(m.group, i, fds[i], make_backend(backend.kind)));
     m.group.metrics.push_back(&m.group.shards.back()->metrics());
@@ -162,6 +183,8 @@ void Server::wait() {
 
 bool Server::running() const noexcept { return impl_->running.load() > 0; }
 std::uint16_t Server::port() const noexcept { return impl_->port; }
+std::uint16_t Server::tls_port() const noexcept { return impl_->tls_port; }
+std::string Server::reload_tls() { return impl_->group.tls.reload(); }
 unsigned Server::threads() const noexcept { return impl_->group.shard_count; }
 BackendKind Server::backend() const noexcept { return impl_->backend; }
 

@@ -8,6 +8,7 @@
 // Endpoints served: ws://HOST:PORT/<room> (chat room; "/" is room ""), ws://HOST:PORT/echo,
 // GET /<room> (HTML client), GET /healthz, GET /metrics. In a chat room every text message
 // is broadcast as "ID<port>: <text>"; binary messages are relayed unchanged (as binary).
+// With Config::tls the same is served over wss:// and https:// on its port.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -37,7 +38,13 @@ class Server {
   void wait();
   [[nodiscard]] bool running() const noexcept;
 
+  // The --port listener's port (it speaks wss when TLS is on without Config::tls.port).
   [[nodiscard]] std::uint16_t port() const noexcept;
+  // The wss listener's port; 0 without TLS.
+  [[nodiscard]] std::uint16_t tls_port() const noexcept;
+  // Any thread: loads the certificate and key files again (SIGHUP). "" when new
+  // connections now use them; else why the old pair stays.
+  [[nodiscard]] std::string reload_tls();
   [[nodiscard]] unsigned threads() const noexcept;
   // The backend the shards run on (uring or epoll) once started.
   [[nodiscard]] BackendKind backend() const noexcept;

@@ -8,8 +8,9 @@ constexpr std::size_t kPendingDeliveries = 8192;  // a turn with more fans out e
 
 }  // namespace
 
-Shard::Shard(ShardGroup& group, unsigned id, int listen_fd, std::unique_ptr<IoBackend> io)
-    : ShardLoop(group.config, group.stopping, id, listen_fd, std::move(io), group.prewarm_frames), group_(group) {
+Shard::Shard(ShardGroup& group, unsigned id, ShardListeners listeners, std::unique_ptr<IoBackend> io)
+    : ShardLoop(group.config, group.stopping, id, listeners, std::move(io), group.prewarm_frames, &group.tls),
+      group_(group) {
   std::size_t n = group.shard_count;
   for (std::size_t i = 0; i < n; ++i) inbox_.push_back(std::make_unique<Mailbox<Message>>(kMailboxSlots));
   overflow_.resize(n);

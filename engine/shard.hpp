@@ -18,6 +18,7 @@
 #include "engine/core/shard_loop.hpp"
 #include "engine/core/thread_inbox.hpp"
 #include "engine/metrics.hpp"
+#include "engine/net/tls_context.hpp"
 #include "engine/pubsub/fanout.hpp"
 #include "engine/pubsub/message.hpp"
 #include "engine/pubsub/subscriptions.hpp"
@@ -36,6 +37,7 @@ struct ShardGroup {
   Config config;
   unsigned shard_count = 1;
   TopicRegistry topics;
+  TlsContextStore tls;  // the certificate wss connections start with (loaded when configured)
   std::vector<std::unique_ptr<Shard>> shards;
   std::vector<const ShardMetrics*> metrics;
   std::size_t prewarm_frames = 4096;  // small frames pooled per shard at init (x 160 B)
@@ -50,7 +52,7 @@ class Shard final : public ShardLoop {
 
  public:
   // `io` is this shard's backend (every shard of a group has the same kind).
-  Shard(ShardGroup& group, unsigned id, int listen_fd, std::unique_ptr<IoBackend> io);
+  Shard(ShardGroup& group, unsigned id, ShardListeners listeners, std::unique_ptr<IoBackend> io);
   ~Shard();
 
   // After every shard's thread has returned: release what mailboxes still hold.

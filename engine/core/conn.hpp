@@ -6,6 +6,7 @@
 
 #include "engine/core/byte_buffer.hpp"
 #include "engine/net/send_queue.hpp"
+#include "engine/net/tls_ptr.hpp"
 #include "engine/core/timer_wheel.hpp"
 #include "engine/pubsub/subscription.hpp"
 #include "protocol/message.hpp"
@@ -43,33 +44,40 @@ struct alignas(64) Conn {
 
   // --- core: lifecycle ---
   bool in_dead_list = false;
-  // --- net: the socket's operations ---
-  bool recv_armed = false;
-  bool send_inflight = false;
-  bool flush_when_done = false; // a flush found a send in flight: send the rest on its completion
-  bool wr_shut = false;         // FIN sent after the last queued byte
-  bool rd_shut = false;         // shutdown(RDWR) issued during teardown
-  bool peer_eof = false;        // the peer's FIN arrived while our last bytes were queued
+  // --- net: the socket's operations (bits: one byte; they change once per operation) ---
+  bool recv_armed : 1 = false;
+  bool send_inflight : 1 = false;
+  bool flush_when_done : 1 = false; // a flush found a send in flight: send the rest on its completion
+  bool wr_shut : 1 = false;         // FIN sent after the last queued byte
+  bool rd_shut : 1 = false;         // shutdown(RDWR) issued during teardown
+  bool peer_eof : 1 = false;        // the peer's FIN arrived while our last bytes were queued
   // --- ws: the session ---
   bool ping_sent = false;       // idle probe outstanding
   bool upgraded = false;        // counted in the connections gauge (WebSocket established)
   bool app_open = false;        // the app's on_open ran: on_close is owed, once
   bool served_http = false;     // ws: a keep-alive connection between requests (its deadline is no failure)
+  protocol::Opcode assembly_op = protocol::Opcode::text;
+  std::uint16_t head_scanned = 0;  // < kMaxHead (8 KiB)
   // --- pubsub: the first subscription (more: engine/pubsub/subscriptions.hpp) ---
   Subscription sub;
 
   // --- net ---
   std::uint32_t inflight_entries = 0;  // queue entries the send in flight covers
   std::uint32_t inflight_bytes = 0;    // and their bytes (saturated): less sent = partial
+  std::uint32_t extra_row = 0;  // pubsub: 1 + its row of further subscriptions; 0: none
   // --- ws ---
   std::uint64_t last_input_tick = 0;
   TimerNode timer;              // core: handshake, idle/ping and close deadlines
   protocol::MessageReader reader;
   ByteBuffer head;              // bytes not parsed yet before the upgrade: a split head, a body, pipelined requests
   ByteBuffer assembly;          // a message spanning receive buffers (allocated on the first)
-  std::uint16_t head_scanned = 0;  // < kMaxHead (8 KiB)
-  protocol::Opcode assembly_op = protocol::Opcode::text;
-  std::uint32_t extra_row = 0;  // pubsub: 1 + its row of further subscriptions; 0: none
+  TlsPtr tls;                   // net: the TLS session of a wss connection; null: plain
+};
+
+// A connection named across turns: a slot whose generation moved on is another connection.
+struct ConnRef {
+  std::uint32_t slot;
+  std::uint32_t gen;
 };
 
 // Fan-out (engine/pubsub/fanout.hpp deliver) reads and writes only these: one cache line.
@@ -78,7 +86,8 @@ static_assert(offsetof(Conn, queue) == 0 && offsetof(Conn, close_sent) < 64 && o
               "fan-out-hot fields must stay in the connection's first cache line");
 // A slot becomes resident when a connection first uses it (engine/core/conn_table.hpp),
 // so this is most of what one more idle connection costs. 384 = 6 lines; the reader
-// (224) and the timer node (32) are most of it.
+// (224) and the timer node (32) are most of it. A wss connection adds its TlsStream and
+// OpenSSL's session (engine/README.md has the figure).
 static_assert(sizeof(Conn) == 384, "connection slot size changed: update engine/README.md");
 
 }  // namespace ringcast::engine

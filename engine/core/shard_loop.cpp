@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "engine/log.hpp"
+#include "engine/net/tls_stream.hpp"
 
 namespace ringcast::engine {
 namespace {
@@ -27,16 +28,18 @@ std::uint64_t ms_to_ticks(std::chrono::milliseconds ms, std::uint64_t tick_ms) {
 
 }  // namespace
 
-ShardLoop::ShardLoop(const Config& cfg, const std::atomic<bool>& stopping, unsigned id, int listen_fd,
-                     std::unique_ptr<IoBackend> io, std::size_t prewarm_frames)
+ShardLoop::ShardLoop(const Config& cfg, const std::atomic<bool>& stopping, unsigned id, ShardListeners listeners,
+                     std::unique_ptr<IoBackend> io, std::size_t prewarm_frames, TlsContextStore* tls)
     : cfg_(cfg),
       id_(id),
       conns_(cfg.max_connections_per_shard),
       group_stopping_(stopping),
-      listen_fd_(listen_fd),
       prewarm_frames_(prewarm_frames),
       io_owner_(std::move(io)),
-      io_(*io_owner_) {
+      io_(*io_owner_),
+      tls_store_(tls) {
+  accepting_[0].fd = listeners.plain;
+  accepting_[1].fd = listeners.tls;
   // Short timeouts (tests) get a finer tick so deadlines stay accurate to ~10%.
   auto shortest = std::min({cfg_.idle_timeout.count() > 0 ? cfg_.idle_timeout.count() / 2 : 100'000L,
                             static_cast<long>(cfg_.handshake_timeout.count()),
@@ -57,16 +60,20 @@ ShardLoop::ShardLoop(const Config& cfg, const std::atomic<bool>& stopping, unsig
   urgent_.reserve(slots);
   dead_.reserve(slots);
   rearm_.reserve(slots);
+  if (tls_store_ != nullptr) tls_waiting_.reserve(slots);
 }
 
 ShardLoop::~ShardLoop() {
   for (Conn& c : conns_.built()) {
     c.queue.clear(leases_);
+    c.tls.reset();  // its frames go back to frames_, which dies before the table
     if (c.fd >= 0) io_.close_fd(c.fd);
   }
   io_.close();
   if (wake_fd_ >= 0) ::close(wake_fd_);
-  if (listen_fd_ >= 0) ::close(listen_fd_);
+  for (Accepting& a : accepting_) {
+    if (a.fd >= 0) ::close(a.fd);
+  }
 }
 
 std::uint64_t ShardLoop::now_tick() const noexcept {
@@ -87,12 +94,20 @@ std::string ShardLoop::init() {
   }
   wake_fd_ = eventfd(0, EFD_CLOEXEC);
   if (wake_fd_ < 0) return std::string("eventfd: ") + std::strerror(errno);
+  if (accepting_[1].fd >= 0) {
+    if (tls_store_ == nullptr || !tls_store_->loaded()) return "a TLS listener without a certificate";
+    tls_ctx_ = std::make_unique<TlsContextRef>();
+    tls_plain_ = std::make_unique<std::uint8_t[]>(TlsStream::kRecord);
+    tls_seal_ = std::make_unique<std::uint8_t[]>(TlsStream::kRecord);
+    tls_iov_ = std::make_unique<iovec[]>(kSendIov);
+  }
   return {};
 }
 
-void ShardLoop::arm_accept() {
-  io_.accept_multishot(listen_fd_, pack(Op::accept));
-  accept_armed_ = true;
+void ShardLoop::arm_accept(std::uint32_t i) {
+  if (accepting_[i].fd < 0) return;
+  io_.accept_multishot(accepting_[i].fd, pack(Op::accept, 0, i));
+  accepting_[i].armed = true;
 }
 
 void ShardLoop::arm_tick() {
@@ -117,7 +132,8 @@ void ShardLoop::run() {
 }
 
 void ShardLoop::start() {
-  arm_accept();
+  arm_accept(0);
+  arm_accept(1);
   arm_tick();
   arm_wake();
 }
@@ -146,10 +162,13 @@ void ShardLoop::close_all_now() noexcept {
 void ShardLoop::on_completion(const Completion& cqe) {
   Tag tag = unpack(cqe.tag);
   switch (tag.op) {
-    case Op::accept: on_accept(cqe); return;
+    case Op::accept:
+      if (tag.slot < 2) on_accept(cqe, tag.slot);
+      return;
     case Op::accept_backoff:
-      accept_backoff_ = false;
-      if (!stopping_) arm_accept();
+      if (tag.slot >= 2) return;
+      accepting_[tag.slot].backoff = false;
+      if (!stopping_) arm_accept(tag.slot);
       return;
     case Op::recv:
     case Op::send: {
@@ -176,8 +195,17 @@ void ShardLoop::on_completion(const Completion& cqe) {
   }
 }
 
-void ShardLoop::on_accept(const Completion& cqe) {
-  if (!cqe.more) accept_armed_ = false;
+void ShardLoop::on_accept(const Completion& cqe, std::uint32_t i) {
+  Accepting& a = accepting_[i];
+  if (!cqe.more) a.armed = false;
+  auto rearm = [&] {
+    if (a.armed || stopping_) return;
+    if (a.backoff) {
+      io_.timeout(&backoff_ts_, pack(Op::accept_backoff, 0, i));
+    } else {
+      arm_accept(i);
+    }
+  };
   if (cqe.res < 0) {
     int err = -cqe.res;
     if (err == ECANCELED || stopping_) return;
@@ -186,27 +214,13 @@ void ShardLoop::on_accept(const Completion& cqe) {
                      (err == EMFILE || err == ENFILE) ? " (backing off 100 ms)" : "");
     if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
       // Out of descriptors: stop accepting for a moment instead of spinning on the error.
-      if (accept_armed_) {
-        io_.cancel(pack(Op::accept), pack(Op::cancel));
-      }
-      accept_backoff_ = true;
+      if (a.armed) io_.cancel(pack(Op::accept, 0, i), pack(Op::cancel));
+      a.backoff = true;
     }
-    if (!accept_armed_) {
-      if (accept_backoff_) {
-        io_.timeout(&backoff_ts_, pack(Op::accept_backoff));
-      } else {
-        arm_accept();
-      }
-    }
+    rearm();
     return;
   }
-  if (!accept_armed_ && !stopping_) {
-    if (accept_backoff_) {
-      io_.timeout(&backoff_ts_, pack(Op::accept_backoff));
-    } else {
-      arm_accept();
-    }
-  }
+  rearm();
   int fd = cqe.res;
   std::optional<std::uint32_t> taken = stopping_ ? std::nullopt : conns_.take();
   if (!taken) {
@@ -217,10 +231,21 @@ void ShardLoop::on_accept(const Completion& cqe) {
     io_.close_fd(fd);
     return;
   }
+  TlsStream* tls = nullptr;
+  if (i == 1) {
+    tls = TlsStream::create(tls_store_->current(*tls_ctx_), frames_);
+    if (tls == nullptr) {
+      g_accept_log.log(LogLevel::warn, "out of memory for a TLS session: refusing a connection");
+      conns_.give_back(*taken);
+      io_.close_fd(fd);
+      return;
+    }
+  }
   std::uint16_t port = io_.setup_accepted(fd);
 
   std::uint32_t slot = *taken;
   Conn& c = conns_[slot];
+  c.tls.reset(tls);
   c.fd = fd;
   io_.attach(fd, slot);
   c.state = ConnState::handshake;
@@ -245,8 +270,8 @@ void ShardLoop::on_tick() {
 void ShardLoop::begin_stop() {
   stopping_ = true;
   stop_deadline_ = now_tick() + (close_ticks_ == 0 ? 1 : close_ticks_);
-  if (accept_armed_) {
-    io_.cancel(pack(Op::accept), pack(Op::cancel));
+  for (std::uint32_t i = 0; i < 2; ++i) {
+    if (accepting_[i].armed) io_.cancel(pack(Op::accept, 0, i), pack(Op::cancel));
   }
   on_stopping();
 }
@@ -264,6 +289,7 @@ void ShardLoop::flush_dirty() {
 
 void ShardLoop::end_of_turn() {
   frames_.drain_remote();
+  if (tls_ctx_) tls_end_of_turn();
   // Under --coalesce, broadcasts wait (and combine) until the timer: one frame per window.
   bool due = cfg_.coalesce.count() == 0 || coalesce_due_ || stopping_;
   before_flush(due);

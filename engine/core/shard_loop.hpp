@@ -26,13 +26,24 @@
 #include "engine/io/backend.hpp"
 #include "engine/metrics.hpp"
 #include "engine/net/frame_pool.hpp"
+#include "engine/net/tls_context.hpp"
 
 namespace ringcast::engine {
 
+class TlsContextStore;
+
+// The SO_REUSEPORT sockets a shard accepts on (-1: none): plain ws, wss, or both. The
+// shard owns them.
+struct ShardListeners {
+  int plain = -1;
+  int tls = -1;
+};
+
 class ShardLoop : private CompletionSink {
  public:
-  ShardLoop(const Config& cfg, const std::atomic<bool>& stopping, unsigned id, int listen_fd,
-            std::unique_ptr<IoBackend> io, std::size_t prewarm_frames);
+  // `tls`: the certificate store wss connections start from (needed when listeners.tls is set).
+  ShardLoop(const Config& cfg, const std::atomic<bool>& stopping, unsigned id, ShardListeners listeners,
+            std::unique_ptr<IoBackend> io, std::size_t prewarm_frames, TlsContextStore* tls = nullptr);
   ShardLoop(const ShardLoop&) = delete;
   ShardLoop& operator=(const ShardLoop&) = delete;
 
@@ -104,10 +115,11 @@ class ShardLoop : private CompletionSink {
  private:
   void on_completion(const Completion& c) override;
   void end_of_turn();
-  void arm_accept();
+  // Listener i: 0 plain, 1 TLS (the accept tag's slot field).
+  void arm_accept(std::uint32_t i);
   void arm_tick();
   void arm_wake();
-  void on_accept(const Completion& cqe);
+  void on_accept(const Completion& cqe, std::uint32_t i);
   void on_tick();
   void begin_stop();
   [[nodiscard]] std::uint64_t now_tick() const noexcept;
@@ -119,9 +131,26 @@ class ShardLoop : private CompletionSink {
   void flush(Conn& c, std::uint32_t slot);
   void flush_dirty();
   void free_slot(Conn& c, std::uint32_t slot) noexcept;  // nothing pending: close the fd, slot reusable
+  void on_peer_eof(Conn& c, std::uint32_t slot);
+  void send_queued(Conn& c, std::uint32_t slot);
+
+  // TLS (engine/net/shard_tls.cpp): the record layer between the socket and on_input.
+  void tls_input(Conn& c, std::uint32_t slot, const std::uint8_t* data, std::size_t len);
+  void tls_read(Conn& c, std::uint32_t slot);
+  void tls_flush(Conn& c, std::uint32_t slot);
+  void tls_failed(Conn& c, std::uint32_t slot);
+  // Start of end_of_turn: waiting handshakes take what is left of the turn's budget.
+  void tls_end_of_turn();
+  // FIN once everything queued is out (a finishing connection), keep reading to EOF.
+  void send_fin(Conn& c, std::uint32_t slot);
 
   const std::atomic<bool>& group_stopping_;
-  int listen_fd_;
+  struct Accepting {
+    int fd = -1;
+    bool armed = false;
+    bool backoff = false;  // EMFILE/ENFILE: a timer re-arms it
+  };
+  Accepting accepting_[2];  // [0] plain, [1] TLS
   std::size_t prewarm_frames_;
   std::unique_ptr<IoBackend> io_owner_;
   IoBackend& io_;
@@ -134,9 +163,18 @@ class ShardLoop : private CompletionSink {
   std::vector<std::uint32_t> urgent_;  // --coalesce: connections whose frames must not wait
   bool coalesce_armed_ = false;
   bool coalesce_due_ = false;
-  bool accept_armed_ = false;
-  bool accept_backoff_ = false;
   std::uint64_t stop_deadline_ = 0;
+
+  // TLS: a full handshake step (key exchange, signature) costs 0.1-1 ms of CPU, so a turn
+  // runs at most kHandshakesPerTurn; the rest wait in order (their ciphertext held), and
+  // a reconnect storm cannot stall established clients for long.
+  TlsContextStore* tls_store_;
+  std::unique_ptr<TlsContextRef> tls_ctx_;
+  static constexpr unsigned kHandshakesPerTurn = 8;
+  unsigned tls_budget_ = kHandshakesPerTurn;
+  std::vector<ConnRef> tls_waiting_;  // connections with a handshake step held
+  std::unique_ptr<std::uint8_t[]> tls_plain_, tls_seal_;  // scratch: a record each
+  std::unique_ptr<iovec[]> tls_iov_;                      // scratch: the plaintext to seal
 };
 
 }  // namespace ringcast::engine

@@ -92,7 +92,7 @@ void EpollBackend::close() noexcept {
   ready_.clear();
   timers_.clear();
   reads_.clear();
-  accept_armed_ = false;
+  for (AcceptOp& a : accepts_) a = AcceptOp{};
   for (Slot& s : slots_) {
     s = Slot{};
   }
@@ -104,28 +104,36 @@ void EpollBackend::close() noexcept {
 
 void EpollBackend::accept_multishot(int listen_fd, std::uint64_t tag) {
   // Level-triggered: a backlog left after kAcceptsPerTurn is reported again next turn.
+  AcceptOp* a = nullptr;
+  for (AcceptOp& e : accepts_) {
+    if (e.fd == listen_fd || (a == nullptr && e.fd < 0)) a = &e;
+    if (e.fd == listen_fd) break;
+  }
+  if (a == nullptr) {
+    post(tag, -EMFILE);  // more listeners than a shard has
+    return;
+  }
   int flags = fcntl(listen_fd, F_GETFL);
   if (flags >= 0 && (flags & O_NONBLOCK) == 0) (void)fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK);
-  if (int rc = ctl_add(epfd_, listen_fd, EPOLLIN, data_of(kListenKind, 0)); rc < 0) {
+  auto index = static_cast<std::uint32_t>(a - accepts_);
+  if (int rc = ctl_add(epfd_, listen_fd, EPOLLIN, data_of(kListenKind, index)); rc < 0) {
     post(tag, rc);
     return;
   }
-  accept_fd_ = listen_fd;
-  accept_tag_ = tag;
-  accept_armed_ = true;
+  *a = AcceptOp{listen_fd, tag, true};
 }
 
-void EpollBackend::disarm_accept() noexcept {
-  if (!accept_armed_) return;
-  (void)epoll_ctl(epfd_, EPOLL_CTL_DEL, accept_fd_, nullptr);
-  accept_armed_ = false;
+void EpollBackend::disarm_accept(AcceptOp& a) noexcept {
+  if (!a.armed) return;
+  (void)epoll_ctl(epfd_, EPOLL_CTL_DEL, a.fd, nullptr);
+  a.armed = false;
 }
 
-void EpollBackend::accept_ready() {
-  for (int i = 0; i < kAcceptsPerTurn && accept_armed_; ++i) {
-    int fd = accept4(accept_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+void EpollBackend::accept_ready(AcceptOp& a) {
+  for (int i = 0; i < kAcceptsPerTurn && a.armed; ++i) {
+    int fd = accept4(a.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) {
-      post(accept_tag_, fd, true);
+      post(a.tag, fd, true);
       continue;
     }
     int err = errno;
@@ -133,8 +141,8 @@ void EpollBackend::accept_ready() {
     // One connection reset while queued, or a signal: nothing to report, the rest stays.
     if (err == ECONNABORTED || err == EINTR) continue;
     // EMFILE, ENFILE, ENOBUFS...: the multishot ends; the shard re-arms (after a back-off).
-    post(accept_tag_, -err);
-    disarm_accept();
+    post(a.tag, -err);
+    disarm_accept(a);
   }
 }
 
@@ -378,10 +386,12 @@ void EpollBackend::read(int fd, void* buf, std::size_t len, std::uint64_t tag) {
 
 void EpollBackend::cancel(std::uint64_t target, std::uint64_t tag) {
   bool found = false;
-  if (accept_armed_ && target == accept_tag_) {
-    disarm_accept();
-    post(target, -ECANCELED);
-    found = true;
+  for (AcceptOp& a : accepts_) {
+    if (a.armed && target == a.tag) {
+      disarm_accept(a);
+      post(target, -ECANCELED);
+      found = true;
+    }
   }
   for (std::size_t i = 0; i < timers_.size();) {
     if (timers_[i].tag == target) {
@@ -433,7 +443,9 @@ void EpollBackend::close_fd(int fd) noexcept {
   for (ReadOp& r : reads_) {
     if (r.fd == fd) r = ReadOp{};
   }
-  if (accept_armed_ && accept_fd_ == fd) accept_armed_ = false;
+  for (AcceptOp& a : accepts_) {
+    if (a.fd == fd) a = AcceptOp{};
+  }
   ::close(fd);
 }
 
@@ -462,9 +474,11 @@ void EpollBackend::on_event(std::uint64_t data, std::uint32_t events) {
       }
       return;
     }
-    case kListenKind:
-      accept_ready();
+    case kListenKind: {
+      std::uint64_t i = data & 0xFFFFFFFFu;
+      if (i < kMaxListeners) accept_ready(accepts_[i]);
       return;
+    }
     case kWakeKind: {
       std::uint64_t count;
       ssize_t r = ::read(evfd_, &count, sizeof count);  // drain: EFD_NONBLOCK

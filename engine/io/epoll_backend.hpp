@@ -93,8 +93,15 @@ class EpollBackend final : public IoBackend {
   void post(std::uint64_t tag, int res, bool more = false) { ready_.push_back({{tag, res, more, false, 0}, 0, 0, false}); }
   void queue_serve(std::uint32_t slot);
   void on_event(std::uint64_t data, std::uint32_t events);
-  void accept_ready();
-  void disarm_accept() noexcept;
+  // One entry per listener a shard accepts on (ws, wss).
+  struct AcceptOp {
+    int fd = -1;
+    std::uint64_t tag = 0;
+    bool armed = false;
+  };
+  static constexpr std::size_t kMaxListeners = 4;
+  void accept_ready(AcceptOp& a);
+  void disarm_accept(AcceptOp& a) noexcept;
   void serve(const Ready& r, CompletionSink& sink);
   [[nodiscard]] bool take_buffer(std::uint16_t& id);
   void start_send(int fd, std::uint32_t slot, const msghdr& msg, std::uint64_t tag);
@@ -124,9 +131,7 @@ class EpollBackend final : public IoBackend {
   std::size_t buffer_limit_ = 0;
   std::size_t buffer_size_ = 0;
 
-  int accept_fd_ = -1;
-  std::uint64_t accept_tag_ = 0;
-  bool accept_armed_ = false;
+  AcceptOp accepts_[kMaxListeners];
 
   // Written by other shards' threads: kept off the cache lines this thread keeps writing.
   alignas(64) std::atomic<std::uint64_t> wake_tag_{0};

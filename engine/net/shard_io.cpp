@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "engine/core/shard_loop.hpp"
+#include "engine/net/tls_stream.hpp"
 
 namespace ringcast::engine {
 
@@ -23,7 +24,13 @@ void ShardLoop::on_recv(Conn& c, std::uint32_t slot, const Completion& cqe) {
     std::size_t len = static_cast<std::size_t>(cqe.res);
     metrics_.bytes_in.add(len);
     // Everything needed beyond this call is copied out, so the buffer goes straight back.
-    if (c.state != ConnState::dead) on_input(c, slot, io_.buffer(id), len);
+    if (c.state != ConnState::dead) {
+      if (c.tls) {
+        tls_input(c, slot, io_.buffer(id), len);
+      } else {
+        on_input(c, slot, io_.buffer(id), len);
+      }
+    }
     io_.recycle(id);
     if (!more && !c.recv_armed && c.state != ConnState::dead) rearm_.push_back(slot);
     return;
@@ -36,7 +43,18 @@ void ShardLoop::on_recv(Conn& c, std::uint32_t slot, const Completion& cqe) {
   }
   // EOF or an error: the peer is gone (or we shut the socket down during teardown).
   if (cqe.res == 0 && more) return;
-  if (cqe.res == 0 && c.state == ConnState::finishing && !c.wr_shut) {
+  if (cqe.res == 0) {
+    on_peer_eof(c, slot);
+    return;
+  }
+  tear_down(c, slot);
+}
+
+void ShardLoop::on_peer_eof(Conn& c, std::uint32_t slot) {
+  if (c.tls && !c.tls->established() && !c.tls->failed() && c.state == ConnState::handshake) {
+    metrics_.tls_failures[static_cast<std::size_t>(TlsFailure::peer_closed)].add();
+  }
+  if (c.state == ConnState::finishing && !c.wr_shut) {
     // A client that sends close and half-closes at once still gets our close reply:
     // flush sends what is queued, then ends the connection instead of waiting for EOF.
     c.peer_eof = true;
@@ -65,16 +83,27 @@ void ShardLoop::flush(Conn& c, std::uint32_t slot) {
     c.flush_when_done = true;  // what was due now goes out as soon as the send completes
     return;
   }
-  if (c.queue.empty()) {
-    if (c.state == ConnState::finishing && !c.wr_shut) {
-      // Everything is out: FIN (half-close) and keep reading until the peer's EOF, so its
-      // late bytes never turn our close into a reset that could destroy the close frame.
-      io_.shutdown(c.fd, SHUT_WR);
-      c.wr_shut = true;
-      if (c.peer_eof) tear_down(c, slot);  // the peer's EOF already came: nothing left to read
-    }
+  if (c.tls) {
+    tls_flush(c, slot);
     return;
   }
+  if (c.queue.empty()) {
+    send_fin(c, slot);
+    return;
+  }
+  send_queued(c, slot);
+}
+
+void ShardLoop::send_fin(Conn& c, std::uint32_t slot) {
+  if (c.state != ConnState::finishing || c.wr_shut) return;
+  // Everything is out: FIN (half-close) and keep reading until the peer's EOF, so its
+  // late bytes never turn our close into a reset that could destroy the close frame.
+  io_.shutdown(c.fd, SHUT_WR);
+  c.wr_shut = true;
+  if (c.peer_eof) tear_down(c, slot);  // the peer's EOF already came: nothing left to read
+}
+
+void ShardLoop::send_queued(Conn& c, std::uint32_t slot) {
   iovec* iov = io_.send_iovecs(kSendIov);
   std::size_t n = c.queue.fill(iov, kSendIov);
   std::uint64_t bytes = 0;
@@ -105,7 +134,11 @@ void ShardLoop::on_send(Conn& c, std::uint32_t slot, int res) {
     return;
   }
   metrics_.bytes_out.add(static_cast<std::uint64_t>(res));
-  c.queue.complete(static_cast<std::size_t>(res), leases_);
+  if (c.tls) {
+    c.tls->wire_sent(static_cast<std::size_t>(res));  // its plaintext left the queue when sealed
+  } else {
+    c.queue.complete(static_cast<std::size_t>(res), leases_);
+  }
   if (c.state == ConnState::dead) return;
   // A flush that found this send in flight (a reply, a due batch) is owed now, and so is the
   // rest of a partial send; frames merely queued meanwhile wait for the coalesce timer; a
@@ -129,6 +162,7 @@ void ShardLoop::tear_down(Conn& c, std::uint32_t slot) noexcept {
 void ShardLoop::free_slot(Conn& c, std::uint32_t slot) noexcept {
   on_freed(c, slot);
   c.queue.clear(leases_);
+  c.tls.reset();
   io_.detach(slot);  // nothing is pending on it: the table's reference goes with the fd
   if (c.fd >= 0) io_.close_fd(c.fd);
   c.fd = -1;

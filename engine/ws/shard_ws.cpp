@@ -6,6 +6,7 @@
 
 #include "engine/log.hpp"
 #include "engine/shard.hpp"
+#include "engine/net/tls_stream.hpp"
 #include "engine/pubsub/encode.hpp"
 #include "engine/ws/routes.hpp"
 #include "protocol/close.hpp"
@@ -60,7 +61,11 @@ void Shard::on_deadline(Conn& c, std::uint32_t slot) {
     case ConnState::free:
     case ConnState::dead: return;
     case ConnState::handshake:
-      if (!c.served_http) metrics_.handshake_failures[static_cast<std::size_t>(HandshakeFailure::timeout)].add();
+      if (c.tls && !c.tls->established()) {
+        metrics_.tls_failures[static_cast<std::size_t>(TlsFailure::timeout)].add();  // stalled mid-TLS-handshake
+      } else if (!c.served_http) {
+        metrics_.handshake_failures[static_cast<std::size_t>(HandshakeFailure::timeout)].add();
+      }
       tear_down(c, slot);
       return;
     case ConnState::finishing:  // the close handshake or the last send took too long

@@ -4,6 +4,7 @@
 // arrives: an HTTP answer, then (after a 101) valid server frames, and nothing after the
 // close frame or a non-101 answer's body. Shared by tests/scripted/ and fuzz_connection.
 #pragma once
+#include <sys/eventfd.h>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -219,7 +220,9 @@ class ShardDriver {
     group_.prewarm_frames = 64;  // a shard per test case (and per fuzz input)
     auto io = std::make_unique<ScriptedBackend>();
     io_ = io.get();
-    group_.shards.push_back(std::make_unique<Shard>(group_, 0, -1, std::move(io)));
+    // The scripted backend plays the listener; the shard only needs a descriptor to own.
+    ShardListeners listeners{eventfd(0, EFD_CLOEXEC), -1};
+    group_.shards.push_back(std::make_unique<Shard>(group_, 0, listeners, std::move(io)));
     shard_ = group_.shards.back().get();
     group_.metrics.push_back(&shard_->metrics());
     init_error_ = shard_->init();

@@ -1,0 +1,124 @@
+// ShardLoop: the TLS record layer of wss connections, between the socket side
+// (engine/net/shard_io.cpp) and the layers above (on_input sees plaintext only). Received
+// ciphertext is decrypted as it arrives; at flush, the connection's queued plaintext is
+// sealed into records (up to kSealBudget per send) and the ciphertext sent from the
+// stream's own frame. Handshake steps are bounded per turn (kHandshakesPerTurn); later
+// ones wait in arrival order with their bytes held.
+#include "engine/core/shard_loop.hpp"
+#include "engine/log.hpp"
+#include "engine/net/tls_stream.hpp"
+
+namespace ringcast::engine {
+namespace {
+
+// Plaintext sealed per send: 8 full records.
+constexpr std::size_t kSealBudget = 8 * TlsStream::kRecord;
+// Ciphertext held for a waiting handshake (a ClientHello is at most a few KiB).
+constexpr std::size_t kMaxHeld = 64u << 10;
+
+LogLimiter g_tls_log;
+
+}  // namespace
+
+void ShardLoop::tls_input(Conn& c, std::uint32_t slot, const std::uint8_t* data, std::size_t len) {
+  TlsStream& t = *c.tls;
+  if (t.failed()) return;  // closing after a failed handshake: nothing more is read
+  if (!t.established() && (tls_budget_ == 0 || !t.held().empty() || !tls_waiting_.empty())) {
+    // Wait behind the handshakes already waiting (or this turn's budget is spent).
+    bool first = t.held().empty();
+    if (t.held().size() + len > kMaxHeld || !t.held().append(data, len)) {
+      tear_down(c, slot);
+      return;
+    }
+    if (first) tls_waiting_.push_back(ConnRef{slot, c.gen});
+    return;
+  }
+  t.give(data, len);
+  tls_read(c, slot);
+}
+
+void ShardLoop::tls_read(Conn& c, std::uint32_t slot) {
+  TlsStream& t = *c.tls;
+  for (;;) {
+    bool was = t.established();
+    if (!was && tls_budget_ > 0) --tls_budget_;
+    TlsStream::Read r = t.read(tls_plain_.get(), TlsStream::kRecord);
+    if (!was && t.established()) metrics_.tls_handshakes.add();
+    if (r.status == TlsStream::Status::data) {
+      on_input(c, slot, tls_plain_.get(), r.n);
+      if (c.state == ConnState::dead) {
+        t.forget_input();
+        return;
+      }
+      continue;
+    }
+    if (r.status == TlsStream::Status::closed) {
+      on_peer_eof(c, slot);  // close_notify: the peer sends nothing more
+    } else if (r.status == TlsStream::Status::failed) {
+      tls_failed(c, slot);
+    }
+    break;
+  }
+  if (t.has_output() && c.state != ConnState::dead) mark_dirty(c, slot);  // a flight, a ticket, an alert
+}
+
+void ShardLoop::tls_failed(Conn& c, std::uint32_t slot) {
+  TlsStream& t = *c.tls;
+  if (t.established()) {
+    // A bad record on an open connection: nothing sensible can follow it.
+    g_tls_log.log(LogLevel::debug, "TLS error from port %u: %s", static_cast<unsigned>(c.port), t.reason());
+    tear_down(c, slot);
+    return;
+  }
+  metrics_.tls_failures[static_cast<std::size_t>(t.failure())].add();
+  g_tls_log.log(LogLevel::debug, "TLS handshake failed from port %u (%s): %s", static_cast<unsigned>(c.port),
+                tls_failure_name(t.failure()), t.reason());
+  // The alert OpenSSL wrote (if any), then FIN; the close deadline bounds the wait for EOF.
+  end_after_flush(c, slot);
+}
+
+void ShardLoop::tls_end_of_turn() {
+  std::size_t i = 0;
+  for (; i < tls_waiting_.size() && tls_budget_ > 0; ++i) {
+    ConnRef w = tls_waiting_[i];
+    Conn& c = conns_[w.slot];
+    if (c.gen != w.gen || !c.tls || c.state == ConnState::dead || c.state == ConnState::free) continue;
+    TlsStream& t = *c.tls;
+    t.give(t.held().data(), t.held().size());
+    tls_read(c, w.slot);
+    if (c.tls) c.tls->held().clear();  // read() consumed it all
+  }
+  tls_waiting_.erase(tls_waiting_.begin(), tls_waiting_.begin() + static_cast<std::ptrdiff_t>(i));
+  tls_budget_ = kHandshakesPerTurn;
+  if (!tls_waiting_.empty()) wake();  // the next turn must not sleep on them
+}
+
+void ShardLoop::tls_flush(Conn& c, std::uint32_t slot) {
+  TlsStream& t = *c.tls;
+  if (!t.has_output() && !t.failed()) {
+    if (!c.queue.empty() && t.established()) {
+      std::size_t n = c.queue.fill(tls_iov_.get(), kSendIov);
+      std::size_t sealed = t.seal(tls_iov_.get(), n, kSealBudget, tls_seal_.get());
+      if (t.failed()) {
+        tear_down(c, slot);
+        return;
+      }
+      c.queue.complete(sealed, leases_);  // copied into records: the shared frames can go
+      if (!c.queue.empty()) c.flush_when_done = true;  // the rest was due now too
+    } else if (c.queue.empty() && c.state == ConnState::finishing && !c.wr_shut) {
+      t.close_notify();
+    }
+  }
+  std::span<const std::uint8_t> w = t.wire();
+  if (w.empty()) {
+    if (c.queue.empty()) send_fin(c, slot);  // after close_notify (or the alert)
+    return;
+  }
+  c.inflight_bytes = static_cast<std::uint32_t>(w.size());
+  c.inflight_entries = 0;  // the queue no longer holds what this send carries
+  io_.send(c.fd, slot, w.data(), w.size(), pack(Op::send, c.gen, slot));
+  c.send_inflight = true;
+  metrics_.sends.add();
+}
+
+}  // namespace ringcast::engine
