@@ -6,6 +6,7 @@
 
 #include "bench/load/payload.hpp"
 #include "bench/load/send_buffer.hpp"
+#include "bench/load/tls_link.hpp"
 #include "protocol/handshake.hpp"
 #include "protocol/message.hpp"
 
@@ -14,7 +15,7 @@ namespace ringcast::load {
 enum class ConnState : std::uint8_t {
   idle,         // not started
   connecting,   // TCP connect in flight
-  handshaking,  // request sent, waiting for the 101
+  handshaking,  // TLS handshake (wss) and/or request sent, waiting for the 101
   open,
   closing,      // our close frame is out; waiting for the server's
   done,         // finished (cleanly or not); fd released once no operation is in flight
@@ -42,8 +43,10 @@ struct Conn {
   protocol::MessageReader reader{protocol::MessageRules{.max_message = 16u << 20, .allowed_rsv = 0, .require_mask = false}};
   std::uint32_t msg_len = 0;  // bytes of the message being received
   MessageTail tail;           // its last bytes, where the record is
-  SendBuffer out;
+  SendBuffer out;                   // frames (plaintext under TLS: encrypted at flush)
   std::unique_ptr<HandshakeState> hs;
+  std::unique_ptr<TlsLink> tls;     // TLS runs only: from the TCP connect until the fd is closed
+  bool tls_dirty = false;           // queued for the worker's end-of-turn TLS flush
 
   // Publisher state.
   std::uint32_t next_seq = 1;     // the sequence number the next message gets

@@ -352,6 +352,7 @@ int run_share(const Options& opt, const Share& share, Link* parent) {
     for (std::size_t p = 0; p < published.size(); ++p) published[p] += r.published[p];
     tl.last_delivery = std::max(tl.last_delivery, w->live().last_delivery_ns.load(std::memory_order_relaxed));
     if (s.first_error.empty()) s.first_error = r.first_error;
+    if (s.tls_session.empty()) s.tls_session = r.tls_session;
   }
   for (std::uint32_t n : published) s.sent += n;
   if (parent != nullptr) {

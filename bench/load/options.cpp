@@ -9,7 +9,7 @@
 namespace ringcast::load {
 namespace {
 
-constexpr const char* kUsage = R"(usage: ringcast-load SCENARIO [options] ws://127.0.0.1:PORT/PATH
+constexpr const char* kUsage = R"(usage: ringcast-load SCENARIO [options] ws[s]://127.0.0.1:PORT/PATH
 
 Opens real WebSocket connections (RFC 6455 handshake, masked frames) to one server and
 measures broadcast delivery. Every message ends with `|p<pub>|s<seq>|t<ns>|`, parsed from
@@ -49,6 +49,12 @@ options:
       --busy-poll         generator threads spin (one core each) instead of sleeping, so
                           the server is not charged for waking them (loopback)
       --allow-remote      allow a non-loopback target
+      --tls               TLS on every connection (implied by a wss:// URL; with ws:// it
+                          speaks TLS to that host:port anyway). OpenSSL, TLS 1.2+, SNI = the
+                          URL host when it is a name, ALPN http/1.1, the server certificate
+                          is NOT verified; every connection makes a full handshake (no
+                          resumption). The generator's CPU per message rises accordingly
+      --tls-version 1.2|1.3  with TLS: allow only this protocol version
   -h, --help              this text
 
 Deliveries count messages received by subscribers only; a publisher's copy of its own
@@ -144,6 +150,7 @@ bool parse_options(int argc, char** argv, Options& out, std::string& error, bool
     if (flag("", "--quiet")) { out.quiet = true; continue; }
     if (flag("", "--busy-poll")) { out.busy_poll = true; continue; }
     if (flag("", "--allow-remote")) { out.allow_remote = true; continue; }
+    if (flag("", "--tls")) { out.tls = true; continue; }
     if (!inline_value) {
       if (i + 1 >= argc) { error = std::string(name) + ": missing value"; return false; }
       value = argv[++i];
@@ -184,6 +191,10 @@ bool parse_options(int argc, char** argv, Options& out, std::string& error, bool
       if (value == "sub") out.ack = AckMode::sub;
       else if (value == "self") out.ack = AckMode::self;
       else return bad("sub or self");
+    } else if (flag("", "--tls-version")) {
+      if (value == "1.2") out.tls_version = 12;
+      else if (value == "1.3") out.tls_version = 13;
+      else return bad("1.2 or 1.3");
     } else if (flag("", "--processes")) {
       if (!parse_uint(value, 1, kMaxProcesses, u)) return bad("an integer 1..64");
       out.processes = static_cast<std::uint32_t>(u);
@@ -216,6 +227,11 @@ bool parse_options(int argc, char** argv, Options& out, std::string& error, bool
   }
   if (!have_scenario) { error = "missing SCENARIO (fanout, rate, connect, chat); see --help"; return false; }
   if (out.url.empty()) { error = "missing target URL, e.g. ws://127.0.0.1:9000/"; return false; }
+  if (out.url.starts_with("wss://")) out.tls = true;
+  if (out.tls_version != 0 && !out.tls) {
+    error = "--tls-version: only with --tls or a wss:// URL";
+    return false;
+  }
   if (out.scenario != Scenario::chat && out.publishers == 0 && out.scenario != Scenario::connect) {
     error = "--publishers must be at least 1 for this scenario";
     return false;

@@ -59,6 +59,11 @@ void Tally::add(const Tally& o) noexcept {
 void print_human(const Summary& s) {
   const Options& o = *s.opt;
   std::printf("ringcast-load %s -> %s\n", scenario_name(o.scenario), o.url.c_str());
+  if (o.tls) {
+    std::printf("  tls           on: %s%s, server certificate not verified\n",
+                s.tls_session.empty() ? "negotiated per connection" : s.tls_session.c_str(),
+                o.tls_version == 12 ? " (pinned to 1.2)" : o.tls_version == 13 ? " (pinned to 1.3)" : "");
+  }
   std::printf("  connections   %u/%u open (%u subscribers, %u publishers), %llu failed, %llu dropped later\n", s.opened,
               s.requested, s.subscribers, s.publishers, static_cast<unsigned long long>(s.connect_failures),
               static_cast<unsigned long long>(s.disconnects));
@@ -101,10 +106,14 @@ void print_json(const Summary& s) {
   const Options& o = *s.opt;
   auto u = [](std::uint64_t v) { return static_cast<unsigned long long>(v); };
   std::printf("{\n  \"scenario\": \"%s\",\n  \"target\": %s,\n", scenario_name(o.scenario), quoted(o.url).c_str());
+  std::printf("  \"tls\": %s,\n  \"tls_session\": %s,\n", o.tls ? "true" : "false",
+              s.tls_session.empty() ? "null" : quoted(s.tls_session).c_str());
   std::printf("  \"config\": {\"connections\": %u, \"publishers\": %u, \"size\": %u, \"window\": %u, \"rate\": %.3f, "
-              "\"duration\": %.3f, \"burst\": %u, \"threads\": %u, \"processes\": %u, \"ack\": \"%s\"},\n",
+              "\"duration\": %.3f, \"burst\": %u, \"threads\": %u, \"processes\": %u, \"ack\": \"%s\", "
+              "\"tls_version\": %s},\n",
               o.connections, s.publishers, o.size, o.window, o.rate, o.duration, o.burst, o.threads, o.processes,
-              o.ack == AckMode::sub ? "sub" : "self");
+              o.ack == AckMode::sub ? "sub" : "self",
+              o.tls_version == 12 ? "\"1.2\"" : o.tls_version == 13 ? "\"1.3\"" : "null");
   std::printf("  \"connections\": {\"requested\": %u, \"opened\": %u, \"failed\": %llu, \"dropped\": %llu, "
               "\"seconds\": %.4f, \"per_s\": %.1f},\n",
               s.requested, s.opened, u(s.connect_failures), u(s.disconnects), s.connect_seconds, s.connects_per_s);

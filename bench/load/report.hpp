@@ -41,6 +41,7 @@ struct Summary : Tally {
   double messages_per_s = 0, deliveries_per_s = 0, mb_per_s = 0;
   ServerUsage server;
   std::string first_error;
+  std::string tls_session;  // TLS runs: "TLSv1.3 TLS_AES_256_GCM_SHA384" (empty with --processes)
 };
 
 void print_human(const Summary& s);

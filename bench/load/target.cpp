@@ -28,9 +28,10 @@ bool is_loopback(const sockaddr_storage& a) noexcept {
 std::string resolve_target(std::string_view url, bool allow_remote, Target& out) {
   out = Target{};
   out.url = std::string(url);
-  constexpr std::string_view scheme = "ws://";
-  if (url.starts_with("wss://")) return "wss:// is not supported (plain ws:// only)";
-  if (!url.starts_with(scheme)) return "target must start with ws:// (got '" + std::string(url) + "')";
+  out.tls = url.starts_with("wss://");
+  const std::string_view scheme = out.tls ? "wss://" : "ws://";
+  if (!url.starts_with(scheme)) return "target must start with ws:// or wss:// (got '" + std::string(url) + "')";
+  if (out.tls) out.port = 443;
   std::string_view rest = url.substr(scheme.size());
   const std::size_t slash = rest.find('/');
   std::string_view authority = rest.substr(0, slash);
@@ -65,6 +66,7 @@ std::string resolve_target(std::string_view url, bool allow_remote, Target& out)
     out.port = static_cast<std::uint16_t>(port);
   }
   out.host_header = std::string(authority);
+  out.host = host;
 
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;

@@ -84,22 +84,26 @@ std::uint64_t Worker::random() noexcept {
 }
 
 void Worker::run() {
-  if (const int rc = ring_.init(1024); rc < 0) {
-    res_.first_error = std::string("io_uring_queue_init: ") + std::strerror(-rc);
+  // Set-up failed: every connection counts as failed, and the thread is done at once.
+  auto give_up = [&](std::string why) {
+    res_.first_error = std::move(why);
     res_.connect_failures = conns_.size();
     live_.failed.store(conns_.size(), std::memory_order_relaxed);
     live_.connect_done.store(true, std::memory_order_release);
     live_.phase_seen.store(Phase::close, std::memory_order_release);
-    return;
-  }
+  };
+  if (const int rc = ring_.init(1024); rc < 0) return give_up(std::string("io_uring_queue_init: ") + std::strerror(-rc));
   const unsigned nbufs = std::clamp(round_up_pow2(static_cast<unsigned>(conns_.size()) * 2), 1024u, 32768u);
   if (const int rc = bufs_.init(ring_.get(), 0, nbufs, kRecvBufSize); rc < 0) {
-    res_.first_error = std::string("provided buffer ring: ") + std::strerror(-rc);
-    res_.connect_failures = conns_.size();
-    live_.failed.store(conns_.size(), std::memory_order_relaxed);
-    live_.connect_done.store(true, std::memory_order_release);
-    live_.phase_seen.store(Phase::close, std::memory_order_release);
-    return;
+    return give_up(std::string("provided buffer ring: ") + std::strerror(-rc));
+  }
+  tls_ = opt_.tls || plan_.target->tls;
+  if (tls_) {
+    // Idle connections (the connect scenario's hold) need not keep OpenSSL's record buffers.
+    const TlsConfig cfg{.version = opt_.tls_version, .release_buffers = opt_.scenario == Scenario::connect};
+    if (std::string e = tls_ctx_.init(cfg); !e.empty()) return give_up(std::move(e));
+    tls_plain_ = std::make_unique<std::uint8_t[]>(kTlsChunk);
+    tls_dirty_.reserve(conns_.size());
   }
   const bool open_loop = opt_.scenario == Scenario::rate || opt_.scenario == Scenario::chat;
   std::uint64_t next_tick = 0;
@@ -141,6 +145,7 @@ void Worker::run() {
     // Busy polling: never sleep, so no sender ever pays for waking this thread (on
     // loopback that cross-core wakeup would be charged to the server under test).
     if (opt_.busy_poll) wait = 0;
+    if (tls_) flush_tls_all();
 
     __kernel_timespec ts{static_cast<long long>(wait / 1'000'000'000u), static_cast<long long>(wait % 1'000'000'000u)};
     io_uring_cqe* cqe = nullptr;

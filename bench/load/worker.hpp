@@ -3,6 +3,7 @@
 // leaves its totals in result() when run() returns.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -11,6 +12,7 @@
 #include "bench/load/connection.hpp"
 #include "bench/load/histogram.hpp"
 #include "bench/load/run_state.hpp"
+#include "bench/load/tls_link.hpp"
 #include "bench/load/uring.hpp"
 
 namespace ringcast::load {
@@ -24,6 +26,7 @@ struct WorkerResult {
   std::uint64_t send_skipped = 0, window_resets = 0;
   std::uint32_t opened = 0;
   std::string first_error;  // the first failure's reason, for the report
+  std::string tls_session;  // TLS runs: version and cipher of the first connection established
   std::vector<std::uint32_t> published;  // [pub id] messages sent, for this thread's publishers
   SequenceTable seqs;                    // [sub slot][pub id] highest sequence seen
   std::uint32_t sub_slots = 0;
@@ -50,6 +53,7 @@ class Worker {
   static constexpr std::uint64_t kStall = 2000 * kMs;       // a closed-loop window with no ack this long is reset
   static constexpr std::uint64_t kCloseGrace = 1000 * kMs;  // close handshakes get this long, then shutdown
   static constexpr unsigned kRecvBufSize = 2048;            // small: a broadcast burst takes one per connection
+  static constexpr std::size_t kTlsChunk = 16384;           // TLS: plaintext decrypted per step (one record)
 
   enum Op : std::uint64_t { kConnect = 1, kSend = 2, kRecv = 3, kCancel = 4 };
   static std::uint64_t tag(Op op, std::uint32_t idx) noexcept { return (std::uint64_t{op} << 32) | idx; }
@@ -62,6 +66,17 @@ class Worker {
   void on_send(Conn& c, int res);
   void arm_recv(Conn& c);
   void flush(Conn& c);
+  void send_bytes(Conn& c, std::span<const std::uint8_t> bytes);
+  void received(Conn& c, std::uint8_t* data, std::size_t len);  // plaintext, by state
+  void peer_closed(Conn& c, int res);  // the server's EOF (res 0), recv error or TLS close_notify
+
+  // TLS (--tls, wss://): flush() only marks a connection; flush_tls_all() runs once per loop
+  // turn, before submitting, so a turn's frames leave as one encryption and one send.
+  void flush_tls(Conn& c);
+  void flush_tls_all();
+  void tls_bytes(Conn& c, const std::uint8_t* data, std::size_t len);
+  void tls_failed(Conn& c);
+
   void handshake_bytes(Conn& c, const std::uint8_t* data, std::size_t len);
   void frame_bytes(Conn& c, std::span<std::uint8_t> in);
   void on_message(Conn& c);
@@ -94,6 +109,10 @@ class Worker {
   Conn* designated_ = nullptr;     // --ack sub: the subscriber that acks local publishers
   std::vector<std::uint32_t> rearm_;  // connections whose multishot recv ended on ENOBUFS
   std::vector<std::uint8_t> payload_;  // filler + record, rewritten per message
+  bool tls_ = false;
+  TlsContext tls_ctx_;
+  std::vector<std::uint32_t> tls_dirty_;  // connections flush() marked this turn
+  std::unique_ptr<std::uint8_t[]> tls_plain_;  // kTlsChunk bytes: decrypted data, one record at a time
   std::uint32_t next_to_connect_ = 0;
   std::uint32_t connecting_ = 0;   // connects + handshakes in flight
   std::uint32_t connect_limit_ = 0;

@@ -1,6 +1,8 @@
-// Worker: a connection's life. TCP connect, the upgrade handshake, frames in and out
-// (pongs, close handshake), and failure bookkeeping; every fd is closed only once no
-// io_uring operation refers to it.
+// Worker: a connection's life. TCP connect, the TLS handshake (--tls), the upgrade
+// handshake, frames in and out (pongs, close handshake), and failure bookkeeping; every fd
+// is closed only once no io_uring operation refers to it. Under TLS the frames in `out` are
+// plaintext: flush_tls() encrypts them through the connection's TlsLink and sends its
+// ciphertext; received ciphertext is decrypted by tls_bytes() before the same parsing.
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -73,11 +75,20 @@ void Worker::on_connect(Conn& c, int res) {
   }
   const int one = 1;
   (void)::setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  const Target& t = *plan_.target;
+  if (tls_) {
+    // The ClientHello goes first; the upgrade request waits in `out` for the handshake.
+    c.tls = std::make_unique<TlsLink>();
+    if (!c.tls->start(tls_ctx_.get(), t.host)) {
+      const std::string why = c.tls->error();
+      fail(c, why.c_str());
+      return;
+    }
+  }
   char key[24];
   make_key(random(), random(), key);
   c.hs = std::make_unique<HandshakeState>();
   c.hs->expect = protocol::compute_accept_key(std::string_view(key, sizeof key));
-  const Target& t = *plan_.target;
   std::uint8_t* dst = c.out.reserve(512 + t.path.size() + t.host_header.size());
   const std::size_t n = write_upgrade_request(
       std::span<char>(reinterpret_cast<char*>(dst), 512 + t.path.size() + t.host_header.size()), t.host_header,
@@ -99,13 +110,98 @@ void Worker::arm_recv(Conn& c) {
 }
 
 void Worker::flush(Conn& c) {
+  if (c.tls) {
+    if (!c.tls_dirty) {
+      c.tls_dirty = true;
+      tls_dirty_.push_back(static_cast<std::uint32_t>(&c - conns_.data()));
+    }
+    return;
+  }
   if (c.fd < 0 || c.out.in_flight()) return;
   const std::span<const std::uint8_t> bytes = c.out.start();
   if (bytes.empty()) return;
+  send_bytes(c, bytes);
+}
+
+void Worker::send_bytes(Conn& c, std::span<const std::uint8_t> bytes) {
   io_uring_sqe* s = ring_.sqe();
   io_uring_prep_send(s, c.fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
   io_uring_sqe_set_data64(s, tag(kSend, static_cast<std::uint32_t>(&c - conns_.data())));
   ++c.ops;
+}
+
+void Worker::flush_tls_all() {
+  // By index: a flush that fails a connection may mark it again (its close_notify).
+  for (std::size_t i = 0; i < tls_dirty_.size(); ++i) flush_tls(conns_[tls_dirty_[i]]);
+  tls_dirty_.clear();
+}
+
+void Worker::flush_tls(Conn& c) {
+  c.tls_dirty = false;
+  if (c.fd < 0 || !c.tls) return;
+  TlsLink& t = *c.tls;
+  if (t.out_in_flight()) return;  // on_send marks it again when the send is done
+  if (t.established() && !t.failed()) {
+    // Everything queued since the last send: records of up to 16 KiB, then one send.
+    for (std::span<const std::uint8_t> plain = c.out.start(); !plain.empty();) {
+      const std::size_t n = t.write(plain);
+      if (n == 0) break;
+      plain = c.out.sent(n);
+    }
+    if (t.failed()) {
+      tls_failed(c);
+      return;
+    }
+  }
+  const std::span<const std::uint8_t> bytes = t.out_start();
+  if (!bytes.empty()) {
+    send_bytes(c, bytes);
+    return;
+  }
+  // A finished connection whose last records (close frame, close_notify) are out: shut it.
+  if (c.state == ConnState::done) ::shutdown(c.fd, SHUT_RDWR);
+}
+
+void Worker::tls_failed(Conn& c) {
+  const std::string why = c.tls->error();
+  c.tls->abandon();
+  if (c.state == ConnState::handshaking) {
+    fail(c, why.c_str());
+    return;
+  }
+  if (c.state == ConnState::open || c.state == ConnState::closing) {
+    ++res_.protocol_errors;
+    if (res_.first_error.empty()) res_.first_error = why;
+  }
+  finish(c);
+}
+
+void Worker::tls_bytes(Conn& c, const std::uint8_t* data, std::size_t len) {
+  TlsLink& t = *c.tls;
+  t.feed({data, len});
+  while (c.state == ConnState::handshaking || c.state == ConnState::open || c.state == ConnState::closing) {
+    std::size_t n = 0;
+    const TlsStep st = t.step({tls_plain_.get(), kTlsChunk}, n);
+    if (st == TlsStep::data) {
+      received(c, tls_plain_.get(), n);
+      continue;
+    }
+    if (st == TlsStep::handshake_done) {
+      if (res_.tls_session.empty()) res_.tls_session = t.describe();
+      flush(c);  // the upgrade request, waiting since the connect
+      continue;
+    }
+    if (st == TlsStep::need_more) break;
+    if (st == TlsStep::closed) {
+      peer_closed(c, 0);
+      break;
+    }
+    tls_failed(c);
+    break;
+  }
+  t.drop_input();  // the receive buffer goes back to the kernel
+  // Handshake flights (TLS 1.2's Finished), alerts, key updates: OpenSSL's own replies.
+  if (!t.out_empty()) flush(c);
 }
 
 void Worker::on_send(Conn& c, int res) {
@@ -116,21 +212,20 @@ void Worker::on_send(Conn& c, int res) {
       if (res_.first_error.empty()) res_.first_error = std::string("send: ") + std::strerror(-res);
     }
     if (c.state == ConnState::handshaking) fail(c, "send of the upgrade request failed");
-    (void)c.out.sent(SIZE_MAX);  // drop what was on the wire
+    if (c.tls) c.tls->abandon();  // drop what was on the wire, and all that would follow
+    else (void)c.out.sent(SIZE_MAX);
     finish(c);
     return;
   }
-  const std::span<const std::uint8_t> rest = c.out.sent(static_cast<std::size_t>(res));
+  const std::span<const std::uint8_t> rest =
+      c.tls ? c.tls->out_sent(static_cast<std::size_t>(res)) : c.out.sent(static_cast<std::size_t>(res));
   if (!rest.empty()) {
-    io_uring_sqe* s = ring_.sqe();
-    io_uring_prep_send(s, c.fd, rest.data(), rest.size(), MSG_NOSIGNAL);
-    io_uring_sqe_set_data64(s, tag(kSend, static_cast<std::uint32_t>(&c - conns_.data())));
-    ++c.ops;
+    send_bytes(c, rest);
     return;
   }
-  flush(c);
+  flush(c);  // TLS: only marks it; flush_tls() shuts a finished connection down
   // A connection we finished while its last frames (a close reply) were queued: now shut it.
-  if (c.state == ConnState::done && !c.out.in_flight()) ::shutdown(c.fd, SHUT_RDWR);
+  if (!c.tls && c.state == ConnState::done && !c.out.in_flight()) ::shutdown(c.fd, SHUT_RDWR);
 }
 
 void Worker::on_recv(Conn& c, const io_uring_cqe& cqe) {
@@ -143,8 +238,8 @@ void Worker::on_recv(Conn& c, const io_uring_cqe& cqe) {
     const auto bid = static_cast<std::uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
     std::uint8_t* data = bufs_.buffer(bid);
     const auto len = static_cast<std::size_t>(cqe.res);
-    if (c.state == ConnState::handshaking) handshake_bytes(c, data, len);
-    else if (c.state == ConnState::open || c.state == ConnState::closing) frame_bytes(c, {data, len});
+    if (c.tls) tls_bytes(c, data, len);
+    else received(c, data, len);
     bufs_.recycle(bid);
     if (!more && c.state != ConnState::done) arm_recv(c);
     return;
@@ -154,17 +249,24 @@ void Worker::on_recv(Conn& c, const io_uring_cqe& cqe) {
     if (c.state != ConnState::done) rearm_.push_back(static_cast<std::uint32_t>(&c - conns_.data()));
     return;
   }
-  if (!more) {
-    switch (c.state) {
-      case ConnState::handshaking: fail(c, cqe.res == 0 ? "server closed during the handshake" : "recv failed"); break;
-      case ConnState::open:
-        ++res_.disconnects;
-        if (res_.first_error.empty()) res_.first_error = "server closed a connection without a close frame";
-        finish(c);
-        break;
-      case ConnState::closing: finish(c); break;
-      default: break;
-    }
+  if (!more) peer_closed(c, cqe.res);
+}
+
+void Worker::received(Conn& c, std::uint8_t* data, std::size_t len) {
+  if (c.state == ConnState::handshaking) handshake_bytes(c, data, len);
+  else if (c.state == ConnState::open || c.state == ConnState::closing) frame_bytes(c, {data, len});
+}
+
+void Worker::peer_closed(Conn& c, int res) {
+  switch (c.state) {
+    case ConnState::handshaking: fail(c, res == 0 ? "server closed during the handshake" : "recv failed"); break;
+    case ConnState::open:
+      ++res_.disconnects;
+      if (res_.first_error.empty()) res_.first_error = "server closed a connection without a close frame";
+      finish(c);
+      break;
+    case ConnState::closing: finish(c); break;
+    default: break;
   }
 }
 
@@ -279,6 +381,12 @@ void Worker::finish(Conn& c) {
   }
   if (c.state == ConnState::open) --open_;
   c.state = ConnState::done;
+  if (c.tls) {
+    // The close frame (if queued) and close_notify go out; flush_tls() shuts the socket after.
+    c.tls->close_notify();
+    flush(c);
+    return;
+  }
   // Let a queued close frame leave first; on_send shuts the socket when it has.
   if (!c.out.in_flight() && c.out.pending() == 0) ::shutdown(c.fd, SHUT_RDWR);
 }
@@ -287,6 +395,7 @@ void Worker::release_if_idle(Conn& c) {
   if (c.state == ConnState::done && c.ops == 0 && c.fd >= 0) {
     ::close(c.fd);
     c.fd = -1;
+    c.tls.reset();  // no send refers to its buffers any more
   }
 }
 
