@@ -1,8 +1,28 @@
 #!/usr/bin/env bash
 # Sets everything up, builds, and starts ringcast (the chat room on 127.0.0.1:9000 by default).
 # Extra arguments go to ringcast: scripts/run.sh --port 9100 --threads 2
+#   --tls  also serve wss:// and https:// on 127.0.0.1:9443, with a self-signed certificate
+#          for 127.0.0.1 and localhost made on first use (build/tls/, openssl from Debian)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/setup.sh"
 cmake --build "$root/build" --target ringcast
-exec "$root/build/engine/ringcast" "$@"
+
+args=()
+tls=0
+for a in "$@"; do
+  if [[ "$a" == "--tls" ]]; then tls=1; else args+=("$a"); fi
+done
+if ((tls)); then
+  dir="$root/build/tls"
+  if [[ ! -f "$dir/cert.pem" || ! -f "$dir/key.pem" ]]; then
+    mkdir -p "$dir"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 365 \
+      -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+      -keyout "$dir/key.pem" -out "$dir/cert.pem" 2>/dev/null
+    echo "run: made a self-signed certificate in $dir (your browser will ask you to accept it)"
+  fi
+  echo "run: the chat page over https: https://127.0.0.1:9443/ (wss beside ws)"
+  args=(--tls-cert "$dir/cert.pem" --tls-key "$dir/key.pem" --tls-port 9443 "${args[@]}")
+fi
+exec "$root/build/engine/ringcast" "${args[@]}"

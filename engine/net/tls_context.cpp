@@ -2,6 +2,7 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include <cstring>
 
@@ -64,6 +65,9 @@ SslCtx* make_tls_context(const TlsConfig& cfg, std::string& error) {
     return fail("--tls-cert " + cfg.cert_file + ": cannot load the certificate chain");
   }
   if (SSL_CTX_use_PrivateKey_file(ctx, cfg.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH) {
+      return fail("--tls-key " + cfg.key_file + " does not match --tls-cert " + cfg.cert_file);
+    }
     return fail("--tls-key " + cfg.key_file + ": cannot load the private key");
   }
   if (SSL_CTX_check_private_key(ctx) != 1) {
