@@ -9,8 +9,10 @@
 #      runs three times: "ringcast" (--announce off), "ringcast-coalesce" (--announce off
 #      --coalesce 250ms: broadcasts held up to 250 ms and sent combined, for bullet
 #      comments; it runs every scenario, so its rate and latency rows show what the window
-#      costs) and "ringcast-epoll" (--announce off --backend epoll: the same engine on its
-#      epoll backend, so the two rows show what io_uring buys). The scenarios:
+#      costs), "ringcast-epoll" (--announce off --backend epoll: the same engine on its
+#      epoll backend, so the two rows show what io_uring buys) and "ringcast-wss" (wss with
+#      a P-256 certificate, TLS 1.3 AES-256-GCM: what TLS costs; its connect row is the
+#      memory of an idle TLS connection). The scenarios:
 #        fanout   1,000 subscribers / 1 publisher / 64 B, closed loop (window 64)
 #        connect  10,000 idle connections (BENCH_CONNECT): server memory per connection
 #        rate     open loop 50 msg/s to 1,000 subscribers (latency)
@@ -21,7 +23,7 @@
 # to bench/results/.
 # Environment: BENCH_SECONDS (per scenario, default 3), BENCH_RUNS (fan-out rounds, the
 # servers interleaved; each row is the median run, default 3), BENCH_SERVERS (default "ringcast
-# ringcast-coalesce ringcast-epoll node-ws python-websockets websocketpp"), BENCH_SCENARIOS (default
+# ringcast-coalesce ringcast-epoll ringcast-wss node-ws python-websockets websocketpp"), BENCH_SCENARIOS (default
 # "fanout connect rate danmaku"), BENCH_MICRO=0 to skip the kernels,
 # BENCH_SWEEP="1 3 10 30 100 300 1000 3000" danmaku rates for the sweep ("" to skip),
 # BENCH_SWEEP_SUBS (the smaller room swept too, default 2000; "" for 10,000 only),
@@ -40,7 +42,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 secs=${BENCH_SECONDS:-3}
 runs=${BENCH_RUNS:-3}
-servers=${BENCH_SERVERS:-"ringcast ringcast-coalesce ringcast-epoll node-ws python-websockets websocketpp"}
+servers=${BENCH_SERVERS:-"ringcast ringcast-coalesce ringcast-epoll ringcast-wss node-ws python-websockets websocketpp"}
 sweep=${BENCH_SWEEP-"1 3 10 30 100 300 1000 3000"}
 sweep_small=${BENCH_SWEEP_SUBS-2000}
 scenarios=${BENCH_SCENARIOS:-"fanout connect rate danmaku"}
@@ -121,6 +123,8 @@ server_log=$(mktemp)
 # its epoll backend (plain ringcast: --backend auto, io_uring here).
 ringcast_args=(--host 127.0.0.1 --threads 1 --log-level error --announce off)
 ringcast_coalesce=250ms
+tls_dir="$build/tls"  # the ringcast-wss row's certificate (made once, as run.sh --tls does)
+[[ " $servers " == *" ringcast-wss "* ]] && "$root/scripts/make-cert.sh" "$tls_dir" >/dev/null
 start_server() {  # start_server NAME PORT: fresh server process(es) pinned to core 0, waits until it listens
   local name=$1 port=$2 i
   for ((i = 0; i < server_count; i++)); do
@@ -132,6 +136,8 @@ start_server() {  # start_server NAME PORT: fresh server process(es) pinned to c
                   --coalesce "$ringcast_coalesce" >/dev/null 2>"$server_log" & ;;
       ringcast-epoll) taskset -c 0 "$build/engine/ringcast" "${ringcast_args[@]}" --port "$port" \
                   --backend epoll >/dev/null 2>"$server_log" & ;;
+      ringcast-wss) taskset -c 0 "$build/engine/ringcast" "${ringcast_args[@]}" --port "$port" \
+                  --tls-cert "$tls_dir/cert.pem" --tls-key "$tls_dir/key.pem" >/dev/null 2>"$server_log" & ;;
       node-ws) taskset -c 0 node "$peers/node_ws_chat.js" --port "$port" >/dev/null 2>&1 & ;;
       python-websockets) taskset -c 0 /usr/bin/python3 "$peers/python_websockets_chat.py" --port "$port" >/dev/null 2>&1 & ;;
       websocketpp) taskset -c 0 "$wspp" --port "$port" >/dev/null 2>&1 & ;;
@@ -163,13 +169,14 @@ run_load() {  # run_load SERVER SCENARIO-NAME LOAD-ARGS...
   local name=$1 tag=$2; shift 2
   local port; port=$(free_port)
   start_server "$name" "$port"
-  local pids note=""
+  local pids note="" scheme=ws
+  [[ $name == ringcast-wss ]] && scheme=wss
   pids=$(IFS=,; echo "${server_pids[*]}")
   ((server_count > 1)) && note=" ($server_count $name processes on port $port)"
   echo "== $name $tag: ringcast-load $*$note"
   # shellcheck disable=SC2086
   if ! taskset -c 1 "$load" "$@" ${BENCH_LOAD_ARGS---busy-poll} --quiet --json --server-pid "$pids" \
-      "ws://127.0.0.1:$port$url_path" >"$results/$name.$tag.json"; then
+      "$scheme://127.0.0.1:$port$url_path" >"$results/$name.$tag.json"; then
     echo "bench: $name $tag failed" >&2
   fi
   /usr/bin/python3 - "$results/$name.$tag.json" <<'PY' || true

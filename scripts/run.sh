@@ -15,13 +15,7 @@ for a in "$@"; do
 done
 if ((tls)); then
   dir="$root/build/tls"
-  if [[ ! -f "$dir/cert.pem" || ! -f "$dir/key.pem" ]]; then
-    mkdir -p "$dir"
-    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 365 \
-      -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
-      -keyout "$dir/key.pem" -out "$dir/cert.pem" 2>/dev/null
-    echo "run: made a self-signed certificate in $dir (your browser will ask you to accept it)"
-  fi
+  "$root/scripts/make-cert.sh" "$dir"
   echo "run: the chat page over https: https://127.0.0.1:9443/ (wss beside ws)"
   args=(--tls-cert "$dir/cert.pem" --tls-key "$dir/key.pem" --tls-port 9443 "${args[@]}")
 fi

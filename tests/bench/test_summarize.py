@@ -170,6 +170,7 @@ class Summarize(unittest.TestCase):
         self.assertEqual(summarize.label("ringcast-coalesce", {"ringcast_coalesce": "250ms"}),
                          "ringcast --coalesce 250ms")
         self.assertEqual(summarize.label("ringcast-epoll", {}), "ringcast --backend epoll")
+        self.assertEqual(summarize.label("ringcast-wss", {}), "ringcast wss")
         self.assertEqual(summarize.label("websocketpp", {}), "websocketpp")
 
     def test_epoll_row_files_stay_its_own(self):

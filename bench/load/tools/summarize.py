@@ -11,7 +11,8 @@ fanout-run<N>), connect, rate, danmaku, the sweeps danmaku-r<rate> and danmaku<S
 (the kernel floor, printed under the table); servers default to the ones found, ringcast
 first. Ratios are to plain ringcast when it is among them (else to the first server);
 "ringcast-coalesce" (bench.sh: ringcast --announce off --coalesce W, W from env.json) and
-"ringcast-epoll" (ringcast --announce off --backend epoll) are labelled with their flags.
+"ringcast-epoll" (ringcast --announce off --backend epoll) are labelled with their flags,
+"ringcast-wss" (the same over TLS) as "ringcast wss".
 """
 import glob
 import json
@@ -30,6 +31,8 @@ def label(server, env):
         return f"ringcast --coalesce {env.get('ringcast_coalesce', '?')}"
     if server == "ringcast-epoll":
         return "ringcast --backend epoll"
+    if server == "ringcast-wss":
+        return "ringcast wss"
     return server
 
 
@@ -239,7 +242,7 @@ COLUMNS = [
 
 
 def base_row(rows):
-    """The row ratios are taken to: plain ringcast, not its --coalesce or epoll variant."""
+    """The row ratios are taken to: plain ringcast, not its --coalesce, epoll or wss variant."""
     return next((r for r in rows if r["server"] == "ringcast"), rows[0])
 
 
@@ -376,7 +379,7 @@ def main():
     servers = sys.argv[2:]
     if not servers:
         found = sorted({os.path.basename(p).split(".")[0] for p in glob.glob(os.path.join(results, "*.*.json"))})
-        # ringcast, then its variants (ringcast-coalesce, ringcast-epoll), then the peers.
+        # ringcast, then its variants (ringcast-coalesce, -epoll, -wss), then the peers.
         servers = sorted(found, key=lambda s: (s != "ringcast", not s.startswith("ringcast"), s))
     env = read_json(os.path.join(results, "env.json")) or {}
     rows = [collect(results, s, env) for s in servers]
