@@ -6,18 +6,28 @@ It starts real ringcast processes on 127.0.0.1 (free ports), talks to them throu
 sockets, and ends with the plain closing line "N passed, N failed" (exit 1 on failure,
 77 to skip when something outside the project is missing). RINGCAST_BACKEND=uring|epoll|auto
 in the environment adds --backend to every ringcast a Server starts (ctest's
-integration.epoll.* run the whole suite on epoll that way).
+integration.epoll.* run the whole suite on epoll that way). tls_files() makes a
+self-signed certificate for 127.0.0.1/localhost once per run (openssl from Debian), and
+client_tls() is a client context that trusts exactly it. RINGCAST_TLS=1 in the environment
+gives every Server tls_args() (unless the test passes its own --tls-* flags): its --port
+speaks wss:// and https://, Server.url() says wss://, and RawClient, raw_socket(),
+http_get() and http_exchange() talk TLS (TlsSocket) to such a port (ctest's
+integration.wss.* run part of the suite that way); tests that need plain TCP under it skip
+with require_plain_tcp().
 """
 import argparse
 import base64
 import os
 import re
+import select
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 
@@ -45,12 +55,20 @@ def parse_args():
     ARGS = p.parse_args()
     if BACKEND not in (None, "uring", "epoll", "auto"):
         p.error(f"RINGCAST_BACKEND={BACKEND!r}: want uring, epoll or auto")
+    if _TLS_ENV not in ("", "0", "1"):
+        p.error(f"RINGCAST_TLS={_TLS_ENV!r}: want 1 (wss) or 0/unset (ws)")
     return ARGS
 
 
 # RINGCAST_BACKEND=uring|epoll|auto: every ringcast the harness starts gets --backend with
 # it (unless the test passes its own), so the whole suite can run on each I/O backend.
 BACKEND = os.environ.get("RINGCAST_BACKEND") or None
+
+# RINGCAST_TLS=1: every ringcast the harness starts serves wss on --port with tls_files()'
+# pair (unless the test passes its own --tls-* flags), and the harness' clients speak TLS
+# to it. Plain runs (unset or 0) are unchanged.
+_TLS_ENV = os.environ.get("RINGCAST_TLS", "")
+TLS = _TLS_ENV == "1"
 
 
 def backend_args(args=()):
@@ -86,6 +104,256 @@ class SkipTest(Exception):
     pass
 
 
+_tls_dir = None
+
+
+def tls_files():
+    """(certificate, key) PEM paths of a self-signed pair for 127.0.0.1 and localhost, made
+    on first use with the openssl command line (it lives until the test process exits)."""
+    global _tls_dir
+    if _tls_dir is None:
+        _tls_dir = tempfile.TemporaryDirectory(prefix="ringcast-tls-")
+        make_cert(os.path.join(_tls_dir.name, "cert.pem"), os.path.join(_tls_dir.name, "key.pem"))
+    return os.path.join(_tls_dir.name, "cert.pem"), os.path.join(_tls_dir.name, "key.pem")
+
+
+def make_cert(cert, key, cn="localhost", kind="rsa:2048"):
+    """A self-signed certificate `cert` with its key `key` (PEM), valid for 127.0.0.1 and
+    localhost; `kind` is openssl req's -newkey (rsa:2048, ec -pkeyopt ...)."""
+    newkey = ["-newkey", kind] if kind.startswith("rsa") else [
+        "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]
+    subprocess.run(["openssl", "req", "-x509", *newkey, "-nodes", "-subj", f"/CN={cn}",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-days", "2",
+                    "-keyout", key, "-out", cert], check=True, capture_output=True)
+
+
+def client_tls(cafile=None):
+    """A client SSLContext that verifies the server against `cafile` (tls_files()' certificate
+    by default), with ALPN http/1.1 as browsers offer it."""
+    ctx = ssl.create_default_context(cafile=cafile or tls_files()[0])
+    ctx.set_alpn_protocols(["http/1.1"])
+    return ctx
+
+
+def tls_args():
+    """The flags that make --port speak wss with tls_files()' pair."""
+    cert, key = tls_files()
+    return ["--tls-cert", cert, "--tls-key", key]
+
+
+def tls_server_args(args=()):
+    """tls_args() under RINGCAST_TLS=1, unless `args` carry --tls-* flags of their own."""
+    if not TLS or any(a.startswith("--tls-") for a in args):
+        return []
+    return tls_args()
+
+
+def require_plain_tcp(why):
+    """Skips the calling test under RINGCAST_TLS=1: it needs TCP bytes TLS would hide."""
+    if TLS:
+        raise SkipTest(f"not run over wss (RINGCAST_TLS=1): {why}")
+
+
+# The ports of the servers this process started with tls_server_args(): clients the harness
+# opens to them speak TLS.
+_tls_ports = set()
+
+
+def speaks_tls(port):
+    return port in _tls_ports
+
+
+class TlsSocket:
+    """A client TLS connection (client_tls(), server name 127.0.0.1) over a plain TCP socket,
+    with OpenSSL driven through memory BIOs so that every socket operation stays ours. It
+    offers what the tests use of a socket: sendall/send, recv, settimeout/gettimeout,
+    setsockopt/getsockopt, getsockname/getpeername, fileno, shutdown, close, with.
+    - recv(n) returns decrypted bytes; b"" after the server's close_notify or a TCP EOF
+      (`ragged` is then True); a timeout spans the whole call, not one read of the socket.
+    - shutdown(SHUT_WR) is TLS's half-close: close_notify, then TCP FIN; reading goes on.
+    - One thread may read while another writes (an SSL object must not be used by two
+      threads at once: a lock guards it, and another keeps the records in order on the wire).
+    - seal(data) encrypts `data` without sending it, for sending from another thread on
+      raw.dup() (nothing else may be sent until that is done).
+    - raw is the TCP socket itself."""
+
+    def __init__(self, sock, ctx=None, server_hostname="127.0.0.1"):
+        self.raw = sock
+        self._in, self._out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.tls = (ctx or client_tls()).wrap_bio(self._in, self._out, server_hostname=server_hostname)
+        self._ssl_lock = threading.Lock()   # the SSL object and its BIOs
+        self._send_lock = threading.Lock()  # ciphertext to the socket, in order (taken first)
+        self._plain = bytearray()  # decrypted, not yet returned by recv()
+        self._eof = False      # close_notify or TCP EOF seen
+        self.ragged = False    # the EOF came without close_notify
+        self._wr_shut = False
+        deadline = self._deadline()
+        while True:
+            try:
+                with self._ssl_lock:
+                    self.tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                self._flush()
+                if not self._feed(deadline):
+                    raise ConnectionResetError("TLS: the server closed the connection during the handshake")
+        self._flush()
+
+    # -- plumbing ----------------------------------------------------------------------
+    def _deadline(self):
+        t = self.raw.gettimeout()
+        return None if t is None else time.monotonic() + t
+
+    def _flush(self):
+        """Sends what OpenSSL wrote (records, alerts)."""
+        with self._send_lock:
+            with self._ssl_lock:
+                data = self._out.read()
+            if data:
+                self.raw.sendall(data)
+
+    def _feed(self, deadline):
+        """One read of the socket into OpenSSL (waiting until `deadline`); False at TCP EOF."""
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            poll = select.poll()  # (not select(): descriptors may be past FD_SETSIZE)
+            poll.register(self.raw, select.POLLIN)
+            if left <= 0 or not poll.poll(left * 1000):
+                raise socket.timeout("timed out")
+        chunk = self.raw.recv(1 << 20)
+        with self._ssl_lock:
+            if chunk:
+                self._in.write(chunk)
+            else:
+                self._in.write_eof()
+        return bool(chunk)
+
+    def _decrypt(self, limit):
+        """Moves the plaintext of the records already received into _plain (while it holds
+        less than `limit` bytes); notes close_notify/EOF. Holds the SSL lock."""
+        while len(self._plain) < limit and not self._eof:
+            try:
+                data = self.tls.read(65536)  # (one record at most)
+            except ssl.SSLWantReadError:
+                break
+            except ssl.SSLZeroReturnError:  # close_notify
+                self._eof = True
+                break
+            except ssl.SSLEOFError:  # TCP EOF without close_notify
+                self._eof = self.ragged = True
+                break
+            if not data:
+                self._eof = True
+                break
+            self._plain += data
+
+    # -- the socket API ----------------------------------------------------------------
+    def recv(self, n=65536):
+        deadline = self._deadline()
+        while True:
+            with self._ssl_lock:
+                self._decrypt(n)
+                out = bytes(self._plain[:n]) if self._plain or self._eof else None
+                del self._plain[:n]
+            if self._out.pending:
+                self._flush()  # post-handshake messages may want an answer
+            if out is not None:
+                return out
+            self._feed(deadline)
+
+    def seal(self, data):
+        """The TLS records carrying `data` (and any output not sent yet), not sent."""
+        with self._send_lock, self._ssl_lock:
+            if data:
+                self.tls.write(data)
+            return self._out.read()
+
+    def sendall(self, data):
+        if self._wr_shut:
+            raise BrokenPipeError("TLS: write side shut down")
+        with self._send_lock:
+            with self._ssl_lock:
+                if data:
+                    self.tls.write(data)
+                wire = self._out.read()
+            if wire:
+                self.raw.sendall(wire)
+
+    def send(self, data):
+        self.sendall(data)
+        return len(data)
+
+    def shutdown(self, how):
+        if how in (socket.SHUT_WR, socket.SHUT_RDWR) and not self._wr_shut:
+            self._wr_shut = True
+            with self._ssl_lock:
+                self._decrypt(1 << 62)  # keep what already arrived: SSL_shutdown could drop it
+                try:
+                    self.tls.unwrap()  # queues close_notify
+                except ssl.SSLError:  # (SSLWantReadError: the server's has not come yet)
+                    pass
+            try:
+                self._flush()
+            except OSError:
+                pass
+        self.raw.shutdown(how)
+
+    def close(self):
+        self.raw.close()
+
+    def settimeout(self, t):
+        self.raw.settimeout(t)
+
+    def gettimeout(self):
+        return self.raw.gettimeout()
+
+    def setsockopt(self, *a):
+        self.raw.setsockopt(*a)
+
+    def getsockopt(self, *a):
+        return self.raw.getsockopt(*a)
+
+    def getsockname(self):
+        return self.raw.getsockname()
+
+    def getpeername(self):
+        return self.raw.getpeername()
+
+    def fileno(self):
+        return self.raw.fileno()
+
+    def selected_alpn_protocol(self):
+        return self.tls.selected_alpn_protocol()
+
+    def version(self):
+        return self.tls.version()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def client_socket(sock, port, tls=None):
+    """`sock` (connected to `port`) as the tests should talk over it: wrapped in a TlsSocket
+    when `tls` says so, or (tls=None) when the harness serves wss on `port`."""
+    if tls is None:
+        tls = speaks_tls(port)
+    if not tls:
+        return sock
+    try:
+        return TlsSocket(sock)
+    except BaseException:
+        sock.close()
+        raise
+
+
+def connect(port, timeout=5.0, tls=None):
+    """socket.create_connection to 127.0.0.1:port, through client_socket()."""
+    return client_socket(socket.create_connection(("127.0.0.1", port), timeout=timeout), port, tls)
+
+
 def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -100,8 +368,11 @@ class Server:
         exec ringcast with the arguments that follow it."""
         self.port = port or free_port()
         self.forced = backend_args(args)  # RINGCAST_BACKEND's flag, if it applies
+        tls = tls_server_args(args)  # RINGCAST_TLS's flags, if they apply
+        self.tls = bool(tls)  # --port speaks wss with tls_files()' pair: the harness' clients use TLS
+        (_tls_ports.add if self.tls else _tls_ports.discard)(self.port)
         self.args = [*wrapper, ARGS.ringcast, "--host", "127.0.0.1", "--port", str(self.port), *args,
-                     *self.forced]
+                     *self.forced, *tls]
         self.stderr = tempfile.TemporaryFile(mode="w+b")
         self.env = env
         self.preexec_fn = preexec_fn
@@ -170,7 +441,10 @@ class Server:
         return wait_until(named, timeout=timeout, what="the listening line")
 
     def url(self, path="/"):
-        return f"ws://127.0.0.1:{self.port}{path}"
+        return f"{'wss' if self.tls else 'ws'}://127.0.0.1:{self.port}{path}"
+
+    def http_url(self, path="/"):
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}{path}"
 
     def rss_kib(self):
         with open(f"/proc/{self.proc.pid}/status") as f:
@@ -181,7 +455,7 @@ class Server:
 
     def http_get(self, path, method="GET", timeout=5.0):
         """A plain HTTP/1.1 request; returns (status, headers dict lower-cased, body bytes)."""
-        with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as s:
+        with connect(self.port, timeout=timeout) as s:
             s.sendall(f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
             data = b""
             while True:
@@ -204,11 +478,12 @@ class ConnectionClosed(Exception):
 class RawClient:
     """A WebSocket client over a raw socket, so tests control every byte on the wire."""
 
-    def __init__(self, port, path="/", timeout=5.0, handshake=True, headers=None, rcvbuf=None):
+    def __init__(self, port, path="/", timeout=5.0, handshake=True, headers=None, rcvbuf=None, tls=None):
+        """tls: speak TLS (True), or not (False); None: as the harness serves `port`."""
         if rcvbuf is None:
-            self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+            self.sock = connect(port, timeout=timeout, tls=tls)
         else:  # a small receive buffer must be set before connect to bound the TCP window
-            self.sock = raw_socket(port, timeout=timeout, rcvbuf=rcvbuf)
+            self.sock = raw_socket(port, timeout=timeout, rcvbuf=rcvbuf, tls=tls)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = b""
         self.local_port = self.sock.getsockname()[1]
@@ -545,20 +820,25 @@ def metric(m, name):
     return sum(vals) if vals else None
 
 
-def raw_socket(port, timeout=5.0, rcvbuf=None):
-    """A plain TCP socket to the server; rcvbuf (bytes) is set before connecting."""
+def raw_socket(port, timeout=5.0, rcvbuf=None, tls=None):
+    """A TCP socket to the server; rcvbuf (bytes) is set before connecting. Through
+    client_socket(): a TlsSocket where the harness serves wss (tls=None), or as `tls` says."""
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.settimeout(timeout)
     if rcvbuf is not None:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-    s.connect(("127.0.0.1", port))
-    return s
+    try:
+        s.connect(("127.0.0.1", port))
+    except BaseException:
+        s.close()
+        raise
+    return client_socket(s, port, tls)
 
 
 def http_exchange(port, request, timeout=5.0):
     """Sends raw request bytes; returns (status, headers, body, closed) where `closed` says
     the server closed the connection within `timeout` after its answer."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+    with connect(port, timeout=timeout) as s:
         try:
             s.sendall(request)
         except OSError:

@@ -1,7 +1,11 @@
 """A real browser: headless Chromium loads the chat page from GET /<room>, driven over the
 DevTools protocol (--remote-debugging-pipe). A raw Python client and the page chat both
-ways: typing + Enter, and clicking #send."""
+ways: typing + Enter, and clicking #send. Under RINGCAST_TLS=1 the page comes over https and
+its socket is wss: Chromium trusts the harness' certificate by its key
+(--ignore-certificate-errors-spki-list), no other."""
+import base64
 import fcntl
+import hashlib
 import json
 import os
 import queue
@@ -18,6 +22,16 @@ import harness as h  # noqa: E402
 from harness import test  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
+
+
+def spki_sha256(cert):
+    """base64 of the SHA-256 of `cert`'s SubjectPublicKeyInfo (DER), as Chromium's
+    --ignore-certificate-errors-spki-list wants it."""
+    pub = subprocess.run(["openssl", "x509", "-in", cert, "-noout", "-pubkey"], check=True,
+                         capture_output=True).stdout
+    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "DER"], input=pub, check=True,
+                         capture_output=True).stdout
+    return base64.b64encode(hashlib.sha256(der).digest()).decode()
 
 
 def _above_4(fd):
@@ -40,6 +54,8 @@ class Browser:
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--disable-extensions", "--disable-dev-shm-usage", "--mute-audio",
                 f"--user-data-dir={self.profile.name}", "--remote-debugging-pipe", "about:blank"]
+        if h.TLS:  # trust exactly the harness' certificate (the flag needs --user-data-dir)
+            args.insert(1, f"--ignore-certificate-errors-spki-list={spki_sha256(h.tls_files()[0])}")
         if os.geteuid() == 0:
             args.insert(1, "--no-sandbox")
         # bash (dash takes single-digit fds only) puts our pipe ends on the browser's fds 3, 4.
@@ -156,7 +172,7 @@ def browser_chats_with_a_raw_client():
         py = h.RawClient(srv.port, "/browser")
         b = Browser()
         try:
-            s = b.open_page(f"http://127.0.0.1:{srv.port}/browser")
+            s = b.open_page(srv.http_url("/browser"))
             b.wait_eval(s, "document.querySelector('#status') && document.querySelector('#status').textContent",
                         lambda v: v == "connected", what="#status == connected")
             # The page's socket shows up in the room; its name is ID<its port>.
@@ -207,7 +223,7 @@ def browser_sees_the_close_on_shutdown():
     srv.start()
     b = Browser()
     try:
-        s = b.open_page(f"http://127.0.0.1:{srv.port}/")
+        s = b.open_page(srv.http_url("/"))
         b.wait_eval(s, "document.querySelector('#status') && document.querySelector('#status').textContent",
                     lambda v: v == "connected", what="#status == connected")
         srv.proc.terminate()

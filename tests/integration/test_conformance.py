@@ -6,6 +6,8 @@
 
 Any executable that takes `--host H --port P [--max-message N]` and serves /echo can
 stand in for ringcast (that is how the suite itself is checked against a reference).
+With RINGCAST_TLS=1 (harness.py) the cases run over wss: ringcast gets the harness' TLS
+pair and every case connection is a harness.TlsSocket.
 """
 import os
 import sys
@@ -53,6 +55,8 @@ def main():
     if not os.access(args.ringcast, os.X_OK):
         print(f"SKIP: {args.ringcast} is not executable")
         sys.exit(harness.SKIP)
+    if getattr(harness, "TLS", False):
+        conformance.wire.WRAP = harness.TlsSocket
     t0 = time.monotonic()
     passed, failed = core.run(_Srv, select=args.k, budget=float(os.environ.get("RINGCAST_CONF_BUDGET", "60")))
     print(f"groups: {', '.join(conformance.GROUPS)}; {time.monotonic() - t0:.1f}s", flush=True)

@@ -16,8 +16,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 from harness import test  # noqa: E402
 from conformance.wire import OP_BINARY, OP_PING, OP_PONG, OP_TEXT, CaseFailure, Conn, Eof, frame, upgrade_request  # noqa: E402,E501
+import conformance.wire  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+if h.TLS:  # RINGCAST_TLS=1: the Conn clients speak wss; the raw-TCP tests skip
+    conformance.wire.WRAP = h.TlsSocket
+RAW_TCP = ("its hostile bytes go on plain TCP sockets (request bytes without TLS, half-open "
+           "and silent connections at the TCP level); test_tls.py covers TLS-level stalls")
 
 
 def fd_count(srv):
@@ -125,6 +130,7 @@ def answer_pings_while(live, keep_going, wait):
 
 @test
 def slowloris_handshake_is_cut_at_handshake_timeout():
+    h.require_plain_tcp(RAW_TCP)
     with h.Server("--handshake-timeout", "2") as srv:
         req, _ = upgrade_request("/echo")
         s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
@@ -158,6 +164,7 @@ def slowloris_handshake_is_cut_at_handshake_timeout():
 
 @test
 def two_thousand_half_open_connections_do_not_block_a_new_client():
+    h.require_plain_tcp(RAW_TCP)
     with h.Server("--handshake-timeout", "30") as srv:
         base = fd_baseline(srv)
         socks = open_raw(srv.port, 2000, b"GET /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nUpg")
@@ -173,6 +180,7 @@ def two_thousand_half_open_connections_do_not_block_a_new_client():
 
 @test
 def handshake_flood_then_fds_back_to_baseline():
+    h.require_plain_tcp(RAW_TCP)
     with h.Server() as srv:
         base = fd_baseline(srv)
         socks = []
@@ -203,6 +211,7 @@ def handshake_flood_then_fds_back_to_baseline():
 
 @test
 def oversize_headers_get_431_and_close():
+    h.require_plain_tcp(RAW_TCP)
     with h.Server() as srv:
         req, _ = upgrade_request("/echo", {"X-Pad": "p" * 20000})
         status, _, _, closed = h.http_exchange(srv.port, req)
@@ -243,11 +252,11 @@ def oversize_headers_get_431_and_close():
 
 @test
 def garbage_instead_of_http_gets_400_and_close():
+    h.require_plain_tcp(RAW_TCP)
     with h.Server() as srv:
         rnd = random.Random(7)
         inputs = [
             bytes(rnd.randrange(256) for _ in range(2048)),
-            b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03" + bytes(200),  # a TLS ClientHello
             b"\x00" * 512,
             b"SSH-2.0-OpenSSH_9.2\r\n",
             b"\x88\x80\x00\x00\x00\x00",  # a WebSocket close frame before any handshake
@@ -341,6 +350,7 @@ def clients_that_never_read_keep_rss_bounded():
 @test
 def silent_connection_is_cut_at_handshake_timeout():
     """A client that connects and sends nothing at all is closed at --handshake-timeout."""
+    h.require_plain_tcp(RAW_TCP)
     with h.Server("--handshake-timeout", "2") as srv:
         s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
         try:
@@ -470,6 +480,7 @@ def fifty_concurrent_clients_each_get_exactly_their_own_echoes():
 
 @test
 def fd_exhaustion_does_not_spin_and_recovers():
+    h.require_plain_tcp(RAW_TCP)
     limit = 64
 
     def low_nofile():

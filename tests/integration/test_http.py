@@ -83,7 +83,10 @@ def keep_alive_serves_many_requests_on_one_connection():
     # GETs, a POST with a body (405, the body read and skipped), a 404, and a HEAD.
     import http.client
     with h.Server() as srv:
-        conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
+        if srv.tls:  # RINGCAST_TLS=1: https
+            conn = http.client.HTTPSConnection("127.0.0.1", srv.port, timeout=5, context=h.client_tls())
+        else:
+            conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
         try:
             conn.request("GET", "/healthz")
             r = conn.getresponse()

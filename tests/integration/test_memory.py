@@ -88,6 +88,8 @@ def an_idle_connection_costs_under_640_bytes():
     # of it; the rest (~60 B) is a 4-entry queue ring and a subscriber-list entry (442-573 B
     # measured, the spread is the allocator's). Fixed costs the first connections touch
     # (receive buffers, code pages) are in the baseline.
+    h.require_plain_tcp("the 640 B budget is a ws connection's; a TLS session holds an SSL "
+                        "object besides (and the handshakes here are pipelined on plain sockets)")
     first, more = 2500, 2000
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     need = first + more + 256

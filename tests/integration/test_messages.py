@@ -43,6 +43,37 @@ def echo_every_length_encoding_text_and_binary():
 
 
 @test
+def echo_16_mib_at_the_default_limit_written_in_odd_pieces():
+    # Exactly the default --max-message (16 MiB), once in one frame and once in three
+    # fragments, written in odd pieces so that frame headers and payload straddle TCP
+    # segments (over wss, TLS records: the records the server seals on the way back are
+    # 16 KiB, so the echo is split across about a thousand). One byte more: 1009 from the
+    # header alone.
+    n = 16 << 20
+    F = h.RawClient.frame
+    data = payload(n, seed=5)
+    with h.Server() as srv:
+        c = h.RawClient(srv.port, "/echo")
+        try:
+            for wire in (F(OP_BINARY, data),
+                         F(OP_BINARY, data[:7], fin=False) + F(OP_CONT, data[7:n - 70000], fin=False)
+                         + F(OP_CONT, data[n - 70000:])):
+                off = 0
+                for size in (1, 3, 9, 16383, 16385, 99991):
+                    c.send_raw(wire[off:off + size])
+                    off += size
+                while off < len(wire):
+                    c.send_raw(wire[off:off + (1 << 20) + 7])
+                    off += (1 << 20) + 7
+                got_op, got = recv_data(c, timeout=60)
+                h.check(got_op == OP_BINARY and got == data, f"16 MiB echo: opcode {got_op}, "
+                        f"{len(got)} bytes, {'equal' if got == data else 'different'}")
+        finally:
+            c.close()
+        expect_error_close(srv, 1009, F(OP_BINARY, b"", length_override=n + 1)[:14])
+
+
+@test
 def echo_frame_headers_use_the_shortest_length_encoding():
     with h.Server() as srv:
         c = h.RawClient(srv.port, "/echo")

@@ -20,8 +20,11 @@ SCRIPT = os.path.join(NODE_DIR, "chat_client.js")
 
 class NodeClient:
     def __init__(self, url):
+        env = None
+        if url.startswith("wss://"):  # RINGCAST_TLS=1: node trusts the harness' certificate too
+            env = dict(os.environ, NODE_EXTRA_CA_CERTS=h.tls_files()[0])
         self.p = subprocess.Popen(["node", SCRIPT, url], cwd=NODE_DIR, stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         self.events = queue.Queue()
         threading.Thread(target=self._pump, daemon=True).start()
         ev = self.next("open", timeout=10)

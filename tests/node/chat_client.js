@@ -1,5 +1,5 @@
 // A WebSocket client built on the `ws` package, driven by ringcast's integration tests.
-//   node chat_client.js ws://127.0.0.1:PORT/room
+//   node chat_client.js ws://127.0.0.1:PORT/room   (or wss://: NODE_EXTRA_CA_CERTS for trust)
 // stdin: one JSON command per line: {"send": "text"} | {"sendBinary": "<base64>"} |
 //        {"ping": "text"} | {"close": 1000}
 // stdout: one JSON event per line: {"event": "open", "port": <local port>} |

@@ -54,7 +54,7 @@ BAD_400 = {
     "connection-without-upgrade-token": req(headers={"Connection": "keep-alive"}),
     "missing-connection": req(headers={"Connection": None}),
     "upgrade-http-1.0": req(version="HTTP/1.0"),
-    "garbage-request-line": b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n\r\n",
+    "garbage-request-line": b"\x7fELF\x02\x01\x01garbage\r\n\r\n",
     "no-http-version": b"GET /echo\r\nHost: x\r\n\r\n",
     "header-without-colon": b"GET /echo HTTP/1.1\r\nHost 127.0.0.1\r\n\r\n",
     "bare-lf-garbage": b"\x00\x01\x02\x03\r\n\r\n",
@@ -77,6 +77,24 @@ add("handshake.missing-version-426", status_case, req(headers={"Sec-WebSocket-Ve
 add("handshake.one-huge-header-431", status_case, req(headers={"X-Big": "a" * 16384}), 431)
 add("handshake.many-headers-431", status_case,
     req(headers={f"X-H{i}": "v" * 100 for i in range(200)}), 431)
+
+
+@case("handshake.tls-hello-on-the-ws-port")
+def tls_hello_on_ws_port(ctx):
+    """wss:// dialled on the ws port: a TLS client cannot read an HTTP 400, so the server
+    closes without a byte. Inside TLS (the suite over wss) the same bytes are just a bad
+    request line: 400."""
+    from . import wire
+    hello = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(64)
+    with ctx.raw() as c:
+        c.send(hello, tolerate_close=True)
+        if wire.WRAP is not None:
+            got, _ = c.read_http_response()
+            if got != 400:
+                raise CaseFailure(f"expected HTTP 400 inside TLS, got {got}")
+            drain_eof(c)
+        else:
+            c.expect_eof()  # any byte before the close fails it
 
 
 def ok_case(ctx, headers, path="/echo"):

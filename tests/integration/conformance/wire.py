@@ -17,6 +17,12 @@ GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 # Generous: tests also run against an ASan+UBSan server on a shared, noisy machine.
 TIMEOUT = 5.0
 
+# None: plain TCP (ws). Else a function taking a connected TCP socket and returning the
+# socket-like object to speak through (test_conformance.py sets it to run over wss). Its
+# shutdown(SHUT_WR) must half-close the stream, and a `seal(data)` method, if it has one,
+# returns the bytes to put on `.raw` for `data` (for sending from another thread).
+WRAP = None
+
 
 class CaseFailure(AssertionError):
     pass
@@ -82,6 +88,8 @@ class Conn:
         self.timeout = timeout
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if WRAP is not None:
+            self.sock = WRAP(self.sock)
         self.buf = b""
         self.eof = False
         self._bg = None
@@ -117,7 +125,10 @@ class Conn:
     def send_background(self, data):
         """Sends in a thread so the main thread can read a close that the server sends
         before it has read everything (e.g. 1009 on a frame header)."""
-        s = self.sock.dup()
+        if hasattr(self.sock, "seal"):  # TLS: encrypt here; the thread only sends the records
+            data, s = self.sock.seal(data), self.sock.raw.dup()
+        else:
+            s = self.sock.dup()
         s.settimeout(self.timeout)
 
         def run():
