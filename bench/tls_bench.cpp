@@ -20,52 +20,26 @@
 #include "engine/net/frame_pool.hpp"
 #include "engine/net/tls_context.hpp"
 #include "engine/net/tls_stream.hpp"
+#include "tests/support/tls_pair.hpp"
 
 namespace {
 
 using namespace ringcast::engine;
 
-// A self-signed P-256 pair in two temporary PEM files (removed at exit).
-struct TestPair {
-  std::string cert = "/tmp/ringcast-tls-bench-cert.XXXXXX", key = "/tmp/ringcast-tls-bench-key.XXXXXX";
-  TestPair() {
-    EVP_PKEY* pkey = EVP_EC_gen("P-256");
-    X509* x = X509_new();
-    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-    X509_gmtime_adj(X509_getm_notBefore(x), 0);
-    X509_gmtime_adj(X509_getm_notAfter(x), 86400);
-    X509_set_pubkey(x, pkey);
-    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
-                               reinterpret_cast<const unsigned char*>("localhost"), -1, -1, 0);
-    X509_set_issuer_name(x, X509_get_subject_name(x));
-    X509_sign(x, pkey, EVP_sha256());
-    write(cert, [&](FILE* f) { PEM_write_X509(f, x); });
-    write(key, [&](FILE* f) { PEM_write_PrivateKey(f, pkey, nullptr, nullptr, 0, nullptr, nullptr); });
-    X509_free(x);
-    EVP_PKEY_free(pkey);
-  }
-  ~TestPair() {
-    unlink(cert.c_str());
-    unlink(key.c_str());
-  }
-  template <typename F>
-  static void write(std::string& path, F&& f) {
-    int fd = mkstemp(path.data());
-    FILE* file = fdopen(fd, "w");
-    f(file);
-    fclose(file);
-  }
-};
-
 SslCtx* server_ctx() {
-  static TestPair pair;
   static SslCtx* ctx = [] {
+    std::string dir = ringcast::engine::test::make_tls_dir("tls_bench");
+    auto pair = ringcast::engine::test::make_tls_pair(dir, "server");
     TlsConfig cfg;
     cfg.cert_file = pair.cert;
     cfg.key_file = pair.key;
     std::string error;
     SslCtx* c = make_tls_context(cfg, error);
     if (c == nullptr) std::fprintf(stderr, "tls_bench: %s\n", error.c_str()), std::abort();
+    unlink(pair.cert.c_str());
+    unlink(pair.key.c_str());
+    rmdir(dir.c_str());
+    X509_free(pair.x509);
     return c;
   }();
   return ctx;

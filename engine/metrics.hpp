@@ -28,7 +28,7 @@ enum class HandshakeFailure : std::uint8_t {
 enum class TlsFailure : std::uint8_t {
   http_on_tls_port,   // a plain HTTP request on the wss listener
   tls_on_plain_port,  // a TLS ClientHello on the plain ws listener
-  protocol_version,   // no TLS version in common (SSL 3, TLS 1.0/1.1, garbage in the version)
+  protocol_version,   // no TLS version in common (a client offering SSL 3, TLS 1.0/1.1 only)
   no_shared_cipher,   // no cipher suite (or group) in common
   protocol,           // any other malformed or refused handshake message
   timeout,            // the handshake did not finish within --handshake-timeout

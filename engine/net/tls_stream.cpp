@@ -73,6 +73,7 @@ void TlsStreamDelete::operator()(TlsStream* t) const noexcept { delete t; }
 
 int TlsStream::bio_read(char* buf, int len) noexcept {
   std::size_t n = std::min(in_len_, static_cast<std::size_t>(len));
+  if (n == 0) return 0;
   std::memcpy(buf, in_, n);
   in_ += n;
   in_len_ -= n;
@@ -103,15 +104,16 @@ void TlsStream::fail(int ssl_error) noexcept {
   failed_ = true;
   unsigned long e = 0, last = 0;
   while ((e = ERR_get_error()) != 0) last = e;  // drain: the queue is per thread, shared by every stream
-  int reason = ERR_GET_REASON(last);
+  int reason = ERR_GET_LIB(last) == ERR_LIB_SSL ? ERR_GET_REASON(last) : 0;
   reason_ = last != 0 ? ERR_reason_error_string(last) : (ssl_error == SSL_ERROR_SYSCALL ? "bad record" : "error");
   if (reason_ == nullptr) reason_ = "error";
   if (established_) {
     failure_ = TlsFailure::protocol;
   } else if (reason == SSL_R_HTTP_REQUEST || reason == SSL_R_HTTPS_PROXY_REQUEST) {
     failure_ = TlsFailure::http_on_tls_port;
-  } else if (reason == SSL_R_WRONG_VERSION_NUMBER || reason == SSL_R_UNSUPPORTED_PROTOCOL ||
-             reason == SSL_R_VERSION_TOO_LOW || reason == SSL_R_UNKNOWN_PROTOCOL) {
+  } else if (reason == SSL_R_UNSUPPORTED_PROTOCOL || reason == SSL_R_VERSION_TOO_LOW) {
+    // (A bad version in a record header, SSL_R_WRONG_VERSION_NUMBER, is scanner noise,
+    // not an old client: protocol.)
     failure_ = TlsFailure::protocol_version;
   } else if (reason == SSL_R_NO_SHARED_CIPHER || reason == SSL_R_NO_SHARED_GROUPS) {
     failure_ = TlsFailure::no_shared_cipher;
@@ -154,6 +156,7 @@ std::size_t TlsStream::seal(const iovec* iov, std::size_t n, std::size_t budget,
   std::size_t total = 0;
   for (std::size_t i = 0; i < n && total < budget; ++i) total += iov[i].iov_len;
   total = std::min(total, budget);
+  if (total == 0) return 0;
   // Room for the records in one frame: ~22 B (TLS 1.3) to 29 B (1.2 GCM) each, rounded up.
   std::size_t need = total + (total / kRecord + 1) * 64;
   if (out_ == nullptr || out_->capacity - out_->len < need) {
