@@ -12,7 +12,7 @@ from harness import test  # noqa: E402
 
 FLAGS = ["--host", "--port", "--threads", "--max-message", "--max-backlog", "--slow-policy",
          "--idle-timeout", "--handshake-timeout", "--announce", "--coalesce", "--pin", "--backend", "--log-level", "--simd",
-         "--help", "--version"]
+         "--tls-cert", "--tls-key", "--tls-port", "--tls-ciphers", "--tls-ciphersuites", "--help", "--version"]
 
 
 def run(*args, timeout=10):
@@ -74,6 +74,12 @@ BAD = [
     ["--backend", "EPOLL"],
     ["--backend=io_uring"],
     ["--backend"],                   # missing value
+    ["--tls-cert", "c.pem"],         # without --tls-key
+    ["--tls-key", "k.pem"],          # without --tls-cert
+    ["--tls-port", "9443"],          # without a certificate
+    ["--tls-ciphers", "HIGH"],       # without a certificate
+    ["--tls-port", "99999", "--tls-cert", "c.pem", "--tls-key", "k.pem"],
+    ["--tls-cert="],
 ]
 
 
