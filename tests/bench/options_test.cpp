@@ -1,6 +1,8 @@
 // ringcast-load's command line where it decides how a run is split: --processes, the
-// shares split_run hands each generator process, --server-pid and --source lists.
+// shares split_run hands each generator process, --server-pid and --source lists; and
+// where it decides on TLS (wss:// or --tls, --tls-version) and the target it names.
 #include "bench/load/options.hpp"
+#include "bench/load/target.hpp"
 
 #include <gtest/gtest.h>
 
@@ -101,6 +103,38 @@ TEST(SplitRun, ChatClientsPublishToo) {
   EXPECT_EQ(s[0].subscribers, 7u);
   EXPECT_EQ(s[0].publishers, 7u);
   EXPECT_EQ(s[0].pub_total, 7u);
+}
+
+TEST(Options, TlsFromTheSchemeOrTheFlag) {
+  Parsed p = parse({"fanout", "wss://127.0.0.1:9443/room"});
+  ASSERT_TRUE(p.ok) << p.error;
+  EXPECT_TRUE(p.opt.tls);
+  p = parse({"fanout", "ws://127.0.0.1:9000/"});
+  ASSERT_TRUE(p.ok) << p.error;
+  EXPECT_FALSE(p.opt.tls);
+  p = parse({"fanout", "--tls", "--tls-version", "1.3", "ws://127.0.0.1:9000/"});
+  ASSERT_TRUE(p.ok) << p.error;
+  EXPECT_TRUE(p.opt.tls);
+  EXPECT_EQ(p.opt.tls_version, 13);
+  p = parse({"fanout", "--tls-version", "1.2", "ws://127.0.0.1:9000/"});
+  EXPECT_FALSE(p.ok);
+  EXPECT_EQ(p.error, "--tls-version: only with --tls or a wss:// URL");
+  EXPECT_FALSE(parse({"fanout", "--tls-version", "1.1", "wss://127.0.0.1:9443/"}).ok);
+}
+
+TEST(Target, WssDefaultsTo443AndNamesTheHost) {
+  Target t;
+  ASSERT_EQ(resolve_target("wss://localhost/feed", false, t), "");
+  EXPECT_TRUE(t.tls);
+  EXPECT_EQ(t.port, 443);
+  EXPECT_EQ(t.host, "localhost");
+  EXPECT_EQ(t.path, "/feed");
+  ASSERT_EQ(resolve_target("wss://[::1]:9443", false, t), "");
+  EXPECT_EQ(t.port, 9443);
+  EXPECT_EQ(t.host, "::1");
+  ASSERT_EQ(resolve_target("ws://127.0.0.1:9000/", false, t), "");
+  EXPECT_FALSE(t.tls);
+  EXPECT_NE(resolve_target("https://127.0.0.1/", false, t), "");
 }
 
 }  // namespace
