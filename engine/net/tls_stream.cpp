@@ -83,20 +83,25 @@ int TlsStream::bio_read(char* buf, int len) noexcept {
 bool TlsStream::bio_write(const char* data, int len) noexcept {
   auto n = static_cast<std::size_t>(len);
   std::size_t have = out_ == nullptr ? 0 : out_->len;
-  if (out_ == nullptr || have + n > out_->capacity) {
-    // Sized for what seal() is about to write, so this is rare after the handshake.
-    Frame* bigger = pool_.acquire(std::max<std::size_t>((have + n) * 2, 4096));
-    if (bigger == nullptr) return false;
-    bigger->holders.store(1, std::memory_order_relaxed);
-    if (out_ != nullptr) {
-      std::memcpy(bigger->bytes(), out_->bytes(), have);
-      release_holder(out_, &pool_);
-    }
-    bigger->len = static_cast<std::uint32_t>(have);
-    out_ = bigger;
-  }
+  // seal() sized the frame for what it writes, so this grows only for handshake flights.
+  if (!room_for(n, std::max<std::size_t>((have + n) * 2, 4096))) return false;
   std::memcpy(out_->bytes() + have, data, n);
   out_->len = static_cast<std::uint32_t>(have + n);
+  return true;
+}
+
+bool TlsStream::room_for(std::size_t n, std::size_t grow_to) noexcept {
+  std::size_t have = out_ == nullptr ? 0 : out_->len;
+  if (out_ != nullptr && out_->capacity - have >= n) return true;
+  Frame* bigger = pool_.acquire(std::max(grow_to, have + n));
+  if (bigger == nullptr) return false;
+  bigger->holders.store(1, std::memory_order_relaxed);
+  if (out_ != nullptr) {
+    std::memcpy(bigger->bytes(), out_->bytes(), have);
+    release_holder(out_, &pool_);
+  }
+  bigger->len = static_cast<std::uint32_t>(have);
+  out_ = bigger;
   return true;
 }
 
@@ -159,20 +164,9 @@ std::size_t TlsStream::seal(const iovec* iov, std::size_t n, std::size_t budget,
   if (total == 0) return 0;
   // Room for the records in one frame: ~22 B (TLS 1.3) to 29 B (1.2 GCM) each, rounded up.
   std::size_t need = total + (total / kRecord + 1) * 64;
-  if (out_ == nullptr || out_->capacity - out_->len < need) {
-    std::size_t have = out_ == nullptr ? 0 : out_->len;
-    Frame* f = pool_.acquire(have + need);
-    if (f == nullptr) {
-      failed_ = true;
-      return 0;
-    }
-    f->holders.store(1, std::memory_order_relaxed);
-    if (out_ != nullptr) {
-      std::memcpy(f->bytes(), out_->bytes(), have);
-      release_holder(out_, &pool_);
-    }
-    f->len = static_cast<std::uint32_t>(have);
-    out_ = f;
+  if (!room_for(need, 0)) {
+    failed_ = true;
+    return 0;
   }
   auto write = [this](const void* p, std::size_t len) {
     int rc = SSL_write(ssl_, p, static_cast<int>(len));

@@ -82,6 +82,8 @@ class TlsStream {
   friend struct TlsBio;
   [[nodiscard]] int bio_read(char* buf, int len) noexcept;
   [[nodiscard]] bool bio_write(const char* data, int len) noexcept;
+  // Makes `out` hold `n` more bytes (a bigger frame of at least `grow_to` when it must move).
+  [[nodiscard]] bool room_for(std::size_t n, std::size_t grow_to) noexcept;
   void fail(int ssl_error) noexcept;
 
   ssl_st* ssl_;

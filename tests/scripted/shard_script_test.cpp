@@ -42,6 +42,15 @@ class ShardScript : public ::testing::Test {
     EXPECT_EQ(d.client(static_cast<std::size_t>(c)).in.status(), 101);
     return static_cast<std::size_t>(c);
   }
+  // `talker` says `lines` chat lines of 100 B, reading what it gets (others read nothing).
+  void flood(std::size_t talker, int lines) {
+    d.deliver(talker);
+    for (int i = 0; i < lines; ++i) {
+      d.send(talker, client_frame(Opcode::text, std::string(100, 'x')));
+      d.deliver(talker);
+    }
+    d.deliver_all();
+  }
   std::string last_text(std::size_t c) {
     const auto& m = d.client(c).in.messages();
     return m.empty() ? std::string() : m.back().payload;
@@ -154,13 +163,8 @@ TEST_F(ShardScript, OneTurnOfManyTopicsReachesEachRoomCombinedAndInOrder) {
 TEST_F(ShardScript, SlowReaderIsClosedWith1008AndItsBacklogFreed) {
   std::size_t slow = open("/");
   std::size_t talker = open("/");
-  d.deliver(talker);
   // The slow client's send never completes; the talker's lines pile up for it.
-  for (int i = 0; i < 200; ++i) {
-    d.send(talker, client_frame(Opcode::text, std::string(100, 'x')));
-    d.deliver(talker);
-  }
-  d.deliver_all();
+  flood(talker, 200);
   EXPECT_TRUE(d.client(slow).in.close_seen());
   EXPECT_EQ(d.client(slow).in.close_code(), 1008);
   EXPECT_LE(d.client(slow).in.total(), 4096u + 1024u);  // the budget, one message, the close
@@ -190,12 +194,7 @@ TEST_F(ShardScript, TopicPolicyDropsWhereTheServerPolicyWouldClose) {
   d.group().apps[static_cast<std::size_t>(Route::chat_room)] = &room;
   std::size_t slow = open("/");
   std::size_t talker = open("/");
-  d.deliver(talker);
-  for (int i = 0; i < 200; ++i) {
-    d.send(talker, client_frame(Opcode::text, std::string(100, 'x')));
-    d.deliver(talker);
-  }
-  d.deliver_all();
+  flood(talker, 200);
   EXPECT_FALSE(d.client(slow).in.close_seen());
   EXPECT_EQ(d.shard().metrics().slow_clients_closed.get(), 0u);
   EXPECT_GT(d.shard().metrics().frames_dropped.get(), 100u);
