@@ -51,6 +51,7 @@ struct alignas(64) Conn {
   bool wr_shut : 1 = false;         // FIN sent after the last queued byte
   bool rd_shut : 1 = false;         // shutdown(RDWR) issued during teardown
   bool peer_eof : 1 = false;        // the peer's FIN arrived while our last bytes were queued
+  bool input_seen : 1 = false;      // its first bytes arrived (a TLS hello on the ws port shows there)
   // --- ws: the session ---
   bool ping_sent = false;       // idle probe outstanding
   bool upgraded = false;        // counted in the connections gauge (WebSocket established)

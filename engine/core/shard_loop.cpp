@@ -60,7 +60,7 @@ ShardLoop::ShardLoop(const Config& cfg, const std::atomic<bool>& stopping, unsig
   urgent_.reserve(slots);
   dead_.reserve(slots);
   rearm_.reserve(slots);
-  if (tls_store_ != nullptr) tls_waiting_.reserve(slots);
+  if (listeners.tls >= 0) tls_waiting_.reserve(slots);
 }
 
 ShardLoop::~ShardLoop() {
@@ -96,7 +96,6 @@ std::string ShardLoop::init() {
   if (wake_fd_ < 0) return std::string("eventfd: ") + std::strerror(errno);
   if (accepting_[1].fd >= 0) {
     if (tls_store_ == nullptr || !tls_store_->loaded()) return "a TLS listener without a certificate";
-    tls_ctx_ = std::make_unique<TlsContextRef>();
     tls_plain_ = std::make_unique<std::uint8_t[]>(TlsStream::kRecord);
     tls_seal_ = std::make_unique<std::uint8_t[]>(TlsStream::kRecord);
     tls_iov_ = std::make_unique<iovec[]>(kSendIov);
@@ -208,7 +207,11 @@ void ShardLoop::on_accept(const Completion& cqe, std::uint32_t i) {
   };
   if (cqe.res < 0) {
     int err = -cqe.res;
-    if (err == ECANCELED || stopping_) return;
+    if (stopping_) return;
+    if (err == ECANCELED) {  // the back-off's own cancel: its timer re-arms
+      rearm();
+      return;
+    }
     metrics_.accept_errors.add();
     g_accept_log.log(LogLevel::warn, "accept: %s%s", std::strerror(err),
                      (err == EMFILE || err == ENFILE) ? " (backing off 100 ms)" : "");
@@ -233,7 +236,7 @@ void ShardLoop::on_accept(const Completion& cqe, std::uint32_t i) {
   }
   TlsStream* tls = nullptr;
   if (i == 1) {
-    tls = TlsStream::create(tls_store_->current(*tls_ctx_), frames_);
+    tls = TlsStream::create(tls_store_->current(tls_ctx_), frames_);
     if (tls == nullptr) {
       g_accept_log.log(LogLevel::warn, "out of memory for a TLS session: refusing a connection");
       conns_.give_back(*taken);
@@ -253,7 +256,7 @@ void ShardLoop::on_accept(const Completion& cqe, std::uint32_t i) {
   // c.dirty / c.urgent are not reset: they mean "on the shard's list", which a reused slot
   // may still be on (the coalesce window outlives connections); the list clears them.
   c.recv_armed = c.send_inflight = c.flush_when_done = false;
-  c.wr_shut = c.rd_shut = c.peer_eof = c.in_dead_list = false;
+  c.wr_shut = c.rd_shut = c.peer_eof = c.in_dead_list = c.input_seen = false;
   c.inflight_entries = 0;
   on_accepted(c, slot);
   arm_recv(c, slot);
@@ -289,7 +292,7 @@ void ShardLoop::flush_dirty() {
 
 void ShardLoop::end_of_turn() {
   frames_.drain_remote();
-  if (tls_ctx_) tls_end_of_turn();
+  if (accepting_[1].fd >= 0) tls_end_of_turn();
   // Under --coalesce, broadcasts wait (and combine) until the timer: one frame per window.
   bool due = cfg_.coalesce.count() == 0 || coalesce_due_ || stopping_;
   before_flush(due);

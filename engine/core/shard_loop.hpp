@@ -99,6 +99,8 @@ class ShardLoop : private CompletionSink {
   // The last bytes are queued (an HTTP answer, a close frame): once they are sent, FIN,
   // then wait for the peer's EOF (or the close deadline).
   void end_after_flush(Conn& c, std::uint32_t slot);
+  // A wss connection still in its TLS handshake (its deadline is a TLS failure).
+  [[nodiscard]] bool tls_handshaking(const Conn& c) const noexcept;
 
   const Config& cfg_;
   unsigned id_;
@@ -139,6 +141,8 @@ class ShardLoop : private CompletionSink {
   void tls_read(Conn& c, std::uint32_t slot);
   void tls_flush(Conn& c, std::uint32_t slot);
   void tls_failed(Conn& c, std::uint32_t slot);
+  void plain_port_tls_hello(Conn& c, std::uint32_t slot);
+  static constexpr std::uint8_t kTlsHandshakeRecord = 0x16;  // a TLS record's first byte: handshake
   // Start of end_of_turn: waiting handshakes take what is left of the turn's budget.
   void tls_end_of_turn();
   // FIN once everything queued is out (a finishing connection), keep reading to EOF.
@@ -169,7 +173,7 @@ class ShardLoop : private CompletionSink {
   // runs at most kHandshakesPerTurn; the rest wait in order (their ciphertext held), and
   // a reconnect storm cannot stall established clients for long.
   TlsContextStore* tls_store_;
-  std::unique_ptr<TlsContextRef> tls_ctx_;
+  TlsContextRef tls_ctx_;
   static constexpr unsigned kHandshakesPerTurn = 8;
   unsigned tls_budget_ = kHandshakesPerTurn;
   std::vector<ConnRef> tls_waiting_;  // connections with a handshake step held

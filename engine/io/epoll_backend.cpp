@@ -110,7 +110,7 @@ void EpollBackend::accept_multishot(int listen_fd, std::uint64_t tag) {
     if (e.fd == listen_fd) break;
   }
   if (a == nullptr) {
-    post(tag, -EMFILE);  // more listeners than a shard has
+    post(tag, -EINVAL);  // more listeners than a shard has
     return;
   }
   int flags = fcntl(listen_fd, F_GETFL);

@@ -93,13 +93,13 @@ class EpollBackend final : public IoBackend {
   void post(std::uint64_t tag, int res, bool more = false) { ready_.push_back({{tag, res, more, false, 0}, 0, 0, false}); }
   void queue_serve(std::uint32_t slot);
   void on_event(std::uint64_t data, std::uint32_t events);
-  // One entry per listener a shard accepts on (ws, wss).
+  // One entry per listener a shard accepts on (ws and wss).
   struct AcceptOp {
     int fd = -1;
     std::uint64_t tag = 0;
     bool armed = false;
   };
-  static constexpr std::size_t kMaxListeners = 4;
+  static constexpr std::size_t kMaxListeners = 2;
   void accept_ready(AcceptOp& a);
   void disarm_accept(AcceptOp& a) noexcept;
   void serve(const Ready& r, CompletionSink& sink);

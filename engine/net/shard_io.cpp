@@ -24,11 +24,16 @@ void ShardLoop::on_recv(Conn& c, std::uint32_t slot, const Completion& cqe) {
     std::size_t len = static_cast<std::size_t>(cqe.res);
     metrics_.bytes_in.add(len);
     // Everything needed beyond this call is copied out, so the buffer goes straight back.
+    std::uint8_t* data = io_.buffer(id);
+    bool first = !c.input_seen;
+    c.input_seen = true;
     if (c.state != ConnState::dead) {
       if (c.tls) {
-        tls_input(c, slot, io_.buffer(id), len);
+        tls_input(c, slot, data, len);
+      } else if (first && data[0] == kTlsHandshakeRecord) {
+        plain_port_tls_hello(c, slot);  // no request line starts with it
       } else {
-        on_input(c, slot, io_.buffer(id), len);
+        on_input(c, slot, data, len);
       }
     }
     io_.recycle(id);
@@ -145,7 +150,9 @@ void ShardLoop::on_send(Conn& c, std::uint32_t slot, int res) {
   // finishing connection's FIN does not.
   bool owed = c.flush_when_done || partial || c.state == ConnState::finishing;
   c.flush_when_done = false;
-  if (!c.queue.empty() || c.state == ConnState::finishing) mark_dirty(c, slot, owed);
+  // A wss connection's rest may be ciphertext only (its queue was sealed empty).
+  bool more = !c.queue.empty() || (c.tls && c.tls->has_output());
+  if (more || c.state == ConnState::finishing) mark_dirty(c, slot, owed);
 }
 
 void ShardLoop::tear_down(Conn& c, std::uint32_t slot) noexcept {

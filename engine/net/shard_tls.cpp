@@ -11,10 +11,12 @@
 namespace ringcast::engine {
 namespace {
 
-// Plaintext sealed per send: 8 full records.
-constexpr std::size_t kSealBudget = 8 * TlsStream::kRecord;
-// Ciphertext held for a waiting handshake (a ClientHello is at most a few KiB).
-constexpr std::size_t kMaxHeld = 64u << 10;
+// Plaintext sealed per send: 4 records' worth, so that they and their overhead (64 B
+// reserved per record) fill exactly a 64 KiB pool frame. That frame is the most a wss
+// connection holds beyond --max-backlog (its sealed bytes left the queue).
+constexpr std::size_t kSealBudget = 4 * TlsStream::kRecord - 4 * 64;
+// Ciphertext held for a waiting handshake: a ClientHello fits one record.
+constexpr std::size_t kMaxHeld = TlsStream::kRecord + 2048;
 
 LogLimiter g_tls_log;
 
@@ -23,10 +25,14 @@ LogLimiter g_tls_log;
 void ShardLoop::tls_input(Conn& c, std::uint32_t slot, const std::uint8_t* data, std::size_t len) {
   TlsStream& t = *c.tls;
   if (t.failed()) return;  // closing after a failed handshake: nothing more is read
-  if (!t.established() && (tls_budget_ == 0 || !t.held().empty() || !tls_waiting_.empty())) {
-    // Wait behind the handshakes already waiting (or this turn's budget is spent).
+  if (!t.handshake_started() && (tls_budget_ == 0 || !t.held().empty() || !tls_waiting_.empty())) {
+    // A new handshake waits behind those already waiting (or this turn's budget is spent);
+    // one under way finishes at once, so a storm cannot time out those it started.
     bool first = t.held().empty();
     if (t.held().size() + len > kMaxHeld || !t.held().append(data, len)) {
+      metrics_.tls_failures[static_cast<std::size_t>(TlsFailure::protocol)].add();
+      g_tls_log.log(LogLevel::debug, "TLS hello from port %u larger than %zu bytes: closing",
+                    static_cast<unsigned>(c.port), kMaxHeld);
       tear_down(c, slot);
       return;
     }
@@ -36,6 +42,15 @@ void ShardLoop::tls_input(Conn& c, std::uint32_t slot, const std::uint8_t* data,
   t.give(data, len);
   tls_read(c, slot);
 }
+
+void ShardLoop::plain_port_tls_hello(Conn& c, std::uint32_t slot) {
+  // wss:// dialled on the ws port: a TLS client cannot read an HTTP error, so a clean close.
+  g_tls_log.log(LogLevel::debug, "TLS hello on the plain ws port from port %u: closing", static_cast<unsigned>(c.port));
+  metrics_.tls_failures[static_cast<std::size_t>(TlsFailure::tls_on_plain_port)].add();
+  end_after_flush(c, slot);
+}
+
+bool ShardLoop::tls_handshaking(const Conn& c) const noexcept { return c.tls && !c.tls->established(); }
 
 void ShardLoop::tls_read(Conn& c, std::uint32_t slot) {
   TlsStream& t = *c.tls;
@@ -59,6 +74,7 @@ void ShardLoop::tls_read(Conn& c, std::uint32_t slot) {
     }
     break;
   }
+  t.forget_input();  // the receive buffer (or the held bytes) goes away after this call
   if (t.has_output() && c.state != ConnState::dead) mark_dirty(c, slot);  // a flight, a ticket, an alert
 }
 
@@ -86,7 +102,7 @@ void ShardLoop::tls_end_of_turn() {
     TlsStream& t = *c.tls;
     t.give(t.held().data(), t.held().size());
     tls_read(c, w.slot);
-    if (c.tls) c.tls->held().clear();  // read() consumed it all
+    t.held().clear();  // read() consumed it all
   }
   tls_waiting_.erase(tls_waiting_.begin(), tls_waiting_.begin() + static_cast<std::ptrdiff_t>(i));
   tls_budget_ = kHandshakesPerTurn;
@@ -95,6 +111,10 @@ void ShardLoop::tls_end_of_turn() {
 
 void ShardLoop::tls_flush(Conn& c, std::uint32_t slot) {
   TlsStream& t = *c.tls;
+  if (c.wr_shut) {  // after our FIN nothing may be sent (OpenSSL answering a late record)
+    for (auto w = t.wire(); !w.empty(); w = t.wire()) t.wire_sent(w.size());
+    return;
+  }
   if (!t.has_output() && !t.failed()) {
     if (!c.queue.empty() && t.established()) {
       std::size_t n = c.queue.fill(tls_iov_.get(), kSendIov);
@@ -104,11 +124,11 @@ void ShardLoop::tls_flush(Conn& c, std::uint32_t slot) {
         return;
       }
       c.queue.complete(sealed, leases_);  // copied into records: the shared frames can go
-      if (!c.queue.empty()) c.flush_when_done = true;  // the rest was due now too
-    } else if (c.queue.empty() && c.state == ConnState::finishing && !c.wr_shut) {
-      t.close_notify();
     }
+    // The last records of a closing connection and our close_notify share one send.
+    if (c.queue.empty() && c.state == ConnState::finishing) t.close_notify();
   }
+  if (!c.queue.empty()) c.flush_when_done = true;  // what is still queued was due now too
   std::span<const std::uint8_t> w = t.wire();
   if (w.empty()) {
     if (c.queue.empty()) send_fin(c, slot);  // after close_notify (or the alert)

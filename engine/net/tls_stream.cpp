@@ -83,6 +83,7 @@ int TlsStream::bio_read(char* buf, int len) noexcept {
 bool TlsStream::bio_write(const char* data, int len) noexcept {
   auto n = static_cast<std::size_t>(len);
   std::size_t have = out_ == nullptr ? 0 : out_->len;
+  if (!sealing_ && have + n > kMaxOutput) return false;
   // seal() sized the frame for what it writes, so this grows only for handshake flights.
   if (!room_for(n, std::max<std::size_t>((have + n) * 2, 4096))) return false;
   std::memcpy(out_->bytes() + have, data, n);
@@ -133,6 +134,7 @@ TlsStream::Read TlsStream::read(std::uint8_t* out, std::size_t cap) noexcept {
     return {0, Status::failed};
   }
   if (!established_) {
+    started_ = true;
     int rc = SSL_do_handshake(ssl_);
     if (rc != 1) {
       int err = SSL_get_error(ssl_, rc);
@@ -169,7 +171,9 @@ std::size_t TlsStream::seal(const iovec* iov, std::size_t n, std::size_t budget,
     return 0;
   }
   auto write = [this](const void* p, std::size_t len) {
+    sealing_ = true;
     int rc = SSL_write(ssl_, p, static_cast<int>(len));
+    sealing_ = false;
     if (rc <= 0) fail(SSL_get_error(ssl_, rc));
     return rc > 0;
   };

@@ -60,6 +60,10 @@ class TlsStream {
   // many were sealed (failed() on error). Small pieces are gathered in `scratch`
   // (kRecord bytes) so that records are full.
   static constexpr std::size_t kRecord = 16384;
+  // What OpenSSL may write on its own (handshake flights, tickets, alerts, key updates)
+  // before it is sent: past it the write fails and so does the connection (a peer that
+  // makes us answer without ever reading). seal()'s output is bounded by its budget.
+  static constexpr std::size_t kMaxOutput = 64u << 10;
   [[nodiscard]] std::size_t seal(const iovec* iov, std::size_t n, std::size_t budget, std::uint8_t* scratch) noexcept;
   // Queues our close_notify (once, after the handshake).
   void close_notify() noexcept;
@@ -70,6 +74,8 @@ class TlsStream {
   [[nodiscard]] bool has_output() const noexcept { return wire_ != nullptr || (out_ != nullptr && out_->len > 0); }
 
   [[nodiscard]] bool established() const noexcept { return established_; }
+  // The client's first flight was read (what follows is cheap: its Finished).
+  [[nodiscard]] bool handshake_started() const noexcept { return started_; }
   [[nodiscard]] bool failed() const noexcept { return failed_; }
   [[nodiscard]] TlsFailure failure() const noexcept { return failure_; }
   [[nodiscard]] const char* reason() const noexcept { return reason_; }  // OpenSSL's, for the log
@@ -94,7 +100,8 @@ class TlsStream {
   const std::uint8_t* in_ = nullptr;
   std::size_t in_len_ = 0;
   ByteBuffer held_;
-  bool established_ = false, failed_ = false, notify_sent_ = false;
+  bool established_ = false, failed_ = false, notify_sent_ = false, started_ = false;
+  bool sealing_ = false;  // inside seal(): its records are not OpenSSL's own output
   TlsFailure failure_ = TlsFailure::protocol;
   const char* reason_ = "";
 };

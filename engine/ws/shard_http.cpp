@@ -68,14 +68,6 @@ bool Shard::hold_unparsed(Conn& c, std::uint32_t slot, std::span<const char> res
 }
 
 void Shard::on_handshake_bytes(Conn& c, std::uint32_t slot, const std::uint8_t* data, std::size_t len) {
-  if (!c.tls && c.head.empty() && !c.served_http && len > 0 && data[0] == 0x16) {
-    // A TLS record (handshake) where a request line should start: wss:// on the ws port.
-    static LogLimiter limiter;
-    limiter.log(LogLevel::debug, "TLS hello on the plain ws port from port %u: closing", static_cast<unsigned>(c.port));
-    metrics_.tls_failures[static_cast<std::size_t>(TlsFailure::tls_on_plain_port)].add();
-    end_after_flush(c, slot);
-    return;
-  }
   // A request nearly always arrives in one receive buffer: it is parsed where it is. Only
   // a request split across receives is copied, into a buffer freed once it is answered.
   if (!c.head.empty() && !c.head.append(data, len)) {

@@ -6,7 +6,6 @@
 
 #include "engine/log.hpp"
 #include "engine/shard.hpp"
-#include "engine/net/tls_stream.hpp"
 #include "engine/pubsub/encode.hpp"
 #include "engine/ws/routes.hpp"
 #include "protocol/close.hpp"
@@ -61,7 +60,7 @@ void Shard::on_deadline(Conn& c, std::uint32_t slot) {
     case ConnState::free:
     case ConnState::dead: return;
     case ConnState::handshake:
-      if (c.tls && !c.tls->established()) {
+      if (tls_handshaking(c)) {
         metrics_.tls_failures[static_cast<std::size_t>(TlsFailure::timeout)].add();  // stalled mid-TLS-handshake
       } else if (!c.served_http) {
         metrics_.handshake_failures[static_cast<std::size_t>(HandshakeFailure::timeout)].add();

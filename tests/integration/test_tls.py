@@ -121,6 +121,33 @@ def wss_echo_chat_and_https_pages_with_a_verified_certificate():
 
 
 @test
+def a_slow_reader_gets_the_whole_echo_through_partial_sends():
+    # A tiny receive window and a message past the server's send buffer: the sealed
+    # chunks meet a full socket (EAGAIN, partial sends) and every byte still arrives
+    # promptly, the last chunk included (nothing is left queued to send it then).
+    with TlsServer("--idle-timeout", "120s") as srv:
+        c = h.RawClient(srv.tls_port, path="/echo", handshake=False)
+        c.sock.close()
+        c.sock = h.raw_socket(srv.tls_port, timeout=20, rcvbuf=4096, tls=True)
+        c.handshake("/echo")
+        for size in (200_000, 8 << 20):  # past the server's send buffer (tcp_wmem: 4 MiB)
+            payload = os.urandom(size)
+            c.send(h.OP_BINARY, payload)
+            t0 = time.monotonic()
+            got = b""
+            while len(got) < size + 4:  # read slowly: a few KiB at a time
+                time.sleep(0.0005)
+                chunk = c.sock.recv(65536)
+                h.check(chunk, "the server closed the slow reader")
+                got += chunk
+                h.check(time.monotonic() - t0 < 15, f"echo of {size} B stalled after {len(got)} bytes")
+            c.buf = got
+            op, back = c.recv_message(timeout=20)
+            h.check(op == h.OP_BINARY and back == payload, f"echo of {size} B came back wrong")
+        c.close()
+
+
+@test
 def python_websockets_over_wss_tls12_and_tls13():
     if websockets is None:
         raise h.SkipTest("python3-websockets is not installed (scripts/setup.sh --test)")
