@@ -1,7 +1,7 @@
 // ShardLoop: the TLS record layer of wss connections, between the socket side
 // (engine/net/shard_io.cpp) and the layers above (on_input sees plaintext only). Received
 // ciphertext is decrypted as it arrives; at flush, the connection's queued plaintext is
-// sealed into records (up to kSealBudget per send) and the ciphertext sent from the
+// sealed into records (up to TlsStream::kSealBudget per send) and the ciphertext sent from the
 // stream's own frame. Handshake steps are bounded per turn (kHandshakesPerTurn); later
 // ones wait in arrival order with their bytes held.
 #include "engine/core/shard_loop.hpp"
@@ -11,10 +11,6 @@
 namespace ringcast::engine {
 namespace {
 
-// Plaintext sealed per send: 4 records' worth, so that they and their overhead (64 B
-// reserved per record) fill exactly a 64 KiB pool frame. That frame is the most a wss
-// connection holds beyond --max-backlog (its sealed bytes left the queue).
-constexpr std::size_t kSealBudget = 4 * TlsStream::kRecord - 4 * 64;
 // Ciphertext held for a waiting handshake: a ClientHello fits one record.
 constexpr std::size_t kMaxHeld = TlsStream::kRecord + 2048;
 
@@ -118,7 +114,7 @@ void ShardLoop::tls_flush(Conn& c, std::uint32_t slot) {
   if (!t.has_output() && !t.failed()) {
     if (!c.queue.empty() && t.established()) {
       std::size_t n = c.queue.fill(tls_iov_.get(), kSendIov);
-      std::size_t sealed = t.seal(tls_iov_.get(), n, kSealBudget, tls_seal_.get());
+      std::size_t sealed = t.seal(tls_iov_.get(), n, TlsStream::kSealBudget, tls_seal_.get());
       if (t.failed()) {
         tear_down(c, slot);
         return;

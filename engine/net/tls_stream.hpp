@@ -60,6 +60,10 @@ class TlsStream {
   // many were sealed (failed() on error). Small pieces are gathered in `scratch`
   // (kRecord bytes) so that records are full.
   static constexpr std::size_t kRecord = 16384;
+  // What the shard seals per send: 4 records' worth, so that they and their overhead (64 B
+  // reserved per record) fill exactly a 64 KiB pool frame. That frame is the most a wss
+  // connection holds beyond --max-backlog (its sealed bytes left the queue).
+  static constexpr std::size_t kSealBudget = 4 * kRecord - 4 * 64;
   // What OpenSSL may write on its own (handshake flights, tickets, alerts, key updates)
   // before it is sent: past it the write fails and so does the connection (a peer that
   // makes us answer without ever reading). seal()'s output is bounded by its budget.

@@ -545,12 +545,12 @@ TEST_P(TlsData, ServerToClientByteExact) {
   for (std::size_t n : {1u, 2u, 100u, 16383u, 16384u, 16385u, 65536u}) {
     SCOPED_TRACE(n);
     down(pattern(n, static_cast<std::uint32_t>(n)), 0, SIZE_MAX);               // one iovec, one seal
-    down(pattern(n, static_cast<std::uint32_t>(n + 1)), 0, 8 * TlsStream::kRecord);  // the shard's budget
-    down(pattern(n, static_cast<std::uint32_t>(n + 2)), 1000, 8 * TlsStream::kRecord);
+    down(pattern(n, static_cast<std::uint32_t>(n + 1)), 0, TlsStream::kSealBudget);  // the shard's budget
+    down(pattern(n, static_cast<std::uint32_t>(n + 2)), 1000, TlsStream::kSealBudget);
   }
   down(big_message(), 0, SIZE_MAX);
-  down(big_message(), 0, 8 * TlsStream::kRecord);
-  down(big_message(), 4096 + 7, 8 * TlsStream::kRecord);
+  down(big_message(), 0, TlsStream::kSealBudget);
+  down(big_message(), 4096 + 7, TlsStream::kSealBudget);
 }
 
 TEST_P(TlsData, ZeroLengthIovecsAreSkipped) {
@@ -571,7 +571,7 @@ TEST_P(TlsData, EchoManyRoundTrips) {
   for (std::uint32_t i = 0; i < 200; ++i) {
     Bytes msg = pattern(1 + (i * 977) % 40000, i);
     up(msg);
-    down(msg, 1 + i % 300, 8 * TlsStream::kRecord);
+    down(msg, 1 + i % 300, TlsStream::kSealBudget);
   }
 }
 
@@ -665,7 +665,7 @@ TEST_P(TlsSeal, BudgetIsRespectedAndTheRestSealsNext) {
     // The shard's budget over 300 KiB: 8 full records per call.
     Bytes msg = pattern(300u << 10, 10);
     Queue q = queue_of(msg, 64);
-    EXPECT_EQ(seal_all(*s_, q, 8 * TlsStream::kRecord), 1u + (msg.size() - 1) / (8 * TlsStream::kRecord));
+    EXPECT_EQ(seal_all(*s_, q, TlsStream::kSealBudget), 1u + (msg.size() - 1) / (TlsStream::kSealBudget));
     Bytes wire = s_->drain();
     EXPECT_EQ(records(wire).size(), (msg.size() + TlsStream::kRecord - 1) / TlsStream::kRecord);
     c_->put(wire);
