@@ -109,8 +109,8 @@ options:
   --tls-key FILE            PEM private key of --tls-cert
   --tls-port N              serve wss on this port too, keeping ws on
                             --port (0: any free port)                  [none]
-  --tls-ciphers LIST        TLS 1.2 ciphers (OpenSSL syntax)    [ECDHE+AEAD]
-  --tls-ciphersuites LIST   TLS 1.3 suites                   [OpenSSL's default]
+  --tls-ciphers LIST        TLS 1.2 ciphers, OpenSSL syntax    [ECDHE + AEAD]
+  --tls-ciphersuites LIST   TLS 1.3 suites                [OpenSSL's default]
   --log-level error|warn|info|debug                                    [info]
   --simd scalar|sse2|avx2|avx512  force the SIMD kernels               [best available]
   --help                    show this help
