@@ -1,5 +1,8 @@
 #include "tests/support/scripted_backend.hpp"
 
+#include <poll.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -37,17 +40,26 @@ ScriptedBackend::Socket& ScriptedBackend::live(int fd, const char* op) {
   return s;
 }
 
-void ScriptedBackend::accept_multishot(int, std::uint64_t tag) {
-  if (accept_tag_ != 0) breach("accept armed twice");
-  accept_tag_ = tag;
+void ScriptedBackend::accept_multishot(int listen_fd, std::uint64_t tag) {
+  if (!plain_named_) {
+    plain_named_ = true;
+    plain_listener_ = listen_fd;
+  }
+  std::uint64_t& armed = accept_tags_[listen_fd];
+  if (armed != 0) breach("accept armed twice on listener " + std::to_string(listen_fd));
+  for (const auto& [fd, other] : accept_tags_) {
+    if (fd != listen_fd && other == tag) breach("one accept tag on two listeners");
+  }
+  armed = tag;
 }
 
-bool ScriptedBackend::accept(int fd, std::uint16_t peer_port) {
-  if (accept_tag_ == 0) return false;
+bool ScriptedBackend::accept_on(int listen_fd, int fd, std::uint16_t peer_port) {
+  auto it = accept_tags_.find(listen_fd);
+  if (it == accept_tags_.end() || it->second == 0) return false;
   Socket& s = sockets_[fd];
   s = Socket{};
   s.port = peer_port;
-  post(accept_tag_, fd, true);
+  post(it->second, fd, true);
   return true;
 }
 
@@ -225,12 +237,45 @@ void ScriptedBackend::timeout(const __kernel_timespec* ts, std::uint64_t tag) {
   timeouts_.emplace_back(now_ms_ + ms, tag);
 }
 
-void ScriptedBackend::read(int, void*, std::size_t, std::uint64_t) {}  // the wake-up read never completes
+void ScriptedBackend::read(int fd, void* buf, std::size_t len, std::uint64_t tag) {
+  for (const PendingRead& r : reads_) {
+    if (r.fd == fd) breach("read armed twice on fd " + std::to_string(fd));
+  }
+  reads_.push_back({fd, buf, len, tag});
+}
+
+bool ScriptedBackend::complete_reads() {
+  bool any = false;
+  for (std::size_t i = 0; i < reads_.size();) {
+    PendingRead r = reads_[i];
+    pollfd p{r.fd, POLLIN, 0};
+    if (::poll(&p, 1, 0) != 1 || (p.revents & POLLIN) == 0) {
+      ++i;
+      continue;
+    }
+    ssize_t n = ::read(r.fd, r.buf, r.len);
+    reads_.erase(reads_.begin() + static_cast<std::ptrdiff_t>(i));
+    post(r.tag, n < 0 ? -errno : static_cast<int>(n));
+    any = true;
+  }
+  return any;
+}
+
+std::size_t ScriptedBackend::pending_bytes(int fd) const {
+  const Socket* s = find(fd);
+  std::size_t n = 0;
+  if (s != nullptr && s->send_tag != 0) {
+    for (const iovec& v : s->send_iov) n += v.iov_len;
+  }
+  return n;
+}
 
 void ScriptedBackend::cancel(std::uint64_t target, std::uint64_t tag) {
-  if (target == accept_tag_ && accept_tag_ != 0) {
-    post(accept_tag_, -ECANCELED);
-    accept_tag_ = 0;
+  for (auto& [listen_fd, armed] : accept_tags_) {
+    if (armed != 0 && armed == target) {
+      post(armed, -ECANCELED);
+      armed = 0;
+    }
   }
   for (std::size_t i = 0; i < timeouts_.size();) {
     if (timeouts_[i].second == target) {

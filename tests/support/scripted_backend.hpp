@@ -5,7 +5,9 @@
 // It models the io_uring behaviour the shard relies on: multishot recv stays armed until
 // EOF, an error or an empty buffer pool (ENOBUFS ends it); bytes wait in the "socket"
 // until a recv is armed; one send in flight per socket; shutdown(RDWR) ends the pending
-// recv with EOF and fails the pending send. A call that breaks the shard's side of the
+// recv with EOF and fails the pending send; one multishot accept per listener (a shard
+// may listen for ws and wss); a read on a descriptor (the shard's wake-up eventfd)
+// completes once the descriptor is readable. A call that breaks the shard's side of the
 // contract (an operation on a closed fd, a second send in flight, a send after FIN, a
 // close with operations pending) is recorded in violation() for the driver to report.
 #pragma once
@@ -16,6 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <span>
 #include <string>
@@ -56,8 +59,10 @@ class ScriptedBackend final : public IoBackend {
   void close_fd(int fd) noexcept override;
   [[nodiscard]] std::uint64_t now_ms() const noexcept override { return now_ms_; }
 
-  // Hands every completion queued so far to the sink. Never blocks.
+  // Hands every completion queued so far to the sink (and a read whose descriptor has
+  // become readable). Never blocks.
   int run_once(CompletionSink& sink) override {
+    complete_reads();
     iov_used_ = 0;
     std::vector<Completion> batch;
     batch.swap(ready_);
@@ -68,8 +73,18 @@ class ScriptedBackend final : public IoBackend {
   }
 
   // --- the driver's side ---
-  // A new connection on the listener; false if no accept is armed.
-  bool accept(int fd, std::uint16_t peer_port);
+  // Which listening descriptors are the plain (ws) and the TLS (wss) one; -1: none. Until
+  // set, the plain listener is the first one an accept was armed on.
+  void set_listeners(int plain, int tls) noexcept {
+    plain_named_ = true;
+    plain_listener_ = plain;
+    tls_listener_ = tls;
+  }
+  // A new connection `fd` on the plain listener; false if no accept is armed there.
+  bool accept(int fd, std::uint16_t peer_port) { return accept_on(plain_listener_, fd, peer_port); }
+  // The same on the TLS listener.
+  bool accept_tls(int fd, std::uint16_t peer_port) { return accept_on(tls_listener_, fd, peer_port); }
+  bool accept_on(int listen_fd, int fd, std::uint16_t peer_port);
   // The peer sends `bytes` (arrives as one segment; split into buffer-sized completions).
   void peer_send(int fd, std::span<const std::uint8_t> bytes);
   void peer_eof(int fd);              // the peer's FIN: recv ends with 0 after queued bytes
@@ -83,7 +98,17 @@ class ScriptedBackend final : public IoBackend {
   void fail_send(int fd, int err);    // the pending send completes with -err
   void advance(std::uint64_t ms);     // moves the clock; due timeouts complete (-ETIME)
 
-  [[nodiscard]] bool accept_armed() const noexcept { return accept_tag_ != 0; }
+  // Pending reads whose descriptor is readable now complete (the shard's wake-up: an
+  // eventfd it wrote itself). True if any did.
+  bool complete_reads();
+  // The bytes of the pending send (0 if none).
+  [[nodiscard]] std::size_t pending_bytes(int fd) const;
+
+  [[nodiscard]] bool accept_armed() const noexcept { return accept_armed_on(plain_listener_); }
+  [[nodiscard]] bool accept_armed_on(int listen_fd) const noexcept {
+    auto it = accept_tags_.find(listen_fd);
+    return it != accept_tags_.end() && it->second != 0;
+  }
   [[nodiscard]] bool has_completions() const noexcept { return !ready_.empty(); }
   [[nodiscard]] bool recv_armed(int fd) const;
   [[nodiscard]] bool write_shut(int fd) const;
@@ -115,7 +140,16 @@ class ScriptedBackend final : public IoBackend {
   std::unordered_map<std::uint32_t, int> attached_;  // file table: slot -> fd
   std::vector<Completion> ready_;
   std::vector<std::pair<std::uint64_t, std::uint64_t>> timeouts_;  // {due ms, tag}
-  std::uint64_t accept_tag_ = 0;
+  std::map<int, std::uint64_t> accept_tags_;  // listening fd -> armed accept's tag (0: none)
+  int plain_listener_ = -1, tls_listener_ = -1;
+  bool plain_named_ = false;  // set_listeners() or the first accept armed named it
+  struct PendingRead {
+    int fd;
+    void* buf;
+    std::size_t len;
+    std::uint64_t tag;
+  };
+  std::vector<PendingRead> reads_;
   std::uint64_t now_ms_ = 1'000'000;
   std::vector<std::unique_ptr<std::uint8_t[]>> buffers_;  // allocated on first use
   std::vector<std::uint16_t> free_ids_;

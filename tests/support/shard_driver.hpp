@@ -3,11 +3,19 @@
 // goes out) and the clock. Every byte the server writes to a client is checked as it
 // arrives: an HTTP answer, then (after a 101) valid server frames, and nothing after the
 // close frame or a non-101 answer's body. Shared by tests/scripted/ and fuzz_connection.
+//
+// With TLS set up (the constructor's `tls`, or a Config whose tls names a pair) the shard
+// also listens for wss: connect_wss() accepts there and plays the client with an OpenSSL
+// session on memory BIOs (tests/support/tls_client.hpp). What the test sends through such a
+// client is plaintext (encrypted on the way), what the server sends is decrypted before it
+// reaches the client's ServerStream; partial sends, EOF, resets and the clock work as for
+// plain clients.
 #pragma once
 #include <sys/eventfd.h>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <span>
 #include <string>
@@ -17,6 +25,8 @@
 #include "engine/app/builtin_apps.hpp"
 #include "engine/shard.hpp"
 #include "tests/support/scripted_backend.hpp"
+#include "tests/support/tls_client.hpp"
+#include "tests/support/tls_pair.hpp"
 #include "protocol/close.hpp"
 #include "protocol/frame.hpp"
 #include "protocol/handshake.hpp"
@@ -211,21 +221,28 @@ class ShardDriver {
     ServerStream in;
     RequestTracker out;
     std::string path;  // what connect_ws asked for; empty when the script wrote the request
+    std::shared_ptr<TlsClient> tls;  // a wss client's session; null: plain
+    bool holding = false;            // not reading: what the network delivers waits in `unread`
+    std::vector<std::uint8_t> unread;
   };
 
-  explicit ShardDriver(const Config& cfg) : apps_(cfg) {
+  // `tls`: also listen for wss, with a fresh self-signed pair (unless cfg.tls names one).
+  explicit ShardDriver(const Config& cfg, bool tls = false) : apps_(cfg) {
     group_.config = cfg;
     apps_.install(group_);
     group_.shard_count = 1;
     group_.prewarm_frames = 64;  // a shard per test case (and per fuzz input)
+    tls = tls || cfg.tls.enabled();
+    if (tls) init_error_ = load_tls();
     auto io = std::make_unique<ScriptedBackend>();
     io_ = io.get();
-    // The scripted backend plays the listener; the shard only needs a descriptor to own.
-    ShardListeners listeners{eventfd(0, EFD_CLOEXEC), -1};
+    // The scripted backend plays the listeners; the shard only needs descriptors to own.
+    ShardListeners listeners{eventfd(0, EFD_CLOEXEC), tls ? eventfd(0, EFD_CLOEXEC) : -1};
+    io_->set_listeners(listeners.plain, listeners.tls);
     group_.shards.push_back(std::make_unique<Shard>(group_, 0, listeners, std::move(io)));
     shard_ = group_.shards.back().get();
     group_.metrics.push_back(&shard_->metrics());
-    init_error_ = shard_->init();
+    if (init_error_.empty()) init_error_ = shard_->init();
     if (init_error_.empty()) shard_->start();
     settle();
   }
@@ -245,19 +262,89 @@ class ShardDriver {
     if (!running_) return false;  // the loop has ended: a real server calls turn() no more
     for (int i = 0; i < 64; ++i) {
       if (!shard_->turn()) return running_ = false;
-      if (!io().has_completions()) return true;
+      // The shard woke itself (handshakes left for the next turn): that turn comes now.
+      if (!io().has_completions() && !io().complete_reads()) return true;
     }
     return true;
   }
+  // One turn only (what is waiting, then the turn's work); false if the shard has stopped.
+  bool turn() {
+    if (!running_) return false;
+    if (!shard_->turn()) running_ = false;
+    return running_;
+  }
+  // Completions (or a wake-up) wait for a turn.
+  [[nodiscard]] bool turn_pending() { return io().has_completions() || io().complete_reads(); }
 
   // A new client connection; its index, or -1 when the shard is not accepting.
   int connect() {
     int fd = next_fd_++;
     std::uint16_t port = static_cast<std::uint16_t>(40000 + fd);
     if (!io().accept(fd, port)) return -1;
-    clients_.push_back({fd, port, {}, {}, {}});
+    Client c;
+    c.fd = fd;
+    c.port = port;
+    clients_.push_back(std::move(c));
     settle();
     return static_cast<int>(clients_.size() - 1);
+  }
+  // A new connection on the wss listener, its TLS client started; -1 when not accepting.
+  // `hello`: the ClientHello goes out now (else it waits for take_ciphertext()/flush_tls()).
+  // `run`: settle after (false: the accept, and the hello, wait for the next turn).
+  int connect_tls(bool hello = true, bool run = true) {
+    int fd = next_fd_++;
+    std::uint16_t port = static_cast<std::uint16_t>(40000 + fd);
+    if (!io().accept_tls(fd, port)) return -1;
+    Client c;
+    c.fd = fd;
+    c.port = port;
+    c.tls = std::make_shared<TlsClient>(client_max_version_);
+    c.tls->start();
+    clients_.push_back(std::move(c));
+    std::size_t i = clients_.size() - 1;
+    if (hello) push_tls(i);
+    if (run) settle();
+    return static_cast<int>(i);
+  }
+  // connect_tls() and the upgrade request for `path` (sent once the handshake is done).
+  int connect_wss(std::string_view path, bool run = true) {
+    int c = connect_tls(true, run);
+    if (c < 0) return c;
+    auto i = static_cast<std::size_t>(c);
+    clients_[i].path = std::string(path);
+    std::string req = upgrade_request(path);
+    std::span<const std::uint8_t> bytes(reinterpret_cast<const std::uint8_t*>(req.data()), req.size());
+    clients_[i].out.feed(bytes, clients_[i].in);
+    clients_[i].tls->write(bytes);
+    push_tls(i);
+    if (run) settle();
+    return c;
+  }
+  // The highest TLS version the next wss clients offer (TLS1_3_VERSION unless set).
+  void set_client_max_version(int v) noexcept { client_max_version_ = v; }
+  // A wss client's ciphertext not sent yet (the script sends it, or part of it, raw).
+  std::vector<std::uint8_t> take_ciphertext(std::size_t c) { return clients_[c].tls->take(); }
+  // Bytes on the wire as they are: no tracking, no TLS.
+  void send_raw(std::size_t c, std::span<const std::uint8_t> bytes) {
+    io().peer_send(clients_[c].fd, bytes);
+    settle();
+  }
+  // A wss client's close_notify.
+  void close_notify(std::size_t c) {
+    clients_[c].tls->close_notify();
+    push_tls(c);
+    settle();
+  }
+  // The client stops (true) or resumes (false) reading what the network delivered.
+  void hold_reads(std::size_t c, bool hold) {
+    Client& cl = clients_[c];
+    cl.holding = hold;
+    if (!hold && !cl.unread.empty()) {
+      std::vector<std::uint8_t> bytes;
+      bytes.swap(cl.unread);
+      take_in(c, bytes);
+      settle();
+    }
   }
   int connect_ws(std::string_view path) {
     int c = connect();
@@ -269,7 +356,12 @@ class ShardDriver {
 
   void send(std::size_t c, std::span<const std::uint8_t> bytes) {
     clients_[c].out.feed(bytes, clients_[c].in);
-    io().peer_send(clients_[c].fd, bytes);
+    if (clients_[c].tls) {
+      clients_[c].tls->write(bytes);
+      push_tls(c);
+    } else {
+      io().peer_send(clients_[c].fd, bytes);
+    }
     settle();
   }
   void send(std::size_t c, std::string_view s) {
@@ -287,7 +379,7 @@ class ShardDriver {
   std::size_t deliver(std::size_t c, std::size_t max = SIZE_MAX) {
     std::vector<std::uint8_t> out;
     std::size_t n = io().complete_send(clients_[c].fd, max, out);
-    clients_[c].in.feed(out);
+    take_in(c, out);
     settle();
     return n;
   }
@@ -309,12 +401,47 @@ class ShardDriver {
     if (!io_->violation().empty()) return "backend: " + io_->violation();
     for (const Client& c : clients_) {
       if (!c.in.error().empty()) return "client fd " + std::to_string(c.fd) + ": " + c.in.error();
+      if (c.tls && !c.tls->error().empty()) return "TLS client fd " + std::to_string(c.fd) + ": " + c.tls->error();
     }
     return {};
   }
   [[nodiscard]] bool running() const noexcept { return running_; }
 
  private:
+  // A fresh self-signed pair (unless the config names one) into the group's store.
+  std::string load_tls() {
+    if (group_.config.tls.enabled()) return group_.tls.load(group_.config.tls);
+    std::string dir = make_tls_dir("ringcast-scripted");
+    TlsPairFiles pair = make_tls_pair(dir, "server");
+    X509_free(pair.x509);
+    group_.config.tls.cert_file = pair.cert;
+    group_.config.tls.key_file = pair.key;
+    std::string err = group_.tls.load(group_.config.tls);
+    std::error_code ignored;
+    std::filesystem::remove_all(dir, ignored);  // loaded: the context holds the pair
+    return err;
+  }
+  // What the network delivered to client c: decrypted first for a wss client, whose
+  // answer (its Finished, the plaintext waiting for it) goes out at once.
+  void take_in(std::size_t c, std::span<const std::uint8_t> bytes) {
+    Client& cl = clients_[c];
+    if (cl.holding) {
+      cl.unread.insert(cl.unread.end(), bytes.begin(), bytes.end());
+      return;
+    }
+    if (!cl.tls) {
+      cl.in.feed(bytes);
+      return;
+    }
+    std::vector<std::uint8_t> plain = cl.tls->receive(bytes);
+    cl.in.feed(plain);
+    push_tls(c);
+  }
+  void push_tls(std::size_t c) {
+    std::vector<std::uint8_t> cipher = clients_[c].tls->take();
+    if (!cipher.empty()) io().peer_send(clients_[c].fd, cipher);
+  }
+
   BuiltinApps apps_;  // before the group: the shard calls them
   ShardGroup group_;
   Shard* shard_ = nullptr;
@@ -322,6 +449,7 @@ class ShardDriver {
   std::string init_error_;
   std::vector<Client> clients_;
   int next_fd_ = 100;
+  int client_max_version_ = TLS1_3_VERSION;
   bool running_ = true;
 };
 
