@@ -12,16 +12,7 @@ namespace {
 
 using protocol::Opcode;
 
-Config small_config() {
-  Config cfg;
-  cfg.max_connections_per_shard = 16;
-  cfg.handshake_timeout = std::chrono::milliseconds(500);
-  cfg.idle_timeout = std::chrono::milliseconds(2000);
-  cfg.close_timeout = std::chrono::milliseconds(500);
-  cfg.max_backlog = 4096;
-  cfg.max_message = 1 << 16;
-  return cfg;
-}
+Config small_config() { return scripted_config(); }
 
 Config coalescing(std::chrono::milliseconds window) {
   Config cfg = small_config();

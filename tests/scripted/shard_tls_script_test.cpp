@@ -14,16 +14,7 @@ namespace {
 
 using protocol::Opcode;
 
-Config tls_config() {
-  Config cfg;
-  cfg.max_connections_per_shard = 32;
-  cfg.handshake_timeout = std::chrono::milliseconds(500);
-  cfg.idle_timeout = std::chrono::milliseconds(2000);
-  cfg.close_timeout = std::chrono::milliseconds(500);
-  cfg.max_backlog = 4096;
-  cfg.max_message = 1 << 16;
-  return cfg;
-}
+Config tls_config() { return scripted_config(32); }
 
 std::size_t tls_failures(ShardDriver& d, TlsFailure f) {
   return d.shard().metrics().tls_failures[static_cast<std::size_t>(f)].get();

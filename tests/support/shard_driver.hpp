@@ -213,6 +213,18 @@ inline std::vector<std::uint8_t> client_frame(protocol::Opcode op, std::string_v
   return out;
 }
 
+// Limits small enough for scripted tests to reach (deadlines in ticks, a 4 KiB backlog).
+inline Config scripted_config(std::size_t slots = 16) {
+  Config cfg;
+  cfg.max_connections_per_shard = slots;
+  cfg.handshake_timeout = std::chrono::milliseconds(500);
+  cfg.idle_timeout = std::chrono::milliseconds(2000);
+  cfg.close_timeout = std::chrono::milliseconds(500);
+  cfg.max_backlog = 4096;
+  cfg.max_message = 1 << 16;
+  return cfg;
+}
+
 class ShardDriver {
  public:
   struct Client {
