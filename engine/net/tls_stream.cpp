@@ -83,7 +83,10 @@ int TlsStream::bio_read(char* buf, int len) noexcept {
 bool TlsStream::bio_write(const char* data, int len) noexcept {
   auto n = static_cast<std::size_t>(len);
   std::size_t have = out_ == nullptr ? 0 : out_->len;
-  if (!sealing_ && have + n > kMaxOutput) return false;
+  if (!sealing_) {
+    if (own_ + n > kMaxOutput) return false;
+    own_ += static_cast<std::uint32_t>(n);
+  }
   // seal() sized the frame for what it writes, so this grows only for handshake flights.
   if (!room_for(n, std::max<std::size_t>((have + n) * 2, 4096))) return false;
   std::memcpy(out_->bytes() + have, data, n);
@@ -222,6 +225,7 @@ std::span<const std::uint8_t> TlsStream::wire() noexcept {
     wire_ = out_;
     out_ = nullptr;
     wire_off_ = 0;
+    own_ = 0;
   }
   return {wire_->bytes() + wire_off_, wire_->len - wire_off_};
 }

@@ -106,6 +106,7 @@ class TlsStream {
   ByteBuffer held_;
   bool established_ = false, failed_ = false, notify_sent_ = false, started_ = false;
   bool sealing_ = false;  // inside seal(): its records are not OpenSSL's own output
+  std::uint32_t own_ = 0; // bytes of OpenSSL's own output in `out` (capped by kMaxOutput)
   TlsFailure failure_ = TlsFailure::protocol;
   const char* reason_ = "";
 };
