@@ -135,6 +135,8 @@ class ShardLoop : private CompletionSink {
   void free_slot(Conn& c, std::uint32_t slot) noexcept;  // nothing pending: close the fd, slot reusable
   void on_peer_eof(Conn& c, std::uint32_t slot);
   void send_queued(Conn& c, std::uint32_t slot);
+  // One send of `iov` (`send` for one iovec, else `sendmsg`), covering `entries` queue entries.
+  void start_send(Conn& c, std::uint32_t slot, const iovec* iov, std::size_t n, std::uint32_t entries);
 
   // TLS (engine/net/shard_tls.cpp): the record layer between the socket and on_input.
   void tls_input(Conn& c, std::uint32_t slot, const std::uint8_t* data, std::size_t len);

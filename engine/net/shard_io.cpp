@@ -56,7 +56,7 @@ void ShardLoop::on_recv(Conn& c, std::uint32_t slot, const Completion& cqe) {
 }
 
 void ShardLoop::on_peer_eof(Conn& c, std::uint32_t slot) {
-  if (c.tls && !c.tls->established() && !c.tls->failed() && c.state == ConnState::handshake) {
+  if (tls_handshaking(c) && !c.tls->failed() && c.state == ConnState::handshake) {
     metrics_.tls_failures[static_cast<std::size_t>(TlsFailure::peer_closed)].add();
   }
   if (c.state == ConnState::finishing && !c.wr_shut) {
@@ -111,6 +111,10 @@ void ShardLoop::send_fin(Conn& c, std::uint32_t slot) {
 void ShardLoop::send_queued(Conn& c, std::uint32_t slot) {
   iovec* iov = io_.send_iovecs(kSendIov);
   std::size_t n = c.queue.fill(iov, kSendIov);
+  start_send(c, slot, iov, n, static_cast<std::uint32_t>(n));
+}
+
+void ShardLoop::start_send(Conn& c, std::uint32_t slot, const iovec* iov, std::size_t n, std::uint32_t entries) {
   std::uint64_t bytes = 0;
   for (std::size_t i = 0; i < n; ++i) bytes += iov[i].iov_len;
   c.inflight_bytes = static_cast<std::uint32_t>(std::min<std::uint64_t>(bytes, UINT32_MAX));
@@ -121,7 +125,7 @@ void ShardLoop::send_queued(Conn& c, std::uint32_t slot) {
     io_.sendmsg(c.fd, slot, iov, n, pack(Op::send, c.gen, slot));
   }
   c.send_inflight = true;
-  c.inflight_entries = static_cast<std::uint32_t>(n);
+  c.inflight_entries = entries;
   metrics_.sends.add();
 }
 

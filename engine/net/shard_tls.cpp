@@ -57,10 +57,7 @@ void ShardLoop::tls_read(Conn& c, std::uint32_t slot) {
     if (!was && t.established()) metrics_.tls_handshakes.add();
     if (r.status == TlsStream::Status::data) {
       on_input(c, slot, tls_plain_.get(), r.n);
-      if (c.state == ConnState::dead) {
-        t.forget_input();
-        return;
-      }
+      if (c.state == ConnState::dead) break;
       continue;
     }
     if (r.status == TlsStream::Status::closed) {
@@ -130,11 +127,8 @@ void ShardLoop::tls_flush(Conn& c, std::uint32_t slot) {
     if (c.queue.empty()) send_fin(c, slot);  // after close_notify (or the alert)
     return;
   }
-  c.inflight_bytes = static_cast<std::uint32_t>(w.size());
-  c.inflight_entries = 0;  // the queue no longer holds what this send carries
-  io_.send(c.fd, slot, w.data(), w.size(), pack(Op::send, c.gen, slot));
-  c.send_inflight = true;
-  metrics_.sends.add();
+  iovec one{const_cast<std::uint8_t*>(w.data()), w.size()};
+  start_send(c, slot, &one, 1, 0);  // no queue entry: what it carries left the queue when sealed
 }
 
 }  // namespace ringcast::engine

@@ -111,6 +111,7 @@ bool TlsStream::room_for(std::size_t n, std::size_t grow_to) noexcept {
 
 void TlsStream::fail(int ssl_error) noexcept {
   failed_ = true;
+  in_len_ = 0;  // nothing after a fatal error is read
   unsigned long e = 0, last = 0;
   while ((e = ERR_get_error()) != 0) last = e;  // drain: the queue is per thread, shared by every stream
   int reason = ERR_GET_LIB(last) == ERR_LIB_SSL ? ERR_GET_REASON(last) : 0;
@@ -143,7 +144,6 @@ TlsStream::Read TlsStream::read(std::uint8_t* out, std::size_t cap) noexcept {
       int err = SSL_get_error(ssl_, rc);
       if (err == SSL_ERROR_WANT_READ) return {0, Status::want_more};
       fail(err);
-      in_len_ = 0;
       return {0, Status::failed};
     }
     established_ = true;
@@ -157,7 +157,6 @@ TlsStream::Read TlsStream::read(std::uint8_t* out, std::size_t cap) noexcept {
     return {0, Status::closed};
   }
   fail(err);
-  in_len_ = 0;
   return {0, Status::failed};
 }
 
