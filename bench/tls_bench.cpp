@@ -1,6 +1,7 @@
 // What sealing costs per message on a wss connection (engine/net/tls_stream): a batch of
 // queued frames gathered into full 16 KiB records (what the shard does) against one record
-// per frame, by frame size; and a full handshake (server side) per second. The client is
+// per frame, by frame size, on either record layer after the handshake (Records or
+// OpenSSL's); opening client records; and a full handshake (server side) per second. The client is
 // OpenSSL on memory BIOs in the same thread; the certificate is a P-256 one made at start.
 #include <benchmark/benchmark.h>
 #include <openssl/bio.h>
@@ -11,6 +12,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -48,14 +50,14 @@ SslCtx* server_ctx() {
 // A server stream and an OpenSSL client talking through memory.
 struct Pair {
   FramePool pool;
-  TlsStream* server = TlsStream::create(server_ctx(), pool);
+  TlsStream* server;
   SSL_CTX* cctx = SSL_CTX_new(TLS_client_method());
   SSL* client = SSL_new(cctx);
   BIO* c_in = BIO_new(BIO_s_mem());   // what the server sent
   BIO* c_out = BIO_new(BIO_s_mem());  // what the client sends
-  std::unique_ptr<std::uint8_t[]> plain{new std::uint8_t[TlsStream::kRecord]};
+  std::unique_ptr<std::uint8_t[]> plain{new std::uint8_t[TlsStream::kPlainBuffer]};
 
-  Pair() {
+  explicit Pair(TlsStream::Layer layer = TlsStream::Layer::records) : server(TlsStream::create(server_ctx(), pool, layer)) {
     SSL_set_bio(client, c_in, c_out);
     SSL_set_connect_state(client);
     for (int i = 0; i < 20 && !(server->established() && SSL_is_init_finished(client)); ++i) {
@@ -75,7 +77,7 @@ struct Pair {
     long n = BIO_get_mem_data(c_out, &data);
     if (n <= 0) return;
     server->give(reinterpret_cast<const std::uint8_t*>(data), static_cast<std::size_t>(n));
-    while (server->read(plain.get(), TlsStream::kRecord).status == TlsStream::Status::data) {
+    while (server->read(plain.get()).status == TlsStream::Status::data) {
     }
     (void)BIO_reset(c_out);
   }
@@ -92,8 +94,13 @@ struct Pair {
 };
 
 // 256 queued frames of `size` bytes (a send's worth), sealed as the shard does: gathered.
+// Second argument: the record layer after the handshake (0: Records, 1: OpenSSL's).
+TlsStream::Layer layer_of(const benchmark::State& state) {
+  return state.range(1) == 0 ? TlsStream::Layer::records : TlsStream::Layer::openssl;
+}
+
 void BM_SealGathered(benchmark::State& state) {
-  Pair p;
+  Pair p(layer_of(state));
   auto size = static_cast<std::size_t>(state.range(0));
   std::vector<std::uint8_t> frame(size, 'x');
   std::vector<iovec> iov(256, iovec{frame.data(), size});
@@ -118,11 +125,11 @@ void BM_SealGathered(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * 256);
   state.SetBytesProcessed(state.iterations() * 256 * static_cast<std::int64_t>(size));
 }
-BENCHMARK(BM_SealGathered)->Arg(64)->Arg(512)->Arg(4096)->Arg(16384);
+BENCHMARK(BM_SealGathered)->ArgsProduct({{64, 512, 4096, 16384}, {0, 1}});
 
 // The same frames, one record each (what sealing per frame would cost).
 void BM_SealPerFrame(benchmark::State& state) {
-  Pair p;
+  Pair p(layer_of(state));
   auto size = static_cast<std::size_t>(state.range(0));
   std::vector<std::uint8_t> frame(size, 'x');
   iovec one{frame.data(), size};
@@ -134,7 +141,27 @@ void BM_SealPerFrame(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * 256);
   state.SetBytesProcessed(state.iterations() * 256 * static_cast<std::int64_t>(size));
 }
-BENCHMARK(BM_SealPerFrame)->Arg(64)->Arg(512)->Arg(4096)->Arg(16384);
+BENCHMARK(BM_SealPerFrame)->ArgsProduct({{64, 512, 4096, 16384}, {0, 1}});
+
+// 64 client records of `size` bytes opened by the server (what a chatty client costs);
+// timed by hand: each batch needs a fresh pair, whose set-up is not the figure.
+void BM_Open(benchmark::State& state) {
+  auto size = static_cast<std::size_t>(state.range(0));
+  std::vector<std::uint8_t> msg(size, 'y');
+  for (auto _ : state) {
+    Pair p(layer_of(state));
+    for (int i = 0; i < 64; ++i) SSL_write(p.client, msg.data(), static_cast<int>(size));
+    char* data = nullptr;
+    long n = BIO_get_mem_data(p.c_out, &data);
+    auto start = std::chrono::steady_clock::now();
+    p.server->give(reinterpret_cast<const std::uint8_t*>(data), static_cast<std::size_t>(n));
+    while (p.server->read(p.plain.get()).status == TlsStream::Status::data) {
+    }
+    state.SetIterationTime(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  state.SetItemsProcessed(state.iterations() * 64);
+}
+BENCHMARK(BM_Open)->ArgsProduct({{64, 4096}, {0, 1}})->UseManualTime();
 
 // A full TLS 1.3 handshake, both sides (the client's half is in the figure too).
 void BM_Handshake(benchmark::State& state) {

@@ -96,7 +96,7 @@ std::string ShardLoop::init() {
   if (wake_fd_ < 0) return std::string("eventfd: ") + std::strerror(errno);
   if (accepting_[1].fd >= 0) {
     if (tls_store_ == nullptr || !tls_store_->loaded()) return "a TLS listener without a certificate";
-    tls_plain_ = std::make_unique<std::uint8_t[]>(TlsStream::kRecord);
+    tls_plain_ = std::make_unique<std::uint8_t[]>(TlsStream::kPlainBuffer);
     tls_seal_ = std::make_unique<std::uint8_t[]>(TlsStream::kRecord);
     tls_iov_ = std::make_unique<iovec[]>(kSendIov);
   }

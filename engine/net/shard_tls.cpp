@@ -53,7 +53,7 @@ void ShardLoop::tls_read(Conn& c, std::uint32_t slot) {
   for (;;) {
     bool was = t.established();
     if (!was && tls_budget_ > 0) --tls_budget_;
-    TlsStream::Read r = t.read(tls_plain_.get(), TlsStream::kRecord);
+    TlsStream::Read r = t.read(tls_plain_.get());
     if (!was && t.established()) metrics_.tls_handshakes.add();
     if (r.status == TlsStream::Status::data) {
       on_input(c, slot, tls_plain_.get(), r.n);
@@ -74,9 +74,10 @@ void ShardLoop::tls_read(Conn& c, std::uint32_t slot) {
 void ShardLoop::tls_failed(Conn& c, std::uint32_t slot) {
   TlsStream& t = *c.tls;
   if (t.established()) {
-    // A bad record on an open connection: nothing sensible can follow it.
+    // A bad record on an open connection: nothing sensible can follow it but our alert.
     g_tls_log.log(LogLevel::debug, "TLS error from port %u: %s", static_cast<unsigned>(c.port), t.reason());
-    tear_down(c, slot);
+    c.queue.clear(leases_);
+    end_after_flush(c, slot);
     return;
   }
   metrics_.tls_failures[static_cast<std::size_t>(t.failure())].add();

@@ -1,5 +1,7 @@
 #include "engine/net/tls_context.hpp"
 
+#include "engine/net/tls_stream.hpp"
+
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -56,6 +58,7 @@ SslCtx* make_tls_context(const TlsConfig& cfg, std::string& error) {
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
   SSL_CTX_set_num_tickets(ctx, 1);
   SSL_CTX_set_alpn_select_cb(ctx, select_http11, nullptr);
+  TlsStream::prepare_context(ctx);  // TLS 1.3 connections leave OpenSSL after the handshake
   std::string ciphers = cfg.ciphers.empty() ? std::string(kDefaultCiphers) : cfg.ciphers;
   if (SSL_CTX_set_cipher_list(ctx, ciphers.c_str()) != 1) return fail("--tls-ciphers '" + ciphers + "'");
   if (!cfg.ciphersuites.empty() && SSL_CTX_set_ciphersuites(ctx, cfg.ciphersuites.c_str()) != 1) {

@@ -1,6 +1,7 @@
 #include "engine/net/tls_stream.hpp"
 
 #include <openssl/bio.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -44,13 +45,75 @@ struct TlsBio {
   }
 };
 
-TlsStream* TlsStream::create(SslCtx* ctx, FramePool& pool) noexcept {
+// The application traffic secrets as OpenSSL's key-log callback reports them, and the
+// records the server sent under its secret before the hand-over (TLS 1.3 session tickets).
+struct TlsStream::Handover {
+  std::uint8_t client[protocol::tls13::kMaxSecret], server[protocol::tls13::kMaxSecret];
+  std::uint8_t client_len = 0, server_len = 0;
+  std::uint32_t tickets = 0;
+  ~Handover() {
+    OPENSSL_cleanse(client, sizeof client);
+    OPENSSL_cleanse(server, sizeof server);
+  }
+};
+
+struct TlsCallbacks {
+  static TlsStream::Handover* of(const SSL* ssl) {
+    auto* t = static_cast<TlsStream*>(SSL_get_app_data(ssl));
+    return t == nullptr ? nullptr : t->handover_.get();
+  }
+  // "LABEL <client random> <secret>", hex: only the two application secrets are kept.
+  static void keylog(const SSL* ssl, const char* line) {
+    TlsStream::Handover* h = of(ssl);
+    if (h == nullptr) return;
+    std::uint8_t* dst = nullptr;
+    std::uint8_t* len = nullptr;
+    if (std::strncmp(line, "CLIENT_TRAFFIC_SECRET_0 ", 24) == 0) {
+      dst = h->client, len = &h->client_len;
+    } else if (std::strncmp(line, "SERVER_TRAFFIC_SECRET_0 ", 24) == 0) {
+      dst = h->server, len = &h->server_len;
+    } else {
+      return;
+    }
+    const char* hex = std::strchr(line + 24, ' ');
+    if (hex == nullptr) return;
+    std::size_t n = 0;
+    for (++hex; hex[0] != '\0' && hex[1] != '\0' && n < protocol::tls13::kMaxSecret; hex += 2) {
+      int hi = OPENSSL_hexchar2int(static_cast<unsigned char>(hex[0]));
+      int lo = OPENSSL_hexchar2int(static_cast<unsigned char>(hex[1]));
+      if (hi < 0 || lo < 0) return;
+      dst[n++] = static_cast<std::uint8_t>(hi << 4 | lo);
+    }
+    *len = static_cast<std::uint8_t>(n);
+  }
+  static int ticket_generated(SSL* ssl, void*) {
+    if (TlsStream::Handover* h = of(ssl)) ++h->tickets;
+    return 1;
+  }
+};
+
+void TlsStream::prepare_context(SslCtx* ctx) noexcept {
+  SSL_CTX_set_keylog_callback(ctx, TlsCallbacks::keylog);
+  SSL_CTX_set_session_ticket_cb(ctx, TlsCallbacks::ticket_generated, nullptr, nullptr);
+}
+
+TlsStream::TlsStream(ssl_st* ssl, FramePool& pool) noexcept : ssl_(ssl), pool_(pool) {}
+
+TlsStream* TlsStream::create(SslCtx* ctx, FramePool& pool, Layer layer) noexcept {
   BIO_METHOD* meth = TlsBio::method();
   if (meth == nullptr || ctx == nullptr) return nullptr;
   SSL* ssl = SSL_new(ctx);
   if (ssl == nullptr) return nullptr;
   BIO* bio = BIO_new(meth);
   auto* t = bio == nullptr ? nullptr : new (std::nothrow) TlsStream(ssl, pool);
+  if (t != nullptr && layer == Layer::records) {
+    t->handover_.reset(new (std::nothrow) Handover);
+    if (t->handover_ == nullptr) {
+      t->ssl_ = nullptr;  // freed below
+      delete t;
+      t = nullptr;
+    }
+  }
   if (t == nullptr) {
     BIO_free(bio);
     SSL_free(ssl);
@@ -58,13 +121,14 @@ TlsStream* TlsStream::create(SslCtx* ctx, FramePool& pool) noexcept {
     return nullptr;
   }
   BIO_set_data(bio, t);
+  SSL_set_app_data(ssl, t);
   SSL_set_bio(ssl, bio, bio);  // one BIO both ways; the SSL owns it
   SSL_set_accept_state(ssl);
   return t;
 }
 
 TlsStream::~TlsStream() {
-  SSL_free(ssl_);
+  SSL_free(ssl_);  // (nullptr after the hand-over)
   if (out_ != nullptr) release_holder(out_, &pool_);
   if (wire_ != nullptr) release_holder(wire_, &pool_);
 }
@@ -132,7 +196,7 @@ void TlsStream::fail(int ssl_error) noexcept {
   }
 }
 
-TlsStream::Read TlsStream::read(std::uint8_t* out, std::size_t cap) noexcept {
+TlsStream::Read TlsStream::read(std::uint8_t* out) noexcept {
   if (failed_) {
     in_len_ = 0;
     return {0, Status::failed};
@@ -147,8 +211,10 @@ TlsStream::Read TlsStream::read(std::uint8_t* out, std::size_t cap) noexcept {
       return {0, Status::failed};
     }
     established_ = true;
+    hand_over();
   }
-  int n = SSL_read(ssl_, out, static_cast<int>(std::min<std::size_t>(cap, INT32_MAX)));
+  if (ssl_ == nullptr) return read_records(out);
+  int n = SSL_read(ssl_, out, static_cast<int>(kPlainBuffer));
   if (n > 0) return {static_cast<std::size_t>(n), Status::data};
   int err = SSL_get_error(ssl_, n);
   if (err == SSL_ERROR_WANT_READ) return {0, Status::want_more};
@@ -158,6 +224,98 @@ TlsStream::Read TlsStream::read(std::uint8_t* out, std::size_t cap) noexcept {
   }
   fail(err);
   return {0, Status::failed};
+}
+
+void TlsStream::hand_over() noexcept {
+  std::unique_ptr<Handover> h = std::move(handover_);
+  if (h == nullptr || SSL_version(ssl_) != TLS1_3_VERSION || h->client_len == 0 || h->server_len == 0) return;
+  const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl_);
+  auto suite = cipher == nullptr ? std::nullopt : protocol::tls13::suite_from_id(SSL_CIPHER_get_protocol_id(cipher));
+  // OpenSSL reads record by record (no read-ahead): nothing of the client's can be inside it.
+  if (!suite || SSL_has_pending(ssl_) != 0) return;
+  if (!records_.init(*suite, {h->client, h->client_len}, {h->server, h->server_len}, h->tickets)) return;
+  SSL_free(ssl_);
+  ssl_ = nullptr;
+}
+
+bool TlsStream::take_partial(std::size_t n) noexcept {
+  n = std::min(n, in_len_);
+  if (!partial_.append(in_, n)) return false;
+  in_ += n;
+  in_len_ -= n;
+  return true;
+}
+
+TlsStream::Read TlsStream::read_records(std::uint8_t* out) noexcept {
+  using protocol::tls13::Records;
+  for (;;) {
+    const std::uint8_t* record = in_;
+    std::size_t size = 0;
+    if (partial_.empty()) {
+      size = records_.record_size(in_, in_len_);
+      if (size == Records::kBadHeader) return fail_records();
+      if (size == 0 || size > in_len_) {  // the record goes on in a later receive
+        if (in_len_ > 0 && !take_partial(in_len_)) return fail_records();
+        return {0, Status::want_more};
+      }
+      in_ += size;
+      in_len_ -= size;
+    } else {
+      if (!take_partial(protocol::tls13::kHeader - std::min(partial_.size(), protocol::tls13::kHeader))) {
+        return fail_records();
+      }
+      size = records_.record_size(partial_.data(), partial_.size());
+      if (size == Records::kBadHeader) return fail_records();
+      if (size == 0) return {0, Status::want_more};
+      if (!take_partial(size - partial_.size())) return fail_records();
+      if (partial_.size() < size) return {0, Status::want_more};
+      record = partial_.data();
+    }
+    Records::Opened o = records_.open(record, size, out);
+    if (!partial_.empty()) partial_.clear();
+    switch (o.got) {
+      case Records::Got::data:
+        if (o.n > 0) return {o.n, Status::data};
+        break;
+      case Records::Got::nothing:
+        break;
+      case Records::Got::closed:
+        in_len_ = 0;
+        return {0, Status::closed};
+      case Records::Got::failed:
+        return fail_records();
+    }
+  }
+}
+
+TlsStream::Read TlsStream::fail_records() noexcept {
+  failed_ = true;
+  in_len_ = 0;
+  partial_.clear();
+  failure_ = TlsFailure::protocol;
+  reason_ = records_.failure() != nullptr ? records_.failure() : "out of memory";
+  if (auto alert = records_.alert(); alert && room_for(protocol::tls13::kOverhead + 2, 256)) {
+    out_->len += static_cast<std::uint32_t>(records_.seal_alert(*alert, out_->bytes() + out_->len));
+  }
+  return {0, Status::failed};
+}
+
+static_assert(protocol::tls13::Records::kSealSlack <= 64, "seal() reserves 64 bytes a record");
+
+bool TlsStream::write_records(const std::uint8_t* p, std::size_t len) noexcept {
+  // seal() made room: kRecord plus 64 bytes per record (Records::kSealSlack fits in it).
+  while (len > 0) {
+    std::size_t take = std::min(len, kRecord);
+    std::size_t n = records_.seal({p, take}, out_->bytes() + out_->len);
+    if (n == 0) {
+      (void)fail_records();
+      return false;
+    }
+    out_->len += static_cast<std::uint32_t>(n);
+    p += take;
+    len -= take;
+  }
+  return true;
 }
 
 std::size_t TlsStream::seal(const iovec* iov, std::size_t n, std::size_t budget, std::uint8_t* scratch) noexcept {
@@ -172,7 +330,8 @@ std::size_t TlsStream::seal(const iovec* iov, std::size_t n, std::size_t budget,
     failed_ = true;
     return 0;
   }
-  auto write = [this](const void* p, std::size_t len) {
+  auto write = [this](const std::uint8_t* p, std::size_t len) {
+    if (ssl_ == nullptr) return write_records(p, len);
     sealing_ = true;
     int rc = SSL_write(ssl_, p, static_cast<int>(len));
     sealing_ = false;
@@ -215,6 +374,13 @@ std::size_t TlsStream::seal(const iovec* iov, std::size_t n, std::size_t budget,
 void TlsStream::close_notify() noexcept {
   if (notify_sent_ || !established_ || failed_) return;
   notify_sent_ = true;
+  if (ssl_ == nullptr) {
+    if (room_for(protocol::tls13::kOverhead + 2, 256)) {
+      out_->len += static_cast<std::uint32_t>(
+          records_.seal_alert(protocol::tls13::Alert::close_notify, out_->bytes() + out_->len));
+    }
+    return;
+  }
   if (SSL_shutdown(ssl_) < 0) ERR_clear_error();  // 0 is "sent, the peer's not seen yet"
 }
 

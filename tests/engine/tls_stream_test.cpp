@@ -205,16 +205,20 @@ struct Server {
   TlsPtr tls;
   Bytes plain;  // every plaintext byte read
   Bytes scratch = Bytes(TlsStream::kRecord);
-  std::size_t read_cap = TlsStream::kRecord;
 
-  explicit Server(SslCtx* ctx) : tls(TlsStream::create(ctx, pool)) { EXPECT_NE(tls, nullptr); }
+  TlsStream::Layer layer;
+
+  explicit Server(SslCtx* ctx, TlsStream::Layer l = TlsStream::Layer::records)
+      : tls(TlsStream::create(ctx, pool, l)), layer(l) {
+    EXPECT_NE(tls, nullptr);
+  }
 
   // Gives `len` bytes and reads until something else than data.
   Status feed(const std::uint8_t* data, std::size_t len) {
-    Bytes buf(read_cap);
+    Bytes buf(TlsStream::kPlainBuffer);
     tls->give(data, len);
     for (;;) {
-      TlsStream::Read r = tls->read(buf.data(), buf.size());
+      TlsStream::Read r = tls->read(buf.data());
       if (r.status != Status::data) return r.status;
       EXPECT_GT(r.n, 0u);
       EXPECT_LE(r.n, buf.size());
@@ -252,6 +256,11 @@ struct Server {
     c.put(s.drain());
     if (rc == 1 && s.tls->established()) {
       if (!c.read_all().empty()) return ::testing::AssertionFailure() << "unexpected plaintext";
+      // TLS 1.3 leaves OpenSSL for Records after the handshake; TLS 1.2 stays.
+      bool records = SSL_version(c.ssl()) == TLS1_3_VERSION && s.layer == TlsStream::Layer::records;
+      if (s.tls->own_records() != records) {
+        return ::testing::AssertionFailure() << "own_records() is " << s.tls->own_records();
+      }
       return ::testing::AssertionSuccess();
     }
   }
@@ -354,10 +363,6 @@ std::string alpn_of(SSL* ssl) {
 const Bytes& big_message() {
   static const Bytes b = pattern(16u << 20, 16);
   return b;
-}
-
-std::string version_name(const ::testing::TestParamInfo<int>& p) {
-  return p.param == TLS1_2_VERSION ? "Tls12" : "Tls13";
 }
 
 // ---- handshakes ----------------------------------------------------------------------
@@ -479,14 +484,34 @@ TEST(TlsHandshake, DataInTheSameGiveAsTheFinished) {
 
 // ---- plaintext both ways ---------------------------------------------------------------
 
-class TlsData : public ::testing::TestWithParam<int> {
+// TLS 1.2 (OpenSSL's records) and TLS 1.3 in each suite Records takes over.
+// (and TLS 1.3 kept in OpenSSL, as a suite Records does not take would be).
+struct Variant {
+  int version;
+  const char* suites;
+  const char* name;
+  TlsStream::Layer layer = TlsStream::Layer::records;
+};
+constexpr Variant kVariants[] = {
+    {TLS1_2_VERSION, nullptr, "Tls12"},
+    {TLS1_3_VERSION, "TLS_AES_128_GCM_SHA256", "Tls13Aes128Gcm"},
+    {TLS1_3_VERSION, "TLS_AES_256_GCM_SHA384", "Tls13Aes256Gcm"},
+    {TLS1_3_VERSION, "TLS_CHACHA20_POLY1305_SHA256", "Tls13Chacha20Poly1305"},
+    {TLS1_3_VERSION, nullptr, "Tls13InOpenSsl", TlsStream::Layer::openssl},
+};
+std::string variant_name(const ::testing::TestParamInfo<Variant>& p) { return p.param.name; }
+
+class TlsData : public ::testing::TestWithParam<Variant> {
  protected:
   void SetUp() override {
     ctx_ = server_ctx(certs().ec);
-    s_ = std::make_unique<Server>(ctx_.get());
-    c_ = std::make_unique<Client>(ClientOptions{.max_version = GetParam()});
+    s_ = std::make_unique<Server>(ctx_.get(), GetParam().layer);
+    c_ = std::make_unique<Client>(ClientOptions{.max_version = GetParam().version, .suites = GetParam().suites});
     ASSERT_TRUE(handshake(*c_, *s_));
-    ASSERT_EQ(SSL_version(c_->ssl()), GetParam());
+    ASSERT_EQ(SSL_version(c_->ssl()), GetParam().version);
+    if (GetParam().suites != nullptr) {
+      EXPECT_STREQ(SSL_CIPHER_get_name(SSL_get_current_cipher(c_->ssl())), GetParam().suites);
+    }
   }
   // Client -> server, byte-exact.
   void up(const Bytes& msg) {
@@ -520,20 +545,15 @@ class TlsData : public ::testing::TestWithParam<int> {
 
 TEST_P(TlsData, ClientToServerByteExact) {
   // 0 B: nothing on the wire, nothing read.
-  std::uint8_t buf[64];
-  s_->tls->give(buf, 0);
-  EXPECT_EQ(s_->tls->read(buf, sizeof buf).status, Status::want_more);
+  Bytes buf(TlsStream::kPlainBuffer);
+  s_->tls->give(buf.data(), 0);
+  EXPECT_EQ(s_->tls->read(buf.data()).status, Status::want_more);
   for (std::size_t n : {1u, 2u, 100u, 16383u, 16384u, 16385u, 65536u}) {
     SCOPED_TRACE(n);
     up(pattern(n, static_cast<std::uint32_t>(n)));
   }
   up(big_message());
   EXPECT_FALSE(s_->tls->failed());
-}
-
-TEST_P(TlsData, ClientToServerIntoASmallReadBuffer) {
-  s_->read_cap = 1000;  // a record read in pieces
-  up(pattern(50000, 7));
 }
 
 TEST_P(TlsData, ServerToClientByteExact) {
@@ -575,8 +595,7 @@ TEST_P(TlsData, EchoManyRoundTrips) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Versions, TlsData, ::testing::Values(TLS1_2_VERSION, TLS1_3_VERSION),
-                         version_name);
+INSTANTIATE_TEST_SUITE_P(Versions, TlsData, ::testing::ValuesIn(kVariants), variant_name);
 
 // ---- seal(): record packing and budget ---------------------------------------------------
 
@@ -673,8 +692,7 @@ TEST_P(TlsSeal, BudgetIsRespectedAndTheRestSealsNext) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Versions, TlsSeal, ::testing::Values(TLS1_2_VERSION, TLS1_3_VERSION),
-                         version_name);
+INSTANTIATE_TEST_SUITE_P(Versions, TlsSeal, ::testing::ValuesIn(kVariants), variant_name);
 
 // ---- wire() / wire_sent() --------------------------------------------------------------
 
@@ -750,18 +768,17 @@ TEST_P(TlsWire, ClientCloseNotifyGivesClosed) {
   ERR_clear_error();
 }
 
-INSTANTIATE_TEST_SUITE_P(Versions, TlsWire, ::testing::Values(TLS1_2_VERSION, TLS1_3_VERSION),
-                         version_name);
+INSTANTIATE_TEST_SUITE_P(Versions, TlsWire, ::testing::ValuesIn(kVariants), variant_name);
 
 // read() before any give(), or after give(nullptr, 0) (an empty ByteBuffer's data()), must
 // not hand memcpy a null pointer (UBSan caught it once).
 TEST(TlsStream, ReadBeforeAnyInputWantsMore) {
   CtxPtr ctx = server_ctx(certs().ec);
   Server s(ctx.get());
-  std::uint8_t buf[64];
-  EXPECT_EQ(s.tls->read(buf, sizeof buf).status, Status::want_more);
+  Bytes buf(TlsStream::kPlainBuffer);
+  EXPECT_EQ(s.tls->read(buf.data()).status, Status::want_more);
   s.tls->give(nullptr, 0);
-  EXPECT_EQ(s.tls->read(buf, sizeof buf).status, Status::want_more);
+  EXPECT_EQ(s.tls->read(buf.data()).status, Status::want_more);
 }
 
 TEST(TlsClose, CloseNotifyBeforeTheHandshakeIsIgnored) {
@@ -807,10 +824,10 @@ Failed fail_with(const Bytes& input) {
   EXPECT_NE(s.tls->reason(), nullptr);
   EXPECT_STRNE(s.tls->reason(), "");
   // Failed for good: later reads, seals and close_notify do nothing.
-  std::uint8_t buf[16];
+  Bytes buf(TlsStream::kPlainBuffer);
   s.tls->give(input.data(), input.size());
-  EXPECT_EQ(s.tls->read(buf, sizeof buf).status, Status::failed);
-  iovec v{buf, sizeof buf};
+  EXPECT_EQ(s.tls->read(buf.data()).status, Status::failed);
+  iovec v{buf.data(), 16};
   EXPECT_EQ(s.tls->seal(&v, 1, SIZE_MAX, s.scratch.data()), 0u);
   Failed f{s.tls->failure(), s.drain()};
   s.tls->close_notify();
@@ -950,6 +967,78 @@ TEST(TlsFailures, BadRecordAfterTheHandshakeIsProtocol) {
     EXPECT_TRUE(s.plain.empty());
     iovec v{rec.data(), rec.size()};
     EXPECT_EQ(s.tls->seal(&v, 1, SIZE_MAX, s.scratch.data()), 0u);
+    // The client is told why: a bad_record_mac alert.
+    c.put(s.drain());
+    std::uint8_t buf[16];
+    EXPECT_LE(SSL_read(c.ssl(), buf, sizeof buf), 0);
+    EXPECT_EQ(ERR_GET_REASON(ERR_peek_last_error()), SSL_R_SSLV3_ALERT_BAD_RECORD_MAC);
+    ERR_clear_error();
+  }
+}
+
+// Records (TLS 1.3 after the hand-over) keep a record split across receives, byte by byte.
+TEST(TlsRecords, RecordsSplitAtEveryByte) {
+  CtxPtr ctx = server_ctx(certs().ec);
+  Server s(ctx.get());
+  Client c({.min_version = TLS1_3_VERSION});
+  ASSERT_TRUE(handshake(c, s));
+  Bytes msg;
+  for (std::size_t n : {1u, 100u, 20000u}) {
+    Bytes part = pattern(n, static_cast<std::uint32_t>(n));
+    c.write(part);
+    msg.insert(msg.end(), part.begin(), part.end());
+  }
+  Bytes wire = c.take();
+  for (std::uint8_t b : wire) ASSERT_EQ(s.feed(&b, 1), Status::want_more);
+  EXPECT_EQ(s.plain, msg);
+}
+
+// A KeyUpdate the client does not ask us to answer changes only its own keys.
+TEST(TlsRecords, KeyUpdateNotRequestedIsNotAnswered) {
+  CtxPtr ctx = server_ctx(certs().ec);
+  Server s(ctx.get());
+  Client c({.min_version = TLS1_3_VERSION});
+  ASSERT_TRUE(handshake(c, s));
+  for (int requested : {SSL_KEY_UPDATE_NOT_REQUESTED, SSL_KEY_UPDATE_REQUESTED}) {
+    SCOPED_TRACE(requested);
+    ASSERT_EQ(SSL_key_update(c.ssl(), requested), 1);
+    Bytes msg = pattern(100, 5);
+    c.write(msg);
+    s.plain.clear();
+    ASSERT_EQ(s.feed(c.take()), Status::want_more);
+    EXPECT_EQ(s.plain, msg);
+    Queue q = queue_of(msg, 100);
+    seal_all(s, q, SIZE_MAX);
+    Bytes out = s.drain();
+    // Our KeyUpdate comes first when asked for: one record more.
+    EXPECT_EQ(records(out).size(), requested == SSL_KEY_UPDATE_REQUESTED ? 2u : 1u);
+    c.put(out);
+    EXPECT_EQ(c.read_all(), msg);
+  }
+}
+
+// After the handshake only protected records may come: anything else fails with an alert.
+TEST(TlsRecords, UnprotectedOrOversizedRecordsFail) {
+  const Bytes inputs[] = {
+      {20, 3, 3, 0, 1, 1},                // change_cipher_spec after the Finished
+      {21, 3, 3, 0, 2, 1, 0},             // a plaintext close_notify
+      {22, 3, 3, 0, 4, 24, 0, 0, 0},      // a plaintext handshake record
+      {23, 3, 3, 0x41, 0x01},             // 2^14 + 257 bytes announced
+  };
+  for (const Bytes& in : inputs) {
+    SCOPED_TRACE(int(in[0]));
+    CtxPtr ctx = server_ctx(certs().ec);
+    Server s(ctx.get());
+    Client c({.min_version = TLS1_3_VERSION});
+    ASSERT_TRUE(handshake(c, s));
+    EXPECT_EQ(s.feed(in), Status::failed);
+    EXPECT_EQ(s.tls->failure(), TlsFailure::protocol);
+    c.put(s.drain());
+    std::uint8_t buf[16];
+    EXPECT_LE(SSL_read(c.ssl(), buf, sizeof buf), 0);
+    int want = in[0] == 23 ? SSL_R_TLSV1_ALERT_RECORD_OVERFLOW : SSL_R_SSLV3_ALERT_UNEXPECTED_MESSAGE;
+    EXPECT_EQ(ERR_GET_REASON(ERR_peek_last_error()), want);
+    ERR_clear_error();
   }
 }
 

@@ -128,7 +128,7 @@ struct Run {
   FramePool pool;  // outlives the stream
   TlsPtr tls;
   Bytes scratch = Bytes(TlsStream::kRecord);
-  Bytes readbuf = Bytes(TlsStream::kRecord);
+  Bytes readbuf = Bytes(TlsStream::kPlainBuffer);
   SSL* client = nullptr;  // established modes
   BIO* c_in = nullptr;
   BIO* c_out = nullptr;
@@ -158,7 +158,7 @@ struct Run {
       off += n;
       for (;;) {
         bool was_failed = tls->failed();
-        TlsStream::Read r = tls->read(readbuf.data(), readbuf.size());
+        TlsStream::Read r = tls->read(readbuf.data());
         check(!was_failed || r.status == Status::failed, "read after failure did not fail");
         // The queue is the thread's: an error left in it fails the next stream's SSL_get_error().
         check(ERR_peek_error() == 0, "read() left an error in the thread's queue");
