@@ -320,6 +320,11 @@ bool TlsStream::write_records(const std::uint8_t* p, std::size_t len) noexcept {
 
 std::size_t TlsStream::seal(const iovec* iov, std::size_t n, std::size_t budget, std::uint8_t* scratch) noexcept {
   if (failed_ || !established_) return 0;
+  if (notify_sent_) {  // nothing may follow our close_notify (OpenSSL's SSL_write refuses too)
+    failed_ = true;
+    reason_ = "data after our close_notify";
+    return 0;
+  }
   std::size_t total = 0;
   for (std::size_t i = 0; i < n && total < budget; ++i) total += iov[i].iov_len;
   total = std::min(total, budget);

@@ -747,6 +747,11 @@ TEST_P(TlsWire, ServerCloseNotifyReachesTheClient) {
   ASSERT_EQ(recs.size(), 2u);
   s_->tls->close_notify();  // once only
   EXPECT_FALSE(s_->tls->has_output());
+  // Nothing is sealed after it (the fuzzer found Records doing so).
+  iovec late{msg.data(), 10};
+  EXPECT_EQ(s_->tls->seal(&late, 1, SIZE_MAX, s_->scratch.data()), 0u);
+  EXPECT_TRUE(s_->tls->failed());
+  EXPECT_FALSE(s_->tls->has_output());
   c_->put(wire);
   EXPECT_EQ(c_->read_all(), msg);  // the data, then the close
   EXPECT_TRUE(c_->zero_return);
