@@ -1,0 +1,189 @@
+// protocol/client_command: the frames the centrifuge SDK sends, several per message, and
+// every kind of bad input: not JSON, wrong types, two methods, ids out of range, deep data.
+#include "protocol/client_command.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace ringcast::protocol::client {
+namespace {
+
+// Copies what the parser hands over (its views live during the call only).
+struct Got {
+  std::uint32_t id;
+  Method method;
+  std::string channel, token, data, name, version, epoch, rpc_method, delta;
+  std::uint64_t offset;
+  std::int64_t limit;
+  bool recover, positioned, recoverable, join_leave, reverse, has_since;
+};
+
+struct Sink final : CommandSink {
+  std::vector<Got> got;
+  std::size_t stop_after = SIZE_MAX;
+  bool on_command(const Command& c) override {
+    got.push_back({c.id, c.method, std::string(c.channel), std::string(c.token), std::string(c.data),
+                   std::string(c.name), std::string(c.version), std::string(c.epoch), std::string(c.rpc_method),
+                   std::string(c.delta), c.offset, c.limit, c.recover, c.positioned, c.recoverable, c.join_leave,
+                   c.reverse, c.has_since});
+    return got.size() < stop_after;
+  }
+};
+
+struct Parsed {
+  CommandParser::Result result;
+  std::vector<Got> got;
+};
+Parsed parse(std::string_view frame) {
+  static CommandParser parser;  // reused, as a shard does
+  Sink sink;
+  CommandParser::Result r = parser.parse(frame, sink);
+  return {r, sink.got};
+}
+
+TEST(ClientCommand, ConnectAsTheSdkSendsIt) {
+  Parsed p = parse(R"({"id":1,"connect":{"token":"eyJ.a.b","data":{"x":[1,2,{"y":null}]},"name":"js","version":"5.0.0"}})");
+  ASSERT_EQ(p.result.error, ParseError::none) << p.result.what;
+  ASSERT_EQ(p.got.size(), 1u);
+  const Got& g = p.got[0];
+  EXPECT_EQ(g.id, 1u);
+  EXPECT_EQ(g.method, Method::connect);
+  EXPECT_EQ(g.token, "eyJ.a.b");
+  EXPECT_EQ(g.data, R"({"x":[1,2,{"y":null}]})");  // the client's own bytes
+  EXPECT_EQ(g.name, "js");
+  EXPECT_EQ(g.version, "5.0.0");
+}
+
+TEST(ClientCommand, SeveralCommandsPerMessage) {
+  Parsed p = parse("{\"id\":2,\"subscribe\":{\"channel\":\"news\",\"recover\":true,\"offset\":18446744073709551615,"
+                   "\"epoch\":\"xyz\",\"positioned\":true,\"recoverable\":true,\"join_leave\":true,\"delta\":\"fossil\"}}\n"
+                   "\n"
+                   "{\"id\":3,\"publish\":{\"channel\":\"chat:index\",\"data\": \"hi\\u00e9\" }}\r\n"
+                   "{}\n"
+                   "{\"id\":4,\"history\":{\"channel\":\"news\",\"limit\":-1,\"since\":{\"offset\":7,\"epoch\":\"e\"},"
+                   "\"reverse\":true}}\n");
+  ASSERT_EQ(p.result.error, ParseError::none) << p.result.what;
+  ASSERT_EQ(p.got.size(), 4u);
+  EXPECT_EQ(p.got[0].method, Method::subscribe);
+  EXPECT_EQ(p.got[0].channel, "news");
+  EXPECT_TRUE(p.got[0].recover && p.got[0].positioned && p.got[0].recoverable && p.got[0].join_leave);
+  EXPECT_EQ(p.got[0].offset, UINT64_MAX);
+  EXPECT_EQ(p.got[0].epoch, "xyz");
+  EXPECT_EQ(p.got[0].delta, "fossil");
+  EXPECT_EQ(p.got[1].method, Method::publish);
+  EXPECT_EQ(p.got[1].channel, "chat:index");
+  EXPECT_EQ(p.got[1].data, "\"hi\\u00e9\"");  // raw: escapes kept, spaces around trimmed
+  EXPECT_EQ(p.got[2].method, Method::none);  // the pong
+  EXPECT_EQ(p.got[2].id, 0u);
+  EXPECT_EQ(p.got[3].method, Method::history);
+  EXPECT_EQ(p.got[3].limit, -1);
+  EXPECT_TRUE(p.got[3].has_since);
+  EXPECT_EQ(p.got[3].offset, 7u);
+  EXPECT_EQ(p.got[3].epoch, "e");
+  EXPECT_TRUE(p.got[3].reverse);
+}
+
+TEST(ClientCommand, EveryMethodByName) {
+  for (Method m : {Method::connect, Method::subscribe, Method::unsubscribe, Method::publish, Method::presence,
+                   Method::presence_stats, Method::history, Method::ping, Method::send, Method::rpc, Method::refresh,
+                   Method::sub_refresh}) {
+    std::string frame = "{\"id\":9,\"" + std::string(method_name(m)) + "\":{}}";
+    Parsed p = parse(frame);
+    ASSERT_EQ(p.result.error, ParseError::none) << frame;
+    ASSERT_EQ(p.got.size(), 1u);
+    EXPECT_EQ(p.got[0].method, m) << frame;
+  }
+}
+
+TEST(ClientCommand, UnknownFieldsAreIgnoredButChecked) {
+  Parsed ok = parse(R"({"id":5,"future":{"a":[true,false,1.5e3]},"rpc":{"method":"m","data":[1],"extra":"x"}})");
+  ASSERT_EQ(ok.result.error, ParseError::none) << ok.result.what;
+  EXPECT_EQ(ok.got[0].rpc_method, "m");
+  EXPECT_EQ(ok.got[0].data, "[1]");
+  Parsed bad = parse(R"({"id":5,"future":{"a":[tru]},"ping":{}})");
+  EXPECT_EQ(bad.result.error, ParseError::not_json);
+  EXPECT_TRUE(bad.got.empty());
+}
+
+TEST(ClientCommand, NotJson) {
+  for (std::string_view frame : {
+           std::string_view("hello"),
+           std::string_view("[1,2]"),
+           std::string_view("\"just a string\""),
+           std::string_view("{\"id\":1,"),
+           std::string_view("{\"id\":1}}"),
+           std::string_view("{\"id\":1} {\"id\":2}"),
+           std::string_view("{\"id\":1,\"publish\":{\"channel\":\"c\",\"data\":{\"a\":01}}}"),
+           std::string_view("{\"id\":1,\"publish\":{\"channel\":\"c\",\"data\":{\"a\" 1}}}"),
+           std::string_view("{\"id\":1,\"publish\":{\"channel\":\"c\",\"data\":\"\xff\"}}"),  // not UTF-8
+       }) {
+    Parsed p = parse(frame);
+    EXPECT_EQ(p.result.error, ParseError::not_json) << frame;
+    EXPECT_STRNE(p.result.what, "");
+    EXPECT_TRUE(p.got.empty()) << frame;
+  }
+}
+
+TEST(ClientCommand, BadCommands) {
+  for (std::string_view frame : {
+           std::string_view(R"({"id":"1","ping":{}})"),
+           std::string_view(R"({"id":-1,"ping":{}})"),
+           std::string_view(R"({"id":4294967296,"ping":{}})"),
+           std::string_view(R"({"id":1,"ping":{},"publish":{}})"),
+           std::string_view(R"({"id":1,"subscribe":{"channel":5}})"),
+           std::string_view(R"({"id":1,"subscribe":{"channel":"c","recover":"yes"}})"),
+           std::string_view(R"({"id":1,"subscribe":{"channel":"c","offset":-3}})"),
+           std::string_view(R"({"id":1,"subscribe":"c"})"),
+           std::string_view(R"({"id":1,"history":{"since":[1]}})"),
+       }) {
+    Parsed p = parse(frame);
+    EXPECT_EQ(p.result.error, ParseError::bad_command) << frame;
+    EXPECT_TRUE(p.got.empty()) << frame;
+  }
+}
+
+TEST(ClientCommand, TheLinesBeforeABadOneAreHandedOver) {
+  Parsed p = parse("{\"id\":1,\"ping\":{}}\n{\"id\":2,\"ping\":{}}\nnope\n{\"id\":3,\"ping\":{}}");
+  EXPECT_EQ(p.result.error, ParseError::not_json);
+  EXPECT_EQ(p.result.commands, 2u);
+  ASSERT_EQ(p.got.size(), 2u);
+  EXPECT_EQ(p.got[1].id, 2u);
+}
+
+TEST(ClientCommand, TheSinkCanStop) {
+  CommandParser parser;
+  Sink sink;
+  sink.stop_after = 1;
+  CommandParser::Result r = parser.parse("{\"id\":1,\"ping\":{}}\n{\"id\":2,\"ping\":{}}", sink);
+  EXPECT_EQ(r.error, ParseError::none);
+  EXPECT_EQ(r.commands, 1u);
+  EXPECT_EQ(sink.got.size(), 1u);
+}
+
+TEST(ClientCommand, DeepDataIsRefused) {
+  std::string deep = "{\"id\":1,\"publish\":{\"channel\":\"c\",\"data\":";
+  deep += std::string(100, '[') + std::string(100, ']') + "}}";
+  EXPECT_EQ(parse(deep).result.error, ParseError::bad_command);
+  std::string ok = "{\"id\":1,\"publish\":{\"channel\":\"c\",\"data\":";
+  ok += std::string(50, '[') + std::string(50, ']') + "}}";
+  EXPECT_EQ(parse(ok).result.error, ParseError::none);
+}
+
+TEST(ClientCommand, EmptyAndBlankFrames) {
+  EXPECT_EQ(parse("").result.commands, 0u);
+  EXPECT_EQ(parse(" \n\r\n\t").result.error, ParseError::none);
+}
+
+TEST(ClientCommand, LargeFramesAfterSmallOnes) {
+  std::string data(1 << 20, 'a');
+  std::string frame = "{\"id\":7,\"publish\":{\"channel\":\"c\",\"data\":\"" + data + "\"}}";
+  Parsed p = parse(frame);
+  ASSERT_EQ(p.result.error, ParseError::none) << p.result.what;
+  EXPECT_EQ(p.got[0].data.size(), data.size() + 2);
+  EXPECT_EQ(parse(R"({"id":8,"ping":{}})").got.at(0).id, 8u);
+}
+
+}  // namespace
+}  // namespace ringcast::protocol::client
