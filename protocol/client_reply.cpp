@@ -1,0 +1,118 @@
+#include "protocol/client_reply.hpp"
+
+#include <charconv>
+
+namespace ringcast::protocol::client {
+namespace {
+
+void append_uint(std::string& out, std::uint64_t v) {
+  char buf[20];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  (void)ec;  // 20 digits always fit a uint64
+  out.append(buf, end);
+}
+
+void append_id(std::string& out, std::uint32_t id) {
+  out += '{';
+  if (id != 0) {  // commands without an id (send) get no reply; 0 is never written
+    out += "\"id\":";
+    append_uint(out, id);
+    out += ',';
+  }
+}
+
+}  // namespace
+
+std::string_view error_message(ErrorCode code) noexcept {
+  switch (code) {
+    case ErrorCode::internal: return "internal server error";
+    case ErrorCode::unauthorized: return "unauthorized";
+    case ErrorCode::unknown_channel: return "unknown channel";
+    case ErrorCode::permission_denied: return "permission denied";
+    case ErrorCode::method_not_found: return "method not found";
+    case ErrorCode::already_subscribed: return "already subscribed";
+    case ErrorCode::limit_exceeded: return "limit exceeded";
+    case ErrorCode::bad_request: return "bad request";
+    case ErrorCode::not_available: return "not available";
+    case ErrorCode::token_expired: return "token expired";
+    case ErrorCode::expired: return "expired";
+    case ErrorCode::too_many_requests: return "too many requests";
+    case ErrorCode::unrecoverable_position: return "unrecoverable position";
+  }
+  return "error";
+}
+
+void append_json_string(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += '"';
+  std::size_t run = 0;  // bytes copied as they are, in one append
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.data() + run, i - run);
+    run = i + 1;
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        out += "\\u00";
+        out += kHex[c >> 4];
+        out += kHex[c & 15];
+    }
+  }
+  out.append(s.data() + run, s.size() - run);
+  out += '"';
+}
+
+void append_error(std::string& out, std::uint32_t id, ErrorCode code) {
+  append_id(out, id);
+  out += "\"error\":{\"code\":";
+  append_uint(out, static_cast<std::uint32_t>(code));
+  out += ",\"message\":";
+  append_json_string(out, error_message(code));
+  out += "}}";
+}
+
+void append_empty_result(std::string& out, std::uint32_t id, Method method) {
+  append_id(out, id);
+  out += '"';
+  out += method_name(method);
+  out += "\":{}}";
+}
+
+void append_connect_result(std::string& out, std::uint32_t id, const ConnectResult& r) {
+  append_id(out, id);
+  out += "\"connect\":{\"client\":";
+  append_json_string(out, r.client);
+  out += ",\"version\":";
+  append_json_string(out, r.version);
+  if (r.ping_seconds != 0) {
+    out += ",\"ping\":";
+    append_uint(out, r.ping_seconds);
+  }
+  if (r.pong) out += ",\"pong\":true";
+  out += "}}";
+}
+
+void append_publication_push(std::string& out, std::string_view channel, const Publication& pub) {
+  out += "{\"push\":{\"channel\":";
+  append_json_string(out, channel);
+  out += ",\"pub\":{";
+  bool first = true;
+  if (!pub.data.empty()) {
+    out += "\"data\":";
+    out += pub.data;
+    first = false;
+  }
+  if (pub.offset != 0) {
+    if (!first) out += ',';
+    out += "\"offset\":";
+    append_uint(out, pub.offset);
+  }
+  out += "}}}";
+}
+
+}  // namespace ringcast::protocol::client

@@ -1,0 +1,76 @@
+// protocol/client_reply: the exact bytes of replies and pushes, and that each parses back
+// as JSON with the parser the server uses (a push wrapped as a command's data).
+#include "protocol/client_reply.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace ringcast::protocol::client {
+namespace {
+
+// True when `json` is a JSON value (checked by CommandParser inside a publish).
+bool is_json(const std::string& json) {
+  struct Keep final : CommandSink {
+    std::string data;
+    bool on_command(const Command& c) override {
+      data = std::string(c.data);
+      return true;
+    }
+  } keep;
+  CommandParser parser;
+  auto r = parser.parse("{\"publish\":{\"data\":" + json + "}}", keep);
+  return r.error == ParseError::none && keep.data == json;
+}
+
+TEST(ClientReply, Errors) {
+  std::string out;
+  append_error(out, 7, ErrorCode::unknown_channel);
+  EXPECT_EQ(out, R"({"id":7,"error":{"code":102,"message":"unknown channel"}})");
+  EXPECT_TRUE(is_json(out));
+  for (std::uint32_t code = 100; code <= 112; ++code) {
+    EXPECT_NE(error_message(static_cast<ErrorCode>(code)), "error") << code;
+  }
+}
+
+TEST(ClientReply, EmptyResults) {
+  std::string out;
+  append_empty_result(out, 4294967295u, Method::publish);
+  EXPECT_EQ(out, R"({"id":4294967295,"publish":{}})");
+  out.clear();
+  append_empty_result(out, 3, Method::unsubscribe);
+  EXPECT_EQ(out, R"({"id":3,"unsubscribe":{}})");
+}
+
+TEST(ClientReply, Connect) {
+  std::string out;
+  append_connect_result(out, 1, {.client = "c-1", .version = "ringcast 0.1", .ping_seconds = 25, .pong = true});
+  EXPECT_EQ(out, R"({"id":1,"connect":{"client":"c-1","version":"ringcast 0.1","ping":25,"pong":true}})");
+  EXPECT_TRUE(is_json(out));
+  out.clear();
+  append_connect_result(out, 2, {.client = "c", .version = "v"});
+  EXPECT_EQ(out, R"({"id":2,"connect":{"client":"c","version":"v"}})");
+}
+
+TEST(ClientReply, PublicationPush) {
+  std::string out;
+  append_publication_push(out, "chat:index", {.data = R"({"input":"hi"})", .offset = 42});
+  EXPECT_EQ(out, R"({"push":{"channel":"chat:index","pub":{"data":{"input":"hi"},"offset":42}}})");
+  EXPECT_TRUE(is_json(out));
+  out.clear();
+  append_publication_push(out, "c", {.data = "1"});
+  EXPECT_EQ(out, R"({"push":{"channel":"c","pub":{"data":1}}})");
+}
+
+TEST(ClientReply, StringsAreEscaped) {
+  std::string out;
+  append_json_string(out, std::string_view("a\"b\\c\n\r\t\x01\x1f/\xc3\xa9", 13));
+  EXPECT_EQ(out, "\"a\\\"b\\\\c\\n\\r\\t\\u0001\\u001f/\xc3\xa9\"");
+  EXPECT_TRUE(is_json(out));
+  out.clear();
+  append_json_string(out, "");
+  EXPECT_EQ(out, "\"\"");
+}
+
+}  // namespace
+}  // namespace ringcast::protocol::client
