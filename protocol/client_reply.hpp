@@ -29,6 +29,17 @@ enum class ErrorCode : std::uint32_t {
 };
 [[nodiscard]] std::string_view error_message(ErrorCode code) noexcept;
 
+// The protocol's disconnects: the close code and reason an SDK acts on (3000-3499 and
+// below 3000: it reconnects; 3500-3999: it does not).
+struct Disconnect {
+  std::uint16_t code;
+  std::string_view reason;
+};
+inline constexpr Disconnect kNoPong{3012, "no pong"};
+inline constexpr Disconnect kInvalidToken{3500, "invalid token"};
+inline constexpr Disconnect kBadRequest{3501, "bad request"};
+inline constexpr Disconnect kStale{3502, "stale"};  // no connect command in time
+
 // Appends `s` as a JSON string (quotes included).
 void append_json_string(std::string& out, std::string_view s);
 

@@ -28,6 +28,8 @@ std::uint64_t ms_to_ticks(std::chrono::milliseconds ms, std::uint64_t tick_ms) {
 
 }  // namespace
 
+std::uint64_t ShardLoop::ticks_for(std::chrono::milliseconds ms) const noexcept { return ms_to_ticks(ms, tick_ms_); }
+
 ShardLoop::ShardLoop(const Config& cfg, const std::atomic<bool>& stopping, unsigned id, ShardListeners listeners,
                      std::unique_ptr<IoBackend> io, std::size_t prewarm_frames, TlsContextStore* tls)
     : cfg_(cfg),

@@ -101,6 +101,8 @@ class ShardLoop : private CompletionSink {
   void end_after_flush(Conn& c, std::uint32_t slot);
   // A wss connection still in its TLS handshake (its deadline is a TLS failure).
   [[nodiscard]] bool tls_handshaking(const Conn& c) const noexcept;
+  // `ms` in wheel ticks, rounded up (0 stays 0).
+  [[nodiscard]] std::uint64_t ticks_for(std::chrono::milliseconds ms) const noexcept;
 
   const Config& cfg_;
   unsigned id_;

@@ -4,6 +4,7 @@
 // pubsub. One App object serves every shard at once, so an app keeps no mutable state of
 // its own: what belongs to a connection lives in its session (its subscription).
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <span>
 #include <string_view>
@@ -38,6 +39,20 @@ class Session {
   // every shard (this connection included, if subscribed).
   void publish(std::uint32_t topic, protocol::Opcode op, std::span<const std::uint8_t> payload,
                std::string_view prefix = {});
+  // The id of `topic`, or kNoTopic when nobody on any shard is subscribed to it.
+  [[nodiscard]] std::uint32_t find_topic(std::string_view topic) const;
+  [[nodiscard]] bool subscribed(std::uint32_t topic) const noexcept;
+  [[nodiscard]] std::size_t subscriptions() const noexcept;
+  // Ends the connection with a close frame after what is already queued for it.
+  void close(std::uint16_t code, std::string_view reason);
+  // One byte of per-connection state the app owns (0 at open): what one App object serving
+  // every shard cannot keep itself.
+  [[nodiscard]] std::uint8_t& app_state() noexcept;
+  // Unique among the server's live connections: {shard, slot, generation}.
+  struct Id {
+    std::uint32_t shard, slot, gen;
+  };
+  [[nodiscard]] Id id() const noexcept;
 
  private:
   friend class Shard;
@@ -56,6 +71,13 @@ class App {
   virtual void on_message(Session& s, protocol::Opcode op, std::span<const std::uint8_t> payload) = 0;
   // The connection closes or is gone: once, at the end of the turn in which it ended.
   virtual void on_close(Session& s) noexcept = 0;
+  // An app whose protocol keeps connections alive itself (the client protocol's `{}`
+  // pings) returns its period: the shard then calls on_keepalive every period (the first
+  // after --handshake-timeout if that is shorter) instead of sending WebSocket pings and
+  // closing idle connections. 0: the engine's pings and --idle-timeout.
+  [[nodiscard]] virtual std::chrono::milliseconds keepalive_period() const noexcept { return {}; }
+  // `heard`: the client sent something since the previous call (or since the open).
+  virtual void on_keepalive(Session&, bool /*heard*/) {}
 };
 
 }  // namespace ringcast::engine

@@ -2,6 +2,7 @@
 // upgrade, pages and probes for plain HTTP. Pure (a path in, a route out).
 //
 //   /echo          WebSocket: echo                 HTTP: the chat page (it echoes)
+//   /connection/websocket  WebSocket: the Centrifugo client protocol   HTTP: 404
 //   /healthz       WebSocket: 404                  HTTP: "ok"
 //   /metrics       WebSocket: 404                  HTTP: Prometheus text
 //   /favicon.ico   404 both ways (browsers ask; it is not a room)
@@ -13,7 +14,7 @@
 
 namespace ringcast::engine {
 
-enum class Route : std::uint8_t { not_found, chat_room, echo, chat_page, healthz, metrics, count_ };
+enum class Route : std::uint8_t { not_found, chat_room, echo, client_protocol, chat_page, healthz, metrics, count_ };
 
 struct RouteMatch {
   Route route = Route::not_found;

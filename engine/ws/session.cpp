@@ -47,4 +47,16 @@ void Session::publish(std::uint32_t topic, protocol::Opcode op, std::span<const 
   if (Frame* f = encode_frame(&shard_.frames_, op, payload, prefix)) shard_.publish(topic, f);
 }
 
+std::uint32_t Session::find_topic(std::string_view topic) const { return shard_.group_.topics.find(topic); }
+
+bool Session::subscribed(std::uint32_t topic) const noexcept { return shard_.subs_.contains(slot_, topic); }
+
+std::size_t Session::subscriptions() const noexcept { return shard_.subs_.count(slot_); }
+
+void Session::close(std::uint16_t code, std::string_view reason) { shard_.send_close(conn_, slot_, code, reason); }
+
+std::uint8_t& Session::app_state() noexcept { return conn_.app_state; }
+
+Session::Id Session::id() const noexcept { return {shard_.id_, slot_, conn_.gen}; }
+
 }  // namespace ringcast::engine

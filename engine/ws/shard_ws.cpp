@@ -47,6 +47,7 @@ void Shard::send_close(Conn& c, std::uint32_t slot, std::uint16_t code, std::str
 
 void Shard::on_accepted(Conn& c, std::uint32_t) {
   c.close_sent = c.ping_sent = c.app_open = c.upgraded = c.served_http = false;
+  c.app_state = 0;
   c.head.clear();
   c.head_scanned = 0;
   c.assembly.clear();
@@ -71,6 +72,15 @@ void Shard::on_deadline(Conn& c, std::uint32_t slot) {
       tear_down(c, slot);
       return;
     case ConnState::open: break;
+  }
+  App& app = app_of(c);
+  if (std::chrono::milliseconds period = app.keepalive_period(); period.count() > 0) {
+    bool heard = !c.ping_sent;  // on_input clears it
+    c.ping_sent = true;
+    Session session(*this, c, slot);
+    app.on_keepalive(session, heard);
+    if (c.state == ConnState::open && !c.close_sent) wheel_.schedule(c.timer, wheel_.now() + ticks_for(period));
+    return;
   }
   if (idle_ticks_ == 0) return;
   std::uint64_t idle_for = wheel_.now() - c.last_input_tick;
@@ -127,7 +137,9 @@ void Shard::upgrade(Conn& c, std::uint32_t slot, const protocol::HttpRequest& re
   c.state = ConnState::open;
   c.upgraded = true;
   metrics_.connections.add();
-  if (idle_ticks_ > 0) {
+  if (std::chrono::milliseconds period = group_.apps[c.app]->keepalive_period(); period.count() > 0) {
+    wheel_.schedule(c.timer, wheel_.now() + std::min(ticks_for(period), handshake_ticks_));
+  } else if (idle_ticks_ > 0) {
     wheel_.schedule(c.timer, c.last_input_tick + idle_ticks_ / 2);
   } else {
     wheel_.cancel(c.timer);

@@ -13,6 +13,7 @@ TEST(Routes, WebSocketEndpoints) {
   m = match_route("/", true);
   EXPECT_EQ(m.route, Route::chat_room);
   EXPECT_EQ(m.room, "");
+  EXPECT_EQ(match_route("/connection/websocket", true).route, Route::client_protocol);
 }
 
 TEST(Routes, HttpPagesAndProbes) {
@@ -29,6 +30,9 @@ TEST(Routes, WhatIsNotServed) {
   EXPECT_EQ(match_route("/favicon.ico", false).route, Route::not_found);
   EXPECT_EQ(match_route("/favicon.ico", true).route, Route::not_found);
   EXPECT_EQ(match_route("/a/b", true).route, Route::not_found);
+  EXPECT_EQ(match_route("/connection/websocket", false).route, Route::not_found);
+  EXPECT_EQ(match_route("/connection/websocket/", true).route, Route::not_found);
+  EXPECT_EQ(match_route("/connection", true).route, Route::chat_room);
   EXPECT_EQ(match_route("/a/b", false).route, Route::not_found);
   EXPECT_EQ(match_route("", true).route, Route::not_found);
   EXPECT_EQ(match_route("*", false).route, Route::not_found);
