@@ -73,6 +73,9 @@ relayed unchanged as binary, and joins/leaves are announced as "ID<port> joined"
 "ID<port> left" (--announce off turns those notices off).
   ws://HOST:PORT/<room>   chat room <room> ("/" is the default room)
   ws://HOST:PORT/echo     echoes every message (text stays text, binary stays binary)
+  ws://HOST:PORT/connection/websocket
+                          the Centrifugo client protocol (JSON): channels for
+                          the centrifuge SDKs (--config sets who may do what)
   GET /<room>             a browser chat client for that room
   GET /healthz            "ok"
   GET /metrics            Prometheus counters
@@ -111,6 +114,9 @@ options:
                             --port (0: any free port)                  [none]
   --tls-ciphers LIST        TLS 1.2 ciphers, OpenSSL syntax    [ECDHE + AEAD]
   --tls-ciphersuites LIST   TLS 1.3 suites                [OpenSSL's default]
+  --config FILE             the client protocol's settings, in Centrifugo's
+                            configuration shape (client.*, channel.*;
+                            other keys are logged and ignored)         [none]
   --log-level error|warn|info|debug                                    [info]
   --simd scalar|sse2|avx2|avx512  force the SIMD kernels               [best available]
   --help                    show this help
@@ -151,7 +157,7 @@ CliOptions parse_cli(const std::vector<std::string_view>& args) {
                                                   "--max-backlog", "--slow-policy", "--idle-timeout",
                                                   "--handshake-timeout", "--announce", "--coalesce", "--pin", "--log-level",
                                                   "--simd", "--backend", "--max-http-body", "--tls-cert", "--tls-key",
-                                                  "--tls-port", "--tls-ciphers", "--tls-ciphersuites"};
+                                                  "--tls-port", "--tls-ciphers", "--tls-ciphersuites", "--config"};
     bool known = false;
     for (std::string_view k : kKnown) known = known || k == name;
     if (!known) return fail("unknown option '" + std::string(name) + "'");
@@ -226,6 +232,9 @@ CliOptions parse_cli(const std::vector<std::string_view>& args) {
     } else if (name == "--tls-ciphers" || name == "--tls-ciphersuites") {
       if (value.empty()) return fail(bad + " (an OpenSSL cipher list)");
       (name == "--tls-ciphers" ? o.config.tls.ciphers : o.config.tls.ciphersuites) = std::string(value);
+    } else if (name == "--config") {
+      if (value.empty()) return fail(bad + " (a JSON file)");
+      o.config_file = std::string(value);
     } else if (name == "--log-level") {
       if (value == "error") o.log_level = LogLevel::error;
       else if (value == "warn") o.log_level = LogLevel::warn;

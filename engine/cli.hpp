@@ -16,6 +16,7 @@ struct CliOptions {
   Config config;
   LogLevel log_level = LogLevel::info;
   std::optional<protocol::SimdLevel> simd;  // unset: the best the CPU has
+  std::string config_file;                  // --config: read by main (engine/config_file.hpp)
   std::string error;                        // non-empty: "<what is wrong>" (exit 2)
 };
 

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace ringcast::engine {
 
@@ -33,6 +35,39 @@ struct TlsConfig {
   [[nodiscard]] bool enabled() const noexcept { return !cert_file.empty(); }
 };
 
+// One channel namespace's options, named as Centrifugo names them, with its defaults
+// (everything a client might do is denied until the operator allows it).
+struct ChannelOptions {
+  std::string name;  // "" for channels without a namespace
+  bool allow_subscribe_for_client = false;     // connections with a user may subscribe
+  bool allow_subscribe_for_anonymous = false;  // and, with it, anonymous ones
+  bool allow_publish_for_client = false;       // any connection with a user may publish
+  bool allow_publish_for_subscriber = false;   // a subscriber of the channel may publish
+  bool allow_publish_for_anonymous = false;    // and, with one of those, anonymous ones
+};
+
+// The Centrifugo client protocol on /connection/websocket (engine/app/client_protocol.hpp),
+// set by --config FILE (engine/config_file.hpp) in Centrifugo's own configuration shape.
+struct ClientProtocolConfig {
+  bool allow_anonymous_connect_without_token = false;
+  std::size_t channel_limit = 128;        // subscriptions per connection
+  std::size_t channel_max_length = 255;   // bytes of a channel name
+  std::chrono::milliseconds ping_interval{25'000};  // the server's `{}` pings; no pong by the next: 3012
+  static constexpr char namespace_boundary = ':';
+  ChannelOptions without_namespace;
+  std::vector<ChannelOptions> namespaces;
+  // The options of `channel`'s namespace; nullptr when it names one that is not configured.
+  [[nodiscard]] const ChannelOptions* options_for(std::string_view channel) const noexcept {
+    if (channel.starts_with('$')) channel.remove_prefix(1);  // private: the namespace follows
+    auto colon = channel.find(namespace_boundary);
+    if (colon == std::string_view::npos) return &without_namespace;
+    for (const ChannelOptions& ns : namespaces) {
+      if (ns.name == channel.substr(0, colon)) return &ns;
+    }
+    return nullptr;
+  }
+};
+
 struct Config {
   std::string host = "127.0.0.1";
   std::uint16_t port = 9000;  // 0: pick a free port (Server::port() tells which)
@@ -56,6 +91,7 @@ struct Config {
   // Replies to a client's own frames (pong, close, echo, HTTP) never wait.
   std::chrono::milliseconds coalesce{0};
   TlsConfig tls;
+  ClientProtocolConfig client;
 };
 
 }  // namespace ringcast::engine

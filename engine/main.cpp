@@ -3,11 +3,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "engine/cli.hpp"
+#include "engine/config_file.hpp"
 #include "engine/io/backend_choice.hpp"
 #include "engine/log.hpp"
 #include "engine/net/tls_context.hpp"
@@ -35,6 +40,25 @@ int main(int argc, char** argv) {
     std::string name(protocol::simd_name(*opt.simd));
     std::fprintf(stderr, "ringcast: --simd %s is not supported by this CPU (see --help)\n", name.c_str());
     return 2;
+  }
+
+  if (!opt.config_file.empty()) {
+    std::ifstream in(opt.config_file, std::ios::binary);
+    std::stringstream text;
+    if (in) text << in.rdbuf();
+    if (!in || in.bad()) {
+      std::fprintf(stderr, "ringcast: cannot read --config %s: %s\n", opt.config_file.c_str(), std::strerror(errno));
+      return 2;
+    }
+    engine::ConfigFileResult r = engine::apply_config_file(text.str(), opt.config.client);
+    if (!r.error.empty()) {
+      std::fprintf(stderr, "ringcast: %s: %s\n", opt.config_file.c_str(), r.error.c_str());
+      return 2;
+    }
+    for (const std::string& key : r.ignored) {
+      engine::log_line(engine::LogLevel::warn, "%s: ignoring '%s' (not a ringcast setting)", opt.config_file.c_str(),
+                       key.c_str());
+    }
   }
 
   if (opt.config.tls.enabled()) {

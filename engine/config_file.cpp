@@ -1,0 +1,163 @@
+#include "engine/config_file.hpp"
+
+#include <simdjson.h>
+
+#include "engine/cli.hpp"
+
+namespace ringcast::engine {
+namespace {
+
+using simdjson::dom::element;
+using simdjson::dom::object;
+
+// Walks one object's keys; a handler returns false after recording an error.
+struct Walker {
+  ConfigFileResult& out;
+
+  bool fail(std::string_view path, std::string_view what) {
+    if (out.error.empty()) out.error = "config: " + std::string(path) + ": " + std::string(what);
+    return false;
+  }
+  bool get_bool(element v, std::string_view path, bool& to) {
+    if (v.get_bool().get(to) != simdjson::SUCCESS) return fail(path, "expected true or false");
+    return true;
+  }
+  bool get_count(element v, std::string_view path, std::size_t lo, std::size_t hi, std::size_t& to) {
+    std::uint64_t n = 0;
+    if (v.get_uint64().get(n) != simdjson::SUCCESS || n < lo || n > hi) {
+      return fail(path, "expected a whole number from " + std::to_string(lo) + " to " + std::to_string(hi));
+    }
+    to = static_cast<std::size_t>(n);
+    return true;
+  }
+  bool get_duration(element v, std::string_view path, std::chrono::milliseconds& to) {
+    std::string_view s;
+    std::optional<std::chrono::milliseconds> d;
+    if (v.get_string().get(s) == simdjson::SUCCESS) d = parse_duration(s);
+    if (!d || d->count() == 0) return fail(path, "expected a duration such as \"25s\" or \"500ms\"");
+    to = *d;
+    return true;
+  }
+  bool get_object(element v, std::string_view path, object& to) {
+    if (v.get_object().get(to) != simdjson::SUCCESS) return fail(path, "expected an object");
+    return true;
+  }
+  void ignore(std::string_view path) { out.ignored.emplace_back(path); }
+
+  bool channel_options(object o, const std::string& path, ChannelOptions& ns, bool named) {
+    for (auto [key, value] : o) {
+      std::string at = path + "." + std::string(key);
+      bool ok = true;
+      if (key == "name" && named) {
+        std::string_view name;
+        if (value.get_string().get(name) != simdjson::SUCCESS) return fail(at, "expected a string");
+        ns.name = std::string(name);
+      } else if (key == "allow_subscribe_for_client") {
+        ok = get_bool(value, at, ns.allow_subscribe_for_client);
+      } else if (key == "allow_subscribe_for_anonymous") {
+        ok = get_bool(value, at, ns.allow_subscribe_for_anonymous);
+      } else if (key == "allow_publish_for_client") {
+        ok = get_bool(value, at, ns.allow_publish_for_client);
+      } else if (key == "allow_publish_for_subscriber") {
+        ok = get_bool(value, at, ns.allow_publish_for_subscriber);
+      } else if (key == "allow_publish_for_anonymous") {
+        ok = get_bool(value, at, ns.allow_publish_for_anonymous);
+      } else {
+        ignore(at);
+      }
+      if (!ok) return false;
+    }
+    return true;
+  }
+
+  // Centrifugo's rule for a namespace's name.
+  static bool valid_namespace_name(std::string_view n) {
+    if (n.size() < 2) return false;
+    for (char ch : n) {
+      bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' ||
+                ch == '_' || ch == '.';
+      if (!ok) return false;
+    }
+    return true;
+  }
+
+  bool channel(object o, ClientProtocolConfig& cfg) {
+    for (auto [key, value] : o) {
+      std::string at = "channel." + std::string(key);
+      if (key == "without_namespace") {
+        object ns;
+        if (!get_object(value, at, ns) || !channel_options(ns, at, cfg.without_namespace, false)) return false;
+      } else if (key == "max_length") {
+        if (!get_count(value, at, 1, 65535, cfg.channel_max_length)) return false;
+      } else if (key == "namespaces") {
+        simdjson::dom::array list;
+        if (value.get_array().get(list) != simdjson::SUCCESS) return fail(at, "expected an array of objects");
+        cfg.namespaces.clear();
+        std::size_t i = 0;
+        for (element item : list) {
+          std::string item_at = at + "[" + std::to_string(i++) + "]";
+          object ns_obj;
+          ChannelOptions ns;
+          if (!get_object(item, item_at, ns_obj) || !channel_options(ns_obj, item_at, ns, true)) return false;
+          if (!valid_namespace_name(ns.name)) {
+            return fail(item_at + ".name", "'" + ns.name + "' is not a namespace name (2 or more of A-Z a-z 0-9 - _ .)");
+          }
+          for (const ChannelOptions& seen : cfg.namespaces) {
+            if (seen.name == ns.name) return fail(item_at + ".name", "namespace '" + ns.name + "' is defined twice");
+          }
+          cfg.namespaces.push_back(std::move(ns));
+        }
+      } else {
+        ignore(at);
+      }
+    }
+    return true;
+  }
+
+  bool client(object o, ClientProtocolConfig& cfg) {
+    for (auto [key, value] : o) {
+      std::string at = "client." + std::string(key);
+      bool ok = true;
+      if (key == "allow_anonymous_connect_without_token") {
+        ok = get_bool(value, at, cfg.allow_anonymous_connect_without_token);
+      } else if (key == "channel_limit") {
+        ok = get_count(value, at, 1, 1'000'000, cfg.channel_limit);
+      } else if (key == "ping_interval") {
+        ok = get_duration(value, at, cfg.ping_interval);
+      } else {
+        ignore(at);
+      }
+      if (!ok) return false;
+    }
+    return true;
+  }
+};
+
+}  // namespace
+
+ConfigFileResult apply_config_file(std::string_view json, ClientProtocolConfig& cfg) {
+  ConfigFileResult out;
+  Walker w{out};
+  simdjson::dom::parser parser;
+  simdjson::padded_string text(json);
+  element doc;
+  if (auto err = parser.parse(text).get(doc); err != simdjson::SUCCESS) {
+    out.error = std::string("config: not JSON (") + simdjson::error_message(err) + ")";
+    return out;
+  }
+  object top;
+  if (!w.get_object(doc, "(top level)", top)) return out;
+  for (auto [key, value] : top) {
+    object section;
+    if (key == "client") {
+      if (!w.get_object(value, "client", section) || !w.client(section, cfg)) return out;
+    } else if (key == "channel") {
+      if (!w.get_object(value, "channel", section) || !w.channel(section, cfg)) return out;
+    } else {
+      w.ignore(key);
+    }
+  }
+  return out;
+}
+
+}  // namespace ringcast::engine

@@ -1,0 +1,72 @@
+#include "engine/config_file.hpp"
+
+#include <gtest/gtest.h>
+
+namespace ringcast::engine {
+namespace {
+
+TEST(ConfigFile, DefaultsDenyWhatAClientMightDo) {
+  ClientProtocolConfig cfg;
+  EXPECT_FALSE(cfg.allow_anonymous_connect_without_token);
+  EXPECT_EQ(cfg.channel_limit, 128u);
+  EXPECT_EQ(cfg.ping_interval, std::chrono::seconds(25));
+  const ChannelOptions* o = cfg.options_for("news");
+  ASSERT_NE(o, nullptr);
+  EXPECT_FALSE(o->allow_subscribe_for_client);
+  EXPECT_FALSE(o->allow_publish_for_subscriber);
+}
+
+TEST(ConfigFile, ReadsCentrifugoV6Shape) {
+  ClientProtocolConfig cfg;
+  ConfigFileResult r = apply_config_file(R"({
+    "client": {"allow_anonymous_connect_without_token": true, "channel_limit": 7, "ping_interval": "500ms",
+               "token": {"hmac_secret_key": "s"}},
+    "channel": {"max_length": 64,
+                "without_namespace": {"allow_subscribe_for_client": true},
+                "namespaces": [{"name": "ticker", "allow_subscribe_for_anonymous": true, "history_size": 10},
+                               {"name": "chat.v2", "allow_publish_for_client": true}]},
+    "http_server": {"port": 8000}
+  })", cfg);
+  ASSERT_EQ(r.error, "");
+  EXPECT_TRUE(cfg.allow_anonymous_connect_without_token);
+  EXPECT_EQ(cfg.channel_limit, 7u);
+  EXPECT_EQ(cfg.channel_max_length, 64u);
+  EXPECT_EQ(cfg.ping_interval, std::chrono::milliseconds(500));
+  EXPECT_TRUE(cfg.options_for("news")->allow_subscribe_for_client);
+  ASSERT_NE(cfg.options_for("ticker:AAPL"), nullptr);
+  EXPECT_EQ(cfg.options_for("ticker:AAPL")->name, "ticker");
+  EXPECT_TRUE(cfg.options_for("ticker:AAPL")->allow_subscribe_for_anonymous);
+  EXPECT_EQ(cfg.options_for("$ticker:private")->name, "ticker");  // private: the namespace follows '$'
+  EXPECT_TRUE(cfg.options_for("chat.v2:room")->allow_publish_for_client);
+  EXPECT_EQ(cfg.options_for("nowhere:x"), nullptr);
+  EXPECT_EQ(cfg.options_for("tick:x"), nullptr);  // a prefix of a name is not the name
+  std::vector<std::string> ignored{"client.token", "channel.namespaces[0].history_size", "http_server"};
+  EXPECT_EQ(r.ignored, ignored);
+}
+
+TEST(ConfigFile, ErrorsNameTheKey) {
+  struct Case {
+    const char* json;
+    const char* error;
+  };
+  const Case cases[] = {
+      {"[]", "config: (top level): expected an object"},
+      {"{", "config: not JSON"},
+      {R"({"client": {"channel_limit": 0}})", "config: client.channel_limit: expected a whole number from 1"},
+      {R"({"client": {"ping_interval": "soon"}})", "config: client.ping_interval: expected a duration"},
+      {R"({"client": {"ping_interval": "0s"}})", "config: client.ping_interval: expected a duration"},
+      {R"({"channel": {"without_namespace": {"allow_publish_for_client": 1}}})",
+       "config: channel.without_namespace.allow_publish_for_client: expected true or false"},
+      {R"({"channel": {"namespaces": [{"name": "ok"}, 3]}})", "config: channel.namespaces[1]: expected an object"},
+      {R"({"channel": {"namespaces": [{"name": "a:b"}]}})", "config: channel.namespaces[0].name: 'a:b' is not"},
+      {R"({"channel": {"namespaces": [{}]}})", "config: channel.namespaces[0].name: '' is not"},
+  };
+  for (const Case& c : cases) {
+    ClientProtocolConfig cfg;
+    ConfigFileResult r = apply_config_file(c.json, cfg);
+    EXPECT_TRUE(r.error.starts_with(c.error)) << c.json << " -> " << r.error;
+  }
+}
+
+}  // namespace
+}  // namespace ringcast::engine
