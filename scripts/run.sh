@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Sets everything up, builds, and starts ringcast (the chat room on 127.0.0.1:9000 by default).
 # Extra arguments go to ringcast: scripts/run.sh --port 9100 --threads 2
+# Unless they carry --config, the client protocol on /connection/websocket runs with
+# scripts/config/demo.json: anonymous connections may subscribe anywhere and publish to the
+# channels they are subscribed to (the `ticker:` namespace is read-only for clients).
 #   --tls  also serve wss:// and https:// on 127.0.0.1:9443, with a self-signed certificate
 #          for 127.0.0.1 and localhost made on first use (build/tls/, openssl from Debian)
 set -euo pipefail
@@ -10,9 +13,12 @@ cmake --build "$root/build" --target ringcast
 
 args=()
 tls=0
+config=1
 for a in "$@"; do
   if [[ "$a" == "--tls" ]]; then tls=1; else args+=("$a"); fi
+  [[ "$a" == --config || "$a" == --config=* ]] && config=0
 done
+((config)) && args=(--config "$root/scripts/config/demo.json" "${args[@]}")
 if ((tls)); then
   dir="$root/build/tls"
   "$root/scripts/make-cert.sh" "$dir"

@@ -29,8 +29,9 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# Node 'ws' for the third-party client tests, kept inside the tree (tests/node/node_modules).
-if [[ "${1:-}" == "--test" && ! -d "$root/tests/node/node_modules/ws" ]]; then
+# Node 'ws' and the 'centrifuge' SDK for the third-party client tests, kept inside the tree
+# (tests/node/node_modules).
+if [[ "${1:-}" == "--test" && ( ! -d "$root/tests/node/node_modules/ws" || ! -d "$root/tests/node/node_modules/centrifuge" ) ]]; then
   (cd "$root/tests/node" && npm install --no-audit --no-fund --silent >/dev/null)
 fi
 

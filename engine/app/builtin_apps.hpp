@@ -1,23 +1,27 @@
-// The apps ringcast serves out of the box (the chat room and echo), owned together and
+// The apps ringcast serves out of the box (the chat room, echo, the client protocol), owned together and
 // installed into a shard group's app table.
 #pragma once
 #include "engine/app/chat_room.hpp"
+#include "engine/app/client_protocol.hpp"
 #include "engine/app/echo.hpp"
+#include "engine/cli.hpp"
 #include "engine/config.hpp"
 #include "engine/shard.hpp"
 
 namespace ringcast::engine {
 
 struct BuiltinApps {
-  explicit BuiltinApps(const Config& cfg) noexcept : chat(cfg.announce) {}
+  explicit BuiltinApps(const Config& cfg) : chat(cfg.announce), client_protocol(cfg.client, kVersion) {}
   // The apps must outlive every shard of `group`.
   void install(ShardGroup& group) noexcept {
     group.apps[static_cast<std::size_t>(Route::chat_room)] = &chat;
     group.apps[static_cast<std::size_t>(Route::echo)] = &echo;
+    group.apps[static_cast<std::size_t>(Route::client_protocol)] = &client_protocol;
   }
 
   ChatRoom chat;
   Echo echo;
+  ClientProtocol client_protocol;
 };
 
 }  // namespace ringcast::engine

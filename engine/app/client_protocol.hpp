@@ -1,0 +1,43 @@
+// ws://HOST:PORT/connection/websocket: the Centrifugo bidirectional client protocol (JSON),
+// so the centrifuge SDKs (npm `centrifuge`, Go, Dart, Swift, Java, Python) work unchanged.
+// A connection must send `connect` first (before --handshake-timeout: else 3502 stale);
+// then it may subscribe to many channels (up to client.channel_limit), publish where the
+// channel's namespace allows it, and unsubscribe. The server pings with `{}` every
+// client.ping_interval; a client silent for a whole interval after a ping is closed 3012.
+// Bad input gets the protocol's answer: an error reply for a refused command (102 unknown
+// namespace, 103 denied, 105 already subscribed, 106 channel limit, 108 not available
+// yet), the 3501 disconnect for a frame that is not commands, and never a crash.
+//
+// A channel is the pub/sub topic "\x01<channel>": no request path can hold that byte, so
+// channels never meet the chat rooms. A publication's push is encoded once and fanned out.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+#include "engine/config.hpp"
+#include "engine/ws/app.hpp"
+
+namespace ringcast::engine {
+
+class ClientProtocol final : public App {
+ public:
+  ClientProtocol(const ClientProtocolConfig& cfg, std::string_view version);
+  void on_open(Session&, std::string_view) override {}
+  void on_message(Session& s, protocol::Opcode op, std::span<const std::uint8_t> payload) override;
+  void on_close(Session&) noexcept override {}
+  [[nodiscard]] std::chrono::milliseconds keepalive_period() const noexcept override { return cfg_.ping_interval; }
+  void on_keepalive(Session& s, bool heard) override;
+
+  [[nodiscard]] const ClientProtocolConfig& config() const noexcept { return cfg_; }
+  [[nodiscard]] std::string_view version() const noexcept { return version_; }
+  // The connection's id in the connect reply: a UUID-shaped string (36 characters).
+  void format_client_id(const Session::Id& id, char (&out)[37]) const noexcept;
+
+ private:
+  const ClientProtocolConfig cfg_;  // a copy: the server moves its Config after the apps are made
+  std::string_view version_;
+  std::array<std::uint8_t, 6> process_random_{};  // tells this process's ids from a restart's
+};
+
+}  // namespace ringcast::engine

@@ -1,0 +1,490 @@
+"""The Centrifugo client protocol on /connection/websocket: the real `centrifuge` SDK from
+npm (tests/node/centrifuge_client.js) connects, subscribes, publishes and stays connected
+across the server's pings; raw clients check each answer of the protocol to bad input
+(error replies, the 3501/3500/3502/3012 disconnects) and that channels and chat rooms do
+not mix; a bad --config file is one line and exit 2."""
+import json
+import os
+import queue
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+from harness import test  # noqa: E402
+
+NODE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "node")
+SDK_DRIVER = os.path.join(NODE_DIR, "centrifuge_client.js")
+PATH = "/connection/websocket"
+
+OPEN = {
+    "client": {"allow_anonymous_connect_without_token": True, "ping_interval": "1s"},
+    "channel": {
+        "without_namespace": {"allow_subscribe_for_client": True, "allow_subscribe_for_anonymous": True,
+                              "allow_publish_for_subscriber": True, "allow_publish_for_anonymous": True},
+        "namespaces": [
+            # readable by all, written by no client (a backend's feed)
+            {"name": "ticker", "allow_subscribe_for_client": True, "allow_subscribe_for_anonymous": True},
+            # anyone may publish, subscribed or not
+            {"name": "comments", "allow_subscribe_for_client": True, "allow_subscribe_for_anonymous": True,
+             "allow_publish_for_client": True, "allow_publish_for_anonymous": True},
+        ],
+    },
+}
+
+_config_dir = tempfile.mkdtemp(prefix="ringcast-cp-")
+
+
+def config_file(cfg, name="config.json"):
+    path = os.path.join(_config_dir, name)
+    with open(path, "w") as f:
+        f.write(cfg if isinstance(cfg, str) else json.dumps(cfg))
+    return path
+
+
+_raws = []
+
+
+class server:
+    """A ringcast with `cfg` as its --config (OPEN when None; False: no --config); the Raw
+    clients opened meanwhile are closed before it stops (so it need not wait out their
+    close handshakes)."""
+
+    def __init__(self, cfg=None, *args):
+        flags = [] if cfg is False else ["--config", config_file(OPEN if cfg is None else cfg)]
+        self.srv = h.Server(*flags, *args)
+
+    def __enter__(self):
+        _raws.clear()
+        return self.srv.__enter__()
+
+    def __exit__(self, *exc):
+        for r in _raws:
+            r.c.close()
+        _raws.clear()
+        return self.srv.__exit__(*exc)
+
+
+class Sdk:
+    """One centrifuge SDK client in a node process, as a queue of its events."""
+
+    def __init__(self, url):
+        env = dict(os.environ)
+        if url.startswith("wss://"):
+            env["NODE_EXTRA_CA_CERTS"] = h.tls_files()[0]
+        self.p = subprocess.Popen(["node", SDK_DRIVER, url], cwd=NODE_DIR, stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        self.events = queue.Queue()
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self):
+        for line in self.p.stdout:
+            try:
+                self.events.put(json.loads(line))
+            except ValueError:
+                self.events.put({"event": "garbage", "line": line})
+        self.events.put({"event": "exit"})
+
+    def next(self, kind, timeout=10, **match):
+        """The next event of `kind` (with fields `match`); a disconnect or exit on the way fails."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                ev = self.events.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"sdk: no {kind} {match or ''} within {timeout}s")
+            if ev["event"] == kind and all(ev.get(k) == v for k, v in match.items()):
+                return ev
+            if ev["event"] in ("disconnected", "connecting", "exit", "garbage", "error") and ev["event"] != kind:
+                if not (ev["event"] == "connecting" and ev.get("code") == 0):  # the first connect
+                    raise AssertionError(f"sdk: wanted {kind}, got {ev}; stderr: {self.stderr()}")
+
+    def quiet(self, seconds):
+        """No event at all for `seconds` (a reconnect would show as connecting/connected)."""
+        try:
+            ev = self.events.get(timeout=seconds)
+        except queue.Empty:
+            return
+        raise AssertionError(f"sdk: expected silence, got {ev}")
+
+    def cmd(self, **kw):
+        self.p.stdin.write(json.dumps(kw) + "\n")
+        self.p.stdin.flush()
+
+    def stderr(self):
+        return "(running)" if self.p.poll() is None else self.p.stderr.read()[-1000:]
+
+    def kill(self):
+        if self.p.poll() is None:
+            self.p.kill()
+        self.p.wait(5)
+        for f in (self.p.stdin, self.p.stdout, self.p.stderr):
+            try:
+                f.close()
+            except OSError:
+                pass
+
+
+def sdk(srv):
+    return Sdk(srv.url(PATH))
+
+
+def require_node():
+    if shutil.which("node") is None or not os.path.isdir(os.path.join(NODE_DIR, "node_modules", "centrifuge")):
+        raise h.SkipTest("node or the centrifuge SDK is missing (scripts/setup.sh --test installs them)")
+
+
+class Raw:
+    """A raw WebSocket client speaking the protocol's JSON by hand."""
+
+    def __init__(self, srv, connect=True):
+        self.c = h.RawClient(srv.port, PATH)
+        _raws.append(self)
+        self.next_id = 1
+        if connect:
+            reply = self.call({"connect": {"name": "raw"}})
+            h.check("connect" in reply and reply["connect"].get("pong") is True, f"connect reply {reply}")
+            self.client = reply["connect"]["client"]
+
+    def send(self, *commands):
+        """Sends the commands in one frame, numbered; returns their ids."""
+        ids, lines = [], []
+        for cmd in commands:
+            cmd = dict(cmd)
+            if "id" not in cmd:
+                cmd["id"] = self.next_id
+                self.next_id += 1
+            ids.append(cmd["id"])
+            lines.append(json.dumps(cmd))
+        self.c.send_text("\n".join(lines))
+        return ids
+
+    def frames(self, timeout=5):
+        """The next text frame's lines as JSON (skipping the server's `{}` pings, answered)."""
+        while True:
+            lines = [json.loads(line) for line in self.c.recv_text(timeout).split("\n")]
+            if lines == [{}]:
+                self.c.send_text("{}")
+                continue
+            return lines
+
+    def call(self, cmd, timeout=5):
+        (cid,) = self.send(cmd)
+        replies = self.frames(timeout)
+        h.check(len(replies) == 1 and replies[0].get("id") == cid, f"reply to {cmd}: {replies}")
+        return replies[0]
+
+    def error(self, cmd):
+        reply = self.call(cmd)
+        h.check("error" in reply, f"{cmd}: expected an error, got {reply}")
+        return reply["error"]["code"]
+
+    def silent(self, seconds):
+        """Nothing but the server's pings for `seconds`."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                lines = self.frames(left)
+            except TimeoutError:
+                return
+            raise AssertionError(f"expected silence, got {lines}")
+
+    def push(self, timeout=5):
+        lines = self.frames(timeout)
+        h.check(len(lines) == 1 and "push" in lines[0], f"expected one push, got {lines}")
+        return lines[0]["push"]
+
+
+# --- the real SDK -------------------------------------------------------------------------
+
+@test
+def sdk_clients_subscribe_and_publish_to_each_other():
+    require_node()
+    with server() as srv:
+        a, b = sdk(srv), sdk(srv)
+        try:
+            ids = {a.next("connected")["client"], b.next("connected")["client"]}
+            h.check(len(ids) == 2, f"two connections share a client id: {ids}")
+            for s in (a, b):
+                s.cmd(subscribe="news")
+                s.next("subscribed", channel="news")
+            a.cmd(publish="news", data={"text": "from a", "n": 1})
+            a.next("published", channel="news")
+            for s in (a, b):
+                ev = s.next("publication", channel="news")
+                h.check(ev["data"] == {"text": "from a", "n": 1}, f"publication {ev}")
+            b.cmd(publish="news", data=["from b", 2, None, "é ✓"])
+            for s in (a, b):
+                h.check(s.next("publication", channel="news")["data"] == ["from b", 2, None, "é ✓"], "b's publication")
+        finally:
+            a.kill()
+            b.kill()
+
+
+@test
+def sdk_holds_many_channels_on_one_connection():
+    require_node()
+    with server() as srv:
+        sub, pub = sdk(srv), sdk(srv)
+        try:
+            sub.next("connected")
+            pub.next("connected")
+            channels = [f"comments:room{i}" for i in range(20)]
+            for ch in channels:
+                sub.cmd(subscribe=ch)
+            for ch in channels:
+                sub.next("subscribed", channel=ch)
+            for i, ch in enumerate(channels):
+                pub.cmd(publish=ch, data={"i": i})
+            got = {}
+            for _ in channels:
+                ev = sub.next("publication")
+                got[ev["channel"]] = ev["data"]["i"]
+            h.check(got == {ch: i for i, ch in enumerate(channels)}, f"publications by channel: {got}")
+            sub.cmd(unsubscribe="comments:room0")
+            sub.next("unsubscribed", channel="comments:room0")
+            time.sleep(0.2)
+            pub.cmd(publish="comments:room0", data={"after": True})
+            pub.cmd(publish="comments:room1", data={"after": True})
+            ev = sub.next("publication")
+            h.check(ev["channel"] == "comments:room1", f"an unsubscribed channel still delivers: {ev}")
+        finally:
+            sub.kill()
+            pub.kill()
+
+
+@test
+def sdk_stays_connected_across_server_pings():
+    require_node()
+    with server() as srv:  # ping_interval 1s: the SDK pongs, nobody reconnects
+        a, b = sdk(srv), sdk(srv)
+        try:
+            a.next("connected")
+            b.next("connected")
+            a.cmd(subscribe="news")
+            a.next("subscribed", channel="news")
+            a.quiet(3.5)
+            b.cmd(subscribe="news")
+            b.next("subscribed", channel="news")
+            b.cmd(publish="news", data={"late": 1})
+            h.check(a.next("publication", channel="news")["data"] == {"late": 1}, "publication after pings")
+        finally:
+            a.kill()
+            b.kill()
+
+
+@test
+def sdk_gets_the_protocol_errors():
+    require_node()
+    with server() as srv:
+        a = sdk(srv)
+        try:
+            a.next("connected")
+            a.cmd(subscribe="nowhere:x")  # no such namespace
+            h.check(a.next("unsubscribed", channel="nowhere:x")["code"] == 102, "unknown namespace")
+            a.cmd(publish="ticker:AAPL", data={"px": 1})  # clients may not write the feed
+            h.check(a.next("publish_error", channel="ticker:AAPL")["code"] == 103, "publish denied")
+            a.cmd(publish="news", data={"x": 1})  # allowed for subscribers only
+            h.check(a.next("publish_error", channel="news")["code"] == 103, "publish by a non-subscriber")
+            a.cmd(subscribe="ticker:AAPL")
+            a.next("subscribed", channel="ticker:AAPL")  # the connection survived the errors
+        finally:
+            a.kill()
+
+
+@test
+def sdk_refused_without_anonymous_access():
+    require_node()
+    with h.Server() as srv:  # no --config: Centrifugo's defaults refuse anonymous connections
+        a = sdk(srv)
+        try:
+            ev = a.next("disconnected")
+            h.check(ev["code"] == 3501, f"anonymous connect: {ev}")
+            a.quiet(1.0)  # 3501 means: do not reconnect
+        finally:
+            a.kill()
+
+
+# --- raw clients: the protocol's answers -----------------------------------------------------
+
+@test
+def several_commands_in_one_frame_get_their_replies_in_one_frame():
+    with server() as srv:
+        c = Raw(srv)
+        ids = c.send({"subscribe": {"channel": "a"}}, {"subscribe": {"channel": "b"}},
+                     {"subscribe": {"channel": "nope:c"}}, {"publish": {"channel": "a", "data": {"v": 1}}})
+        replies = c.frames()
+        h.check([r["id"] for r in replies] == ids, f"replies out of order: {replies}")
+        h.check(replies[0] == {"id": ids[0], "subscribe": {}} and replies[1] == {"id": ids[1], "subscribe": {}},
+                f"subscribe replies {replies[:2]}")
+        h.check(replies[2]["error"] == {"code": 102, "message": "unknown channel"}, f"{replies[2]}")
+        h.check(replies[3] == {"id": ids[3], "publish": {}}, f"{replies[3]}")
+        push = c.push()
+        h.check(push == {"channel": "a", "pub": {"data": {"v": 1}}}, f"push {push}")
+
+
+@test
+def data_travels_as_the_publisher_wrote_it():
+    with server() as srv:
+        sub, pub = Raw(srv), Raw(srv)
+        sub.call({"subscribe": {"channel": "comments:x"}})
+        raw = '{"id":7,"publish":{"channel":"comments:x","data":{ "b" : [1, 2.50, "\\u00e9"], "a":true }}}'
+        pub.c.send_text(raw)
+        h.check(pub.frames() == [{"id": 7, "publish": {}}], "publish reply")
+        text = sub.c.recv_text(5)
+        h.check(text == '{"push":{"channel":"comments:x","pub":{"data":{ "b" : [1, 2.50, "\\u00e9"], "a":true }}}}',
+                f"push bytes: {text}")
+
+
+@test
+def error_replies_keep_the_connection():
+    with server(dict(OPEN, client=dict(OPEN["client"], channel_limit=2))) as srv:
+        c = Raw(srv)
+        c.call({"subscribe": {"channel": "a"}})
+        h.check(c.error({"subscribe": {"channel": "a"}}) == 105, "already subscribed")
+        c.call({"subscribe": {"channel": "b"}})
+        h.check(c.error({"subscribe": {"channel": "c"}}) == 106, "channel limit")
+        h.check(c.error({"subscribe": {"channel": "x" * 256}}) == 106, "channel name too long")
+        h.check(c.error({"subscribe": {"channel": "$private"}}) == 103, "private channel without a token")
+        h.check(c.error({"history": {"channel": "a"}}) == 108, "history (not kept yet)")
+        h.check(c.error({"presence_stats": {"channel": "a"}}) == 108, "presence stats")
+        h.check(c.error({"rpc": {"method": "x"}}) == 104, "rpc without a handler")
+        h.check(c.error({"frobnicate": {}}) == 104, "unknown method")
+        c.call({"unsubscribe": {"channel": "a"}})
+        c.call({"unsubscribe": {"channel": "never"}})  # nothing to undo: the same answer
+        c.call({"subscribe": {"channel": "c"}})  # a's place is free again
+
+
+def expect_disconnect(c, code):
+    got = c.c.expect_close(timeout=5)
+    h.check(got == code, f"expected the {code} disconnect, got {got}")
+
+
+@test
+def bad_frames_get_the_bad_request_disconnect():
+    with server() as srv:
+        for frame in ("not json", '{"id":1,"connect":{}}\n[1,2]', '{"id":"x","connect":{}}', "{\"id\":1,"):
+            c = Raw(srv, connect=False)
+            c.c.send_text(frame)
+            if frame.startswith('{"id":1,"connect"'):
+                h.check("connect" in c.frames()[0], "the good line before the bad one is answered")
+            expect_disconnect(c, 3501)
+        c = Raw(srv, connect=False)
+        c.c.send(h.OP_BINARY, b'{"id":1,"connect":{}}')  # JSON travels as text
+        expect_disconnect(c, 3501)
+        c = Raw(srv, connect=False)
+        c.send({"subscribe": {"channel": "a"}})  # before connect
+        expect_disconnect(c, 3501)
+        c = Raw(srv)
+        c.send({"connect": {}})  # a second connect
+        expect_disconnect(c, 3501)
+        c = Raw(srv)
+        c.send({"subscribe": {"channel": ""}})
+        expect_disconnect(c, 3501)
+        c = Raw(srv)
+        c.send({"publish": {"channel": "a"}})  # no data
+        expect_disconnect(c, 3501)
+        c = Raw(srv)  # the server took all that and still serves
+        c.call({"subscribe": {"channel": "a"}})
+
+
+@test
+def tokens_are_refused_until_they_are_verified():
+    with server() as srv:
+        c = Raw(srv, connect=False)
+        c.send({"connect": {"token": "eyJhbGciOiJIUzI1NiJ9.e30.x"}})
+        expect_disconnect(c, 3500)
+
+
+@test
+def anonymous_connect_refused_by_default():
+    with server(False) as srv:  # Centrifugo's default
+        c = Raw(srv, connect=False)
+        c.send({"connect": {}})
+        expect_disconnect(c, 3501)
+
+
+@test
+def a_client_that_does_not_pong_is_closed_3012():
+    with server() as srv:  # ping_interval 1s
+        c = Raw(srv)
+        t0 = time.monotonic()
+        fin, op, payload = c.c.recv_frame(timeout=3)
+        h.check(op == h.OP_TEXT and payload == b"{}", f"expected the server's ping, got {op} {payload!r}")
+        expect_disconnect(c, 3012)  # not answered
+        h.check(time.monotonic() - t0 < 4, "the no-pong close took too long")
+
+
+@test
+def a_client_that_never_connects_is_closed_3502():
+    with server(None, "--handshake-timeout", "1s") as srv:
+        c = Raw(srv, connect=False)
+        t0 = time.monotonic()
+        expect_disconnect(c, 3502)
+        h.check(0.8 < time.monotonic() - t0 < 3, f"stale close after {time.monotonic() - t0:.2f}s")
+
+
+@test
+def channels_and_chat_rooms_do_not_mix():
+    with server() as srv:
+        room = h.RawClient(srv.port, "/news")
+        h.drain(room)
+        c = Raw(srv)
+        c.call({"subscribe": {"channel": "news"}})
+        c.call({"publish": {"channel": "news", "data": {"x": 1}}})
+        h.check(c.push()["pub"]["data"] == {"x": 1}, "the channel's own push")
+        h.expect_silence(room, 0.5, ignore_notices=True)
+        room.send_text("hello room")
+        h.check(h.recv_texts_until(room, lambda t: "hello room" in t, timeout=5), "room message")
+        c.silent(0.5)
+        room.close()
+
+
+# --- --config ---------------------------------------------------------------------------------
+
+def run_config(text):
+    path = config_file(text, "bad.json")
+    p = subprocess.run([h.ARGS.ringcast, "--port", "0", "--config", path, *h.backend_args()],
+                       capture_output=True, timeout=10)
+    return p.returncode, p.stderr.decode(errors="replace")
+
+
+@test
+def bad_config_files_are_one_line_and_exit_2():
+    cases = [
+        ("{not json", "not JSON"),
+        ('{"client": []}', "client: expected an object"),
+        ('{"client": {"channel_limit": -1}}', "client.channel_limit"),
+        ('{"client": {"ping_interval": 25}}', "client.ping_interval"),
+        ('{"client": {"allow_anonymous_connect_without_token": "yes"}}', "allow_anonymous_connect_without_token"),
+        ('{"channel": {"namespaces": [{"name": "a"}]}}', "is not a namespace name"),
+        ('{"channel": {"namespaces": [{"name": "ab"}, {"name": "ab"}]}}', "defined twice"),
+        ('{"channel": {"namespaces": {}}}', "channel.namespaces"),
+    ]
+    for text, want in cases:
+        rc, err = run_config(text)
+        lines = err.strip().splitlines()
+        h.check(rc == 2 and len(lines) == 1 and want in lines[0] and lines[0].startswith("ringcast: "),
+                f"config {text!r}: exit {rc}, stderr {err!r}")
+    p = subprocess.run([h.ARGS.ringcast, "--config", "/nonexistent/ringcast.json", *h.backend_args()],
+                       capture_output=True, timeout=10)
+    err = p.stderr.decode()
+    h.check(p.returncode == 2 and "cannot read --config /nonexistent/ringcast.json" in err and
+            len(err.strip().splitlines()) == 1, f"missing file: {p.returncode} {err!r}")
+
+
+@test
+def unknown_config_keys_are_logged_not_refused():
+    cfg = dict(OPEN, http_server={"port": 8000}, client=dict(OPEN["client"], history_meta_ttl="1h"))
+    with server(cfg) as srv:
+        h.wait_until(lambda: "ignoring 'http_server'" in srv.log() and "ignoring 'client.history_meta_ttl'" in srv.log(),
+                     timeout=5, what="the ignored keys in the log")
+        Raw(srv).call({"subscribe": {"channel": "a"}})
+
+
+if __name__ == "__main__":
+    h.main()
