@@ -5,6 +5,7 @@
 #include <string>
 
 #include "engine/log.hpp"
+#include "engine/pubsub/encode.hpp"
 #include "engine/pubsub/topic.hpp"
 #include "protocol/client_command.hpp"
 #include "protocol/client_reply.hpp"
@@ -21,10 +22,6 @@ constexpr std::uint8_t kConnected = 1;
 
 LogLimiter g_bad_input_log;
 
-std::span<const std::uint8_t> bytes(std::string_view s) noexcept {
-  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
-}
-
 // One frame's commands, answered into one reply frame. Thread-local: the App object is
 // shared by every shard, and these buffers keep their capacity from frame to frame.
 class FrameHandler final : public client::CommandSink {
@@ -40,7 +37,7 @@ class FrameHandler final : public client::CommandSink {
       disconnect_ = client::kBadRequest;
       why_ = r.what;
     }
-    if (!replies_.empty()) s.reply(protocol::Opcode::text, bytes(replies_));
+    if (!replies_.empty()) s.reply(protocol::Opcode::text, as_bytes(replies_));
     if (disconnect_.code != 0) {
       g_bad_input_log.log(LogLevel::debug, "client protocol: ID%u closed %u (%.*s): %s",
                           static_cast<unsigned>(s.peer_port()), static_cast<unsigned>(disconnect_.code),
@@ -146,7 +143,7 @@ class FrameHandler final : public client::CommandSink {
     if (topic != kNoTopic) {  // else nobody listens
       push_.clear();
       client::append_publication_push(push_, cmd.channel, {cmd.data, 0});
-      s_->publish(topic, protocol::Opcode::text, bytes(push_));
+      s_->publish(topic, protocol::Opcode::text, as_bytes(push_));
     }
     return result(cmd);
   }
@@ -218,13 +215,14 @@ void ClientProtocol::on_message(Session& s, protocol::Opcode op, std::span<const
 }
 
 void ClientProtocol::on_keepalive(Session& s, bool heard) {
-  if ((s.app_state() & kConnected) == 0 || !heard) {
-    client::Disconnect d = (s.app_state() & kConnected) == 0 ? client::kStale : client::kNoPong;
+  bool connected = (s.app_state() & kConnected) != 0;
+  if (!connected || !heard) {
+    client::Disconnect d = connected ? client::kNoPong : client::kStale;
     g_bad_input_log.log(LogLevel::debug, "client protocol: ID%u closed %u (%.*s)", static_cast<unsigned>(s.peer_port()),
                         static_cast<unsigned>(d.code), static_cast<int>(d.reason.size()), d.reason.data());
     s.close(d.code, d.reason);
   } else {
-    s.reply(protocol::Opcode::text, bytes(client::kPing));
+    s.reply(protocol::Opcode::text, as_bytes(client::kPing));
   }
 }
 

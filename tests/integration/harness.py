@@ -17,7 +17,9 @@ with require_plain_tcp().
 """
 import argparse
 import base64
+import json
 import os
+import queue
 import re
 import select
 import signal
@@ -635,6 +637,52 @@ class RawClient:
         except OSError:
             pass
         self.sock.close()
+
+
+NODE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "node")
+
+
+class NodeProcess:
+    """A tests/node script run by node, talking JSON lines: commands on stdin (cmd()), events
+    from stdout into `events` (a line that is not JSON: {"event": "garbage"}; the end:
+    {"event": "exit"}). A wss:// url makes node trust tls_files()' certificate too."""
+
+    def __init__(self, script, url, *args):
+        env = None
+        if url.startswith("wss://"):
+            env = dict(os.environ, NODE_EXTRA_CA_CERTS=tls_files()[0])
+        self.p = subprocess.Popen(["node", os.path.join(NODE_DIR, script), url, *args], cwd=NODE_DIR,
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True, env=env)
+        self.events = queue.Queue()
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self):
+        for line in self.p.stdout:
+            try:
+                self.events.put(json.loads(line))
+            except ValueError:
+                self.events.put({"event": "garbage", "line": line})
+        self.events.put({"event": "exit"})
+
+    def cmd(self, **kw):
+        self.p.stdin.write(json.dumps(kw) + "\n")
+        self.p.stdin.flush()
+
+    def stderr(self):
+        if self.p.poll() is None:
+            return "(running)"
+        return self.p.stderr.read()[-1000:]
+
+    def kill(self):
+        if self.p.poll() is None:
+            self.p.kill()
+        self.p.wait(5)
+        for f in (self.p.stdin, self.p.stdout, self.p.stderr):
+            try:
+                f.close()
+            except OSError:
+                pass
 
 
 def parse_http_head(head):

@@ -10,15 +10,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 from harness import test  # noqa: E402
 
-NODE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "node")
-SDK_DRIVER = os.path.join(NODE_DIR, "centrifuge_client.js")
 PATH = "/connection/websocket"
 
 OPEN = {
@@ -69,25 +66,11 @@ class server:
         return self.srv.__exit__(*exc)
 
 
-class Sdk:
+class Sdk(h.NodeProcess):
     """One centrifuge SDK client in a node process, as a queue of its events."""
 
     def __init__(self, url):
-        env = dict(os.environ)
-        if url.startswith("wss://"):
-            env["NODE_EXTRA_CA_CERTS"] = h.tls_files()[0]
-        self.p = subprocess.Popen(["node", SDK_DRIVER, url], cwd=NODE_DIR, stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-        self.events = queue.Queue()
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self):
-        for line in self.p.stdout:
-            try:
-                self.events.put(json.loads(line))
-            except ValueError:
-                self.events.put({"event": "garbage", "line": line})
-        self.events.put({"event": "exit"})
+        super().__init__("centrifuge_client.js", url)
 
     def next(self, kind, timeout=10, **match):
         """The next event of `kind` (with fields `match`); a disconnect or exit on the way fails."""
@@ -111,30 +94,13 @@ class Sdk:
             return
         raise AssertionError(f"sdk: expected silence, got {ev}")
 
-    def cmd(self, **kw):
-        self.p.stdin.write(json.dumps(kw) + "\n")
-        self.p.stdin.flush()
-
-    def stderr(self):
-        return "(running)" if self.p.poll() is None else self.p.stderr.read()[-1000:]
-
-    def kill(self):
-        if self.p.poll() is None:
-            self.p.kill()
-        self.p.wait(5)
-        for f in (self.p.stdin, self.p.stdout, self.p.stderr):
-            try:
-                f.close()
-            except OSError:
-                pass
-
 
 def sdk(srv):
     return Sdk(srv.url(PATH))
 
 
 def require_node():
-    if shutil.which("node") is None or not os.path.isdir(os.path.join(NODE_DIR, "node_modules", "centrifuge")):
+    if shutil.which("node") is None or not os.path.isdir(os.path.join(h.NODE_DIR, "node_modules", "centrifuge")):
         raise h.SkipTest("node or the centrifuge SDK is missing (scripts/setup.sh --test installs them)")
 
 

@@ -1,43 +1,24 @@
 """A third-party client: Node's `ws` package (tests/node/chat_client.js) chats with a raw
 Python client through a real ringcast, both ways; echo of text and binary; ping."""
 import base64
-import json
 import os
 import queue
 import shutil
-import subprocess
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 from harness import test  # noqa: E402
 
-NODE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "node")
-SCRIPT = os.path.join(NODE_DIR, "chat_client.js")
 
 
-class NodeClient:
+class NodeClient(h.NodeProcess):
     def __init__(self, url):
-        env = None
-        if url.startswith("wss://"):  # RINGCAST_TLS=1: node trusts the harness' certificate too
-            env = dict(os.environ, NODE_EXTRA_CA_CERTS=h.tls_files()[0])
-        self.p = subprocess.Popen(["node", SCRIPT, url], cwd=NODE_DIR, stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-        self.events = queue.Queue()
-        threading.Thread(target=self._pump, daemon=True).start()
+        super().__init__("chat_client.js", url)
         ev = self.next("open", timeout=10)
         self.port = ev["port"]
         self.name = f"ID{self.port}"
-
-    def _pump(self):
-        for line in self.p.stdout:
-            try:
-                self.events.put(json.loads(line))
-            except ValueError:
-                self.events.put({"event": "garbage", "line": line})
-        self.events.put({"event": "exit"})
 
     def next(self, kind, timeout=10, skip_notices=True):
         deadline = time.monotonic() + timeout
@@ -52,25 +33,6 @@ class NodeClient:
                 return ev
             if ev["event"] in ("error", "exit", "garbage", "close") and kind != ev["event"]:
                 raise AssertionError(f"node: wanted {kind}, got {ev}; stderr: {self.stderr()}")
-
-    def cmd(self, **kw):
-        self.p.stdin.write(json.dumps(kw) + "\n")
-        self.p.stdin.flush()
-
-    def stderr(self):
-        if self.p.poll() is None:
-            return "(running)"
-        return self.p.stderr.read()[-1000:]
-
-    def kill(self):
-        if self.p.poll() is None:
-            self.p.kill()
-        self.p.wait(5)
-        for f in (self.p.stdin, self.p.stdout, self.p.stderr):
-            try:
-                f.close()
-            except OSError:
-                pass
 
 
 @test
@@ -140,9 +102,9 @@ if __name__ == "__main__":
         print("FAIL setup: `node` is not on PATH (scripts/setup.sh --test installs nodejs)")
         print("0 passed, 1 failed")
         sys.exit(1)
-    if not os.path.isfile(os.path.join(NODE_DIR, "node_modules", "ws", "package.json")):
-        print(f"FAIL setup: {NODE_DIR}/node_modules/ws is missing; run "
-              f"`cd {NODE_DIR} && npm install` (scripts/setup.sh --test does)")
+    if not os.path.isfile(os.path.join(h.NODE_DIR, "node_modules", "ws", "package.json")):
+        print(f"FAIL setup: {h.NODE_DIR}/node_modules/ws is missing; run "
+              f"`cd {h.NODE_DIR} && npm install` (scripts/setup.sh --test does)")
         print("0 passed, 1 failed")
         sys.exit(1)
     h.main()
