@@ -6,14 +6,18 @@ namespace ringcast::protocol {
 namespace {
 
 constexpr std::string_view kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+constexpr std::string_view kUrlAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 constexpr std::uint8_t kBad = 0xff;
 
-constexpr std::array<std::uint8_t, 256> kDecode = [] {
-  std::array<std::uint8_t, 256> t{};
+using Table = std::array<std::uint8_t, 256>;
+constexpr Table decode_table(std::string_view alphabet) {
+  Table t{};
   t.fill(kBad);
-  for (std::size_t i = 0; i < kAlphabet.size(); ++i) t[static_cast<unsigned char>(kAlphabet[i])] = static_cast<std::uint8_t>(i);
+  for (std::size_t i = 0; i < alphabet.size(); ++i) t[static_cast<unsigned char>(alphabet[i])] = static_cast<std::uint8_t>(i);
   return t;
-}();
+}
+constexpr Table kDecode = decode_table(kAlphabet);
+constexpr Table kUrlDecode = decode_table(kUrlAlphabet);
 
 [[nodiscard]] std::uint8_t sextet(char c) noexcept { return kDecode[static_cast<unsigned char>(c)]; }
 
@@ -61,6 +65,28 @@ std::size_t base64_decode(std::string_view in, std::span<std::uint8_t> out) noex
     out[o++] = static_cast<std::uint8_t>(v >> 16);
     if (data > 2) out[o++] = static_cast<std::uint8_t>(v >> 8);
     if (data > 3) out[o++] = static_cast<std::uint8_t>(v);
+  }
+  return o;
+}
+
+std::size_t base64url_decode(std::string_view in, std::span<std::uint8_t> out) noexcept {
+  const std::size_t rest = in.size() % 4;  // 2 or 3 trailing characters carry 1 or 2 bytes
+  if (rest == 1) return kBase64Invalid;
+  const std::size_t n = base64url_decoded_size(in.size());
+  if (out.size() < n) return kBase64Invalid;
+  std::size_t o = 0;
+  for (std::size_t i = 0; i < in.size(); i += 4) {
+    const std::size_t chars = in.size() - i < 4 ? rest : 4;
+    std::uint32_t v = 0;
+    for (std::size_t k = 0; k < 4; ++k) {
+      const std::uint8_t s = k < chars ? kUrlDecode[static_cast<unsigned char>(in[i + k])] : 0;
+      if (s == kBad) return kBase64Invalid;
+      v = (v << 6) | s;
+    }
+    if ((chars == 2 && (v & 0xffff) != 0) || (chars == 3 && (v & 0xff) != 0)) return kBase64Invalid;
+    out[o++] = static_cast<std::uint8_t>(v >> 16);
+    if (chars > 2) out[o++] = static_cast<std::uint8_t>(v >> 8);
+    if (chars > 3) out[o++] = static_cast<std::uint8_t>(v);
   }
   return o;
 }

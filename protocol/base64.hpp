@@ -1,5 +1,6 @@
 // Standard base64 (RFC 4648 section 4, with padding): what Sec-WebSocket-Key and
-// Sec-WebSocket-Accept use. Strict decoding: no whitespace, canonical padding only.
+// Sec-WebSocket-Accept use; and base64url without padding (section 5): what JWTs use.
+// Strict decoding: no whitespace, canonical form only.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -18,5 +19,10 @@ inline constexpr std::size_t kBase64Invalid = static_cast<std::size_t>(-1);
 // Decodes canonical padded base64 (length a multiple of 4, '=' only at the end, unused
 // bits zero). Returns the decoded length, or kBase64Invalid for bad input or small `out`.
 [[nodiscard]] std::size_t base64_decode(std::string_view in, std::span<std::uint8_t> out) noexcept;
+
+// Decodes unpadded base64url (RFC 7515 section 2: no '=', length % 4 != 1, unused bits
+// zero). Returns the decoded length, or kBase64Invalid for bad input or small `out`.
+[[nodiscard]] std::size_t base64url_decode(std::string_view in, std::span<std::uint8_t> out) noexcept;
+[[nodiscard]] constexpr std::size_t base64url_decoded_size(std::size_t n) noexcept { return n / 4 * 3 + (n % 4) * 3 / 4; }
 
 }  // namespace ringcast::protocol
