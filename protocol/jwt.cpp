@@ -15,7 +15,15 @@ namespace ringcast::protocol {
 namespace {
 
 namespace od = simdjson::ondemand;
-constexpr std::size_t kSha256Size = 32;
+constexpr std::size_t kMaxMacSize = 64;  // HS512
+
+// The algorithms RFC 7518 section 3.2 defines over HMAC; nothing else is accepted.
+const EVP_MD* hmac_digest(std::string_view alg) noexcept {
+  if (alg == "HS256") return EVP_sha256();
+  if (alg == "HS384") return EVP_sha384();
+  if (alg == "HS512") return EVP_sha512();
+  return nullptr;
+}
 
 // A NumericDate (RFC 7519 section 2): seconds, possibly with a fraction (dropped).
 bool numeric_date(od::value v, std::int64_t& out) {
@@ -32,7 +40,7 @@ const char* jwt_error_text(JwtError e) noexcept {
   switch (e) {
     case JwtError::none: return "valid";
     case JwtError::malformed: return "malformed token";
-    case JwtError::bad_algorithm: return "the token's algorithm is not HS256";
+    case JwtError::bad_algorithm: return "the token's algorithm is not HS256, HS384 or HS512";
     case JwtError::bad_signature: return "bad token signature";
     case JwtError::expired: return "token expired";
     case JwtError::not_yet_valid: return "token not valid yet (nbf)";
@@ -55,7 +63,8 @@ struct JwtVerifier::Impl {
     return n;
   }
 
-  JwtError check_header(std::string_view part) {
+  // The header's digest in `md`.
+  JwtError check_header(std::string_view part, const EVP_MD*& md) {
     auto n = decode(part, header);
     if (!n) return JwtError::malformed;
     od::document doc;
@@ -64,7 +73,7 @@ struct JwtVerifier::Impl {
         doc.get_object().get(o)) {
       return JwtError::malformed;
     }
-    bool hs256 = false;
+    md = nullptr;
     for (auto f : o) {
       od::field field;
       std::string_view key;
@@ -72,8 +81,8 @@ struct JwtVerifier::Impl {
       if (key == "alg") {
         std::string_view alg;
         if (field.value().get_string().get(alg)) return JwtError::malformed;
-        if (alg != "HS256") return JwtError::bad_algorithm;
-        hs256 = true;
+        md = hmac_digest(alg);
+        if (md == nullptr) return JwtError::bad_algorithm;
       } else if (key == "crit") {
         return JwtError::bad_algorithm;  // an extension we would have to understand (RFC 7515 4.1.11)
       } else if (json::check(field.value(), 1)) {
@@ -82,7 +91,7 @@ struct JwtVerifier::Impl {
     }
     const char* after = nullptr;
     if (doc.current_location().get(after) == simdjson::SUCCESS) return JwtError::malformed;  // trailing bytes
-    return hs256 ? JwtError::none : JwtError::bad_algorithm;
+    return md != nullptr ? JwtError::none : JwtError::bad_algorithm;
   }
 
   static bool audience_holds(od::value v, std::string_view want, bool& found) {
@@ -176,16 +185,18 @@ JwtError JwtVerifier::verify(std::string_view token, std::span<const std::uint8_
   if (dot2 == std::string_view::npos || token.find('.', dot2 + 1) != std::string_view::npos) {
     return JwtError::malformed;
   }
-  if (JwtError e = impl_->check_header(token.substr(0, dot1)); e != JwtError::none) return e;
+  const EVP_MD* md = nullptr;
+  if (JwtError e = impl_->check_header(token.substr(0, dot1), md); e != JwtError::none) return e;
 
-  std::uint8_t sig[kSha256Size + 3];
-  if (base64url_decode(token.substr(dot2 + 1), sig) != kSha256Size) return JwtError::bad_signature;
+  auto mac_size = static_cast<std::size_t>(EVP_MD_get_size(md));
+  std::uint8_t sig[kMaxMacSize + 3];
+  if (base64url_decode(token.substr(dot2 + 1), sig) != mac_size) return JwtError::bad_signature;
   std::uint8_t mac[EVP_MAX_MD_SIZE];
   unsigned mac_len = 0;
   std::string_view signed_part = token.substr(0, dot2);
-  if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(signed_part.data()),
+  if (HMAC(md, key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(signed_part.data()),
            signed_part.size(), mac, &mac_len) == nullptr ||
-      mac_len != kSha256Size || CRYPTO_memcmp(mac, sig, kSha256Size) != 0) {
+      mac_len != mac_size || CRYPTO_memcmp(mac, sig, mac_size) != 0) {
     return JwtError::bad_signature;
   }
   return impl_->read_claims(token.substr(dot1 + 1, dot2 - dot1 - 1), now, expect, out);

@@ -1,6 +1,6 @@
-// JSON Web Tokens (RFC 7519) signed with HS256 (RFC 7518 section 3.2): the connection and
-// subscription tokens of the Centrifugo client protocol. Verification only. The header
-// must name HS256 (an attacker writes the header: no "none", no other algorithm, no
+// JSON Web Tokens (RFC 7519) signed with HMAC (HS256, HS384, HS512: RFC 7518 section 3.2):
+// the connection and subscription tokens of the Centrifugo client protocol. Verification
+// only. The header must name one of those (an attacker writes the header: no "none", no
 // `crit`), the signature is compared in constant time (CRYPTO_memcmp) before any claim is
 // read, and then the claims ringcast uses are returned; the rest are checked as JSON and
 // ignored. Pure: the caller passes the key and the time.
@@ -17,7 +17,7 @@ namespace ringcast::protocol {
 enum class JwtError : std::uint8_t {
   none,
   malformed,      // not three base64url parts of JSON objects, or a claim of the wrong type
-  bad_algorithm,  // the header names anything but HS256, or a critical extension
+  bad_algorithm,  // the header names anything but HS256/384/512, or a critical extension
   bad_signature,
   expired,        // exp at or before now
   not_yet_valid,  // nbf after now

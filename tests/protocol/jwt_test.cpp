@@ -1,4 +1,4 @@
-// protocol/jwt: HS256 verification against RFC 7515's own example and tokens signed here;
+// protocol/jwt: HMAC verification against RFC 7515's own example and tokens signed here;
 // every way a token can be wrong gets its own answer; claims come back as written.
 #include "protocol/jwt.hpp"
 
@@ -27,11 +27,12 @@ std::span<const std::uint8_t> bytes(std::string_view s) { return {reinterpret_ca
 constexpr std::string_view kKey = "secret for the tests";
 constexpr std::string_view kHs256 = R"({"alg":"HS256","typ":"JWT"})";
 
-std::string sign(std::string_view header, std::string_view claims, std::string_view key = kKey) {
+std::string sign(std::string_view header, std::string_view claims, std::string_view key = kKey,
+                 const EVP_MD* md = EVP_sha256()) {
   std::string input = b64url(header) + "." + b64url(claims);
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(input.data()),
+  HMAC(md, key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(input.data()),
        input.size(), mac, &len);
   return input + "." + b64url({reinterpret_cast<const char*>(mac), len});
 }
@@ -119,10 +120,21 @@ TEST(Jwt, ChecksTimeAudienceAndIssuer) {
   EXPECT_EQ(v(aud, 1000, {.audience = "", .issuer = "you"}), JwtError::wrong_issuer);
 }
 
+TEST(Jwt, VerifiesHs384AndHs512) {
+  Verify v;
+  EXPECT_EQ(v(sign(R"({"alg":"HS384"})", R"({"sub":"a"})", kKey, EVP_sha384())), JwtError::none);
+  EXPECT_EQ(v.claims.sub, "a");
+  EXPECT_EQ(v(sign(R"({"alg":"HS512"})", R"({"sub":"b"})", kKey, EVP_sha512())), JwtError::none);
+  EXPECT_EQ(v.claims.sub, "b");
+  EXPECT_EQ(v(sign(R"({"alg":"HS384"})", "{}", kKey, EVP_sha512())), JwtError::bad_signature);
+  EXPECT_EQ(v(sign(R"({"alg":"HS512"})", "{}", "another key", EVP_sha512())), JwtError::bad_signature);
+}
+
 TEST(Jwt, RefusesOtherAlgorithms) {
   Verify v;
   EXPECT_EQ(v(b64url(R"({"alg":"none"})") + "." + b64url(R"({"sub":"1"})") + "."), JwtError::bad_algorithm);
-  EXPECT_EQ(v(sign(R"({"alg":"HS512"})", "{}")), JwtError::bad_algorithm);
+  EXPECT_EQ(v(sign(R"({"alg":"RS256"})", "{}")), JwtError::bad_algorithm);
+  EXPECT_EQ(v(sign(R"({"alg":"HS512"})", "{}")), JwtError::bad_signature);  // an HS256 MAC under HS512
   EXPECT_EQ(v(sign(R"({"alg":"hs256"})", "{}")), JwtError::bad_algorithm);
   EXPECT_EQ(v(sign(R"({"typ":"JWT"})", "{}")), JwtError::bad_algorithm);
   EXPECT_EQ(v(sign(R"({"alg":"HS256","crit":["b64"],"b64":false})", "{}")), JwtError::bad_algorithm);
