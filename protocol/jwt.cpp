@@ -148,11 +148,11 @@ struct JwtVerifier::Impl {
         issuer_matches = iss == expect.issuer;
       } else if (key == "channels") {
         od::array a;
-        ok = v.get_array().get(a) == simdjson::SUCCESS;
+        if (v.get_array().get(a)) return JwtError::malformed;  // iterating a failed array is undefined
         for (auto item : a) {
           od::value x;
           std::string_view ch;
-          if (!ok || std::move(item).get(x) || x.get_string().get(ch)) return JwtError::malformed;
+          if (std::move(item).get(x) || x.get_string().get(ch)) return JwtError::malformed;
           out.channels.push_back(ch);
         }
       } else {
