@@ -46,9 +46,22 @@ struct ChannelOptions {
   bool allow_publish_for_anonymous = false;    // and, with one of those, anonymous ones
 };
 
+// How the client protocol checks one kind of token (HMAC-signed JWT, protocol/jwt.hpp).
+struct TokenConfig {
+  std::string hmac_secret_key;  // "": tokens of this kind are refused as invalid
+  std::string audience;         // non-empty: the token's `aud` must hold it
+  std::string issuer;           // non-empty: the token's `iss` must equal it
+};
+
 // The Centrifugo client protocol on /connection/websocket (engine/app/client_protocol.hpp),
 // set by --config FILE (engine/config_file.hpp) in Centrifugo's own configuration shape.
 struct ClientProtocolConfig {
+  TokenConfig token;               // connection tokens (connect, refresh)
+  bool separate_subscription_token = false;  // client.subscription_token.enabled
+  TokenConfig subscription_token;  // used when separate; else `token` checks subscriptions too
+  [[nodiscard]] const TokenConfig& subscription_token_config() const noexcept {
+    return separate_subscription_token ? subscription_token : token;
+  }
   bool allow_anonymous_connect_without_token = false;
   std::size_t channel_limit = 128;        // subscriptions per connection
   std::size_t channel_max_length = 255;   // bytes of a channel name

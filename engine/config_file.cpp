@@ -38,6 +38,12 @@ struct Walker {
     to = *d;
     return true;
   }
+  bool get_string(element v, std::string_view path, std::string& to) {
+    std::string_view sv;
+    if (v.get_string().get(sv) != simdjson::SUCCESS) return fail(path, "expected a string");
+    to = std::string(sv);
+    return true;
+  }
   bool get_object(element v, std::string_view path, object& to) {
     if (v.get_object().get(to) != simdjson::SUCCESS) return fail(path, "expected an object");
     return true;
@@ -114,11 +120,43 @@ struct Walker {
     return true;
   }
 
+  // client.token and client.subscription_token. Keys for what ringcast cannot verify are
+  // errors, not ignored: a server that silently refused every RSA token would look broken.
+  bool token(object o, const std::string& path, TokenConfig& t, bool* enabled) {
+    for (auto [key, value] : o) {
+      std::string at = path + "." + std::string(key);
+      bool ok = true;
+      if (key == "hmac_secret_key") {
+        ok = get_string(value, at, t.hmac_secret_key);
+      } else if (key == "audience") {
+        ok = get_string(value, at, t.audience);
+      } else if (key == "issuer") {
+        ok = get_string(value, at, t.issuer);
+      } else if (key == "enabled" && enabled != nullptr) {
+        ok = get_bool(value, at, *enabled);
+      } else if (key == "rsa_public_key" || key == "ecdsa_public_key" || key == "jwks_public_endpoint" ||
+                 key == "audience_regex" || key == "issuer_regex" || key == "user_id_claim") {
+        std::string_view sv;
+        bool empty = value.get_string().get(sv) == simdjson::SUCCESS && sv.empty();
+        if (!empty) return fail(at, "not supported (ringcast verifies HMAC tokens: hmac_secret_key, audience, issuer)");
+      } else {
+        ignore(at);
+      }
+      if (!ok) return false;
+    }
+    return true;
+  }
+
   bool client(object o, ClientProtocolConfig& cfg) {
     for (auto [key, value] : o) {
       std::string at = "client." + std::string(key);
       bool ok = true;
-      if (key == "allow_anonymous_connect_without_token") {
+      object section;
+      if (key == "token") {
+        ok = get_object(value, at, section) && token(section, at, cfg.token, nullptr);
+      } else if (key == "subscription_token") {
+        ok = get_object(value, at, section) && token(section, at, cfg.subscription_token, &cfg.separate_subscription_token);
+      } else if (key == "allow_anonymous_connect_without_token") {
         ok = get_bool(value, at, cfg.allow_anonymous_connect_without_token);
       } else if (key == "channel_limit") {
         ok = get_count(value, at, 1, 1'000'000, cfg.channel_limit);

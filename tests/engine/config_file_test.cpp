@@ -20,7 +20,9 @@ TEST(ConfigFile, ReadsCentrifugoV6Shape) {
   ClientProtocolConfig cfg;
   ConfigFileResult r = apply_config_file(R"({
     "client": {"allow_anonymous_connect_without_token": true, "channel_limit": 7, "ping_interval": "500ms",
-               "token": {"hmac_secret_key": "s"}},
+               "token": {"hmac_secret_key": "s", "audience": "aud", "issuer": "iss", "rsa_public_key": "",
+                         "expire_at_seconds": 1},
+               "subscription_token": {"enabled": true, "hmac_secret_key": "sub-s"}},
     "channel": {"max_length": 64,
                 "without_namespace": {"allow_subscribe_for_client": true},
                 "namespaces": [{"name": "ticker", "allow_subscribe_for_anonymous": true, "history_size": 10},
@@ -32,6 +34,10 @@ TEST(ConfigFile, ReadsCentrifugoV6Shape) {
   EXPECT_EQ(cfg.channel_limit, 7u);
   EXPECT_EQ(cfg.channel_max_length, 64u);
   EXPECT_EQ(cfg.ping_interval, std::chrono::milliseconds(500));
+  EXPECT_EQ(cfg.token.hmac_secret_key, "s");
+  EXPECT_EQ(cfg.token.audience, "aud");
+  EXPECT_EQ(cfg.token.issuer, "iss");
+  EXPECT_EQ(cfg.subscription_token_config().hmac_secret_key, "sub-s");
   EXPECT_TRUE(cfg.options_for("news")->allow_subscribe_for_client);
   ASSERT_NE(cfg.options_for("ticker:AAPL"), nullptr);
   EXPECT_EQ(cfg.options_for("ticker:AAPL")->name, "ticker");
@@ -40,8 +46,15 @@ TEST(ConfigFile, ReadsCentrifugoV6Shape) {
   EXPECT_TRUE(cfg.options_for("chat.v2:room")->allow_publish_for_client);
   EXPECT_EQ(cfg.options_for("nowhere:x"), nullptr);
   EXPECT_EQ(cfg.options_for("tick:x"), nullptr);  // a prefix of a name is not the name
-  std::vector<std::string> ignored{"client.token", "channel.namespaces[0].history_size", "http_server"};
+  std::vector<std::string> ignored{"client.token.expire_at_seconds", "channel.namespaces[0].history_size", "http_server"};
   EXPECT_EQ(r.ignored, ignored);
+}
+
+TEST(ConfigFile, SubscriptionTokensShareTheConnectionKeyUnlessSeparate) {
+  ClientProtocolConfig cfg;
+  ASSERT_EQ(apply_config_file(R"({"client": {"token": {"hmac_secret_key": "k"},
+                                              "subscription_token": {"hmac_secret_key": "unused"}}})", cfg).error, "");
+  EXPECT_EQ(cfg.subscription_token_config().hmac_secret_key, "k");
 }
 
 TEST(ConfigFile, ErrorsNameTheKey) {
@@ -60,6 +73,11 @@ TEST(ConfigFile, ErrorsNameTheKey) {
       {R"({"channel": {"namespaces": [{"name": "ok"}, 3]}})", "config: channel.namespaces[1]: expected an object"},
       {R"({"channel": {"namespaces": [{"name": "a:b"}]}})", "config: channel.namespaces[0].name: 'a:b' is not"},
       {R"({"channel": {"namespaces": [{}]}})", "config: channel.namespaces[0].name: '' is not"},
+      {R"({"client": {"token": "s"}})", "config: client.token: expected an object"},
+      {R"({"client": {"token": {"hmac_secret_key": 1}}})", "config: client.token.hmac_secret_key: expected a string"},
+      {R"({"client": {"token": {"rsa_public_key": "-----BEGIN"}}})", "config: client.token.rsa_public_key: not supported"},
+      {R"({"client": {"token": {"enabled": true}}})", ""},  // only subscription_token has the switch: ignored
+      {R"({"client": {"subscription_token": {"enabled": 1}}})", "config: client.subscription_token.enabled: expected"},
   };
   for (const Case& c : cases) {
     ClientProtocolConfig cfg;
