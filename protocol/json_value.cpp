@@ -63,10 +63,17 @@ std::optional<Failure> check(od::value v, int depth) {
 
 // Where the value starts, to where the parser went on after checking it.
 std::optional<Failure> raw(od::document& doc, od::value v, std::string_view& out) {
-  const char* start = v.raw_json_token().data();
+  std::string_view token = v.raw_json_token();  // a scalar's whole text (and what spaces follow)
+  const char* start = token.data();
+  od::json_type type;
+  if (v.type().get(type) != simdjson::SUCCESS) return Failure{Fault::malformed, "bad JSON value"};
   if (auto bad = check(v, 1)) return bad;
   const char* end = nullptr;
-  if (auto e = doc.current_location().get(end)) return failure(e, "bad value");
+  if (type != od::json_type::object && type != od::json_type::array) {
+    end = start + token.size();  // the parser does not move past a scalar it has read
+  } else if (auto e = doc.current_location().get(end)) {
+    return failure(e, "bad value");
+  }
   while (end > start && is_space(end[-1])) --end;
   out = {start, static_cast<std::size_t>(end - start)};
   return std::nullopt;

@@ -185,5 +185,16 @@ TEST(ClientCommand, LargeFramesAfterSmallOnes) {
   EXPECT_EQ(parse(R"({"id":8,"ping":{}})").got.at(0).id, 8u);
 }
 
+TEST(ClientCommand, ScalarDataKeepsItsBytes) {
+  for (std::string_view data : {"1", "-2.5e3", "true", "null", "\"s\""}) {
+    for (std::string_view tail : {"}}", ",\"channel\":\"c\"}}", " }}"}) {
+      std::string frame = "{\"id\":1,\"publish\":{\"channel\":\"c\",\"data\":" + std::string(data) + std::string(tail);
+      Parsed p = parse(frame);
+      ASSERT_EQ(p.result.error, ParseError::none) << frame << ": " << p.result.what;
+      EXPECT_EQ(p.got.at(0).data, data) << frame;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace ringcast::protocol::client
