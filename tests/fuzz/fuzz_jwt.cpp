@@ -1,5 +1,6 @@
 // libFuzzer target for protocol/jwt. The input is a token's header and claims JSON,
-// split at the first newline; the target signs them with its key, so the parser behind the
+// split at the first newline; the target signs them with its key (with each of
+// HS256/384/512 until one is not a bad signature), so the parser behind the
 // signature check is reached. Invariants: a token signed with the key never fails on its
 // signature, the input taken as a raw token never verifies (the fuzzer cannot forge HMAC),
 // the same token gives the same answer twice, `info` is a piece of the claims text, and
@@ -55,13 +56,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
   auto nl = in.find('\n');
   std::string_view header = in.substr(0, nl), body = nl == std::string_view::npos ? "" : in.substr(nl + 1);
   std::string input = b64url(header) + "." + b64url(body);
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned len = 0;
-  HMAC(EVP_sha256(), kKey.data(), static_cast<int>(kKey.size()), reinterpret_cast<const unsigned char*>(input.data()),
-       input.size(), mac, &len);
-  std::string token = input + "." + b64url({reinterpret_cast<const char*>(mac), len});
-
-  JwtError a = verifier().verify(token, key(), 1'000, expect, claims);
+  // Signed with each HMAC the header may name: the one it names is never a bad signature.
+  std::string token;
+  JwtError a = JwtError::bad_signature;
+  for (const EVP_MD* md : {EVP_sha256(), EVP_sha384(), EVP_sha512()}) {
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned len = 0;
+    HMAC(md, kKey.data(), static_cast<int>(kKey.size()), reinterpret_cast<const unsigned char*>(input.data()),
+         input.size(), mac, &len);
+    token = input + "." + b64url({reinterpret_cast<const char*>(mac), len});
+    a = verifier().verify(token, key(), 1'000, expect, claims);
+    if (a != JwtError::bad_signature) break;
+  }
   std::string info(claims.info), sub(claims.sub);
   std::size_t channels = claims.channels.size();
   FUZZ_CHECK(a != JwtError::bad_signature);
