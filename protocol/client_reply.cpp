@@ -21,6 +21,14 @@ void append_id(std::string& out, std::uint32_t id) {
   }
 }
 
+// "expires":true,"ttl":N after `sep` (nothing when it does not expire).
+void append_expiry(std::string& out, Expiry e, std::string_view sep = ",") {
+  if (!e.expires) return;
+  out += sep;
+  out += "\"expires\":true,\"ttl\":";
+  append_uint(out, e.ttl);
+}
+
 }  // namespace
 
 std::string_view error_message(ErrorCode code) noexcept {
@@ -89,6 +97,7 @@ void append_connect_result(std::string& out, std::uint32_t id, const ConnectResu
   append_json_string(out, r.client);
   out += ",\"version\":";
   append_json_string(out, r.version);
+  append_expiry(out, r.expiry);
   if (r.ping_seconds != 0) {
     out += ",\"ping\":";
     append_uint(out, r.ping_seconds);
@@ -97,19 +106,67 @@ void append_connect_result(std::string& out, std::uint32_t id, const ConnectResu
   out += "}}";
 }
 
+void append_refresh_result(std::string& out, std::uint32_t id, std::string_view client, std::string_view version,
+                           Expiry expiry) {
+  append_id(out, id);
+  out += "\"refresh\":{\"client\":";
+  append_json_string(out, client);
+  out += ",\"version\":";
+  append_json_string(out, version);
+  append_expiry(out, expiry);
+  out += "}}";
+}
+
+void append_expiry_result(std::string& out, std::uint32_t id, Method method, Expiry expiry) {
+  append_id(out, id);
+  out += '"';
+  out += method_name(method);
+  out += "\":{";
+  append_expiry(out, expiry, "");
+  out += "}}";
+}
+
+void append_unsubscribe_push(std::string& out, std::string_view channel, std::uint32_t code, std::string_view reason) {
+  out += "{\"push\":{\"channel\":";
+  append_json_string(out, channel);
+  out += ",\"unsubscribe\":{\"code\":";
+  append_uint(out, code);
+  out += ",\"reason\":";
+  append_json_string(out, reason);
+  out += "}}}";
+}
+
 void append_publication_push(std::string& out, std::string_view channel, const Publication& pub) {
   out += "{\"push\":{\"channel\":";
   append_json_string(out, channel);
   out += ",\"pub\":{";
-  bool first = true;
+  char sep = ' ';  // becomes ',' after the first field
+  auto field = [&](std::string_view name) {
+    if (sep == ',') out += ',';
+    sep = ',';
+    out += name;
+  };
   if (!pub.data.empty()) {
-    out += "\"data\":";
+    field("\"data\":");
     out += pub.data;
-    first = false;
+  }
+  if (pub.info != nullptr) {
+    field("\"info\":{\"user\":");
+    append_json_string(out, pub.info->user);
+    out += ",\"client\":";
+    append_json_string(out, pub.info->client);
+    if (!pub.info->conn_info.empty()) {
+      out += ",\"conn_info\":";
+      out += pub.info->conn_info;
+    }
+    if (!pub.info->chan_info.empty()) {
+      out += ",\"chan_info\":";
+      out += pub.info->chan_info;
+    }
+    out += '}';
   }
   if (pub.offset != 0) {
-    if (!first) out += ',';
-    out += "\"offset\":";
+    field("\"offset\":");
     append_uint(out, pub.offset);
   }
   out += "}}}";

@@ -35,6 +35,7 @@ struct Disconnect {
   std::uint16_t code;
   std::string_view reason;
 };
+inline constexpr Disconnect kExpired{3005, "connection expired"};  // the SDK refreshes its token and reconnects
 inline constexpr Disconnect kNoPong{3012, "no pong"};
 inline constexpr Disconnect kInvalidToken{3500, "invalid token"};
 inline constexpr Disconnect kBadRequest{3501, "bad request"};
@@ -49,19 +50,48 @@ void append_error(std::string& out, std::uint32_t id, ErrorCode code);
 // {"id":N,"<method>":{}}: a command whose result has no fields (publish, unsubscribe, ...).
 void append_empty_result(std::string& out, std::uint32_t id, Method method);
 
+// When a connection's or subscription's token runs out: the SDK refreshes it `ttl` seconds
+// from now. Written as "expires":true,"ttl":N; nothing when it does not expire.
+struct Expiry {
+  bool expires = false;
+  std::uint32_t ttl = 0;
+};
+
 struct ConnectResult {
   std::string_view client;   // the connection's id
   std::string_view version;  // the server's
+  Expiry expiry;
   std::uint32_t ping_seconds = 0;  // 0: the server sends no pings
   bool pong = false;               // the client answers pings with `{}`
 };
-// {"id":N,"connect":{"client":"...","version":"...","ping":25,"pong":true}}
+// {"id":N,"connect":{"client":"...","version":"...","expires":true,"ttl":60,"ping":25,"pong":true}}
 void append_connect_result(std::string& out, std::uint32_t id, const ConnectResult& r);
 
-// A publication as the protocol writes it: {"data":...,"offset":N} (offset 0 omitted).
+// {"id":N,"refresh":{"client":"...","version":"...","expires":true,"ttl":60}}
+void append_refresh_result(std::string& out, std::uint32_t id, std::string_view client, std::string_view version,
+                           Expiry expiry);
+
+// {"id":N,"<method>":{"expires":true,"ttl":60}} (subscribe, sub_refresh); {} when it does
+// not expire.
+void append_expiry_result(std::string& out, std::uint32_t id, Method method, Expiry expiry);
+
+// {"push":{"channel":"...","unsubscribe":{"code":2501,"reason":"..."}}}: the server ended
+// one subscription (codes from 2500: the SDK subscribes again).
+void append_unsubscribe_push(std::string& out, std::string_view channel, std::uint32_t code, std::string_view reason);
+inline constexpr std::uint32_t kUnsubscribeExpired = 2501;  // "subscription expired"
+
+// Who published: {"user":"...","client":"...","conn_info":...,"chan_info":...} (the two
+// infos are raw JSON from the tokens, omitted when empty).
+struct ClientInfo {
+  std::string_view user, client, conn_info, chan_info;
+};
+
+// A publication as the protocol writes it: {"data":...,"info":{...},"offset":N} (offset 0
+// and a null info omitted).
 struct Publication {
   std::string_view data;  // raw JSON
   std::uint64_t offset = 0;
+  const ClientInfo* info = nullptr;  // a client's publish; none from the server API
 };
 // {"push":{"channel":"...","pub":{...}}}: the same bytes for every subscriber.
 void append_publication_push(std::string& out, std::string_view channel, const Publication& pub);

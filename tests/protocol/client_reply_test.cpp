@@ -44,12 +44,40 @@ TEST(ClientReply, EmptyResults) {
 
 TEST(ClientReply, Connect) {
   std::string out;
-  append_connect_result(out, 1, {.client = "c-1", .version = "ringcast 0.1", .ping_seconds = 25, .pong = true});
+  append_connect_result(out, 1, {.client = "c-1", .version = "ringcast 0.1", .expiry = {}, .ping_seconds = 25, .pong = true});
   EXPECT_EQ(out, R"({"id":1,"connect":{"client":"c-1","version":"ringcast 0.1","ping":25,"pong":true}})");
   EXPECT_TRUE(is_json(out));
   out.clear();
-  append_connect_result(out, 2, {.client = "c", .version = "v"});
+  append_connect_result(out, 2, {.client = "c", .version = "v", .expiry = {}, .ping_seconds = 0, .pong = false});
   EXPECT_EQ(out, R"({"id":2,"connect":{"client":"c","version":"v"}})");
+  out.clear();
+  append_connect_result(out, 3, {.client = "c", .version = "v", .expiry = {.expires = true, .ttl = 60}, .ping_seconds = 25, .pong = false});
+  EXPECT_EQ(out, R"({"id":3,"connect":{"client":"c","version":"v","expires":true,"ttl":60,"ping":25}})");
+  EXPECT_TRUE(is_json(out));
+}
+
+TEST(ClientReply, TokenLifetimes) {
+  std::string out;
+  append_refresh_result(out, 5, "c", "v", {.expires = true, .ttl = 0});
+  EXPECT_EQ(out, R"({"id":5,"refresh":{"client":"c","version":"v","expires":true,"ttl":0}})");
+  EXPECT_TRUE(is_json(out));
+  out.clear();
+  append_refresh_result(out, 5, "c", "v", {});
+  EXPECT_EQ(out, R"({"id":5,"refresh":{"client":"c","version":"v"}})");
+  out.clear();
+  append_expiry_result(out, 6, Method::subscribe, {.expires = true, .ttl = 4294967295u});
+  EXPECT_EQ(out, R"({"id":6,"subscribe":{"expires":true,"ttl":4294967295}})");
+  EXPECT_TRUE(is_json(out));
+  out.clear();
+  append_expiry_result(out, 7, Method::sub_refresh, {});
+  EXPECT_EQ(out, R"({"id":7,"sub_refresh":{}})");
+}
+
+TEST(ClientReply, UnsubscribePush) {
+  std::string out;
+  append_unsubscribe_push(out, "$private", kUnsubscribeExpired, "subscription expired");
+  EXPECT_EQ(out, R"({"push":{"channel":"$private","unsubscribe":{"code":2501,"reason":"subscription expired"}}})");
+  EXPECT_TRUE(is_json(out));
 }
 
 TEST(ClientReply, PublicationPush) {
@@ -60,6 +88,20 @@ TEST(ClientReply, PublicationPush) {
   out.clear();
   append_publication_push(out, "c", {.data = "1"});
   EXPECT_EQ(out, R"({"push":{"channel":"c","pub":{"data":1}}})");
+}
+
+TEST(ClientReply, PublicationInfo) {
+  std::string out;
+  ClientInfo anonymous{.user = "", .client = "c-1", .conn_info = "", .chan_info = ""};
+  append_publication_push(out, "c", {.data = "1", .offset = 0, .info = &anonymous});
+  EXPECT_EQ(out, R"({"push":{"channel":"c","pub":{"data":1,"info":{"user":"","client":"c-1"}}}})");
+  EXPECT_TRUE(is_json(out));
+  out.clear();
+  ClientInfo full{.user = "42", .client = "c-2", .conn_info = R"({"name":"Ann"})", .chan_info = "[1]"};
+  append_publication_push(out, "c", {.data = "1", .offset = 9, .info = &full});
+  EXPECT_EQ(out, R"({"push":{"channel":"c","pub":{"data":1,"info":{"user":"42","client":"c-2",)"
+                 R"("conn_info":{"name":"Ann"},"chan_info":[1]},"offset":9}}})");
+  EXPECT_TRUE(is_json(out));
 }
 
 TEST(ClientReply, StringsAreEscaped) {
