@@ -66,6 +66,10 @@ struct ClientProtocolConfig {
   std::size_t channel_limit = 128;        // subscriptions per connection
   std::size_t channel_max_length = 255;   // bytes of a channel name
   std::chrono::milliseconds ping_interval{25'000};  // the server's `{}` pings; no pong by the next: 3012
+  // How long past its token's expiry a connection (3005) or a subscription (unsubscribe
+  // 2501) is kept, for the SDK's refresh to land. Checked at each ping.
+  std::chrono::milliseconds expired_close_delay{25'000};
+  std::chrono::milliseconds expired_sub_close_delay{25'000};
   static constexpr char namespace_boundary = ':';
   ChannelOptions without_namespace;
   std::vector<ChannelOptions> namespaces;

@@ -30,11 +30,11 @@ struct Walker {
     to = static_cast<std::size_t>(n);
     return true;
   }
-  bool get_duration(element v, std::string_view path, std::chrono::milliseconds& to) {
+  bool get_duration(element v, std::string_view path, std::chrono::milliseconds& to, bool zero_ok = false) {
     std::string_view s;
     std::optional<std::chrono::milliseconds> d;
     if (v.get_string().get(s) == simdjson::SUCCESS) d = parse_duration(s);
-    if (!d || d->count() == 0) return fail(path, "expected a duration such as \"25s\" or \"500ms\"");
+    if (!d || (d->count() == 0 && !zero_ok)) return fail(path, "expected a duration such as \"25s\" or \"500ms\"");
     to = *d;
     return true;
   }
@@ -162,6 +162,10 @@ struct Walker {
         ok = get_count(value, at, 1, 1'000'000, cfg.channel_limit);
       } else if (key == "ping_interval") {
         ok = get_duration(value, at, cfg.ping_interval);
+      } else if (key == "expired_close_delay") {
+        ok = get_duration(value, at, cfg.expired_close_delay, true);
+      } else if (key == "expired_sub_close_delay") {
+        ok = get_duration(value, at, cfg.expired_sub_close_delay, true);
       } else {
         ignore(at);
       }
