@@ -3,7 +3,7 @@
 # Idempotent and quiet when everything is already there.
 # Usage: scripts/setup.sh [--test|--bench]
 #   --test:  also what the test suite drives: clang for fuzzing/sanitizers,
-#            python3-websockets, chromium, node + npm ws
+#            python3-websockets, python3-jwt (test tokens), chromium, node + npm ws
 #   --bench: also the peers and tools of scripts/bench.sh and scripts/perf.sh:
 #            websocketpp + asio, node, python3-websockets, gnuplot, perf, taskset
 set -euo pipefail
@@ -11,7 +11,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 
 need=(cmake ninja-build g++ pkg-config liburing-dev libssl-dev openssl libsimdjson-dev libgtest-dev libbenchmark-dev)
 if [[ "${1:-}" == "--test" ]]; then
-  need+=(clang libclang-rt-14-dev python3 python3-websockets chromium nodejs)
+  need+=(clang libclang-rt-14-dev python3 python3-websockets python3-jwt chromium nodejs)
 elif [[ "${1:-}" == "--bench" ]]; then
   need+=(libwebsocketpp-dev libasio-dev python3 python3-websockets nodejs gnuplot-nox linux-perf util-linux)
 fi

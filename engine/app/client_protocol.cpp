@@ -2,13 +2,18 @@
 
 #include <sys/random.h>
 
+#include <algorithm>
+#include <chrono>
+#include <optional>
 #include <string>
 
+#include "engine/app/client_state.hpp"
 #include "engine/log.hpp"
 #include "engine/pubsub/encode.hpp"
 #include "engine/pubsub/topic.hpp"
 #include "protocol/client_command.hpp"
 #include "protocol/client_reply.hpp"
+#include "protocol/jwt.hpp"
 
 namespace ringcast::engine {
 namespace {
@@ -16,11 +21,36 @@ namespace {
 namespace client = protocol::client;
 using client::ErrorCode;
 using client::Method;
+using protocol::JwtError;
 
 // Session::app_state bits.
 constexpr std::uint8_t kConnected = 1;
 
 LogLimiter g_bad_input_log;
+LogLimiter g_token_log;
+
+// Token times are wall-clock seconds since the epoch.
+std::int64_t now_seconds() noexcept {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::int64_t seconds(std::chrono::milliseconds d) noexcept { return (d.count() + 999) / 1000; }
+
+// The reply's view of an expiry time (0: never).
+client::Expiry expiry_at(std::int64_t expire_at, std::int64_t now) noexcept {
+  if (expire_at == 0) return {};
+  return {.expires = true, .ttl = static_cast<std::uint32_t>(std::clamp<std::int64_t>(expire_at - now, 0, UINT32_MAX))};
+}
+
+// Centrifugo's expire_at claim overrides exp for how long the credentials hold (0: forever).
+std::int64_t lifetime_end(const protocol::JwtClaims& c) noexcept { return c.has_expire_at ? c.expire_at : c.exp; }
+
+// The pub/sub topic of a channel, built in `buf`.
+std::string_view channel_topic(std::string& buf, std::string_view channel) {
+  buf.assign(1, '\x01');
+  buf.append(channel);
+  return buf;
+}
 
 // One frame's commands, answered into one reply frame. Thread-local: the App object is
 // shared by every shard, and these buffers keep their capacity from frame to frame.
@@ -63,33 +93,92 @@ class FrameHandler final : public client::CommandSink {
       case Method::ping: return result(cmd);
       case Method::send: return true;  // asynchronous and unanswered: no handler takes it yet
       case Method::rpc: return error(cmd, ErrorCode::method_not_found);
+      case Method::refresh: return refresh(cmd);
+      case Method::sub_refresh: return sub_refresh(cmd);
       case Method::presence:
       case Method::presence_stats:
-      case Method::history:
-      case Method::refresh:
-      case Method::sub_refresh: return error(cmd, ErrorCode::not_available);
+      case Method::history: return error(cmd, ErrorCode::not_available);
       case Method::none:
       case Method::connect: break;
     }
     return true;
   }
 
+  // Every ping interval: ends what outlived its token (past the grace the config gives the
+  // SDK's refresh), then pings.
+  void keepalive(const ClientProtocol& app, Session& s) {
+    replies_.clear();
+    if (ClientState* st = find_client_state(s)) {
+      std::int64_t now = now_seconds();
+      const ClientProtocolConfig& cfg = app.config();
+      if (st->expire_at != 0 && now >= st->expire_at + seconds(cfg.expired_close_delay)) {
+        g_bad_input_log.log(LogLevel::debug, "client protocol: ID%u connection expired", static_cast<unsigned>(s.peer_port()));
+        s.close(client::kExpired.code, client::kExpired.reason);
+        return;
+      }
+      std::int64_t sub_deadline = now - seconds(cfg.expired_sub_close_delay);
+      std::erase_if(st->grants, [&](const ClientGrant& g) {
+        if (g.expire_at == 0 || g.expire_at > sub_deadline) return false;
+        if (std::uint32_t topic = s.find_topic(channel_topic(key_, g.channel)); topic != kNoTopic) s.unsubscribe(topic);
+        client::append_unsubscribe_push(replies_, g.channel, client::kUnsubscribeExpired, "subscription expired");
+        replies_ += '\n';
+        return true;
+      });
+    }
+    replies_ += client::kPing;
+    s.reply(protocol::Opcode::text, as_bytes(replies_));
+  }
+
  private:
   bool connect(const client::Command& cmd) {
-    if (!cmd.token.empty()) return disconnect(client::kInvalidToken, "connection tokens are not verified yet");
-    if (!app_->config().allow_anonymous_connect_without_token) {
+    const ClientProtocolConfig& cfg = app_->config();
+    std::int64_t now = now_seconds();
+    client::Expiry expiry;
+    if (!cmd.token.empty()) {
+      if (JwtError e = verify(cmd.token, cfg.token, now); e != JwtError::none) {
+        return refuse_token(cmd, e, cfg.token, "connection");
+      }
+      std::int64_t end = lifetime_end(claims_);
+      if (end != 0 && end <= now) return error(cmd, ErrorCode::expired);  // expire_at already past
+      ClientState& st = client_state(*s_);
+      st.user = claims_.sub;
+      st.conn_info = claims_.info;
+      st.expire_at = end;
+      expiry = expiry_at(end, now);
+    } else if (!cfg.allow_anonymous_connect_without_token) {
       return disconnect(client::kBadRequest, "no token, and client.allow_anonymous_connect_without_token is off");
     }
     s_->app_state() |= kConnected;
     char id[37];
     app_->format_client_id(s_->id(), id);
-    client::ConnectResult r;
-    r.client = {id, 36};
-    r.version = app_->version();
-    r.ping_seconds = static_cast<std::uint32_t>((app_->config().ping_interval.count() + 999) / 1000);
-    r.pong = true;
     next_line();
-    client::append_connect_result(replies_, cmd.id, r);
+    client::append_connect_result(replies_, cmd.id,
+                                  {.client = {id, 36},
+                                   .version = app_->version(),
+                                   .expiry = expiry,
+                                   .ping_seconds = static_cast<std::uint32_t>(seconds(cfg.ping_interval)),
+                                   .pong = true});
+    return true;
+  }
+
+  // A new connection token for this connection: the same user, a new lifetime and info.
+  bool refresh(const client::Command& cmd) {
+    if (cmd.token.empty()) return disconnect(client::kBadRequest, "refresh without a token");
+    std::int64_t now = now_seconds();
+    if (JwtError e = verify(cmd.token, app_->config().token, now); e != JwtError::none) {
+      return refuse_token(cmd, e, app_->config().token, "refresh");
+    }
+    if (claims_.sub != user()) return token_mismatch("a refresh token for another user");
+    std::int64_t end = lifetime_end(claims_);
+    if (end != 0 && end <= now) return error(cmd, ErrorCode::expired);
+    ClientState& st = client_state(*s_);
+    st.conn_info = claims_.info;
+    st.expire_at = end;
+    if (cmd.id == 0) return true;
+    char id[37];
+    app_->format_client_id(s_->id(), id);
+    next_line();
+    client::append_refresh_result(replies_, cmd.id, {id, 36}, app_->version(), expiry_at(end, now));
     return true;
   }
 
@@ -108,26 +197,83 @@ class FrameHandler final : public client::CommandSink {
     return o;
   }
 
-  std::string_view topic_key(std::string_view channel) {
-    key_.assign(1, '\x01');
-    key_.append(channel);
-    return key_;
+  std::string_view topic_key(std::string_view channel) { return channel_topic(key_, channel); }
+
+  // The connection's user ("" for anonymous).
+  std::string_view user() noexcept {
+    ClientState* st = find_client_state(*s_);
+    return st != nullptr ? std::string_view(st->user) : std::string_view();
+  }
+
+  // A subscription token for this connection and `channel`, verified into claims_: none,
+  // or the command was answered (true: go on with the frame's next command).
+  std::optional<bool> check_subscription_token(const client::Command& cmd, std::int64_t now) {
+    const TokenConfig& tc = app_->config().subscription_token_config();
+    if (JwtError e = verify(cmd.token, tc, now); e != JwtError::none) return refuse_token(cmd, e, tc, "subscription");
+    if (claims_.channel != cmd.channel) return token_mismatch("a subscription token for another channel");
+    if (claims_.sub != user()) return token_mismatch("a subscription token for another user");
+    std::int64_t end = lifetime_end(claims_);
+    if (end != 0 && end <= now) return error(cmd, ErrorCode::expired);
+    return std::nullopt;
+  }
+
+  // Remembers a subscription token's lifetime and channel info (nothing to keep: none).
+  void keep_grant(std::string_view channel) {
+    std::int64_t end = lifetime_end(claims_);
+    ClientState* st = find_client_state(*s_);
+    if (end == 0 && claims_.info.empty() && (st == nullptr || st->grant(channel) == nullptr)) return;
+    if (st == nullptr) st = &client_state(*s_);
+    ClientGrant* g = st->grant(channel);
+    if (g == nullptr) g = &st->grants.emplace_back(ClientGrant{.channel = std::string(channel), .chan_info = {}, .expire_at = 0});
+    g->chan_info = claims_.info;
+    g->expire_at = end;
   }
 
   bool subscribe(const client::Command& cmd) {
     const ChannelOptions* o = channel_options(cmd);
     if (o == nullptr) return disconnect_.code == 0;
-    // Connections are anonymous until tokens are verified: both switches must be on.
-    bool allowed = !cmd.channel.starts_with('$') && o->allow_subscribe_for_client && o->allow_subscribe_for_anonymous;
-    if (!allowed) return error(cmd, ErrorCode::permission_denied);
+    std::int64_t now = now_seconds();
+    if (!cmd.token.empty()) {
+      // A valid token grants the channel whatever the namespace allows clients.
+      if (std::optional<bool> answered = check_subscription_token(cmd, now)) return *answered;
+    } else {
+      bool allowed = !cmd.channel.starts_with('$') && o->allow_subscribe_for_client &&
+                     (!user().empty() || o->allow_subscribe_for_anonymous);
+      if (!allowed) return error(cmd, ErrorCode::permission_denied);
+    }
     if (s_->subscriptions() >= app_->config().channel_limit) return error(cmd, ErrorCode::limit_exceeded);
     if (!s_->subscribe(topic_key(cmd.channel))) return error(cmd, ErrorCode::already_subscribed);
-    return result(cmd);
+    client::Expiry expiry;
+    if (!cmd.token.empty()) {
+      keep_grant(cmd.channel);
+      expiry = expiry_at(lifetime_end(claims_), now);
+    }
+    if (cmd.id == 0) return true;
+    next_line();
+    client::append_expiry_result(replies_, cmd.id, Method::subscribe, expiry);
+    return true;
+  }
+
+  // A new subscription token for a channel this connection holds.
+  bool sub_refresh(const client::Command& cmd) {
+    if (cmd.channel.empty() || cmd.token.empty()) {
+      return disconnect(client::kBadRequest, "sub_refresh without a channel or a token");
+    }
+    std::uint32_t topic = s_->find_topic(topic_key(cmd.channel));
+    if (topic == kNoTopic || !s_->subscribed(topic)) return error(cmd, ErrorCode::permission_denied);
+    std::int64_t now = now_seconds();
+    if (std::optional<bool> answered = check_subscription_token(cmd, now)) return *answered;
+    keep_grant(cmd.channel);
+    if (cmd.id == 0) return true;
+    next_line();
+    client::append_expiry_result(replies_, cmd.id, Method::sub_refresh, expiry_at(lifetime_end(claims_), now));
+    return true;
   }
 
   bool unsubscribe(const client::Command& cmd) {
     if (cmd.channel.empty()) return disconnect(client::kBadRequest, "unsubscribe without a channel");
     if (std::uint32_t topic = s_->find_topic(topic_key(cmd.channel)); topic != kNoTopic) s_->unsubscribe(topic);
+    if (ClientState* st = find_client_state(*s_)) st->drop_grant(cmd.channel);
     return result(cmd);  // not subscribed: nothing to undo, the same answer
   }
 
@@ -137,15 +283,46 @@ class FrameHandler final : public client::CommandSink {
     if (cmd.data.empty()) return disconnect(client::kBadRequest, "publish without data");
     std::uint32_t topic = s_->find_topic(topic_key(cmd.channel));
     bool subscriber = topic != kNoTopic && s_->subscribed(topic);
+    ClientState* st = find_client_state(*s_);
+    std::string_view user = st != nullptr ? std::string_view(st->user) : std::string_view();
     bool allowed = (o->allow_publish_for_client || (o->allow_publish_for_subscriber && subscriber)) &&
-                   o->allow_publish_for_anonymous;
+                   (!user.empty() || o->allow_publish_for_anonymous);
     if (!allowed) return error(cmd, ErrorCode::permission_denied);
     if (topic != kNoTopic) {  // else nobody listens
+      char id[37];
+      app_->format_client_id(s_->id(), id);
+      const ClientGrant* g = st != nullptr ? st->grant(cmd.channel) : nullptr;
+      client::ClientInfo info{.user = user,
+                              .client = {id, 36},
+                              .conn_info = st != nullptr ? std::string_view(st->conn_info) : std::string_view(),
+                              .chan_info = g != nullptr ? std::string_view(g->chan_info) : std::string_view()};
       push_.clear();
-      client::append_publication_push(push_, cmd.channel, {cmd.data, 0});
+      client::append_publication_push(push_, cmd.channel, {.data = cmd.data, .offset = 0, .info = &info});
       s_->publish(topic, protocol::Opcode::text, as_bytes(push_));
     }
     return result(cmd);
+  }
+
+  // Verifies `token` with one kind's key into claims_. No key configured: every token of
+  // the kind is invalid (bad_signature), and refuse_token says why.
+  JwtError verify(std::string_view token, const TokenConfig& tc, std::int64_t now) {
+    if (tc.hmac_secret_key.empty()) return JwtError::bad_signature;
+    return jwt_.verify(token, as_bytes(tc.hmac_secret_key), now, {.audience = tc.audience, .issuer = tc.issuer},
+                       claims_);
+  }
+
+  // Answers a token that failed: an expired one gets 109 so the SDK fetches a new one; any
+  // other ends the connection with 3500 (the SDK does not retry it). Logged with the cause.
+  bool refuse_token(const client::Command& cmd, JwtError e, const TokenConfig& tc, const char* kind) {
+    if (e == JwtError::expired) return error(cmd, ErrorCode::token_expired);
+    const char* why = tc.hmac_secret_key.empty() ? "no hmac_secret_key is configured for it" : protocol::jwt_error_text(e);
+    g_token_log.log(LogLevel::info, "client protocol: ID%u %s token refused: %s", static_cast<unsigned>(s_->peer_port()),
+                    kind, why);
+    return disconnect(client::kInvalidToken, why);
+  }
+  bool token_mismatch(const char* why) {
+    g_token_log.log(LogLevel::info, "client protocol: ID%u token refused: %s", static_cast<unsigned>(s_->peer_port()), why);
+    return disconnect(client::kInvalidToken, why);
   }
 
   void next_line() {
@@ -170,6 +347,8 @@ class FrameHandler final : public client::CommandSink {
   }
 
   client::CommandParser parser_;
+  protocol::JwtVerifier jwt_;
+  protocol::JwtClaims claims_;
   const ClientProtocol* app_ = nullptr;
   Session* s_ = nullptr;
   std::string replies_, key_, push_;
@@ -222,8 +401,10 @@ void ClientProtocol::on_keepalive(Session& s, bool heard) {
                         static_cast<unsigned>(d.code), static_cast<int>(d.reason.size()), d.reason.data());
     s.close(d.code, d.reason);
   } else {
-    s.reply(protocol::Opcode::text, as_bytes(client::kPing));
+    t_handler.keepalive(*this, s);
   }
 }
+
+void ClientProtocol::on_close(Session& s) noexcept { forget_client_state(s); }
 
 }  // namespace ringcast::engine

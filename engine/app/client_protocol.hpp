@@ -1,15 +1,26 @@
 // ws://HOST:PORT/connection/websocket: the Centrifugo bidirectional client protocol (JSON),
 // so the centrifuge SDKs (npm `centrifuge`, Go, Dart, Swift, Java, Python) work unchanged.
-// A connection must send `connect` first (before --handshake-timeout: else 3502 stale);
-// then it may subscribe to many channels (up to client.channel_limit), publish where the
-// channel's namespace allows it, and unsubscribe. The server pings with `{}` every
-// client.ping_interval; a client silent for a whole interval after a ping is closed 3012.
+// A connection must send `connect` first (before --handshake-timeout: else 3502 stale):
+// anonymous where client.allow_anonymous_connect_without_token, else with an HMAC JWT
+// (client.token; protocol/jwt.hpp) whose `sub` is the user and `info` its conn_info. Then
+// it may subscribe to many channels (up to client.channel_limit), publish where the
+// channel's namespace allows it (anonymous connections need the *_for_anonymous switches
+// too), unsubscribe, and renew its tokens (`refresh`, `sub_refresh`). A subscription token
+// (client.subscription_token, else client.token) grants its channel, `$` private ones
+// included, whatever the namespace allows. The server pings with `{}` every
+// client.ping_interval; a client silent for a whole interval after a ping is closed 3012,
+// and at a ping what outlived its token by more than client.expired_close_delay ends:
+// the connection with 3005, a subscription with the 2501 unsubscribe push (the SDK renews
+// and comes back).
 // Bad input gets the protocol's answer: an error reply for a refused command (102 unknown
 // namespace, 103 denied, 105 already subscribed, 106 channel limit, 108 not available
-// yet), the 3501 disconnect for a frame that is not commands, and never a crash.
+// yet, 109 token expired: the SDK fetches a new one), the 3500 disconnect for a token that
+// is forged, malformed or for another user or channel (logged with the cause), the 3501
+// disconnect for a frame that is not commands, and never a crash.
 //
 // A channel is the pub/sub topic "\x01<channel>": no request path can hold that byte, so
-// channels never meet the chat rooms. A publication's push is encoded once and fanned out.
+// channels never meet the chat rooms. A publication's push, with its publisher's info, is
+// encoded once and fanned out.
 #pragma once
 #include <array>
 #include <cstdint>
@@ -25,7 +36,7 @@ class ClientProtocol final : public App {
   ClientProtocol(const ClientProtocolConfig& cfg, std::string_view version);
   void on_open(Session&, std::string_view) override {}
   void on_message(Session& s, protocol::Opcode op, std::span<const std::uint8_t> payload) override;
-  void on_close(Session&) noexcept override {}
+  void on_close(Session& s) noexcept override;
   [[nodiscard]] std::chrono::milliseconds keepalive_period() const noexcept override { return cfg_.ping_interval; }
   void on_keepalive(Session& s, bool heard) override;
 

@@ -1,8 +1,11 @@
 """The Centrifugo client protocol on /connection/websocket: the real `centrifuge` SDK from
 npm (tests/node/centrifuge_client.js) connects, subscribes, publishes and stays connected
-across the server's pings; raw clients check each answer of the protocol to bad input
-(error replies, the 3501/3500/3502/3012 disconnects) and that channels and chat rooms do
-not mix; a bad --config file is one line and exit 2."""
+across the server's pings, and with tokens (minted here with PyJWT) connects, refreshes
+them before they run out and fetches a new one when the server answers 109; raw clients
+check each answer of the protocol to bad input (error replies, the 3501/3500/3502/3012
+disconnects, forged, expired and misdirected tokens, 3005 and 2501 expiry) and that
+channels and chat rooms do not mix; a bad --config file is one line and exit 2."""
+import base64
 import json
 import os
 import queue
@@ -15,6 +18,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 from harness import test  # noqa: E402
+import jwt as pyjwt  # noqa: E402  (Debian's python3-jwt: a third party's tokens)
 
 PATH = "/connection/websocket"
 
@@ -32,6 +36,41 @@ OPEN = {
         ],
     },
 }
+
+SECRET = "ringcast-test-secret"
+SUB_SECRET = "ringcast-test-subscription-secret"
+
+# Tokens checked: a connection key, a separate subscription key, a short grace past expiry
+# (the ttl a reply gives is in whole seconds: a refresh at its end is up to one second late).
+TOKENS = dict(OPEN, client=dict(OPEN["client"], allow_anonymous_connect_without_token=False,
+                                token={"hmac_secret_key": SECRET},
+                                subscription_token={"enabled": True, "hmac_secret_key": SUB_SECRET},
+                                expired_close_delay="2s", expired_sub_close_delay="2s"),
+              channel=dict(OPEN["channel"], namespaces=OPEN["channel"]["namespaces"] + [
+                  # authenticated users only: anonymous ones are refused
+                  {"name": "members", "allow_subscribe_for_client": True, "allow_publish_for_client": True},
+                  # no client may subscribe without a subscription token
+                  {"name": "sealed"}]))
+
+
+NO_GRACE = dict(TOKENS, client=dict(TOKENS["client"], expired_close_delay="0s", expired_sub_close_delay="0s"))
+
+
+def token(sub="42", ttl=3600, key=SECRET, alg="HS256", **claims):
+    """A JWT as a backend would mint it (ttl None: no exp)."""
+    body = {"sub": sub, **claims}
+    if ttl is not None:
+        body["exp"] = int(time.time()) + ttl
+    return pyjwt.encode(body, key, algorithm=alg)
+
+
+def sub_token(channel, sub="42", ttl=3600, **claims):
+    return token(sub, ttl, SUB_SECRET, channel=channel, **claims)
+
+
+def b64url(obj):
+    return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
+
 
 _config_dir = tempfile.mkdtemp(prefix="ringcast-cp-")
 
@@ -69,8 +108,8 @@ class server:
 class Sdk(h.NodeProcess):
     """One centrifuge SDK client in a node process, as a queue of its events."""
 
-    def __init__(self, url):
-        super().__init__("centrifuge_client.js", url)
+    def __init__(self, url, token=None):
+        super().__init__("centrifuge_client.js", url, *(["ringcast-test", token] if token is not None else []))
 
     def next(self, kind, timeout=10, **match):
         """The next event of `kind` (with fields `match`); a disconnect or exit on the way fails."""
@@ -86,6 +125,21 @@ class Sdk(h.NodeProcess):
                 if not (ev["event"] == "connecting" and ev.get("code") == 0):  # the first connect
                     raise AssertionError(f"sdk: wanted {kind}, got {ev}; stderr: {self.stderr()}")
 
+    def until(self, kind, timeout=10, **match):
+        """The next event of `kind` (with fields `match`), whatever comes before it."""
+        deadline = time.monotonic() + timeout
+        seen = []
+        while True:
+            try:
+                ev = self.events.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"sdk: no {kind} {match or ''} within {timeout}s; saw {seen}")
+            if ev["event"] == kind and all(ev.get(k) == v for k, v in match.items()):
+                return ev
+            if ev["event"] == "exit":
+                raise AssertionError(f"sdk exited waiting for {kind}: {seen}; stderr: {self.stderr()}")
+            seen.append(ev)
+
     def quiet(self, seconds):
         """No event at all for `seconds` (a reconnect would show as connecting/connected)."""
         try:
@@ -95,8 +149,8 @@ class Sdk(h.NodeProcess):
         raise AssertionError(f"sdk: expected silence, got {ev}")
 
 
-def sdk(srv):
-    return Sdk(srv.url(PATH))
+def sdk(srv, token=None):
+    return Sdk(srv.url(PATH), token)
 
 
 def require_node():
@@ -107,14 +161,15 @@ def require_node():
 class Raw:
     """A raw WebSocket client speaking the protocol's JSON by hand."""
 
-    def __init__(self, srv, connect=True):
+    def __init__(self, srv, connect=True, token=None):
         self.c = h.RawClient(srv.port, PATH)
         _raws.append(self)
         self.next_id = 1
         if connect:
-            reply = self.call({"connect": {"name": "raw"}})
+            reply = self.call({"connect": {"name": "raw", **({"token": token} if token else {})}})
             h.check("connect" in reply and reply["connect"].get("pong") is True, f"connect reply {reply}")
             self.client = reply["connect"]["client"]
+            self.connected = reply["connect"]
 
     def send(self, *commands):
         """Sends the commands in one frame, numbered; returns their ids."""
@@ -130,13 +185,18 @@ class Raw:
         return ids
 
     def frames(self, timeout=5):
-        """The next text frame's lines as JSON (skipping the server's `{}` pings, answered)."""
+        """The next text frame's lines as JSON (without the server's `{}` pings, answered)."""
+        deadline = time.monotonic() + timeout
         while True:
-            lines = [json.loads(line) for line in self.c.recv_text(timeout).split("\n")]
-            if lines == [{}]:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("no frame")
+            lines = [json.loads(line) for line in self.c.recv_text(left).split("\n")]
+            if {} in lines:  # a ping, alone or after pushes in the same frame
                 self.c.send_text("{}")
-                continue
-            return lines
+                lines = [line for line in lines if line != {}]
+            if lines:
+                return lines
 
     def call(self, cmd, timeout=5):
         (cid,) = self.send(cmd)
@@ -158,6 +218,19 @@ class Raw:
             except TimeoutError:
                 return
             raise AssertionError(f"expected silence, got {lines}")
+
+    def close_code(self, timeout=5):
+        """Answers the server's pings until its close frame; its code."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.c.sock.settimeout(max(0.01, deadline - time.monotonic()))
+            fin, op, payload = self.c.recv_frame()
+            if op == h.OP_CLOSE:
+                return h.close_code(payload)
+            if op == h.OP_TEXT and payload == b"{}":
+                self.c.send_text("{}")
+            elif op == h.OP_TEXT:
+                raise AssertionError(f"expected a close, got {payload!r}")
 
     def push(self, timeout=5):
         lines = self.frames(timeout)
@@ -275,6 +348,71 @@ def sdk_refused_without_anonymous_access():
             a.kill()
 
 
+@test
+def sdk_refreshes_its_connection_token_before_it_runs_out():
+    require_node()
+    with server(TOKENS) as srv:
+        a = sdk(srv, token("ann", ttl=2, info={"name": "Ann"}))
+        try:
+            a.next("connected")
+            a.next("token_needed", timeout=4)  # at the ttl of the connect reply
+            a.cmd(token=token("ann", ttl=600, info={"name": "Ann"}))
+            a.quiet(3.5)  # past the first token's exp and grace: no disconnect, no reconnect
+            a.cmd(subscribe="members:lounge")
+            a.next("subscribed", channel="members:lounge")
+            a.cmd(publish="members:lounge", data="hello")
+            ev = a.next("publication", channel="members:lounge")
+            h.check(ev["data"] == "hello" and ev["info"]["user"] == "ann" and
+                    ev["info"]["connInfo"] == {"name": "Ann"}, f"publication {ev}")
+        finally:
+            a.kill()
+
+
+@test
+def sdk_fetches_a_new_token_when_the_server_says_109():
+    require_node()
+    with server(TOKENS) as srv:
+        a = sdk(srv, token("ann", ttl=-10))
+        try:
+            a.until("token_needed")
+            a.cmd(token=token("ann"))
+            a.until("connected")
+        finally:
+            a.kill()
+
+
+@test
+def sdk_does_not_retry_a_forged_token():
+    require_node()
+    with server(TOKENS) as srv:
+        a = sdk(srv, token("ann", key="guessed"))
+        try:
+            ev = a.next("disconnected")
+            h.check(ev["code"] == 3500, f"forged token: {ev}")
+            a.quiet(1.0)
+        finally:
+            a.kill()
+
+
+@test
+def sdk_private_channel_with_a_refreshed_subscription_token():
+    require_node()
+    with server(TOKENS) as srv:
+        a = sdk(srv, token("ann"))
+        try:
+            a.next("connected")
+            a.cmd(subscribe="$vip", token=sub_token("$vip", "ann", 2, info={"seat": 7}))
+            a.next("subscribed", channel="$vip")
+            a.next("sub_token_needed", channel="$vip", timeout=4)
+            a.cmd(sub_token="$vip", token=sub_token("$vip", "ann", 600, info={"seat": 7}))
+            a.quiet(3.5)  # still subscribed past the first token's exp and grace
+            a.cmd(publish="$vip", data={"x": 1})
+            ev = a.next("publication", channel="$vip")
+            h.check(ev["info"]["user"] == "ann" and ev["info"]["chanInfo"] == {"seat": 7}, f"publication {ev}")
+        finally:
+            a.kill()
+
+
 # --- raw clients: the protocol's answers -----------------------------------------------------
 
 @test
@@ -290,7 +428,8 @@ def several_commands_in_one_frame_get_their_replies_in_one_frame():
         h.check(replies[2]["error"] == {"code": 102, "message": "unknown channel"}, f"{replies[2]}")
         h.check(replies[3] == {"id": ids[3], "publish": {}}, f"{replies[3]}")
         push = c.push()
-        h.check(push == {"channel": "a", "pub": {"data": {"v": 1}}}, f"push {push}")
+        h.check(push == {"channel": "a", "pub": {"data": {"v": 1}, "info": {"user": "", "client": c.client}}},
+                f"push {push}")
 
 
 @test
@@ -302,8 +441,8 @@ def data_travels_as_the_publisher_wrote_it():
         pub.c.send_text(raw)
         h.check(pub.frames() == [{"id": 7, "publish": {}}], "publish reply")
         text = sub.c.recv_text(5)
-        h.check(text == '{"push":{"channel":"comments:x","pub":{"data":{ "b" : [1, 2.50, "\\u00e9"], "a":true }}}}',
-                f"push bytes: {text}")
+        h.check(text == '{"push":{"channel":"comments:x","pub":{"data":{ "b" : [1, 2.50, "\\u00e9"], "a":true },'
+                        '"info":{"user":"","client":"%s"}}}}' % pub.client, f"push bytes: {text}")
 
 
 @test
@@ -359,11 +498,124 @@ def bad_frames_get_the_bad_request_disconnect():
 
 
 @test
-def tokens_are_refused_until_they_are_verified():
-    with server() as srv:
+def connection_tokens_are_verified():
+    cfg = dict(TOKENS, client=dict(TOKENS["client"], token={"hmac_secret_key": SECRET, "audience": "ringcast"}))
+    with server(cfg) as srv:
+        def refused(tok):
+            c = Raw(srv, connect=False)
+            c.send({"connect": {"token": tok}})
+            expect_disconnect(c, 3500)
+        good = token(aud="ringcast")
+        head, body, sig = good.split(".")
+        refused(token(key="not-the-secret", aud="ringcast"))
+        # The log names the cause (one line a second: the rest of this storm is counted).
+        h.wait_until(lambda: "connection token refused: bad token signature" in srv.log(), timeout=5, what="the log")
+        refused(f"{b64url({'alg': 'none', 'typ': 'JWT'})}.{body}.")
+        refused(f"{b64url({'alg': 'HS256'})}.{b64url({'sub': 'admin', 'aud': 'ringcast'})}.{sig}")  # claims swapped
+        refused(token(aud="someone-else"))
+        refused(token())  # no audience
+        refused("not.a.jwt")
+        refused(token(aud="ringcast", channels=7))
+        c = Raw(srv, connect=False)  # expired: the error the SDK answers with a fresh token
+        h.check(c.error({"connect": {"token": token(ttl=-5, aud="ringcast")}}) == 109, "expired token")
+        reply = c.call({"connect": {"token": good}})  # the same connection, now with a good one
+        h.check(reply["connect"].get("expires") is True and 3590 <= reply["connect"]["ttl"] <= 3600,
+                f"connect reply {reply}")
+        no_exp = Raw(srv, token=token(ttl=None, aud="ringcast"))
+        h.check("expires" not in no_exp.connected, f"a token without exp does not expire: {no_exp.connected}")
+
+
+@test
+def token_users_and_info_reach_publications():
+    with server(TOKENS) as srv:
+        ann = Raw(srv, token=token("ann", info={"name": "Ann"}))
+        anon_cfg_refused = Raw(srv, connect=False)
+        anon_cfg_refused.send({"connect": {}})  # tokens required here
+        expect_disconnect(anon_cfg_refused, 3501)
+        ann.call({"subscribe": {"channel": "members:lounge"}})  # members only: ann has a user
+        ann.call({"publish": {"channel": "members:lounge", "data": {"hi": 1}}})
+        push = ann.push()
+        h.check(push["pub"]["info"] == {"user": "ann", "client": ann.client, "conn_info": {"name": "Ann"}},
+                f"publication info {push}")
+    open_cfg = dict(TOKENS, client=dict(TOKENS["client"], allow_anonymous_connect_without_token=True))
+    with server(open_cfg) as srv:
+        anon = Raw(srv)
+        h.check(anon.error({"subscribe": {"channel": "members:lounge"}}) == 103, "anonymous in a members namespace")
+        h.check(anon.error({"publish": {"channel": "members:lounge", "data": 1}}) == 103, "anonymous publish")
+
+
+@test
+def no_key_configured_refuses_every_token():
+    with server() as srv:  # OPEN: anonymous allowed, no client.token
         c = Raw(srv, connect=False)
-        c.send({"connect": {"token": "eyJhbGciOiJIUzI1NiJ9.e30.x"}})
+        c.send({"connect": {"token": token()}})
         expect_disconnect(c, 3500)
+        h.wait_until(lambda: "no hmac_secret_key is configured" in srv.log(), timeout=5, what="the cause in the log")
+
+
+@test
+def refresh_extends_a_connection():
+    with server(TOKENS) as srv:
+        c = Raw(srv, token=token("ann", ttl=2))
+        h.check(c.connected.get("expires") is True and c.connected["ttl"] <= 2, f"connect {c.connected}")
+        reply = c.call({"refresh": {"token": token("ann", ttl=600)}})
+        h.check(reply["refresh"]["client"] == c.client and reply["refresh"]["expires"] is True and
+                590 <= reply["refresh"]["ttl"] <= 600, f"refresh reply {reply}")
+        c.silent(3.5)  # past the first token's exp, pings answered: still connected
+        c.call({"subscribe": {"channel": "news"}})
+        h.check(c.error({"refresh": {"token": token("ann", ttl=-1)}}) == 109, "expired refresh token")
+        c.send({"refresh": {"token": token("bob")}})  # another user's token
+        expect_disconnect(c, 3500)
+
+
+@test
+def a_connection_past_its_token_is_closed_3005():
+    with server(NO_GRACE) as srv:  # ping_interval 1s
+        c = Raw(srv, token=token("ann", ttl=1))
+        t0 = time.monotonic()
+        h.check(c.close_code(timeout=5) == 3005, "expired connection")
+        h.check(time.monotonic() - t0 < 4, f"closed after {time.monotonic() - t0:.1f}s")
+        Raw(srv, token=token("ann"))  # the server still serves
+
+
+@test
+def subscription_tokens_grant_private_channels():
+    with server(TOKENS) as srv:
+        c = Raw(srv, token=token("ann"))
+        h.check(c.error({"subscribe": {"channel": "$vip"}}) == 103, "a private channel without a token")
+        reply = c.call({"subscribe": {"channel": "$vip", "token": sub_token("$vip", "ann", 600, info={"seat": 1})}})
+        h.check(reply["subscribe"].get("expires") is True and 590 <= reply["subscribe"]["ttl"] <= 600, f"{reply}")
+        # A token grants even where the namespace does not let clients subscribe.
+        h.check(c.error({"subscribe": {"channel": "sealed:box"}}) == 103, "sealed without a token")
+        reply = c.call({"subscribe": {"channel": "sealed:box", "token": sub_token("sealed:box", "ann", None)}})
+        h.check(reply["subscribe"] == {}, f"a token without exp: {reply}")
+        h.check(c.error({"subscribe": {"channel": "$later", "token": sub_token("$later", "ann", -1)}}) == 109,
+                "expired subscription token")
+        h.check(c.error({"sub_refresh": {"channel": "$other", "token": sub_token("$other", "ann")}}) == 103,
+                "sub_refresh of a channel not subscribed")
+        reply = c.call({"sub_refresh": {"channel": "$vip", "token": sub_token("$vip", "ann", 900)}})
+        h.check(reply == {"id": reply["id"], "sub_refresh": {"expires": True, "ttl": reply["sub_refresh"]["ttl"]}} and
+                890 <= reply["sub_refresh"]["ttl"] <= 900, f"sub_refresh reply {reply}")
+        for tok in (sub_token("$vip2", "ann"), sub_token("$vip", "bob"),
+                    token("ann", channel="$vip")):  # signed with the connection key
+            d = Raw(srv, token=token("ann"))
+            d.send({"subscribe": {"channel": "$vip", "token": tok}})
+            expect_disconnect(d, 3500)
+        h.wait_until(lambda: "token refused: a subscription token for another channel" in srv.log(), timeout=5,
+                     what="the cause in the log")
+
+
+@test
+def an_expired_subscription_is_unsubscribed_2501():
+    with server(NO_GRACE) as srv:
+        c = Raw(srv, token=token("ann"))
+        c.call({"subscribe": {"channel": "$vip", "token": sub_token("$vip", "ann", 1)}})
+        c.call({"subscribe": {"channel": "news"}})
+        push = c.push(timeout=4)
+        h.check(push == {"channel": "$vip", "unsubscribe": {"code": 2501, "reason": "subscription expired"}}, f"{push}")
+        h.check(c.error({"sub_refresh": {"channel": "$vip", "token": sub_token("$vip", "ann")}}) == 103,
+                "the expired subscription is gone")
+        c.call({"subscribe": {"channel": "$vip", "token": sub_token("$vip", "ann")}})  # subscribing again works
 
 
 @test

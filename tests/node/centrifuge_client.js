@@ -1,21 +1,24 @@
 // The real `centrifuge` SDK (npm), driven by ringcast's client-protocol tests.
-//   node centrifuge_client.js ws://127.0.0.1:PORT/connection/websocket [name]
-//   (wss://: NODE_EXTRA_CA_CERTS for trust)
+//   node centrifuge_client.js ws://127.0.0.1:PORT/connection/websocket [name] [token]
+//   (wss://: NODE_EXTRA_CA_CERTS for trust). With a token, the SDK's getToken asks the test:
+//   it emits token_needed and waits for a {"token": T} line ("" : unauthorized).
 // stdin: one JSON command per line:
-//   {"subscribe": "chan"} | {"unsubscribe": "chan"} |
-//   {"publish": "chan", "data": <json>} | {"disconnect": true}
+//   {"subscribe": "chan"[, "token": T]} | {"unsubscribe": "chan"} |
+//   {"publish": "chan", "data": <json>} | {"disconnect": true} |
+//   {"token": T} | {"sub_token": "chan", "token": T}  (answers to token_needed)
 // stdout: one JSON event per line:
 //   {"event": "connected", "client": "...", "port": <local port>} |
 //   {"event": "disconnected", "code": N, "reason": "..."} | {"event": "connecting", "code": N} |
 //   {"event": "subscribed", "channel": C} | {"event": "sub_error", "channel": C, "code": N} |
 //   {"event": "unsubscribed", "channel": C, "code": N} |
-//   {"event": "publication", "channel": C, "data": <json>} |
+//   {"event": "publication", "channel": C, "data": <json>, "info": <the publisher, or null>} |
+//   {"event": "token_needed"} | {"event": "sub_token_needed", "channel": C} |
 //   {"event": "published", "channel": C} | {"event": "publish_error", "channel": C, "code": N} |
 //   {"event": "error", "message": "..."}
 'use strict';
 const readline = require('readline');
 const WebSocket = require('ws');
-const { Centrifuge } = require('centrifuge');
+const { Centrifuge, UnauthorizedError } = require('centrifuge');
 
 const url = process.argv[2];
 if (!url) {
@@ -33,13 +36,35 @@ class TrackedWebSocket extends WebSocket {
   }
 }
 
-const client = new Centrifuge(url, {
+// getToken calls wait for the test's answer on stdin, in order per channel ('' : connection).
+const tokenWaiters = new Map();
+function askToken(key, event) {
+  emit(event);
+  return new Promise((resolve, reject) => {
+    if (!tokenWaiters.has(key)) tokenWaiters.set(key, []);
+    tokenWaiters.get(key).push({ resolve, reject });
+  });
+}
+function answerToken(key, token) {
+  const waiting = tokenWaiters.get(key) || [];
+  const w = waiting.shift();
+  if (!w) return;
+  if (token === '') w.reject(new UnauthorizedError('the test refused a token'));
+  else w.resolve(token);
+}
+
+const options = {
   websocket: TrackedWebSocket,
   name: process.argv[3] || 'ringcast-test',
   minReconnectDelay: 200,
   maxReconnectDelay: 1000,
   timeout: 5000,
-});
+};
+if (process.argv[4] !== undefined) {
+  options.token = process.argv[4];
+  options.getToken = () => askToken('', { event: 'token_needed' });
+}
+const client = new Centrifuge(url, options);
 client.on('connecting', (ctx) => emit({ event: 'connecting', code: ctx.code }));
 client.on('connected', (ctx) => {
   const port = lastSocket && lastSocket._socket ? lastSocket._socket.localPort : 0;
@@ -50,13 +75,18 @@ client.on('error', (ctx) => emit({ event: 'error', message: String(ctx.error && 
                                    code: ctx.error && ctx.error.code }));
 
 const subs = new Map();
-function subscribe(channel) {
+function subscribe(channel, token) {
   let sub = subs.get(channel);
   if (!sub) {
-    sub = client.newSubscription(channel);
+    const opts = {};
+    if (token !== undefined) {
+      opts.token = token;
+      opts.getToken = () => askToken(channel, { event: 'sub_token_needed', channel });
+    }
+    sub = client.newSubscription(channel, opts);
     subs.set(channel, sub);
     sub.on('subscribed', () => emit({ event: 'subscribed', channel }));
-    sub.on('publication', (ctx) => emit({ event: 'publication', channel, data: ctx.data }));
+    sub.on('publication', (ctx) => emit({ event: 'publication', channel, data: ctx.data, info: ctx.info || null }));
     sub.on('error', (ctx) => emit({ event: 'sub_error', channel, code: ctx.error && ctx.error.code,
                                     message: String(ctx.error && ctx.error.message) }));
     sub.on('unsubscribed', (ctx) => emit({ event: 'unsubscribed', channel, code: ctx.code }));
@@ -68,8 +98,12 @@ const rl = readline.createInterface({ input: process.stdin });
 rl.on('line', (line) => {
   if (!line.trim()) return;
   const cmd = JSON.parse(line);
-  if ('subscribe' in cmd) {
-    subscribe(cmd.subscribe);
+  if ('sub_token' in cmd) {
+    answerToken(cmd.sub_token, cmd.token);
+  } else if ('token' in cmd && !('subscribe' in cmd)) {
+    answerToken('', cmd.token);
+  } else if ('subscribe' in cmd) {
+    subscribe(cmd.subscribe, cmd.token);
   } else if ('unsubscribe' in cmd) {
     const sub = subs.get(cmd.unsubscribe);
     if (sub) sub.unsubscribe();
