@@ -1,0 +1,114 @@
+#include "protocol/api_json.hpp"
+
+#include <cstring>
+#include <optional>
+
+#include "protocol/json_value_internal.hpp"
+
+namespace ringcast::protocol::api {
+namespace {
+
+namespace od = simdjson::ondemand;
+using json::Failure;
+
+struct MethodName {
+  std::string_view name;
+  Method method;
+};
+constexpr MethodName kMethods[] = {
+    {"publish", Method::publish},
+    {"broadcast", Method::broadcast},
+    {"subscribe", Method::subscribe},
+    {"unsubscribe", Method::unsubscribe},
+    {"disconnect", Method::disconnect},
+    {"refresh", Method::refresh},
+    {"presence", Method::presence},
+    {"presence_stats", Method::presence_stats},
+    {"history", Method::history},
+    {"history_remove", Method::history_remove},
+    {"channels", Method::channels},
+    {"info", Method::info},
+    {"batch", Method::batch},
+};
+
+}  // namespace
+
+Method method_of(std::string_view name) noexcept {
+  for (const MethodName& m : kMethods) {
+    if (m.name == name) return m.method;
+  }
+  return Method::unknown;
+}
+
+struct RequestParser::Impl {
+  od::parser parser;
+  std::vector<char> body;  // with simdjson's padding after it
+
+  std::optional<Failure> channel(od::value v, Publish& out) {
+    std::string_view ch;
+    if (auto e = v.get_string().get(ch)) return json::failure(e, "channel is not a string");
+    out.channels.push_back(ch);
+    return std::nullopt;
+  }
+
+  std::optional<Failure> publish(std::string_view text, bool broadcast, Publish& out) {
+    if (body.size() < text.size() + simdjson::SIMDJSON_PADDING) body.resize(text.size() + simdjson::SIMDJSON_PADDING);
+    if (!text.empty()) std::memcpy(body.data(), text.data(), text.size());
+    od::document doc;
+    if (auto e = parser.iterate(body.data(), text.size(), body.size()).get(doc)) return json::failure(e, "not JSON");
+    od::object o;
+    if (doc.get_object().get(o)) return Failure{json::Fault::malformed, "the body is not a JSON object"};
+    for (auto f : o) {
+      od::field field;
+      std::string_view key;
+      if (std::move(f).get(field) || field.unescaped_key().get(key)) return Failure{json::Fault::malformed, "bad key"};
+      od::value v = field.value();
+      if (key == "data") {
+        if (auto bad = json::raw(doc, v, out.data)) return bad;
+      } else if (key == "channel" && !broadcast) {
+        out.channels.clear();  // a repeated key: the last one holds, as for data
+        if (auto bad = channel(v, out)) return bad;
+      } else if (key == "channels" && broadcast) {
+        od::array a;
+        if (v.get_array().get(a)) return Failure{json::Fault::wrong_type, "channels is not an array"};
+        for (auto item : a) {
+          od::value x;
+          if (std::move(item).get(x)) return Failure{json::Fault::malformed, "bad channels array"};
+          if (out.channels.size() == kMaxBroadcastChannels) return Failure{json::Fault::wrong_type, "too many channels"};
+          if (auto bad = channel(x, out)) return bad;
+        }
+      } else if (auto bad = json::check(v, 1)) {
+        return bad;
+      }
+    }
+    const char* after = nullptr;  // past the end there is no location: anything else is trailing
+    if (doc.current_location().get(after) == simdjson::SUCCESS) return Failure{json::Fault::malformed, "bytes after the body"};
+    return std::nullopt;
+  }
+};
+
+RequestParser::RequestParser() : impl_(std::make_unique<Impl>()) {}
+RequestParser::~RequestParser() = default;
+
+RequestParser::Result RequestParser::parse_publish(Method method, std::string_view body, Publish& out) noexcept {
+  out.channels.clear();
+  out.data = {};
+  Result r;
+  if (auto bad = impl_->publish(body, method == Method::broadcast, out)) {
+    r.error = bad->fault == json::Fault::wrong_type ? ParseError::wrong_type : ParseError::not_json;
+    r.what = bad->what;
+  }
+  return r;
+}
+
+void append_empty_result(std::string& out) { out += "{\"result\":{}}"; }
+
+void append_error(std::string& out, client::ErrorCode code) {
+  out += "{\"error\":{\"code\":";
+  out += std::to_string(static_cast<std::uint32_t>(code));
+  out += ",\"message\":";
+  client::append_json_string(out, client::error_message(code));
+  out += "}}";
+}
+
+}  // namespace ringcast::protocol::api

@@ -1,0 +1,73 @@
+// The server HTTP API's JSON, in Centrifugo's shape: POST /api/<method> with a JSON object
+// body; the answer is {"result":{...}} or {"error":{"code":C,"message":"..."}}. Requests
+// are parsed by simdjson On-Demand like client commands: every byte is checked, also in
+// fields ringcast ignores, and `data` stays the caller's own bytes. Pure.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "protocol/client_reply.hpp"
+
+namespace ringcast::protocol::api {
+
+enum class Method : std::uint8_t {
+  unknown,
+  publish,
+  broadcast,
+  subscribe,
+  unsubscribe,
+  disconnect,
+  refresh,
+  presence,
+  presence_stats,
+  history,
+  history_remove,
+  channels,
+  info,
+  batch,
+};
+[[nodiscard]] Method method_of(std::string_view name) noexcept;
+
+// publish {"channel":C,"data":D} and broadcast {"channels":[C...],"data":D}.
+struct Publish {
+  std::vector<std::string_view> channels;  // publish: the one; views into the parser
+  std::string_view data;                   // raw JSON; empty when absent
+};
+
+enum class ParseError : std::uint8_t {
+  none,
+  not_json,    // the body is not one JSON object (HTTP 400)
+  wrong_type,  // a field of the wrong type (HTTP 400)
+};
+
+class RequestParser {
+ public:
+  // More channels than this in one broadcast are a wrong_type request.
+  static constexpr std::size_t kMaxBroadcastChannels = 10'000;
+
+  RequestParser();
+  ~RequestParser();
+  RequestParser(const RequestParser&) = delete;
+  RequestParser& operator=(const RequestParser&) = delete;
+
+  struct Result {
+    ParseError error = ParseError::none;
+    const char* what = "";  // for the log
+  };
+  // `method` is publish or broadcast. `out` is valid until the next call.
+  [[nodiscard]] Result parse_publish(Method method, std::string_view body, Publish& out) noexcept;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// {"result":{}}
+void append_empty_result(std::string& out);
+// {"error":{"code":C,"message":"..."}}
+void append_error(std::string& out, client::ErrorCode code);
+
+}  // namespace ringcast::protocol::api
