@@ -1,0 +1,236 @@
+"""Clients of the Centrifugo client protocol for the integration tests: a ringcast with a
+--config (`server`), the real `centrifuge` SDK in a node process (`Sdk`), a raw client
+speaking the protocol's JSON by hand (`Raw`), and tokens as a backend mints them (PyJWT,
+Debian's python3-jwt)."""
+import base64
+import json
+import os
+import queue
+import shutil
+import tempfile
+import time
+
+import harness as h
+import jwt as pyjwt
+
+PATH = "/connection/websocket"
+
+OPEN = {
+    "client": {"allow_anonymous_connect_without_token": True, "ping_interval": "1s"},
+    "channel": {
+        "without_namespace": {"allow_subscribe_for_client": True, "allow_subscribe_for_anonymous": True,
+                              "allow_publish_for_subscriber": True, "allow_publish_for_anonymous": True},
+        "namespaces": [
+            # readable by all, written by no client (a backend's feed)
+            {"name": "ticker", "allow_subscribe_for_client": True, "allow_subscribe_for_anonymous": True},
+            # anyone may publish, subscribed or not
+            {"name": "comments", "allow_subscribe_for_client": True, "allow_subscribe_for_anonymous": True,
+             "allow_publish_for_client": True, "allow_publish_for_anonymous": True},
+        ],
+    },
+}
+
+SECRET = "ringcast-test-secret"
+SUB_SECRET = "ringcast-test-subscription-secret"
+
+# Tokens checked: a connection key, a separate subscription key, a short grace past expiry
+# (the ttl a reply gives is in whole seconds: a refresh at its end is up to one second late).
+TOKENS = dict(OPEN, client=dict(OPEN["client"], allow_anonymous_connect_without_token=False,
+                                token={"hmac_secret_key": SECRET},
+                                subscription_token={"enabled": True, "hmac_secret_key": SUB_SECRET},
+                                expired_close_delay="2s", expired_sub_close_delay="2s"),
+              channel=dict(OPEN["channel"], namespaces=OPEN["channel"]["namespaces"] + [
+                  # authenticated users only: anonymous ones are refused
+                  {"name": "members", "allow_subscribe_for_client": True, "allow_publish_for_client": True},
+                  # no client may subscribe without a subscription token
+                  {"name": "sealed"}]))
+
+
+NO_GRACE = dict(TOKENS, client=dict(TOKENS["client"], expired_close_delay="0s", expired_sub_close_delay="0s"))
+
+
+def token(sub="42", ttl=3600, key=SECRET, alg="HS256", **claims):
+    """A JWT as a backend would mint it (ttl None: no exp)."""
+    body = {"sub": sub, **claims}
+    if ttl is not None:
+        body["exp"] = int(time.time()) + ttl
+    return pyjwt.encode(body, key, algorithm=alg)
+
+
+def sub_token(channel, sub="42", ttl=3600, **claims):
+    return token(sub, ttl, SUB_SECRET, channel=channel, **claims)
+
+
+def b64url(obj):
+    return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
+
+
+_config_dir = tempfile.mkdtemp(prefix="ringcast-cp-")
+
+
+def config_file(cfg, name="config.json"):
+    path = os.path.join(_config_dir, name)
+    with open(path, "w") as f:
+        f.write(cfg if isinstance(cfg, str) else json.dumps(cfg))
+    return path
+
+
+_raws = []
+
+
+class server:
+    """A ringcast with `cfg` as its --config (OPEN when None; False: no --config); the Raw
+    clients opened meanwhile are closed before it stops (so it need not wait out their
+    close handshakes)."""
+
+    def __init__(self, cfg=None, *args):
+        flags = [] if cfg is False else ["--config", config_file(OPEN if cfg is None else cfg)]
+        self.srv = h.Server(*flags, *args)
+
+    def __enter__(self):
+        _raws.clear()
+        return self.srv.__enter__()
+
+    def __exit__(self, *exc):
+        for r in _raws:
+            r.c.close()
+        _raws.clear()
+        return self.srv.__exit__(*exc)
+
+
+class Sdk(h.NodeProcess):
+    """One centrifuge SDK client in a node process, as a queue of its events."""
+
+    def __init__(self, url, token=None):
+        super().__init__("centrifuge_client.js", url, *(["ringcast-test", token] if token is not None else []))
+
+    def next(self, kind, timeout=10, **match):
+        """The next event of `kind` (with fields `match`); a disconnect or exit on the way fails."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                ev = self.events.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"sdk: no {kind} {match or ''} within {timeout}s")
+            if ev["event"] == kind and all(ev.get(k) == v for k, v in match.items()):
+                return ev
+            if ev["event"] in ("disconnected", "connecting", "exit", "garbage", "error") and ev["event"] != kind:
+                if not (ev["event"] == "connecting" and ev.get("code") == 0):  # the first connect
+                    raise AssertionError(f"sdk: wanted {kind}, got {ev}; stderr: {self.stderr()}")
+
+    def until(self, kind, timeout=10, **match):
+        """The next event of `kind` (with fields `match`), whatever comes before it."""
+        deadline = time.monotonic() + timeout
+        seen = []
+        while True:
+            try:
+                ev = self.events.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"sdk: no {kind} {match or ''} within {timeout}s; saw {seen}")
+            if ev["event"] == kind and all(ev.get(k) == v for k, v in match.items()):
+                return ev
+            if ev["event"] == "exit":
+                raise AssertionError(f"sdk exited waiting for {kind}: {seen}; stderr: {self.stderr()}")
+            seen.append(ev)
+
+    def quiet(self, seconds):
+        """No event at all for `seconds` (a reconnect would show as connecting/connected)."""
+        try:
+            ev = self.events.get(timeout=seconds)
+        except queue.Empty:
+            return
+        raise AssertionError(f"sdk: expected silence, got {ev}")
+
+
+def sdk(srv, token=None):
+    return Sdk(srv.url(PATH), token)
+
+
+def require_node():
+    if shutil.which("node") is None or not os.path.isdir(os.path.join(h.NODE_DIR, "node_modules", "centrifuge")):
+        raise h.SkipTest("node or the centrifuge SDK is missing (scripts/setup.sh --test installs them)")
+
+
+class Raw:
+    """A raw WebSocket client speaking the protocol's JSON by hand."""
+
+    def __init__(self, srv, connect=True, token=None):
+        self.c = h.RawClient(srv.port, PATH)
+        _raws.append(self)
+        self.next_id = 1
+        if connect:
+            reply = self.call({"connect": {"name": "raw", **({"token": token} if token else {})}})
+            h.check("connect" in reply and reply["connect"].get("pong") is True, f"connect reply {reply}")
+            self.client = reply["connect"]["client"]
+            self.connected = reply["connect"]
+
+    def send(self, *commands):
+        """Sends the commands in one frame, numbered; returns their ids."""
+        ids, lines = [], []
+        for cmd in commands:
+            cmd = dict(cmd)
+            if "id" not in cmd:
+                cmd["id"] = self.next_id
+                self.next_id += 1
+            ids.append(cmd["id"])
+            lines.append(json.dumps(cmd))
+        self.c.send_text("\n".join(lines))
+        return ids
+
+    def frames(self, timeout=5):
+        """The next text frame's lines as JSON (without the server's `{}` pings, answered)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("no frame")
+            lines = [json.loads(line) for line in self.c.recv_text(left).split("\n")]
+            if {} in lines:  # a ping, alone or after pushes in the same frame
+                self.c.send_text("{}")
+                lines = [line for line in lines if line != {}]
+            if lines:
+                return lines
+
+    def call(self, cmd, timeout=5):
+        (cid,) = self.send(cmd)
+        replies = self.frames(timeout)
+        h.check(len(replies) == 1 and replies[0].get("id") == cid, f"reply to {cmd}: {replies}")
+        return replies[0]
+
+    def error(self, cmd):
+        reply = self.call(cmd)
+        h.check("error" in reply, f"{cmd}: expected an error, got {reply}")
+        return reply["error"]["code"]
+
+    def silent(self, seconds):
+        """Nothing but the server's pings for `seconds`."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                lines = self.frames(left)
+            except TimeoutError:
+                return
+            raise AssertionError(f"expected silence, got {lines}")
+
+    def close_code(self, timeout=5):
+        """Answers the server's pings until its close frame; its code."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.c.sock.settimeout(max(0.01, deadline - time.monotonic()))
+            fin, op, payload = self.c.recv_frame()
+            if op == h.OP_CLOSE:
+                return h.close_code(payload)
+            if op == h.OP_TEXT and payload == b"{}":
+                self.c.send_text("{}")
+            elif op == h.OP_TEXT:
+                raise AssertionError(f"expected a close, got {payload!r}")
+
+    def push(self, timeout=5):
+        lines = self.frames(timeout)
+        h.check(len(lines) == 1 and "push" in lines[0], f"expected one push, got {lines}")
+        return lines[0]["push"]
+
+
+def expect_disconnect(c, code):
+    got = c.c.expect_close(timeout=5)
+    h.check(got == code, f"expected the {code} disconnect, got {got}")
