@@ -79,6 +79,8 @@ relayed unchanged as binary, and joins/leaves are announced as "ID<port> joined"
   GET /<room>             a browser chat client for that room
   GET /healthz            "ok"
   GET /metrics            Prometheus counters
+  POST /api/<method>      the server API (publish, broadcast) into channels,
+                          with X-API-Key: http_api.key from --config
 
 options:
   --host ADDR               address to listen on (IPv4 or IPv6)        [127.0.0.1]
@@ -114,8 +116,8 @@ options:
                             --port (0: any free port)                  [none]
   --tls-ciphers LIST        TLS 1.2 ciphers, OpenSSL syntax    [ECDHE + AEAD]
   --tls-ciphersuites LIST   TLS 1.3 suites                [OpenSSL's default]
-  --config FILE             the client protocol's settings, in Centrifugo's
-                            configuration shape (client.*, channel.*;
+  --config FILE             the client protocol's and API's settings, in
+                            Centrifugo's shape (client.*, channel.*, http_api.*;
                             other keys are logged and ignored)         [none]
   --log-level error|warn|info|debug                                    [info]
   --simd scalar|sse2|avx2|avx512  force the SIMD kernels               [best available]

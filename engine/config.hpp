@@ -53,9 +53,17 @@ struct TokenConfig {
   std::string issuer;           // non-empty: the token's `iss` must equal it
 };
 
-// The Centrifugo client protocol on /connection/websocket (engine/app/client_protocol.hpp),
-// set by --config FILE (engine/config_file.hpp) in Centrifugo's own configuration shape.
+// The server HTTP API on /api/<method> (engine/app/server_api.hpp).
+struct HttpApiConfig {
+  std::string key;        // X-API-Key must equal it; "" refuses every call (401) unless insecure
+  bool insecure = false;  // no key check: for a trusted network only
+};
+
+// The Centrifugo client protocol on /connection/websocket (engine/app/client_protocol.hpp)
+// and the server API that publishes into its channels, set by --config FILE
+// (engine/config_file.hpp) in Centrifugo's own configuration shape.
 struct ClientProtocolConfig {
+  HttpApiConfig http_api;
   TokenConfig token;               // connection tokens (connect, refresh)
   bool separate_subscription_token = false;  // client.subscription_token.enabled
   TokenConfig subscription_token;  // used when separate; else `token` checks subscriptions too

@@ -147,6 +147,22 @@ struct Walker {
     return true;
   }
 
+  bool http_api(object o, HttpApiConfig& cfg) {
+    for (auto [key, value] : o) {
+      std::string at = "http_api." + std::string(key);
+      bool ok = true;
+      if (key == "key") {
+        ok = get_string(value, at, cfg.key);
+      } else if (key == "insecure") {
+        ok = get_bool(value, at, cfg.insecure);
+      } else {
+        ignore(at);
+      }
+      if (!ok) return false;
+    }
+    return true;
+  }
+
   bool client(object o, ClientProtocolConfig& cfg) {
     for (auto [key, value] : o) {
       std::string at = "client." + std::string(key);
@@ -195,6 +211,8 @@ ConfigFileResult apply_config_file(std::string_view json, ClientProtocolConfig& 
       if (!w.get_object(value, "client", section) || !w.client(section, cfg)) return out;
     } else if (key == "channel") {
       if (!w.get_object(value, "channel", section) || !w.channel(section, cfg)) return out;
+    } else if (key == "http_api") {
+      if (!w.get_object(value, "http_api", section) || !w.http_api(section, cfg.http_api)) return out;
     } else {
       w.ignore(key);
     }

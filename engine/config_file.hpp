@@ -1,5 +1,6 @@
-// --config FILE: the client protocol's settings in Centrifugo's own configuration shape
-// (v6: `client.*`, `channel.without_namespace`, `channel.namespaces[]`), so an operator's
+// --config FILE: the client protocol's and server API's settings in Centrifugo's own
+// configuration shape (v6: `client.*`, `channel.without_namespace`, `channel.namespaces[]`,
+// `http_api.key`, `http_api.insecure`), so an operator's
 // existing file mostly carries over. Pure: the file's text in, the config or one line of
 // error out. Keys ringcast does not know are reported back (logged), not refused: a
 // Centrifugo file holds many sections ringcast has no use for.

@@ -24,6 +24,7 @@
 #include "engine/pubsub/subscriptions.hpp"
 #include "engine/pubsub/topic.hpp"
 #include "engine/ws/app.hpp"
+#include "engine/ws/http_app.hpp"
 #include "engine/ws/routes.hpp"
 #include "protocol/frame.hpp"
 #include "protocol/handshake.hpp"
@@ -44,10 +45,11 @@ struct ShardGroup {
   // The app serving each WebSocket route (engine/app/builtin_apps.hpp installs them; a
   // route without one answers 404); shared by every shard.
   App* apps[static_cast<std::size_t>(Route::count_)] = {};
+  HttpApp* http_api = nullptr;  // /api/<method>; none: 404
   std::atomic<bool> stopping{false};
 };
 
-class Shard final : public ShardLoop {
+class Shard final : public ShardLoop, private HttpHost {
   friend class Session;  // what an app may do, on this shard (engine/ws/session.cpp)
 
  public:
@@ -87,6 +89,12 @@ class Shard final : public ShardLoop {
   // Answers one request (its body in hand); true when the connection stays open for the
   // next one (keep-alive).
   bool serve_http(Conn& c, std::uint32_t slot, const protocol::HttpRequest& req, std::span<const std::uint8_t> body);
+  // Sends a 200 (or other) answer with a body; false when the connection is gone.
+  bool send_http_answer(Conn& c, std::uint32_t slot, int status, std::string_view type, std::string_view text,
+                        bool keep, bool head_only);
+  // HttpHost: what /api/<method> may do (ws/shard_http.cpp).
+  [[nodiscard]] std::uint32_t find_topic(std::string_view topic) const override;
+  bool publish_text(std::uint32_t topic, std::string_view text) override;
   void fail_handshake(Conn& c, std::uint32_t slot, int status, HandshakeFailure why);
   // An HTTP error answer (without its body for HEAD); then close, unless `keep_alive` (the
   // request stream is intact).

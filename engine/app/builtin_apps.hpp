@@ -1,9 +1,10 @@
-// The apps ringcast serves out of the box (the chat room, echo, the client protocol), owned together and
+// The apps ringcast serves out of the box (the chat room, echo, the client protocol, the server API), owned together and
 // installed into a shard group's app table.
 #pragma once
 #include "engine/app/chat_room.hpp"
 #include "engine/app/client_protocol.hpp"
 #include "engine/app/echo.hpp"
+#include "engine/app/server_api.hpp"
 #include "engine/cli.hpp"
 #include "engine/config.hpp"
 #include "engine/shard.hpp"
@@ -11,17 +12,20 @@
 namespace ringcast::engine {
 
 struct BuiltinApps {
-  explicit BuiltinApps(const Config& cfg) : chat(cfg.announce), client_protocol(cfg.client, kVersion) {}
+  explicit BuiltinApps(const Config& cfg)
+      : chat(cfg.announce), client_protocol(cfg.client, kVersion), server_api(cfg.client) {}
   // The apps must outlive every shard of `group`.
   void install(ShardGroup& group) noexcept {
     group.apps[static_cast<std::size_t>(Route::chat_room)] = &chat;
     group.apps[static_cast<std::size_t>(Route::echo)] = &echo;
     group.apps[static_cast<std::size_t>(Route::client_protocol)] = &client_protocol;
+    group.http_api = &server_api;
   }
 
   ChatRoom chat;
   Echo echo;
   ClientProtocol client_protocol;
+  ServerApi server_api;
 };
 
 }  // namespace ringcast::engine

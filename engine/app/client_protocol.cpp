@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "engine/app/channel_topic.hpp"
 #include "engine/app/client_state.hpp"
 #include "engine/log.hpp"
 #include "engine/pubsub/encode.hpp"
@@ -44,13 +45,6 @@ client::Expiry expiry_at(std::int64_t expire_at, std::int64_t now) noexcept {
 
 // Centrifugo's expire_at claim overrides exp for how long the credentials hold (0: forever).
 std::int64_t lifetime_end(const protocol::JwtClaims& c) noexcept { return c.has_expire_at ? c.expire_at : c.exp; }
-
-// The pub/sub topic of a channel, built in `buf`.
-std::string_view channel_topic(std::string& buf, std::string_view channel) {
-  buf.assign(1, '\x01');
-  buf.append(channel);
-  return buf;
-}
 
 // One frame's commands, answered into one reply frame. Thread-local: the App object is
 // shared by every shard, and these buffers keep their capacity from frame to frame.

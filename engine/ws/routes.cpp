@@ -9,6 +9,7 @@ RouteMatch match_route(std::string_view path, bool websocket) noexcept {
   if (name == "connection/websocket") return {websocket ? Route::client_protocol : Route::not_found, {}};
   if (name == "healthz") return {websocket ? Route::not_found : Route::healthz, {}};
   if (name == "metrics") return {websocket ? Route::not_found : Route::metrics, {}};
+  if (name.starts_with("api/")) return {websocket ? Route::not_found : Route::api, name.substr(4)};
   if (name == "favicon.ico" || name.find('/') != std::string_view::npos) return {};
   return {websocket ? Route::chat_room : Route::chat_page, name};
 }

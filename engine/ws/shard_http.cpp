@@ -1,7 +1,7 @@
 // Shard: plain HTTP on a connection that has not upgraded: request heads (parsed where
 // they arrived, copied only when split across receives), Content-Length bodies,
 // keep-alive with pipelining, and the answers of the route table (pages, /healthz,
-// /metrics, errors). A WebSocket upgrade is handed to Shard::upgrade (shard_ws.cpp).
+// /metrics, the server API through its HttpApp, errors). A WebSocket upgrade is handed to Shard::upgrade (shard_ws.cpp).
 #include <cstring>
 #include <functional>
 #include <string>
@@ -9,6 +9,7 @@
 #include "engine/app/chat_page.hpp"
 #include "engine/shard.hpp"
 #include "engine/log.hpp"
+#include "engine/pubsub/encode.hpp"
 #include "engine/ws/routes.hpp"
 #include "protocol/handshake.hpp"
 
@@ -126,14 +127,53 @@ void Shard::on_handshake_bytes(Conn& c, std::uint32_t slot, const std::uint8_t* 
   }
 }
 
+std::uint32_t Shard::find_topic(std::string_view topic) const { return group_.topics.find(topic); }
+
+bool Shard::publish_text(std::uint32_t topic, std::string_view text) {
+  Frame* f = encode_frame(&frames_, protocol::Opcode::text,
+                          {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()});
+  if (f == nullptr) return false;
+  publish(topic, f);
+  return true;
+}
+
+bool Shard::send_http_answer(Conn& c, std::uint32_t slot, int status, std::string_view type, std::string_view text,
+                             bool keep, bool head_only) {
+  Frame* f = frames_.acquire(512 + text.size());
+  if (f == nullptr) {
+    tear_down(c, slot);
+    return false;
+  }
+  std::size_t n = protocol::write_response_head({reinterpret_cast<char*>(f->bytes()), f->capacity}, status, type,
+                                                text.size(), keep);
+  if (!head_only) {
+    std::memcpy(f->bytes() + n, text.data(), text.size());
+    n += text.size();
+  }
+  f->len = static_cast<std::uint32_t>(n);
+  if (!send_own(c, slot, f)) return false;
+  if (!keep) end_after_flush(c, slot);
+  return true;
+}
+
 bool Shard::serve_http(Conn& c, std::uint32_t slot, const protocol::HttpRequest& req,
                        std::span<const std::uint8_t> body) {
-  (void)body;  // no route takes a body yet: the POST API routes will
   bool keep = req.keep_alive && !stopping_;
-  Route route = match_route(req.path, false).route;
-  // Answers to well-formed requests are not handshake failures: they are not counted.
-  int status = route == Route::not_found ? 404 : (req.method != "GET" && req.method != "HEAD") ? 405 : 200;
-  if (status != 200) {
+  RouteMatch match = match_route(req.path, false);
+  Route route = match.route;
+  if (route == Route::api && group_.http_api == nullptr) route = Route::not_found;
+  if (route == Route::api) {
+    HttpApp::Answer a = group_.http_api->on_request(req, match.room, body, *this);
+    if (a.content_type.empty()) {
+      respond_error(c, slot, a.status, keep, false);
+    } else if (!send_http_answer(c, slot, a.status, a.content_type, a.body, keep, false)) {
+      return false;
+    }
+  } else if (int status = route == Route::not_found                          ? 404
+                          : (req.method != "GET" && req.method != "HEAD") ? 405
+                                                                           : 200;
+             status != 200) {
+    // Answers to well-formed requests are not handshake failures: they are not counted.
     respond_error(c, slot, status, keep, req.method == "HEAD");
   } else {
     std::string metrics_text;
@@ -149,20 +189,7 @@ bool Shard::serve_http(Conn& c, std::uint32_t slot, const protocol::HttpRequest&
       text = chat_page_html();
       type = "text/html; charset=utf-8";
     }
-    Frame* f = frames_.acquire(512 + text.size());
-    if (f == nullptr) {
-      tear_down(c, slot);
-      return false;
-    }
-    std::size_t n = protocol::write_response_head({reinterpret_cast<char*>(f->bytes()), f->capacity}, 200, type,
-                                                  text.size(), keep);
-    if (req.method != "HEAD") {
-      std::memcpy(f->bytes() + n, text.data(), text.size());
-      n += text.size();
-    }
-    f->len = static_cast<std::uint32_t>(n);
-    if (!send_own(c, slot, f)) return false;
-    if (!keep) end_after_flush(c, slot);
+    if (!send_http_answer(c, slot, 200, type, text, keep, req.method == "HEAD")) return false;
   }
   if (!keep || c.state != ConnState::handshake) return false;
   // Between requests: the handshake deadline again, and its expiry is no failure.

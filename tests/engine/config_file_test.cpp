@@ -28,7 +28,8 @@ TEST(ConfigFile, ReadsCentrifugoV6Shape) {
                 "without_namespace": {"allow_subscribe_for_client": true},
                 "namespaces": [{"name": "ticker", "allow_subscribe_for_anonymous": true, "history_size": 10},
                                {"name": "chat.v2", "allow_publish_for_client": true}]},
-    "http_server": {"port": 8000}
+    "http_server": {"port": 8000},
+    "http_api": {"key": "api-key", "insecure": false, "handler_prefix": "/api"}
   })", cfg);
   ASSERT_EQ(r.error, "");
   EXPECT_TRUE(cfg.allow_anonymous_connect_without_token);
@@ -49,7 +50,10 @@ TEST(ConfigFile, ReadsCentrifugoV6Shape) {
   EXPECT_TRUE(cfg.options_for("chat.v2:room")->allow_publish_for_client);
   EXPECT_EQ(cfg.options_for("nowhere:x"), nullptr);
   EXPECT_EQ(cfg.options_for("tick:x"), nullptr);  // a prefix of a name is not the name
-  std::vector<std::string> ignored{"client.token.expire_at_seconds", "channel.namespaces[0].history_size", "http_server"};
+  EXPECT_EQ(cfg.http_api.key, "api-key");
+  EXPECT_FALSE(cfg.http_api.insecure);
+  std::vector<std::string> ignored{"client.token.expire_at_seconds", "channel.namespaces[0].history_size", "http_server",
+                                   "http_api.handler_prefix"};
   EXPECT_EQ(r.ignored, ignored);
 }
 

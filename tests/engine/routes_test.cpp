@@ -22,11 +22,16 @@ TEST(Routes, HttpPagesAndProbes) {
   EXPECT_EQ(match_route("/lobby", false).route, Route::chat_page);
   EXPECT_EQ(match_route("/", false).route, Route::chat_page);
   EXPECT_EQ(match_route("/echo", false).route, Route::chat_page);  // its page talks to the echo endpoint
+  RouteMatch m = match_route("/api/publish", false);
+  EXPECT_EQ(m.route, Route::api);
+  EXPECT_EQ(m.room, "publish");
+  EXPECT_EQ(match_route("/api/", false).room, "");  // the API answers an unknown method
 }
 
 TEST(Routes, WhatIsNotServed) {
   EXPECT_EQ(match_route("/healthz", true).route, Route::not_found);
   EXPECT_EQ(match_route("/metrics", true).route, Route::not_found);
+  EXPECT_EQ(match_route("/api/publish", true).route, Route::not_found);
   EXPECT_EQ(match_route("/favicon.ico", false).route, Route::not_found);
   EXPECT_EQ(match_route("/favicon.ico", true).route, Route::not_found);
   EXPECT_EQ(match_route("/a/b", true).route, Route::not_found);

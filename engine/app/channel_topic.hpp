@@ -1,0 +1,17 @@
+// A client-protocol channel's pub/sub topic: "\x01<channel>". No request path can hold that
+// byte, so channels never meet the chat rooms. Shared by the client protocol and the
+// server API, which publish into the same topics.
+#pragma once
+#include <string>
+#include <string_view>
+
+namespace ringcast::engine {
+
+// Builds the topic of `channel` in `buf` and returns it.
+inline std::string_view channel_topic(std::string& buf, std::string_view channel) {
+  buf.assign(1, '\x01');
+  buf.append(channel);
+  return buf;
+}
+
+}  // namespace ringcast::engine

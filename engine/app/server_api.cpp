@@ -1,0 +1,94 @@
+#include "engine/app/server_api.hpp"
+
+#include <openssl/crypto.h>
+
+#include <string>
+
+#include "engine/app/channel_topic.hpp"
+#include "engine/log.hpp"
+#include "engine/pubsub/topic.hpp"
+#include "protocol/api_json.hpp"
+#include "protocol/client_reply.hpp"
+
+namespace ringcast::engine {
+namespace {
+
+namespace api = protocol::api;
+using protocol::client::ErrorCode;
+
+constexpr std::string_view kJson = "application/json";
+
+LogLimiter g_api_log;
+
+bool key_matches(std::string_view given, std::string_view key) noexcept {
+  // Constant time in the key's bytes; the length is not the secret.
+  return !key.empty() && given.size() == key.size() && CRYPTO_memcmp(given.data(), key.data(), key.size()) == 0;
+}
+
+// One shard thread's buffers, kept from call to call.
+struct Scratch {
+  api::RequestParser parser;
+  api::Publish publish;
+  std::string answer, push, topic;
+};
+thread_local Scratch t_scratch;
+
+}  // namespace
+
+HttpApp::Answer ServerApi::on_request(const protocol::HttpRequest& req, std::string_view method,
+                                      std::span<const std::uint8_t> body, HttpHost& host) {
+  if (req.method != "POST") return {.status = 405, .content_type = {}, .body = {}};
+  if (!cfg_.http_api.insecure && !key_matches(req.header("X-API-Key"), cfg_.http_api.key)) {
+    g_api_log.log(LogLevel::info, "server API: /api/%.*s refused: %s", static_cast<int>(method.size()), method.data(),
+                  cfg_.http_api.key.empty() ? "http_api.key is not set (nor http_api.insecure)"
+                                            : "missing or wrong X-API-Key");
+    return {.status = 401, .content_type = {}, .body = {}};
+  }
+  api::Method m = api::method_of(method);
+  if (m == api::Method::unknown) return {.status = 404, .content_type = {}, .body = {}};
+  Scratch& s = t_scratch;
+  s.answer.clear();
+  if (m != api::Method::publish && m != api::Method::broadcast) {
+    api::append_error(s.answer, ErrorCode::not_available);
+    return {.status = 200, .content_type = kJson, .body = s.answer};
+  }
+  std::string_view text(reinterpret_cast<const char*>(body.data()), body.size());
+  api::RequestParser::Result r = s.parser.parse_publish(m, text, s.publish);
+  if (r.error != api::ParseError::none) {
+    g_api_log.log(LogLevel::info, "server API: /api/%.*s: bad request: %s", static_cast<int>(method.size()),
+                  method.data(), r.what);
+    return {.status = 400, .content_type = {}, .body = {}};
+  }
+  bool broadcast = m == api::Method::broadcast;
+  if (s.publish.data.empty() || s.publish.channels.empty()) {
+    api::append_error(s.answer, ErrorCode::bad_request);
+    return {.status = 200, .content_type = kJson, .body = s.answer};
+  }
+  if (broadcast) s.answer += "{\"result\":{\"responses\":[";
+  bool first = true;
+  for (std::string_view channel : s.publish.channels) {
+    if (!first) s.answer += ',';
+    first = false;
+    if (channel.empty() || channel.size() > cfg_.channel_max_length) {
+      api::append_error(s.answer, ErrorCode::bad_request);
+      continue;
+    }
+    if (cfg_.options_for(channel) == nullptr) {
+      api::append_error(s.answer, ErrorCode::unknown_channel);
+      continue;
+    }
+    if (std::uint32_t topic = host.find_topic(channel_topic(s.topic, channel)); topic != kNoTopic) {  // else nobody listens
+      s.push.clear();
+      protocol::client::append_publication_push(s.push, channel, {.data = s.publish.data, .offset = 0, .info = nullptr});
+      if (!host.publish_text(topic, s.push)) {
+        api::append_error(s.answer, ErrorCode::internal);
+        continue;
+      }
+    }
+    api::append_empty_result(s.answer);
+  }
+  if (broadcast) s.answer += "]}}";
+  return {.status = 200, .content_type = kJson, .body = s.answer};
+}
+
+}  // namespace ringcast::engine

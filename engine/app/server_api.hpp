@@ -1,0 +1,28 @@
+// POST /api/<method>: the server HTTP API in Centrifugo's shape, for a backend to publish
+// into the client protocol's channels. Every call needs `X-API-Key: <http_api.key>`
+// (compared in constant time; missing or wrong: 401) unless http_api.insecure. Methods:
+// `publish` {"channel","data"} and `broadcast` {"channels":[...],"data"}: each channel's
+// push is encoded once and fanned out to its subscribers on every shard, the same bytes a
+// client's publish makes (without the publisher's info). The answer is {"result":{}}; a
+// broadcast's holds one response per channel, in order. A body that is not a JSON object
+// or has a field of the wrong type is 400; a missing channel or data is error 107, an
+// unknown namespace 102 (in a 200 answer, as Centrifugo does); an unknown method is 404,
+// one ringcast does not serve yet (history, presence, ...) error 108. Bodies are bounded by
+// --max-http-body (413) and slow requests by --handshake-timeout.
+#pragma once
+#include "engine/config.hpp"
+#include "engine/ws/http_app.hpp"
+
+namespace ringcast::engine {
+
+class ServerApi final : public HttpApp {
+ public:
+  explicit ServerApi(const ClientProtocolConfig& cfg) : cfg_(cfg) {}
+  Answer on_request(const protocol::HttpRequest& req, std::string_view method, std::span<const std::uint8_t> body,
+                    HttpHost& host) override;
+
+ private:
+  const ClientProtocolConfig cfg_;  // a copy: the server moves its Config after the apps are made
+};
+
+}  // namespace ringcast::engine

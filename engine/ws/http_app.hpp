@@ -1,0 +1,41 @@
+// What a plain-HTTP endpoint with a body implements (the server API on /api/<method>), and
+// the shard services it acts through. The shard hands over a whole request (head and its
+// Content-Length body, already bounded by --max-http-body) and sends the one answer back.
+// One object serves every shard at once, on each shard's thread.
+#pragma once
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "protocol/handshake.hpp"
+
+namespace ringcast::engine {
+
+// The shard, as an HTTP endpoint sees it during a call.
+class HttpHost {
+ public:
+  // The id of `topic`, or kNoTopic when nobody on any shard is subscribed to it.
+  [[nodiscard]] virtual std::uint32_t find_topic(std::string_view topic) const = 0;
+  // Encodes `text` once as a text frame and delivers it to every subscriber of `topic` on
+  // every shard; false when memory for the frame ran out.
+  virtual bool publish_text(std::uint32_t topic, std::string_view text) = 0;
+
+ protected:
+  ~HttpHost() = default;
+};
+
+class HttpApp {
+ public:
+  virtual ~HttpApp() = default;
+  struct Answer {
+    int status = 200;
+    std::string_view content_type;  // "" for the status's own text body
+    std::string_view body;          // valid until the next call on this thread
+  };
+  // `name`: what the route matched after its prefix (the API method).
+  virtual Answer on_request(const protocol::HttpRequest& req, std::string_view name, std::span<const std::uint8_t> body,
+                            HttpHost& host) = 0;
+};
+
+}  // namespace ringcast::engine

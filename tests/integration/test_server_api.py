@@ -1,0 +1,143 @@
+"""The server HTTP API on POST /api/<method>: a backend publishes with curl and Python's
+http.client, and the real `centrifuge` SDK and raw protocol clients receive it; broadcast
+answers per channel; the API key is checked (401), and bad bodies, unknown methods,
+oversized bodies and methods not served yet get their documented answers while the
+server keeps serving."""
+import http.client
+import json
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+from harness import test  # noqa: E402
+from protocol_clients import OPEN, Raw, config_file, require_node, sdk, server  # noqa: E402
+
+KEY = "ringcast-api-key"
+API = dict(OPEN, http_api={"key": KEY})
+
+
+def conn(srv):
+    if srv.tls:
+        return http.client.HTTPSConnection("127.0.0.1", srv.port, timeout=5, context=h.client_tls())
+    return http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
+
+
+def call(srv, method, body, key=KEY, c=None, http_method="POST"):
+    """(status, parsed JSON answer or raw bytes) of one API call."""
+    own = c is None
+    c = c or conn(srv)
+    headers = {"Content-Type": "application/json"}
+    if key is not None:
+        headers["X-API-Key"] = key
+    c.request(http_method, f"/api/{method}", body=body if isinstance(body, (bytes, str)) else json.dumps(body),
+              headers=headers)
+    r = c.getresponse()
+    data = r.read()
+    if own:
+        c.close()
+    if r.getheader("Content-Type", "").startswith("application/json"):
+        return r.status, json.loads(data)
+    return r.status, data
+
+
+@test
+def curl_publishes_to_sdk_and_raw_subscribers():
+    require_node()
+    with server(API) as srv:
+        a = sdk(srv)
+        try:
+            a.next("connected")
+            a.cmd(subscribe="news")
+            a.next("subscribed", channel="news")
+            raw = Raw(srv)
+            raw.call({"subscribe": {"channel": "news"}})
+            tls = ["--cacert", h.tls_files()[0]] if srv.tls else []
+            out = subprocess.run(["curl", "-sS", *tls, "-H", f"X-API-Key: {KEY}", "-X", "POST",
+                                  "--data", '{"channel": "news", "data": {"text": "from the backend"}}',
+                                  srv.http_url("/api/publish")], capture_output=True, timeout=10)
+            h.check(out.returncode == 0 and json.loads(out.stdout) == {"result": {}},
+                    f"curl: {out.returncode} {out.stdout!r} {out.stderr!r}")
+            ev = a.next("publication", channel="news")
+            h.check(ev["data"] == {"text": "from the backend"} and ev["info"] is None, f"sdk publication {ev}")
+            text = raw.c.recv_text(5)
+            h.check(text == '{"push":{"channel":"news","pub":{"data":{"text": "from the backend"}}}}', f"push {text}")
+        finally:
+            a.kill()
+
+
+@test
+def publications_keep_their_order_on_one_keepalive_connection():
+    with server(API) as srv:
+        raw = Raw(srv)
+        raw.call({"subscribe": {"channel": "ticker:AAPL"}})
+        c = conn(srv)
+        for i in range(200):
+            status, answer = call(srv, "publish", {"channel": "ticker:AAPL", "data": {"px": i}}, c=c)
+            h.check(status == 200 and answer == {"result": {}}, f"publish {i}: {status} {answer}")
+        c.close()
+        got = []
+        while len(got) < 200:
+            got += [line["push"]["pub"]["data"]["px"] for line in raw.frames()]
+        h.check(got == list(range(200)), f"order: {got[:10]}...")
+
+
+@test
+def broadcast_answers_per_channel():
+    with server(API) as srv:
+        a, b = Raw(srv), Raw(srv)
+        a.call({"subscribe": {"channel": "a"}})
+        b.call({"subscribe": {"channel": "comments:b"}})
+        status, answer = call(srv, "broadcast", {"channels": ["a", "comments:b", "nope:x", "nobody"], "data": "hi"})
+        h.check(status == 200 and answer == {"result": {"responses": [
+            {"result": {}}, {"result": {}}, {"error": {"code": 102, "message": "unknown channel"}}, {"result": {}}]}},
+            f"broadcast: {status} {answer}")
+        h.check(a.push() == {"channel": "a", "pub": {"data": "hi"}}, "a's push")
+        h.check(b.push() == {"channel": "comments:b", "pub": {"data": "hi"}}, "b's push")
+
+
+@test
+def bad_calls_get_their_answers():
+    with server(API, "--max-http-body", "4096") as srv:
+        good = {"channel": "a", "data": 1}
+        h.check(call(srv, "publish", good, key=None)[0] == 401, "no key")
+        h.check(call(srv, "publish", good, key="wrong")[0] == 401, "wrong key")
+        h.check(call(srv, "publish", good, key=KEY + "x")[0] == 401, "longer key")
+        h.wait_until(lambda: "missing or wrong X-API-Key" in srv.log(), timeout=5, what="the refusal in the log")
+        h.check(call(srv, "frobnicate", good)[0] == 404, "unknown method")
+        h.check(call(srv, "publish", good, http_method="GET")[0] == 405, "GET")
+        h.check(call(srv, "publish", "not json")[0] == 400, "not JSON")
+        h.check(call(srv, "publish", '{"channel": 7, "data": 1}')[0] == 400, "wrong type")
+        h.check(call(srv, "publish", {"channel": "a"}) == (200, {"error": {"code": 107, "message": "bad request"}}),
+                "no data")
+        h.check(call(srv, "publish", {"data": 1})[1]["error"]["code"] == 107, "no channel")
+        h.check(call(srv, "publish", {"channel": "nope:x", "data": 1})[1]["error"]["code"] == 102, "unknown namespace")
+        h.check(call(srv, "history", {"channel": "a"})[1]["error"]["code"] == 108, "history not served yet")
+        h.check(call(srv, "publish", {"channel": "a", "data": "x" * 5000})[0] == 413, "over --max-http-body")
+        sub = Raw(srv)  # after all that, the server still serves
+        sub.call({"subscribe": {"channel": "a"}})
+        h.check(call(srv, "publish", good) == (200, {"result": {}}), "a good call")
+        h.check(sub.push()["pub"]["data"] == 1, "its push")
+
+
+@test
+def no_key_configured_refuses_the_api_unless_insecure():
+    with server() as srv:  # OPEN: no http_api
+        h.check(call(srv, "publish", {"channel": "a", "data": 1})[0] == 401, "no http_api.key")
+        h.wait_until(lambda: "http_api.key is not set" in srv.log(), timeout=5, what="the cause in the log")
+    with server(dict(OPEN, http_api={"insecure": True})) as srv:
+        h.check(call(srv, "publish", {"channel": "a", "data": 1}, key=None) == (200, {"result": {}}), "insecure")
+
+
+@test
+def bad_http_api_config_is_one_line_and_exit_2():
+    path = config_file('{"http_api": {"key": 7}}', "bad-api.json")
+    p = subprocess.run([h.ARGS.ringcast, "--port", "0", "--config", path, *h.backend_args()],
+                       capture_output=True, timeout=10)
+    err = p.stderr.decode()
+    h.check(p.returncode == 2 and "http_api.key" in err and len(err.strip().splitlines()) == 1, f"{p.returncode} {err!r}")
+
+
+if __name__ == "__main__":
+    h.main()
