@@ -2,7 +2,13 @@
 
 #include <cstdio>
 
+#include "protocol/api_json.hpp"
+#include "protocol/client_command.hpp"
+
 namespace ringcast::engine {
+
+static_assert(static_cast<std::size_t>(protocol::client::Method::sub_refresh) + 1 == kClientMethods);
+static_assert(static_cast<std::size_t>(protocol::api::Method::batch) + 1 == kApiMethods);
 
 const char* handshake_failure_name(HandshakeFailure f) noexcept {
   switch (f) {
@@ -29,6 +35,35 @@ const char* tls_failure_name(TlsFailure f) noexcept {
     case TlsFailure::timeout: return "timeout";
     case TlsFailure::peer_closed: return "peer_closed";
     case TlsFailure::count_: break;
+  }
+  return "unknown";
+}
+
+const char* token_failure_name(TokenFailure f) noexcept {
+  switch (f) {
+    case TokenFailure::malformed: return "malformed";
+    case TokenFailure::bad_algorithm: return "bad_algorithm";
+    case TokenFailure::bad_signature: return "bad_signature";
+    case TokenFailure::expired: return "expired";
+    case TokenFailure::not_yet_valid: return "not_yet_valid";
+    case TokenFailure::wrong_audience: return "wrong_audience";
+    case TokenFailure::wrong_issuer: return "wrong_issuer";
+    case TokenFailure::no_key: return "no_key";
+    case TokenFailure::other_user: return "other_user";
+    case TokenFailure::other_channel: return "other_channel";
+    case TokenFailure::count_: break;
+  }
+  return "unknown";
+}
+
+const char* api_status_name(ApiStatus s) noexcept {
+  switch (s) {
+    case ApiStatus::ok: return "200";
+    case ApiStatus::bad_request: return "400";
+    case ApiStatus::unauthorized: return "401";
+    case ApiStatus::not_found: return "404";
+    case ApiStatus::method_not_allowed: return "405";
+    case ApiStatus::count_: break;
   }
   return "unknown";
 }
@@ -60,6 +95,54 @@ void by_reason(std::string& out, const char* name, const char* help, std::span<c
     int n = std::snprintf(buf, sizeof buf, "%s{reason=\"%s\"} %llu\n", name, label(static_cast<Reason>(i)),
                           static_cast<unsigned long long>(v));
     if (n > 0) out.append(buf, static_cast<std::size_t>(n));
+  }
+}
+
+// One labelled sample line.
+void sample(std::string& out, const char* name, const char* labels, std::uint64_t v) {
+  char buf[200];
+  int n = std::snprintf(buf, sizeof buf, "%s{%s} %llu\n", name, labels, static_cast<unsigned long long>(v));
+  if (n > 0) out.append(buf, static_cast<std::size_t>(n));
+}
+
+void family(std::string& out, const char* name, const char* help) {
+  out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " counter\n";
+}
+
+void channel_metrics(std::string& out, std::span<const ShardMetrics* const> shards) {
+  char labels[96];
+  family(out, "ringcast_client_commands_total", "Client protocol commands, by method.");
+  for (std::size_t i = 0; i < kClientMethods; ++i) {
+    std::string_view name = protocol::client::method_name(static_cast<protocol::client::Method>(i));
+    if (name == "none") name = "pong";  // `{}`: the answer to a ping
+    std::snprintf(labels, sizeof labels, "method=\"%.*s\"", static_cast<int>(name.size()), name.data());
+    sample(out, "ringcast_client_commands_total", labels,
+           sum(shards, [&](const ShardMetrics& m) { return m.client_commands[i].get(); }));
+  }
+  family(out, "ringcast_client_errors_total", "Client protocol error replies, by code.");
+  for (std::size_t i = 0; i < kClientErrorCodes; ++i) {
+    std::snprintf(labels, sizeof labels, "code=\"%zu\"", 100 + i);
+    sample(out, "ringcast_client_errors_total", labels,
+           sum(shards, [&](const ShardMetrics& m) { return m.client_errors[i].get(); }));
+  }
+  by_reason(out, "ringcast_token_failures_total", "Refused connection and subscription tokens, by reason.", shards,
+            TokenFailure::count_, token_failure_name,
+            [](const ShardMetrics& m, std::size_t i) { return m.token_failures[i].get(); });
+  family(out, "ringcast_publications_total", "Publications accepted into channels, by source.");
+  sample(out, "ringcast_publications_total", "source=\"client\"",
+         sum(shards, [](const ShardMetrics& m) { return m.publications_client.get(); }));
+  sample(out, "ringcast_publications_total", "source=\"api\"",
+         sum(shards, [](const ShardMetrics& m) { return m.publications_api.get(); }));
+  family(out, "ringcast_api_calls_total", "Server API calls, by method and HTTP status.");
+  for (std::size_t i = 0; i < kApiMethods; ++i) {
+    std::string_view name = protocol::api::method_name(static_cast<protocol::api::Method>(i));
+    for (std::size_t st = 0; st < static_cast<std::size_t>(ApiStatus::count_); ++st) {
+      std::uint64_t v = sum(shards, [&](const ShardMetrics& m) { return m.api_calls[i][st].get(); });
+      if (v == 0) continue;  // 14 x 5 mostly-zero lines would drown the rest
+      std::snprintf(labels, sizeof labels, "method=\"%.*s\",status=\"%s\"", static_cast<int>(name.size()),
+                    name.data(), api_status_name(static_cast<ApiStatus>(st)));
+      sample(out, "ringcast_api_calls_total", labels, v);
+    }
   }
 }
 
@@ -110,6 +193,7 @@ std::string render_metrics(std::span<const ShardMetrics* const> shards, std::str
   by_reason(out, "ringcast_tls_handshake_failures_total", "TLS handshakes that did not complete, by reason.",
             shards, TlsFailure::count_, tls_failure_name,
             [](const ShardMetrics& m, std::size_t i) { return m.tls_failures[i].get(); });
+  channel_metrics(out, shards);
   return out;
 }
 

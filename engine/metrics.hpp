@@ -37,6 +37,30 @@ enum class TlsFailure : std::uint8_t {
 };
 [[nodiscard]] const char* tls_failure_name(TlsFailure f) noexcept;
 
+// Why the client protocol refused a token (the JWT's own faults, then the checks after it).
+enum class TokenFailure : std::uint8_t {
+  malformed,
+  bad_algorithm,
+  bad_signature,
+  expired,
+  not_yet_valid,
+  wrong_audience,
+  wrong_issuer,
+  no_key,         // no hmac_secret_key configured for the kind
+  other_user,     // a refresh or subscription token for another user
+  other_channel,  // a subscription token for another channel
+  count_
+};
+[[nodiscard]] const char* token_failure_name(TokenFailure f) noexcept;
+
+// The server API's answers, by HTTP status.
+enum class ApiStatus : std::uint8_t { ok, bad_request, unauthorized, not_found, method_not_allowed, count_ };
+[[nodiscard]] const char* api_status_name(ApiStatus s) noexcept;
+
+inline constexpr std::size_t kClientMethods = 13;     // protocol::client::Method's values
+inline constexpr std::size_t kClientErrorCodes = 13;  // the protocol's error codes 100..112
+inline constexpr std::size_t kApiMethods = 14;        // protocol::api::Method's values
+
 class Counter {
  public:
   void add(std::uint64_t n = 1) noexcept { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
@@ -55,6 +79,12 @@ struct alignas(64) ShardMetrics {
   Counter handshake_failures[static_cast<std::size_t>(HandshakeFailure::count_)];
   Counter tls_handshakes;  // completed
   Counter tls_failures[static_cast<std::size_t>(TlsFailure::count_)];
+  // The client protocol (by command method, error reply code, token failure) and the API.
+  Counter client_commands[kClientMethods];
+  Counter client_errors[kClientErrorCodes];
+  Counter token_failures[static_cast<std::size_t>(TokenFailure::count_)];
+  Counter publications_client, publications_api;  // accepted, one per channel
+  Counter api_calls[kApiMethods][static_cast<std::size_t>(ApiStatus::count_)];
 };
 
 // Prometheus text exposition of the sum over `shards`, and which I/O backend they run on.

@@ -95,6 +95,7 @@ class Shard final : public ShardLoop, private HttpHost {
   // HttpHost: what /api/<method> may do (ws/shard_http.cpp).
   [[nodiscard]] std::uint32_t find_topic(std::string_view topic) const override;
   bool publish_text(std::uint32_t topic, std::string_view text) override;
+  [[nodiscard]] ShardMetrics& counters() noexcept override { return metrics_; }
   void fail_handshake(Conn& c, std::uint32_t slot, int status, HandshakeFailure why);
   // An HTTP error answer (without its body for HEAD); then close, unless `keep_alive` (the
   // request stream is intact).

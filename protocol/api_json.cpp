@@ -40,6 +40,13 @@ Method method_of(std::string_view name) noexcept {
   return Method::unknown;
 }
 
+std::string_view method_name(Method m) noexcept {
+  for (const MethodName& k : kMethods) {
+    if (k.method == m) return k.name;
+  }
+  return "unknown";
+}
+
 struct RequestParser::Impl {
   od::parser parser;
   std::vector<char> body;  // with simdjson's padding after it

@@ -30,6 +30,7 @@ enum class Method : std::uint8_t {
   batch,
 };
 [[nodiscard]] Method method_of(std::string_view name) noexcept;
+[[nodiscard]] std::string_view method_name(Method m) noexcept;  // "unknown" for unknown
 
 // publish {"channel":C,"data":D} and broadcast {"channels":[C...],"data":D}.
 struct Publish {

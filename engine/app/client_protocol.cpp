@@ -71,6 +71,7 @@ class FrameHandler final : public client::CommandSink {
   }
 
   bool on_command(const client::Command& cmd) override {
+    s_->metrics().client_commands[static_cast<std::size_t>(cmd.method)].add();
     bool connected = (s_->app_state() & kConnected) != 0;
     if (cmd.method == Method::none) {  // `{}` is a pong (it was heard); with an id, a method we do not know
       return cmd.id == 0 || error(cmd, ErrorCode::method_not_found);
@@ -162,7 +163,7 @@ class FrameHandler final : public client::CommandSink {
     if (JwtError e = verify(cmd.token, app_->config().token, now); e != JwtError::none) {
       return refuse_token(cmd, e, app_->config().token, "refresh");
     }
-    if (claims_.sub != user()) return token_mismatch("a refresh token for another user");
+    if (claims_.sub != user()) return token_mismatch(TokenFailure::other_user, "a refresh token for another user");
     std::int64_t end = lifetime_end(claims_);
     if (end != 0 && end <= now) return error(cmd, ErrorCode::expired);
     ClientState& st = client_state(*s_);
@@ -204,8 +205,8 @@ class FrameHandler final : public client::CommandSink {
   std::optional<bool> check_subscription_token(const client::Command& cmd, std::int64_t now) {
     const TokenConfig& tc = app_->config().subscription_token_config();
     if (JwtError e = verify(cmd.token, tc, now); e != JwtError::none) return refuse_token(cmd, e, tc, "subscription");
-    if (claims_.channel != cmd.channel) return token_mismatch("a subscription token for another channel");
-    if (claims_.sub != user()) return token_mismatch("a subscription token for another user");
+    if (claims_.channel != cmd.channel) return token_mismatch(TokenFailure::other_channel, "a subscription token for another channel");
+    if (claims_.sub != user()) return token_mismatch(TokenFailure::other_user, "a subscription token for another user");
     std::int64_t end = lifetime_end(claims_);
     if (end != 0 && end <= now) return error(cmd, ErrorCode::expired);
     return std::nullopt;
@@ -282,6 +283,7 @@ class FrameHandler final : public client::CommandSink {
     bool allowed = (o->allow_publish_for_client || (o->allow_publish_for_subscriber && subscriber)) &&
                    (!user.empty() || o->allow_publish_for_anonymous);
     if (!allowed) return error(cmd, ErrorCode::permission_denied);
+    s_->metrics().publications_client.add();
     if (topic != kNoTopic) {  // else nobody listens
       char id[37];
       app_->format_client_id(s_->id(), id);
@@ -308,13 +310,29 @@ class FrameHandler final : public client::CommandSink {
   // Answers a token that failed: an expired one gets 109 so the SDK fetches a new one; any
   // other ends the connection with 3500 (the SDK does not retry it). Logged with the cause.
   bool refuse_token(const client::Command& cmd, JwtError e, const TokenConfig& tc, const char* kind) {
+    s_->metrics().token_failures[static_cast<std::size_t>(token_failure(e, tc))].add();
     if (e == JwtError::expired) return error(cmd, ErrorCode::token_expired);
     const char* why = tc.hmac_secret_key.empty() ? "no hmac_secret_key is configured for it" : protocol::jwt_error_text(e);
     g_token_log.log(LogLevel::info, "client protocol: ID%u %s token refused: %s", static_cast<unsigned>(s_->peer_port()),
                     kind, why);
     return disconnect(client::kInvalidToken, why);
   }
-  bool token_mismatch(const char* why) {
+  static TokenFailure token_failure(JwtError e, const TokenConfig& tc) noexcept {
+    if (tc.hmac_secret_key.empty()) return TokenFailure::no_key;
+    switch (e) {
+      case JwtError::malformed: return TokenFailure::malformed;
+      case JwtError::bad_algorithm: return TokenFailure::bad_algorithm;
+      case JwtError::bad_signature: return TokenFailure::bad_signature;
+      case JwtError::expired: return TokenFailure::expired;
+      case JwtError::not_yet_valid: return TokenFailure::not_yet_valid;
+      case JwtError::wrong_audience: return TokenFailure::wrong_audience;
+      case JwtError::wrong_issuer: return TokenFailure::wrong_issuer;
+      case JwtError::none: break;
+    }
+    return TokenFailure::malformed;
+  }
+  bool token_mismatch(TokenFailure f, const char* why) {
+    s_->metrics().token_failures[static_cast<std::size_t>(f)].add();
     g_token_log.log(LogLevel::info, "client protocol: ID%u token refused: %s", static_cast<unsigned>(s_->peer_port()), why);
     return disconnect(client::kInvalidToken, why);
   }
@@ -329,6 +347,7 @@ class FrameHandler final : public client::CommandSink {
     return true;
   }
   bool error(const client::Command& cmd, ErrorCode code) {
+    s_->metrics().client_errors[static_cast<std::size_t>(code) - 100].add();
     if (cmd.id == 0) return true;
     next_line();
     client::append_error(replies_, cmd.id, code);

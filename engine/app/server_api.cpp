@@ -37,14 +37,30 @@ thread_local Scratch t_scratch;
 
 HttpApp::Answer ServerApi::on_request(const protocol::HttpRequest& req, std::string_view method,
                                       std::span<const std::uint8_t> body, HttpHost& host) {
+  api::Method m = api::method_of(method);
+  Answer a = answer(req, m, method, body, host);
+  ApiStatus st = a.status == 200   ? ApiStatus::ok
+                 : a.status == 400 ? ApiStatus::bad_request
+                 : a.status == 401 ? ApiStatus::unauthorized
+                 : a.status == 404 ? ApiStatus::not_found
+                                   : ApiStatus::method_not_allowed;
+  host.counters().api_calls[static_cast<std::size_t>(m)][static_cast<std::size_t>(st)].add();
+  return a;
+}
+
+bool ServerApi::authorized(const protocol::HttpRequest& req) const noexcept {
+  return cfg_.http_api.insecure || key_matches(req.header("X-API-Key"), cfg_.http_api.key);
+}
+
+HttpApp::Answer ServerApi::answer(const protocol::HttpRequest& req, api::Method m, std::string_view method,
+                                  std::span<const std::uint8_t> body, HttpHost& host) {
   if (req.method != "POST") return {.status = 405, .content_type = {}, .body = {}};
-  if (!cfg_.http_api.insecure && !key_matches(req.header("X-API-Key"), cfg_.http_api.key)) {
+  if (!authorized(req)) {
     g_api_log.log(LogLevel::info, "server API: /api/%.*s refused: %s", static_cast<int>(method.size()), method.data(),
                   cfg_.http_api.key.empty() ? "http_api.key is not set (nor http_api.insecure)"
                                             : "missing or wrong X-API-Key");
     return {.status = 401, .content_type = {}, .body = {}};
   }
-  api::Method m = api::method_of(method);
   if (m == api::Method::unknown) return {.status = 404, .content_type = {}, .body = {}};
   Scratch& s = t_scratch;
   s.answer.clear();
@@ -77,6 +93,7 @@ HttpApp::Answer ServerApi::on_request(const protocol::HttpRequest& req, std::str
       api::append_error(s.answer, ErrorCode::unknown_channel);
       continue;
     }
+    host.counters().publications_api.add();
     if (std::uint32_t topic = host.find_topic(channel_topic(s.topic, channel)); topic != kNoTopic) {  // else nobody listens
       s.push.clear();
       protocol::client::append_publication_push(s.push, channel, {.data = s.publish.data, .offset = 0, .info = nullptr});

@@ -7,11 +7,13 @@
 // broadcast's holds one response per channel, in order. A body that is not a JSON object
 // or has a field of the wrong type is 400; a missing channel or data is error 107, an
 // unknown namespace 102 (in a 200 answer, as Centrifugo does); an unknown method is 404,
-// one ringcast does not serve yet (history, presence, ...) error 108. Bodies are bounded by
+// one ringcast does not serve yet (history, presence, ...) error 108. Counted in
+// ringcast_api_calls_total{method,status} and ringcast_publications_total{source="api"}. Bodies are bounded by
 // --max-http-body (413) and slow requests by --handshake-timeout.
 #pragma once
 #include "engine/config.hpp"
 #include "engine/ws/http_app.hpp"
+#include "protocol/api_json.hpp"
 
 namespace ringcast::engine {
 
@@ -22,6 +24,9 @@ class ServerApi final : public HttpApp {
                     HttpHost& host) override;
 
  private:
+  [[nodiscard]] bool authorized(const protocol::HttpRequest& req) const noexcept;
+  Answer answer(const protocol::HttpRequest& req, protocol::api::Method m, std::string_view method,
+                std::span<const std::uint8_t> body, HttpHost& host);
   const ClientProtocolConfig cfg_;  // a copy: the server moves its Config after the apps are made
 };
 

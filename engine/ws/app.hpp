@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "engine/config.hpp"
+#include "engine/metrics.hpp"
 #include "protocol/frame.hpp"
 
 namespace ringcast::engine {
@@ -48,6 +49,8 @@ class Session {
   // One byte of per-connection state the app owns (0 at open): what one App object serving
   // every shard cannot keep itself.
   [[nodiscard]] std::uint8_t& app_state() noexcept;
+  // This shard's counters (engine/metrics.hpp), for what the app counts itself.
+  [[nodiscard]] ShardMetrics& metrics() noexcept;
   // Unique among the server's live connections: {shard, slot, generation}.
   struct Id {
     std::uint32_t shard, slot, gen;

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "engine/metrics.hpp"
 #include "protocol/handshake.hpp"
 
 namespace ringcast::engine {
@@ -20,6 +21,8 @@ class HttpHost {
   // Encodes `text` once as a text frame and delivers it to every subscriber of `topic` on
   // every shard; false when memory for the frame ran out.
   virtual bool publish_text(std::uint32_t topic, std::string_view text) = 0;
+  // This shard's counters.
+  [[nodiscard]] virtual ShardMetrics& counters() noexcept = 0;
 
  protected:
   ~HttpHost() = default;

@@ -57,6 +57,8 @@ void Session::close(std::uint16_t code, std::string_view reason) { shard_.send_c
 
 std::uint8_t& Session::app_state() noexcept { return conn_.app_state; }
 
+ShardMetrics& Session::metrics() noexcept { return shard_.metrics_; }
+
 Session::Id Session::id() const noexcept { return {shard_.id_, slot_, conn_.gen}; }
 
 }  // namespace ringcast::engine

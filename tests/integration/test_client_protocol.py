@@ -296,6 +296,15 @@ def connection_tokens_are_verified():
                 f"connect reply {reply}")
         no_exp = Raw(srv, token=token(ttl=None, aud="ringcast"))
         h.check("expires" not in no_exp.connected, f"a token without exp does not expire: {no_exp.connected}")
+        metrics = srv.http_get("/metrics")[2].decode()
+        for want in ('ringcast_token_failures_total{reason="bad_signature"} 2',
+                     'ringcast_token_failures_total{reason="bad_algorithm"} 1',
+                     'ringcast_token_failures_total{reason="wrong_audience"} 2',
+                     'ringcast_token_failures_total{reason="malformed"} 2',
+                     'ringcast_token_failures_total{reason="expired"} 1',
+                     'ringcast_client_errors_total{code="109"} 1',
+                     'ringcast_client_commands_total{method="connect"} 10'):
+            h.check(want in metrics, f"/metrics lacks {want}")
 
 
 @test

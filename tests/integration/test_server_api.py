@@ -119,6 +119,14 @@ def bad_calls_get_their_answers():
         sub.call({"subscribe": {"channel": "a"}})
         h.check(call(srv, "publish", good) == (200, {"result": {}}), "a good call")
         h.check(sub.push()["pub"]["data"] == 1, "its push")
+        metrics = srv.http_get("/metrics")[2].decode()
+        for want in ('ringcast_api_calls_total{method="publish",status="401"} 3',
+                     'ringcast_api_calls_total{method="unknown",status="404"} 1',
+                     'ringcast_api_calls_total{method="publish",status="405"} 1',
+                     'ringcast_api_calls_total{method="publish",status="400"} 2',
+                     'ringcast_api_calls_total{method="history",status="200"} 1',
+                     'ringcast_publications_total{source="api"} 1'):
+            h.check(want in metrics, f"/metrics lacks {want}")
 
 
 @test
