@@ -71,6 +71,9 @@ struct ClientProtocolConfig {
     return separate_subscription_token ? subscription_token : token;
   }
   bool allow_anonymous_connect_without_token = false;
+  // Origins a browser may open any WebSocket endpoint from besides the server's own
+  // (protocol/origin.hpp): patterns with `*`, "*" for any.
+  std::vector<std::string> allowed_origins;
   std::size_t channel_limit = 128;        // subscriptions per connection
   std::size_t channel_max_length = 255;   // bytes of a channel name
   std::chrono::milliseconds ping_interval{25'000};  // the server's `{}` pings; no pong by the next: 3012

@@ -44,6 +44,19 @@ struct Walker {
     to = std::string(sv);
     return true;
   }
+  bool get_strings(element v, std::string_view path, std::vector<std::string>& to) {
+    simdjson::dom::array a;
+    if (v.get_array().get(a) != simdjson::SUCCESS) return fail(path, "expected an array of strings");
+    to.clear();
+    for (element item : a) {
+      std::string_view sv;
+      if (item.get_string().get(sv) != simdjson::SUCCESS || sv.empty()) {
+        return fail(path, "expected an array of strings");
+      }
+      to.emplace_back(sv);
+    }
+    return true;
+  }
   bool get_object(element v, std::string_view path, object& to) {
     if (v.get_object().get(to) != simdjson::SUCCESS) return fail(path, "expected an object");
     return true;
@@ -172,6 +185,8 @@ struct Walker {
         ok = get_object(value, at, section) && token(section, at, cfg.token, nullptr);
       } else if (key == "subscription_token") {
         ok = get_object(value, at, section) && token(section, at, cfg.subscription_token, &cfg.separate_subscription_token);
+      } else if (key == "allowed_origins") {
+        ok = get_strings(value, at, cfg.allowed_origins);
       } else if (key == "allow_anonymous_connect_without_token") {
         ok = get_bool(value, at, cfg.allow_anonymous_connect_without_token);
       } else if (key == "channel_limit") {

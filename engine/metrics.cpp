@@ -20,6 +20,7 @@ const char* handshake_failure_name(HandshakeFailure f) noexcept {
     case HandshakeFailure::not_found: return "not_found";
     case HandshakeFailure::content_too_large: return "content_too_large";
     case HandshakeFailure::not_implemented: return "not_implemented";
+    case HandshakeFailure::forbidden_origin: return "forbidden_origin";
     case HandshakeFailure::count_: break;
   }
   return "unknown";

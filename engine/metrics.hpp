@@ -19,6 +19,7 @@ enum class HandshakeFailure : std::uint8_t {
   not_found,            // 404: WebSocket upgrade on a path that is not served
   content_too_large,    // 413: a request body past --max-http-body
   not_implemented,      // 501: Transfer-Encoding (bodies need Content-Length)
+  forbidden_origin,     // 403: a browser upgrade from an origin that is not allowed
   count_
 };
 [[nodiscard]] const char* handshake_failure_name(HandshakeFailure f) noexcept;

@@ -10,6 +10,7 @@
 #include "engine/ws/routes.hpp"
 #include "protocol/close.hpp"
 #include "protocol/handshake.hpp"
+#include "protocol/origin.hpp"
 
 namespace ringcast::engine {
 
@@ -123,6 +124,10 @@ void Shard::upgrade(Conn& c, std::uint32_t slot, const protocol::HttpRequest& re
   RouteMatch route = match_route(req.path, true);
   if (group_.apps[static_cast<std::size_t>(route.route)] == nullptr) {
     fail_handshake(c, slot, 404, HandshakeFailure::not_found);
+    return;
+  }
+  if (!protocol::origin_allowed(req.origin, req.host, cfg_.client.allowed_origins)) {
+    fail_handshake(c, slot, 403, HandshakeFailure::forbidden_origin);
     return;
   }
   c.app = static_cast<std::uint8_t>(route.route);

@@ -21,6 +21,7 @@ TEST(ConfigFile, ReadsCentrifugoV6Shape) {
   ConfigFileResult r = apply_config_file(R"({
     "client": {"allow_anonymous_connect_without_token": true, "channel_limit": 7, "ping_interval": "500ms",
                "expired_close_delay": "0s", "expired_sub_close_delay": "2s",
+               "allowed_origins": ["https://*.example.com", "http://localhost:3000"],
                "token": {"hmac_secret_key": "s", "audience": "aud", "issuer": "iss", "rsa_public_key": "",
                          "expire_at_seconds": 1},
                "subscription_token": {"enabled": true, "hmac_secret_key": "sub-s"}},
@@ -37,6 +38,7 @@ TEST(ConfigFile, ReadsCentrifugoV6Shape) {
   EXPECT_EQ(cfg.channel_max_length, 64u);
   EXPECT_EQ(cfg.ping_interval, std::chrono::milliseconds(500));
   EXPECT_EQ(cfg.expired_close_delay, std::chrono::milliseconds(0));
+  EXPECT_EQ(cfg.allowed_origins, (std::vector<std::string>{"https://*.example.com", "http://localhost:3000"}));
   EXPECT_EQ(cfg.expired_sub_close_delay, std::chrono::seconds(2));
   EXPECT_EQ(cfg.token.hmac_secret_key, "s");
   EXPECT_EQ(cfg.token.audience, "aud");

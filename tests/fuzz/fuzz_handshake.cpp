@@ -1,12 +1,15 @@
 // Fuzzes parse_request: one-shot and split in two with the `scanned` continuation must
 // agree; every view points into the head; errors carry one of the documented statuses.
-// Also drives parse_deflate_offers and the response writers with what the parser found.
+// Also drives parse_deflate_offers, the Origin check and the response writers with what
+// the parser found.
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <string_view>
 
 #include "protocol/handshake.hpp"
+#include "protocol/origin.hpp"
 
 namespace rp = ringcast::protocol;
 
@@ -55,6 +58,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         check(whole.key.size() == 24 && whole.version == "13");
         check(rp::write_upgrade_response(out, whole.key) > 0);
       }
+      // The Origin check: an origin always matches itself as a pattern, and "*" allows all.
+      const std::string patterns[] = {std::string(whole.origin), std::string(whole.host)};
+      check(rp::origin_allowed(whole.origin, whole.host, std::span<const std::string>(patterns, 1)));
+      const std::string any[] = {"*"};
+      check(rp::origin_allowed(whole.origin, whole.host, any));
+      (void)rp::origin_allowed(whole.host, whole.origin, patterns);
       rp::DeflateOffer offers[4];
       const std::size_t n = rp::parse_deflate_offers(whole.extensions, offers);
       check(n <= 4);

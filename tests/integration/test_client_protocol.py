@@ -13,7 +13,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 from harness import test  # noqa: E402
-from protocol_clients import (NO_GRACE, OPEN, SECRET, TOKENS, Raw, b64url, config_file, expect_disconnect,  # noqa: E402
+from protocol_clients import (NO_GRACE, OPEN, PATH, SECRET, TOKENS, Raw, b64url, config_file, expect_disconnect,  # noqa: E402
                               require_node, sdk, server, sub_token, token)
 
 # --- the real SDK -------------------------------------------------------------------------
@@ -444,6 +444,37 @@ def channels_and_chat_rooms_do_not_mix():
         room.close()
 
 
+def upgrade_status(srv, path, origin, host=None):
+    c = h.RawClient(srv.port, path, handshake=False)
+    c.send_raw(h.RawClient.request(path, {"Host": host or f"127.0.0.1:{srv.port}", "Origin": origin}))
+    status = c.read_http_response()[0]
+    c.sock.close()
+    return status
+
+
+@test
+def browser_upgrades_from_other_origins_get_403():
+    with server() as srv:
+        own = f"{'https' if srv.tls else 'http'}://127.0.0.1:{srv.port}"
+        for path in (PATH, "/lobby", "/echo"):
+            h.check(upgrade_status(srv, path, own) == 101, f"{path}: same origin")
+            h.check(upgrade_status(srv, path, own.upper()) == 101, f"{path}: same origin, other case")
+            h.check(upgrade_status(srv, path, "https://evil.example") == 403, f"{path}: another site")
+            h.check(upgrade_status(srv, path, f"http://127.0.0.1:{srv.port + 1}") == 403, f"{path}: another port")
+            h.check(upgrade_status(srv, path, "null") == 403, f"{path}: an opaque origin")
+        h.check(upgrade_status(srv, PATH, None) == 101, "no Origin: not a browser")
+        h.wait_until(lambda: "rejected: 403 (forbidden_origin)" in srv.log(), timeout=5, what="the cause in the log")
+        metrics = srv.http_get("/metrics")[2].decode()
+        h.check('ringcast_handshake_failures_total{reason="forbidden_origin"} 9' in metrics, "counted in /metrics")
+    cfg = dict(OPEN, client=dict(OPEN["client"], allowed_origins=["https://*.example.com", "http://localhost:3000"]))
+    with server(cfg) as srv:
+        h.check(upgrade_status(srv, PATH, "https://app.example.com") == 101, "an allowed pattern")
+        h.check(upgrade_status(srv, "/lobby", "http://localhost:3000") == 101, "an allowed origin, chat room too")
+        h.check(upgrade_status(srv, PATH, "https://example.com.evil") == 403, "not the pattern")
+    with server(dict(OPEN, client=dict(OPEN["client"], allowed_origins=["*"]))) as srv:
+        h.check(upgrade_status(srv, PATH, "https://anything.example") == 101, "* allows any origin")
+
+
 # --- --config ---------------------------------------------------------------------------------
 
 def run_config(text):
@@ -464,6 +495,8 @@ def bad_config_files_are_one_line_and_exit_2():
         ('{"channel": {"namespaces": [{"name": "a"}]}}', "is not a namespace name"),
         ('{"channel": {"namespaces": [{"name": "ab"}, {"name": "ab"}]}}', "defined twice"),
         ('{"channel": {"namespaces": {}}}', "channel.namespaces"),
+        ('{"client": {"allowed_origins": "*"}}', "client.allowed_origins: expected an array of strings"),
+        ('{"client": {"allowed_origins": [1]}}', "client.allowed_origins"),
     ]
     for text, want in cases:
         rc, err = run_config(text)

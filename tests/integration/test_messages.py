@@ -362,7 +362,8 @@ def handshake_variants_real_clients_send():
         # Firefox: "Connection: keep-alive, Upgrade", and header values in any case.
         c = h.RawClient(srv.port, "/ff", headers={"Upgrade": "WebSocket", "Connection": "keep-alive, Upgrade",
                                                    "Sec-WebSocket-Protocol": "chat, superchat",
-                                                   "Origin": "http://example.com"})
+                                                   "Host": f"127.0.0.1:{srv.port}",
+                                                   "Origin": f"http://127.0.0.1:{srv.port}"})
         h.check("sec-websocket-protocol" not in c.response_headers,
                 "server picked a subprotocol it does not speak")
         c.send_text("ff")
