@@ -52,6 +52,7 @@ const char* token_failure_name(TokenFailure f) noexcept {
     case TokenFailure::no_key: return "no_key";
     case TokenFailure::other_user: return "other_user";
     case TokenFailure::other_channel: return "other_channel";
+    case TokenFailure::not_connection: return "not_connection";
     case TokenFailure::count_: break;
   }
   return "unknown";

@@ -50,6 +50,7 @@ enum class TokenFailure : std::uint8_t {
   no_key,         // no hmac_secret_key configured for the kind
   other_user,     // a refresh or subscription token for another user
   other_channel,  // a subscription token for another channel
+  not_connection, // a subscription token (it has `channel`) sent to connect or refresh
   count_
 };
 [[nodiscard]] const char* token_failure_name(TokenFailure f) noexcept;

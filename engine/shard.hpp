@@ -99,7 +99,8 @@ class Shard final : public ShardLoop, private HttpHost {
   void fail_handshake(Conn& c, std::uint32_t slot, int status, HandshakeFailure why);
   // An HTTP error answer (without its body for HEAD); then close, unless `keep_alive` (the
   // request stream is intact).
-  void respond_error(Conn& c, std::uint32_t slot, int status, bool keep_alive, bool head_only);
+  void respond_error(Conn& c, std::uint32_t slot, int status, bool keep_alive, bool head_only,
+                     std::string_view allow = "GET, HEAD");
   // Makes the spill buffer hold exactly `rest` (bytes not parsed yet). False: out of memory
   // (the connection is torn down).
   bool hold_unparsed(Conn& c, std::uint32_t slot, std::span<const char> rest);

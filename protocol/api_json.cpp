@@ -78,6 +78,7 @@ struct RequestParser::Impl {
       } else if (key == "channels" && broadcast) {
         od::array a;
         if (v.get_array().get(a)) return Failure{json::Fault::wrong_type, "channels is not an array"};
+        out.channels.clear();  // a repeated key: the last one holds
         for (auto item : a) {
           od::value x;
           if (std::move(item).get(x)) return Failure{json::Fault::malformed, "bad channels array"};

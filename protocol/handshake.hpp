@@ -97,13 +97,14 @@ std::size_t write_upgrade_response(std::span<char> out, std::string_view sec_web
 
 // An error answer with `Connection: close` (or `keep-alive` when asked, for an error that
 // leaves the request stream intact, e.g. 404 on a well-formed request) and a short text
-// body: 400, 404, 405 (adds `Allow: GET, HEAD`), 413, 426 (adds
+// body: 400, 404, 405 (adds `Allow: <allow>`), 413, 426 (adds
 // `Sec-WebSocket-Version: 13` and `Upgrade: websocket`, so its Connection is
 // `Upgrade, close`), 431, 501, 503. The body is text/plain; an empty `body` becomes
 // status_text(status) + "\n"; `head_only` (the answer to HEAD) leaves it out but keeps its
 // Content-Length. Returns bytes written or 0 (too small, status outside 100..999).
 std::size_t write_error_response(std::span<char> out, int status, std::string_view body = {},
-                                 bool keep_alive = false, bool head_only = false) noexcept;
+                                 bool keep_alive = false, bool head_only = false,
+                                 std::string_view allow = "GET, HEAD") noexcept;
 
 // The head of a plain response; the caller sends `content_length` body bytes after it.
 // Content-Type is omitted when empty, Content-Length on 1xx and 204. Returns bytes or 0.

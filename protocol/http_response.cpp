@@ -95,8 +95,8 @@ std::size_t write_upgrade_response(std::span<char> out, std::string_view sec_web
 }
 
 std::size_t write_error_response(std::span<char> out, int status, std::string_view body, bool keep_alive,
-                                 bool head_only) noexcept {
-  if (!valid_status(status)) return 0;
+                                 bool head_only, std::string_view allow) noexcept {
+  if (!valid_status(status) || !safe_value(allow)) return 0;
   // An empty body becomes the status text, so a human looking at the answer sees why.
   const std::string_view text = body.empty() ? status_text(status) : body;
   const bool default_body = body.empty();
@@ -105,7 +105,7 @@ std::size_t write_error_response(std::span<char> out, int status, std::string_vi
   w.put("Content-Type: text/plain; charset=utf-8\r\nContent-Length: ")
       .put(text.size() + (default_body ? 1 : 0))
       .put("\r\n");
-  if (status == 405) w.put("Allow: GET, HEAD\r\n");
+  if (status == 405) w.put("Allow: ").put(allow).put("\r\n");
   if (status == 426) {
     // RFC 9110 section 15.5.22: a 426 names the protocol to upgrade to.
     w.put("Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\nConnection: Upgrade, close\r\n");

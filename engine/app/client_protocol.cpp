@@ -71,7 +71,9 @@ class FrameHandler final : public client::CommandSink {
   }
 
   bool on_command(const client::Command& cmd) override {
-    s_->metrics().client_commands[static_cast<std::size_t>(cmd.method)].add();
+    if (cmd.method != Method::none || cmd.id == 0) {  // an unknown method is counted as error 104
+      s_->metrics().client_commands[static_cast<std::size_t>(cmd.method)].add();
+    }
     bool connected = (s_->app_state() & kConnected) != 0;
     if (cmd.method == Method::none) {  // `{}` is a pong (it was heard); with an id, a method we do not know
       return cmd.id == 0 || error(cmd, ErrorCode::method_not_found);
@@ -106,7 +108,7 @@ class FrameHandler final : public client::CommandSink {
     if (ClientState* st = find_client_state(s)) {
       std::int64_t now = now_seconds();
       const ClientProtocolConfig& cfg = app.config();
-      if (st->expire_at != 0 && now >= st->expire_at + seconds(cfg.expired_close_delay)) {
+      if (st->expire_at != 0 && now - seconds(cfg.expired_close_delay) >= st->expire_at) {  // no overflow near INT64_MAX
         g_bad_input_log.log(LogLevel::debug, "client protocol: ID%u connection expired", static_cast<unsigned>(s.peer_port()));
         s.close(client::kExpired.code, client::kExpired.reason);
         return;
@@ -133,6 +135,7 @@ class FrameHandler final : public client::CommandSink {
       if (JwtError e = verify(cmd.token, cfg.token, now); e != JwtError::none) {
         return refuse_token(cmd, e, cfg.token, "connection");
       }
+      if (!claims_.channel.empty()) return token_mismatch(TokenFailure::not_connection, "a subscription token to connect");
       std::int64_t end = lifetime_end(claims_);
       if (end != 0 && end <= now) return error(cmd, ErrorCode::expired);  // expire_at already past
       ClientState& st = client_state(*s_);
@@ -163,6 +166,7 @@ class FrameHandler final : public client::CommandSink {
     if (JwtError e = verify(cmd.token, app_->config().token, now); e != JwtError::none) {
       return refuse_token(cmd, e, app_->config().token, "refresh");
     }
+    if (!claims_.channel.empty()) return token_mismatch(TokenFailure::not_connection, "a subscription token to refresh");
     if (claims_.sub != user()) return token_mismatch(TokenFailure::other_user, "a refresh token for another user");
     std::int64_t end = lifetime_end(claims_);
     if (end != 0 && end <= now) return error(cmd, ErrorCode::expired);

@@ -41,7 +41,8 @@ void Shard::fail_handshake(Conn& c, std::uint32_t slot, int status, HandshakeFai
   respond_error(c, slot, status, false, false);
 }
 
-void Shard::respond_error(Conn& c, std::uint32_t slot, int status, bool keep_alive, bool head_only) {
+void Shard::respond_error(Conn& c, std::uint32_t slot, int status, bool keep_alive, bool head_only,
+                          std::string_view allow) {
   Frame* f = frames_.acquire(512);
   if (f == nullptr) {
     tear_down(c, slot);
@@ -49,7 +50,7 @@ void Shard::respond_error(Conn& c, std::uint32_t slot, int status, bool keep_ali
   }
   f->len = static_cast<std::uint32_t>(
       protocol::write_error_response({reinterpret_cast<char*>(f->bytes()), f->capacity}, status, {}, keep_alive,
-                                     head_only));
+                                     head_only, allow));
   if (!send_own(c, slot, f) || keep_alive) return;
   c.head.clear();
   end_after_flush(c, slot);
@@ -165,7 +166,7 @@ bool Shard::serve_http(Conn& c, std::uint32_t slot, const protocol::HttpRequest&
   if (route == Route::api) {
     HttpApp::Answer a = group_.http_api->on_request(req, match.room, body, *this);
     if (a.content_type.empty()) {
-      respond_error(c, slot, a.status, keep, false);
+      respond_error(c, slot, a.status, keep, req.method == "HEAD", "POST");
     } else if (!send_http_answer(c, slot, a.status, a.content_type, a.body, keep, false)) {
       return false;
     }

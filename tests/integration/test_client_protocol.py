@@ -289,6 +289,7 @@ def connection_tokens_are_verified():
         refused(token())  # no audience
         refused("not.a.jwt")
         refused(token(aud="ringcast", channels=7))
+        refused(token(aud="ringcast", channel="$vip"))  # a subscription token (same key by default)
         c = Raw(srv, connect=False)  # expired: the error the SDK answers with a fresh token
         h.check(c.error({"connect": {"token": token(ttl=-5, aud="ringcast")}}) == 109, "expired token")
         reply = c.call({"connect": {"token": good}})  # the same connection, now with a good one
@@ -303,7 +304,8 @@ def connection_tokens_are_verified():
                      'ringcast_token_failures_total{reason="malformed"} 2',
                      'ringcast_token_failures_total{reason="expired"} 1',
                      'ringcast_client_errors_total{code="109"} 1',
-                     'ringcast_client_commands_total{method="connect"} 10'):
+                     'ringcast_token_failures_total{reason="not_connection"} 1',
+                     'ringcast_client_commands_total{method="connect"} 11'):
             h.check(want in metrics, f"/metrics lacks {want}")
 
 

@@ -107,6 +107,8 @@ def bad_calls_get_their_answers():
         h.wait_until(lambda: "missing or wrong X-API-Key" in srv.log(), timeout=5, what="the refusal in the log")
         h.check(call(srv, "frobnicate", good)[0] == 404, "unknown method")
         h.check(call(srv, "publish", good, http_method="GET")[0] == 405, "GET")
+        status, headers, body = srv.http_get("/api/publish", method="HEAD")
+        h.check(status == 405 and headers.get("allow") == "POST" and body == b"", f"HEAD: {status} {headers} {body!r}")
         h.check(call(srv, "publish", "not json")[0] == 400, "not JSON")
         h.check(call(srv, "publish", '{"channel": 7, "data": 1}')[0] == 400, "wrong type")
         h.check(call(srv, "publish", {"channel": "a"}) == (200, {"error": {"code": 107, "message": "bad request"}}),
@@ -122,7 +124,7 @@ def bad_calls_get_their_answers():
         metrics = srv.http_get("/metrics")[2].decode()
         for want in ('ringcast_api_calls_total{method="publish",status="401"} 3',
                      'ringcast_api_calls_total{method="unknown",status="404"} 1',
-                     'ringcast_api_calls_total{method="publish",status="405"} 1',
+                     'ringcast_api_calls_total{method="publish",status="405"} 2',
                      'ringcast_api_calls_total{method="publish",status="400"} 2',
                      'ringcast_api_calls_total{method="history",status="200"} 1',
                      'ringcast_publications_total{source="api"} 1'):

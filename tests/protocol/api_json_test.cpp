@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace ringcast::protocol::api {
 namespace {
@@ -40,6 +42,9 @@ TEST(ApiJson, BroadcastChannels) {
   ASSERT_EQ(out.channels.size(), 2u);
   EXPECT_EQ(out.channels[1], "b:c");
   EXPECT_EQ(out.data, "1");
+  r = p.parse_publish(Method::broadcast, R"({"channels":["a"],"data":1,"channels":["b"]})", out);
+  ASSERT_EQ(r.error, ParseError::none);
+  EXPECT_EQ(out.channels, (std::vector<std::string_view>{"b"}));  // a repeated key: the last holds
   r = p.parse_publish(Method::broadcast, R"({"channel":"a","data":1})", out);  // "channel" is not broadcast's
   ASSERT_EQ(r.error, ParseError::none);
   EXPECT_TRUE(out.channels.empty());

@@ -569,6 +569,11 @@ TEST(Responses, ErrorResponses) {
   EXPECT_EQ(std::string_view(buf, n),
             "HTTP/1.1 405 Method Not Allowed\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 19\r\n"
             "Allow: GET, HEAD\r\nConnection: close\r\n\r\nMethod Not Allowed\n");
+  n = rp::write_error_response(buf, 405, {}, true, true, "POST");  // the server API's routes
+  EXPECT_EQ(std::string_view(buf, n),
+            "HTTP/1.1 405 Method Not Allowed\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 19\r\n"
+            "Allow: POST\r\nConnection: keep-alive\r\n\r\n");
+  EXPECT_EQ(rp::write_error_response(buf, 405, {}, false, false, "GET\r\nX: y"), 0u);  // no header injection
   n = rp::write_error_response(buf, 426);
   const std::string_view r426(buf, n);
   EXPECT_NE(r426.find("HTTP/1.1 426 Upgrade Required\r\n"), std::string_view::npos);
