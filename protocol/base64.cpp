@@ -69,6 +69,13 @@ std::size_t base64_decode(std::string_view in, std::span<std::uint8_t> out) noex
   return o;
 }
 
+std::size_t base64url_encode(std::span<const std::uint8_t> in, std::span<char> out) noexcept {
+  std::size_t n = base64_encode(in, out);
+  for (std::size_t i = 0; i < n; ++i) out[i] = out[i] == '+' ? '-' : out[i] == '/' ? '_' : out[i];
+  while (n > 0 && out[n - 1] == '=') --n;
+  return n;
+}
+
 std::size_t base64url_decode(std::string_view in, std::span<std::uint8_t> out) noexcept {
   const std::size_t rest = in.size() % 4;  // 2 or 3 trailing characters carry 1 or 2 bytes
   if (rest == 1) return kBase64Invalid;

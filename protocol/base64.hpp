@@ -25,4 +25,9 @@ inline constexpr std::size_t kBase64Invalid = static_cast<std::size_t>(-1);
 [[nodiscard]] std::size_t base64url_decode(std::string_view in, std::span<std::uint8_t> out) noexcept;
 [[nodiscard]] constexpr std::size_t base64url_decoded_size(std::size_t n) noexcept { return n / 4 * 3 + (n % 4) * 3 / 4; }
 
+// Writes `in` as unpadded base64url; returns its length (at most base64_encoded_size), or 0
+// when `out` is too small for base64_encoded_size(in.size()). For tests and tools that mint
+// tokens; the server only verifies them.
+std::size_t base64url_encode(std::span<const std::uint8_t> in, std::span<char> out) noexcept;
+
 }  // namespace ringcast::protocol

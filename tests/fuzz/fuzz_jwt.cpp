@@ -32,9 +32,7 @@ constexpr std::string_view kKey = "fuzz key";
 
 std::string b64url(std::string_view in) {
   std::string out(base64_encoded_size(in.size()), '\0');
-  out.resize(base64_encode({reinterpret_cast<const std::uint8_t*>(in.data()), in.size()}, out));
-  for (char& c : out) c = c == '+' ? '-' : c == '/' ? '_' : c;
-  while (!out.empty() && out.back() == '=') out.pop_back();
+  out.resize(base64url_encode({reinterpret_cast<const std::uint8_t*>(in.data()), in.size()}, out));
   return out;
 }
 

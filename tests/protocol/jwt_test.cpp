@@ -16,9 +16,7 @@ namespace {
 
 std::string b64url(std::string_view in) {
   std::string out(base64_encoded_size(in.size()), '\0');
-  out.resize(base64_encode({reinterpret_cast<const std::uint8_t*>(in.data()), in.size()}, out));
-  for (char& c : out) c = c == '+' ? '-' : c == '/' ? '_' : c;
-  while (!out.empty() && out.back() == '=') out.pop_back();
+  out.resize(base64url_encode({reinterpret_cast<const std::uint8_t*>(in.data()), in.size()}, out));
   return out;
 }
 
@@ -63,6 +61,24 @@ TEST(Base64url, DecodesUnpaddedAndRefusesTheRest) {
   EXPECT_EQ(decode("Zh"), "<invalid>");     // non-zero unused bits
   EXPECT_EQ(decode("+/8"), "<invalid>");    // the standard alphabet's characters
   EXPECT_EQ(decode("Zm9vYmFyYmF6"), "<invalid>");  // 9 bytes do not fit 8
+}
+
+TEST(Base64url, EncodesWithoutPaddingAndRoundTrips) {
+  EXPECT_EQ(b64url(""), "");
+  EXPECT_EQ(b64url("f"), "Zg");
+  EXPECT_EQ(b64url("fo"), "Zm8");
+  EXPECT_EQ(b64url("\xfb\xff"), "-_8");
+  std::string all;
+  for (int i = 0; i < 256; ++i) all += static_cast<char>(i);
+  for (std::size_t len = 0; len <= all.size(); len += 37) {
+    std::string e = b64url(all.substr(0, len));
+    std::string back(base64url_decoded_size(e.size()), '\0');
+    std::size_t n = base64url_decode(e, {reinterpret_cast<std::uint8_t*>(back.data()), back.size()});
+    ASSERT_NE(n, kBase64Invalid) << len;
+    EXPECT_EQ(back.substr(0, n), all.substr(0, len));
+  }
+  char small[3];
+  EXPECT_EQ(base64url_encode({reinterpret_cast<const std::uint8_t*>("fo"), 2}, small), 0u);  // needs 4
 }
 
 TEST(Jwt, VerifiesRfc7515Example) {
