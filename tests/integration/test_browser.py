@@ -1,11 +1,17 @@
 """A real browser: headless Chromium loads the chat page from GET /<room>, driven over the
 DevTools protocol (--remote-debugging-pipe). A raw Python client and the page chat both
-ways: typing + Enter, and clicking #send. Under RINGCAST_TLS=1 the page comes over https and
+ways: typing + Enter, and clicking #send. A page of the test's own, on another origin,
+runs the centrifuge SDK's browser build (npm `centrifuge`, dist/centrifuge.js): allowed by
+client.allowed_origins it subscribes and receives what the server API publishes; without
+the allowance its upgrade is refused 403. Under RINGCAST_TLS=1 the page comes over https and
 its socket is wss: Chromium trusts the harness' certificate by its key
 (--ignore-certificate-errors-spki-list), no other."""
 import base64
 import fcntl
+import functools
 import hashlib
+import http.client
+import http.server
 import json
 import os
 import queue
@@ -233,6 +239,86 @@ def browser_sees_the_close_on_shutdown():
     finally:
         b.close()
         srv.stop()
+
+
+SDK_PAGE = """<!doctype html><meta charset="utf-8"><title>sdk</title>
+<script src="centrifuge.js"></script>
+<script>
+window.got = []; window.state = "loading";
+const c = new Centrifuge(%s);
+c.on("connected", () => { window.state = "connected"; });
+c.on("disconnected", (ctx) => { window.state = "disconnected " + ctx.code; });
+const sub = c.newSubscription("news");
+sub.on("subscribed", () => { window.state = "subscribed"; });
+sub.on("publication", (ctx) => { window.got.push(ctx.data); });
+sub.subscribe();
+c.connect();
+</script>"""
+
+
+class PageServer:
+    """The test's own web server (another origin than ringcast's): the SDK page and build."""
+
+    def __init__(self, ws_url):
+        self.dir = tempfile.TemporaryDirectory(prefix="ringcast-sdk-page-")
+        shutil.copy(os.path.join(h.NODE_DIR, "node_modules", "centrifuge", "dist", "centrifuge.js"), self.dir.name)
+        with open(os.path.join(self.dir.name, "index.html"), "w") as f:
+            f.write(SDK_PAGE % json.dumps(ws_url))
+        handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=self.dir.name)
+        handler.log_message = lambda *a: None
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.origin = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.dir.cleanup()
+
+
+def sdk_config(origins):
+    return json.dumps({"client": {"allow_anonymous_connect_without_token": True, "allowed_origins": origins},
+                       "channel": {"without_namespace": {"allow_subscribe_for_client": True,
+                                                         "allow_subscribe_for_anonymous": True}},
+                       "http_api": {"key": "browser-test-key"}})
+
+
+def config_path(text, directory):
+    path = os.path.join(directory, f"config-{len(os.listdir(directory))}.json")
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+@test
+def browser_sdk_on_another_origin_receives_api_publications():
+    if not os.path.isdir(os.path.join(h.NODE_DIR, "node_modules", "centrifuge")):
+        raise h.SkipTest("the centrifuge SDK is missing (scripts/setup.sh --test installs it)")
+    port = h.free_port()
+    page = PageServer(f"{'wss' if h.TLS else 'ws'}://127.0.0.1:{port}/connection/websocket")
+    b = Browser()
+    try:
+        cfg = config_path(sdk_config([page.origin]), page.dir.name)
+        with h.Server("--config", cfg, port=port) as srv:
+            s = b.open_page(page.origin + "/index.html")
+            b.wait_eval(s, "window.state", lambda v: v == "subscribed", what="the SDK subscribed")
+            c = http.client.HTTPSConnection("127.0.0.1", port, context=h.client_tls()) if h.TLS else \
+                http.client.HTTPConnection("127.0.0.1", port)
+            c.request("POST", "/api/publish", body=json.dumps({"channel": "news", "data": {"price": 101.5}}),
+                      headers={"X-API-Key": "browser-test-key"})
+            h.check(c.getresponse().read() == b'{"result":{}}', "API publish")
+            c.close()
+            got = b.wait_eval(s, "window.got", lambda v: v, what="the publication in the page")
+            h.check(got == [{"price": 101.5}], f"page got {got}")
+        cfg = config_path(sdk_config([]), page.dir.name)  # the same page, not allowed
+        with h.Server("--config", cfg, port=port) as srv:
+            s = b.open_page(page.origin + "/index.html")
+            h.wait_until(lambda: "rejected: 403 (forbidden_origin)" in srv.log(), timeout=15,
+                         what="the page's upgrade refused")
+            h.check(b.eval(s, "window.state") != "subscribed", "a refused page subscribed")
+    finally:
+        b.close()
+        page.close()
 
 
 if __name__ == "__main__":
