@@ -98,6 +98,15 @@ void append_connect_result(std::string& out, std::uint32_t id, const ConnectResu
   out += ",\"version\":";
   append_json_string(out, r.version);
   append_expiry(out, r.expiry);
+  if (!r.subs.empty()) {
+    out += ",\"subs\":{";
+    for (std::size_t i = 0; i < r.subs.size(); ++i) {
+      if (i != 0) out += ',';
+      append_json_string(out, r.subs[i]);
+      out += ":{}";
+    }
+    out += '}';
+  }
   if (r.ping_seconds != 0) {
     out += ",\"ping\":";
     append_uint(out, r.ping_seconds);

@@ -4,6 +4,7 @@
 // raw JSON, written as given (the parser checked it).
 #pragma once
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -40,6 +41,7 @@ inline constexpr Disconnect kNoPong{3012, "no pong"};
 inline constexpr Disconnect kInvalidToken{3500, "invalid token"};
 inline constexpr Disconnect kBadRequest{3501, "bad request"};
 inline constexpr Disconnect kStale{3502, "stale"};  // no connect command in time
+inline constexpr Disconnect kChannelLimit{3505, "channel limit"};
 
 // Appends `s` as a JSON string (quotes included).
 void append_json_string(std::string& out, std::string_view s);
@@ -61,10 +63,12 @@ struct ConnectResult {
   std::string_view client;   // the connection's id
   std::string_view version;  // the server's
   Expiry expiry;
+  std::span<const std::string_view> subs;  // server-side subscriptions made at connect
   std::uint32_t ping_seconds = 0;  // 0: the server sends no pings
   bool pong = false;               // the client answers pings with `{}`
 };
-// {"id":N,"connect":{"client":"...","version":"...","expires":true,"ttl":60,"ping":25,"pong":true}}
+// {"id":N,"connect":{"client":"...","version":"...","expires":true,"ttl":60,
+//  "subs":{"<channel>":{},...},"ping":25,"pong":true}}
 void append_connect_result(std::string& out, std::uint32_t id, const ConnectResult& r);
 
 // {"id":N,"refresh":{"client":"...","version":"...","expires":true,"ttl":60}}

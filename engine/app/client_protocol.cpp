@@ -131,6 +131,7 @@ class FrameHandler final : public client::CommandSink {
     const ClientProtocolConfig& cfg = app_->config();
     std::int64_t now = now_seconds();
     client::Expiry expiry;
+    server_subs_.clear();
     if (!cmd.token.empty()) {
       if (JwtError e = verify(cmd.token, cfg.token, now); e != JwtError::none) {
         return refuse_token(cmd, e, cfg.token, "connection");
@@ -138,6 +139,7 @@ class FrameHandler final : public client::CommandSink {
       if (!claims_.channel.empty()) return token_mismatch(TokenFailure::not_connection, "a subscription token to connect");
       std::int64_t end = lifetime_end(claims_);
       if (end != 0 && end <= now) return error(cmd, ErrorCode::expired);  // expire_at already past
+      if (!server_side_subscriptions()) return false;
       ClientState& st = client_state(*s_);
       st.user = claims_.sub;
       st.conn_info = claims_.info;
@@ -154,8 +156,25 @@ class FrameHandler final : public client::CommandSink {
                                   {.client = {id, 36},
                                    .version = app_->version(),
                                    .expiry = expiry,
+                                   .subs = server_subs_,
                                    .ping_seconds = static_cast<std::uint32_t>(seconds(cfg.ping_interval)),
                                    .pong = true});
+    return true;
+  }
+
+  // The connection token's `channels`: subscribed by the server, without the namespace's
+  // permissions (the backend that signed the token decided), within client.channel_limit.
+  // False after a disconnect: a channel of no configured namespace, or over the limit.
+  bool server_side_subscriptions() {
+    for (std::string_view ch : claims_.channels) {
+      if (ch.empty() || ch.size() > app_->config().channel_max_length || app_->config().options_for(ch) == nullptr) {
+        return token_mismatch(TokenFailure::malformed, "a channels claim naming an unknown channel");
+      }
+      if (s_->subscriptions() >= app_->config().channel_limit) {
+        return disconnect(client::kChannelLimit, "a channels claim over client.channel_limit");
+      }
+      if (s_->subscribe(topic_key(ch))) server_subs_.push_back(ch);
+    }
     return true;
   }
 
@@ -366,6 +385,7 @@ class FrameHandler final : public client::CommandSink {
   client::CommandParser parser_;
   protocol::JwtVerifier jwt_;
   protocol::JwtClaims claims_;
+  std::vector<std::string_view> server_subs_;  // the connect reply's, views into claims_
   const ClientProtocol* app_ = nullptr;
   Session* s_ = nullptr;
   std::string replies_, key_, push_;

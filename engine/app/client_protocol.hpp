@@ -2,7 +2,8 @@
 // so the centrifuge SDKs (npm `centrifuge`, Go, Dart, Swift, Java, Python) work unchanged.
 // A connection must send `connect` first (before --handshake-timeout: else 3502 stale):
 // anonymous where client.allow_anonymous_connect_without_token, else with an HMAC JWT
-// (client.token; protocol/jwt.hpp) whose `sub` is the user and `info` its conn_info. Then
+// (client.token; protocol/jwt.hpp) whose `sub` is the user, `info` its conn_info and
+// `channels` its server-side subscriptions (in the reply's `subs`). Then
 // it may subscribe to many channels (up to client.channel_limit), publish where the
 // channel's namespace allows it (anonymous connections need the *_for_anonymous switches
 // too), unsubscribe, and renew its tokens (`refresh`, `sub_refresh`). A subscription token

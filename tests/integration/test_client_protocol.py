@@ -5,6 +5,7 @@ them before they run out and fetches a new one when the server answers 109; raw 
 check each answer of the protocol to bad input (error replies, the 3501/3500/3502/3012
 disconnects, forged, expired and misdirected tokens, 3005 and 2501 expiry) and that
 channels and chat rooms do not mix; a bad --config file is one line and exit 2."""
+import http.client
 import os
 import subprocess
 import sys
@@ -144,6 +145,40 @@ def sdk_refreshes_its_connection_token_before_it_runs_out():
                     ev["info"]["connInfo"] == {"name": "Ann"}, f"publication {ev}")
         finally:
             a.kill()
+
+
+@test
+def sdk_gets_server_side_subscriptions_from_its_token():
+    require_node()
+    with server(dict(TOKENS, http_api={"key": "k"})) as srv:
+        a = sdk(srv, token("ann", channels=["sealed:alerts", "$vip"]))
+        try:
+            a.next("connected")
+            got = {a.until("server_subscribed")["channel"], a.until("server_subscribed")["channel"]}
+            h.check(got == {"sealed:alerts", "$vip"}, f"server-side subscriptions {got}")
+            raw = Raw(srv, token=token("bob"))
+            h.check(raw.error({"publish": {"channel": "sealed:alerts", "data": 1}}) == 103, "bob may not publish")
+            c = http.client.HTTPSConnection("127.0.0.1", srv.port, context=h.client_tls()) if srv.tls else \
+                http.client.HTTPConnection("127.0.0.1", srv.port)
+            c.request("POST", "/api/publish", body='{"channel":"sealed:alerts","data":"fire"}', headers={"X-API-Key": "k"})
+            h.check(c.getresponse().status == 200, "API publish")
+            c.close()
+            ev = a.until("server_publication")
+            h.check(ev["channel"] == "sealed:alerts" and ev["data"] == "fire", f"server-side publication {ev}")
+        finally:
+            a.kill()
+
+
+@test
+def a_channels_claim_is_checked():
+    with server(dict(TOKENS, client=dict(TOKENS["client"], channel_limit=3))) as srv:
+        c = Raw(srv, token=token("ann", channels=["news", "sealed:x"]))
+        h.check(c.connected.get("subs") == {"news": {}, "sealed:x": {}}, f"connect subs {c.connected}")
+        h.check(c.error({"subscribe": {"channel": "news"}}) == 105, "already subscribed by the server")
+        for channels, code in ((["nope:x"], 3500), (["a", "b", "c", "d"], 3505)):
+            d = Raw(srv, connect=False)
+            d.send({"connect": {"token": token("ann", channels=channels)}})
+            expect_disconnect(d, code)
 
 
 @test

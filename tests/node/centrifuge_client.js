@@ -13,6 +13,7 @@
 //   {"event": "unsubscribed", "channel": C, "code": N} |
 //   {"event": "publication", "channel": C, "data": <json>, "info": <the publisher, or null>} |
 //   {"event": "token_needed"} | {"event": "sub_token_needed", "channel": C} |
+//   {"event": "server_subscribed", "channel": C} | {"event": "server_publication", "channel": C, "data": D} |
 //   {"event": "published", "channel": C} | {"event": "publish_error", "channel": C, "code": N} |
 //   {"event": "error", "message": "..."}
 'use strict';
@@ -71,6 +72,9 @@ client.on('connected', (ctx) => {
   emit({ event: 'connected', client: ctx.client, port });
 });
 client.on('disconnected', (ctx) => emit({ event: 'disconnected', code: ctx.code, reason: ctx.reason }));
+// Server-side subscriptions (a token's channels claim) are the client's own events.
+client.on('subscribed', (ctx) => emit({ event: 'server_subscribed', channel: ctx.channel }));
+client.on('publication', (ctx) => emit({ event: 'server_publication', channel: ctx.channel, data: ctx.data }));
 client.on('error', (ctx) => emit({ event: 'error', message: String(ctx.error && ctx.error.message),
                                    code: ctx.error && ctx.error.code }));
 

@@ -44,15 +44,20 @@ TEST(ClientReply, EmptyResults) {
 
 TEST(ClientReply, Connect) {
   std::string out;
-  append_connect_result(out, 1, {.client = "c-1", .version = "ringcast 0.1", .expiry = {}, .ping_seconds = 25, .pong = true});
+  append_connect_result(out, 1, {.client = "c-1", .version = "ringcast 0.1", .expiry = {}, .subs = {}, .ping_seconds = 25, .pong = true});
   EXPECT_EQ(out, R"({"id":1,"connect":{"client":"c-1","version":"ringcast 0.1","ping":25,"pong":true}})");
   EXPECT_TRUE(is_json(out));
   out.clear();
-  append_connect_result(out, 2, {.client = "c", .version = "v", .expiry = {}, .ping_seconds = 0, .pong = false});
+  append_connect_result(out, 2, {.client = "c", .version = "v", .expiry = {}, .subs = {}, .ping_seconds = 0, .pong = false});
   EXPECT_EQ(out, R"({"id":2,"connect":{"client":"c","version":"v"}})");
   out.clear();
-  append_connect_result(out, 3, {.client = "c", .version = "v", .expiry = {.expires = true, .ttl = 60}, .ping_seconds = 25, .pong = false});
+  append_connect_result(out, 3, {.client = "c", .version = "v", .expiry = {.expires = true, .ttl = 60}, .subs = {}, .ping_seconds = 25, .pong = false});
   EXPECT_EQ(out, R"({"id":3,"connect":{"client":"c","version":"v","expires":true,"ttl":60,"ping":25}})");
+  EXPECT_TRUE(is_json(out));
+  out.clear();
+  std::string_view subs[] = {"news", "user#42"};
+  append_connect_result(out, 4, {.client = "c", .version = "v", .expiry = {}, .subs = subs, .ping_seconds = 0, .pong = true});
+  EXPECT_EQ(out, R"({"id":4,"connect":{"client":"c","version":"v","subs":{"news":{},"user#42":{}},"pong":true}})");
   EXPECT_TRUE(is_json(out));
 }
 
