@@ -3,7 +3,8 @@
 # Extra arguments go to ringcast: scripts/run.sh --port 9100 --threads 2
 # Unless they carry --config, the client protocol on /connection/websocket runs with
 # scripts/config/demo.json: anonymous connections may subscribe anywhere and publish to the
-# channels they are subscribed to (the `ticker:` namespace is read-only for clients).
+# channels they are subscribed to (the `ticker:` namespace is read-only for clients); the
+# server API takes X-API-Key: demo-api-key.
 #   --tls  also serve wss:// and https:// on 127.0.0.1:9443, with a self-signed certificate
 #          for 127.0.0.1 and localhost made on first use (build/tls/, openssl from Debian)
 set -euo pipefail
