@@ -481,6 +481,38 @@ def channels_and_chat_rooms_do_not_mix():
         room.close()
 
 
+@test
+def ten_thousand_subscribes_on_one_connection_are_capped():
+    with server() as srv:  # channel_limit 128 (Centrifugo's default)
+        c = Raw(srv)
+        other = Raw(srv)
+        lines = [{"id": i + 1, "subscribe": {"channel": f"comments:c{i}"}} for i in range(10_000)]
+        c.send(*lines)
+        replies = []
+        while len(replies) < 10_000:
+            replies += c.frames(timeout=10)
+        ok = [r for r in replies if "subscribe" in r]
+        limited = [r for r in replies if r.get("error", {}).get("code") == 106]
+        h.check(len(ok) == 128 and len(limited) == 10_000 - 128, f"{len(ok)} subscribed, {len(limited)} limited")
+        h.check([r["id"] for r in replies] == list(range(1, 10_001)), "replies out of order")
+        other.call({"subscribe": {"channel": "comments:c0"}})  # everyone else is still served
+        c.call({"publish": {"channel": "comments:c0", "data": {"still": "here"}}})
+        h.check(other.push()["pub"]["data"] == {"still": "here"}, "a publication after the storm")
+
+
+@test
+def huge_ids_and_wrong_types_get_the_bad_request_disconnect():
+    with server() as srv:
+        for line in ('{"id":4294967296,"subscribe":{"channel":"a"}}', '{"id":-1,"ping":{}}',
+                     '{"id":1,"subscribe":{"channel":["a"]}}', '{"id":1,"subscribe":"a"}',
+                     '{"id":1,"publish":{"channel":"a","data":1},"subscribe":{"channel":"a"}}'):
+            c = Raw(srv)
+            c.c.send_text(line)
+            expect_disconnect(c, 3501)
+        c = Raw(srv)
+        c.call({"id": 4294967295, "subscribe": {"channel": "a"}})  # the largest id is fine
+
+
 def upgrade_status(srv, path, origin, host=None):
     c = h.RawClient(srv.port, path, handshake=False)
     c.send_raw(h.RawClient.request(path, {"Host": host or f"127.0.0.1:{srv.port}", "Origin": origin}))
