@@ -35,6 +35,7 @@ struct Conn {
   bool is_pub = false;
   bool recv_armed = false;
   bool failed = false;        // never opened
+  bool channel_ready = false; // --channel: its connect (and subscribe) answered
   std::uint8_t ops = 0;       // io_uring operations in flight on this fd
   std::uint32_t sub_slot = 0; // row in the thread's sequence table
   std::uint32_t pub_id = 0;

@@ -55,6 +55,11 @@ options:
                           is NOT verified; every connection makes a full handshake (no
                           resumption). The generator's CPU per message rises accordingly
       --tls-version 1.2|1.3  with TLS: allow only this protocol version
+      --channel NAME      speak the Centrifugo client protocol (JSON) to the URL (e.g.
+                          ws://127.0.0.1:9000/connection/websocket): every connection
+                          connects anonymously, subscribers subscribe to NAME, publishers
+                          send publish commands with the payload as a JSON string, and the
+                          record is read from inside each publication push
   -h, --help              this text
 
 Deliveries count messages received by subscribers only; a publisher's copy of its own
@@ -191,6 +196,9 @@ bool parse_options(int argc, char** argv, Options& out, std::string& error, bool
       if (value == "sub") out.ack = AckMode::sub;
       else if (value == "self") out.ack = AckMode::self;
       else return bad("sub or self");
+    } else if (flag("", "--channel")) {
+      if (value.empty() || value.find_first_of("\"\\") != std::string_view::npos) return bad("a channel name");
+      out.channel = std::string(value);
     } else if (flag("", "--tls-version")) {
       if (value == "1.2") out.tls_version = 12;
       else if (value == "1.3") out.tls_version = 13;

@@ -27,10 +27,12 @@ std::size_t write_record_before(std::uint8_t* end, const Record& r) noexcept;
 [[nodiscard]] bool parse_record(std::span<const std::uint8_t> tail, Record& out) noexcept;
 
 // The last bytes of a message being received, kept across its data chunks (fragments,
-// reads): all the record parser needs, so a message of any size costs a fixed 48 bytes.
+// reads): all the record parser needs, so a message of any size costs a fixed 128 bytes.
 class MessageTail {
  public:
-  static constexpr std::size_t kCapacity = kMaxRecord + 1;
+  // The record, then what a Centrifugo publication push writes after its data (--channel:
+  // `","info":{"user":"","client":"<36>"}}}}`, 71 bytes): 128 covers both.
+  static constexpr std::size_t kCapacity = 128;
 
   void clear() noexcept { len_ = 0; }
   // Appends a chunk, keeping only the newest kCapacity bytes of the message so far.

@@ -13,7 +13,15 @@ using protocol::Opcode;
 
 void Worker::on_message(Conn& c) {
   Record r;
-  const bool parsed = parse_record(c.tail.bytes(), r);
+  std::span<const std::uint8_t> tail = c.tail.bytes();
+  if (!opt_.channel.empty()) {
+    if (channel_control(c)) return;
+    // A publication push: the record ends its data string, `|"` (info may follow).
+    std::size_t end = tail.size();
+    while (end >= 2 && !(tail[end - 2] == '|' && tail[end - 1] == '"')) --end;
+    tail = tail.first(end >= 2 ? end - 1 : 0);
+  }
+  const bool parsed = parse_record(tail, r);
   switch (classify(parsed, r, plan_.publishers, Receiver{c.is_sub, c.is_pub, c.pub_id})) {
     case MessageKind::foreign: ++res_.other_messages; return;  // join notices, foreign traffic
     case MessageKind::own_echo:
@@ -66,9 +74,15 @@ void Worker::start_publishing(std::uint64_t now) {
 
 bool Worker::publish_one(Conn& c, std::uint64_t now) {
   if (c.state != ConnState::open) return false;
-  std::uint8_t* end = payload_.data() + payload_.size();
+  std::uint8_t* end = payload_.data() + payload_.size() - suffix_len_;
   const std::size_t rec = write_record_before(end, Record{c.pub_id, c.next_seq, now});
-  const std::size_t body = std::max<std::size_t>(opt_.size, rec);
+  std::size_t body = std::max<std::size_t>(opt_.size, rec);
+  if (!channel_prefix_.empty()) {  // the publish command around it
+    std::memcpy(end - body - channel_prefix_.size(), channel_prefix_.data(), channel_prefix_.size());
+    body += channel_prefix_.size();
+  }
+  end += suffix_len_;
+  body += suffix_len_;
   const std::size_t need = protocol::frame_header_len(body, true) + body;
   std::uint8_t* dst = c.out.reserve(need);
   if (dst == nullptr) return false;
@@ -124,6 +138,37 @@ void Worker::check_stalled_windows(std::uint64_t now) {
       fill_window(*p, now);
     }
   }
+}
+
+void Worker::channel_opened(Conn& c) {
+  // Anonymous connect, then a second command whose reply says the connection is ready: the
+  // subscribe (subscribers), a ping (publishers only).
+  std::string cmds = "{\"id\":1,\"connect\":{}}\n";
+  cmds += c.is_sub ? "{\"id\":2,\"subscribe\":{\"channel\":\"" + opt_.channel + "\"}}" : "{\"id\":2,\"ping\":{}}";
+  if (!queue_control(c, Opcode::text, {reinterpret_cast<const std::uint8_t*>(cmds.data()), cmds.size()})) {
+    if (res_.first_error.empty()) res_.first_error = "no room for the connect command";
+  }
+}
+
+bool Worker::channel_control(Conn& c) {
+  const std::span<const std::uint8_t> tail = c.tail.bytes();
+  const std::string_view text(reinterpret_cast<const char*>(tail.data()), tail.size());
+  if (c.msg_len == 2 && text == "{}") {  // the server's ping: answer it
+    (void)queue_control(c, Opcode::text, tail);
+    return true;
+  }
+  if (c.channel_ready) return text.starts_with("{\"id\":") && c.msg_len == tail.size();  // a late reply
+  // The replies to connect and subscribe (or ping), in one message: the last line is id 2.
+  if (text.find("\"error\"") != std::string_view::npos) {
+    if (res_.first_error.empty()) res_.first_error = "the server refused connect or subscribe: " + std::string(text);
+    ++res_.connect_failures;
+  }
+  const std::size_t last = text.rfind("{\"id\":2,");
+  if (last != std::string_view::npos && (last == 0 || text[last - 1] == '\n')) {
+    c.channel_ready = true;
+    ++resolved_;
+  }
+  return true;
 }
 
 }  // namespace ringcast::load

@@ -32,9 +32,16 @@ Worker::Worker(RunPlan& plan, std::uint32_t index, std::uint32_t threads)
   pub_by_id_.assign(pubs, nullptr);
   res_.published.assign(pubs, 0);
 
-  const std::size_t body = std::max<std::size_t>(opt_.size, kMaxRecord);
+  // --channel: each message is a publish command around the payload, a JSON string.
+  if (!opt_.channel.empty()) {
+    channel_prefix_ = "{\"publish\":{\"channel\":\"" + opt_.channel + "\",\"data\":\"";
+    suffix_len_ = 3;  // "}}
+  }
+  const std::size_t inner = std::max<std::size_t>(opt_.size, kMaxRecord);
+  const std::size_t body = channel_prefix_.size() + inner + suffix_len_;
   const std::size_t frame = protocol::frame_header_len(body, true) + body;
   payload_.assign(body, 'x');
+  if (suffix_len_ != 0) std::memcpy(payload_.data() + body - suffix_len_, "\"}}", suffix_len_);
   std::uint32_t pub_cap = 0;
   switch (opt_.scenario) {
     case Scenario::fanout: pub_cap = static_cast<std::uint32_t>(frame * opt_.window); break;
@@ -43,7 +50,8 @@ Worker::Worker(RunPlan& plan, std::uint32_t index, std::uint32_t threads)
     case Scenario::chat: pub_cap = static_cast<std::uint32_t>(std::max<std::size_t>(frame * 64, 4096)); break;
   }
   // Every connection needs room for its upgrade request, a pong and a close frame.
-  const std::uint32_t base_cap = static_cast<std::uint32_t>(512 + plan_.target->path.size() + plan_.target->host_header.size());
+  const std::uint32_t base_cap = static_cast<std::uint32_t>(512 + plan_.target->path.size() + plan_.target->host_header.size() +
+                                                            (opt_.channel.empty() ? 0 : 128 + opt_.channel.size()));
 
   std::uint32_t k = 0;
   for (std::uint32_t i = index; i < plan_.total_conns; i += threads, ++k) {

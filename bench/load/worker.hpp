@@ -108,7 +108,12 @@ class Worker {
   std::vector<Conn*> pub_by_id_;   // [pub id] -> local publisher or nullptr
   Conn* designated_ = nullptr;     // --ack sub: the subscriber that acks local publishers
   std::vector<std::uint32_t> rearm_;  // connections whose multishot recv ended on ENOBUFS
-  std::vector<std::uint8_t> payload_;  // filler + record, rewritten per message
+  std::vector<std::uint8_t> payload_;  // [prefix] filler + record [suffix], rewritten per message
+  std::string channel_prefix_;         // --channel: the publish command up to its data string
+  std::size_t suffix_len_ = 0;         // --channel: `"}}` after the record
+  // --channel: the connection's connect (and subscribe) replies, server pings.
+  void channel_opened(Conn& c);
+  [[nodiscard]] bool channel_control(Conn& c);
   bool tls_ = false;
   TlsContext tls_ctx_;
   std::vector<std::uint32_t> tls_dirty_;  // connections flush() marked this turn

@@ -288,9 +288,10 @@ void Worker::handshake_bytes(Conn& c, const std::uint8_t* data, std::size_t len)
   last_open_ns_ = now_;
   c.state = ConnState::open;
   --connecting_;
-  ++resolved_;
+  if (opt_.channel.empty()) ++resolved_;  // --channel: resolved when its commands are answered
   ++open_;
   ++res_.opened;
+  if (!opt_.channel.empty()) channel_opened(c);
   // Frames may have come in the same segment as the 101.
   std::unique_ptr<HandshakeState> done = std::move(c.hs);
   if (done->len > check.consumed) {
@@ -380,6 +381,10 @@ void Worker::finish(Conn& c) {
     return;
   }
   if (c.state == ConnState::open) --open_;
+  if (!opt_.channel.empty() && !c.channel_ready && c.state == ConnState::open) {
+    c.channel_ready = true;  // closed before its commands were answered: resolved all the same
+    ++resolved_;
+  }
   c.state = ConnState::done;
   if (c.tls) {
     // The close frame (if queued) and close_notify go out; flush_tls() shuts the socket after.

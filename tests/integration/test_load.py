@@ -1,13 +1,15 @@
 #!/usr/bin/python3
 """ringcast-load against a real ringcast: a short fan-out and a connect burst must report
 every message delivered in order (0 lost, 0 out of order), a connect run split over several
-generator processes (--processes) must merge into the same figures, two ringcast processes
-must share one port, and bad command lines exit 2.
+generator processes (--processes) must merge into the same figures, the same fan-out over a
+Centrifugo channel (--channel) must too, two ringcast processes must share one port, and bad
+command lines exit 2.
 Needs <build-dir>/bench/load/ringcast-load (skips when it was not built)."""
 import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -50,6 +52,22 @@ def fanout_two_seconds_nothing_lost():
         f"{r['deliveries']} deliveries for {r['messages_sent']} messages to 50 subscribers"
     assert r["latency_us"]["count"] == r["deliveries"]
     assert r["server"]["cpu_seconds"] >= 0 and r["server"]["rss_peak"] > 0
+
+
+@test
+def channel_fanout_two_seconds_nothing_lost():
+    cfg = os.path.join(tempfile.mkdtemp(prefix="ringcast-load-"), "channel.json")
+    with open(cfg, "w") as f:
+        json.dump({"client": {"allow_anonymous_connect_without_token": True, "ping_interval": "1s"},
+                   "channel": {"without_namespace": {"allow_subscribe_for_client": True,
+                                                     "allow_subscribe_for_anonymous": True,
+                                                     "allow_publish_for_client": True,
+                                                     "allow_publish_for_anonymous": True}}}, f)
+    with Server("--threads", "2", "--config", cfg) as srv:  # pings every second: the generator pongs
+        r = run_load("fanout", "-c", "50", "-p", "2", "-d", "2.5", "--channel", "bench", srv.url("/connection/websocket"))
+    check_clean(r)
+    assert r["messages_sent"] > 0 and r["deliveries"] == r["messages_sent"] * 50, \
+        f"{r['deliveries']} deliveries for {r['messages_sent']} messages to 50 subscribers"
 
 
 @test
@@ -121,7 +139,8 @@ def bad_command_lines_exit_2():
     for args in (["fanout", "--rate", "abc", "ws://127.0.0.1:9/"], ["nosuch", "ws://127.0.0.1:9/"],
                  ["fanout", "ws://192.0.2.1:9/"], ["fanout", "http://127.0.0.1:9/"], ["fanout"],
                  ["fanout", "--processes", "2", "ws://127.0.0.1:9/"], ["connect", "-c", "2", "--processes", "3", "ws://127.0.0.1:9/"],
-                 ["connect", "--source", "192.0.2.1", "ws://127.0.0.1:9/"], ["connect", "--server-pid", "1,x", "ws://127.0.0.1:9/"]):
+                 ["connect", "--source", "192.0.2.1", "ws://127.0.0.1:9/"], ["connect", "--server-pid", "1,x", "ws://127.0.0.1:9/"],
+                 ["fanout", "--channel", "", "ws://127.0.0.1:9/"], ["fanout", "--channel", 'a"b', "ws://127.0.0.1:9/"]):
         p = subprocess.run([binary, *args], capture_output=True, text=True, timeout=10)
         assert p.returncode == 2, f"{args}: exit {p.returncode}"
         lines = p.stderr.strip().splitlines()

@@ -66,6 +66,8 @@ BAD_400 = {
 for _name, _req in BAD_400.items():
     add(f"handshake.{_name}-400", status_case, _req, 400)
 
+# A browser page of another site (cross-site WebSocket hijacking): refused unless allowed.
+add("handshake.cross-origin-403", status_case, req(headers={"Origin": "http://example.com"}), 403)
 add("handshake.post-upgrade-405", status_case, req(method="POST"), 405)
 add("handshake.put-upgrade-405", status_case, req(method="PUT"), 405)
 add("handshake.version-8-426", status_case, req(headers={"Sec-WebSocket-Version": "8"}), 426,
@@ -117,7 +119,7 @@ def ok_case(ctx, headers, path="/echo"):
 add("handshake.valid-101", ok_case, {})
 add("handshake.case-insensitive-values", ok_case, {"Upgrade": "WebSocket", "Connection": "UPGRADE"})
 add("handshake.connection-token-list", ok_case, {"Connection": "keep-alive, Upgrade"})
-add("handshake.extra-headers-and-origin", ok_case, {"Origin": "http://example.com", "User-Agent": "conf/1",
+add("handshake.extra-headers-and-origin", ok_case, {"Origin": "http://127.0.0.1", "User-Agent": "conf/1",
                                                     "Sec-WebSocket-Extensions": "x-unknown-ext"})
 add("handshake.header-whitespace", ok_case, {"Sec-WebSocket-Version": "  13  "})
 add("handshake.query-string", ok_case, {}, "/echo?x=1&y=2")
