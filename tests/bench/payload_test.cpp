@@ -210,7 +210,7 @@ TEST(MessageTail, KeepsTheLastBytesOfALongMessage) {
 
 TEST(MessageTail, AnySplitIntoTwoChunks) {
   const Record r{UINT32_MAX, UINT32_MAX, UINT64_MAX};  // the longest record: the whole capacity matters
-  const std::string msg = message(60, r);
+  const std::string msg = message(MessageTail::kCapacity + 20, r);  // longer than the tail keeps
   for (std::size_t cut = 0; cut <= msg.size(); ++cut) {
     MessageTail t;
     t.clear();
