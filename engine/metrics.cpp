@@ -86,18 +86,9 @@ void line(std::string& out, const char* name, const char* type, const char* help
   if (n > 0) out.append(buf, static_cast<std::size_t>(n));
 }
 
-// A counter family labelled by reason: one line per value of `Reason`.
-template <typename Reason, typename Get>
-void by_reason(std::string& out, const char* name, const char* help, std::span<const ShardMetrics* const> shards,
-               Reason count, const char* (*label)(Reason) noexcept, Get get) {
+// A counter family's HELP and TYPE lines.
+void family(std::string& out, const char* name, const char* help) {
   out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " counter\n";
-  for (std::size_t i = 0; i < static_cast<std::size_t>(count); ++i) {
-    char buf[160];
-    std::uint64_t v = sum(shards, [&](const ShardMetrics& m) { return get(m, i); });
-    int n = std::snprintf(buf, sizeof buf, "%s{reason=\"%s\"} %llu\n", name, label(static_cast<Reason>(i)),
-                          static_cast<unsigned long long>(v));
-    if (n > 0) out.append(buf, static_cast<std::size_t>(n));
-  }
 }
 
 // One labelled sample line.
@@ -107,8 +98,16 @@ void sample(std::string& out, const char* name, const char* labels, std::uint64_
   if (n > 0) out.append(buf, static_cast<std::size_t>(n));
 }
 
-void family(std::string& out, const char* name, const char* help) {
-  out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " counter\n";
+// A counter family labelled by reason: one line per value of `Reason`.
+template <typename Reason, typename Get>
+void by_reason(std::string& out, const char* name, const char* help, std::span<const ShardMetrics* const> shards,
+               Reason count, const char* (*label)(Reason) noexcept, Get get) {
+  family(out, name, help);
+  for (std::size_t i = 0; i < static_cast<std::size_t>(count); ++i) {
+    char labels[96];
+    std::snprintf(labels, sizeof labels, "reason=\"%s\"", label(static_cast<Reason>(i)));
+    sample(out, name, labels, sum(shards, [&](const ShardMetrics& m) { return get(m, i); }));
+  }
 }
 
 void channel_metrics(std::string& out, std::span<const ShardMetrics* const> shards) {

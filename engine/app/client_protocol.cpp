@@ -150,10 +150,9 @@ class FrameHandler final : public client::CommandSink {
     }
     s_->app_state() |= kConnected;
     char id[37];
-    app_->format_client_id(s_->id(), id);
     next_line();
     client::append_connect_result(replies_, cmd.id,
-                                  {.client = {id, 36},
+                                  {.client = client_id(id),
                                    .version = app_->version(),
                                    .expiry = expiry,
                                    .subs = server_subs_,
@@ -194,9 +193,8 @@ class FrameHandler final : public client::CommandSink {
     st.expire_at = end;
     if (cmd.id == 0) return true;
     char id[37];
-    app_->format_client_id(s_->id(), id);
     next_line();
-    client::append_refresh_result(replies_, cmd.id, {id, 36}, app_->version(), expiry_at(end, now));
+    client::append_refresh_result(replies_, cmd.id, client_id(id), app_->version(), expiry_at(end, now));
     return true;
   }
 
@@ -216,6 +214,12 @@ class FrameHandler final : public client::CommandSink {
   }
 
   std::string_view topic_key(std::string_view channel) { return channel_topic(key_, channel); }
+
+  // The connection's id as the replies and publications write it, formatted into `buf`.
+  std::string_view client_id(char (&buf)[37]) const noexcept {
+    app_->format_client_id(s_->id(), buf);
+    return {buf, 36};
+  }
 
   // The connection's user ("" for anonymous).
   std::string_view user() noexcept {
@@ -309,10 +313,9 @@ class FrameHandler final : public client::CommandSink {
     s_->metrics().publications_client.add();
     if (topic != kNoTopic) {  // else nobody listens
       char id[37];
-      app_->format_client_id(s_->id(), id);
       const ClientGrant* g = st != nullptr ? st->grant(cmd.channel) : nullptr;
       client::ClientInfo info{.user = user,
-                              .client = {id, 36},
+                              .client = client_id(id),
                               .conn_info = st != nullptr ? std::string_view(st->conn_info) : std::string_view(),
                               .chan_info = g != nullptr ? std::string_view(g->chan_info) : std::string_view()};
       push_.clear();
