@@ -234,3 +234,10 @@ class Raw:
 def expect_disconnect(c, code):
     got = c.c.expect_close(timeout=5)
     h.check(got == code, f"expected the {code} disconnect, got {got}")
+
+
+def expect_metrics(srv, *lines):
+    """Each of `lines` is a sample line of the server's /metrics."""
+    metrics = srv.http_get("/metrics")[2].decode()
+    for want in lines:
+        h.check(want in metrics, f"/metrics lacks {want}")

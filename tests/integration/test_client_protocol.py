@@ -15,7 +15,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 from harness import test  # noqa: E402
 from protocol_clients import (NO_GRACE, OPEN, PATH, SECRET, TOKENS, Raw, b64url, config_file, expect_disconnect,  # noqa: E402
-                              require_node, sdk, server, sub_token, token)
+                              expect_metrics, require_node, sdk, server, sub_token, token)
 
 # --- the real SDK -------------------------------------------------------------------------
 
@@ -332,16 +332,14 @@ def connection_tokens_are_verified():
                 f"connect reply {reply}")
         no_exp = Raw(srv, token=token(ttl=None, aud="ringcast"))
         h.check("expires" not in no_exp.connected, f"a token without exp does not expire: {no_exp.connected}")
-        metrics = srv.http_get("/metrics")[2].decode()
-        for want in ('ringcast_token_failures_total{reason="bad_signature"} 2',
-                     'ringcast_token_failures_total{reason="bad_algorithm"} 1',
-                     'ringcast_token_failures_total{reason="wrong_audience"} 2',
-                     'ringcast_token_failures_total{reason="malformed"} 2',
-                     'ringcast_token_failures_total{reason="expired"} 1',
-                     'ringcast_client_errors_total{code="109"} 1',
-                     'ringcast_token_failures_total{reason="not_connection"} 1',
-                     'ringcast_client_commands_total{method="connect"} 11'):
-            h.check(want in metrics, f"/metrics lacks {want}")
+        expect_metrics(srv, 'ringcast_token_failures_total{reason="bad_signature"} 2',
+                       'ringcast_token_failures_total{reason="bad_algorithm"} 1',
+                       'ringcast_token_failures_total{reason="wrong_audience"} 2',
+                       'ringcast_token_failures_total{reason="malformed"} 2',
+                       'ringcast_token_failures_total{reason="expired"} 1',
+                       'ringcast_client_errors_total{code="109"} 1',
+                       'ringcast_token_failures_total{reason="not_connection"} 1',
+                       'ringcast_client_commands_total{method="connect"} 11')
 
 
 @test
@@ -533,8 +531,7 @@ def browser_upgrades_from_other_origins_get_403():
             h.check(upgrade_status(srv, path, "null") == 403, f"{path}: an opaque origin")
         h.check(upgrade_status(srv, PATH, None) == 101, "no Origin: not a browser")
         h.wait_until(lambda: "rejected: 403 (forbidden_origin)" in srv.log(), timeout=5, what="the cause in the log")
-        metrics = srv.http_get("/metrics")[2].decode()
-        h.check('ringcast_handshake_failures_total{reason="forbidden_origin"} 9' in metrics, "counted in /metrics")
+        expect_metrics(srv, 'ringcast_handshake_failures_total{reason="forbidden_origin"} 9')
     cfg = dict(OPEN, client=dict(OPEN["client"], allowed_origins=["https://*.example.com", "http://localhost:3000"]))
     with server(cfg) as srv:
         h.check(upgrade_status(srv, PATH, "https://app.example.com") == 101, "an allowed pattern")

@@ -12,7 +12,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 from harness import test  # noqa: E402
-from protocol_clients import OPEN, Raw, config_file, require_node, sdk, server  # noqa: E402
+from protocol_clients import OPEN, Raw, config_file, expect_metrics, require_node, sdk, server  # noqa: E402
 
 KEY = "ringcast-api-key"
 API = dict(OPEN, http_api={"key": KEY})
@@ -121,14 +121,12 @@ def bad_calls_get_their_answers():
         sub.call({"subscribe": {"channel": "a"}})
         h.check(call(srv, "publish", good) == (200, {"result": {}}), "a good call")
         h.check(sub.push()["pub"]["data"] == 1, "its push")
-        metrics = srv.http_get("/metrics")[2].decode()
-        for want in ('ringcast_api_calls_total{method="publish",status="401"} 3',
-                     'ringcast_api_calls_total{method="unknown",status="404"} 1',
-                     'ringcast_api_calls_total{method="publish",status="405"} 2',
-                     'ringcast_api_calls_total{method="publish",status="400"} 2',
-                     'ringcast_api_calls_total{method="history",status="200"} 1',
-                     'ringcast_publications_total{source="api"} 1'):
-            h.check(want in metrics, f"/metrics lacks {want}")
+        expect_metrics(srv, 'ringcast_api_calls_total{method="publish",status="401"} 3',
+                       'ringcast_api_calls_total{method="unknown",status="404"} 1',
+                       'ringcast_api_calls_total{method="publish",status="405"} 2',
+                       'ringcast_api_calls_total{method="publish",status="400"} 2',
+                       'ringcast_api_calls_total{method="history",status="200"} 1',
+                       'ringcast_publications_total{source="api"} 1')
 
 
 @test
