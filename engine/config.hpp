@@ -13,6 +13,10 @@ namespace ringcast::engine {
 enum class SlowPolicy : std::uint8_t {
   close,  // close the slow client with 1008 and a reason
   drop,   // skip messages for that client and count them
+  // What `drop` becomes for a subscription that counts offsets (a channel with history):
+  // a gap is not skipped but ends the connection with 3010 "insufficient state", and the
+  // SDK reconnects and recovers.
+  insufficient_state,
 };
 
 enum class LogLevel : std::uint8_t { error, warn, info, debug };
@@ -44,6 +48,16 @@ struct ChannelOptions {
   bool allow_publish_for_client = false;       // any connection with a user may publish
   bool allow_publish_for_subscriber = false;   // a subscriber of the channel may publish
   bool allow_publish_for_anonymous = false;    // and, with one of those, anonymous ones
+  // History: with both set, each channel keeps a stream of its latest publications
+  // (engine/pubsub/history.hpp), numbered by offset, for recovery and positioning.
+  std::size_t history_size = 0;
+  std::chrono::milliseconds history_ttl{0};
+  bool force_recovery = false;     // every subscription is recoverable
+  bool allow_recovery = false;     // a subscription that asks (`recoverable`) is
+  bool force_positioning = false;  // every subscription is told epoch and offset
+  bool allow_positioning = false;  // a subscription that asks (`positioned`) is
+  bool cache_recovery = false;     // force_recovery_mode "cache": recovery gives the latest only
+  [[nodiscard]] bool has_history() const noexcept { return history_size > 0 && history_ttl.count() > 0; }
 };
 
 // How the client protocol checks one kind of token (HMAC-signed JWT, protocol/jwt.hpp).
@@ -81,6 +95,9 @@ struct ClientProtocolConfig {
   // 2501) is kept, for the SDK's refresh to land. Checked at each ping.
   std::chrono::milliseconds expired_close_delay{25'000};
   std::chrono::milliseconds expired_sub_close_delay{25'000};
+  // Streams of channels with history are forgotten (a new epoch) after this long unused.
+  std::chrono::milliseconds history_meta_ttl{std::chrono::hours(720)};
+  std::size_t recovery_max_publication_limit = 300;  // more missed: `recovered: false`
   static constexpr char namespace_boundary = ':';
   ChannelOptions without_namespace;
   std::vector<ChannelOptions> namespaces;

@@ -81,10 +81,35 @@ struct Walker {
         ok = get_bool(value, at, ns.allow_publish_for_subscriber);
       } else if (key == "allow_publish_for_anonymous") {
         ok = get_bool(value, at, ns.allow_publish_for_anonymous);
+      } else if (key == "history_size") {
+        ok = get_count(value, at, 0, 1'000'000, ns.history_size);
+      } else if (key == "history_ttl") {
+        ok = get_duration(value, at, ns.history_ttl, true);
+      } else if (key == "force_recovery") {
+        ok = get_bool(value, at, ns.force_recovery);
+      } else if (key == "allow_recovery") {
+        ok = get_bool(value, at, ns.allow_recovery);
+      } else if (key == "force_positioning") {
+        ok = get_bool(value, at, ns.force_positioning);
+      } else if (key == "allow_positioning") {
+        ok = get_bool(value, at, ns.allow_positioning);
+      } else if (key == "force_recovery_mode") {
+        std::string mode;
+        ok = get_string(value, at, mode);
+        if (ok && mode != "stream" && mode != "cache") return fail(at, "expected \"stream\" or \"cache\"");
+        ns.cache_recovery = mode == "cache";
       } else {
         ignore(at);
       }
       if (!ok) return false;
+    }
+    // Centrifugo's rules: history needs both, and recovery and positioning need history.
+    if ((ns.history_size == 0) != (ns.history_ttl.count() == 0)) {
+      return fail(path, "history_size and history_ttl must be set together");
+    }
+    bool uses_history = ns.force_recovery || ns.allow_recovery || ns.force_positioning || ns.allow_positioning;
+    if (uses_history && !ns.has_history()) {
+      return fail(path, "recovery and positioning need history (history_size and history_ttl)");
     }
     return true;
   }
@@ -106,6 +131,8 @@ struct Walker {
       if (key == "without_namespace") {
         object ns;
         if (!get_object(value, at, ns) || !channel_options(ns, at, cfg.without_namespace, false)) return false;
+      } else if (key == "history_meta_ttl") {
+        if (!get_duration(value, at, cfg.history_meta_ttl)) return false;
       } else if (key == "max_length") {
         if (!get_count(value, at, 1, 65535, cfg.channel_max_length)) return false;
       } else if (key == "namespaces") {
@@ -193,6 +220,8 @@ struct Walker {
         ok = get_count(value, at, 1, 1'000'000, cfg.channel_limit);
       } else if (key == "ping_interval") {
         ok = get_duration(value, at, cfg.ping_interval);
+      } else if (key == "recovery_max_publication_limit") {
+        ok = get_count(value, at, 1, 100'000, cfg.recovery_max_publication_limit);
       } else if (key == "expired_close_delay") {
         ok = get_duration(value, at, cfg.expired_close_delay, true);
       } else if (key == "expired_sub_close_delay") {

@@ -134,6 +134,11 @@ void channel_metrics(std::string& out, std::span<const ShardMetrics* const> shar
          sum(shards, [](const ShardMetrics& m) { return m.publications_client.get(); }));
   sample(out, "ringcast_publications_total", "source=\"api\"",
          sum(shards, [](const ShardMetrics& m) { return m.publications_api.get(); }));
+  family(out, "ringcast_recoveries_total", "Subscribes that asked to recover, by outcome.");
+  sample(out, "ringcast_recoveries_total", "result=\"recovered\"",
+         sum(shards, [](const ShardMetrics& m) { return m.recoveries_ok.get(); }));
+  sample(out, "ringcast_recoveries_total", "result=\"not_recovered\"",
+         sum(shards, [](const ShardMetrics& m) { return m.recoveries_failed.get(); }));
   family(out, "ringcast_api_calls_total", "Server API calls, by method and HTTP status.");
   for (std::size_t i = 0; i < kApiMethods; ++i) {
     std::string_view name = protocol::api::method_name(static_cast<protocol::api::Method>(i));

@@ -86,6 +86,7 @@ struct alignas(64) ShardMetrics {
   Counter client_errors[kClientErrorCodes];
   Counter token_failures[static_cast<std::size_t>(TokenFailure::count_)];
   Counter publications_client, publications_api;  // accepted, one per channel
+  Counter recoveries_ok, recoveries_failed;       // subscribes with recover: all missed given, or not
   Counter api_calls[kApiMethods][static_cast<std::size_t>(ApiStatus::count_)];
 };
 

@@ -30,7 +30,9 @@ void Shard::release_leftovers() noexcept {
   // The kernel may still be reading frames of in-flight sends: end the backend first.
   backend().close();
   for (Conn& c : conns_.built()) c.queue.clear(leases_);
-  for (const Message& m : pending_) release_holder(m.frame, nullptr);
+  for (const Message& m : pending_) {
+    if (m.frame != nullptr) release_holder(m.frame, nullptr);
+  }
   pending_.clear();
   for (auto& box : inbox_) {
     box->pop_batch([](const Message& m) { release_holder(m.frame, nullptr); });
@@ -40,6 +42,9 @@ void Shard::release_leftovers() noexcept {
     list.clear();
   }
   external_.drain([](const Message& m) { release_holder(m.frame, nullptr); });
+  in_order_.drain([](const Message& m) {
+    if (m.frame != nullptr) release_holder(m.frame, nullptr);
+  });
 }
 
 void Shard::on_ending(Conn& c, std::uint32_t slot) noexcept {

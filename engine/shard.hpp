@@ -20,6 +20,7 @@
 #include "engine/metrics.hpp"
 #include "engine/net/tls_context.hpp"
 #include "engine/pubsub/fanout.hpp"
+#include "engine/pubsub/history.hpp"
 #include "engine/pubsub/message.hpp"
 #include "engine/pubsub/subscriptions.hpp"
 #include "engine/pubsub/topic.hpp"
@@ -38,6 +39,7 @@ struct ShardGroup {
   Config config;
   unsigned shard_count = 1;
   TopicRegistry topics;
+  History history;  // channels' publication streams (the client protocol's history)
   TlsContextStore tls;  // the certificate wss connections start with (loaded when configured)
   std::vector<std::unique_ptr<Shard>> shards;
   std::vector<const ShardMetrics*> metrics;
@@ -64,6 +66,10 @@ class Shard final : public ShardLoop, private HttpHost {
   [[nodiscard]] Mailbox<Message>& inbox_from(unsigned sender) noexcept { return *inbox_[sender]; }
   // Shard thread: deliver `frame` (encoded once) to `topic` on every shard.
   void publish(std::uint32_t topic, Frame* frame);
+  // Shard thread, holding the lock that orders `m.topic` (engine/pubsub/history.hpp): a
+  // publication (m.slot unset) for every shard, or a subscription of this shard's joining,
+  // queued so each shard takes the topic's messages in the order of these calls.
+  void publish_in_order(Message m);
   [[nodiscard]] FramePool& frames() noexcept { return frames_; }
 
  private:
@@ -94,7 +100,8 @@ class Shard final : public ShardLoop, private HttpHost {
                         bool keep, bool head_only);
   // HttpHost: what /api/<method> may do (ws/shard_http.cpp).
   [[nodiscard]] std::uint32_t find_topic(std::string_view topic) const override;
-  bool publish_text(std::uint32_t topic, std::string_view text) override;
+  bool publish_text(std::uint32_t topic, std::string_view text, bool in_order) override;
+  [[nodiscard]] History& history() noexcept override { return group_.history; }
   [[nodiscard]] ShardMetrics& counters() noexcept override { return metrics_; }
   void fail_handshake(Conn& c, std::uint32_t slot, int status, HandshakeFailure why);
   // An HTTP error answer (without its body for HEAD); then close, unless `keep_alive` (the
@@ -126,6 +133,8 @@ class Shard final : public ShardLoop, private HttpHost {
   // `messages`: how many messages the frame carries (a combined run counts each).
   void fanout(std::uint32_t topic, Frame* frame, std::uint32_t messages = 1);
   void enqueue(Conn& c, std::uint32_t slot, Lease* lease) noexcept;
+  // A subscription joining at its place in the topic's order: subscribed, then its reply.
+  void join(const Message& m);
   // `policy`: the topic's (a reply's: --slow-policy); `messages`: how many the refused
   // frame carries (counted when the policy drops).
   void refuse(Conn& c, std::uint32_t slot, Refusal why, SlowPolicy policy, std::uint32_t messages = 1) noexcept;
@@ -143,6 +152,7 @@ class Shard final : public ShardLoop, private HttpHost {
   std::vector<std::vector<Message>> overflow_;             // [target] when its mailbox was full
   std::vector<bool> wake_target_;                          // [target] posted this turn
   ThreadInbox<Message> external_;                          // from threads outside the server
+  ThreadInbox<Message> in_order_;                          // publish_in_order, from every shard
 };
 
 }  // namespace ringcast::engine

@@ -111,6 +111,14 @@ RequestParser::Result RequestParser::parse_publish(Method method, std::string_vi
 
 void append_empty_result(std::string& out) { out += "{\"result\":{}}"; }
 
+void append_publish_result(std::string& out, std::uint64_t offset, std::string_view epoch) {
+  out += "{\"result\":{\"offset\":";
+  out += std::to_string(offset);
+  out += ",\"epoch\":";
+  client::append_json_string(out, epoch);
+  out += "}}";
+}
+
 void append_error(std::string& out, client::ErrorCode code) {
   out += "{\"error\":{\"code\":";
   out += std::to_string(static_cast<std::uint32_t>(code));

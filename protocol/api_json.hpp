@@ -68,6 +68,8 @@ class RequestParser {
 
 // {"result":{}}
 void append_empty_result(std::string& out);
+// {"result":{"offset":N,"epoch":"..."}}: a publish into a channel with history.
+void append_publish_result(std::string& out, std::uint64_t offset, std::string_view epoch);
 // {"error":{"code":C,"message":"..."}}
 void append_error(std::string& out, client::ErrorCode code);
 

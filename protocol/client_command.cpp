@@ -104,6 +104,8 @@ struct CommandParser::Impl {
         bad = unsigned64(x, c.offset, "offset is not an unsigned integer");
       } else if (key == "limit") {
         if (auto e = x.get_int64().get(c.limit)) bad = json::failure(e, "limit is not an integer");
+      } else if (key == "flag") {
+        bad = unsigned64(x, c.flag, "flag is not an unsigned integer");
       } else if (key == "recover") {
         bad = boolean(x, c.recover, "recover is not a boolean");
       } else if (key == "positioned") {

@@ -41,9 +41,13 @@ struct Command {
   std::string_view delta;          // subscribe: the delta type asked for ("fossil")
   std::uint64_t offset = 0;
   std::int64_t limit = 0;          // history
+  std::uint64_t flag = 0;          // subscribe: kRejectUnrecovered and others (ignored)
   bool recover = false, positioned = false, recoverable = false, join_leave = false;
   bool reverse = false, has_since = false;  // history
 };
+
+// subscribe's `flag` bit: answer error 112 rather than `recovered: false`.
+inline constexpr std::uint64_t kRejectUnrecovered = 2;
 
 enum class ParseError : std::uint8_t {
   none,

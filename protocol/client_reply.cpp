@@ -145,10 +145,8 @@ void append_unsubscribe_push(std::string& out, std::string_view channel, std::ui
   out += "}}}";
 }
 
-void append_publication_push(std::string& out, std::string_view channel, const Publication& pub) {
-  out += "{\"push\":{\"channel\":";
-  append_json_string(out, channel);
-  out += ",\"pub\":{";
+void append_publication(std::string& out, const Publication& pub) {
+  out += '{';
   char sep = ' ';  // becomes ',' after the first field
   auto field = [&](std::string_view name) {
     if (sep == ',') out += ',';
@@ -178,7 +176,54 @@ void append_publication_push(std::string& out, std::string_view channel, const P
     field("\"offset\":");
     append_uint(out, pub.offset);
   }
-  out += "}}}";
+  out += '}';
+}
+
+void append_publication_push(std::string& out, std::string_view channel, const Publication& pub) {
+  out += "{\"push\":{\"channel\":";
+  append_json_string(out, channel);
+  out += ",\"pub\":";
+  append_publication(out, pub);
+  out += "}}";
+}
+
+void append_publication_push(std::string& out, std::string_view channel, std::string_view publication) {
+  out += "{\"push\":{\"channel\":";
+  append_json_string(out, channel);
+  out += ",\"pub\":";
+  out += publication;
+  out += "}}";
+}
+
+void append_subscribe_result(std::string& out, std::uint32_t id, const SubscribeResult& r) {
+  append_id(out, id);
+  out += "\"subscribe\":{";
+  std::size_t start = out.size();
+  append_expiry(out, r.expiry, "");
+  auto flag = [&](std::string_view name, bool on) {
+    if (!on) return;
+    if (out.size() != start) out += ',';
+    out += name;
+  };
+  flag("\"recoverable\":true", r.recoverable);
+  flag("\"positioned\":true", r.positioned);
+  if (r.recoverable || r.positioned) {
+    out += ",\"epoch\":";
+    append_json_string(out, r.epoch);
+    out += ",\"offset\":";
+    append_uint(out, r.offset);
+  }
+  if (!r.publications.empty()) {
+    out += ",\"publications\":[";
+    for (std::size_t i = 0; i < r.publications.size(); ++i) {
+      if (i != 0) out += ',';
+      out += r.publications[i];
+    }
+    out += ']';
+  }
+  flag("\"recovered\":true", r.recovered);
+  flag("\"was_recovering\":true", r.was_recovering);
+  out += "}}";
 }
 
 }  // namespace ringcast::protocol::client

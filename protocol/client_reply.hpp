@@ -79,6 +79,22 @@ void append_refresh_result(std::string& out, std::uint32_t id, std::string_view 
 // not expire.
 void append_expiry_result(std::string& out, std::uint32_t id, Method method, Expiry expiry);
 
+// A subscription that counts offsets (a channel with history): where the stream stands,
+// and what a subscribe with `recover` got back.
+struct SubscribeResult {
+  Expiry expiry;
+  bool recoverable = false;      // the SDK saves epoch and offset, and recovers from them
+  bool positioned = false;       // epoch and offset given
+  bool was_recovering = false;   // the subscribe asked to recover
+  bool recovered = false;        // and every publication it missed is in `publications`
+  std::string_view epoch;
+  std::uint64_t offset = 0;                      // the stream's top
+  std::span<const std::string_view> publications;  // records as append_publication wrote them
+};
+// {"id":N,"subscribe":{"expires":true,"ttl":60,"recoverable":true,"epoch":"...",
+//  "offset":N,"positioned":true,"publications":[...],"recovered":true,"was_recovering":true}}
+void append_subscribe_result(std::string& out, std::uint32_t id, const SubscribeResult& r);
+
 // {"push":{"channel":"...","unsubscribe":{"code":2501,"reason":"..."}}}: the server ended
 // one subscription (codes from 2500: the SDK subscribes again).
 void append_unsubscribe_push(std::string& out, std::string_view channel, std::uint32_t code, std::string_view reason);
@@ -97,8 +113,13 @@ struct Publication {
   std::uint64_t offset = 0;
   const ClientInfo* info = nullptr;  // a client's publish; none from the server API
 };
+// {"data":...,"info":{...},"offset":N}: one publication, as a push, a subscribe result's
+// `publications` and history carry it.
+void append_publication(std::string& out, const Publication& pub);
 // {"push":{"channel":"...","pub":{...}}}: the same bytes for every subscriber.
 void append_publication_push(std::string& out, std::string_view channel, const Publication& pub);
+// The same around a publication append_publication wrote before (a history record).
+void append_publication_push(std::string& out, std::string_view channel, std::string_view publication);
 
 // The server's ping (and the shape of the client's pong): an empty command.
 inline constexpr std::string_view kPing = "{}";

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "engine/app/channel_publisher.hpp"
 #include "engine/app/channel_topic.hpp"
 #include "engine/app/client_state.hpp"
 #include "engine/log.hpp"
@@ -264,15 +265,68 @@ class FrameHandler final : public client::CommandSink {
       if (!allowed) return error(cmd, ErrorCode::permission_denied);
     }
     if (s_->subscriptions() >= app_->config().channel_limit) return error(cmd, ErrorCode::limit_exceeded);
-    if (!s_->subscribe(topic_key(cmd.channel))) return error(cmd, ErrorCode::already_subscribed);
     client::Expiry expiry;
-    if (!cmd.token.empty()) {
-      keep_grant(cmd.channel);
-      expiry = expiry_at(lifetime_end(claims_), now);
+    if (!cmd.token.empty()) expiry = expiry_at(lifetime_end(claims_), now);
+    bool recoverable = o->has_history() && (o->force_recovery || (o->allow_recovery && cmd.recoverable));
+    bool positioned = o->has_history() && !recoverable && (o->force_positioning || (o->allow_positioning && cmd.positioned));
+    if (recoverable || positioned) {
+      return join_stream(cmd, *o, {.expiry = expiry,
+                                   .recoverable = recoverable,
+                                   .positioned = positioned,
+                                   .was_recovering = false,
+                                   .recovered = false,
+                                   .epoch = {},
+                                   .offset = 0,
+                                   .publications = {}});
     }
+    if (!s_->subscribe(topic_key(cmd.channel))) return error(cmd, ErrorCode::already_subscribed);
+    if (!cmd.token.empty()) keep_grant(cmd.channel);
     if (cmd.id == 0) return true;
     next_line();
     client::append_expiry_result(replies_, cmd.id, Method::subscribe, expiry);
+    return true;
+  }
+
+  // A subscription that counts offsets joins its channel's stream under the stream's lock:
+  // the reply says where the stream stands (with what a recover missed, if it still holds
+  // it), and the subscription gets every publication after that, in order, none twice.
+  bool join_stream(const client::Command& cmd, const ChannelOptions& o, client::SubscribeResult r) {
+    if (s_->subscribed(s_->find_topic(topic_key(cmd.channel)))) return error(cmd, ErrorCode::already_subscribed);
+    std::int64_t now = History::now_ms();
+    History::Handle stream = s_->history().open(cmd.channel, stream_limits(app_->config(), o), now, true);
+    r.epoch = stream->epoch();
+    r.offset = stream->top();
+    records_.clear();
+    if (cmd.recover && r.recoverable) {
+      r.was_recovering = true;
+      r.recovered = recover(*stream.stream, cmd, o.cache_recovery);
+      (r.recovered ? s_->metrics().recoveries_ok : s_->metrics().recoveries_failed).add();
+      if (!r.recovered && (cmd.flag & client::kRejectUnrecovered) != 0) return error(cmd, ErrorCode::unrecoverable_position);
+      r.publications = records_;
+    }
+    reply_.clear();
+    if (cmd.id != 0) client::append_subscribe_result(reply_, cmd.id, r);
+    if (!s_->subscribe_in_order(topic_key(cmd.channel), as_bytes(reply_))) return error(cmd, ErrorCode::internal);
+    if (!cmd.token.empty()) keep_grant(cmd.channel);
+    return true;
+  }
+
+  // What a subscribe with `recover` missed since its epoch and offset, into records_
+  // (cache mode: the latest publication only). False when the stream no longer holds all
+  // of it (another epoch, trimmed past it, or more than recovery_max_publication_limit).
+  bool recover(const Stream& st, const client::Command& cmd, bool cache) {
+    bool same_stream = cmd.epoch == st.epoch();
+    if (same_stream && cmd.offset == st.top()) return true;  // missed nothing
+    if (cache) {
+      if (st.size() == 0) return false;
+      records_.push_back(st.at(st.top()));
+      return true;
+    }
+    if (!same_stream || cmd.offset > st.top() || cmd.offset + 1 < st.first() ||
+        st.top() - cmd.offset > app_->config().recovery_max_publication_limit) {
+      return false;
+    }
+    for (std::uint64_t off = cmd.offset + 1; off <= st.top(); ++off) records_.push_back(st.at(off));
     return true;
   }
 
@@ -311,16 +365,14 @@ class FrameHandler final : public client::CommandSink {
                    (!user.empty() || o->allow_publish_for_anonymous);
     if (!allowed) return error(cmd, ErrorCode::permission_denied);
     s_->metrics().publications_client.add();
-    if (topic != kNoTopic) {  // else nobody listens
-      char id[37];
-      const ClientGrant* g = st != nullptr ? st->grant(cmd.channel) : nullptr;
-      client::ClientInfo info{.user = user,
-                              .client = client_id(id),
-                              .conn_info = st != nullptr ? std::string_view(st->conn_info) : std::string_view(),
-                              .chan_info = g != nullptr ? std::string_view(g->chan_info) : std::string_view()};
-      push_.clear();
-      client::append_publication_push(push_, cmd.channel, {.data = cmd.data, .offset = 0, .info = &info});
-      s_->publish(topic, protocol::Opcode::text, as_bytes(push_));
+    char id[37];
+    const ClientGrant* g = st != nullptr ? st->grant(cmd.channel) : nullptr;
+    client::ClientInfo info{.user = user,
+                            .client = client_id(id),
+                            .conn_info = st != nullptr ? std::string_view(st->conn_info) : std::string_view(),
+                            .chan_info = g != nullptr ? std::string_view(g->chan_info) : std::string_view()};
+    if (!publisher_.publish(*s_, app_->config(), *o, cmd.channel, {.data = cmd.data, .offset = 0, .info = &info}).ok) {
+      return error(cmd, ErrorCode::internal);
     }
     return result(cmd);
   }
@@ -391,7 +443,9 @@ class FrameHandler final : public client::CommandSink {
   std::vector<std::string_view> server_subs_;  // the connect reply's, views into claims_
   const ClientProtocol* app_ = nullptr;
   Session* s_ = nullptr;
-  std::string replies_, key_, push_;
+  ChannelPublisher publisher_;
+  std::vector<std::string_view> records_;  // a recovery's publications, views into a locked stream
+  std::string replies_, key_, reply_;
   client::Disconnect disconnect_{};
   const char* why_ = "";
 };

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "engine/app/channel_topic.hpp"
+#include "engine/app/channel_publisher.hpp"
 #include "engine/log.hpp"
 #include "engine/pubsub/topic.hpp"
 #include "protocol/api_json.hpp"
@@ -29,7 +29,8 @@ bool key_matches(std::string_view given, std::string_view key) noexcept {
 struct Scratch {
   api::RequestParser parser;
   api::Publish publish;
-  std::string answer, push, topic;
+  ChannelPublisher publisher;
+  std::string answer;
 };
 thread_local Scratch t_scratch;
 
@@ -89,20 +90,20 @@ HttpApp::Answer ServerApi::answer(const protocol::HttpRequest& req, api::Method 
       api::append_error(s.answer, ErrorCode::bad_request);
       continue;
     }
-    if (cfg_.options_for(channel) == nullptr) {
+    const ChannelOptions* o = cfg_.options_for(channel);
+    if (o == nullptr) {
       api::append_error(s.answer, ErrorCode::unknown_channel);
       continue;
     }
     host.counters().publications_api.add();
-    if (std::uint32_t topic = host.find_topic(channel_topic(s.topic, channel)); topic != kNoTopic) {  // else nobody listens
-      s.push.clear();
-      protocol::client::append_publication_push(s.push, channel, {.data = s.publish.data, .offset = 0, .info = nullptr});
-      if (!host.publish_text(topic, s.push)) {
-        api::append_error(s.answer, ErrorCode::internal);
-        continue;
-      }
+    Published p = s.publisher.publish(host, cfg_, *o, channel, {.data = s.publish.data, .offset = 0, .info = nullptr});
+    if (!p.ok) {
+      api::append_error(s.answer, ErrorCode::internal);
+    } else if (p.offset != 0) {
+      api::append_publish_result(s.answer, p.offset, p.epoch_view());
+    } else {
+      api::append_empty_result(s.answer);
     }
-    api::append_empty_result(s.answer);
   }
   if (broadcast) s.answer += "]}}";
   return {.status = 200, .content_type = kJson, .body = s.answer};

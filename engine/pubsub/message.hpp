@@ -1,18 +1,27 @@
 // A published message on its way to subscribers: the frame encoded once (one holder of
 // it travels with the message) and the topic it was published to. It crosses shards
-// through the mailboxes and waits in the turn's pending list until fan-out. Variants of
-// the frame (permessage-deflate) and a per-topic sequence number belong here.
+// through the mailboxes and waits in the turn's pending list until fan-out.
+//
+// A message addressed to one connection (`slot` set) is a subscription joining in order
+// (Session::subscribe_in_order): at its place among the topic's messages the connection
+// starts receiving them, and `frame` (the subscribe reply) goes to it alone.
 #pragma once
 #include <cstdint>
 
+#include "engine/config.hpp"
 #include "engine/net/frame_pool.hpp"
 #include "engine/pubsub/topic.hpp"
 
 namespace ringcast::engine {
 
+inline constexpr std::uint32_t kEverySubscriber = UINT32_MAX;
+
 struct Message {
   Frame* frame = nullptr;
   std::uint32_t topic = kNoTopic;
+  std::uint32_t slot = kEverySubscriber;  // else: the connection {slot, gen} joins here
+  std::uint32_t gen = 0;
+  SlowPolicy policy = SlowPolicy::close;  // the joining subscription's
 };
 
 }  // namespace ringcast::engine

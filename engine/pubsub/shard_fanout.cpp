@@ -14,12 +14,23 @@ void Shard::publish(std::uint32_t topic, Frame* frame) {
   frame->holders.store(group_.shard_count, std::memory_order_relaxed);
   for (unsigned t = 0; t < group_.shard_count; ++t) {
     if (t == id_) continue;
-    Message d{frame, topic};
+    Message d{.frame = frame, .topic = topic, .slot = kEverySubscriber, .gen = 0, .policy = SlowPolicy::close};
     // Keep per-publisher order: once anything is waiting in overflow, queue behind it.
     if (!overflow_[t].empty() || !group_.shards[t]->inbox_from(id_).try_push(d)) overflow_[t].push_back(d);
     wake_target_[t] = true;
   }
-  defer({frame, topic});
+  defer({.frame = frame, .topic = topic, .slot = kEverySubscriber, .gen = 0, .policy = SlowPolicy::close});
+}
+
+void Shard::publish_in_order(Message m) {
+  if (m.slot == kEverySubscriber) m.frame->holders.store(group_.shard_count, std::memory_order_relaxed);
+  // One queue per receiving shard that every sender shares, this one included: the order
+  // the callers' lock gave is the order each shard fans out in.
+  for (unsigned t = 0; t < group_.shard_count; ++t) {
+    if (m.slot != kEverySubscriber && t != id_) continue;
+    group_.shards[t]->in_order_.push(m);
+    if (t != id_) wake_target_[t] = true;
+  }
 }
 
 void Shard::defer(Message d) {
@@ -45,14 +56,22 @@ void Shard::fanout_pending() {
     auto topic = static_cast<std::uint32_t>(order_[k] >> 32);
     std::size_t group_end = k;
     while (group_end < order_.size() && (order_[group_end] >> 32) == topic) ++group_end;
-    if (topics_.find(topic) == nullptr) {  // nobody here: nothing to combine or queue
-      for (; k < group_end; ++k) release_holder(frame_at(k), &frames_);
-      continue;
-    }
     while (k < group_end) {
+      const Message& head = pending_[order_[k] & 0xFFFFFFFFu];
+      if (head.slot != kEverySubscriber) {  // a subscription joins here, in order
+        join(head);
+        ++k;
+        continue;
+      }
+      if (topics_.find(topic) == nullptr) {  // nobody here: nothing to combine or queue
+        release_holder(head.frame, &frames_);
+        ++k;
+        continue;
+      }
       // The longest stretch from k of small frames that fits one chunk.
       std::size_t end = k, bytes = 0;
-      while (end < group_end && frame_at(end)->len <= kCombineFrame && bytes + frame_at(end)->len <= kCombineChunk) {
+      while (end < group_end && pending_[order_[end] & 0xFFFFFFFFu].slot == kEverySubscriber &&
+             frame_at(end)->len <= kCombineFrame && bytes + frame_at(end)->len <= kCombineChunk) {
         bytes += frame_at(end)->len;
         ++end;
       }
@@ -92,6 +111,24 @@ void Shard::fanout(std::uint32_t topic, Frame* frame, std::uint32_t messages) {
   leases_.drop_if_unused(lease);
 }
 
+void Shard::join(const Message& m) {
+  Conn& c = conns_[m.slot];
+  // Gone, closing, or unsubscribed since it asked: the reply goes nowhere.
+  bool live = c.gen == m.gen && c.state == ConnState::open && !c.close_sent;
+  if (!live || !subs_.attach(m.slot, m.topic, m.policy)) {
+    if (m.frame != nullptr) release_holder(m.frame, &frames_);
+    return;
+  }
+  if (m.frame == nullptr) return;
+  Lease* lease = leases_.lease(m.frame);
+  if (lease == nullptr) {
+    release_holder(m.frame, &frames_);
+    return;
+  }
+  enqueue(c, m.slot, lease);
+  leases_.drop_if_unused(lease);
+}
+
 void Shard::enqueue(Conn& c, std::uint32_t slot, Lease* lease) noexcept {
   if (deliver(c, slot, lease, cfg_.max_backlog, dirty_,
               [this](Conn& cc, std::uint32_t s, Refusal why) { refuse(cc, s, why, cfg_.slow_policy); })) {
@@ -106,6 +143,10 @@ void Shard::refuse(Conn& c, std::uint32_t slot, Refusal why, SlowPolicy policy, 
     tear_down(c, slot);
   } else if (policy == SlowPolicy::drop) {
     metrics_.frames_dropped.add(messages);
+  } else if (policy == SlowPolicy::insufficient_state) {
+    metrics_.slow_clients_closed.add();
+    c.queue.drop_unsent(leases_, c.inflight_entries);
+    send_close(c, slot, 3010, "insufficient state");
   } else {
     slow_close(c, slot);
   }
@@ -127,6 +168,7 @@ void Shard::drain_mailboxes() {
     inbox_[s]->pop_batch([this](const Message& d) { defer(d); });
   }
   external_.drain([this](const Message& d) { defer(d); });
+  in_order_.drain([this](const Message& d) { defer(d); });
 }
 
 void Shard::post_wakeups() {

@@ -7,9 +7,12 @@
 
 namespace ringcast::engine {
 
+// A subscription that joins its topic's list later, in order (Shard::join).
+inline constexpr std::uint32_t kNotJoined = UINT32_MAX;
+
 struct Subscription {
   std::uint32_t topic = kNoTopic;
-  std::uint32_t index = 0;  // in the shard's SubscriberList of `topic`
+  std::uint32_t index = 0;  // in the shard's SubscriberList of `topic`; kNotJoined: not in it yet
 };
 
 }  // namespace ringcast::engine

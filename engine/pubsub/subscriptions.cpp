@@ -24,8 +24,7 @@ std::size_t Subscriptions::count(std::uint32_t slot) const noexcept {
   return 1 + (c.extra_row == 0 ? 0 : extra_[c.extra_row - 1].size());
 }
 
-bool Subscriptions::add(std::uint32_t slot, std::uint32_t topic, SlowPolicy policy) {
-  Conn& c = conns_[slot];
+bool Subscriptions::reserve(Conn& c, std::uint32_t topic) {
   if (topic == kNoTopic || find(c, topic) != nullptr) return false;
   // Room in this record first: if anything throws, the topic's list is still untouched
   // (a list entry the record did not know would deliver to the slot's next connection).
@@ -42,14 +41,40 @@ bool Subscriptions::add(std::uint32_t slot, std::uint32_t topic, SlowPolicy poli
     std::vector<Subscription>& row = extra_[c.extra_row - 1];
     row.reserve(row.size() + 1);
   }
-  SubscriberList& list = lists_.get_or_create(topic);
-  if (list.size() == 0) list.policy = policy;
-  Subscription s{topic, list.add(Subscriber{slot, c.gen})};
+  return true;
+}
+
+void Subscriptions::record(Conn& c, Subscription s) noexcept {
   if (c.sub.topic == kNoTopic) {
     c.sub = s;
   } else {
-    extra_[c.extra_row - 1].push_back(s);  // reserved above
+    extra_[c.extra_row - 1].push_back(s);  // reserved
   }
+}
+
+bool Subscriptions::add(std::uint32_t slot, std::uint32_t topic, SlowPolicy policy) {
+  Conn& c = conns_[slot];
+  if (!reserve(c, topic)) return false;
+  SubscriberList& list = lists_.get_or_create(topic);
+  if (list.size() == 0) list.policy = policy;
+  record(c, Subscription{topic, list.add(Subscriber{slot, c.gen})});
+  return true;
+}
+
+bool Subscriptions::add_unjoined(std::uint32_t slot, std::uint32_t topic) {
+  Conn& c = conns_[slot];
+  if (!reserve(c, topic)) return false;
+  record(c, Subscription{topic, kNotJoined});
+  return true;
+}
+
+bool Subscriptions::attach(std::uint32_t slot, std::uint32_t topic, SlowPolicy policy) {
+  Conn& c = conns_[slot];
+  Subscription* s = topic == kNoTopic ? nullptr : find(c, topic);
+  if (s == nullptr || s->index != kNotJoined) return false;
+  SubscriberList& list = lists_.get_or_create(topic);
+  if (list.size() == 0) list.policy = policy;
+  s->index = list.add(Subscriber{slot, c.gen});
   return true;
 }
 
@@ -57,7 +82,8 @@ bool Subscriptions::remove(std::uint32_t slot, std::uint32_t topic) noexcept {
   Conn& c = conns_[slot];
   Subscription* s = topic == kNoTopic ? nullptr : find(c, topic);
   if (s == nullptr) return false;
-  if (SubscriberList* list = lists_.find(topic)) {
+  SubscriberList* list = s->index == kNotJoined ? nullptr : lists_.find(topic);
+  if (list != nullptr) {
     // The list's last entry moves into the hole: its own record learns the new index.
     if (const Subscriber* moved = list->remove(s->index)) {
       if (Subscription* m = find(conns_[moved->slot], topic)) m->index = s->index;

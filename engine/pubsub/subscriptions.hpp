@@ -21,6 +21,11 @@ class Subscriptions {
   // Subscribes slot `slot` to `topic`; false when it already is. `policy` becomes the
   // topic's slow-consumer policy on this shard when this is its first subscriber here.
   bool add(std::uint32_t slot, std::uint32_t topic, SlowPolicy policy = SlowPolicy::close);
+  // Records the subscription without joining the topic's list (nothing is delivered to it
+  // yet); false when it already is subscribed. attach() joins it.
+  bool add_unjoined(std::uint32_t slot, std::uint32_t topic);
+  // Joins a subscription add_unjoined recorded; false when there is none (unsubscribed since).
+  bool attach(std::uint32_t slot, std::uint32_t topic, SlowPolicy policy);
   // False when `slot` was not subscribed to `topic`.
   bool remove(std::uint32_t slot, std::uint32_t topic) noexcept;
   [[nodiscard]] bool contains(std::uint32_t slot, std::uint32_t topic) noexcept;
@@ -39,6 +44,9 @@ class Subscriptions {
 
  private:
   [[nodiscard]] Subscription* find(Conn& c, std::uint32_t topic) noexcept;
+  // Makes room for one more in slot's record; false when it already holds `topic`.
+  bool reserve(Conn& c, std::uint32_t topic);
+  void record(Conn& c, Subscription s) noexcept;
   [[nodiscard]] std::vector<Subscription>* extra(const Conn& c) noexcept {
     return c.extra_row == 0 ? nullptr : &extra_[c.extra_row - 1];
   }

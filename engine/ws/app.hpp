@@ -15,6 +15,7 @@
 
 namespace ringcast::engine {
 
+class History;
 class Shard;
 struct Conn;
 
@@ -31,6 +32,14 @@ class Session {
   // shard sets it for that shard; the default is --slow-policy).
   bool subscribe(std::string_view topic);
   bool subscribe(std::string_view topic, SlowPolicy policy);
+  // Subscribes in the order of the topic's publish_in_order calls, holding the lock that
+  // orders them (engine/pubsub/history.hpp): `reply` goes to this connection first, then
+  // every publication published in order after this call and none before. Until then it
+  // counts as subscribed (subscribed(), subscriptions()) without receiving. An empty reply
+  // sends nothing. Such a subscription counts offsets: past --max-backlog it is closed
+  // (3010 where --slow-policy drop would skip). False when it already was subscribed, or
+  // memory for the reply ran out.
+  bool subscribe_in_order(std::string_view topic, std::span<const std::uint8_t> reply);
   // False when it was not subscribed to the topic with id `topic`. The id stays valid for
   // publishing (a farewell to the others).
   bool unsubscribe(std::uint32_t topic) noexcept;
@@ -40,6 +49,12 @@ class Session {
   // every shard (this connection included, if subscribed).
   void publish(std::uint32_t topic, protocol::Opcode op, std::span<const std::uint8_t> payload,
                std::string_view prefix = {});
+  // Encodes `text` once as a text frame for every subscriber of `topic`; `in_order`: while
+  // holding the lock that orders the topic (engine/pubsub/history.hpp), so every shard
+  // delivers its publications in the order of these calls. False when memory ran out.
+  bool publish_text(std::uint32_t topic, std::string_view text, bool in_order);
+  // The channels' publication streams (shared by every shard).
+  [[nodiscard]] History& history() noexcept;
   // The id of `topic`, or kNoTopic when nobody on any shard is subscribed to it.
   [[nodiscard]] std::uint32_t find_topic(std::string_view topic) const;
   [[nodiscard]] bool subscribed(std::uint32_t topic) const noexcept;

@@ -13,14 +13,18 @@
 
 namespace ringcast::engine {
 
+class History;
+
 // The shard, as an HTTP endpoint sees it during a call.
 class HttpHost {
  public:
   // The id of `topic`, or kNoTopic when nobody on any shard is subscribed to it.
   [[nodiscard]] virtual std::uint32_t find_topic(std::string_view topic) const = 0;
   // Encodes `text` once as a text frame and delivers it to every subscriber of `topic` on
-  // every shard; false when memory for the frame ran out.
-  virtual bool publish_text(std::uint32_t topic, std::string_view text) = 0;
+  // every shard; false when memory for the frame ran out. `in_order`: Session::publish_text's.
+  virtual bool publish_text(std::uint32_t topic, std::string_view text, bool in_order) = 0;
+  // The channels' publication streams (shared by every shard).
+  [[nodiscard]] virtual History& history() noexcept = 0;
   // This shard's counters.
   [[nodiscard]] virtual ShardMetrics& counters() noexcept = 0;
 

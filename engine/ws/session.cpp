@@ -34,6 +34,26 @@ bool Session::subscribe(std::string_view topic, SlowPolicy policy) {
   return false;
 }
 
+bool Session::subscribe_in_order(std::string_view topic, std::span<const std::uint8_t> reply) {
+  std::uint32_t id = shard_.group_.topics.acquire(topic);
+  if (!shard_.subs_.add_unjoined(slot_, id)) {
+    shard_.group_.topics.release(id);  // already subscribed: count it once
+    return false;
+  }
+  Frame* f = nullptr;
+  if (!reply.empty()) {
+    f = encode_frame(&shard_.frames_, protocol::Opcode::text, reply);
+    if (f == nullptr) {
+      unsubscribe(id);
+      return false;
+    }
+    f->holders.store(1, std::memory_order_relaxed);
+  }
+  SlowPolicy policy = shard_.cfg_.slow_policy == SlowPolicy::drop ? SlowPolicy::insufficient_state : SlowPolicy::close;
+  shard_.publish_in_order({.frame = f, .topic = id, .slot = slot_, .gen = conn_.gen, .policy = policy});
+  return true;
+}
+
 bool Session::unsubscribe(std::uint32_t topic) noexcept {
   if (!shard_.subs_.remove(slot_, topic)) return false;
   // Ids are never reused: a publish to `topic` after its name is forgotten finds no one.
@@ -46,6 +66,12 @@ void Session::publish(std::uint32_t topic, protocol::Opcode op, std::span<const 
   if (topic == kNoTopic) return;
   if (Frame* f = encode_frame(&shard_.frames_, op, payload, prefix)) shard_.publish(topic, f);
 }
+
+bool Session::publish_text(std::uint32_t topic, std::string_view text, bool in_order) {
+  return shard_.publish_text(topic, text, in_order);
+}
+
+History& Session::history() noexcept { return shard_.group_.history; }
 
 std::uint32_t Session::find_topic(std::string_view topic) const { return shard_.group_.topics.find(topic); }
 

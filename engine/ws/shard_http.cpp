@@ -130,11 +130,15 @@ void Shard::on_handshake_bytes(Conn& c, std::uint32_t slot, const std::uint8_t* 
 
 std::uint32_t Shard::find_topic(std::string_view topic) const { return group_.topics.find(topic); }
 
-bool Shard::publish_text(std::uint32_t topic, std::string_view text) {
+bool Shard::publish_text(std::uint32_t topic, std::string_view text, bool in_order) {
   Frame* f = encode_frame(&frames_, protocol::Opcode::text,
                           {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()});
   if (f == nullptr) return false;
-  publish(topic, f);
+  if (in_order) {
+    publish_in_order({.frame = f, .topic = topic, .slot = kEverySubscriber, .gen = 0, .policy = SlowPolicy::close});
+  } else {
+    publish(topic, f);
+  }
   return true;
 }
 

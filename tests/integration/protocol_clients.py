@@ -3,6 +3,7 @@
 speaking the protocol's JSON by hand (`Raw`), and tokens as a backend mints them (PyJWT,
 Debian's python3-jwt)."""
 import base64
+import http.client
 import json
 import os
 import queue
@@ -45,6 +46,9 @@ TOKENS = dict(OPEN, client=dict(OPEN["client"], allow_anonymous_connect_without_
                   # no client may subscribe without a subscription token
                   {"name": "sealed"}]))
 
+
+KEY = "ringcast-api-key"
+API = dict(OPEN, http_api={"key": KEY})  # OPEN with the server API on
 
 NO_GRACE = dict(TOKENS, client=dict(TOKENS["client"], expired_close_delay="0s", expired_sub_close_delay="0s"))
 
@@ -154,8 +158,8 @@ def require_node():
 class Raw:
     """A raw WebSocket client speaking the protocol's JSON by hand."""
 
-    def __init__(self, srv, connect=True, token=None):
-        self.c = h.RawClient(srv.port, PATH)
+    def __init__(self, srv, connect=True, token=None, rcvbuf=None):
+        self.c = h.RawClient(srv.port, PATH, rcvbuf=rcvbuf)
         _raws.append(self)
         self.next_id = 1
         if connect:
@@ -241,3 +245,29 @@ def expect_metrics(srv, *lines):
     metrics = srv.http_get("/metrics")[2].decode()
     for want in lines:
         h.check(want in metrics, f"/metrics lacks {want}")
+
+
+# --- the server API ----------------------------------------------------------------------
+
+def conn(srv):
+    if srv.tls:
+        return http.client.HTTPSConnection("127.0.0.1", srv.port, timeout=5, context=h.client_tls())
+    return http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
+
+
+def call(srv, method, body, key=KEY, c=None, http_method="POST"):
+    """(status, parsed JSON answer or raw bytes) of one API call."""
+    own = c is None
+    c = c or conn(srv)
+    headers = {"Content-Type": "application/json"}
+    if key is not None:
+        headers["X-API-Key"] = key
+    c.request(http_method, f"/api/{method}", body=body if isinstance(body, (bytes, str)) else json.dumps(body),
+              headers=headers)
+    r = c.getresponse()
+    data = r.read()
+    if own:
+        c.close()
+    if r.getheader("Content-Type", "").startswith("application/json"):
+        return r.status, json.loads(data)
+    return r.status, data

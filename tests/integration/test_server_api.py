@@ -3,7 +3,6 @@ http.client, and the real `centrifuge` SDK and raw protocol clients receive it; 
 answers per channel; the API key is checked (401), and bad bodies, unknown methods,
 oversized bodies and methods not served yet get their documented answers while the
 server keeps serving."""
-import http.client
 import json
 import os
 import subprocess
@@ -12,35 +11,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 from harness import test  # noqa: E402
-from protocol_clients import OPEN, Raw, config_file, expect_metrics, require_node, sdk, server  # noqa: E402
-
-KEY = "ringcast-api-key"
-API = dict(OPEN, http_api={"key": KEY})
-
-
-def conn(srv):
-    if srv.tls:
-        return http.client.HTTPSConnection("127.0.0.1", srv.port, timeout=5, context=h.client_tls())
-    return http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
-
-
-def call(srv, method, body, key=KEY, c=None, http_method="POST"):
-    """(status, parsed JSON answer or raw bytes) of one API call."""
-    own = c is None
-    c = c or conn(srv)
-    headers = {"Content-Type": "application/json"}
-    if key is not None:
-        headers["X-API-Key"] = key
-    c.request(http_method, f"/api/{method}", body=body if isinstance(body, (bytes, str)) else json.dumps(body),
-              headers=headers)
-    r = c.getresponse()
-    data = r.read()
-    if own:
-        c.close()
-    if r.getheader("Content-Type", "").startswith("application/json"):
-        return r.status, json.loads(data)
-    return r.status, data
-
+from protocol_clients import (API, KEY, OPEN, Raw, call, config_file, conn, expect_metrics, require_node, sdk,  # noqa: E402
+                              server)
 
 @test
 def curl_publishes_to_sdk_and_raw_subscribers():

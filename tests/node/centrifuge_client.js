@@ -5,13 +5,17 @@
 // stdin: one JSON command per line:
 //   {"subscribe": "chan"[, "token": T]} | {"unsubscribe": "chan"} |
 //   {"publish": "chan", "data": <json>} | {"disconnect": true} |
+//   {"drop": true}  (the transport breaks under the SDK: it reconnects and recovers) |
 //   {"token": T} | {"sub_token": "chan", "token": T}  (answers to token_needed)
 // stdout: one JSON event per line:
 //   {"event": "connected", "client": "...", "port": <local port>} |
 //   {"event": "disconnected", "code": N, "reason": "..."} | {"event": "connecting", "code": N} |
-//   {"event": "subscribed", "channel": C} | {"event": "sub_error", "channel": C, "code": N} |
+//   {"event": "subscribed", "channel": C, "recoverable": B, "positioned": B, "wasRecovering": B,
+//    "recovered": B, "position": {"offset": N, "epoch": E} | null} |
+//   {"event": "sub_error", "channel": C, "code": N} |
 //   {"event": "unsubscribed", "channel": C, "code": N} |
-//   {"event": "publication", "channel": C, "data": <json>, "info": <the publisher, or null>} |
+//   {"event": "publication", "channel": C, "data": <json>, "info": <the publisher, or null>,
+//    "offset": N | null} |
 //   {"event": "token_needed"} | {"event": "sub_token_needed", "channel": C} |
 //   {"event": "server_subscribed", "channel": C} | {"event": "server_publication", "channel": C, "data": D} |
 //   {"event": "published", "channel": C} | {"event": "publish_error", "channel": C, "code": N} |
@@ -89,8 +93,15 @@ function subscribe(channel, token) {
     }
     sub = client.newSubscription(channel, opts);
     subs.set(channel, sub);
-    sub.on('subscribed', () => emit({ event: 'subscribed', channel }));
-    sub.on('publication', (ctx) => emit({ event: 'publication', channel, data: ctx.data, info: ctx.info || null }));
+    sub.on('subscribed', (ctx) => emit({
+      event: 'subscribed', channel, recoverable: ctx.recoverable, positioned: ctx.positioned,
+      wasRecovering: ctx.wasRecovering, recovered: ctx.recovered,
+      position: ctx.streamPosition ? { offset: Number(ctx.streamPosition.offset), epoch: ctx.streamPosition.epoch } : null,
+    }));
+    sub.on('publication', (ctx) => emit({
+      event: 'publication', channel, data: ctx.data, info: ctx.info || null,
+      offset: ctx.offset === undefined ? null : Number(ctx.offset),
+    }));
     sub.on('error', (ctx) => emit({ event: 'sub_error', channel, code: ctx.error && ctx.error.code,
                                     message: String(ctx.error && ctx.error.message) }));
     sub.on('unsubscribed', (ctx) => emit({ event: 'unsubscribed', channel, code: ctx.code }));
@@ -118,6 +129,8 @@ rl.on('line', (line) => {
       (err) => emit({ event: 'publish_error', channel, code: err && err.code, message: String(err && err.message) }));
   } else if ('disconnect' in cmd) {
     client.disconnect();
+  } else if ('drop' in cmd) {
+    if (lastSocket) lastSocket.terminate();
   }
 });
 rl.on('close', () => { client.disconnect(); process.exit(0); });

@@ -1,0 +1,72 @@
+// Publishing into a channel, the one way a client's publish and the server API's both go.
+// A channel whose namespace keeps history gets the publication numbered into its stream
+// and handed to every shard in offset order, both under the stream's lock (so a
+// subscriber joining in order misses none and gets none twice); any other channel's
+// publication is encoded once and fanned out as it is.
+#pragma once
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "engine/app/channel_topic.hpp"
+#include "engine/config.hpp"
+#include "engine/pubsub/history.hpp"
+#include "engine/pubsub/topic.hpp"
+#include "protocol/client_reply.hpp"
+
+namespace ringcast::engine {
+
+// A channel's stream limits, from its namespace.
+[[nodiscard]] inline StreamLimits stream_limits(const ClientProtocolConfig& cfg, const ChannelOptions& o) noexcept {
+  return {.size = o.history_size, .ttl = o.history_ttl, .meta_ttl = cfg.history_meta_ttl};
+}
+
+struct Published {
+  bool ok = true;           // false: memory for the frame ran out
+  std::uint64_t offset = 0;  // 0: the channel keeps no history
+  std::array<char, Stream::kEpochLength> epoch{};
+  [[nodiscard]] std::string_view epoch_view() const noexcept { return {epoch.data(), epoch.size()}; }
+};
+
+// One thread's buffers, kept from call to call.
+class ChannelPublisher {
+ public:
+  // `Host`: a Session or an HttpHost (find_topic, publish_text, history).
+  template <typename Host>
+  Published publish(Host& host, const ClientProtocolConfig& cfg, const ChannelOptions& o, std::string_view channel,
+                    const protocol::client::Publication& pub) {
+    namespace client = protocol::client;
+    Published r;
+    if (!o.has_history()) {
+      std::uint32_t id = host.find_topic(channel_topic(topic_, channel));
+      if (id == kNoTopic) return r;  // nobody listens
+      push_.clear();
+      client::append_publication_push(push_, channel, pub);
+      r.ok = host.publish_text(id, push_, true);
+      return r;
+    }
+    std::int64_t now = History::now_ms();
+    History::Handle stream = host.history().open(channel, stream_limits(cfg, o), now, true);
+    r.offset = stream->append(now, [&](std::uint64_t offset, std::string& record) {
+      client::Publication numbered = pub;
+      numbered.offset = offset;
+      client::append_publication(record, numbered);
+    });
+    std::copy_n(stream->epoch().data(), r.epoch.size(), r.epoch.data());
+    // Under the lock: a subscriber joining in order since we looked would miss this one.
+    std::uint32_t id = host.find_topic(channel_topic(topic_, channel));
+    if (id != kNoTopic) {
+      push_.clear();
+      client::append_publication_push(push_, channel, stream->at(r.offset));
+      r.ok = host.publish_text(id, push_, true);
+    }
+    return r;
+  }
+
+ private:
+  std::string topic_, push_;
+};
+
+}  // namespace ringcast::engine

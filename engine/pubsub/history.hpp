@@ -1,0 +1,115 @@
+// Per-channel publication history: a bounded stream of records (a publication's bytes)
+// numbered by offset from 1, in a stream named by an epoch that changes whenever the
+// stream is lost and made anew (first use, a restart, idle past its meta TTL), so an
+// offset from an old stream is never taken for one of the new.
+//
+// Process-wide: any shard appends and reads under the lock of the bucket its name hashes
+// to. That lock also orders a channel: a publisher numbers the publication and hands it
+// to every shard while holding it (Session::publish_in_order), so every shard sees a
+// channel's publications in offset order, and a subscriber that joins under it
+// (Session::subscribe_in_order) gets exactly the offsets after what it read.
+#pragma once
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace ringcast::engine {
+
+struct StreamLimits {
+  std::size_t size = 0;                   // records kept, the newest
+  std::chrono::milliseconds ttl{0};       // records kept this long after the last append
+  std::chrono::milliseconds meta_ttl{0};  // offset and epoch kept this long after the last use
+};
+
+class Stream {
+ public:
+  static constexpr std::size_t kEpochLength = 8;
+  [[nodiscard]] std::string_view epoch() const noexcept { return {epoch_.data(), epoch_.size()}; }
+  // The last offset given (0: none yet).
+  [[nodiscard]] std::uint64_t top() const noexcept { return top_; }
+  // The oldest offset still kept; top() + 1 when none is.
+  [[nodiscard]] std::uint64_t first() const noexcept { return top_ + 1 - count_; }
+  [[nodiscard]] std::size_t size() const noexcept { return count_; }
+  // The record of `offset`, first() <= offset <= top().
+  [[nodiscard]] std::string_view at(std::uint64_t offset) const noexcept {
+    return ring_[(head_ + static_cast<std::size_t>(offset - first())) % ring_.size()];
+  }
+  // Numbers one record top() + 1, dropping the oldest past the size limit: fill(offset,
+  // bytes) writes it into a cleared string (which keeps the capacity of the record it
+  // replaces, so a full stream appends without allocating). Returns the offset.
+  template <typename Fill>
+  std::uint64_t append(std::int64_t now_ms, Fill&& fill) {
+    std::string* slot;
+    if (count_ < limits_.size) {
+      if (ring_.size() == count_) ring_.emplace_back();  // grows only while filling
+      slot = &ring_[(head_ + count_) % ring_.size()];
+      ++count_;
+    } else {
+      slot = &ring_[head_];
+      head_ = (head_ + 1) % ring_.size();
+    }
+    slot->clear();
+    fill(top_ + 1, *slot);
+    touch(now_ms);
+    expires_ms_ = now_ms + limits_.ttl.count();
+    return ++top_;
+  }
+  // Drops every record; the offset and epoch stay (the server API's history_remove).
+  void clear() noexcept;
+
+ private:
+  friend class History;
+  void touch(std::int64_t now_ms) noexcept { forget_ms_ = now_ms + limits_.meta_ttl.count(); }
+  // Applies the TTLs at `now_ms`: false when the whole stream is to be forgotten.
+  bool age(std::int64_t now_ms) noexcept;
+
+  StreamLimits limits_;
+  std::array<char, kEpochLength> epoch_{};
+  std::uint64_t top_ = 0;
+  std::vector<std::string> ring_;  // oldest at head_ once full; in order from 0 until then
+  std::size_t head_ = 0, count_ = 0;
+  std::int64_t expires_ms_ = 0;  // the records go at this time
+  std::int64_t forget_ms_ = 0;   // the stream goes at this time
+};
+
+class History {
+ public:
+  // A stream with its bucket locked (stream == nullptr: none by that name). Keep it no
+  // longer than the call that needs it: it blocks every stream of its bucket.
+  struct Handle {
+    Stream* stream = nullptr;
+    std::unique_lock<std::mutex> lock;
+    explicit operator bool() const noexcept { return stream != nullptr; }
+    Stream* operator->() const noexcept { return stream; }
+  };
+  // Locks `name`'s bucket and finds its stream, aged to `now_ms`; `create`: making a new
+  // one (a new epoch) when there is none. `limits` apply to a stream made here.
+  [[nodiscard]] Handle open(std::string_view name, const StreamLimits& limits, std::int64_t now_ms, bool create);
+  // Streams kept now (for /metrics).
+  [[nodiscard]] std::size_t streams() const;
+  // Milliseconds on the clock every caller passes as now_ms.
+  [[nodiscard]] static std::int64_t now_ms() noexcept;
+
+ private:
+  struct NameHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  };
+  struct alignas(64) Bucket {
+    mutable std::mutex mu;
+    std::unordered_map<std::string, Stream, NameHash, std::equal_to<>> streams;
+    std::int64_t swept_ms = 0;
+  };
+  static constexpr std::size_t kBuckets = 64;
+  // Forgets what outlived its TTLs in `b` (at most once a second): memory follows use.
+  static void sweep(Bucket& b, std::int64_t now_ms);
+  std::array<Bucket, kBuckets> buckets_;
+};
+
+}  // namespace ringcast::engine

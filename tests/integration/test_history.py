@@ -1,0 +1,273 @@
+"""History and recovery on channels whose namespace keeps history: publications are
+numbered by offset in a stream named by an epoch (the server API's publish answers both);
+a subscribe with `recover` gets exactly what it missed, or `recovered: false` (error 112
+when it asks for that) when the stream cannot cover the gap (trimmed, expired, another
+epoch after a restart); cache mode gives the latest publication at once; with several
+shards and publishers every subscriber sees one gap-free order, subscribers joining
+mid-stream included; the real SDK recovers across a dropped connection and is told it
+could not after a restart; a slow subscriber that counts offsets is closed with 3010."""
+import os
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+from harness import test  # noqa: E402
+from protocol_clients import API, OPEN, Raw, call, expect_metrics, require_node, sdk, server  # noqa: E402
+
+ANYONE = {"allow_subscribe_for_client": True, "allow_subscribe_for_anonymous": True,
+          "allow_publish_for_client": True, "allow_publish_for_anonymous": True}
+HIST = dict(API, channel=dict(OPEN["channel"], namespaces=OPEN["channel"]["namespaces"] + [
+    {"name": "feed", **ANYONE, "history_size": 1000, "history_ttl": "300s", "force_recovery": True},
+    {"name": "short", **ANYONE, "history_size": 3, "history_ttl": "300s", "force_recovery": True},
+    {"name": "brief", **ANYONE, "history_size": 10, "history_ttl": "1s", "force_recovery": True},
+    {"name": "price", **ANYONE, "history_size": 1, "history_ttl": "300s", "force_recovery": True,
+     "force_recovery_mode": "cache"},
+    {"name": "pos", **ANYONE, "history_size": 10, "history_ttl": "300s", "force_positioning": True},
+    {"name": "opt", **ANYONE, "history_size": 10, "history_ttl": "300s", "allow_recovery": True,
+     "allow_positioning": True},
+]))
+
+
+def subscribe(c, channel, **params):
+    reply = c.call({"subscribe": {"channel": channel, **params}})
+    h.check("subscribe" in reply, f"subscribe {channel}: {reply}")
+    return reply["subscribe"]
+
+
+def publish(srv, channel, data):
+    status, answer = call(srv, "publish", {"channel": channel, "data": data})
+    h.check(status == 200 and "result" in answer, f"publish: {status} {answer}")
+    return answer["result"]
+
+
+def pubs(result):
+    return [(p["offset"], p["data"]) for p in result.get("publications", [])]
+
+
+@test
+def publications_are_numbered_and_a_resubscribe_recovers_what_it_missed():
+    with server(HIST) as srv:
+        a = Raw(srv)
+        r = subscribe(a, "feed:x")
+        h.check(r.get("recoverable") is True and r.get("offset") == 0 and len(r.get("epoch", "")) == 8 and
+                "publications" not in r and "recovered" not in r, f"first subscribe {r}")
+        epoch = r["epoch"]
+        for i in (1, 2, 3):
+            h.check(publish(srv, "feed:x", {"i": i}) == {"offset": i, "epoch": epoch}, "publish answer")
+        got = [a.push()["pub"] for _ in range(3)]
+        h.check([(p["offset"], p["data"]) for p in got] == [(1, {"i": 1}), (2, {"i": 2}), (3, {"i": 3})], f"{got}")
+        # b saw offset 1 before it went away: it gets 2 and 3, then the live stream
+        b = Raw(srv)
+        r = subscribe(b, "feed:x", recover=True, offset=1, epoch=epoch)
+        h.check(r.get("recovered") is True and r.get("was_recovering") is True and r["offset"] == 3 and
+                r["epoch"] == epoch and pubs(r) == [(2, {"i": 2}), (3, {"i": 3})], f"recovery {r}")
+        c = Raw(srv)  # missed nothing
+        r = subscribe(c, "feed:x", recover=True, offset=3, epoch=epoch)
+        h.check(r.get("recovered") is True and pubs(r) == [], f"nothing missed {r}")
+        publish(srv, "feed:x", "four")
+        for x in (a, b, c):
+            p = x.push()["pub"]
+            h.check((p["offset"], p["data"]) == (4, "four"), f"live after recovery {p}")
+        # a client's publish is numbered in the same stream, its info beside the offset
+        a.call({"publish": {"channel": "feed:x", "data": 5}})
+        for x in (a, b, c):
+            p = x.push()["pub"]
+            h.check(p["offset"] == 5 and p["data"] == 5 and p["info"]["client"] == a.client, f"client publish {p}")
+        expect_metrics(srv, 'ringcast_recoveries_total{result="recovered"} 2',
+                       'ringcast_recoveries_total{result="not_recovered"} 0')
+
+
+@test
+def recovery_says_so_when_the_stream_cannot_cover_the_gap():
+    with server(HIST) as srv:
+        c = Raw(srv)
+        epoch = subscribe(c, "short:x")["epoch"]
+        for i in range(1, 6):
+            publish(srv, "short:x", i)
+        for _ in range(5):
+            c.push()
+        cases = [
+            ({"offset": 1, "epoch": epoch}, "offset 1 is trimmed (history_size 3)"),
+            ({"offset": 2, "epoch": "other"}, "another epoch"),
+            ({"offset": 9, "epoch": epoch}, "an offset past the top"),
+            ({}, "no position at all"),
+        ]
+        for position, what in cases:
+            r = subscribe(Raw(srv), "short:x", recover=True, **position)
+            h.check(r.get("recovered") is not True and r.get("was_recovering") is True and pubs(r) == [] and
+                    r["offset"] == 5 and r["epoch"] == epoch, f"{what}: {r}")
+        # the oldest kept one is still recoverable from
+        r = subscribe(Raw(srv), "short:x", recover=True, offset=2, epoch=epoch)
+        h.check(r.get("recovered") is True and [o for o, _ in pubs(r)] == [3, 4, 5], f"from 2: {r}")
+        # the SDK's rejectUnrecovered flag (2) asks for error 112 instead
+        h.check(Raw(srv).error({"subscribe": {"channel": "short:x", "recover": True, "offset": 1, "epoch": epoch,
+                                              "flag": 3}}) == 112, "error 112")
+        expect_metrics(srv, 'ringcast_recoveries_total{result="not_recovered"} 5',
+                       'ringcast_recoveries_total{result="recovered"} 1')
+
+
+@test
+def history_ttl_drops_the_publications_not_the_offsets():
+    with server(HIST) as srv:
+        epoch = publish(srv, "brief:x", 1)["epoch"]
+        publish(srv, "brief:x", 2)
+        time.sleep(1.3)  # history_ttl 1s after the last publish
+        r = subscribe(Raw(srv), "brief:x", recover=True, offset=0, epoch=epoch)
+        h.check(r.get("recovered") is not True and r["offset"] == 2 and r["epoch"] == epoch, f"expired {r}")
+        h.check(publish(srv, "brief:x", 3) == {"offset": 3, "epoch": epoch}, "numbering goes on")
+
+
+@test
+def cache_mode_gives_the_latest_publication_at_once():
+    with server(HIST) as srv:
+        r = subscribe(Raw(srv), "price:btc", recover=True)
+        h.check(r.get("recovered") is not True and pubs(r) == [], f"nothing cached yet {r}")
+        for price in (100, 101, 102):
+            publish(srv, "price:btc", {"price": price})
+        r = subscribe(Raw(srv), "price:btc", recover=True)  # the SDK's `since: {}`
+        h.check(r.get("recovered") is True and pubs(r) == [(3, {"price": 102})], f"cache {r}")
+        r2 = subscribe(Raw(srv), "price:btc", recover=True, offset=3, epoch=r["epoch"])
+        h.check(r2.get("recovered") is True and pubs(r2) == [], f"up to date {r2}")
+
+
+@test
+def positioning_and_recovery_are_given_as_the_namespace_allows():
+    with server(HIST) as srv:
+        publish(srv, "pos:x", 1)
+        r = subscribe(Raw(srv), "pos:x")
+        h.check(r.get("positioned") is True and "recoverable" not in r and r["offset"] == 1, f"forced {r}")
+        c = Raw(srv)
+        h.check(subscribe(c, "opt:a") == {}, "not asked: a plain subscription")
+        r = subscribe(c, "opt:b", positioned=True)
+        h.check(r.get("positioned") is True and r["offset"] == 0, f"asked positioned {r}")
+        r = subscribe(c, "opt:c", recoverable=True)
+        h.check(r.get("recoverable") is True and "epoch" in r, f"asked recoverable {r}")
+        h.check(subscribe(c, "comments:x", recoverable=True) == {}, "a namespace without history ignores it")
+        h.check(c.error({"subscribe": {"channel": "opt:c", "recoverable": True}}) == 105, "twice: 105")
+        # without history, the API's publish answer stays empty
+        h.check(publish(srv, "comments:x", 1) == {}, "no offset without history")
+
+
+@test
+def a_restart_is_a_new_epoch():
+    with server(HIST) as srv:
+        epoch = publish(srv, "feed:r", 1)["epoch"]
+        srv.stop()
+        srv.start()
+        r = subscribe(Raw(srv), "feed:r", recover=True, offset=1, epoch=epoch)
+        h.check(r.get("recovered") is not True and r["epoch"] != epoch and r["offset"] == 0, f"after restart {r}")
+
+
+@test
+def every_subscriber_sees_one_order_across_shards_and_joiners_miss_nothing():
+    publishers, per_publisher = 4, 70  # within recovery_max_publication_limit (300)
+    total = publishers * per_publisher
+    with server(HIST, "--threads", "2") as srv:
+        early = [Raw(srv) for _ in range(8)]
+        epoch = None
+        for c in early:
+            epoch = subscribe(c, "feed:o")["epoch"]
+        senders = [Raw(srv) for _ in range(publishers)]
+
+        def send(c, n):
+            for i in range(per_publisher):
+                c.send({"publish": {"channel": "feed:o", "data": {"p": n, "i": i}}})
+                time.sleep(0.004)
+
+        threads = [threading.Thread(target=send, args=(c, n)) for n, c in enumerate(senders)]
+        for t in threads:
+            t.start()
+        # joiners arrive mid-stream and recover from the start: replay then live, no seam
+        late = []
+        for _ in range(12):
+            c = Raw(srv)
+            r = subscribe(c, "feed:o", recover=True, offset=0, epoch=epoch)
+            h.check(r.get("recovered") is True, f"joiner {r}")
+            late.append((c, [o for o, _ in pubs(r)]))
+            time.sleep(0.02)
+        for t in threads:
+            t.join()
+        seams = sum(1 for _, replay in late if 0 < len(replay) < total)
+        h.check(seams >= 3, f"only {seams} joiners arrived mid-stream: the test did not test the seam")
+
+        def offsets(c, seen):
+            while not seen or seen[-1] < total:
+                for line in c.frames(timeout=10):
+                    seen.append(line["push"]["pub"]["offset"])
+            return seen
+
+        for c in early:
+            got = offsets(c, [])
+            h.check(got == list(range(1, total + 1)), f"an early subscriber's offsets: {got[:20]}...")
+        for c, replay in late:
+            got = offsets(c, list(replay))
+            h.check(got == list(range(1, total + 1)), f"a joiner's offsets (replay {len(replay)}): {got[:20]}...")
+        for c in senders:
+            replies = []
+            while len(replies) < per_publisher:
+                replies += c.frames()
+            h.check(all(r.get("publish") == {} for r in replies), f"publish replies {replies[:3]}")
+
+
+@test
+def a_slow_subscriber_that_counts_offsets_is_told_insufficient_state():
+    quiet = dict(HIST, client=dict(HIST["client"], ping_interval="60s"))  # no 3012 while it does not read
+    with open("/proc/sys/net/ipv4/tcp_wmem") as f:
+        wmem_max = int(f.read().split()[2])
+    count = (wmem_max + (4 << 20)) // 4000  # past the kernel's buffers on both ends and the backlog
+    with server(quiet, "--slow-policy", "drop", "--max-backlog", "65536") as srv:
+        slow = Raw(srv, rcvbuf=4096)
+        subscribe(slow, "feed:s")
+        plain = Raw(srv, rcvbuf=4096)  # the same slow reader on a channel without history: frames skipped
+        subscribe(plain, "comments:s")
+        publisher = Raw(srv)
+        blob = "x" * 4000
+        for start in range(0, count, 50):
+            for channel in ("feed:s", "comments:s"):
+                publisher.send(*({"publish": {"channel": channel, "data": {"i": i, "blob": blob}}}
+                                 for i in range(start, min(count, start + 50))))
+        code = slow.close_code(timeout=20)
+        h.check(code == 3010, f"the slow subscriber of a history channel: close {code}")
+        h.check("push" in plain.frames()[0], "the other is still served, frames skipped")
+        h.check(h.metric(h.metrics(srv), "ringcast_frames_dropped_total") > 0, "and counted")
+
+
+@test
+def sdk_recovers_across_a_dropped_connection_and_learns_of_a_restart():
+    require_node()
+    with server(HIST) as srv:
+        s = sdk(srv)
+        try:
+            s.next("connected")
+            s.cmd(subscribe="feed:sdk")
+            ev = s.next("subscribed", channel="feed:sdk")
+            h.check(ev["recoverable"] is True and ev["wasRecovering"] is False, f"first subscribe {ev}")
+            for i in (1, 2):
+                publish(srv, "feed:sdk", {"i": i})
+            for i in (1, 2):
+                ev = s.next("publication", channel="feed:sdk")
+                h.check(ev["data"] == {"i": i} and ev["offset"] == i, f"live {ev}")
+            s.cmd(drop=True)
+            for i in (3, 4, 5):  # while it is away (or before the server saw it go)
+                publish(srv, "feed:sdk", {"i": i})
+            ev = s.until("subscribed", channel="feed:sdk")
+            h.check(ev["wasRecovering"] is True and ev["recovered"] is True, f"resubscribe {ev}")
+            got = [s.next("publication", channel="feed:sdk") for _ in range(3)]
+            h.check([(e["offset"], e["data"]["i"]) for e in got] == [(3, 3), (4, 4), (5, 5)], f"recovered {got}")
+            publish(srv, "feed:sdk", {"i": 6})
+            h.check(s.next("publication", channel="feed:sdk")["offset"] == 6, "live after recovery")
+            srv.stop()
+            srv.start()
+            ev = s.until("subscribed", channel="feed:sdk")
+            h.check(ev["wasRecovering"] is True and ev["recovered"] is False, f"after a restart {ev}")
+            publish(srv, "feed:sdk", {"i": 1})
+            ev = s.next("publication", channel="feed:sdk")
+            h.check(ev["offset"] == 1 and ev["data"] == {"i": 1}, f"the new stream {ev}")
+        finally:
+            s.kill()
+
+
+if __name__ == "__main__":
+    h.main()
