@@ -41,6 +41,9 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view t) noex
   } else if (t.ends_with("m")) {
     scale = 60'000;
     t.remove_suffix(1);
+  } else if (t.ends_with("h")) {  // Centrifugo's history_meta_ttl is "720h"
+    scale = 3'600'000;
+    t.remove_suffix(1);
   }
   auto v = parse_uint(t);
   if (!v || *v > (1ull << 40) / scale) return std::nullopt;

@@ -24,7 +24,7 @@ struct CliOptions {
 [[nodiscard]] std::string_view cli_help() noexcept;
 inline constexpr std::string_view kVersion = "0.1.0";
 
-// "250ms", "10s", "2m" or a bare number of seconds; nullopt when malformed.
+// "250ms", "10s", "2m", "720h" or a bare number of seconds; nullopt when malformed.
 [[nodiscard]] std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) noexcept;
 // "1048576", "64k", "16M", "1G" (binary multiples); nullopt when malformed.
 [[nodiscard]] std::optional<std::size_t> parse_size(std::string_view text) noexcept;

@@ -117,6 +117,7 @@ TEST(Cli, SizesAndDurations) {
   EXPECT_FALSE(parse_size("").has_value());
   EXPECT_FALSE(parse_size("k").has_value());
   EXPECT_EQ(parse_duration("2m"), std::chrono::minutes(2));
+  EXPECT_EQ(parse_duration("720h"), std::chrono::hours(720));
   EXPECT_EQ(parse_duration("0"), std::chrono::milliseconds(0));
   EXPECT_FALSE(parse_duration("1.5s").has_value());
 }

@@ -27,7 +27,9 @@ TEST(ConfigFile, ReadsCentrifugoV6Shape) {
                "subscription_token": {"enabled": true, "hmac_secret_key": "sub-s"}},
     "channel": {"max_length": 64,
                 "without_namespace": {"allow_subscribe_for_client": true},
-                "namespaces": [{"name": "ticker", "allow_subscribe_for_anonymous": true, "history_size": 10},
+                "namespaces": [{"name": "ticker", "allow_subscribe_for_anonymous": true, "history_size": 10,
+                                "history_ttl": "30s",
+                                "proxy_subscribe": true},
                                {"name": "chat.v2", "allow_publish_for_client": true}]},
     "http_server": {"port": 8000},
     "http_api": {"key": "api-key", "insecure": false, "handler_prefix": "/api"}
@@ -54,7 +56,7 @@ TEST(ConfigFile, ReadsCentrifugoV6Shape) {
   EXPECT_EQ(cfg.options_for("tick:x"), nullptr);  // a prefix of a name is not the name
   EXPECT_EQ(cfg.http_api.key, "api-key");
   EXPECT_FALSE(cfg.http_api.insecure);
-  std::vector<std::string> ignored{"client.token.expire_at_seconds", "channel.namespaces[0].history_size", "http_server",
+  std::vector<std::string> ignored{"client.token.expire_at_seconds", "channel.namespaces[0].proxy_subscribe", "http_server",
                                    "http_api.handler_prefix"};
   EXPECT_EQ(r.ignored, ignored);
 }
@@ -64,6 +66,27 @@ TEST(ConfigFile, SubscriptionTokensShareTheConnectionKeyUnlessSeparate) {
   ASSERT_EQ(apply_config_file(R"({"client": {"token": {"hmac_secret_key": "k"},
                                               "subscription_token": {"hmac_secret_key": "unused"}}})", cfg).error, "");
   EXPECT_EQ(cfg.subscription_token_config().hmac_secret_key, "k");
+}
+
+TEST(ConfigFile, ReadsHistoryAndRecovery) {
+  ClientProtocolConfig cfg;
+  ASSERT_EQ(apply_config_file(R"({"client": {"recovery_max_publication_limit": 50},
+      "channel": {"history_meta_ttl": "1h", "namespaces": [
+        {"name": "feed", "history_size": 100, "history_ttl": "300s", "force_recovery": true, "allow_positioning": true},
+        {"name": "price", "history_size": 1, "history_ttl": "1h", "allow_recovery": true, "force_positioning": true,
+         "force_recovery_mode": "cache"}]}})", cfg).error, "");
+  EXPECT_EQ(cfg.recovery_max_publication_limit, 50u);
+  EXPECT_EQ(cfg.history_meta_ttl, std::chrono::hours(1));
+  const ChannelOptions* feed = cfg.options_for("feed:btc");
+  ASSERT_NE(feed, nullptr);
+  EXPECT_TRUE(feed->has_history());
+  EXPECT_EQ(feed->history_size, 100u);
+  EXPECT_EQ(feed->history_ttl, std::chrono::seconds(300));
+  EXPECT_TRUE(feed->force_recovery && feed->allow_positioning && !feed->allow_recovery && !feed->cache_recovery);
+  const ChannelOptions* price = cfg.options_for("price:btc");
+  ASSERT_NE(price, nullptr);
+  EXPECT_TRUE(price->allow_recovery && price->force_positioning && price->cache_recovery && !price->force_recovery);
+  EXPECT_FALSE(cfg.options_for("other")->has_history());
 }
 
 TEST(ConfigFile, ErrorsNameTheKey) {
@@ -87,6 +110,18 @@ TEST(ConfigFile, ErrorsNameTheKey) {
       {R"({"client": {"token": {"rsa_public_key": "-----BEGIN"}}})", "config: client.token.rsa_public_key: not supported"},
       {R"({"client": {"token": {"enabled": true}}})", ""},  // only subscription_token has the switch: ignored
       {R"({"client": {"subscription_token": {"enabled": 1}}})", "config: client.subscription_token.enabled: expected"},
+      {R"({"channel": {"without_namespace": {"history_size": 10}}})",
+       "config: channel.without_namespace: history_size and history_ttl must be set together"},
+      {R"({"channel": {"namespaces": [{"name": "ab", "history_ttl": "10s"}]}})",
+       "config: channel.namespaces[0]: history_size and history_ttl must be set together"},
+      {R"({"channel": {"namespaces": [{"name": "ab", "force_recovery": true}]}})",
+       "config: channel.namespaces[0]: recovery and positioning need history"},
+      {R"({"channel": {"without_namespace": {"allow_positioning": true}}})", "config: channel.without_namespace: recovery"},
+      {R"({"channel": {"without_namespace": {"force_recovery_mode": "latest"}}})",
+       "config: channel.without_namespace.force_recovery_mode: expected \"stream\" or \"cache\""},
+      {R"({"channel": {"without_namespace": {"history_size": -1}}})", "config: channel.without_namespace.history_size: expected"},
+      {R"({"channel": {"history_meta_ttl": "0s"}})", "config: channel.history_meta_ttl: expected a duration"},
+      {R"({"client": {"recovery_max_publication_limit": 0}})", "config: client.recovery_max_publication_limit: expected"},
   };
   for (const Case& c : cases) {
     ClientProtocolConfig cfg;

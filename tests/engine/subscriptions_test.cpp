@@ -48,6 +48,38 @@ TEST(Subscriptions, OneConnectionHoldsMany) {
   EXPECT_EQ(f.subs.count(a), 8u);
 }
 
+TEST(Subscriptions, UnjoinedCountsAsSubscribedButIsNotListedUntilAttached) {
+  Fixture f(2);
+  std::uint32_t a = f.slots[0], b = f.slots[1];
+  ASSERT_TRUE(f.subs.add(b, 7));
+  ASSERT_TRUE(f.subs.add(a, 1));
+  ASSERT_TRUE(f.subs.add_unjoined(a, 7));
+  EXPECT_FALSE(f.subs.add_unjoined(a, 7));  // already
+  EXPECT_FALSE(f.subs.add(a, 7));
+  EXPECT_TRUE(f.subs.contains(a, 7));
+  EXPECT_EQ(f.subs.count(a), 2u);
+  EXPECT_EQ(f.members(7), (std::set<std::uint32_t>{b}));
+  EXPECT_TRUE(f.subs.attach(a, 7, SlowPolicy::close));
+  EXPECT_FALSE(f.subs.attach(a, 7, SlowPolicy::close));  // joined once
+  EXPECT_EQ(f.members(7), (std::set<std::uint32_t>{a, b}));
+  EXPECT_FALSE(f.subs.attach(a, 9, SlowPolicy::close));  // never recorded
+}
+
+TEST(Subscriptions, RemovingAnUnjoinedOneLeavesTheListAlone) {
+  Fixture f(2);
+  std::uint32_t a = f.slots[0], b = f.slots[1];
+  ASSERT_TRUE(f.subs.add(b, 4));
+  ASSERT_TRUE(f.subs.add_unjoined(a, 4));
+  EXPECT_TRUE(f.subs.remove(a, 4));
+  EXPECT_EQ(f.members(4), (std::set<std::uint32_t>{b}));
+  EXPECT_FALSE(f.subs.attach(a, 4, SlowPolicy::close));  // unsubscribed before it joined
+  ASSERT_TRUE(f.subs.add_unjoined(a, 5));  // the first topic on a new list sets its policy
+  ASSERT_TRUE(f.subs.attach(a, 5, SlowPolicy::insufficient_state));
+  EXPECT_EQ(f.lists.find(5)->policy, SlowPolicy::insufficient_state);
+  f.subs.clear(a, [](std::uint32_t) {});
+  EXPECT_EQ(f.lists.find(5), nullptr);
+}
+
 TEST(Subscriptions, ClearDropsEveryListEntryAndReportsEachTopic) {
   Fixture f(3);
   for (std::uint32_t s : f.slots) {

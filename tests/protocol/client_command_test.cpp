@@ -17,6 +17,7 @@ struct Got {
   std::string channel, token, data, name, version, epoch, rpc_method, delta;
   std::uint64_t offset;
   std::int64_t limit;
+  std::uint64_t flag;
   bool recover, positioned, recoverable, join_leave, reverse, has_since;
 };
 
@@ -26,7 +27,7 @@ struct Sink final : CommandSink {
   bool on_command(const Command& c) override {
     got.push_back({c.id, c.method, std::string(c.channel), std::string(c.token), std::string(c.data),
                    std::string(c.name), std::string(c.version), std::string(c.epoch), std::string(c.rpc_method),
-                   std::string(c.delta), c.offset, c.limit, c.recover, c.positioned, c.recoverable, c.join_leave,
+                   std::string(c.delta), c.offset, c.limit, c.flag, c.recover, c.positioned, c.recoverable, c.join_leave,
                    c.reverse, c.has_since});
     return got.size() < stop_after;
   }
@@ -54,6 +55,20 @@ TEST(ClientCommand, ConnectAsTheSdkSendsIt) {
   EXPECT_EQ(g.data, R"({"x":[1,2,{"y":null}]})");  // the client's own bytes
   EXPECT_EQ(g.name, "js");
   EXPECT_EQ(g.version, "5.0.0");
+}
+
+TEST(ClientCommand, RecoveringSubscribeAsTheSdkSendsIt) {
+  Parsed p = parse(R"({"id":2,"subscribe":{"channel":"feed:x","recoverable":true,"flag":3,"recover":true,)"
+                   R"("offset":18446744073709551615,"epoch":"abcd"}})");
+  ASSERT_EQ(p.result.error, ParseError::none) << p.result.what;
+  ASSERT_EQ(p.got.size(), 1u);
+  const Got& g = p.got[0];
+  EXPECT_EQ(g.channel, "feed:x");
+  EXPECT_TRUE(g.recover && g.recoverable && !g.positioned);
+  EXPECT_EQ(g.offset, UINT64_MAX);
+  EXPECT_EQ(g.epoch, "abcd");
+  EXPECT_EQ(g.flag, 3u);
+  EXPECT_NE(g.flag & kRejectUnrecovered, 0u);
 }
 
 TEST(ClientCommand, SeveralCommandsPerMessage) {
@@ -137,6 +152,7 @@ TEST(ClientCommand, BadCommands) {
            std::string_view(R"({"id":1,"subscribe":{"channel":"c","offset":-3}})"),
            std::string_view(R"({"id":1,"subscribe":"c"})"),
            std::string_view(R"({"id":1,"history":{"since":[1]}})"),
+           std::string_view(R"({"id":1,"subscribe":{"channel":"c","flag":-1}})"),
        }) {
     Parsed p = parse(frame);
     EXPECT_EQ(p.result.error, ParseError::bad_command) << frame;

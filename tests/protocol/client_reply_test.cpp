@@ -109,6 +109,33 @@ TEST(ClientReply, PublicationInfo) {
   EXPECT_TRUE(is_json(out));
 }
 
+TEST(ClientReply, SubscribeResults) {
+  std::string out;
+  append_subscribe_result(out, 3, {.expiry = {}, .recoverable = true, .positioned = false, .was_recovering = false,
+                                   .recovered = false, .epoch = "abcd", .offset = 0, .publications = {}});
+  EXPECT_EQ(out, R"({"id":3,"subscribe":{"recoverable":true,"epoch":"abcd","offset":0}})");
+  EXPECT_TRUE(is_json(out));
+  out.clear();
+  std::string record;
+  append_publication(record, {.data = "[1]", .offset = 8});
+  EXPECT_EQ(record, R"({"data":[1],"offset":8})");
+  std::string_view pubs[] = {record, record};
+  append_subscribe_result(out, 4, {.expiry = {.expires = true, .ttl = 60}, .recoverable = true, .positioned = false,
+                                   .was_recovering = true, .recovered = true, .epoch = "e", .offset = 9,
+                                   .publications = pubs});
+  EXPECT_EQ(out, R"({"id":4,"subscribe":{"expires":true,"ttl":60,"recoverable":true,"epoch":"e","offset":9,)"
+                 R"("publications":[{"data":[1],"offset":8},{"data":[1],"offset":8}],"recovered":true,)"
+                 R"("was_recovering":true}})");
+  EXPECT_TRUE(is_json(out));
+  out.clear();
+  append_subscribe_result(out, 5, {.expiry = {}, .recoverable = false, .positioned = true, .was_recovering = false,
+                                   .recovered = false, .epoch = "e\"", .offset = 1, .publications = {}});
+  EXPECT_EQ(out, R"({"id":5,"subscribe":{"positioned":true,"epoch":"e\"","offset":1}})");
+  out.clear();
+  append_publication_push(out, "c", record);
+  EXPECT_EQ(out, R"({"push":{"channel":"c","pub":{"data":[1],"offset":8}}})");
+}
+
 TEST(ClientReply, StringsAreEscaped) {
   std::string out;
   append_json_string(out, std::string_view("a\"b\\c\n\r\t\x01\x1f/\xc3\xa9", 13));
