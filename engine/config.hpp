@@ -57,6 +57,9 @@ struct ChannelOptions {
   bool force_positioning = false;  // every subscription is told epoch and offset
   bool allow_positioning = false;  // a subscription that asks (`positioned`) is
   bool cache_recovery = false;     // force_recovery_mode "cache": recovery gives the latest only
+  bool allow_history_for_client = false;      // any connection with a user may call history
+  bool allow_history_for_subscriber = false;  // a subscriber of the channel may
+  bool allow_history_for_anonymous = false;   // and, with one of those, anonymous ones
   [[nodiscard]] bool has_history() const noexcept { return history_size > 0 && history_ttl.count() > 0; }
 };
 
@@ -98,6 +101,7 @@ struct ClientProtocolConfig {
   // Streams of channels with history are forgotten (a new epoch) after this long unused.
   std::chrono::milliseconds history_meta_ttl{std::chrono::hours(720)};
   std::size_t recovery_max_publication_limit = 300;  // more missed: `recovered: false`
+  std::size_t history_max_publication_limit = 300;   // the most a client's history call returns
   static constexpr char namespace_boundary = ':';
   ChannelOptions without_namespace;
   std::vector<ChannelOptions> namespaces;

@@ -93,6 +93,12 @@ struct Walker {
         ok = get_bool(value, at, ns.force_positioning);
       } else if (key == "allow_positioning") {
         ok = get_bool(value, at, ns.allow_positioning);
+      } else if (key == "allow_history_for_client") {
+        ok = get_bool(value, at, ns.allow_history_for_client);
+      } else if (key == "allow_history_for_subscriber") {
+        ok = get_bool(value, at, ns.allow_history_for_subscriber);
+      } else if (key == "allow_history_for_anonymous") {
+        ok = get_bool(value, at, ns.allow_history_for_anonymous);
       } else if (key == "force_recovery_mode") {
         std::string mode;
         ok = get_string(value, at, mode);
@@ -222,6 +228,8 @@ struct Walker {
         ok = get_duration(value, at, cfg.ping_interval);
       } else if (key == "recovery_max_publication_limit") {
         ok = get_count(value, at, 1, 100'000, cfg.recovery_max_publication_limit);
+      } else if (key == "history_max_publication_limit") {
+        ok = get_count(value, at, 1, 100'000, cfg.history_max_publication_limit);
       } else if (key == "expired_close_delay") {
         ok = get_duration(value, at, cfg.expired_close_delay, true);
       } else if (key == "expired_sub_close_delay") {

@@ -51,20 +51,41 @@ struct RequestParser::Impl {
   od::parser parser;
   std::vector<char> body;  // with simdjson's padding after it
 
-  std::optional<Failure> channel(od::value v, Publish& out) {
+  std::optional<Failure> channel(od::value v, Request& out) {
     std::string_view ch;
     if (auto e = v.get_string().get(ch)) return json::failure(e, "channel is not a string");
     out.channels.push_back(ch);
     return std::nullopt;
   }
 
-  std::optional<Failure> publish(std::string_view text, bool broadcast, Publish& out) {
+  std::optional<Failure> since(od::value v, Request& out) {
+    od::object o;
+    if (v.get_object().get(o)) return Failure{json::Fault::wrong_type, "since is not an object"};
+    out.has_since = true;
+    for (auto f : o) {
+      od::field field;
+      std::string_view key;
+      if (std::move(f).get(field) || field.unescaped_key().get(key)) return Failure{json::Fault::malformed, "bad key"};
+      od::value x = field.value();
+      if (key == "offset") {
+        if (auto e = x.get_uint64().get(out.since_offset)) return json::failure(e, "since.offset is not an unsigned integer");
+      } else if (key == "epoch") {
+        if (auto e = x.get_string().get(out.since_epoch)) return json::failure(e, "since.epoch is not a string");
+      } else if (auto bad = json::check(x, 2)) {
+        return bad;
+      }
+    }
+    return std::nullopt;
+  }
+
+  std::optional<Failure> request(std::string_view text, Method method, Request& out) {
     if (body.size() < text.size() + simdjson::SIMDJSON_PADDING) body.resize(text.size() + simdjson::SIMDJSON_PADDING);
     if (!text.empty()) std::memcpy(body.data(), text.data(), text.size());
     od::document doc;
     if (auto e = parser.iterate(body.data(), text.size(), body.size()).get(doc)) return json::failure(e, "not JSON");
     od::object o;
     if (doc.get_object().get(o)) return Failure{json::Fault::malformed, "the body is not a JSON object"};
+    bool broadcast = method == Method::broadcast, history = method == Method::history;
     for (auto f : o) {
       od::field field;
       std::string_view key;
@@ -85,6 +106,12 @@ struct RequestParser::Impl {
           if (out.channels.size() == kMaxBroadcastChannels) return Failure{json::Fault::wrong_type, "too many channels"};
           if (auto bad = channel(x, out)) return bad;
         }
+      } else if (key == "limit" && history) {
+        if (auto e = v.get_int64().get(out.limit)) return json::failure(e, "limit is not an integer");
+      } else if (key == "reverse" && history) {
+        if (auto e = v.get_bool().get(out.reverse)) return json::failure(e, "reverse is not a boolean");
+      } else if (key == "since" && history) {
+        if (auto bad = since(v, out)) return bad;
       } else if (auto bad = json::check(v, 1)) {
         return bad;
       }
@@ -98,11 +125,15 @@ struct RequestParser::Impl {
 RequestParser::RequestParser() : impl_(std::make_unique<Impl>()) {}
 RequestParser::~RequestParser() = default;
 
-RequestParser::Result RequestParser::parse_publish(Method method, std::string_view body, Publish& out) noexcept {
+RequestParser::Result RequestParser::parse(Method method, std::string_view body, Request& out) noexcept {
   out.channels.clear();
   out.data = {};
+  out.limit = 0;
+  out.has_since = out.reverse = false;
+  out.since_offset = 0;
+  out.since_epoch = {};
   Result r;
-  if (auto bad = impl_->publish(body, method == Method::broadcast, out)) {
+  if (auto bad = impl_->request(body, method, out)) {
     r.error = bad->fault == json::Fault::wrong_type ? ParseError::wrong_type : ParseError::not_json;
     r.what = bad->what;
   }
@@ -116,6 +147,20 @@ void append_publish_result(std::string& out, std::uint64_t offset, std::string_v
   out += std::to_string(offset);
   out += ",\"epoch\":";
   client::append_json_string(out, epoch);
+  out += "}}";
+}
+
+void append_history_result(std::string& out, std::span<const std::string_view> publications, std::string_view epoch,
+                           std::uint64_t offset) {
+  out += "{\"result\":{\"publications\":[";
+  for (std::size_t i = 0; i < publications.size(); ++i) {
+    if (i != 0) out += ',';
+    out += publications[i];
+  }
+  out += "],\"epoch\":";
+  client::append_json_string(out, epoch);
+  out += ",\"offset\":";
+  out += std::to_string(offset);
   out += "}}";
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,10 +33,17 @@ enum class Method : std::uint8_t {
 [[nodiscard]] Method method_of(std::string_view name) noexcept;
 [[nodiscard]] std::string_view method_name(Method m) noexcept;  // "unknown" for unknown
 
-// publish {"channel":C,"data":D} and broadcast {"channels":[C...],"data":D}.
-struct Publish {
-  std::vector<std::string_view> channels;  // publish: the one; views into the parser
+// One request's fields (views into the parser): publish {"channel":C,"data":D}, broadcast
+// {"channels":[C...],"data":D}, history {"channel":C,"limit":N,"since":{"offset":O,
+// "epoch":E},"reverse":B}, history_remove {"channel":C}. Fields another method takes are
+// checked and ignored.
+struct Request {
+  std::vector<std::string_view> channels;  // the one of all but broadcast; none when absent
   std::string_view data;                   // raw JSON; empty when absent
+  std::int64_t limit = 0;                  // history: 0 none, -1 all (up to a cap)
+  bool has_since = false, reverse = false;
+  std::uint64_t since_offset = 0;
+  std::string_view since_epoch;
 };
 
 enum class ParseError : std::uint8_t {
@@ -58,8 +66,8 @@ class RequestParser {
     ParseError error = ParseError::none;
     const char* what = "";  // for the log
   };
-  // `method` is publish or broadcast. `out` is valid until the next call.
-  [[nodiscard]] Result parse_publish(Method method, std::string_view body, Publish& out) noexcept;
+  // `out` is valid until the next call.
+  [[nodiscard]] Result parse(Method method, std::string_view body, Request& out) noexcept;
 
  private:
   struct Impl;
@@ -70,6 +78,10 @@ class RequestParser {
 void append_empty_result(std::string& out);
 // {"result":{"offset":N,"epoch":"..."}}: a publish into a channel with history.
 void append_publish_result(std::string& out, std::uint64_t offset, std::string_view epoch);
+// {"result":{"publications":[...],"epoch":"...","offset":N}}: `publications` as
+// client::append_publication wrote them.
+void append_history_result(std::string& out, std::span<const std::string_view> publications, std::string_view epoch,
+                           std::uint64_t offset);
 // {"error":{"code":C,"message":"..."}}
 void append_error(std::string& out, client::ErrorCode code);
 

@@ -195,6 +195,25 @@ void append_publication_push(std::string& out, std::string_view channel, std::st
   out += "}}";
 }
 
+void append_history_result(std::string& out, std::uint32_t id, std::span<const std::string_view> publications,
+                           std::string_view epoch, std::uint64_t offset) {
+  append_id(out, id);
+  out += "\"history\":{";
+  if (!publications.empty()) {
+    out += "\"publications\":[";
+    for (std::size_t i = 0; i < publications.size(); ++i) {
+      if (i != 0) out += ',';
+      out += publications[i];
+    }
+    out += "],";
+  }
+  out += "\"epoch\":";
+  append_json_string(out, epoch);
+  out += ",\"offset\":";
+  append_uint(out, offset);
+  out += "}}";
+}
+
 void append_subscribe_result(std::string& out, std::uint32_t id, const SubscribeResult& r) {
   append_id(out, id);
   out += "\"subscribe\":{";

@@ -95,6 +95,11 @@ struct SubscribeResult {
 //  "offset":N,"positioned":true,"publications":[...],"recovered":true,"was_recovering":true}}
 void append_subscribe_result(std::string& out, std::uint32_t id, const SubscribeResult& r);
 
+// {"id":N,"history":{"publications":[...],"epoch":"...","offset":N}} (publications omitted
+// when none), `publications` as append_publication wrote them.
+void append_history_result(std::string& out, std::uint32_t id, std::span<const std::string_view> publications,
+                           std::string_view epoch, std::uint64_t offset);
+
 // {"push":{"channel":"...","unsubscribe":{"code":2501,"reason":"..."}}}: the server ended
 // one subscription (codes from 2500: the SDK subscribes again).
 void append_unsubscribe_push(std::string& out, std::string_view channel, std::uint32_t code, std::string_view reason);

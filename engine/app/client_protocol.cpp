@@ -10,6 +10,7 @@
 #include "engine/app/channel_publisher.hpp"
 #include "engine/app/channel_topic.hpp"
 #include "engine/app/client_state.hpp"
+#include "engine/app/history_query.hpp"
 #include "engine/log.hpp"
 #include "engine/pubsub/encode.hpp"
 #include "engine/pubsub/topic.hpp"
@@ -93,9 +94,9 @@ class FrameHandler final : public client::CommandSink {
       case Method::rpc: return error(cmd, ErrorCode::method_not_found);
       case Method::refresh: return refresh(cmd);
       case Method::sub_refresh: return sub_refresh(cmd);
+      case Method::history: return history(cmd);
       case Method::presence:
-      case Method::presence_stats:
-      case Method::history: return error(cmd, ErrorCode::not_available);
+      case Method::presence_stats: return error(cmd, ErrorCode::not_available);
       case Method::none:
       case Method::connect: break;
     }
@@ -343,6 +344,32 @@ class FrameHandler final : public client::CommandSink {
     if (cmd.id == 0) return true;
     next_line();
     client::append_expiry_result(replies_, cmd.id, Method::sub_refresh, expiry_at(lifetime_end(claims_), now));
+    return true;
+  }
+
+  // A channel's history, where its namespace keeps one and lets this connection read it.
+  bool history(const client::Command& cmd) {
+    const ChannelOptions* o = channel_options(cmd);
+    if (o == nullptr) return disconnect_.code == 0;
+    if (!o->has_history()) return error(cmd, ErrorCode::not_available);
+    std::uint32_t topic = s_->find_topic(topic_key(cmd.channel));
+    bool subscriber = topic != kNoTopic && s_->subscribed(topic);
+    bool allowed = (o->allow_history_for_client || (o->allow_history_for_subscriber && subscriber)) &&
+                   (!user().empty() || o->allow_history_for_anonymous);
+    if (!allowed) return error(cmd, ErrorCode::permission_denied);
+    const ClientProtocolConfig& cfg = app_->config();
+    History::Handle stream = s_->history().open(cmd.channel, stream_limits(cfg, *o), History::now_ms(), true);
+    HistoryQuery q{.limit = cmd.limit,
+                   .has_since = cmd.has_since,
+                   .reverse = cmd.reverse,
+                   .since_offset = cmd.offset,
+                   .since_epoch = cmd.epoch};
+    if (!select_history(*stream.stream, q, cfg.history_max_publication_limit, records_)) {
+      return error(cmd, ErrorCode::unrecoverable_position);
+    }
+    if (cmd.id == 0) return true;
+    next_line();
+    client::append_history_result(replies_, cmd.id, records_, stream->epoch(), stream->top());
     return true;
   }
 

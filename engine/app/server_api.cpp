@@ -5,6 +5,7 @@
 #include <string>
 
 #include "engine/app/channel_publisher.hpp"
+#include "engine/app/history_query.hpp"
 #include "engine/log.hpp"
 #include "engine/pubsub/topic.hpp"
 #include "protocol/api_json.hpp"
@@ -28,8 +29,9 @@ bool key_matches(std::string_view given, std::string_view key) noexcept {
 // One shard thread's buffers, kept from call to call.
 struct Scratch {
   api::RequestParser parser;
-  api::Publish publish;
+  api::Request request;
   ChannelPublisher publisher;
+  std::vector<std::string_view> records;  // a history answer's, views into a locked stream
   std::string answer;
 };
 thread_local Scratch t_scratch;
@@ -65,38 +67,53 @@ HttpApp::Answer ServerApi::answer(const protocol::HttpRequest& req, api::Method 
   if (m == api::Method::unknown) return {.status = 404, .content_type = {}, .body = {}};
   Scratch& s = t_scratch;
   s.answer.clear();
-  if (m != api::Method::publish && m != api::Method::broadcast) {
+  bool served = m == api::Method::publish || m == api::Method::broadcast || m == api::Method::history ||
+                m == api::Method::history_remove;
+  if (!served) {
     api::append_error(s.answer, ErrorCode::not_available);
     return {.status = 200, .content_type = kJson, .body = s.answer};
   }
   std::string_view text(reinterpret_cast<const char*>(body.data()), body.size());
-  api::RequestParser::Result r = s.parser.parse_publish(m, text, s.publish);
+  api::RequestParser::Result r = s.parser.parse(m, text, s.request);
   if (r.error != api::ParseError::none) {
     g_api_log.log(LogLevel::info, "server API: /api/%.*s: bad request: %s", static_cast<int>(method.size()),
                   method.data(), r.what);
     return {.status = 400, .content_type = {}, .body = {}};
   }
-  bool broadcast = m == api::Method::broadcast;
-  if (s.publish.data.empty() || s.publish.channels.empty()) {
+  if (m == api::Method::publish || m == api::Method::broadcast) {
+    publish(m == api::Method::broadcast, host);
+  } else {
+    history(m == api::Method::history_remove, host);
+  }
+  return {.status = 200, .content_type = kJson, .body = t_scratch.answer};
+}
+
+// The options of an API call's channel, or nullptr after writing the error answer.
+const ChannelOptions* ServerApi::channel_options(std::string_view channel, std::string& answer) const {
+  if (channel.empty() || channel.size() > cfg_.channel_max_length) {
+    api::append_error(answer, ErrorCode::bad_request);
+    return nullptr;
+  }
+  const ChannelOptions* o = cfg_.options_for(channel);
+  if (o == nullptr) api::append_error(answer, ErrorCode::unknown_channel);
+  return o;
+}
+
+void ServerApi::publish(bool broadcast, HttpHost& host) {
+  Scratch& s = t_scratch;
+  if (s.request.data.empty() || s.request.channels.empty()) {
     api::append_error(s.answer, ErrorCode::bad_request);
-    return {.status = 200, .content_type = kJson, .body = s.answer};
+    return;
   }
   if (broadcast) s.answer += "{\"result\":{\"responses\":[";
   bool first = true;
-  for (std::string_view channel : s.publish.channels) {
+  for (std::string_view channel : s.request.channels) {
     if (!first) s.answer += ',';
     first = false;
-    if (channel.empty() || channel.size() > cfg_.channel_max_length) {
-      api::append_error(s.answer, ErrorCode::bad_request);
-      continue;
-    }
-    const ChannelOptions* o = cfg_.options_for(channel);
-    if (o == nullptr) {
-      api::append_error(s.answer, ErrorCode::unknown_channel);
-      continue;
-    }
+    const ChannelOptions* o = channel_options(channel, s.answer);
+    if (o == nullptr) continue;
     host.counters().publications_api.add();
-    Published p = s.publisher.publish(host, cfg_, *o, channel, {.data = s.publish.data, .offset = 0, .info = nullptr});
+    Published p = s.publisher.publish(host, cfg_, *o, channel, {.data = s.request.data, .offset = 0, .info = nullptr});
     if (!p.ok) {
       api::append_error(s.answer, ErrorCode::internal);
     } else if (p.offset != 0) {
@@ -106,7 +123,39 @@ HttpApp::Answer ServerApi::answer(const protocol::HttpRequest& req, api::Method 
     }
   }
   if (broadcast) s.answer += "]}}";
-  return {.status = 200, .content_type = kJson, .body = s.answer};
+}
+
+void ServerApi::history(bool remove, HttpHost& host) {
+  Scratch& s = t_scratch;
+  if (s.request.channels.empty()) {
+    api::append_error(s.answer, ErrorCode::bad_request);
+    return;
+  }
+  std::string_view channel = s.request.channels.front();
+  const ChannelOptions* o = channel_options(channel, s.answer);
+  if (o == nullptr) return;
+  if (!o->has_history()) {
+    api::append_error(s.answer, ErrorCode::not_available);
+    return;
+  }
+  // history_remove drops the publications of a stream there is; history makes one to answer
+  // where it stands, as a subscribe would.
+  History::Handle stream = host.history().open(channel, stream_limits(cfg_, *o), History::now_ms(), !remove);
+  if (remove) {
+    if (stream) stream->clear();
+    api::append_empty_result(s.answer);
+    return;
+  }
+  HistoryQuery q{.limit = s.request.limit,
+                 .has_since = s.request.has_since,
+                 .reverse = s.request.reverse,
+                 .since_offset = s.request.since_offset,
+                 .since_epoch = s.request.since_epoch};
+  if (!select_history(*stream.stream, q, o->history_size, s.records)) {
+    api::append_error(s.answer, ErrorCode::unrecoverable_position);
+    return;
+  }
+  api::append_history_result(s.answer, s.records, stream->epoch(), stream->top());
 }
 
 }  // namespace ringcast::engine

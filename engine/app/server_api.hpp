@@ -3,14 +3,21 @@
 // (compared in constant time; missing or wrong: 401) unless http_api.insecure. Methods:
 // `publish` {"channel","data"} and `broadcast` {"channels":[...],"data"}: each channel's
 // push is encoded once and fanned out to its subscribers on every shard, the same bytes a
-// client's publish makes (without the publisher's info). The answer is {"result":{}}; a
-// broadcast's holds one response per channel, in order. A body that is not a JSON object
-// or has a field of the wrong type is 400; a missing channel or data is error 107, an
-// unknown namespace 102 (in a 200 answer, as Centrifugo does); an unknown method is 404,
-// one ringcast does not serve yet (history, presence, ...) error 108. Counted in
+// client's publish makes (without the publisher's info). The answer is {"result":{}}, with
+// the publication's offset and epoch where the channel keeps history; a broadcast's holds
+// one response per channel, in order. `history` {"channel","limit","since","reverse"}
+// answers publications (up to the namespace's history_size) with the stream's epoch and
+// offset, `history_remove` {"channel"} drops them (108 where the channel keeps none). A
+// body that is not a JSON object or has a field of the wrong type is 400; a missing
+// channel or data is error 107, an unknown namespace 102 (in a 200 answer, as Centrifugo
+// does); an unknown method is 404, one ringcast does not serve yet (presence, ...) error
+// 108. Counted in
 // ringcast_api_calls_total{method,status} and ringcast_publications_total{source="api"}. Bodies are bounded by
 // --max-http-body (413) and slow requests by --handshake-timeout.
 #pragma once
+#include <string>
+#include <string_view>
+
 #include "engine/config.hpp"
 #include "engine/ws/http_app.hpp"
 #include "protocol/api_json.hpp"
@@ -27,6 +34,10 @@ class ServerApi final : public HttpApp {
   [[nodiscard]] bool authorized(const protocol::HttpRequest& req) const noexcept;
   Answer answer(const protocol::HttpRequest& req, protocol::api::Method m, std::string_view method,
                 std::span<const std::uint8_t> body, HttpHost& host);
+  // The parsed request's methods, answering into the thread's buffer.
+  void publish(bool broadcast, HttpHost& host);
+  void history(bool remove, HttpHost& host);
+  [[nodiscard]] const ChannelOptions* channel_options(std::string_view channel, std::string& answer) const;
   const ClientProtocolConfig cfg_;  // a copy: the server moves its Config after the apps are made
 };
 

@@ -1,8 +1,9 @@
 // libFuzzer target for protocol/api_json: the input is a server API body, parsed as a
-// publish and as a broadcast. Invariants: every `data` handed over is JSON (published
-// again in a body of ours it parses, to the same bytes); a publish names at most one
-// channel and a broadcast at most kMaxBroadcastChannels; the same body gives the same answer twice;
-// nothing crashes or reads out of bounds.
+// publish, a broadcast and a history request. Invariants: every `data` handed over is JSON
+// (published again in a body of ours it parses, to the same bytes); a publish or history
+// names at most one channel and a broadcast at most kMaxBroadcastChannels; only history
+// reads limit, since and reverse; the same body gives the same answer twice; nothing
+// crashes or reads out of bounds.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -32,20 +33,21 @@ RequestParser& parser() {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t size) {
   std::string_view body(reinterpret_cast<const char*>(bytes), size);
-  for (Method m : {Method::publish, Method::broadcast}) {
-    Publish out;
-    RequestParser::Result a = parser().parse_publish(m, body, out);
+  for (Method m : {Method::publish, Method::broadcast, Method::history}) {
+    Request out;
+    RequestParser::Result a = parser().parse(m, body, out);
     std::string data(out.data);
     std::vector<std::string> channels(out.channels.begin(), out.channels.end());
     FUZZ_CHECK(channels.size() <= RequestParser::kMaxBroadcastChannels);
     FUZZ_CHECK(m == Method::broadcast || channels.size() <= 1);
-    RequestParser::Result b = parser().parse_publish(m, body, out);
+    FUZZ_CHECK(m == Method::history || (out.limit == 0 && !out.has_since && !out.reverse));
+    RequestParser::Result b = parser().parse(m, body, out);
     FUZZ_CHECK(a.error == b.error);
     if (a.error != ParseError::none || data.empty()) continue;
     FUZZ_CHECK(std::string(out.data) == data && out.channels.size() == channels.size());
     std::string again = "{\"channel\":\"c\",\"data\":" + data + "}";
-    Publish back;
-    FUZZ_CHECK(parser().parse_publish(Method::publish, again, back).error == ParseError::none);
+    Request back;
+    FUZZ_CHECK(parser().parse(Method::publish, again, back).error == ParseError::none);
     FUZZ_CHECK(std::string(back.data) == data);
   }
   return 0;

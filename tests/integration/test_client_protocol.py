@@ -268,7 +268,7 @@ def error_replies_keep_the_connection():
         h.check(c.error({"subscribe": {"channel": "c"}}) == 106, "channel limit")
         h.check(c.error({"subscribe": {"channel": "x" * 256}}) == 106, "channel name too long")
         h.check(c.error({"subscribe": {"channel": "$private"}}) == 103, "private channel without a token")
-        h.check(c.error({"history": {"channel": "a"}}) == 108, "history (not kept yet)")
+        h.check(c.error({"history": {"channel": "a"}}) == 108, "history where none is kept")
         h.check(c.error({"presence_stats": {"channel": "a"}}) == 108, "presence stats")
         h.check(c.error({"rpc": {"method": "x"}}) == 104, "rpc without a handler")
         h.check(c.error({"frobnicate": {}}) == 104, "unknown method")

@@ -19,7 +19,8 @@ from protocol_clients import API, OPEN, Raw, call, expect_metrics, require_node,
 ANYONE = {"allow_subscribe_for_client": True, "allow_subscribe_for_anonymous": True,
           "allow_publish_for_client": True, "allow_publish_for_anonymous": True}
 HIST = dict(API, channel=dict(OPEN["channel"], namespaces=OPEN["channel"]["namespaces"] + [
-    {"name": "feed", **ANYONE, "history_size": 1000, "history_ttl": "300s", "force_recovery": True},
+    {"name": "feed", **ANYONE, "history_size": 1000, "history_ttl": "300s", "force_recovery": True,
+     "allow_history_for_subscriber": True, "allow_history_for_anonymous": True},
     {"name": "short", **ANYONE, "history_size": 3, "history_ttl": "300s", "force_recovery": True},
     {"name": "brief", **ANYONE, "history_size": 10, "history_ttl": "1s", "force_recovery": True},
     {"name": "price", **ANYONE, "history_size": 1, "history_ttl": "300s", "force_recovery": True,
@@ -148,6 +149,69 @@ def positioning_and_recovery_are_given_as_the_namespace_allows():
         h.check(c.error({"subscribe": {"channel": "opt:c", "recoverable": True}}) == 105, "twice: 105")
         # without history, the API's publish answer stays empty
         h.check(publish(srv, "comments:x", 1) == {}, "no offset without history")
+
+
+@test
+def history_reads_the_stream_as_asked_by_clients_and_the_api():
+    with server(HIST) as srv:
+        for i in range(1, 6):
+            epoch = publish(srv, "feed:h", i)["epoch"]
+        c = Raw(srv)
+        h.check(c.error({"history": {"channel": "feed:h", "limit": -1}}) == 103, "not a subscriber: 103")
+        subscribe(c, "feed:h")
+        cases = [
+            ({"limit": 0}, []),
+            ({"limit": -1}, [1, 2, 3, 4, 5]),
+            ({"limit": 2}, [1, 2]),
+            ({"limit": 2, "reverse": True}, [5, 4]),
+            ({"limit": 10, "since": {"offset": 2, "epoch": epoch}}, [3, 4, 5]),
+            ({"limit": 10, "since": {"offset": 4, "epoch": epoch}, "reverse": True}, [3, 2, 1]),
+            ({"limit": 10, "since": {"offset": 5, "epoch": epoch}}, []),
+        ]
+        for params, offsets in cases:
+            r = c.call({"history": {"channel": "feed:h", **params}})["history"]
+            h.check([p["offset"] for p in r.get("publications", [])] == offsets and r["epoch"] == epoch and
+                    r["offset"] == 5, f"client history {params}: {r}")
+            status, answer = call(srv, "history", {"channel": "feed:h", **params})
+            h.check(status == 200 and [p["offset"] for p in answer["result"]["publications"]] == offsets and
+                    answer["result"]["offset"] == 5, f"API history {params}: {answer}")
+        h.check(c.call({"history": {"channel": "feed:h", "limit": 1}})["history"]["publications"][0]["data"] == 1,
+                "the data")
+        h.check(c.error({"history": {"channel": "feed:h", "since": {"offset": 1, "epoch": "x"}}}) == 112, "epoch: 112")
+        h.check(call(srv, "history", {"channel": "feed:h", "since": {"offset": 1, "epoch": "x"}})[1] ==
+                {"error": {"code": 112, "message": "unrecoverable position"}}, "API epoch: 112")
+        h.check(c.error({"history": {"channel": "comments:h"}}) == 108, "no history kept: 108")
+        h.check(call(srv, "history", {"channel": "comments:h"})[1]["error"]["code"] == 108, "API: 108")
+        subscribe(c, "short:h")
+        h.check(c.error({"history": {"channel": "short:h"}}) == 103, "history not allowed in the namespace: 103")
+        # history_remove drops the publications; the numbering goes on
+        h.check(call(srv, "history_remove", {"channel": "feed:h"}) == (200, {"result": {}}), "history_remove")
+        r = c.call({"history": {"channel": "feed:h", "limit": -1}})["history"]
+        h.check("publications" not in r and r["offset"] == 5 and r["epoch"] == epoch, f"after remove {r}")
+        h.check(publish(srv, "feed:h", 6) == {"offset": 6, "epoch": epoch}, "numbering goes on")
+        h.check(call(srv, "history", {"channel": "feed:h", "limit": "all"})[0] == 400, "a limit of the wrong type")
+
+
+@test
+def sdk_reads_history():
+    require_node()
+    with server(HIST) as srv:
+        for i in range(1, 4):
+            epoch = publish(srv, "feed:sh", {"i": i})["epoch"]
+        s = sdk(srv)
+        try:
+            s.next("connected")
+            s.cmd(subscribe="feed:sh")
+            s.next("subscribed", channel="feed:sh")
+            s.cmd(history="feed:sh", limit=-1)
+            ev = s.next("history", channel="feed:sh")
+            h.check(ev["epoch"] == epoch and ev["offset"] == 3 and
+                    ev["publications"] == [{"offset": i, "data": {"i": i}} for i in (1, 2, 3)], f"history {ev}")
+            s.cmd(history="feed:sh", limit=1, reverse=True, since={"offset": 3, "epoch": epoch})
+            ev = s.next("history", channel="feed:sh")
+            h.check(ev["publications"] == [{"offset": 2, "data": {"i": 2}}], f"since, reverse {ev}")
+        finally:
+            s.kill()
 
 
 @test

@@ -87,7 +87,7 @@ def bad_calls_get_their_answers():
                 "no data")
         h.check(call(srv, "publish", {"data": 1})[1]["error"]["code"] == 107, "no channel")
         h.check(call(srv, "publish", {"channel": "nope:x", "data": 1})[1]["error"]["code"] == 102, "unknown namespace")
-        h.check(call(srv, "history", {"channel": "a"})[1]["error"]["code"] == 108, "history not served yet")
+        h.check(call(srv, "history", {"channel": "a"})[1]["error"]["code"] == 108, "history where none is kept")
         h.check(call(srv, "publish", {"channel": "a", "data": "x" * 5000})[0] == 413, "over --max-http-body")
         sub = Raw(srv)  # after all that, the server still serves
         sub.call({"subscribe": {"channel": "a"}})

@@ -6,6 +6,7 @@
 //   {"subscribe": "chan"[, "token": T]} | {"unsubscribe": "chan"} |
 //   {"publish": "chan", "data": <json>} | {"disconnect": true} |
 //   {"drop": true}  (the transport breaks under the SDK: it reconnects and recovers) |
+//   {"history": "chan", "limit": N[, "since": {...}, "reverse": B]}  (a subscription's history) |
 //   {"token": T} | {"sub_token": "chan", "token": T}  (answers to token_needed)
 // stdout: one JSON event per line:
 //   {"event": "connected", "client": "...", "port": <local port>} |
@@ -19,6 +20,8 @@
 //   {"event": "token_needed"} | {"event": "sub_token_needed", "channel": C} |
 //   {"event": "server_subscribed", "channel": C} | {"event": "server_publication", "channel": C, "data": D} |
 //   {"event": "published", "channel": C} | {"event": "publish_error", "channel": C, "code": N} |
+//   {"event": "history", "channel": C, "publications": [{"offset": N, "data": D}...], "epoch": E,
+//    "offset": N} | {"event": "history_error", "channel": C, "code": N} |
 //   {"event": "error", "message": "..."}
 'use strict';
 const readline = require('readline');
@@ -129,6 +132,15 @@ rl.on('line', (line) => {
       (err) => emit({ event: 'publish_error', channel, code: err && err.code, message: String(err && err.message) }));
   } else if ('disconnect' in cmd) {
     client.disconnect();
+  } else if ('history' in cmd) {
+    const channel = cmd.history;
+    const opts = { limit: cmd.limit };
+    if (cmd.since) opts.since = cmd.since;
+    if (cmd.reverse) opts.reverse = true;
+    subs.get(channel).history(opts).then(
+      (r) => emit({ event: 'history', channel, epoch: r.epoch, offset: Number(r.offset),
+                    publications: r.publications.map((p) => ({ offset: Number(p.offset), data: p.data })) }),
+      (err) => emit({ event: 'history_error', channel, code: err && err.code }));
   } else if ('drop' in cmd) {
     if (lastSocket) lastSocket.terminate();
   }

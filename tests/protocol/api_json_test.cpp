@@ -1,4 +1,4 @@
-// protocol/api_json: the server API's publish and broadcast bodies, and its answers.
+// protocol/api_json: the server API's publish, broadcast and history bodies, and its answers.
 #include "protocol/api_json.hpp"
 
 #include <gtest/gtest.h>
@@ -20,49 +20,79 @@ TEST(ApiJson, Methods) {
 
 TEST(ApiJson, PublishKeepsTheDataBytes) {
   RequestParser p;
-  Publish out;
-  auto r = p.parse_publish(Method::publish, R"({"channel": "news", "data": { "a" : [1, 2.5] }, "tags": {"k": "v"}})", out);
+  Request out;
+  auto r = p.parse(Method::publish, R"({"channel": "news", "data": { "a" : [1, 2.5] }, "tags": {"k": "v"}})", out);
   ASSERT_EQ(r.error, ParseError::none) << r.what;
   ASSERT_EQ(out.channels.size(), 1u);
   EXPECT_EQ(out.channels[0], "news");
   EXPECT_EQ(out.data, R"({ "a" : [1, 2.5] })");
-  r = p.parse_publish(Method::publish, R"({"data":"text","channel":"c"})", out);
+  r = p.parse(Method::publish, R"({"data":"text","channel":"c"})", out);
   ASSERT_EQ(r.error, ParseError::none);
   EXPECT_EQ(out.data, "\"text\"");
-  r = p.parse_publish(Method::publish, R"({"channel":"c"})", out);  // missing data: the caller's 107
+  r = p.parse(Method::publish, R"({"channel":"c"})", out);  // missing data: the caller's 107
   ASSERT_EQ(r.error, ParseError::none);
   EXPECT_TRUE(out.data.empty());
 }
 
+TEST(ApiJson, HistoryRequests) {
+  RequestParser p;
+  Request out;
+  auto r = p.parse(Method::history, R"({"channel":"c","limit":-1,"reverse":true,"since":{"offset":7,"epoch":"ab","x":[1]}})",
+                   out);
+  ASSERT_EQ(r.error, ParseError::none) << r.what;
+  ASSERT_EQ(out.channels.size(), 1u);
+  EXPECT_EQ(out.limit, -1);
+  EXPECT_TRUE(out.reverse && out.has_since);
+  EXPECT_EQ(out.since_offset, 7u);
+  EXPECT_EQ(out.since_epoch, "ab");
+  r = p.parse(Method::history, R"({"channel":"c"})", out);  // the parser starts afresh
+  ASSERT_EQ(r.error, ParseError::none);
+  EXPECT_TRUE(out.limit == 0 && !out.reverse && !out.has_since && out.since_epoch.empty());
+  r = p.parse(Method::publish, R"({"channel":"c","data":1,"limit":5})", out);  // not publish's: ignored
+  ASSERT_EQ(r.error, ParseError::none);
+  EXPECT_EQ(out.limit, 0);
+  for (std::string_view bad : {R"({"channel":"c","limit":"5"})", R"({"channel":"c","since":3})",
+                               R"({"channel":"c","since":{"offset":-1}})", R"({"channel":"c","reverse":1})"}) {
+    EXPECT_EQ(p.parse(Method::history, bad, out).error, ParseError::wrong_type) << bad;
+  }
+  std::string answer;
+  std::string_view pubs[] = {R"({"data":1,"offset":3})"};
+  append_history_result(answer, pubs, "ep", 3);
+  EXPECT_EQ(answer, R"({"result":{"publications":[{"data":1,"offset":3}],"epoch":"ep","offset":3}})");
+  answer.clear();
+  append_publish_result(answer, 9, "ep");
+  EXPECT_EQ(answer, R"({"result":{"offset":9,"epoch":"ep"}})");
+}
+
 TEST(ApiJson, BroadcastChannels) {
   RequestParser p;
-  Publish out;
-  auto r = p.parse_publish(Method::broadcast, R"({"channels":["a","b:c"],"data":1})", out);
+  Request out;
+  auto r = p.parse(Method::broadcast, R"({"channels":["a","b:c"],"data":1})", out);
   ASSERT_EQ(r.error, ParseError::none) << r.what;
   ASSERT_EQ(out.channels.size(), 2u);
   EXPECT_EQ(out.channels[1], "b:c");
   EXPECT_EQ(out.data, "1");
-  r = p.parse_publish(Method::broadcast, R"({"channels":["a"],"data":1,"channels":["b"]})", out);
+  r = p.parse(Method::broadcast, R"({"channels":["a"],"data":1,"channels":["b"]})", out);
   ASSERT_EQ(r.error, ParseError::none);
   EXPECT_EQ(out.channels, (std::vector<std::string_view>{"b"}));  // a repeated key: the last holds
-  r = p.parse_publish(Method::broadcast, R"({"channel":"a","data":1})", out);  // "channel" is not broadcast's
+  r = p.parse(Method::broadcast, R"({"channel":"a","data":1})", out);  // "channel" is not broadcast's
   ASSERT_EQ(r.error, ParseError::none);
   EXPECT_TRUE(out.channels.empty());
   std::string many = R"({"data":1,"channels":[)";
   for (std::size_t i = 0; i <= RequestParser::kMaxBroadcastChannels; ++i) many += i ? ",\"x\"" : "\"x\"";
   many += "]}";
-  EXPECT_EQ(p.parse_publish(Method::broadcast, many, out).error, ParseError::wrong_type);
+  EXPECT_EQ(p.parse(Method::broadcast, many, out).error, ParseError::wrong_type);
 }
 
 TEST(ApiJson, BadBodies) {
   RequestParser p;
-  Publish out;
+  Request out;
   for (std::string_view body : {"", "not json", "[1]", R"({"channel":"a","data":1} x)", R"({"channel":"a","data":})",
                                 "{\"channel\":\"\xff\",\"data\":1}", R"({"channel":"a","data":1,"tags":{)"}) {
-    EXPECT_EQ(p.parse_publish(Method::publish, body, out).error, ParseError::not_json) << body;
+    EXPECT_EQ(p.parse(Method::publish, body, out).error, ParseError::not_json) << body;
   }
   for (std::string_view body : {R"({"channel":7,"data":1})", R"({"channels":"a","data":1})"}) {
-    EXPECT_EQ(p.parse_publish(body.find("channels") != std::string_view::npos ? Method::broadcast : Method::publish,
+    EXPECT_EQ(p.parse(body.find("channels") != std::string_view::npos ? Method::broadcast : Method::publish,
                               body, out).error,
               ParseError::wrong_type)
         << body;

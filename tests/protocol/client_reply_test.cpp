@@ -136,6 +136,18 @@ TEST(ClientReply, SubscribeResults) {
   EXPECT_EQ(out, R"({"push":{"channel":"c","pub":{"data":[1],"offset":8}}})");
 }
 
+TEST(ClientReply, HistoryResults) {
+  std::string out;
+  append_history_result(out, 6, {}, "ep", 0);
+  EXPECT_EQ(out, R"({"id":6,"history":{"epoch":"ep","offset":0}})");
+  out.clear();
+  std::string_view pubs[] = {R"({"data":1,"offset":2})", R"({"data":2,"offset":3})"};
+  append_history_result(out, 7, pubs, "ep", 3);
+  EXPECT_EQ(out, R"({"id":7,"history":{"publications":[{"data":1,"offset":2},{"data":2,"offset":3}],)"
+                 R"("epoch":"ep","offset":3}})");
+  EXPECT_TRUE(is_json(out));
+}
+
 TEST(ClientReply, StringsAreEscaped) {
   std::string out;
   append_json_string(out, std::string_view("a\"b\\c\n\r\t\x01\x1f/\xc3\xa9", 13));
