@@ -44,6 +44,7 @@ struct Conn {
   protocol::MessageReader reader{protocol::MessageRules{.max_message = 16u << 20, .allowed_rsv = 0, .require_mask = false}};
   std::uint32_t msg_len = 0;  // bytes of the message being received
   MessageTail tail;           // its last bytes, where the record is
+  std::uint64_t last_offset = 0;  // --channel with history: the last publication offset seen
   SendBuffer out;                   // frames (plaintext under TLS: encrypted at flush)
   std::unique_ptr<HandshakeState> hs;
   std::unique_ptr<TlsLink> tls;     // TLS runs only: from the TCP connect until the fd is closed

@@ -347,6 +347,9 @@ int run_share(const Options& opt, const Share& share, Link* parent) {
     s.other_messages += r.other_messages;
     s.lost += r.gaps;
     s.out_of_order += r.out_of_order;
+    s.offsets += r.offsets;
+    s.offset_gaps += r.offset_gaps;
+    s.offset_repeats += r.offset_repeats;
     s.send_skipped += r.send_skipped;
     s.window_resets += r.window_resets;
     for (std::size_t p = 0; p < published.size(); ++p) published[p] += r.published[p];

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <string_view>
 
 namespace ringcast::load {
 namespace {
@@ -89,6 +90,25 @@ bool parse_record(std::span<const std::uint8_t> tail, Record& out) noexcept {
     return false;
   }
   out = Record{static_cast<std::uint32_t>(p), static_cast<std::uint32_t>(s), t};
+  return true;
+}
+
+bool parse_push_offset(std::span<const std::uint8_t> tail, std::uint64_t& out) noexcept {
+  static constexpr std::string_view kKey = "\"offset\":", kEnd = "}}}";
+  if (tail.size() < kKey.size() + 1 + kEnd.size()) return false;
+  std::string_view t(reinterpret_cast<const char*>(tail.data()), tail.size());
+  if (!t.ends_with(kEnd)) return false;
+  t.remove_suffix(kEnd.size());
+  std::size_t digits = 0;
+  while (digits < t.size() && digits < 20 && t[t.size() - 1 - digits] >= '0' && t[t.size() - 1 - digits] <= '9') ++digits;
+  if (digits == 0 || !t.substr(0, t.size() - digits).ends_with(kKey)) return false;
+  std::uint64_t v = 0;
+  for (char ch : t.substr(t.size() - digits)) {
+    std::uint64_t d = static_cast<std::uint64_t>(ch - '0');
+    if (v > (UINT64_MAX - d) / 10) return false;
+    v = v * 10 + d;
+  }
+  out = v;
   return true;
 }
 

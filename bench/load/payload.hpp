@@ -26,13 +26,18 @@ std::size_t write_record_before(std::uint8_t* end, const Record& r) noexcept;
 // canonical one (decimal digits without leading zeros, fields in range, sequence >= 1).
 [[nodiscard]] bool parse_record(std::span<const std::uint8_t> tail, Record& out) noexcept;
 
+// The offset at the end of a Centrifugo publication push (`..."offset":N}}}`); false when
+// the push carries none (a channel without history).
+[[nodiscard]] bool parse_push_offset(std::span<const std::uint8_t> tail, std::uint64_t& out) noexcept;
+
 // The last bytes of a message being received, kept across its data chunks (fragments,
 // reads): all the record parser needs, so a message of any size costs a fixed 128 bytes.
 class MessageTail {
  public:
   // The record, then what a Centrifugo publication push writes after its data (--channel:
-  // `","info":{"user":"","client":"<36>"}}}}`, 71 bytes): 128 covers both.
-  static constexpr std::size_t kCapacity = 128;
+  // `","info":{"user":"","client":"<36>"},"offset":<up to 20>}}}`, up to 101 bytes): 160
+  // covers both.
+  static constexpr std::size_t kCapacity = 160;
 
   void clear() noexcept { len_ = 0; }
   // Appends a chunk, keeping only the newest kCapacity bytes of the message so far.

@@ -50,6 +50,9 @@ void Tally::add(const Tally& o) noexcept {
   other_messages += o.other_messages;
   lost += o.lost;
   out_of_order += o.out_of_order;
+  offsets += o.offsets;
+  offset_gaps += o.offset_gaps;
+  offset_repeats += o.offset_repeats;
   send_skipped += o.send_skipped;
   window_resets += o.window_resets;
   handshake.merge(o.handshake);
@@ -89,6 +92,11 @@ void print_human(const Summary& s) {
                 static_cast<unsigned long long>(s.lost), static_cast<unsigned long long>(s.out_of_order),
                 static_cast<unsigned long long>(s.protocol_errors), static_cast<unsigned long long>(s.other_messages),
                 static_cast<unsigned long long>(s.own_echoes));
+    if (s.offsets != 0) {
+      std::printf("  offsets       %llu seen, %llu skipped, %llu repeated or late\n",
+                  static_cast<unsigned long long>(s.offsets), static_cast<unsigned long long>(s.offset_gaps),
+                  static_cast<unsigned long long>(s.offset_repeats));
+    }
   }
   if (s.server.sampled) {
     const ServerUsage& v = s.server;
@@ -127,6 +135,8 @@ void print_json(const Summary& s) {
               "  \"own_echoes\": %llu,\n  \"send_skipped\": %llu,\n  \"window_resets\": %llu,\n",
               u(s.lost), u(s.out_of_order), u(s.protocol_errors), u(s.other_messages), u(s.own_echoes),
               u(s.send_skipped), u(s.window_resets));
+  std::printf("  \"offsets\": %llu,\n  \"offset_gaps\": %llu,\n  \"offset_repeats\": %llu,\n", u(s.offsets),
+              u(s.offset_gaps), u(s.offset_repeats));
   const ServerUsage& v = s.server;
   if (v.sampled) {
     std::string pids;

@@ -26,6 +26,9 @@ struct Tally {
   std::uint64_t connect_failures = 0, disconnects = 0, protocol_errors = 0;
   std::uint64_t sent = 0, deliveries = 0, delivered_bytes = 0, own_echoes = 0, other_messages = 0;
   std::uint64_t lost = 0, out_of_order = 0, send_skipped = 0, window_resets = 0;
+  // --channel into a channel with history: pushes carrying an offset, offsets a subscriber
+  // never saw (skipped), and offsets at or below one it had seen (repeated or late).
+  std::uint64_t offsets = 0, offset_gaps = 0, offset_repeats = 0;
   Histogram handshake;  // connect start -> 101 received
   Histogram latency;    // publisher send -> subscriber receive
 

@@ -16,6 +16,13 @@ void Worker::on_message(Conn& c) {
   std::span<const std::uint8_t> tail = c.tail.bytes();
   if (!opt_.channel.empty()) {
     if (channel_control(c)) return;
+    std::uint64_t offset = 0;
+    if (parse_push_offset(tail, offset)) {  // a channel with history numbers every push
+      ++res_.offsets;
+      if (c.last_offset != 0 && offset > c.last_offset + 1) res_.offset_gaps += offset - c.last_offset - 1;
+      if (offset <= c.last_offset) ++res_.offset_repeats;
+      c.last_offset = std::max(c.last_offset, offset);
+    }
     // A publication push: the record ends its data string, `|"` (info may follow).
     std::size_t end = tail.size();
     while (end >= 2 && !(tail[end - 2] == '|' && tail[end - 1] == '"')) --end;

@@ -22,6 +22,7 @@ struct WorkerResult {
   Histogram handshake;  // connect start -> 101 received
   std::uint64_t deliveries = 0, delivered_bytes = 0, own_echoes = 0, other_messages = 0;
   std::uint64_t gaps = 0, out_of_order = 0;
+  std::uint64_t offsets = 0, offset_gaps = 0, offset_repeats = 0;  // --channel with history
   std::uint64_t connect_failures = 0, disconnects = 0, protocol_errors = 0;
   std::uint64_t send_skipped = 0, window_resets = 0;
   std::uint32_t opened = 0;

@@ -238,5 +238,20 @@ TEST(MessageTail, OneByteChunksAndRepeatedUse) {
   EXPECT_FALSE(parse_record(t.bytes(), r));
 }
 
+TEST(Payload, PushOffsets) {
+  auto offset = [](std::string_view text, std::uint64_t& out) {
+    return parse_push_offset({reinterpret_cast<const std::uint8_t*>(text.data()), text.size()}, out);
+  };
+  std::uint64_t o = 0;
+  EXPECT_TRUE(offset(R"(...|t1|","info":{"user":"","client":"x"},"offset":42}}})", o));
+  EXPECT_EQ(o, 42u);
+  EXPECT_TRUE(offset(R"("offset":18446744073709551615}}})", o));
+  EXPECT_EQ(o, UINT64_MAX);
+  for (std::string_view bad : {R"(...|t1|"}}})", R"("offset":}}})", R"("offset":12}})", R"("offsets":12}}})",
+                               R"("offset":18446744073709551616}}})", R"(offset":1}}})"}) {
+    EXPECT_FALSE(offset(bad, o)) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace ringcast::load

@@ -71,6 +71,25 @@ def channel_fanout_two_seconds_nothing_lost():
 
 
 @test
+def channel_fanout_with_history_counts_every_offset():
+    cfg = os.path.join(tempfile.mkdtemp(prefix="ringcast-load-"), "history.json")
+    anyone = {"allow_subscribe_for_client": True, "allow_subscribe_for_anonymous": True,
+              "allow_publish_for_client": True, "allow_publish_for_anonymous": True}
+    with open(cfg, "w") as f:
+        json.dump({"client": {"allow_anonymous_connect_without_token": True, "ping_interval": "1s"},
+                   "channel": {"namespaces": [{"name": "feed", **anyone, "history_size": 100, "history_ttl": "60s",
+                                               "force_recovery": True}]}}, f)
+    with Server("--threads", "2", "--config", cfg) as srv:  # two publishers on two shards, one order
+        r = run_load("fanout", "-c", "50", "-p", "2", "-d", "2.5", "--channel", "feed:bench",
+                     srv.url("/connection/websocket"))
+    check_clean(r)
+    assert r["deliveries"] == r["messages_sent"] * 50 and r["offsets"] == r["deliveries"], \
+        f"{r['deliveries']} deliveries, {r['offsets']} with an offset, for {r['messages_sent']} messages"
+    assert r["offset_gaps"] == 0 and r["offset_repeats"] == 0, f"offsets: {r['offset_gaps']} skipped, " \
+        f"{r['offset_repeats']} repeated"
+
+
+@test
 def connect_burst_reaches_everyone():
     with Server() as srv:
         r = run_load("connect", "-c", "300", "-d", "0.5", "--burst", "3", "--server-pid", str(srv.proc.pid),
