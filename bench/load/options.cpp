@@ -59,7 +59,8 @@ options:
                           ws://127.0.0.1:9000/connection/websocket): every connection
                           connects anonymously, subscribers subscribe to NAME, publishers
                           send publish commands with the payload as a JSON string, and the
-                          record is read from inside each publication push
+                          record is read from inside each publication push (and its
+                          offset, where the channel keeps history, checked to run +1)
   -h, --help              this text
 
 Deliveries count messages received by subscribers only; a publisher's copy of its own

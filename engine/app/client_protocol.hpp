@@ -13,11 +13,16 @@
 // and at a ping what outlived its token by more than client.expired_close_delay ends:
 // the connection with 3005, a subscription with the 2501 unsubscribe push (the SDK renews
 // and comes back).
+// Where the namespace keeps history (engine/pubsub/history.hpp), publications are numbered
+// and a recoverable or positioned subscribe joins the channel's stream in order
+// (Session::subscribe_in_order), its reply carrying what a `recover` missed; `history`
+// reads the stream (engine/app/history_query.hpp).
 // Bad input gets the protocol's answer: an error reply for a refused command (102 unknown
 // namespace, 103 denied, 105 already subscribed, 106 channel limit, 108 not available
-// yet, 109 token expired: the SDK fetches a new one), the 3500 disconnect for a token that
-// is forged, malformed or for another user or channel (logged with the cause), the 3501
-// disconnect for a frame that is not commands, and never a crash.
+// yet, 109 token expired: the SDK fetches a new one, 112 a position in another epoch),
+// the 3500 disconnect for a token that is forged, malformed or for another user or
+// channel (logged with the cause), the 3501 disconnect for a frame that is not commands,
+// and never a crash.
 //
 // A channel is the pub/sub topic "\x01<channel>": no request path can hold that byte, so
 // channels never meet the chat rooms. A publication's push, with its publisher's info, is
