@@ -60,6 +60,10 @@ struct ChannelOptions {
   bool allow_history_for_client = false;      // any connection with a user may call history
   bool allow_history_for_subscriber = false;  // a subscriber of the channel may
   bool allow_history_for_anonymous = false;   // and, with one of those, anonymous ones
+  bool presence = false;                       // who is subscribed is kept (presence, presence_stats)
+  bool allow_presence_for_client = false;      // any connection with a user may ask
+  bool allow_presence_for_subscriber = false;  // a subscriber of the channel may
+  bool allow_presence_for_anonymous = false;   // and, with one of those, anonymous ones
   [[nodiscard]] bool has_history() const noexcept { return history_size > 0 && history_ttl.count() > 0; }
 };
 

@@ -99,6 +99,14 @@ struct Walker {
         ok = get_bool(value, at, ns.allow_history_for_subscriber);
       } else if (key == "allow_history_for_anonymous") {
         ok = get_bool(value, at, ns.allow_history_for_anonymous);
+      } else if (key == "presence") {
+        ok = get_bool(value, at, ns.presence);
+      } else if (key == "allow_presence_for_client") {
+        ok = get_bool(value, at, ns.allow_presence_for_client);
+      } else if (key == "allow_presence_for_subscriber") {
+        ok = get_bool(value, at, ns.allow_presence_for_subscriber);
+      } else if (key == "allow_presence_for_anonymous") {
+        ok = get_bool(value, at, ns.allow_presence_for_anonymous);
       } else if (key == "force_recovery_mode") {
         std::string mode;
         ok = get_string(value, at, mode);

@@ -21,6 +21,7 @@
 #include "engine/net/tls_context.hpp"
 #include "engine/pubsub/fanout.hpp"
 #include "engine/pubsub/history.hpp"
+#include "engine/pubsub/presence.hpp"
 #include "engine/pubsub/message.hpp"
 #include "engine/pubsub/subscriptions.hpp"
 #include "engine/pubsub/topic.hpp"
@@ -39,7 +40,8 @@ struct ShardGroup {
   Config config;
   unsigned shard_count = 1;
   TopicRegistry topics;
-  History history;  // channels' publication streams (the client protocol's history)
+  History history;    // channels' publication streams (the client protocol's history)
+  Presence presence;  // who is in each channel that keeps presence
   TlsContextStore tls;  // the certificate wss connections start with (loaded when configured)
   std::vector<std::unique_ptr<Shard>> shards;
   std::vector<const ShardMetrics*> metrics;
@@ -102,6 +104,7 @@ class Shard final : public ShardLoop, private HttpHost {
   [[nodiscard]] std::uint32_t find_topic(std::string_view topic) const override;
   bool publish_text(std::uint32_t topic, std::string_view text, bool in_order) override;
   [[nodiscard]] History& history() noexcept override { return group_.history; }
+  [[nodiscard]] Presence& presence() noexcept override { return group_.presence; }
   [[nodiscard]] ShardMetrics& counters() noexcept override { return metrics_; }
   void fail_handshake(Conn& c, std::uint32_t slot, int status, HandshakeFailure why);
   // An HTTP error answer (without its body for HEAD); then close, unless `keep_alive` (the

@@ -150,6 +150,20 @@ void append_publish_result(std::string& out, std::uint64_t offset, std::string_v
   out += "}}";
 }
 
+void append_presence_stats_result(std::string& out, std::size_t clients, std::size_t users) {
+  out += "{\"result\":{\"num_clients\":";
+  out += std::to_string(clients);
+  out += ",\"num_users\":";
+  out += std::to_string(users);
+  out += "}}";
+}
+
+void append_presence_result(std::string& out, std::span<const client::ClientInfo> clients) {
+  out += "{\"result\":{\"presence\":";
+  client::append_presence_map(out, clients);
+  out += "}}";
+}
+
 void append_history_result(std::string& out, std::span<const std::string_view> publications, std::string_view epoch,
                            std::uint64_t offset) {
   out += "{\"result\":{\"publications\":[";

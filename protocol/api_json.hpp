@@ -80,6 +80,10 @@ void append_empty_result(std::string& out);
 void append_publish_result(std::string& out, std::uint64_t offset, std::string_view epoch);
 // {"result":{"publications":[...],"epoch":"...","offset":N}}: `publications` as
 // client::append_publication wrote them.
+// {"result":{"num_clients":N,"num_users":M}}
+void append_presence_stats_result(std::string& out, std::size_t clients, std::size_t users);
+// {"result":{"presence":{"<client>":{...},...}}}
+void append_presence_result(std::string& out, std::span<const client::ClientInfo> clients);
 void append_history_result(std::string& out, std::span<const std::string_view> publications, std::string_view epoch,
                            std::uint64_t offset);
 // {"error":{"code":C,"message":"..."}}

@@ -145,6 +145,49 @@ void append_unsubscribe_push(std::string& out, std::string_view channel, std::ui
   out += "}}}";
 }
 
+void append_client_info(std::string& out, const ClientInfo& info) {
+  out += "{\"user\":";
+  append_json_string(out, info.user);
+  out += ",\"client\":";
+  append_json_string(out, info.client);
+  if (!info.conn_info.empty()) {
+    out += ",\"conn_info\":";
+    out += info.conn_info;
+  }
+  if (!info.chan_info.empty()) {
+    out += ",\"chan_info\":";
+    out += info.chan_info;
+  }
+  out += '}';
+}
+
+void append_presence_stats_result(std::string& out, std::uint32_t id, std::size_t clients, std::size_t users) {
+  append_id(out, id);
+  out += "\"presence_stats\":{\"num_clients\":";
+  append_uint(out, clients);
+  out += ",\"num_users\":";
+  append_uint(out, users);
+  out += "}}";
+}
+
+void append_presence_map(std::string& out, std::span<const ClientInfo> clients) {
+  out += '{';
+  for (std::size_t i = 0; i < clients.size(); ++i) {
+    if (i != 0) out += ',';
+    append_json_string(out, clients[i].client);
+    out += ':';
+    append_client_info(out, clients[i]);
+  }
+  out += '}';
+}
+
+void append_presence_result(std::string& out, std::uint32_t id, std::span<const ClientInfo> clients) {
+  append_id(out, id);
+  out += "\"presence\":{\"presence\":";
+  append_presence_map(out, clients);
+  out += "}}";
+}
+
 void append_publication(std::string& out, const Publication& pub) {
   out += '{';
   char sep = ' ';  // becomes ',' after the first field
@@ -158,19 +201,8 @@ void append_publication(std::string& out, const Publication& pub) {
     out += pub.data;
   }
   if (pub.info != nullptr) {
-    field("\"info\":{\"user\":");
-    append_json_string(out, pub.info->user);
-    out += ",\"client\":";
-    append_json_string(out, pub.info->client);
-    if (!pub.info->conn_info.empty()) {
-      out += ",\"conn_info\":";
-      out += pub.info->conn_info;
-    }
-    if (!pub.info->chan_info.empty()) {
-      out += ",\"chan_info\":";
-      out += pub.info->chan_info;
-    }
-    out += '}';
+    field("\"info\":");
+    append_client_info(out, *pub.info);
   }
   if (pub.offset != 0) {
     field("\"offset\":");

@@ -111,6 +111,16 @@ struct ClientInfo {
   std::string_view user, client, conn_info, chan_info;
 };
 
+// {"user":"...","client":"...","conn_info":...,"chan_info":...}
+void append_client_info(std::string& out, const ClientInfo& info);
+
+// {"id":N,"presence_stats":{"num_clients":N,"num_users":M}}
+void append_presence_stats_result(std::string& out, std::uint32_t id, std::size_t clients, std::size_t users);
+// {"id":N,"presence":{"presence":{"<client>":{<client info>},...}}}
+void append_presence_result(std::string& out, std::uint32_t id, std::span<const ClientInfo> clients);
+// The inner {"<client>":{...},...} of a presence answer (the server API's too).
+void append_presence_map(std::string& out, std::span<const ClientInfo> clients);
+
 // A publication as the protocol writes it: {"data":...,"info":{...},"offset":N} (offset 0
 // and a null info omitted).
 struct Publication {

@@ -11,6 +11,7 @@
 #include "engine/app/channel_topic.hpp"
 #include "engine/app/client_state.hpp"
 #include "engine/app/history_query.hpp"
+#include "engine/app/presence_copy.hpp"
 #include "engine/log.hpp"
 #include "engine/pubsub/encode.hpp"
 #include "engine/pubsub/topic.hpp"
@@ -47,6 +48,16 @@ client::Expiry expiry_at(std::int64_t expire_at, std::int64_t now) noexcept {
 
 // Centrifugo's expire_at claim overrides exp for how long the credentials hold (0: forever).
 std::int64_t lifetime_end(const protocol::JwtClaims& c) noexcept { return c.has_expire_at ? c.expire_at : c.exp; }
+
+// Takes `channel` out of the presence `st` recorded it in, if it did.
+void leave(const ClientProtocol& app, Session& s, ClientState& st, std::string_view channel) {
+  auto it = std::find(st.presence.begin(), st.presence.end(), channel);
+  if (it == st.presence.end()) return;
+  char id[37];
+  app.format_client_id(s.id(), id);
+  s.presence().remove(channel, {id, 36});
+  st.presence.erase(it);
+}
 
 // One frame's commands, answered into one reply frame. Thread-local: the App object is
 // shared by every shard, and these buffers keep their capacity from frame to frame.
@@ -95,8 +106,8 @@ class FrameHandler final : public client::CommandSink {
       case Method::refresh: return refresh(cmd);
       case Method::sub_refresh: return sub_refresh(cmd);
       case Method::history: return history(cmd);
-      case Method::presence:
-      case Method::presence_stats: return error(cmd, ErrorCode::not_available);
+      case Method::presence: return presence(cmd, false);
+      case Method::presence_stats: return presence(cmd, true);
       case Method::none:
       case Method::connect: break;
     }
@@ -119,6 +130,7 @@ class FrameHandler final : public client::CommandSink {
       std::erase_if(st->grants, [&](const ClientGrant& g) {
         if (g.expire_at == 0 || g.expire_at > sub_deadline) return false;
         if (std::uint32_t topic = s.find_topic(channel_topic(key_, g.channel)); topic != kNoTopic) s.unsubscribe(topic);
+        leave(app, s, *st, g.channel);
         client::append_unsubscribe_push(replies_, g.channel, client::kUnsubscribeExpired, "subscription expired");
         replies_ += '\n';
         return true;
@@ -141,12 +153,12 @@ class FrameHandler final : public client::CommandSink {
       if (!claims_.channel.empty()) return token_mismatch(TokenFailure::not_connection, "a subscription token to connect");
       std::int64_t end = lifetime_end(claims_);
       if (end != 0 && end <= now) return error(cmd, ErrorCode::expired);  // expire_at already past
-      if (!server_side_subscriptions()) return false;
       ClientState& st = client_state(*s_);
       st.user = claims_.sub;
       st.conn_info = claims_.info;
       st.expire_at = end;
       expiry = expiry_at(end, now);
+      if (!server_side_subscriptions()) return false;
     } else if (!cfg.allow_anonymous_connect_without_token) {
       return disconnect(client::kBadRequest, "no token, and client.allow_anonymous_connect_without_token is off");
     }
@@ -174,7 +186,10 @@ class FrameHandler final : public client::CommandSink {
       if (s_->subscriptions() >= app_->config().channel_limit) {
         return disconnect(client::kChannelLimit, "a channels claim over client.channel_limit");
       }
-      if (s_->subscribe(topic_key(ch))) server_subs_.push_back(ch);
+      if (s_->subscribe(topic_key(ch))) {
+        server_subs_.push_back(ch);
+        enter(*app_->config().options_for(ch), ch);
+      }
     }
     return true;
   }
@@ -282,6 +297,7 @@ class FrameHandler final : public client::CommandSink {
     }
     if (!s_->subscribe(topic_key(cmd.channel))) return error(cmd, ErrorCode::already_subscribed);
     if (!cmd.token.empty()) keep_grant(cmd.channel);
+    enter(*o, cmd.channel);
     if (cmd.id == 0) return true;
     next_line();
     client::append_expiry_result(replies_, cmd.id, Method::subscribe, expiry);
@@ -309,6 +325,7 @@ class FrameHandler final : public client::CommandSink {
     if (cmd.id != 0) client::append_subscribe_result(reply_, cmd.id, r);
     if (!s_->subscribe_in_order(topic_key(cmd.channel), as_bytes(reply_))) return error(cmd, ErrorCode::internal);
     if (!cmd.token.empty()) keep_grant(cmd.channel);
+    enter(o, cmd.channel);
     return true;
   }
 
@@ -373,10 +390,46 @@ class FrameHandler final : public client::CommandSink {
     return true;
   }
 
+  // Who is in a channel that keeps presence, or how many (the namespace must let this
+  // connection ask).
+  bool presence(const client::Command& cmd, bool stats) {
+    const ChannelOptions* o = channel_options(cmd);
+    if (o == nullptr) return disconnect_.code == 0;
+    if (!o->presence) return error(cmd, ErrorCode::not_available);
+    std::uint32_t topic = s_->find_topic(topic_key(cmd.channel));
+    bool subscriber = topic != kNoTopic && s_->subscribed(topic);
+    bool allowed = (o->allow_presence_for_client || (o->allow_presence_for_subscriber && subscriber)) &&
+                   (!user().empty() || o->allow_presence_for_anonymous);
+    if (!allowed) return error(cmd, ErrorCode::permission_denied);
+    if (cmd.id == 0) return true;
+    next_line();
+    if (stats) {
+      Presence::Stats st = s_->presence().stats(cmd.channel);
+      client::append_presence_stats_result(replies_, cmd.id, st.clients, st.users);
+    } else {
+      client::append_presence_result(replies_, cmd.id, present_.read(s_->presence(), cmd.channel));
+    }
+    return true;
+  }
+
+  // Records this connection in a channel that keeps presence (once it is subscribed).
+  void enter(const ChannelOptions& o, std::string_view channel) {
+    if (!o.presence) return;
+    ClientState& st = client_state(*s_);
+    const ClientGrant* g = st.grant(channel);
+    char id[37];
+    s_->presence().add(channel, client_id(id),
+                       {.user = st.user, .conn_info = st.conn_info, .chan_info = g != nullptr ? g->chan_info : ""});
+    st.presence.emplace_back(channel);
+  }
+
   bool unsubscribe(const client::Command& cmd) {
     if (cmd.channel.empty()) return disconnect(client::kBadRequest, "unsubscribe without a channel");
     if (std::uint32_t topic = s_->find_topic(topic_key(cmd.channel)); topic != kNoTopic) s_->unsubscribe(topic);
-    if (ClientState* st = find_client_state(*s_)) st->drop_grant(cmd.channel);
+    if (ClientState* st = find_client_state(*s_)) {
+      leave(*app_, *s_, *st, cmd.channel);
+      st->drop_grant(cmd.channel);
+    }
     return result(cmd);  // not subscribed: nothing to undo, the same answer
   }
 
@@ -471,6 +524,7 @@ class FrameHandler final : public client::CommandSink {
   const ClientProtocol* app_ = nullptr;
   Session* s_ = nullptr;
   ChannelPublisher publisher_;
+  PresenceCopy present_;
   std::vector<std::string_view> records_;  // a recovery's publications, views into a locked stream
   std::string replies_, key_, reply_;
   client::Disconnect disconnect_{};
@@ -526,6 +580,13 @@ void ClientProtocol::on_keepalive(Session& s, bool heard) {
   }
 }
 
-void ClientProtocol::on_close(Session& s) noexcept { forget_client_state(s); }
+void ClientProtocol::on_close(Session& s) noexcept {
+  if (ClientState* st = find_client_state(s); st != nullptr && !st->presence.empty()) {
+    char id[37];
+    format_client_id(s.id(), id);
+    for (const std::string& channel : st->presence) s.presence().remove(channel, {id, 36});
+  }
+  forget_client_state(s);
+}
 
 }  // namespace ringcast::engine

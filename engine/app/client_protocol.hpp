@@ -16,7 +16,8 @@
 // Where the namespace keeps history (engine/pubsub/history.hpp), publications are numbered
 // and a recoverable or positioned subscribe joins the channel's stream in order
 // (Session::subscribe_in_order), its reply carrying what a `recover` missed; `history`
-// reads the stream (engine/app/history_query.hpp).
+// reads the stream (engine/app/history_query.hpp). Where it keeps presence, subscriptions
+// are recorded (engine/pubsub/presence.hpp) for `presence` and `presence_stats`.
 // Bad input gets the protocol's answer: an error reply for a refused command (102 unknown
 // namespace, 103 denied, 105 already subscribed, 106 channel limit, 108 not available
 // yet, 109 token expired: the SDK fetches a new one, 112 a position in another epoch),

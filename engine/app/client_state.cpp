@@ -13,6 +13,7 @@ void clear(ClientState& c, std::uint32_t gen) noexcept {
   c.conn_info.clear();
   c.expire_at = 0;
   c.grants.clear();
+  c.presence.clear();
 }
 
 }  // namespace

@@ -28,6 +28,7 @@ struct ClientState {
   std::string conn_info;       // the token's `info` (raw JSON), "" when absent
   std::int64_t expire_at = 0;  // the connection's; 0: never
   std::vector<ClientGrant> grants;
+  std::vector<std::string> presence;  // channels it is recorded in (engine/pubsub/presence.hpp)
 
   [[nodiscard]] ClientGrant* grant(std::string_view channel) noexcept {
     for (ClientGrant& g : grants) {

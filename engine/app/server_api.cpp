@@ -6,6 +6,7 @@
 
 #include "engine/app/channel_publisher.hpp"
 #include "engine/app/history_query.hpp"
+#include "engine/app/presence_copy.hpp"
 #include "engine/log.hpp"
 #include "engine/pubsub/topic.hpp"
 #include "protocol/api_json.hpp"
@@ -31,6 +32,7 @@ struct Scratch {
   api::RequestParser parser;
   api::Request request;
   ChannelPublisher publisher;
+  PresenceCopy present;
   std::vector<std::string_view> records;  // a history answer's, views into a locked stream
   std::string answer;
 };
@@ -68,7 +70,7 @@ HttpApp::Answer ServerApi::answer(const protocol::HttpRequest& req, api::Method 
   Scratch& s = t_scratch;
   s.answer.clear();
   bool served = m == api::Method::publish || m == api::Method::broadcast || m == api::Method::history ||
-                m == api::Method::history_remove;
+                m == api::Method::history_remove || m == api::Method::presence || m == api::Method::presence_stats;
   if (!served) {
     api::append_error(s.answer, ErrorCode::not_available);
     return {.status = 200, .content_type = kJson, .body = s.answer};
@@ -82,8 +84,10 @@ HttpApp::Answer ServerApi::answer(const protocol::HttpRequest& req, api::Method 
   }
   if (m == api::Method::publish || m == api::Method::broadcast) {
     publish(m == api::Method::broadcast, host);
-  } else {
+  } else if (m == api::Method::history || m == api::Method::history_remove) {
     history(m == api::Method::history_remove, host);
+  } else {
+    presence(m == api::Method::presence_stats, host);
   }
   return {.status = 200, .content_type = kJson, .body = t_scratch.answer};
 }
@@ -123,6 +127,27 @@ void ServerApi::publish(bool broadcast, HttpHost& host) {
     }
   }
   if (broadcast) s.answer += "]}}";
+}
+
+void ServerApi::presence(bool stats, HttpHost& host) {
+  Scratch& s = t_scratch;
+  if (s.request.channels.empty()) {
+    api::append_error(s.answer, ErrorCode::bad_request);
+    return;
+  }
+  std::string_view channel = s.request.channels.front();
+  const ChannelOptions* o = channel_options(channel, s.answer);
+  if (o == nullptr) return;
+  if (!o->presence) {
+    api::append_error(s.answer, ErrorCode::not_available);
+    return;
+  }
+  if (stats) {
+    Presence::Stats st = host.presence().stats(channel);
+    api::append_presence_stats_result(s.answer, st.clients, st.users);
+  } else {
+    api::append_presence_result(s.answer, s.present.read(host.presence(), channel));
+  }
 }
 
 void ServerApi::history(bool remove, HttpHost& host) {

@@ -7,11 +7,12 @@
 // the publication's offset and epoch where the channel keeps history; a broadcast's holds
 // one response per channel, in order. `history` {"channel","limit","since","reverse"}
 // answers publications (up to the namespace's history_size) with the stream's epoch and
-// offset, `history_remove` {"channel"} drops them (108 where the channel keeps none). A
-// body that is not a JSON object or has a field of the wrong type is 400; a missing
-// channel or data is error 107, an unknown namespace 102 (in a 200 answer, as Centrifugo
-// does); an unknown method is 404, one ringcast does not serve yet (presence, ...) error
-// 108. Counted in
+// offset, `history_remove` {"channel"} drops them (108 where the channel keeps none);
+// `presence` and `presence_stats` {"channel"} answer who is subscribed, or how many
+// clients and users (108 where the namespace keeps no presence). A body that is not a
+// JSON object or has a field of the wrong type is 400; a missing channel or data is error
+// 107, an unknown namespace 102 (in a 200 answer, as Centrifugo does); an unknown method
+// is 404, one ringcast does not serve yet (channels, disconnect, ...) error 108. Counted in
 // ringcast_api_calls_total{method,status} and ringcast_publications_total{source="api"}. Bodies are bounded by
 // --max-http-body (413) and slow requests by --handshake-timeout.
 #pragma once
@@ -37,6 +38,7 @@ class ServerApi final : public HttpApp {
   // The parsed request's methods, answering into the thread's buffer.
   void publish(bool broadcast, HttpHost& host);
   void history(bool remove, HttpHost& host);
+  void presence(bool stats, HttpHost& host);
   [[nodiscard]] const ChannelOptions* channel_options(std::string_view channel, std::string& answer) const;
   const ClientProtocolConfig cfg_;  // a copy: the server moves its Config after the apps are made
 };

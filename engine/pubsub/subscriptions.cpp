@@ -73,7 +73,9 @@ bool Subscriptions::attach(std::uint32_t slot, std::uint32_t topic, SlowPolicy p
   Subscription* s = topic == kNoTopic ? nullptr : find(c, topic);
   if (s == nullptr || s->index != kNotJoined) return false;
   SubscriberList& list = lists_.get_or_create(topic);
-  if (list.size() == 0) list.policy = policy;
+  // A subscription that counts offsets must never be skipped: it tightens a list a plain
+  // subscriber made (its other subscribers are closed instead of skipped too).
+  if (list.size() == 0 || policy == SlowPolicy::insufficient_state) list.policy = policy;
   s->index = list.add(Subscriber{slot, c.gen});
   return true;
 }

@@ -25,6 +25,7 @@ class Subscriptions {
   // yet); false when it already is subscribed. attach() joins it.
   bool add_unjoined(std::uint32_t slot, std::uint32_t topic);
   // Joins a subscription add_unjoined recorded; false when there is none (unsubscribed since).
+  // `policy` is the list's if it is the first, or if it is insufficient_state.
   bool attach(std::uint32_t slot, std::uint32_t topic, SlowPolicy policy);
   // False when `slot` was not subscribed to `topic`.
   bool remove(std::uint32_t slot, std::uint32_t topic) noexcept;

@@ -16,6 +16,7 @@
 namespace ringcast::engine {
 
 class History;
+class Presence;
 class Shard;
 struct Conn;
 
@@ -53,8 +54,9 @@ class Session {
   // holding the lock that orders the topic (engine/pubsub/history.hpp), so every shard
   // delivers its publications in the order of these calls. False when memory ran out.
   bool publish_text(std::uint32_t topic, std::string_view text, bool in_order);
-  // The channels' publication streams (shared by every shard).
+  // The channels' publication streams and presence (shared by every shard).
   [[nodiscard]] History& history() noexcept;
+  [[nodiscard]] Presence& presence() noexcept;
   // The id of `topic`, or kNoTopic when nobody on any shard is subscribed to it.
   [[nodiscard]] std::uint32_t find_topic(std::string_view topic) const;
   [[nodiscard]] bool subscribed(std::uint32_t topic) const noexcept;

@@ -14,6 +14,7 @@
 namespace ringcast::engine {
 
 class History;
+class Presence;
 
 // The shard, as an HTTP endpoint sees it during a call.
 class HttpHost {
@@ -23,8 +24,9 @@ class HttpHost {
   // Encodes `text` once as a text frame and delivers it to every subscriber of `topic` on
   // every shard; false when memory for the frame ran out. `in_order`: Session::publish_text's.
   virtual bool publish_text(std::uint32_t topic, std::string_view text, bool in_order) = 0;
-  // The channels' publication streams (shared by every shard).
+  // The channels' publication streams and presence (shared by every shard).
   [[nodiscard]] virtual History& history() noexcept = 0;
+  [[nodiscard]] virtual Presence& presence() noexcept = 0;
   // This shard's counters.
   [[nodiscard]] virtual ShardMetrics& counters() noexcept = 0;
 

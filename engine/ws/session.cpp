@@ -73,6 +73,8 @@ bool Session::publish_text(std::uint32_t topic, std::string_view text, bool in_o
 
 History& Session::history() noexcept { return shard_.group_.history; }
 
+Presence& Session::presence() noexcept { return shard_.group_.presence; }
+
 std::uint32_t Session::find_topic(std::string_view topic) const { return shard_.group_.topics.find(topic); }
 
 bool Session::subscribed(std::uint32_t topic) const noexcept { return shard_.subs_.contains(slot_, topic); }

@@ -74,7 +74,8 @@ TEST(ConfigFile, ReadsHistoryAndRecovery) {
       "channel": {"history_meta_ttl": "1h", "namespaces": [
         {"name": "feed", "history_size": 100, "history_ttl": "300s", "force_recovery": true, "allow_positioning": true},
         {"name": "price", "history_size": 1, "history_ttl": "1h", "allow_recovery": true, "force_positioning": true,
-         "force_recovery_mode": "cache"}]}})", cfg).error, "");
+         "force_recovery_mode": "cache", "presence": true, "allow_presence_for_subscriber": true,
+         "allow_presence_for_anonymous": true, "allow_history_for_client": true}]}})", cfg).error, "");
   EXPECT_EQ(cfg.recovery_max_publication_limit, 50u);
   EXPECT_EQ(cfg.history_meta_ttl, std::chrono::hours(1));
   const ChannelOptions* feed = cfg.options_for("feed:btc");
@@ -86,6 +87,8 @@ TEST(ConfigFile, ReadsHistoryAndRecovery) {
   const ChannelOptions* price = cfg.options_for("price:btc");
   ASSERT_NE(price, nullptr);
   EXPECT_TRUE(price->allow_recovery && price->force_positioning && price->cache_recovery && !price->force_recovery);
+  EXPECT_TRUE(price->presence && price->allow_presence_for_subscriber && price->allow_presence_for_anonymous &&
+              !price->allow_presence_for_client && price->allow_history_for_client && !feed->presence);
   EXPECT_FALSE(cfg.options_for("other")->has_history());
 }
 

@@ -18,6 +18,13 @@ std::uint64_t append(Stream& s, std::int64_t now, const std::string& text) {
   return s.append(now, [&](std::uint64_t offset, std::string& out) { out = text + "@" + std::to_string(offset); });
 }
 
+// "prefix<n>" (built by appending: GCC 12's -O3 -Wrestrict misfires on "lit" + std::string).
+std::string name(const char* prefix, int n) {
+  std::string out = prefix;
+  out += std::to_string(n);
+  return out;
+}
+
 std::vector<std::string> records(const Stream& s) {
   std::vector<std::string> out;
   for (std::uint64_t o = s.first(); o <= s.top(); ++o) out.emplace_back(s.at(o));
@@ -88,10 +95,10 @@ TEST(History, AStreamUnusedPastItsMetaTtlComesBackWithANewEpoch) {
 
 TEST(History, ASweepForgetsWhatOutlivedItsMetaTtl) {
   History h;
-  for (int i = 0; i < 200; ++i) (void)h.open("old" + std::to_string(i), kLimits, 0, true);
+  for (int i = 0; i < 200; ++i) (void)h.open(name("old", i), kLimits, 0, true);
   EXPECT_EQ(h.streams(), 200u);
   // New streams in every bucket, past the old ones' meta TTL: each bucket sweeps once.
-  for (int i = 0; i < 400; ++i) (void)h.open("new" + std::to_string(i), kLimits, 61'000, true);
+  for (int i = 0; i < 400; ++i) (void)h.open(name("new", i), kLimits, 61'000, true);
   EXPECT_EQ(h.streams(), 400u);
 }
 
@@ -110,7 +117,7 @@ TEST(History, ClearKeepsOffsetAndEpoch) {
 TEST(History, EpochsDiffer) {
   History h;
   std::set<std::string> epochs;
-  for (int i = 0; i < 100; ++i) epochs.emplace(h.open("c" + std::to_string(i), kLimits, 0, true)->epoch());
+  for (int i = 0; i < 100; ++i) epochs.emplace(h.open(name("c", i), kLimits, 0, true)->epoch());
   EXPECT_EQ(epochs.size(), 100u);
 }
 

@@ -78,6 +78,10 @@ TEST(Subscriptions, RemovingAnUnjoinedOneLeavesTheListAlone) {
   EXPECT_EQ(f.lists.find(5)->policy, SlowPolicy::insufficient_state);
   f.subs.clear(a, [](std::uint32_t) {});
   EXPECT_EQ(f.lists.find(5), nullptr);
+  ASSERT_TRUE(f.subs.add(b, 6, SlowPolicy::drop));  // a plain subscriber made the list
+  ASSERT_TRUE(f.subs.add_unjoined(a, 6));
+  ASSERT_TRUE(f.subs.attach(a, 6, SlowPolicy::insufficient_state));
+  EXPECT_EQ(f.lists.find(6)->policy, SlowPolicy::insufficient_state);  // never skipped
 }
 
 TEST(Subscriptions, ClearDropsEveryListEntryAndReportsEachTopic) {

@@ -7,6 +7,7 @@
 //   {"publish": "chan", "data": <json>} | {"disconnect": true} |
 //   {"drop": true}  (the transport breaks under the SDK: it reconnects and recovers) |
 //   {"history": "chan", "limit": N[, "since": {...}, "reverse": B]}  (a subscription's history) |
+//   {"presence_stats": "chan"} | {"presence": "chan"}  (a subscription's) |
 //   {"token": T} | {"sub_token": "chan", "token": T}  (answers to token_needed)
 // stdout: one JSON event per line:
 //   {"event": "connected", "client": "...", "port": <local port>} |
@@ -22,6 +23,9 @@
 //   {"event": "published", "channel": C} | {"event": "publish_error", "channel": C, "code": N} |
 //   {"event": "history", "channel": C, "publications": [{"offset": N, "data": D}...], "epoch": E,
 //    "offset": N} | {"event": "history_error", "channel": C, "code": N} |
+//   {"event": "presence_stats", "channel": C, "clients": N, "users": N} |
+//   {"event": "presence", "channel": C, "clients": {<client id>: {"user": U, ...}}} |
+//   {"event": "presence_error", "channel": C, "code": N} |
 //   {"event": "error", "message": "..."}
 'use strict';
 const readline = require('readline');
@@ -141,6 +145,16 @@ rl.on('line', (line) => {
       (r) => emit({ event: 'history', channel, epoch: r.epoch, offset: Number(r.offset),
                     publications: r.publications.map((p) => ({ offset: Number(p.offset), data: p.data })) }),
       (err) => emit({ event: 'history_error', channel, code: err && err.code }));
+  } else if ('presence_stats' in cmd) {
+    const channel = cmd.presence_stats;
+    subs.get(channel).presenceStats().then(
+      (r) => emit({ event: 'presence_stats', channel, clients: r.numClients, users: r.numUsers }),
+      (err) => emit({ event: 'presence_error', channel, code: err && err.code }));
+  } else if ('presence' in cmd) {
+    const channel = cmd.presence;
+    subs.get(channel).presence().then(
+      (r) => emit({ event: 'presence', channel, clients: r.clients }),
+      (err) => emit({ event: 'presence_error', channel, code: err && err.code }));
   } else if ('drop' in cmd) {
     if (lastSocket) lastSocket.terminate();
   }

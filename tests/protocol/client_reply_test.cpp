@@ -148,6 +148,22 @@ TEST(ClientReply, HistoryResults) {
   EXPECT_TRUE(is_json(out));
 }
 
+TEST(ClientReply, PresenceResults) {
+  std::string out;
+  append_presence_stats_result(out, 8, 3, 2);
+  EXPECT_EQ(out, R"({"id":8,"presence_stats":{"num_clients":3,"num_users":2}})");
+  out.clear();
+  ClientInfo clients[] = {{.user = "ann", .client = "c1", .conn_info = "{}", .chan_info = ""},
+                          {.user = "", .client = "c2", .conn_info = "", .chan_info = "[1]"}};
+  append_presence_result(out, 9, clients);
+  EXPECT_EQ(out, R"({"id":9,"presence":{"presence":{"c1":{"user":"ann","client":"c1","conn_info":{}},)"
+                 R"("c2":{"user":"","client":"c2","chan_info":[1]}}}})");
+  EXPECT_TRUE(is_json(out));
+  out.clear();
+  append_presence_result(out, 10, {});
+  EXPECT_EQ(out, R"({"id":10,"presence":{"presence":{}}})");
+}
+
 TEST(ClientReply, StringsAreEscaped) {
   std::string out;
   append_json_string(out, std::string_view("a\"b\\c\n\r\t\x01\x1f/\xc3\xa9", 13));
