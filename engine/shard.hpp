@@ -40,6 +40,7 @@ struct ShardGroup {
   Config config;
   unsigned shard_count = 1;
   TopicRegistry topics;
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   History history;    // channels' publication streams (the client protocol's history)
   Presence presence;  // who is in each channel that keeps presence
   TlsContextStore tls;  // the certificate wss connections start with (loaded when configured)
@@ -105,6 +106,9 @@ class Shard final : public ShardLoop, private HttpHost {
   bool publish_text(std::uint32_t topic, std::string_view text, bool in_order) override;
   [[nodiscard]] History& history() noexcept override { return group_.history; }
   [[nodiscard]] Presence& presence() noexcept override { return group_.presence; }
+  [[nodiscard]] const TopicRegistry& topics() const noexcept override { return group_.topics; }
+  [[nodiscard]] std::uint64_t connections() const noexcept override;
+  [[nodiscard]] std::uint64_t uptime_seconds() const noexcept override;
   [[nodiscard]] ShardMetrics& counters() noexcept override { return metrics_; }
   void fail_handshake(Conn& c, std::uint32_t slot, int status, HandshakeFailure why);
   // An HTTP error answer (without its body for HEAD); then close, unless `keep_alive` (the

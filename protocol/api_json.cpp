@@ -112,6 +112,8 @@ struct RequestParser::Impl {
         if (auto e = v.get_bool().get(out.reverse)) return json::failure(e, "reverse is not a boolean");
       } else if (key == "since" && history) {
         if (auto bad = since(v, out)) return bad;
+      } else if (key == "pattern" && method == Method::channels) {
+        if (auto e = v.get_string().get(out.pattern)) return json::failure(e, "pattern is not a string");
       } else if (auto bad = json::check(v, 1)) {
         return bad;
       }
@@ -132,6 +134,7 @@ RequestParser::Result RequestParser::parse(Method method, std::string_view body,
   out.has_since = out.reverse = false;
   out.since_offset = 0;
   out.since_epoch = {};
+  out.pattern = {};
   Result r;
   if (auto bad = impl_->request(body, method, out)) {
     r.error = bad->fault == json::Fault::wrong_type ? ParseError::wrong_type : ParseError::not_json;
@@ -148,6 +151,34 @@ void append_publish_result(std::string& out, std::uint64_t offset, std::string_v
   out += ",\"epoch\":";
   client::append_json_string(out, epoch);
   out += "}}";
+}
+
+void append_channels_result(std::string& out, std::span<const ChannelCount> channels) {
+  out += "{\"result\":{\"channels\":{";
+  for (std::size_t i = 0; i < channels.size(); ++i) {
+    if (i != 0) out += ',';
+    client::append_json_string(out, channels[i].channel);
+    out += ":{\"num_clients\":";
+    out += std::to_string(channels[i].clients);
+    out += '}';
+  }
+  out += "}}}";
+}
+
+void append_info_result(std::string& out, const NodeInfo& node) {
+  out += "{\"result\":{\"nodes\":[{\"uid\":";
+  client::append_json_string(out, node.uid);
+  out += ",\"name\":";
+  client::append_json_string(out, node.name);
+  out += ",\"version\":";
+  client::append_json_string(out, node.version);
+  out += ",\"num_clients\":";
+  out += std::to_string(node.clients);
+  out += ",\"num_channels\":";
+  out += std::to_string(node.channels);
+  out += ",\"uptime\":";
+  out += std::to_string(node.uptime_seconds);
+  out += "}]}}";
 }
 
 void append_presence_stats_result(std::string& out, std::size_t clients, std::size_t users) {

@@ -44,6 +44,7 @@ struct Request {
   bool has_since = false, reverse = false;
   std::uint64_t since_offset = 0;
   std::string_view since_epoch;
+  std::string_view pattern;  // channels: a glob over channel names; empty: all
 };
 
 enum class ParseError : std::uint8_t {
@@ -80,6 +81,21 @@ void append_empty_result(std::string& out);
 void append_publish_result(std::string& out, std::uint64_t offset, std::string_view epoch);
 // {"result":{"publications":[...],"epoch":"...","offset":N}}: `publications` as
 // client::append_publication wrote them.
+// {"result":{"channels":{"<channel>":{"num_clients":N},...}}}
+struct ChannelCount {
+  std::string_view channel;
+  std::uint64_t clients = 0;
+};
+void append_channels_result(std::string& out, std::span<const ChannelCount> channels);
+
+// {"result":{"nodes":[{"uid":...,"name":...,"version":...,"num_clients":N,"num_channels":C,
+//  "uptime":S}]}}: one node (this process).
+struct NodeInfo {
+  std::string_view uid, name, version;
+  std::uint64_t clients = 0, channels = 0, uptime_seconds = 0;
+};
+void append_info_result(std::string& out, const NodeInfo& node);
+
 // {"result":{"num_clients":N,"num_users":M}}
 void append_presence_stats_result(std::string& out, std::size_t clients, std::size_t users);
 // {"result":{"presence":{"<client>":{...},...}}}

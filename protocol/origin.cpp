@@ -13,16 +13,16 @@ bool equal_folded(std::string_view a, std::string_view b) noexcept {
   return true;
 }
 
-}  // namespace
-
-bool glob_match(std::string_view pattern, std::string_view text) noexcept {
+template <bool kFold>
+bool glob(std::string_view pattern, std::string_view text) noexcept {
+  auto same = [](char x, char y) { return kFold ? fold(x) == fold(y) : x == y; };
   // One backtrack point: at worst pattern x text steps, never exponential.
   std::size_t p = 0, t = 0, star = std::string_view::npos, resume = 0;
   while (t < text.size()) {
     if (p < pattern.size() && pattern[p] == '*') {
       star = p++;
       resume = t;
-    } else if (p < pattern.size() && fold(pattern[p]) == fold(text[t])) {
+    } else if (p < pattern.size() && same(pattern[p], text[t])) {
       ++p;
       ++t;
     } else if (star != std::string_view::npos) {
@@ -35,6 +35,12 @@ bool glob_match(std::string_view pattern, std::string_view text) noexcept {
   while (p < pattern.size() && pattern[p] == '*') ++p;
   return p == pattern.size();
 }
+
+}  // namespace
+
+bool glob_match(std::string_view pattern, std::string_view text) noexcept { return glob<true>(pattern, text); }
+
+bool glob_match_exact(std::string_view pattern, std::string_view text) noexcept { return glob<false>(pattern, text); }
 
 bool origin_allowed(std::string_view origin, std::string_view host, std::span<const std::string> allowed) noexcept {
   if (origin.empty()) return true;

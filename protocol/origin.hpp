@@ -16,7 +16,9 @@ namespace ringcast::protocol {
 [[nodiscard]] bool origin_allowed(std::string_view origin, std::string_view host,
                                   std::span<const std::string> allowed) noexcept;
 
-// `text` matches `pattern` (`*`: any run, possibly empty), ASCII case folded.
+// `text` matches `pattern` (`*`: any run, possibly empty), ASCII case folded (origins) or
+// not (channel names: glob_match_exact).
 [[nodiscard]] bool glob_match(std::string_view pattern, std::string_view text) noexcept;
+[[nodiscard]] bool glob_match_exact(std::string_view pattern, std::string_view text) noexcept;
 
 }  // namespace ringcast::protocol

@@ -7,9 +7,11 @@
 
 namespace ringcast::engine {
 
+inline constexpr std::string_view kChannelTopicPrefix = "\x01";
+
 // Builds the topic of `channel` in `buf` and returns it.
 inline std::string_view channel_topic(std::string& buf, std::string_view channel) {
-  buf.assign(1, '\x01');
+  buf.assign(kChannelTopicPrefix);
   buf.append(channel);
   return buf;
 }

@@ -1,13 +1,20 @@
 #include "engine/app/server_api.hpp"
 
 #include <openssl/crypto.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <iterator>
 
 #include <string>
 
 #include "engine/app/channel_publisher.hpp"
+#include "engine/app/channel_topic.hpp"
 #include "engine/app/history_query.hpp"
 #include "engine/app/presence_copy.hpp"
 #include "engine/log.hpp"
+#include "protocol/origin.hpp"
 #include "engine/pubsub/topic.hpp"
 #include "protocol/api_json.hpp"
 #include "protocol/client_reply.hpp"
@@ -32,6 +39,9 @@ struct Scratch {
   api::RequestParser parser;
   api::Request request;
   ChannelPublisher publisher;
+  std::vector<std::string> names;  // channels: copied out of the registry's lock
+  std::vector<std::uint64_t> counts;
+  std::vector<api::ChannelCount> listed;
   PresenceCopy present;
   std::vector<std::string_view> records;  // a history answer's, views into a locked stream
   std::string answer;
@@ -39,6 +49,19 @@ struct Scratch {
 thread_local Scratch t_scratch;
 
 }  // namespace
+
+ServerApi::ServerApi(const ClientProtocolConfig& cfg, std::string_view version) : cfg_(cfg), version_(version) {
+  std::uint8_t r[16] = {};
+  if (getrandom(r, sizeof r, 0) < 0) std::fill(std::begin(r), std::end(r), 0);  // still a well-formed id
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (std::size_t i = 0; i < sizeof r; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) uid_ += '-';
+    uid_ += kHex[r[i] >> 4];
+    uid_ += kHex[r[i] & 15];
+  }
+  char host[256] = {};
+  name_ = gethostname(host, sizeof host - 1) == 0 ? host : "ringcast";
+}
 
 HttpApp::Answer ServerApi::on_request(const protocol::HttpRequest& req, std::string_view method,
                                       std::span<const std::uint8_t> body, HttpHost& host) {
@@ -70,7 +93,8 @@ HttpApp::Answer ServerApi::answer(const protocol::HttpRequest& req, api::Method 
   Scratch& s = t_scratch;
   s.answer.clear();
   bool served = m == api::Method::publish || m == api::Method::broadcast || m == api::Method::history ||
-                m == api::Method::history_remove || m == api::Method::presence || m == api::Method::presence_stats;
+                m == api::Method::history_remove || m == api::Method::presence || m == api::Method::presence_stats ||
+                m == api::Method::channels || m == api::Method::info;
   if (!served) {
     api::append_error(s.answer, ErrorCode::not_available);
     return {.status = 200, .content_type = kJson, .body = s.answer};
@@ -86,8 +110,12 @@ HttpApp::Answer ServerApi::answer(const protocol::HttpRequest& req, api::Method 
     publish(m == api::Method::broadcast, host);
   } else if (m == api::Method::history || m == api::Method::history_remove) {
     history(m == api::Method::history_remove, host);
-  } else {
+  } else if (m == api::Method::presence || m == api::Method::presence_stats) {
     presence(m == api::Method::presence_stats, host);
+  } else if (m == api::Method::channels) {
+    channels(host);
+  } else {
+    info(host);
   }
   return {.status = 200, .content_type = kJson, .body = t_scratch.answer};
 }
@@ -127,6 +155,34 @@ void ServerApi::publish(bool broadcast, HttpHost& host) {
     }
   }
   if (broadcast) s.answer += "]}}";
+}
+
+// The channels with subscribers now (on any shard), matching the request's glob pattern.
+void ServerApi::channels(HttpHost& host) {
+  Scratch& s = t_scratch;
+  s.names.clear();
+  s.counts.clear();
+  host.topics().for_each(kChannelTopicPrefix, [&](std::string_view topic, std::uint64_t subscribers) {
+    std::string_view channel = topic.substr(kChannelTopicPrefix.size());
+    if (s.request.pattern.empty() || protocol::glob_match_exact(s.request.pattern, channel)) {
+      s.names.emplace_back(channel);
+      s.counts.push_back(subscribers);
+    }
+  });
+  s.listed.clear();
+  for (std::size_t i = 0; i < s.names.size(); ++i) s.listed.push_back({.channel = s.names[i], .clients = s.counts[i]});
+  api::append_channels_result(s.answer, s.listed);
+}
+
+void ServerApi::info(HttpHost& host) {
+  std::uint64_t channels = 0;
+  host.topics().for_each(kChannelTopicPrefix, [&](std::string_view, std::uint64_t) { ++channels; });
+  api::append_info_result(t_scratch.answer, {.uid = uid_,
+                                             .name = name_,
+                                             .version = version_,
+                                             .clients = host.connections(),
+                                             .channels = channels,
+                                             .uptime_seconds = host.uptime_seconds()});
 }
 
 void ServerApi::presence(bool stats, HttpHost& host) {

@@ -9,12 +9,13 @@
 // answers publications (up to the namespace's history_size) with the stream's epoch and
 // offset, `history_remove` {"channel"} drops them (108 where the channel keeps none);
 // `presence` and `presence_stats` {"channel"} answer who is subscribed, or how many
-// clients and users (108 where the namespace keeps no presence). A body that is not a
+// clients and users (108 where the namespace keeps no presence); `channels` {"pattern"}
+// lists the channels with subscribers and `info` describes the node. A body that is not a
 // JSON object or has a field of the wrong type is 400; a missing channel or data is error
 // 107, an unknown namespace 102 (in a 200 answer, as Centrifugo does); an unknown method
-// is 404, one ringcast does not serve yet (channels, disconnect, ...) error 108. Counted in
-// ringcast_api_calls_total{method,status} and ringcast_publications_total{source="api"}. Bodies are bounded by
-// --max-http-body (413) and slow requests by --handshake-timeout.
+// is 404, one ringcast does not serve yet error 108. Counted in
+// ringcast_api_calls_total{method,status} and ringcast_publications_total{source="api"}.
+// Bodies are bounded by --max-http-body (413) and slow requests by --handshake-timeout.
 #pragma once
 #include <string>
 #include <string_view>
@@ -27,7 +28,7 @@ namespace ringcast::engine {
 
 class ServerApi final : public HttpApp {
  public:
-  explicit ServerApi(const ClientProtocolConfig& cfg) : cfg_(cfg) {}
+  ServerApi(const ClientProtocolConfig& cfg, std::string_view version);
   Answer on_request(const protocol::HttpRequest& req, std::string_view method, std::span<const std::uint8_t> body,
                     HttpHost& host) override;
 
@@ -39,8 +40,12 @@ class ServerApi final : public HttpApp {
   void publish(bool broadcast, HttpHost& host);
   void history(bool remove, HttpHost& host);
   void presence(bool stats, HttpHost& host);
+  void channels(HttpHost& host);
+  void info(HttpHost& host);
   [[nodiscard]] const ChannelOptions* channel_options(std::string_view channel, std::string& answer) const;
   const ClientProtocolConfig cfg_;  // a copy: the server moves its Config after the apps are made
+  std::string_view version_;
+  std::string uid_, name_;  // the node's, for `info`: random per process; the host name
 };
 
 }  // namespace ringcast::engine

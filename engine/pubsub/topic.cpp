@@ -4,8 +4,9 @@ namespace ringcast::engine {
 
 std::uint32_t TopicRegistry::acquire(std::string_view name) {
   std::lock_guard lock(mu_);
-  auto [it, inserted] = by_name_.try_emplace(std::string(name), Entry{next_id_, 0});
-  if (inserted) {
+  auto it = by_name_.find(name);
+  if (it == by_name_.end()) {
+    it = by_name_.emplace(std::string(name), Entry{next_id_, 0}).first;
     by_id_.emplace(next_id_, &it->first);
     ++next_id_;
   }
@@ -26,7 +27,7 @@ void TopicRegistry::release(std::uint32_t id) {
 
 std::uint32_t TopicRegistry::find(std::string_view name) const {
   std::lock_guard lock(mu_);
-  auto it = by_name_.find(std::string(name));
+  auto it = by_name_.find(name);
   return it == by_name_.end() ? kNoTopic : it->second.id;
 }
 

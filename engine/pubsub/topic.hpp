@@ -27,14 +27,27 @@ class TopicRegistry {
   // The id for `name`, or kNoTopic when nobody is subscribed to it.
   [[nodiscard]] std::uint32_t find(std::string_view name) const;
   [[nodiscard]] std::size_t size() const;
+  // f(name, subscribers) for every topic whose name starts with `prefix`, under the lock:
+  // f must not call back into the registry.
+  template <typename F>
+  void for_each(std::string_view prefix, F&& f) const {
+    std::lock_guard lock(mu_);
+    for (const auto& [name, e] : by_name_) {
+      if (std::string_view(name).starts_with(prefix)) f(std::string_view(name), e.subscribers);
+    }
+  }
 
  private:
   struct Entry {
     std::uint32_t id;
     std::uint64_t subscribers;
   };
+  struct NameHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  };
   mutable std::mutex mu_;
-  std::unordered_map<std::string, Entry> by_name_;
+  std::unordered_map<std::string, Entry, NameHash, std::equal_to<>> by_name_;  // looked up without a copy
   std::unordered_map<std::uint32_t, const std::string*> by_id_;  // keys of by_name_ (node-stable)
   std::uint32_t next_id_ = 0;
 };

@@ -15,6 +15,7 @@ namespace ringcast::engine {
 
 class History;
 class Presence;
+class TopicRegistry;
 
 // The shard, as an HTTP endpoint sees it during a call.
 class HttpHost {
@@ -29,6 +30,11 @@ class HttpHost {
   [[nodiscard]] virtual Presence& presence() noexcept = 0;
   // This shard's counters.
   [[nodiscard]] virtual ShardMetrics& counters() noexcept = 0;
+  // Every shard's topics (the registry they share).
+  [[nodiscard]] virtual const TopicRegistry& topics() const noexcept = 0;
+  // WebSocket connections open on every shard, and seconds since the server started.
+  [[nodiscard]] virtual std::uint64_t connections() const noexcept = 0;
+  [[nodiscard]] virtual std::uint64_t uptime_seconds() const noexcept = 0;
 
  protected:
   ~HttpHost() = default;

@@ -130,6 +130,17 @@ void Shard::on_handshake_bytes(Conn& c, std::uint32_t slot, const std::uint8_t* 
 
 std::uint32_t Shard::find_topic(std::string_view topic) const { return group_.topics.find(topic); }
 
+std::uint64_t Shard::connections() const noexcept {
+  std::uint64_t n = 0;
+  for (const ShardMetrics* m : group_.metrics) n += m->connections.get();
+  return n;
+}
+
+std::uint64_t Shard::uptime_seconds() const noexcept {
+  auto up = std::chrono::steady_clock::now() - group_.started;
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(up).count());
+}
+
 bool Shard::publish_text(std::uint32_t topic, std::string_view text, bool in_order) {
   Frame* f = encode_frame(&frames_, protocol::Opcode::text,
                           {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()});

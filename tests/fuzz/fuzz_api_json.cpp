@@ -1,8 +1,8 @@
 // libFuzzer target for protocol/api_json: the input is a server API body, parsed as a
-// publish, a broadcast and a history request. Invariants: every `data` handed over is JSON
+// publish, a broadcast, a history and a channels request. Invariants: every `data` handed over is JSON
 // (published again in a body of ours it parses, to the same bytes); a publish or history
 // names at most one channel and a broadcast at most kMaxBroadcastChannels; only history
-// reads limit, since and reverse; the same body gives the same answer twice; nothing
+// reads limit, since and reverse, only channels a pattern; the same body gives the same answer twice; nothing
 // crashes or reads out of bounds.
 #include <cstdint>
 #include <cstdio>
@@ -33,7 +33,7 @@ RequestParser& parser() {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t size) {
   std::string_view body(reinterpret_cast<const char*>(bytes), size);
-  for (Method m : {Method::publish, Method::broadcast, Method::history}) {
+  for (Method m : {Method::publish, Method::broadcast, Method::history, Method::channels}) {
     Request out;
     RequestParser::Result a = parser().parse(m, body, out);
     std::string data(out.data);
@@ -41,6 +41,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
     FUZZ_CHECK(channels.size() <= RequestParser::kMaxBroadcastChannels);
     FUZZ_CHECK(m == Method::broadcast || channels.size() <= 1);
     FUZZ_CHECK(m == Method::history || (out.limit == 0 && !out.has_since && !out.reverse));
+    FUZZ_CHECK(m == Method::channels || out.pattern.empty());
     RequestParser::Result b = parser().parse(m, body, out);
     FUZZ_CHECK(a.error == b.error);
     if (a.error != ParseError::none || data.empty()) continue;

@@ -102,6 +102,34 @@ def bad_calls_get_their_answers():
 
 
 @test
+def channels_and_info_describe_the_node():
+    with server(API, "--threads", "2") as srv:
+        clients = [Raw(srv) for _ in range(6)]
+        for i, c in enumerate(clients):
+            c.call({"subscribe": {"channel": "comments:a" if i < 4 else "comments:b"}})
+        clients[0].call({"subscribe": {"channel": "ticker:btc"}})
+        chat = h.RawClient(srv.port, "/lobby")  # a chat room is no channel
+        status, answer = call(srv, "channels", {})
+        want = {"comments:a": {"num_clients": 4}, "comments:b": {"num_clients": 2}, "ticker:btc": {"num_clients": 1}}
+        h.check(status == 200 and answer == {"result": {"channels": want}}, f"channels {answer}")
+        h.check(call(srv, "channels", {"pattern": "comments:*"})[1]["result"]["channels"] ==
+                {k: v for k, v in want.items() if k.startswith("comments:")}, "a pattern")
+        h.check(call(srv, "channels", {"pattern": "Comments:*"})[1] == {"result": {"channels": {}}}, "case matters")
+        h.check(call(srv, "channels", {"pattern": 5})[0] == 400, "a pattern of the wrong type")
+        status, answer = call(srv, "info", {})
+        nodes = answer["result"]["nodes"]
+        h.check(status == 200 and len(nodes) == 1, f"info {answer}")
+        n = nodes[0]
+        h.check(n["num_clients"] == 7 and n["num_channels"] == 3 and n["version"] and len(n["uid"]) == 36 and
+                n["name"] and n["uptime"] >= 0, f"the node {n}")
+        clients[5].c.close()
+        h.wait_until(lambda: "comments:b" in call(srv, "channels", {})[1]["result"]["channels"] and
+                     call(srv, "channels", {})[1]["result"]["channels"]["comments:b"]["num_clients"] == 1,
+                     timeout=5, what="a closed subscriber gone from channels")
+        chat.close()
+
+
+@test
 def no_key_configured_refuses_the_api_unless_insecure():
     with server() as srv:  # OPEN: no http_api
         h.check(call(srv, "publish", {"channel": "a", "data": 1})[0] == 401, "no http_api.key")

@@ -55,7 +55,18 @@ TEST(ApiJson, HistoryRequests) {
                                R"({"channel":"c","since":{"offset":-1}})", R"({"channel":"c","reverse":1})"}) {
     EXPECT_EQ(p.parse(Method::history, bad, out).error, ParseError::wrong_type) << bad;
   }
+  r = p.parse(Method::channels, R"({"pattern":"news:*"})", out);
+  ASSERT_EQ(r.error, ParseError::none);
+  EXPECT_EQ(out.pattern, "news:*");
   std::string answer;
+  ChannelCount counts[] = {{.channel = "a\"b", .clients = 2}, {.channel = "c", .clients = 1}};
+  append_channels_result(answer, counts);
+  EXPECT_EQ(answer, R"({"result":{"channels":{"a\"b":{"num_clients":2},"c":{"num_clients":1}}}})");
+  answer.clear();
+  append_info_result(answer, {.uid = "u", .name = "n", .version = "1", .clients = 3, .channels = 2, .uptime_seconds = 9});
+  EXPECT_EQ(answer, R"({"result":{"nodes":[{"uid":"u","name":"n","version":"1","num_clients":3,"num_channels":2,)"
+                    R"("uptime":9}]}})");
+  answer.clear();
   std::string_view pubs[] = {R"({"data":1,"offset":3})"};
   append_history_result(answer, pubs, "ep", 3);
   EXPECT_EQ(answer, R"({"result":{"publications":[{"data":1,"offset":3}],"epoch":"ep","offset":3}})");

@@ -48,5 +48,13 @@ TEST(Origin, GlobIsLinearOnHostileInput) {
   EXPECT_FALSE(glob_match("a", ""));
 }
 
+TEST(Origin, ExactGlobKeepsCase) {
+  EXPECT_TRUE(glob_match("News:*", "news:btc"));
+  EXPECT_FALSE(glob_match_exact("News:*", "news:btc"));
+  EXPECT_TRUE(glob_match_exact("news:*", "news:btc"));
+  EXPECT_TRUE(glob_match_exact("*:btc", "ticker:btc"));
+  EXPECT_FALSE(glob_match_exact("*:eth", "ticker:btc"));
+}
+
 }  // namespace
 }  // namespace ringcast::protocol
