@@ -78,13 +78,63 @@ struct RequestParser::Impl {
     return std::nullopt;
   }
 
-  std::optional<Failure> request(std::string_view text, Method method, Request& out) {
+  // Copies `text` (padded) and starts a document over the copy.
+  std::optional<Failure> start(std::string_view text, od::document& doc, od::object& o) {
     if (body.size() < text.size() + simdjson::SIMDJSON_PADDING) body.resize(text.size() + simdjson::SIMDJSON_PADDING);
     if (!text.empty()) std::memcpy(body.data(), text.data(), text.size());
-    od::document doc;
     if (auto e = parser.iterate(body.data(), text.size(), body.size()).get(doc)) return json::failure(e, "not JSON");
-    od::object o;
     if (doc.get_object().get(o)) return Failure{json::Fault::malformed, "the body is not a JSON object"};
+    return std::nullopt;
+  }
+  static std::optional<Failure> finish(od::document& doc) {
+    const char* after = nullptr;  // past the end there is no location: anything else is trailing
+    if (doc.current_location().get(after) == simdjson::SUCCESS) return Failure{json::Fault::malformed, "bytes after the body"};
+    return std::nullopt;
+  }
+
+  std::optional<Failure> batch(std::string_view text, std::vector<BatchCommand>& out) {
+    od::document doc;
+    od::object o;
+    if (auto bad = start(text, doc, o)) return bad;
+    for (auto f : o) {
+      od::field field;
+      std::string_view key;
+      if (std::move(f).get(field) || field.unescaped_key().get(key)) return Failure{json::Fault::malformed, "bad key"};
+      od::value v = field.value();
+      if (key == "commands") {
+        od::array a;
+        if (v.get_array().get(a)) return Failure{json::Fault::wrong_type, "commands is not an array"};
+        out.clear();  // a repeated key: the last one holds
+        for (auto item : a) {
+          od::object cmd;
+          if (std::move(item).get_object().get(cmd)) return Failure{json::Fault::wrong_type, "a command is not an object"};
+          if (out.size() == kMaxBatchCommands) return Failure{json::Fault::wrong_type, "too many commands"};
+          BatchCommand c;
+          bool named = false;
+          for (auto cf : cmd) {
+            od::field m;
+            std::string_view name;
+            if (std::move(cf).get(m) || m.unescaped_key().get(name)) return Failure{json::Fault::malformed, "bad key"};
+            if (named) return Failure{json::Fault::wrong_type, "a command with two methods"};
+            named = true;
+            c.name = name;
+            c.method = method_of(name);
+            if (auto bad = json::raw(doc, m.value(), c.params)) return bad;
+          }
+          if (!named) return Failure{json::Fault::wrong_type, "a command without a method"};
+          out.push_back(c);
+        }
+      } else if (auto bad = json::check(v, 1)) {  // "parallel" and the rest: checked, ignored
+        return bad;
+      }
+    }
+    return finish(doc);
+  }
+
+  std::optional<Failure> request(std::string_view text, Method method, Request& out) {
+    od::document doc;
+    od::object o;
+    if (auto bad = start(text, doc, o)) return bad;
     bool broadcast = method == Method::broadcast, history = method == Method::history;
     for (auto f : o) {
       od::field field;
@@ -118,9 +168,7 @@ struct RequestParser::Impl {
         return bad;
       }
     }
-    const char* after = nullptr;  // past the end there is no location: anything else is trailing
-    if (doc.current_location().get(after) == simdjson::SUCCESS) return Failure{json::Fault::malformed, "bytes after the body"};
-    return std::nullopt;
+    return finish(doc);
   }
 };
 
@@ -139,6 +187,17 @@ RequestParser::Result RequestParser::parse(Method method, std::string_view body,
   if (auto bad = impl_->request(body, method, out)) {
     r.error = bad->fault == json::Fault::wrong_type ? ParseError::wrong_type : ParseError::not_json;
     r.what = bad->what;
+  }
+  return r;
+}
+
+RequestParser::Result RequestParser::parse_batch(std::string_view body, std::vector<BatchCommand>& out) noexcept {
+  out.clear();
+  Result r;
+  if (auto bad = impl_->batch(body, out)) {
+    r.error = bad->fault == json::Fault::wrong_type ? ParseError::wrong_type : ParseError::not_json;
+    r.what = bad->what;
+    out.clear();
   }
   return r;
 }

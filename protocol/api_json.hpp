@@ -47,6 +47,13 @@ struct Request {
   std::string_view pattern;  // channels: a glob over channel names; empty: all
 };
 
+// One command of a batch {"commands":[{"<method>":{...}},...]}: its method (unknown for
+// a name ringcast does not know), the name as written, and its parameters' raw JSON.
+struct BatchCommand {
+  Method method = Method::unknown;
+  std::string_view name, params;
+};
+
 enum class ParseError : std::uint8_t {
   none,
   not_json,    // the body is not one JSON object (HTTP 400)
@@ -55,8 +62,10 @@ enum class ParseError : std::uint8_t {
 
 class RequestParser {
  public:
-  // More channels than this in one broadcast are a wrong_type request.
+  // More channels than this in one broadcast, or commands in one batch, are a wrong_type
+  // request.
   static constexpr std::size_t kMaxBroadcastChannels = 10'000;
+  static constexpr std::size_t kMaxBatchCommands = 10'000;
 
   RequestParser();
   ~RequestParser();
@@ -69,6 +78,9 @@ class RequestParser {
   };
   // `out` is valid until the next call.
   [[nodiscard]] Result parse(Method method, std::string_view body, Request& out) noexcept;
+  // A batch body: each command is an object with one key, its method. Views into this
+  // parser, valid until its next call (parse a command's params with another parser).
+  [[nodiscard]] Result parse_batch(std::string_view body, std::vector<BatchCommand>& out) noexcept;
 
  private:
   struct Impl;

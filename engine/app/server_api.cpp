@@ -36,8 +36,10 @@ bool key_matches(std::string_view given, std::string_view key) noexcept {
 
 // One shard thread's buffers, kept from call to call.
 struct Scratch {
-  api::RequestParser parser;
+  api::RequestParser parser, item_parser;  // the body's; a batch command's (views into the first)
   api::Request request;
+  std::vector<api::BatchCommand> commands;
+  std::string one;  // a batch command's answer
   ChannelPublisher publisher;
   std::vector<std::string> names;  // channels: copied out of the registry's lock
   std::vector<std::uint64_t> counts;
@@ -92,32 +94,72 @@ HttpApp::Answer ServerApi::answer(const protocol::HttpRequest& req, api::Method 
   if (m == api::Method::unknown) return {.status = 404, .content_type = {}, .body = {}};
   Scratch& s = t_scratch;
   s.answer.clear();
-  bool served = m == api::Method::publish || m == api::Method::broadcast || m == api::Method::history ||
-                m == api::Method::history_remove || m == api::Method::presence || m == api::Method::presence_stats ||
-                m == api::Method::channels || m == api::Method::info;
-  if (!served) {
-    api::append_error(s.answer, ErrorCode::not_available);
-    return {.status = 200, .content_type = kJson, .body = s.answer};
-  }
   std::string_view text(reinterpret_cast<const char*>(body.data()), body.size());
-  api::RequestParser::Result r = s.parser.parse(m, text, s.request);
+  api::RequestParser::Result r = m == api::Method::batch ? batch(text, host, s.answer) : call(m, text, s.parser, host, s.answer);
   if (r.error != api::ParseError::none) {
     g_api_log.log(LogLevel::info, "server API: /api/%.*s: bad request: %s", static_cast<int>(method.size()),
                   method.data(), r.what);
     return {.status = 400, .content_type = {}, .body = {}};
   }
-  if (m == api::Method::publish || m == api::Method::broadcast) {
-    publish(m == api::Method::broadcast, host);
-  } else if (m == api::Method::history || m == api::Method::history_remove) {
-    history(m == api::Method::history_remove, host);
-  } else if (m == api::Method::presence || m == api::Method::presence_stats) {
-    presence(m == api::Method::presence_stats, host);
-  } else if (m == api::Method::channels) {
-    channels(host);
-  } else {
-    info(host);
+  return {.status = 200, .content_type = kJson, .body = s.answer};
+}
+
+api::RequestParser::Result ServerApi::call(api::Method m, std::string_view params, api::RequestParser& parser,
+                                           HttpHost& host, std::string& out) {
+  bool served = m != api::Method::unknown && m != api::Method::batch && m != api::Method::subscribe &&
+                m != api::Method::unsubscribe && m != api::Method::disconnect && m != api::Method::refresh;
+  if (!served) {
+    api::append_error(out, m == api::Method::unknown ? ErrorCode::method_not_found : ErrorCode::not_available);
+    return {};
   }
-  return {.status = 200, .content_type = kJson, .body = t_scratch.answer};
+  api::Request& rq = t_scratch.request;
+  api::RequestParser::Result r = parser.parse(m, params, rq);
+  if (r.error != api::ParseError::none) return r;
+  switch (m) {
+    case api::Method::publish:
+    case api::Method::broadcast: publish(m == api::Method::broadcast, rq, host, out); break;
+    case api::Method::history:
+    case api::Method::history_remove: history(m == api::Method::history_remove, rq, host, out); break;
+    case api::Method::presence:
+    case api::Method::presence_stats: presence(m == api::Method::presence_stats, rq, host, out); break;
+    case api::Method::channels: channels(rq, host, out); break;
+    case api::Method::info: info(host, out); break;
+    default: break;
+  }
+  return r;
+}
+
+// Each command's answer in order, {"<method>":{...}} or {"error":{...}}: what the method
+// answers alone, with its {"result": wrapper renamed (every answer written here starts
+// with one of the two). A command whose parameters do not parse gets error 107.
+api::RequestParser::Result ServerApi::batch(std::string_view body, HttpHost& host, std::string& out) {
+  Scratch& s = t_scratch;
+  api::RequestParser::Result r = s.parser.parse_batch(body, s.commands);
+  if (r.error != api::ParseError::none) return r;
+  out += "{\"replies\":[";
+  for (std::size_t i = 0; i < s.commands.size(); ++i) {
+    const api::BatchCommand& c = s.commands[i];
+    if (i != 0) out += ',';
+    s.one.clear();
+    ApiStatus st = ApiStatus::ok;  // counted as the command would be alone
+    if (call(c.method, c.params, s.item_parser, host, s.one).error != api::ParseError::none) {
+      s.one.clear();
+      api::append_error(s.one, ErrorCode::bad_request);
+      st = ApiStatus::bad_request;
+    }
+    host.counters().api_calls[static_cast<std::size_t>(c.method)][static_cast<std::size_t>(st)].add();
+    constexpr std::string_view kResult = "{\"result\":";
+    if (std::string_view(s.one).starts_with(kResult)) {
+      out += "{\"";
+      out += c.name;
+      out += "\":";
+      out.append(s.one, kResult.size());
+    } else {
+      out += s.one;
+    }
+  }
+  out += "]}";
+  return r;
 }
 
 // The options of an API call's channel, or nullptr after writing the error answer.
@@ -131,53 +173,53 @@ const ChannelOptions* ServerApi::channel_options(std::string_view channel, std::
   return o;
 }
 
-void ServerApi::publish(bool broadcast, HttpHost& host) {
+void ServerApi::publish(bool broadcast, const api::Request& rq, HttpHost& host, std::string& out) {
   Scratch& s = t_scratch;
-  if (s.request.data.empty() || s.request.channels.empty()) {
-    api::append_error(s.answer, ErrorCode::bad_request);
+  if (rq.data.empty() || rq.channels.empty()) {
+    api::append_error(out, ErrorCode::bad_request);
     return;
   }
-  if (broadcast) s.answer += "{\"result\":{\"responses\":[";
+  if (broadcast) out += "{\"result\":{\"responses\":[";
   bool first = true;
-  for (std::string_view channel : s.request.channels) {
-    if (!first) s.answer += ',';
+  for (std::string_view channel : rq.channels) {
+    if (!first) out += ',';
     first = false;
-    const ChannelOptions* o = channel_options(channel, s.answer);
+    const ChannelOptions* o = channel_options(channel, out);
     if (o == nullptr) continue;
     host.counters().publications_api.add();
-    Published p = s.publisher.publish(host, cfg_, *o, channel, {.data = s.request.data, .offset = 0, .info = nullptr});
+    Published p = s.publisher.publish(host, cfg_, *o, channel, {.data = rq.data, .offset = 0, .info = nullptr});
     if (!p.ok) {
-      api::append_error(s.answer, ErrorCode::internal);
+      api::append_error(out, ErrorCode::internal);
     } else if (p.offset != 0) {
-      api::append_publish_result(s.answer, p.offset, p.epoch_view());
+      api::append_publish_result(out, p.offset, p.epoch_view());
     } else {
-      api::append_empty_result(s.answer);
+      api::append_empty_result(out);
     }
   }
-  if (broadcast) s.answer += "]}}";
+  if (broadcast) out += "]}}";
 }
 
 // The channels with subscribers now (on any shard), matching the request's glob pattern.
-void ServerApi::channels(HttpHost& host) {
+void ServerApi::channels(const api::Request& rq, HttpHost& host, std::string& out) {
   Scratch& s = t_scratch;
   s.names.clear();
   s.counts.clear();
   host.topics().for_each(kChannelTopicPrefix, [&](std::string_view topic, std::uint64_t subscribers) {
     std::string_view channel = topic.substr(kChannelTopicPrefix.size());
-    if (s.request.pattern.empty() || protocol::glob_match_exact(s.request.pattern, channel)) {
+    if (rq.pattern.empty() || protocol::glob_match_exact(rq.pattern, channel)) {
       s.names.emplace_back(channel);
       s.counts.push_back(subscribers);
     }
   });
   s.listed.clear();
   for (std::size_t i = 0; i < s.names.size(); ++i) s.listed.push_back({.channel = s.names[i], .clients = s.counts[i]});
-  api::append_channels_result(s.answer, s.listed);
+  api::append_channels_result(out, s.listed);
 }
 
-void ServerApi::info(HttpHost& host) {
+void ServerApi::info(HttpHost& host, std::string& out) {
   std::uint64_t channels = 0;
   host.topics().for_each(kChannelTopicPrefix, [&](std::string_view, std::uint64_t) { ++channels; });
-  api::append_info_result(t_scratch.answer, {.uid = uid_,
+  api::append_info_result(out, {.uid = uid_,
                                              .name = name_,
                                              .version = version_,
                                              .clients = host.connections(),
@@ -185,38 +227,38 @@ void ServerApi::info(HttpHost& host) {
                                              .uptime_seconds = host.uptime_seconds()});
 }
 
-void ServerApi::presence(bool stats, HttpHost& host) {
+void ServerApi::presence(bool stats, const api::Request& rq, HttpHost& host, std::string& out) {
   Scratch& s = t_scratch;
-  if (s.request.channels.empty()) {
-    api::append_error(s.answer, ErrorCode::bad_request);
+  if (rq.channels.empty()) {
+    api::append_error(out, ErrorCode::bad_request);
     return;
   }
-  std::string_view channel = s.request.channels.front();
-  const ChannelOptions* o = channel_options(channel, s.answer);
+  std::string_view channel = rq.channels.front();
+  const ChannelOptions* o = channel_options(channel, out);
   if (o == nullptr) return;
   if (!o->presence) {
-    api::append_error(s.answer, ErrorCode::not_available);
+    api::append_error(out, ErrorCode::not_available);
     return;
   }
   if (stats) {
     Presence::Stats st = host.presence().stats(channel);
-    api::append_presence_stats_result(s.answer, st.clients, st.users);
+    api::append_presence_stats_result(out, st.clients, st.users);
   } else {
-    api::append_presence_result(s.answer, s.present.read(host.presence(), channel));
+    api::append_presence_result(out, s.present.read(host.presence(), channel));
   }
 }
 
-void ServerApi::history(bool remove, HttpHost& host) {
+void ServerApi::history(bool remove, const api::Request& rq, HttpHost& host, std::string& out) {
   Scratch& s = t_scratch;
-  if (s.request.channels.empty()) {
-    api::append_error(s.answer, ErrorCode::bad_request);
+  if (rq.channels.empty()) {
+    api::append_error(out, ErrorCode::bad_request);
     return;
   }
-  std::string_view channel = s.request.channels.front();
-  const ChannelOptions* o = channel_options(channel, s.answer);
+  std::string_view channel = rq.channels.front();
+  const ChannelOptions* o = channel_options(channel, out);
   if (o == nullptr) return;
   if (!o->has_history()) {
-    api::append_error(s.answer, ErrorCode::not_available);
+    api::append_error(out, ErrorCode::not_available);
     return;
   }
   // history_remove drops the publications of a stream there is; history makes one to answer
@@ -224,19 +266,19 @@ void ServerApi::history(bool remove, HttpHost& host) {
   History::Handle stream = host.history().open(channel, stream_limits(cfg_, *o), History::now_ms(), !remove);
   if (remove) {
     if (stream) stream->clear();
-    api::append_empty_result(s.answer);
+    api::append_empty_result(out);
     return;
   }
-  HistoryQuery q{.limit = s.request.limit,
-                 .has_since = s.request.has_since,
-                 .reverse = s.request.reverse,
-                 .since_offset = s.request.since_offset,
-                 .since_epoch = s.request.since_epoch};
+  HistoryQuery q{.limit = rq.limit,
+                 .has_since = rq.has_since,
+                 .reverse = rq.reverse,
+                 .since_offset = rq.since_offset,
+                 .since_epoch = rq.since_epoch};
   if (!select_history(*stream.stream, q, o->history_size, s.records)) {
-    api::append_error(s.answer, ErrorCode::unrecoverable_position);
+    api::append_error(out, ErrorCode::unrecoverable_position);
     return;
   }
-  api::append_history_result(s.answer, s.records, stream->epoch(), stream->top());
+  api::append_history_result(out, s.records, stream->epoch(), stream->top());
 }
 
 }  // namespace ringcast::engine

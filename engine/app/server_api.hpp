@@ -36,12 +36,16 @@ class ServerApi final : public HttpApp {
   [[nodiscard]] bool authorized(const protocol::HttpRequest& req) const noexcept;
   Answer answer(const protocol::HttpRequest& req, protocol::api::Method m, std::string_view method,
                 std::span<const std::uint8_t> body, HttpHost& host);
-  // The parsed request's methods, answering into the thread's buffer.
-  void publish(bool broadcast, HttpHost& host);
-  void history(bool remove, HttpHost& host);
-  void presence(bool stats, HttpHost& host);
-  void channels(HttpHost& host);
-  void info(HttpHost& host);
+  // One method's call: its parameters parsed with `parser`, its answer into `out` (a
+  // parse error is returned, nothing written).
+  protocol::api::RequestParser::Result call(protocol::api::Method m, std::string_view params,
+                                            protocol::api::RequestParser& parser, HttpHost& host, std::string& out);
+  protocol::api::RequestParser::Result batch(std::string_view body, HttpHost& host, std::string& out);
+  void publish(bool broadcast, const protocol::api::Request& rq, HttpHost& host, std::string& out);
+  void history(bool remove, const protocol::api::Request& rq, HttpHost& host, std::string& out);
+  void presence(bool stats, const protocol::api::Request& rq, HttpHost& host, std::string& out);
+  void channels(const protocol::api::Request& rq, HttpHost& host, std::string& out);
+  void info(HttpHost& host, std::string& out);
   [[nodiscard]] const ChannelOptions* channel_options(std::string_view channel, std::string& answer) const;
   const ClientProtocolConfig cfg_;  // a copy: the server moves its Config after the apps are made
   std::string_view version_;

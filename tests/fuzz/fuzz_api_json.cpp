@@ -1,9 +1,11 @@
 // libFuzzer target for protocol/api_json: the input is a server API body, parsed as a
-// publish, a broadcast, a history and a channels request. Invariants: every `data` handed over is JSON
-// (published again in a body of ours it parses, to the same bytes); a publish or history
-// names at most one channel and a broadcast at most kMaxBroadcastChannels; only history
-// reads limit, since and reverse, only channels a pattern; the same body gives the same answer twice; nothing
-// crashes or reads out of bounds.
+// publish, a broadcast, a history, a channels request and a batch. Invariants: every
+// `data` handed over is JSON (published again in a body of ours it parses, to the same
+// bytes), and so is every batch command's parameters; a publish or history names at most
+// one channel, a broadcast at most kMaxBroadcastChannels and a batch at most
+// kMaxBatchCommands commands; only history reads limit, since and reverse, only channels
+// a pattern; the same body gives the same answer twice; nothing crashes or reads out of
+// bounds.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -50,6 +52,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
     Request back;
     FUZZ_CHECK(parser().parse(Method::publish, again, back).error == ParseError::none);
     FUZZ_CHECK(std::string(back.data) == data);
+  }
+  // As a batch: each command's parameters are JSON, kept as the body's own bytes.
+  std::vector<BatchCommand> cmds;
+  if (parser().parse_batch(body, cmds).error == ParseError::none) {
+    FUZZ_CHECK(cmds.size() <= RequestParser::kMaxBatchCommands);
+    static RequestParser item;
+    for (const BatchCommand& c : cmds) {
+      FUZZ_CHECK(!c.params.empty() && c.params.data() != nullptr);
+      std::string again = "{\"channel\":\"c\",\"data\":" + std::string(c.params) + "}";
+      Request back;
+      FUZZ_CHECK(item.parse(Method::publish, again, back).error == ParseError::none);
+      FUZZ_CHECK(back.data == c.params);
+    }
   }
   return 0;
 }

@@ -130,6 +130,44 @@ def channels_and_info_describe_the_node():
 
 
 @test
+def batch_answers_each_command_in_order():
+    with server(API) as srv:
+        sub = Raw(srv)
+        sub.call({"subscribe": {"channel": "a"}})
+        body = {"commands": [
+            {"publish": {"channel": "a", "data": {"n": 1}}},
+            {"publish": {"channel": "nope:x", "data": 1}},
+            {"broadcast": {"channels": ["a", "comments:b"], "data": {"n": 2}}},
+            {"presence_stats": {"channel": "a"}},
+            {"frobnicate": {}},
+            {"publish": {"channel": 5, "data": 1}},
+            {"batch": {"commands": []}},
+            {"info": {}},
+        ], "parallel": True}
+        status, answer = call(srv, "batch", body)
+        h.check(status == 200 and len(answer.get("replies", [])) == 8, f"batch {status} {answer}")
+        r = answer["replies"]
+        h.check(r[0] == {"publish": {}}, f"publish {r[0]}")
+        h.check(r[1] == {"error": {"code": 102, "message": "unknown channel"}}, f"unknown namespace {r[1]}")
+        h.check(r[2] == {"broadcast": {"responses": [{"result": {}}, {"result": {}}]}}, f"broadcast {r[2]}")
+        h.check(r[3]["error"]["code"] == 108, f"no presence kept {r[3]}")
+        h.check(r[4]["error"]["code"] == 104, f"unknown method {r[4]}")
+        h.check(r[5]["error"]["code"] == 107, f"bad parameters {r[5]}")
+        h.check(r[6]["error"]["code"] == 108, f"a batch in a batch {r[6]}")
+        h.check(r[7]["info"]["nodes"][0]["num_clients"] == 1, f"info {r[7]}")
+        h.check([sub.push()["pub"]["data"] for _ in range(2)] == [{"n": 1}, {"n": 2}], "the publications, in order")
+        h.check(call(srv, "batch", {"commands": {}})[0] == 400, "commands not an array")
+        h.check(call(srv, "batch", {"commands": [{"publish": {}, "history": {}}]})[0] == 400, "two methods in one")
+        h.check(call(srv, "batch", {"commands": [7]})[0] == 400, "a command not an object")
+        h.check(call(srv, "batch", '{"commands": [}')[0] == 400, "not JSON")
+        h.check(call(srv, "batch", {}) == (200, {"replies": []}), "no commands")
+        expect_metrics(srv, 'ringcast_api_calls_total{method="batch",status="200"} 3',  # one inside
+                       'ringcast_api_calls_total{method="batch",status="400"} 4',
+                       'ringcast_api_calls_total{method="publish",status="200"} 2',
+                       'ringcast_api_calls_total{method="publish",status="400"} 1')
+
+
+@test
 def no_key_configured_refuses_the_api_unless_insecure():
     with server() as srv:  # OPEN: no http_api
         h.check(call(srv, "publish", {"channel": "a", "data": 1})[0] == 401, "no http_api.key")

@@ -75,6 +75,32 @@ TEST(ApiJson, HistoryRequests) {
   EXPECT_EQ(answer, R"({"result":{"offset":9,"epoch":"ep"}})");
 }
 
+TEST(ApiJson, BatchCommands) {
+  RequestParser p;
+  std::vector<BatchCommand> cmds;
+  auto r = p.parse_batch(R"({"commands":[{"publish":{"channel":"c","data":1}},{"frob":[1]},{"info":{}}],"parallel":true})",
+                         cmds);
+  ASSERT_EQ(r.error, ParseError::none) << r.what;
+  ASSERT_EQ(cmds.size(), 3u);
+  EXPECT_EQ(cmds[0].method, Method::publish);
+  EXPECT_EQ(cmds[0].params, R"({"channel":"c","data":1})");
+  EXPECT_EQ(cmds[1].method, Method::unknown);
+  EXPECT_EQ(cmds[1].name, "frob");
+  EXPECT_EQ(cmds[1].params, "[1]");
+  EXPECT_EQ(cmds[2].method, Method::info);
+  RequestParser item;
+  Request out;
+  ASSERT_EQ(item.parse(cmds[0].method, cmds[0].params, out).error, ParseError::none);  // views stay valid
+  EXPECT_EQ(out.data, "1");
+  EXPECT_EQ(cmds[0].params, R"({"channel":"c","data":1})");
+  for (std::string_view bad : {R"({"commands":{}})", R"({"commands":[1]})", R"({"commands":[{}]})",
+                               R"({"commands":[{"a":{},"b":{}}]})"}) {
+    EXPECT_EQ(p.parse_batch(bad, cmds).error, ParseError::wrong_type) << bad;
+    EXPECT_TRUE(cmds.empty());
+  }
+  EXPECT_EQ(p.parse_batch(R"({"commands":[)", cmds).error, ParseError::not_json);
+}
+
 TEST(ApiJson, BroadcastChannels) {
   RequestParser p;
   Request out;
