@@ -107,6 +107,9 @@ class Shard final : public ShardLoop, private HttpHost {
   [[nodiscard]] History& history() noexcept override { return group_.history; }
   [[nodiscard]] Presence& presence() noexcept override { return group_.presence; }
   [[nodiscard]] const TopicRegistry& topics() const noexcept override { return group_.topics; }
+  bool command_all(Route route, std::span<const std::uint8_t> command) override;
+  // An app command from in_order_: its app's on_command for each of its open connections.
+  void run_command(const Message& m);
   [[nodiscard]] std::uint64_t connections() const noexcept override;
   [[nodiscard]] std::uint64_t uptime_seconds() const noexcept override;
   [[nodiscard]] ShardMetrics& counters() noexcept override { return metrics_; }

@@ -58,6 +58,29 @@ struct RequestParser::Impl {
     return std::nullopt;
   }
 
+  std::optional<Failure> disconnect(od::value v, Request& out) {
+    od::object o;
+    if (v.get_object().get(o)) return Failure{json::Fault::wrong_type, "disconnect is not an object"};
+    out.has_disconnect = true;
+    for (auto f : o) {
+      od::field field;
+      std::string_view key;
+      if (std::move(f).get(field) || field.unescaped_key().get(key)) return Failure{json::Fault::malformed, "bad key"};
+      od::value x = field.value();
+      if (key == "code") {
+        std::uint64_t code = 0;
+        if (auto e = x.get_uint64().get(code)) return json::failure(e, "disconnect.code is not an unsigned integer");
+        if (code > UINT32_MAX) return Failure{json::Fault::wrong_type, "disconnect.code out of range"};
+        out.disconnect_code = static_cast<std::uint32_t>(code);
+      } else if (key == "reason") {
+        if (auto e = x.get_string().get(out.disconnect_reason)) return json::failure(e, "disconnect.reason is not a string");
+      } else if (auto bad = json::check(x, 2)) {
+        return bad;
+      }
+    }
+    return std::nullopt;
+  }
+
   std::optional<Failure> since(od::value v, Request& out) {
     od::object o;
     if (v.get_object().get(o)) return Failure{json::Fault::wrong_type, "since is not an object"};
@@ -162,6 +185,22 @@ struct RequestParser::Impl {
         if (auto e = v.get_bool().get(out.reverse)) return json::failure(e, "reverse is not a boolean");
       } else if (key == "since" && history) {
         if (auto bad = since(v, out)) return bad;
+      } else if (key == "user" && (method == Method::disconnect || method == Method::unsubscribe)) {
+        if (auto e = v.get_string().get(out.user)) return json::failure(e, "user is not a string");
+      } else if (key == "client" && (method == Method::disconnect || method == Method::unsubscribe)) {
+        if (auto e = v.get_string().get(out.client)) return json::failure(e, "client is not a string");
+      } else if (key == "whitelist" && method == Method::disconnect) {
+        od::array a;
+        if (v.get_array().get(a)) return Failure{json::Fault::wrong_type, "whitelist is not an array"};
+        out.whitelist.clear();
+        for (auto item : a) {
+          std::string_view id;
+          if (item.get_string().get(id)) return Failure{json::Fault::wrong_type, "whitelist holds a non-string"};
+          if (out.whitelist.size() == kMaxBroadcastChannels) return Failure{json::Fault::wrong_type, "whitelist too long"};
+          out.whitelist.push_back(id);
+        }
+      } else if (key == "disconnect" && method == Method::disconnect) {
+        if (auto bad = disconnect(v, out)) return bad;
       } else if (key == "pattern" && method == Method::channels) {
         if (auto e = v.get_string().get(out.pattern)) return json::failure(e, "pattern is not a string");
       } else if (auto bad = json::check(v, 1)) {
@@ -183,6 +222,10 @@ RequestParser::Result RequestParser::parse(Method method, std::string_view body,
   out.since_offset = 0;
   out.since_epoch = {};
   out.pattern = {};
+  out.user = out.client = out.disconnect_reason = {};
+  out.whitelist.clear();
+  out.has_disconnect = false;
+  out.disconnect_code = 0;
   Result r;
   if (auto bad = impl_->request(body, method, out)) {
     r.error = bad->fault == json::Fault::wrong_type ? ParseError::wrong_type : ParseError::not_json;

@@ -45,6 +45,13 @@ struct Request {
   std::uint64_t since_offset = 0;
   std::string_view since_epoch;
   std::string_view pattern;  // channels: a glob over channel names; empty: all
+  // disconnect {"user","client","whitelist":[...],"disconnect":{"code","reason"}} and
+  // unsubscribe {"user","channel","client"}.
+  std::string_view user, client;
+  std::vector<std::string_view> whitelist;
+  bool has_disconnect = false;
+  std::uint32_t disconnect_code = 0;
+  std::string_view disconnect_reason;
 };
 
 // One command of a batch {"commands":[{"<method>":{...}},...]}: its method (unknown for

@@ -42,6 +42,7 @@ inline constexpr Disconnect kInvalidToken{3500, "invalid token"};
 inline constexpr Disconnect kBadRequest{3501, "bad request"};
 inline constexpr Disconnect kStale{3502, "stale"};  // no connect command in time
 inline constexpr Disconnect kChannelLimit{3505, "channel limit"};
+inline constexpr Disconnect kForceDisconnect{3503, "force disconnect"};  // the server API's disconnect
 
 // Appends `s` as a JSON string (quotes included).
 void append_json_string(std::string& out, std::string_view s);
@@ -104,6 +105,7 @@ void append_history_result(std::string& out, std::uint32_t id, std::span<const s
 // one subscription (codes from 2500: the SDK subscribes again).
 void append_unsubscribe_push(std::string& out, std::string_view channel, std::uint32_t code, std::string_view reason);
 inline constexpr std::uint32_t kUnsubscribeExpired = 2501;  // "subscription expired"
+inline constexpr std::uint32_t kUnsubscribeServer = 2000;   // "server unsubscribe": the SDK stays away
 
 // Who published: {"user":"...","client":"...","conn_info":...,"chan_info":...} (the two
 // infos are raw JSON from the tokens, omitted when empty).

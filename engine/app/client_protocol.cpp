@@ -12,6 +12,7 @@
 #include "engine/app/client_state.hpp"
 #include "engine/app/history_query.hpp"
 #include "engine/app/presence_copy.hpp"
+#include "engine/app/user_command.hpp"
 #include "engine/log.hpp"
 #include "engine/pubsub/encode.hpp"
 #include "engine/pubsub/topic.hpp"
@@ -112,6 +113,20 @@ class FrameHandler final : public client::CommandSink {
       case Method::connect: break;
     }
     return true;
+  }
+
+  // The server API took `channel` from this connection: the 2000 unsubscribe push tells
+  // the SDK not to come back.
+  void server_unsubscribe(const ClientProtocol& app, Session& s, std::string_view channel) {
+    std::uint32_t topic = s.find_topic(channel_topic(key_, channel));
+    if (topic == kNoTopic || !s.unsubscribe(topic)) return;
+    if (ClientState* st = find_client_state(s)) {
+      leave(app, s, *st, channel);
+      st->drop_grant(channel);
+    }
+    replies_.clear();
+    client::append_unsubscribe_push(replies_, channel, client::kUnsubscribeServer, "server unsubscribe");
+    s.reply(protocol::Opcode::text, as_bytes(replies_));
   }
 
   // Every ping interval: ends what outlived its token (past the grace the config gives the
@@ -577,6 +592,26 @@ void ClientProtocol::on_keepalive(Session& s, bool heard) {
     s.close(d.code, d.reason);
   } else {
     t_handler.keepalive(*this, s);
+  }
+}
+
+void ClientProtocol::on_command(Session& s, std::span<const std::uint8_t> command) {
+  UserCommand c;
+  if ((s.app_state() & kConnected) == 0 || !decode(command, c)) return;
+  ClientState* st = find_client_state(s);
+  if ((st != nullptr ? std::string_view(st->user) : std::string_view()) != c.user) return;
+  char id[37];
+  format_client_id(s.id(), id);
+  std::string_view client(id, 36);
+  if ((!c.client.empty() && c.client != client) || std::find(c.keep.begin(), c.keep.end(), client) != c.keep.end()) {
+    return;
+  }
+  if (c.kind == UserCommand::Kind::disconnect) {
+    g_bad_input_log.log(LogLevel::debug, "client protocol: ID%u closed %u by the server API",
+                        static_cast<unsigned>(s.peer_port()), static_cast<unsigned>(c.code));
+    s.close(c.code, c.reason);
+  } else {
+    t_handler.server_unsubscribe(*this, s, c.channel);
   }
 }
 

@@ -46,6 +46,8 @@ class ClientProtocol final : public App {
   void on_close(Session& s) noexcept override;
   [[nodiscard]] std::chrono::milliseconds keepalive_period() const noexcept override { return cfg_.ping_interval; }
   void on_keepalive(Session& s, bool heard) override;
+  // The server API's disconnect and unsubscribe (engine/app/user_command.hpp).
+  void on_command(Session& s, std::span<const std::uint8_t> command) override;
 
   [[nodiscard]] const ClientProtocolConfig& config() const noexcept { return cfg_; }
   [[nodiscard]] std::string_view version() const noexcept { return version_; }

@@ -13,6 +13,8 @@
 #include "engine/app/channel_topic.hpp"
 #include "engine/app/history_query.hpp"
 #include "engine/app/presence_copy.hpp"
+#include "engine/app/user_command.hpp"
+#include "engine/pubsub/encode.hpp"
 #include "engine/log.hpp"
 #include "protocol/origin.hpp"
 #include "engine/pubsub/topic.hpp"
@@ -39,7 +41,8 @@ struct Scratch {
   api::RequestParser parser, item_parser;  // the body's; a batch command's (views into the first)
   api::Request request;
   std::vector<api::BatchCommand> commands;
-  std::string one;  // a batch command's answer
+  std::string one;      // a batch command's answer
+  std::string command;  // a user command's bytes
   ChannelPublisher publisher;
   std::vector<std::string> names;  // channels: copied out of the registry's lock
   std::vector<std::uint64_t> counts;
@@ -107,7 +110,7 @@ HttpApp::Answer ServerApi::answer(const protocol::HttpRequest& req, api::Method 
 api::RequestParser::Result ServerApi::call(api::Method m, std::string_view params, api::RequestParser& parser,
                                            HttpHost& host, std::string& out) {
   bool served = m != api::Method::unknown && m != api::Method::batch && m != api::Method::subscribe &&
-                m != api::Method::unsubscribe && m != api::Method::disconnect && m != api::Method::refresh;
+                m != api::Method::refresh;
   if (!served) {
     api::append_error(out, m == api::Method::unknown ? ErrorCode::method_not_found : ErrorCode::not_available);
     return {};
@@ -124,6 +127,8 @@ api::RequestParser::Result ServerApi::call(api::Method m, std::string_view param
     case api::Method::presence_stats: presence(m == api::Method::presence_stats, rq, host, out); break;
     case api::Method::channels: channels(rq, host, out); break;
     case api::Method::info: info(host, out); break;
+    case api::Method::disconnect:
+    case api::Method::unsubscribe: user_command(m == api::Method::disconnect, rq, host, out); break;
     default: break;
   }
   return r;
@@ -197,6 +202,47 @@ void ServerApi::publish(bool broadcast, const api::Request& rq, HttpHost& host, 
     }
   }
   if (broadcast) out += "]}}";
+}
+
+// Sent to every shard: each client-protocol connection of the user acts on it
+// (ClientProtocol::on_command). Answered at once, as the shards act after this call.
+void ServerApi::user_command(bool disconnect, const api::Request& rq, HttpHost& host, std::string& out) {
+  if (rq.user.empty()) {
+    api::append_error(out, ErrorCode::bad_request);
+    return;
+  }
+  UserCommand c{.kind = disconnect ? UserCommand::Kind::disconnect : UserCommand::Kind::unsubscribe,
+                .code = protocol::client::kForceDisconnect.code,
+                .user = rq.user,
+                .client = rq.client,
+                .channel = {},
+                .reason = protocol::client::kForceDisconnect.reason,
+                .keep = {}};
+  if (disconnect) {
+    if (rq.has_disconnect) {
+      // An application's close code (3000-4999) and a reason a close frame can carry.
+      if (rq.disconnect_code < 3000 || rq.disconnect_code > 4999 || rq.disconnect_reason.size() > 123) {
+        api::append_error(out, ErrorCode::bad_request);
+        return;
+      }
+      c.code = static_cast<std::uint16_t>(rq.disconnect_code);
+      c.reason = rq.disconnect_reason;
+    }
+    c.keep.assign(rq.whitelist.begin(), rq.whitelist.end());
+  } else {
+    if (rq.channels.empty()) {
+      api::append_error(out, ErrorCode::bad_request);
+      return;
+    }
+    c.channel = rq.channels.front();
+    if (channel_options(c.channel, out) == nullptr) return;
+  }
+  encode(c, t_scratch.command);
+  if (!host.command_all(Route::client_protocol, as_bytes(t_scratch.command))) {
+    api::append_error(out, ErrorCode::internal);
+    return;
+  }
+  api::append_empty_result(out);
 }
 
 // The channels with subscribers now (on any shard), matching the request's glob pattern.

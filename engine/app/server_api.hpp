@@ -46,6 +46,7 @@ class ServerApi final : public HttpApp {
   void presence(bool stats, const protocol::api::Request& rq, HttpHost& host, std::string& out);
   void channels(const protocol::api::Request& rq, HttpHost& host, std::string& out);
   void info(HttpHost& host, std::string& out);
+  void user_command(bool disconnect, const protocol::api::Request& rq, HttpHost& host, std::string& out);
   [[nodiscard]] const ChannelOptions* channel_options(std::string_view channel, std::string& answer) const;
   const ClientProtocolConfig cfg_;  // a copy: the server moves its Config after the apps are made
   std::string_view version_;

@@ -15,6 +15,9 @@
 namespace ringcast::engine {
 
 inline constexpr std::uint32_t kEverySubscriber = UINT32_MAX;
+// `slot` of a message that is no publication but an app command (HttpHost::command_all):
+// `topic` holds the route, `frame` the command's bytes.
+inline constexpr std::uint32_t kAppCommand = UINT32_MAX - 1;
 
 struct Message {
   Frame* frame = nullptr;

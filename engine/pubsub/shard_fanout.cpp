@@ -111,6 +111,21 @@ void Shard::fanout(std::uint32_t topic, Frame* frame, std::uint32_t messages) {
   leases_.drop_if_unused(lease);
 }
 
+void Shard::run_command(const Message& m) {
+  App* app = m.topic < static_cast<std::uint32_t>(Route::count_) ? group_.apps[m.topic] : nullptr;
+  std::span<const std::uint8_t> command(m.frame->bytes(), m.frame->len);
+  if (app != nullptr) {
+    std::span<Conn> conns = conns_.built();
+    for (std::uint32_t slot = 0; slot < conns.size(); ++slot) {
+      Conn& c = conns[slot];
+      if (!c.app_open || c.app != m.topic || c.state != ConnState::open || c.close_sent) continue;
+      Session session(*this, c, slot);
+      app->on_command(session, command);
+    }
+  }
+  release_holder(m.frame, &frames_);
+}
+
 void Shard::join(const Message& m) {
   Conn& c = conns_[m.slot];
   // Gone, closing, or unsubscribed since it asked: the reply goes nowhere.
@@ -168,7 +183,13 @@ void Shard::drain_mailboxes() {
     inbox_[s]->pop_batch([this](const Message& d) { defer(d); });
   }
   external_.drain([this](const Message& d) { defer(d); });
-  in_order_.drain([this](const Message& d) { defer(d); });
+  in_order_.drain([this](const Message& d) {
+    if (d.slot == kAppCommand) {
+      run_command(d);
+    } else {
+      defer(d);
+    }
+  });
 }
 
 void Shard::post_wakeups() {

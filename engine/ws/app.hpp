@@ -98,6 +98,10 @@ class App {
   [[nodiscard]] virtual std::chrono::milliseconds keepalive_period() const noexcept { return {}; }
   // `heard`: the client sent something since the previous call (or since the open).
   virtual void on_keepalive(Session&, bool /*heard*/) {}
+  // A command sent to every shard for this app's connections (HttpHost::command_all: the
+  // server API's disconnect and unsubscribe), once per open connection of the app, on its
+  // shard's thread. The bytes are the sender's, in a format the two agree on.
+  virtual void on_command(Session&, std::span<const std::uint8_t> /*command*/) {}
 };
 
 }  // namespace ringcast::engine

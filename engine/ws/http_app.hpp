@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "engine/metrics.hpp"
+#include "engine/ws/routes.hpp"
 #include "protocol/handshake.hpp"
 
 namespace ringcast::engine {
@@ -25,6 +26,9 @@ class HttpHost {
   // Encodes `text` once as a text frame and delivers it to every subscriber of `topic` on
   // every shard; false when memory for the frame ran out. `in_order`: Session::publish_text's.
   virtual bool publish_text(std::uint32_t topic, std::string_view text, bool in_order) = 0;
+  // Hands `command` to `route`'s app for each of its open connections, on every shard
+  // (App::on_command), after this call returns; false when memory for it ran out.
+  virtual bool command_all(Route route, std::span<const std::uint8_t> command) = 0;
   // The channels' publication streams and presence (shared by every shard).
   [[nodiscard]] virtual History& history() noexcept = 0;
   [[nodiscard]] virtual Presence& presence() noexcept = 0;

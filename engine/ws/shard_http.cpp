@@ -130,6 +130,21 @@ void Shard::on_handshake_bytes(Conn& c, std::uint32_t slot, const std::uint8_t* 
 
 std::uint32_t Shard::find_topic(std::string_view topic) const { return group_.topics.find(topic); }
 
+bool Shard::command_all(Route route, std::span<const std::uint8_t> command) {
+  Frame* f = frames_.acquire(command.size());
+  if (f == nullptr) return false;
+  if (!command.empty()) std::memcpy(f->bytes(), command.data(), command.size());
+  f->len = static_cast<std::uint32_t>(command.size());
+  f->holders.store(group_.shard_count, std::memory_order_relaxed);
+  Message m{.frame = f, .topic = static_cast<std::uint32_t>(route), .slot = kAppCommand, .gen = 0,
+            .policy = SlowPolicy::close};
+  for (unsigned t = 0; t < group_.shard_count; ++t) {
+    group_.shards[t]->in_order_.push(m);
+    if (t != id_) wake_target_[t] = true;
+  }
+  return true;
+}
+
 std::uint64_t Shard::connections() const noexcept {
   std::uint64_t n = 0;
   for (const ShardMetrics* m : group_.metrics) n += m->connections.get();

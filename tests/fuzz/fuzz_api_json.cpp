@@ -1,10 +1,10 @@
 // libFuzzer target for protocol/api_json: the input is a server API body, parsed as a
-// publish, a broadcast, a history, a channels request and a batch. Invariants: every
+// publish, a broadcast, a history, a channels, a disconnect request and a batch. Invariants: every
 // `data` handed over is JSON (published again in a body of ours it parses, to the same
 // bytes), and so is every batch command's parameters; a publish or history names at most
 // one channel, a broadcast at most kMaxBroadcastChannels and a batch at most
 // kMaxBatchCommands commands; only history reads limit, since and reverse, only channels
-// a pattern; the same body gives the same answer twice; nothing crashes or reads out of
+// a pattern, only disconnect (or unsubscribe) a user; the same body gives the same answer twice; nothing crashes or reads out of
 // bounds.
 #include <cstdint>
 #include <cstdio>
@@ -35,7 +35,7 @@ RequestParser& parser() {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t size) {
   std::string_view body(reinterpret_cast<const char*>(bytes), size);
-  for (Method m : {Method::publish, Method::broadcast, Method::history, Method::channels}) {
+  for (Method m : {Method::publish, Method::broadcast, Method::history, Method::channels, Method::disconnect}) {
     Request out;
     RequestParser::Result a = parser().parse(m, body, out);
     std::string data(out.data);
@@ -44,6 +44,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
     FUZZ_CHECK(m == Method::broadcast || channels.size() <= 1);
     FUZZ_CHECK(m == Method::history || (out.limit == 0 && !out.has_since && !out.reverse));
     FUZZ_CHECK(m == Method::channels || out.pattern.empty());
+    FUZZ_CHECK(m == Method::disconnect || (out.user.empty() && out.whitelist.empty() && !out.has_disconnect));
     RequestParser::Result b = parser().parse(m, body, out);
     FUZZ_CHECK(a.error == b.error);
     if (a.error != ParseError::none || data.empty()) continue;

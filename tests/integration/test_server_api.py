@@ -11,8 +11,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 from harness import test  # noqa: E402
-from protocol_clients import (API, KEY, OPEN, Raw, call, config_file, conn, expect_metrics, require_node, sdk,  # noqa: E402
-                              server)
+from protocol_clients import (API, KEY, OPEN, SECRET, Raw, call, config_file, conn, expect_metrics,  # noqa: E402
+                              require_node, sdk, server, token)
 
 @test
 def curl_publishes_to_sdk_and_raw_subscribers():
@@ -165,6 +165,58 @@ def batch_answers_each_command_in_order():
                        'ringcast_api_calls_total{method="batch",status="400"} 4',
                        'ringcast_api_calls_total{method="publish",status="200"} 2',
                        'ringcast_api_calls_total{method="publish",status="400"} 1')
+
+
+USERS = dict(API, client=dict(OPEN["client"], token={"hmac_secret_key": SECRET}))
+
+
+@test
+def disconnect_and_unsubscribe_reach_a_users_connections_on_every_shard():
+    with server(USERS, "--threads", "2") as srv:
+        alice = [Raw(srv, token=token("alice")) for _ in range(4)]
+        bob = Raw(srv, token=token("bob"))
+        for c in alice + [bob]:
+            c.call({"subscribe": {"channel": "comments:x"}})
+        h.check(call(srv, "unsubscribe", {"user": "alice", "channel": "comments:x"}) == (200, {"result": {}}), "unsubscribe")
+        for c in alice:
+            p = c.push()
+            h.check(p == {"channel": "comments:x", "unsubscribe": {"code": 2000, "reason": "server unsubscribe"}},
+                    f"unsubscribe push {p}")
+        call(srv, "publish", {"channel": "comments:x", "data": 1})
+        h.check(bob.push()["pub"]["data"] == 1, "bob still subscribed")
+        for c in alice:
+            c.silent(0.2)  # no longer subscribed
+        status, answer = call(srv, "disconnect", {"user": "alice", "whitelist": [alice[3].client]})
+        h.check((status, answer) == (200, {"result": {}}), f"disconnect {answer}")
+        for c in alice[:3]:
+            h.check(c.close_code() == 3503, "force disconnect")
+        alice[3].call({"subscribe": {"channel": "comments:y"}})  # the whitelisted one stays
+        call(srv, "disconnect", {"user": "alice", "client": alice[3].client, "disconnect": {"code": 4001, "reason": "bye"}})
+        h.check(alice[3].close_code() == 4001, "a custom code")
+        bob.call({"subscribe": {"channel": "comments:y"}})  # and bob was never touched
+        for bad in ({"channel": "comments:x"}, {"user": "", "channel": "comments:x"}):
+            h.check(call(srv, "unsubscribe", bad)[1]["error"]["code"] == 107, f"unsubscribe {bad}")
+        h.check(call(srv, "unsubscribe", {"user": "bob"})[1]["error"]["code"] == 107, "unsubscribe without a channel")
+        h.check(call(srv, "unsubscribe", {"user": "bob", "channel": "nope:x"})[1]["error"]["code"] == 102, "namespace")
+        for d in ({"code": 1000, "reason": "x"}, {"code": 3000, "reason": "r" * 124}):
+            h.check(call(srv, "disconnect", {"user": "bob", "disconnect": d})[1]["error"]["code"] == 107, f"{d}")
+        h.check(call(srv, "disconnect", {"user": "bob", "whitelist": "x"})[0] == 400, "whitelist of the wrong type")
+        bob.call({"subscribe": {"channel": "comments:z"}})
+
+
+@test
+def sdk_is_told_to_stay_away_by_a_disconnect():
+    require_node()
+    with server(USERS) as srv:
+        s = sdk(srv, token("carol"))
+        try:
+            s.next("connected")
+            h.check(call(srv, "disconnect", {"user": "carol"}) == (200, {"result": {}}), "disconnect")
+            ev = s.until("disconnected")
+            h.check(ev["code"] == 3503, f"disconnected {ev}")
+            s.quiet(1.0)  # no reconnect
+        finally:
+            s.kill()
 
 
 @test

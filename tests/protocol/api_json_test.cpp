@@ -75,6 +75,30 @@ TEST(ApiJson, HistoryRequests) {
   EXPECT_EQ(answer, R"({"result":{"offset":9,"epoch":"ep"}})");
 }
 
+TEST(ApiJson, DisconnectAndUnsubscribe) {
+  RequestParser p;
+  Request out;
+  auto r = p.parse(Method::disconnect, R"({"user":"u","client":"c","whitelist":["a","b"],"disconnect":{"code":4000,"reason":"r"}})",
+                   out);
+  ASSERT_EQ(r.error, ParseError::none) << r.what;
+  EXPECT_EQ(out.user, "u");
+  EXPECT_EQ(out.client, "c");
+  EXPECT_EQ(out.whitelist, (std::vector<std::string_view>{"a", "b"}));
+  EXPECT_TRUE(out.has_disconnect);
+  EXPECT_EQ(out.disconnect_code, 4000u);
+  EXPECT_EQ(out.disconnect_reason, "r");
+  r = p.parse(Method::unsubscribe, R"({"user":"u","channel":"ns:c"})", out);
+  ASSERT_EQ(r.error, ParseError::none);
+  EXPECT_TRUE(out.user == "u" && out.channels.size() == 1 && !out.has_disconnect && out.whitelist.empty());
+  r = p.parse(Method::publish, R"({"user":5,"channel":"c","data":1})", out);  // not publish's: checked, ignored
+  ASSERT_EQ(r.error, ParseError::none);
+  EXPECT_TRUE(out.user.empty());
+  for (std::string_view bad : {R"({"user":1})", R"({"whitelist":[1]})", R"({"disconnect":{"code":-1}})",
+                               R"({"disconnect":{"code":4294967296}})", R"({"disconnect":{"reason":2}})"}) {
+    EXPECT_EQ(p.parse(Method::disconnect, bad, out).error, ParseError::wrong_type) << bad;
+  }
+}
+
 TEST(ApiJson, BatchCommands) {
   RequestParser p;
   std::vector<BatchCommand> cmds;
