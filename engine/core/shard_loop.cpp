@@ -74,8 +74,15 @@ ShardLoop::~ShardLoop() {
   io_.close();
   if (wake_fd_ >= 0) ::close(wake_fd_);
   for (Accepting& a : accepting_) {
-    if (a.fd >= 0) ::close(a.fd);
+    if (a.fd >= 0 && !a.closed) ::close(a.fd);
   }
+}
+
+void ShardLoop::close_listener(std::uint32_t i) noexcept {
+  Accepting& a = accepting_[i];
+  if (a.fd < 0 || a.closed || a.armed) return;
+  ::close(a.fd);
+  a.closed = true;
 }
 
 std::uint64_t ShardLoop::now_tick() const noexcept {
@@ -146,7 +153,10 @@ bool ShardLoop::turn() {
   }
   if (!stopping_ && group_stopping_.load(std::memory_order_acquire)) begin_stop();
   end_of_turn();
-  return !(stopping_ && (conns_.live() == 0 || now_tick() >= stop_deadline_));
+  // Stopping ends once every connection is gone and every accept has completed (its
+  // listener closed), or at the deadline.
+  bool listening = accepting_[0].armed || accepting_[1].armed;
+  return !(stopping_ && ((conns_.live() == 0 && !listening) || now_tick() >= stop_deadline_));
 }
 
 void ShardLoop::close_all_now() noexcept {
@@ -207,6 +217,7 @@ void ShardLoop::on_accept(const Completion& cqe, std::uint32_t i) {
       arm_accept(i);
     }
   };
+  if (stopping_ && !a.armed) close_listener(i);  // the accept's last completion: nothing holds it
   if (cqe.res < 0) {
     int err = -cqe.res;
     if (stopping_) return;
@@ -265,7 +276,8 @@ void ShardLoop::on_accept(const Completion& cqe, std::uint32_t i) {
 }
 
 void ShardLoop::on_tick() {
-  if (!stopping_ || conns_.live() > 0) arm_tick();
+  // Stopping, the tick keeps the deadline while connections or accepts remain.
+  if (!stopping_ || conns_.live() > 0 || accepting_[0].armed || accepting_[1].armed) arm_tick();
   wheel_.advance(now_tick(), [this](std::uint32_t slot) {
     Conn& c = conns_[slot];
     if (c.state != ConnState::free && c.state != ConnState::dead) on_deadline(c, slot);
@@ -277,6 +289,7 @@ void ShardLoop::begin_stop() {
   stop_deadline_ = now_tick() + (close_ticks_ == 0 ? 1 : close_ticks_);
   for (std::uint32_t i = 0; i < 2; ++i) {
     if (accepting_[i].armed) io_.cancel(pack(Op::accept, 0, i), pack(Op::cancel));
+    close_listener(i);  // not armed (backing off, or a backend without a pending accept): now
   }
   on_stopping();
 }

@@ -157,7 +157,12 @@ class ShardLoop : private CompletionSink {
     int fd = -1;
     bool armed = false;
     bool backoff = false;  // EMFILE/ENFILE: a timer re-arms it
+    bool closed = false;   // stopping: closed once its accept is gone (fd kept: it names the kind)
   };
+  // Stopping: closes listener i once no accept holds it, so the socket goes now. A socket
+  // an io_uring request still held would outlive the process (the ring is torn down
+  // asynchronously) and, in a SO_REUSEPORT group, take connections only to reset them.
+  void close_listener(std::uint32_t i) noexcept;
   Accepting accepting_[2];  // [0] plain, [1] TLS
   std::size_t prewarm_frames_;
   std::unique_ptr<IoBackend> io_owner_;
