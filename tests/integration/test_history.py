@@ -14,7 +14,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 from harness import test  # noqa: E402
-from protocol_clients import API, OPEN, Raw, call, expect_metrics, require_node, sdk, server  # noqa: E402
+from protocol_clients import API, OPEN, SECRET, Raw, call, expect_metrics, require_node, sdk, server, token  # noqa: E402
 
 ANYONE = {"allow_subscribe_for_client": True, "allow_subscribe_for_anonymous": True,
           "allow_publish_for_client": True, "allow_publish_for_anonymous": True}
@@ -329,6 +329,34 @@ def sdk_recovers_across_a_dropped_connection_and_learns_of_a_restart():
             publish(srv, "feed:sdk", {"i": 1})
             ev = s.next("publication", channel="feed:sdk")
             h.check(ev["offset"] == 1 and ev["data"] == {"i": 1}, f"the new stream {ev}")
+        finally:
+            s.kill()
+
+
+@test
+def sdk_recovers_after_a_server_side_disconnect():
+    require_node()
+    users = dict(HIST, client=dict(HIST["client"], token={"hmac_secret_key": SECRET}))
+    with server(users, "--threads", "2") as srv:
+        s = sdk(srv, token("dave"))
+        try:
+            s.next("connected")
+            s.cmd(subscribe="feed:kick")
+            s.next("subscribed", channel="feed:kick")
+            for i in (1, 2):
+                publish(srv, "feed:kick", {"i": i})
+            for i in (1, 2):
+                h.check(s.next("publication", channel="feed:kick")["offset"] == i, "live")
+            # a reconnecting code (3000-3499): the SDK comes back and recovers
+            h.check(call(srv, "disconnect", {"user": "dave", "disconnect": {"code": 3011, "reason": "force reconnect"}})
+                    == (200, {"result": {}}), "disconnect")
+            for i in (3, 4):
+                publish(srv, "feed:kick", {"i": i})
+            s.until("connecting", code=3011)  # a reconnecting code: the SDK is connecting again
+            ev = s.until("subscribed", channel="feed:kick")
+            h.check(ev["wasRecovering"] is True and ev["recovered"] is True, f"resubscribed {ev}")
+            got = [s.next("publication", channel="feed:kick") for _ in range(2)]
+            h.check([(e["offset"], e["data"]["i"]) for e in got] == [(3, 3), (4, 4)], f"recovered {got}")
         finally:
             s.kill()
 
