@@ -253,6 +253,14 @@ class FrameHandler final : public client::CommandSink {
     return {buf, 36};
   }
 
+  // Centrifugo's permission shape for publish, history and presence: any connection with
+  // a user, or a subscriber of the channel; anonymous ones only where the switch says so.
+  bool may(const client::Command& cmd, bool for_client, bool for_subscriber, bool for_anonymous) {
+    std::uint32_t topic = s_->find_topic(topic_key(cmd.channel));
+    bool subscriber = topic != kNoTopic && s_->subscribed(topic);
+    return (for_client || (for_subscriber && subscriber)) && (!user().empty() || for_anonymous);
+  }
+
   // The connection's user ("" for anonymous).
   std::string_view user() noexcept {
     ClientState* st = find_client_state(*s_);
@@ -384,11 +392,9 @@ class FrameHandler final : public client::CommandSink {
     const ChannelOptions* o = channel_options(cmd);
     if (o == nullptr) return disconnect_.code == 0;
     if (!o->has_history()) return error(cmd, ErrorCode::not_available);
-    std::uint32_t topic = s_->find_topic(topic_key(cmd.channel));
-    bool subscriber = topic != kNoTopic && s_->subscribed(topic);
-    bool allowed = (o->allow_history_for_client || (o->allow_history_for_subscriber && subscriber)) &&
-                   (!user().empty() || o->allow_history_for_anonymous);
-    if (!allowed) return error(cmd, ErrorCode::permission_denied);
+    if (!may(cmd, o->allow_history_for_client, o->allow_history_for_subscriber, o->allow_history_for_anonymous)) {
+      return error(cmd, ErrorCode::permission_denied);
+    }
     const ClientProtocolConfig& cfg = app_->config();
     History::Handle stream = s_->history().open(cmd.channel, stream_limits(cfg, *o), History::now_ms(), true);
     HistoryQuery q{.limit = cmd.limit,
@@ -411,11 +417,9 @@ class FrameHandler final : public client::CommandSink {
     const ChannelOptions* o = channel_options(cmd);
     if (o == nullptr) return disconnect_.code == 0;
     if (!o->presence) return error(cmd, ErrorCode::not_available);
-    std::uint32_t topic = s_->find_topic(topic_key(cmd.channel));
-    bool subscriber = topic != kNoTopic && s_->subscribed(topic);
-    bool allowed = (o->allow_presence_for_client || (o->allow_presence_for_subscriber && subscriber)) &&
-                   (!user().empty() || o->allow_presence_for_anonymous);
-    if (!allowed) return error(cmd, ErrorCode::permission_denied);
+    if (!may(cmd, o->allow_presence_for_client, o->allow_presence_for_subscriber, o->allow_presence_for_anonymous)) {
+      return error(cmd, ErrorCode::permission_denied);
+    }
     if (cmd.id == 0) return true;
     next_line();
     if (stats) {
@@ -452,17 +456,14 @@ class FrameHandler final : public client::CommandSink {
     const ChannelOptions* o = channel_options(cmd);
     if (o == nullptr) return disconnect_.code == 0;
     if (cmd.data.empty()) return disconnect(client::kBadRequest, "publish without data");
-    std::uint32_t topic = s_->find_topic(topic_key(cmd.channel));
-    bool subscriber = topic != kNoTopic && s_->subscribed(topic);
-    ClientState* st = find_client_state(*s_);
-    std::string_view user = st != nullptr ? std::string_view(st->user) : std::string_view();
-    bool allowed = (o->allow_publish_for_client || (o->allow_publish_for_subscriber && subscriber)) &&
-                   (!user.empty() || o->allow_publish_for_anonymous);
-    if (!allowed) return error(cmd, ErrorCode::permission_denied);
+    if (!may(cmd, o->allow_publish_for_client, o->allow_publish_for_subscriber, o->allow_publish_for_anonymous)) {
+      return error(cmd, ErrorCode::permission_denied);
+    }
     s_->metrics().publications_client.add();
+    ClientState* st = find_client_state(*s_);
     char id[37];
     const ClientGrant* g = st != nullptr ? st->grant(cmd.channel) : nullptr;
-    client::ClientInfo info{.user = user,
+    client::ClientInfo info{.user = st != nullptr ? std::string_view(st->user) : std::string_view(),
                             .client = client_id(id),
                             .conn_info = st != nullptr ? std::string_view(st->conn_info) : std::string_view(),
                             .chan_info = g != nullptr ? std::string_view(g->chan_info) : std::string_view()};

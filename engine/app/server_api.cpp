@@ -178,6 +178,15 @@ const ChannelOptions* ServerApi::channel_options(std::string_view channel, std::
   return o;
 }
 
+// The options of a call's one channel; nullptr after writing why not (107 none, 102).
+const ChannelOptions* ServerApi::the_channel(const api::Request& rq, std::string& out) const {
+  if (rq.channels.empty()) {
+    api::append_error(out, ErrorCode::bad_request);
+    return nullptr;
+  }
+  return channel_options(rq.channels.front(), out);
+}
+
 void ServerApi::publish(bool broadcast, const api::Request& rq, HttpHost& host, std::string& out) {
   Scratch& s = t_scratch;
   if (rq.data.empty() || rq.channels.empty()) {
@@ -230,12 +239,8 @@ void ServerApi::user_command(bool disconnect, const api::Request& rq, HttpHost& 
     }
     c.keep.assign(rq.whitelist.begin(), rq.whitelist.end());
   } else {
-    if (rq.channels.empty()) {
-      api::append_error(out, ErrorCode::bad_request);
-      return;
-    }
+    if (the_channel(rq, out) == nullptr) return;
     c.channel = rq.channels.front();
-    if (channel_options(c.channel, out) == nullptr) return;
   }
   encode(c, t_scratch.command);
   if (!host.command_all(Route::client_protocol, as_bytes(t_scratch.command))) {
@@ -275,13 +280,9 @@ void ServerApi::info(HttpHost& host, std::string& out) {
 
 void ServerApi::presence(bool stats, const api::Request& rq, HttpHost& host, std::string& out) {
   Scratch& s = t_scratch;
-  if (rq.channels.empty()) {
-    api::append_error(out, ErrorCode::bad_request);
-    return;
-  }
-  std::string_view channel = rq.channels.front();
-  const ChannelOptions* o = channel_options(channel, out);
+  const ChannelOptions* o = the_channel(rq, out);
   if (o == nullptr) return;
+  std::string_view channel = rq.channels.front();
   if (!o->presence) {
     api::append_error(out, ErrorCode::not_available);
     return;
@@ -296,13 +297,9 @@ void ServerApi::presence(bool stats, const api::Request& rq, HttpHost& host, std
 
 void ServerApi::history(bool remove, const api::Request& rq, HttpHost& host, std::string& out) {
   Scratch& s = t_scratch;
-  if (rq.channels.empty()) {
-    api::append_error(out, ErrorCode::bad_request);
-    return;
-  }
-  std::string_view channel = rq.channels.front();
-  const ChannelOptions* o = channel_options(channel, out);
+  const ChannelOptions* o = the_channel(rq, out);
   if (o == nullptr) return;
+  std::string_view channel = rq.channels.front();
   if (!o->has_history()) {
     api::append_error(out, ErrorCode::not_available);
     return;

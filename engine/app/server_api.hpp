@@ -48,6 +48,7 @@ class ServerApi final : public HttpApp {
   void info(HttpHost& host, std::string& out);
   void user_command(bool disconnect, const protocol::api::Request& rq, HttpHost& host, std::string& out);
   [[nodiscard]] const ChannelOptions* channel_options(std::string_view channel, std::string& answer) const;
+  [[nodiscard]] const ChannelOptions* the_channel(const protocol::api::Request& rq, std::string& out) const;
   const ClientProtocolConfig cfg_;  // a copy: the server moves its Config after the apps are made
   std::string_view version_;
   std::string uid_, name_;  // the node's, for `info`: random per process; the host name
