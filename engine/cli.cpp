@@ -82,7 +82,8 @@ relayed unchanged as binary, and joins/leaves are announced as "ID<port> joined"
   GET /<room>             a browser chat client for that room
   GET /healthz            "ok"
   GET /metrics            Prometheus counters
-  POST /api/<method>      the server API (publish, broadcast) into channels,
+  POST /api/<method>      the server API (publish, broadcast, history, presence,
+                          channels, info, disconnect, unsubscribe, batch),
                           with X-API-Key: http_api.key from --config
 
 options:

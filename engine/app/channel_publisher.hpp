@@ -2,7 +2,7 @@
 // A channel whose namespace keeps history gets the publication numbered into its stream
 // and handed to every shard in offset order, both under the stream's lock (so a
 // subscriber joining in order misses none and gets none twice); any other channel's
-// publication is encoded once and fanned out as it is.
+// publication is encoded once and fanned out through the shards' mailboxes.
 #pragma once
 #include <algorithm>
 #include <array>
@@ -44,29 +44,30 @@ class ChannelPublisher {
       if (id == kNoTopic) return r;  // nobody listens
       push_.clear();
       client::append_publication_push(push_, channel, pub);
-      r.ok = host.publish_text(id, push_, true);
+      r.ok = host.publish_text(id, push_, false);
       return r;
     }
     std::int64_t now = History::now_ms();
     History::Handle stream = host.history().open(channel, stream_limits(cfg, o), now, true);
-    r.offset = stream->append(now, [&](std::uint64_t offset, std::string& record) {
-      client::Publication numbered = pub;
-      numbered.offset = offset;
-      client::append_publication(record, numbered);
-    });
-    std::copy_n(stream->epoch().data(), r.epoch.size(), r.epoch.data());
+    client::Publication numbered = pub;
+    numbered.offset = stream->top() + 1;
+    record_.clear();
+    client::append_publication(record_, numbered);
     // Under the lock: a subscriber joining in order since we looked would miss this one.
+    // Published before it is kept: a frame that cannot be made must not leave a gap.
     std::uint32_t id = host.find_topic(channel_topic(topic_, channel));
     if (id != kNoTopic) {
       push_.clear();
-      client::append_publication_push(push_, channel, stream->at(r.offset));
-      r.ok = host.publish_text(id, push_, true);
+      client::append_publication_push(push_, channel, record_);
+      if (!host.publish_text(id, push_, true)) return {.ok = false, .offset = 0, .epoch = {}};
     }
+    r.offset = stream->append(now, [&](std::uint64_t, std::string& record) { record = record_; });
+    std::copy_n(stream->epoch().data(), r.epoch.size(), r.epoch.data());
     return r;
   }
 
  private:
-  std::string topic_, push_;
+  std::string topic_, push_, record_;
 };
 
 }  // namespace ringcast::engine

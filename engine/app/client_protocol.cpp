@@ -307,7 +307,8 @@ class FrameHandler final : public client::CommandSink {
     client::Expiry expiry;
     if (!cmd.token.empty()) expiry = expiry_at(lifetime_end(claims_), now);
     bool recoverable = o->has_history() && (o->force_recovery || (o->allow_recovery && cmd.recoverable));
-    bool positioned = o->has_history() && !recoverable && (o->force_positioning || (o->allow_positioning && cmd.positioned));
+    // Recovery implies a position, as in Centrifugo.
+    bool positioned = recoverable || (o->has_history() && (o->force_positioning || (o->allow_positioning && cmd.positioned)));
     if (recoverable || positioned) {
       return join_stream(cmd, *o, {.expiry = expiry,
                                    .recoverable = recoverable,
@@ -337,12 +338,14 @@ class FrameHandler final : public client::CommandSink {
     r.epoch = stream->epoch();
     r.offset = stream->top();
     records_.clear();
+    r.was_recovering = cmd.recover;
     if (cmd.recover && r.recoverable) {
-      r.was_recovering = true;
       r.recovered = recover(*stream.stream, cmd, o.cache_recovery);
       (r.recovered ? s_->metrics().recoveries_ok : s_->metrics().recoveries_failed).add();
       if (!r.recovered && (cmd.flag & client::kRejectUnrecovered) != 0) return error(cmd, ErrorCode::unrecoverable_position);
       r.publications = records_;
+      // The position recovered from: each publication in the reply moves the SDK's on.
+      if (r.recovered && !records_.empty()) r.offset = cmd.offset;
     }
     reply_.clear();
     if (cmd.id != 0) client::append_subscribe_result(reply_, cmd.id, r);
@@ -356,7 +359,7 @@ class FrameHandler final : public client::CommandSink {
   // (cache mode: the latest publication only). False when the stream no longer holds all
   // of it (another epoch, trimmed past it, or more than recovery_max_publication_limit).
   bool recover(const Stream& st, const client::Command& cmd, bool cache) {
-    bool same_stream = cmd.epoch == st.epoch();
+    bool same_stream = cmd.epoch.empty() || cmd.epoch == st.epoch();  // no epoch: any (Centrifugo's rule)
     if (same_stream && cmd.offset == st.top()) return true;  // missed nothing
     if (cache) {
       if (st.size() == 0) return false;
@@ -396,7 +399,15 @@ class FrameHandler final : public client::CommandSink {
       return error(cmd, ErrorCode::permission_denied);
     }
     const ClientProtocolConfig& cfg = app_->config();
-    History::Handle stream = s_->history().open(cmd.channel, stream_limits(cfg, *o), History::now_ms(), true);
+    // A read makes no stream (clients could make one per name): none answers an empty one.
+    History::Handle stream = s_->history().open(cmd.channel, stream_limits(cfg, *o), History::now_ms(), false);
+    if (!stream) {
+      if (cmd.has_since && !cmd.epoch.empty()) return error(cmd, ErrorCode::unrecoverable_position);
+      if (cmd.id == 0) return true;
+      next_line();
+      client::append_history_result(replies_, cmd.id, {}, {}, 0);
+      return true;
+    }
     HistoryQuery q{.limit = cmd.limit,
                    .has_since = cmd.has_since,
                    .reverse = cmd.reverse,
@@ -597,8 +608,15 @@ void ClientProtocol::on_keepalive(Session& s, bool heard) {
 }
 
 void ClientProtocol::on_command(Session& s, std::span<const std::uint8_t> command) {
-  UserCommand c;
-  if ((s.app_state() & kConnected) == 0 || !decode(command, c)) return;
+  // The shard calls this for each of its connections with the same bytes: decoded once.
+  thread_local std::vector<std::uint8_t> seen;
+  thread_local UserCommand c;
+  thread_local bool valid = false;
+  if (!std::equal(seen.begin(), seen.end(), command.begin(), command.end())) {
+    seen.assign(command.begin(), command.end());
+    valid = decode(seen, c);
+  }
+  if ((s.app_state() & kConnected) == 0 || !valid) return;
   ClientState* st = find_client_state(s);
   if ((st != nullptr ? std::string_view(st->user) : std::string_view()) != c.user) return;
   char id[37];

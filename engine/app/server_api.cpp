@@ -250,20 +250,26 @@ void ServerApi::user_command(bool disconnect, const api::Request& rq, HttpHost& 
   api::append_empty_result(out);
 }
 
-// The channels with subscribers now (on any shard), matching the request's glob pattern.
+// The channels with subscribers now (on any shard), matching the request's glob pattern
+// (matched outside the registry's lock, which publishers and subscribers take).
 void ServerApi::channels(const api::Request& rq, HttpHost& host, std::string& out) {
   Scratch& s = t_scratch;
+  if (rq.pattern.size() > 2 * cfg_.channel_max_length) {  // the glob's cost is pattern x name
+    api::append_error(out, ErrorCode::bad_request);
+    return;
+  }
   s.names.clear();
   s.counts.clear();
   host.topics().for_each(kChannelTopicPrefix, [&](std::string_view topic, std::uint64_t subscribers) {
-    std::string_view channel = topic.substr(kChannelTopicPrefix.size());
-    if (rq.pattern.empty() || protocol::glob_match_exact(rq.pattern, channel)) {
-      s.names.emplace_back(channel);
-      s.counts.push_back(subscribers);
-    }
+    s.names.emplace_back(topic.substr(kChannelTopicPrefix.size()));
+    s.counts.push_back(subscribers);
   });
   s.listed.clear();
-  for (std::size_t i = 0; i < s.names.size(); ++i) s.listed.push_back({.channel = s.names[i], .clients = s.counts[i]});
+  for (std::size_t i = 0; i < s.names.size(); ++i) {
+    if (rq.pattern.empty() || protocol::glob_match_exact(rq.pattern, s.names[i])) {
+      s.listed.push_back({.channel = s.names[i], .clients = s.counts[i]});
+    }
+  }
   api::append_channels_result(out, s.listed);
 }
 

@@ -1,7 +1,9 @@
 // Items posted to a shard by threads outside the server (Server::publish from a feed
-// handler): a mutex-guarded vector, swapped out whole by the owner once per turn, so the
-// lock is held for a push or a swap, never while items are processed. Shard-to-shard
-// traffic does not come here: it uses the lock-free mailboxes (engine/core/mailbox.hpp).
+// handler) and, where one order across senders matters (a channel's numbered
+// publications, app commands), by every shard: a mutex-guarded vector, swapped out whole
+// by the owner once per turn, so the lock is held for a push or a swap, never while items
+// are processed. Other shard-to-shard traffic uses the lock-free mailboxes
+// (engine/core/mailbox.hpp).
 #pragma once
 #include <cstddef>
 #include <mutex>

@@ -76,6 +76,12 @@ void History::sweep(Bucket& b, std::int64_t now_ms) {
   }
 }
 
+void History::sweep_next(std::int64_t now_ms) {
+  Bucket& b = buckets_[next_sweep_.fetch_add(1, std::memory_order_relaxed) % kBuckets];
+  std::lock_guard lock(b.mu);
+  sweep(b, now_ms);
+}
+
 std::size_t History::streams() const {
   std::size_t n = 0;
   for (const Bucket& b : buckets_) {

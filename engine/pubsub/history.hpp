@@ -5,11 +5,12 @@
 //
 // Process-wide: any shard appends and reads under the lock of the bucket its name hashes
 // to. That lock also orders a channel: a publisher numbers the publication and hands it
-// to every shard while holding it (Session::publish_in_order), so every shard sees a
+// to every shard while holding it (Shard::publish_in_order), so every shard sees a
 // channel's publications in offset order, and a subscriber that joins under it
 // (Session::subscribe_in_order) gets exactly the offsets after what it read.
 #pragma once
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -18,6 +19,8 @@
 #include <string_view>
 #include <unordered_map>
 #include <vector>
+
+#include "engine/core/string_map.hpp"
 
 namespace ringcast::engine {
 
@@ -65,7 +68,11 @@ class Stream {
 
  private:
   friend class History;
-  void touch(std::int64_t now_ms) noexcept { forget_ms_ = now_ms + limits_.meta_ttl.count(); }
+  // A stream nothing was published to is kept only as long as a publication would be:
+  // subscribing to names nobody publishes in cannot pile streams up for the meta TTL.
+  void touch(std::int64_t now_ms) noexcept {
+    forget_ms_ = now_ms + (top_ == 0 ? limits_.ttl : limits_.meta_ttl).count();
+  }
   // Applies the TTLs at `now_ms`: false when the whole stream is to be forgotten.
   bool age(std::int64_t now_ms) noexcept;
 
@@ -93,23 +100,23 @@ class History {
   [[nodiscard]] Handle open(std::string_view name, const StreamLimits& limits, std::int64_t now_ms, bool create);
   // Streams kept now (for /metrics).
   [[nodiscard]] std::size_t streams() const;
+  // Ages one bucket per call, in turn (a shard calls it every 100 ms), so what outlived its
+  // TTLs goes even where nobody touches the bucket again.
+  void sweep_next(std::int64_t now_ms);
   // Milliseconds on the clock every caller passes as now_ms.
   [[nodiscard]] static std::int64_t now_ms() noexcept;
 
  private:
-  struct NameHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
-  };
   struct alignas(64) Bucket {
     mutable std::mutex mu;
-    std::unordered_map<std::string, Stream, NameHash, std::equal_to<>> streams;
+    StringMap<Stream> streams;
     std::int64_t swept_ms = 0;
   };
   static constexpr std::size_t kBuckets = 64;
   // Forgets what outlived its TTLs in `b` (at most once a second): memory follows use.
   static void sweep(Bucket& b, std::int64_t now_ms);
   std::array<Bucket, kBuckets> buckets_;
+  std::atomic<std::size_t> next_sweep_{0};
 };
 
 }  // namespace ringcast::engine

@@ -24,7 +24,8 @@ struct Message {
   std::uint32_t topic = kNoTopic;
   std::uint32_t slot = kEverySubscriber;  // else: the connection {slot, gen} joins here
   std::uint32_t gen = 0;
-  SlowPolicy policy = SlowPolicy::close;  // the joining subscription's
+  std::uint32_t ticket = 0;               // the joining subscription's (Subscriptions::attach)
+  SlowPolicy policy = SlowPolicy::close;  // and its policy
 };
 
 }  // namespace ringcast::engine

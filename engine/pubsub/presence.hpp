@@ -11,6 +11,8 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "engine/core/string_map.hpp"
+
 namespace ringcast::engine {
 
 class Presence {
@@ -37,12 +39,8 @@ class Presence {
   }
 
  private:
-  struct NameHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
-  };
   template <typename V>
-  using Map = std::unordered_map<std::string, V, NameHash, std::equal_to<>>;
+  using Map = StringMap<V>;
   struct Channel {
     Map<Client> clients;
     Map<std::size_t> users;  // clients per user

@@ -14,12 +14,12 @@ void Shard::publish(std::uint32_t topic, Frame* frame) {
   frame->holders.store(group_.shard_count, std::memory_order_relaxed);
   for (unsigned t = 0; t < group_.shard_count; ++t) {
     if (t == id_) continue;
-    Message d{.frame = frame, .topic = topic, .slot = kEverySubscriber, .gen = 0, .policy = SlowPolicy::close};
+    Message d{.frame = frame, .topic = topic, .slot = kEverySubscriber, .gen = 0, .ticket = 0, .policy = SlowPolicy::close};
     // Keep per-publisher order: once anything is waiting in overflow, queue behind it.
     if (!overflow_[t].empty() || !group_.shards[t]->inbox_from(id_).try_push(d)) overflow_[t].push_back(d);
     wake_target_[t] = true;
   }
-  defer({.frame = frame, .topic = topic, .slot = kEverySubscriber, .gen = 0, .policy = SlowPolicy::close});
+  defer({.frame = frame, .topic = topic, .slot = kEverySubscriber, .gen = 0, .ticket = 0, .policy = SlowPolicy::close});
 }
 
 void Shard::publish_in_order(Message m) {
@@ -128,19 +128,26 @@ void Shard::run_command(const Message& m) {
 
 void Shard::join(const Message& m) {
   Conn& c = conns_[m.slot];
-  // Gone, closing, or unsubscribed since it asked: the reply goes nowhere.
+  // Gone or closing: the reply goes nowhere. Unsubscribed since it asked (the ticket is
+  // not the record's): it joins nothing, but its command is still answered.
   bool live = c.gen == m.gen && c.state == ConnState::open && !c.close_sent;
-  if (!live || !subs_.attach(m.slot, m.topic, m.policy)) {
+  if (live) subs_.attach(m.slot, m.topic, m.ticket, m.policy);
+  if (!live || m.frame == nullptr) {
     if (m.frame != nullptr) release_holder(m.frame, &frames_);
     return;
   }
-  if (m.frame == nullptr) return;
   Lease* lease = leases_.lease(m.frame);
   if (lease == nullptr) {
     release_holder(m.frame, &frames_);
     return;
   }
-  enqueue(c, m.slot, lease);
+  // The reply is owed whatever the backlog holds (a recovery's may be large): not counted
+  // against --max-backlog, never skipped.
+  if (deliver(c, m.slot, lease, SIZE_MAX, dirty_, [this](Conn& cc, std::uint32_t s, Refusal) { tear_down(cc, s); })) {
+    leases_.ref(lease);
+    mark_dirty(c, m.slot);
+    metrics_.messages_out.add();
+  }
   leases_.drop_if_unused(lease);
 }
 
@@ -225,6 +232,15 @@ void Shard::before_flush(bool due) {
   }
 }
 
-void Shard::after_flush() { post_wakeups(); }
+void Shard::after_flush() {
+  post_wakeups();
+  if (id_ == 0) {  // one shard ages the history, a bucket every 100 ms
+    std::int64_t now = History::now_ms();
+    if (now - history_swept_ms_ >= 100) {
+      history_swept_ms_ = now;
+      group_.history.sweep_next(now);
+    }
+  }
+}
 
 }  // namespace ringcast::engine

@@ -61,17 +61,18 @@ bool Subscriptions::add(std::uint32_t slot, std::uint32_t topic, SlowPolicy poli
   return true;
 }
 
-bool Subscriptions::add_unjoined(std::uint32_t slot, std::uint32_t topic) {
+std::optional<std::uint32_t> Subscriptions::add_unjoined(std::uint32_t slot, std::uint32_t topic) {
   Conn& c = conns_[slot];
-  if (!reserve(c, topic)) return false;
-  record(c, Subscription{topic, kNotJoined});
-  return true;
+  if (!reserve(c, topic)) return std::nullopt;
+  std::uint32_t ticket = next_ticket_++ & ~kNotJoined;
+  record(c, Subscription{topic, kNotJoined | ticket});
+  return ticket;
 }
 
-bool Subscriptions::attach(std::uint32_t slot, std::uint32_t topic, SlowPolicy policy) {
+bool Subscriptions::attach(std::uint32_t slot, std::uint32_t topic, std::uint32_t ticket, SlowPolicy policy) {
   Conn& c = conns_[slot];
   Subscription* s = topic == kNoTopic ? nullptr : find(c, topic);
-  if (s == nullptr || s->index != kNotJoined) return false;
+  if (s == nullptr || s->index != (kNotJoined | ticket)) return false;
   SubscriberList& list = lists_.get_or_create(topic);
   // A subscription that counts offsets must never be skipped: it tightens a list a plain
   // subscriber made (its other subscribers are closed instead of skipped too).
@@ -84,7 +85,7 @@ bool Subscriptions::remove(std::uint32_t slot, std::uint32_t topic) noexcept {
   Conn& c = conns_[slot];
   Subscription* s = topic == kNoTopic ? nullptr : find(c, topic);
   if (s == nullptr) return false;
-  SubscriberList* list = s->index == kNotJoined ? nullptr : lists_.find(topic);
+  SubscriberList* list = (s->index & kNotJoined) != 0 ? nullptr : lists_.find(topic);
   if (list != nullptr) {
     // The list's last entry moves into the hole: its own record learns the new index.
     if (const Subscriber* moved = list->remove(s->index)) {

@@ -6,6 +6,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "engine/core/conn_table.hpp"
@@ -22,11 +23,12 @@ class Subscriptions {
   // topic's slow-consumer policy on this shard when this is its first subscriber here.
   bool add(std::uint32_t slot, std::uint32_t topic, SlowPolicy policy = SlowPolicy::close);
   // Records the subscription without joining the topic's list (nothing is delivered to it
-  // yet); false when it already is subscribed. attach() joins it.
-  bool add_unjoined(std::uint32_t slot, std::uint32_t topic);
-  // Joins a subscription add_unjoined recorded; false when there is none (unsubscribed since).
-  // `policy` is the list's if it is the first, or if it is insufficient_state.
-  bool attach(std::uint32_t slot, std::uint32_t topic, SlowPolicy policy);
+  // yet); nullopt when it already is subscribed, else the ticket attach() wants.
+  std::optional<std::uint32_t> add_unjoined(std::uint32_t slot, std::uint32_t topic);
+  // Joins the subscription add_unjoined recorded with `ticket`; false when there is none
+  // (unsubscribed since, perhaps subscribed again under another ticket). `policy` is the
+  // list's if it is the first, or if it is insufficient_state.
+  bool attach(std::uint32_t slot, std::uint32_t topic, std::uint32_t ticket, SlowPolicy policy);
   // False when `slot` was not subscribed to `topic`.
   bool remove(std::uint32_t slot, std::uint32_t topic) noexcept;
   [[nodiscard]] bool contains(std::uint32_t slot, std::uint32_t topic) noexcept;
@@ -55,6 +57,7 @@ class Subscriptions {
   ShardTopics& lists_;
   std::vector<std::vector<Subscription>> extra_;  // rows: [Conn::extra_row - 1]
   std::vector<std::uint32_t> free_rows_;          // rows of extra_ not in use
+  std::uint32_t next_ticket_ = 0;
 };
 
 }  // namespace ringcast::engine

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "engine/config.hpp"
+#include "engine/core/string_map.hpp"
 
 namespace ringcast::engine {
 
@@ -42,12 +43,8 @@ class TopicRegistry {
     std::uint32_t id;
     std::uint64_t subscribers;
   };
-  struct NameHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
-  };
   mutable std::mutex mu_;
-  std::unordered_map<std::string, Entry, NameHash, std::equal_to<>> by_name_;  // looked up without a copy
+  StringMap<Entry> by_name_;
   std::unordered_map<std::uint32_t, const std::string*> by_id_;  // keys of by_name_ (node-stable)
   std::uint32_t next_id_ = 0;
 };

@@ -36,7 +36,8 @@ bool Session::subscribe(std::string_view topic, SlowPolicy policy) {
 
 bool Session::subscribe_in_order(std::string_view topic, std::span<const std::uint8_t> reply) {
   std::uint32_t id = shard_.group_.topics.acquire(topic);
-  if (!shard_.subs_.add_unjoined(slot_, id)) {
+  std::optional<std::uint32_t> ticket = shard_.subs_.add_unjoined(slot_, id);
+  if (!ticket) {
     shard_.group_.topics.release(id);  // already subscribed: count it once
     return false;
   }
@@ -50,7 +51,8 @@ bool Session::subscribe_in_order(std::string_view topic, std::span<const std::ui
     f->holders.store(1, std::memory_order_relaxed);
   }
   SlowPolicy policy = shard_.cfg_.slow_policy == SlowPolicy::drop ? SlowPolicy::insufficient_state : SlowPolicy::close;
-  shard_.publish_in_order({.frame = f, .topic = id, .slot = slot_, .gen = conn_.gen, .policy = policy});
+  shard_.publish_in_order(
+      {.frame = f, .topic = id, .slot = slot_, .gen = conn_.gen, .ticket = *ticket, .policy = policy});
   return true;
 }
 

@@ -102,6 +102,23 @@ TEST(History, ASweepForgetsWhatOutlivedItsMetaTtl) {
   EXPECT_EQ(h.streams(), 400u);
 }
 
+TEST(History, AStreamNothingWasPublishedToGoesAfterItsTtl) {
+  History h;
+  (void)h.open("empty", kLimits, 0, true);
+  EXPECT_TRUE(h.open("empty", kLimits, 9'999, false));  // each use keeps it another TTL
+  EXPECT_FALSE(h.open("empty", kLimits, 20'000, false));
+}
+
+TEST(History, SweepingBucketInTurnFreesWhatNobodyTouches) {
+  History h;
+  for (int i = 0; i < 50; ++i) {
+    History::Handle s = h.open(name("s", i), kLimits, 0, true);
+    append(*s.stream, 0, "x");
+  }
+  for (int i = 0; i < 64; ++i) h.sweep_next(61'000);  // one round over every bucket
+  EXPECT_EQ(h.streams(), 0u);
+}
+
 TEST(History, ClearKeepsOffsetAndEpoch) {
   History h;
   History::Handle s = h.open("a", kLimits, 0, true);

@@ -53,34 +53,43 @@ TEST(Subscriptions, UnjoinedCountsAsSubscribedButIsNotListedUntilAttached) {
   std::uint32_t a = f.slots[0], b = f.slots[1];
   ASSERT_TRUE(f.subs.add(b, 7));
   ASSERT_TRUE(f.subs.add(a, 1));
-  ASSERT_TRUE(f.subs.add_unjoined(a, 7));
+  std::optional<std::uint32_t> t = f.subs.add_unjoined(a, 7);
+  ASSERT_TRUE(t);
   EXPECT_FALSE(f.subs.add_unjoined(a, 7));  // already
   EXPECT_FALSE(f.subs.add(a, 7));
   EXPECT_TRUE(f.subs.contains(a, 7));
   EXPECT_EQ(f.subs.count(a), 2u);
   EXPECT_EQ(f.members(7), (std::set<std::uint32_t>{b}));
-  EXPECT_TRUE(f.subs.attach(a, 7, SlowPolicy::close));
-  EXPECT_FALSE(f.subs.attach(a, 7, SlowPolicy::close));  // joined once
+  EXPECT_FALSE(f.subs.attach(a, 7, *t + 1, SlowPolicy::close));  // another ticket
+  EXPECT_TRUE(f.subs.attach(a, 7, *t, SlowPolicy::close));
+  EXPECT_FALSE(f.subs.attach(a, 7, *t, SlowPolicy::close));  // joined once
   EXPECT_EQ(f.members(7), (std::set<std::uint32_t>{a, b}));
-  EXPECT_FALSE(f.subs.attach(a, 9, SlowPolicy::close));  // never recorded
+  EXPECT_FALSE(f.subs.attach(a, 9, *t, SlowPolicy::close));  // never recorded
 }
 
 TEST(Subscriptions, RemovingAnUnjoinedOneLeavesTheListAlone) {
   Fixture f(2);
   std::uint32_t a = f.slots[0], b = f.slots[1];
   ASSERT_TRUE(f.subs.add(b, 4));
-  ASSERT_TRUE(f.subs.add_unjoined(a, 4));
+  std::optional<std::uint32_t> first = f.subs.add_unjoined(a, 4);
+  ASSERT_TRUE(first);
   EXPECT_TRUE(f.subs.remove(a, 4));
   EXPECT_EQ(f.members(4), (std::set<std::uint32_t>{b}));
-  EXPECT_FALSE(f.subs.attach(a, 4, SlowPolicy::close));  // unsubscribed before it joined
-  ASSERT_TRUE(f.subs.add_unjoined(a, 5));  // the first topic on a new list sets its policy
-  ASSERT_TRUE(f.subs.attach(a, 5, SlowPolicy::insufficient_state));
+  EXPECT_FALSE(f.subs.attach(a, 4, *first, SlowPolicy::close));  // unsubscribed before it joined
+  std::optional<std::uint32_t> again = f.subs.add_unjoined(a, 4);  // and subscribed again
+  ASSERT_TRUE(again);
+  EXPECT_FALSE(f.subs.attach(a, 4, *first, SlowPolicy::close));  // the stale join is not this one's
+  EXPECT_TRUE(f.subs.attach(a, 4, *again, SlowPolicy::close));
+  std::optional<std::uint32_t> t5 = f.subs.add_unjoined(a, 5);  // the first on a new list sets its policy
+  ASSERT_TRUE(t5);
+  ASSERT_TRUE(f.subs.attach(a, 5, *t5, SlowPolicy::insufficient_state));
   EXPECT_EQ(f.lists.find(5)->policy, SlowPolicy::insufficient_state);
   f.subs.clear(a, [](std::uint32_t) {});
   EXPECT_EQ(f.lists.find(5), nullptr);
   ASSERT_TRUE(f.subs.add(b, 6, SlowPolicy::drop));  // a plain subscriber made the list
-  ASSERT_TRUE(f.subs.add_unjoined(a, 6));
-  ASSERT_TRUE(f.subs.attach(a, 6, SlowPolicy::insufficient_state));
+  std::optional<std::uint32_t> t6 = f.subs.add_unjoined(a, 6);
+  ASSERT_TRUE(t6);
+  ASSERT_TRUE(f.subs.attach(a, 6, *t6, SlowPolicy::insufficient_state));
   EXPECT_EQ(f.lists.find(6)->policy, SlowPolicy::insufficient_state);  // never skipped
 }
 
