@@ -82,23 +82,8 @@ struct RequestParser::Impl {
   }
 
   std::optional<Failure> since(od::value v, Request& out) {
-    od::object o;
-    if (v.get_object().get(o)) return Failure{json::Fault::wrong_type, "since is not an object"};
     out.has_since = true;
-    for (auto f : o) {
-      od::field field;
-      std::string_view key;
-      if (std::move(f).get(field) || field.unescaped_key().get(key)) return Failure{json::Fault::malformed, "bad key"};
-      od::value x = field.value();
-      if (key == "offset") {
-        if (auto e = x.get_uint64().get(out.since_offset)) return json::failure(e, "since.offset is not an unsigned integer");
-      } else if (key == "epoch") {
-        if (auto e = x.get_string().get(out.since_epoch)) return json::failure(e, "since.epoch is not a string");
-      } else if (auto bad = json::check(x, 2)) {
-        return bad;
-      }
-    }
-    return std::nullopt;
+    return json::stream_position(v, 1, out.since_offset, out.since_epoch);
   }
 
   // Copies `text` (padded) and starts a document over the copy.
@@ -299,12 +284,9 @@ void append_presence_result(std::string& out, std::span<const client::ClientInfo
 
 void append_history_result(std::string& out, std::span<const std::string_view> publications, std::string_view epoch,
                            std::uint64_t offset) {
-  out += "{\"result\":{\"publications\":[";
-  for (std::size_t i = 0; i < publications.size(); ++i) {
-    if (i != 0) out += ',';
-    out += publications[i];
-  }
-  out += "],\"epoch\":";
+  out += "{\"result\":{\"publications\":";
+  client::append_raw_array(out, publications);
+  out += ",\"epoch\":";
   client::append_json_string(out, epoch);
   out += ",\"offset\":";
   out += std::to_string(offset);

@@ -53,25 +53,8 @@ struct CommandParser::Impl {
     return std::nullopt;
   }
   std::optional<Failure> since(od::value v, Command& c) {
-    od::object o;
-    if (auto e = v.get_object().get(o)) return json::failure(e, "since is not an object");
     c.has_since = true;
-    for (auto f : o) {
-      od::field field;
-      std::string_view key;
-      if (auto e = std::move(f).get(field)) return json::failure(e, "bad since");
-      if (auto e = field.unescaped_key().get(key)) return json::failure(e, "bad since");
-      std::optional<Failure> bad;
-      if (key == "offset") {
-        bad = unsigned64(field.value(), c.offset, "since.offset is not an unsigned integer");
-      } else if (key == "epoch") {
-        bad = string(field.value(), c.epoch, "since.epoch is not a string");
-      } else {
-        bad = json::check(field.value(), 3);
-      }
-      if (bad) return bad;
-    }
-    return std::nullopt;
+    return json::stream_position(v, 2, c.offset, c.epoch);
   }
 
   std::optional<Failure> params(od::document& doc, od::value v, Command& c) {

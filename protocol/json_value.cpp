@@ -9,6 +9,25 @@ Failure failure(simdjson::error_code e, const char* what) noexcept {
   return {type ? Fault::wrong_type : Fault::malformed, what};
 }
 
+std::optional<Failure> stream_position(od::value v, int depth, std::uint64_t& offset, std::string_view& epoch) {
+  od::object o;
+  if (auto e = v.get_object().get(o)) return failure(e, "since is not an object");
+  for (auto f : o) {
+    od::field field;
+    std::string_view key;
+    if (std::move(f).get(field) || field.unescaped_key().get(key)) return Failure{Fault::malformed, "bad since"};
+    od::value x = field.value();
+    if (key == "offset") {
+      if (auto e = x.get_uint64().get(offset)) return failure(e, "since.offset is not an unsigned integer");
+    } else if (key == "epoch") {
+      if (auto e = x.get_string().get(epoch)) return failure(e, "since.epoch is not a string");
+    } else if (auto bad = check(x, depth + 1)) {
+      return bad;
+    }
+  }
+  return std::nullopt;
+}
+
 // A value's type is known from its first byte, so any failure past that is malformed JSON.
 std::optional<Failure> check(od::value v, int depth) {
   if (depth > kMaxDepth) return Failure{Fault::wrong_type, "JSON nested too deep"};

@@ -28,6 +28,11 @@ struct Failure {
 // Walks `v` (at nesting `depth`) to its end, checking every byte.
 [[nodiscard]] std::optional<Failure> check(od::value v, int depth);
 
+// A stream position {"offset":N,"epoch":"..."} (history's `since`, in client commands and
+// server API bodies): other keys are checked to their end at `depth` + 1 and ignored.
+[[nodiscard]] std::optional<Failure> stream_position(od::value v, int depth, std::uint64_t& offset,
+                                                     std::string_view& epoch);
+
 // The value's own bytes, checked whole, without the whitespace after it.
 [[nodiscard]] std::optional<Failure> raw(od::document& doc, od::value v, std::string_view& out);
 
