@@ -145,6 +145,15 @@ void append_unsubscribe_push(std::string& out, std::string_view channel, std::ui
   out += "}}}";
 }
 
+void append_raw_array(std::string& out, std::span<const std::string_view> items) {
+  out += '[';
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i != 0) out += ',';
+    out += items[i];
+  }
+  out += ']';
+}
+
 void append_client_info(std::string& out, const ClientInfo& info) {
   out += "{\"user\":";
   append_json_string(out, info.user);
@@ -232,12 +241,9 @@ void append_history_result(std::string& out, std::uint32_t id, std::span<const s
   append_id(out, id);
   out += "\"history\":{";
   if (!publications.empty()) {
-    out += "\"publications\":[";
-    for (std::size_t i = 0; i < publications.size(); ++i) {
-      if (i != 0) out += ',';
-      out += publications[i];
-    }
-    out += "],";
+    out += "\"publications\":";
+    append_raw_array(out, publications);
+    out += ',';
   }
   out += "\"epoch\":";
   append_json_string(out, epoch);
@@ -265,12 +271,8 @@ void append_subscribe_result(std::string& out, std::uint32_t id, const Subscribe
     append_uint(out, r.offset);
   }
   if (!r.publications.empty()) {
-    out += ",\"publications\":[";
-    for (std::size_t i = 0; i < r.publications.size(); ++i) {
-      if (i != 0) out += ',';
-      out += r.publications[i];
-    }
-    out += ']';
+    out += ",\"publications\":";
+    append_raw_array(out, r.publications);
   }
   flag("\"recovered\":true", r.recovered);
   flag("\"was_recovering\":true", r.was_recovering);

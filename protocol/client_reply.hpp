@@ -47,6 +47,9 @@ inline constexpr Disconnect kForceDisconnect{3503, "force disconnect"};  // the 
 // Appends `s` as a JSON string (quotes included).
 void append_json_string(std::string& out, std::string_view s);
 
+// [a,b,...]: values already written as JSON (publications as append_publication wrote them).
+void append_raw_array(std::string& out, std::span<const std::string_view> items);
+
 // {"id":N,"error":{"code":C,"message":"..."}}
 void append_error(std::string& out, std::uint32_t id, ErrorCode code);
 
