@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "bench/load/api_client.hpp"
 #include "bench/load/payload.hpp"
 #include "bench/load/send_buffer.hpp"
 #include "bench/load/tls_link.hpp"
@@ -48,6 +49,8 @@ struct Conn {
   SendBuffer out;                   // frames (plaintext under TLS: encrypted at flush)
   std::unique_ptr<HandshakeState> hs;
   std::unique_ptr<TlsLink> tls;     // TLS runs only: from the TCP connect until the fd is closed
+  std::unique_ptr<ApiReplyReader> api;  // --api-key publishers: HTTP, no WebSocket upgrade
+  std::uint32_t api_answered = 0;   // answers so far (they come in request order)
   bool tls_dirty = false;           // queued for the worker's end-of-turn TLS flush
 
   // Publisher state.

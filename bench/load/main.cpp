@@ -350,6 +350,8 @@ int run_share(const Options& opt, const Share& share, Link* parent) {
     s.offsets += r.offsets;
     s.offset_gaps += r.offset_gaps;
     s.offset_repeats += r.offset_repeats;
+    s.api_answers += r.api_answers;
+    s.api_errors += r.api_errors;
     s.send_skipped += r.send_skipped;
     s.window_resets += r.window_resets;
     for (std::size_t p = 0; p < published.size(); ++p) published[p] += r.published[p];

@@ -61,6 +61,10 @@ options:
                           send publish commands with the payload as a JSON string, and the
                           record is read from inside each publication push (and its
                           offset, where the channel keeps history, checked to run +1)
+      --api-key KEY       with --channel, fanout and rate: publishers publish through the
+                          server HTTP API instead (POST /api/publish with X-API-Key: KEY on
+                          one keep-alive connection each, the window's requests pipelined);
+                          an answer that is not 200 {"result":...} counts as an API error
   -h, --help              this text
 
 Deliveries count messages received by subscribers only; a publisher's copy of its own
@@ -200,6 +204,9 @@ bool parse_options(int argc, char** argv, Options& out, std::string& error, bool
     } else if (flag("", "--channel")) {
       if (value.empty() || value.find_first_of("\"\\") != std::string_view::npos) return bad("a channel name");
       out.channel = std::string(value);
+    } else if (flag("", "--api-key")) {
+      if (value.empty() || value.find_first_of("\r\n") != std::string_view::npos) return bad("a key");
+      out.api_key = std::string(value);
     } else if (flag("", "--tls-version")) {
       if (value == "1.2") out.tls_version = 12;
       else if (value == "1.3") out.tls_version = 13;
@@ -243,6 +250,10 @@ bool parse_options(int argc, char** argv, Options& out, std::string& error, bool
   }
   if (out.scenario != Scenario::chat && out.publishers == 0 && out.scenario != Scenario::connect) {
     error = "--publishers must be at least 1 for this scenario";
+    return false;
+  }
+  if (!out.api_key.empty() && (out.channel.empty() || (out.scenario != Scenario::fanout && out.scenario != Scenario::rate))) {
+    error = "--api-key: only with --channel, in the fanout and rate scenarios";
     return false;
   }
   if (out.processes > 1 && out.scenario != Scenario::connect) {

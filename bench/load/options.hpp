@@ -36,6 +36,7 @@ struct Options {
   bool tls = false;                  // --tls or a wss:// URL: TLS over every connection
   int tls_version = 0;               // --tls-version: 0 (1.2 or 1.3), 12 or 13
   std::string channel;               // --channel: speak the Centrifugo client protocol on it
+  std::string api_key;               // --api-key: publishers POST /api/publish with it
 };
 
 inline constexpr double kMaxDuration = 3600.0;  // the hard cap: a run always ends

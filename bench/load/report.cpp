@@ -53,6 +53,8 @@ void Tally::add(const Tally& o) noexcept {
   offsets += o.offsets;
   offset_gaps += o.offset_gaps;
   offset_repeats += o.offset_repeats;
+  api_answers += o.api_answers;
+  api_errors += o.api_errors;
   send_skipped += o.send_skipped;
   window_resets += o.window_resets;
   handshake.merge(o.handshake);
@@ -97,6 +99,10 @@ void print_human(const Summary& s) {
                   static_cast<unsigned long long>(s.offsets), static_cast<unsigned long long>(s.offset_gaps),
                   static_cast<unsigned long long>(s.offset_repeats));
     }
+    if (!o.api_key.empty()) {
+      std::printf("  http api      %llu publish answers, %llu errors\n", static_cast<unsigned long long>(s.api_answers),
+                  static_cast<unsigned long long>(s.api_errors));
+    }
   }
   if (s.server.sampled) {
     const ServerUsage& v = s.server;
@@ -137,6 +143,8 @@ void print_json(const Summary& s) {
               u(s.send_skipped), u(s.window_resets));
   std::printf("  \"offsets\": %llu,\n  \"offset_gaps\": %llu,\n  \"offset_repeats\": %llu,\n", u(s.offsets),
               u(s.offset_gaps), u(s.offset_repeats));
+  std::printf("  \"api\": %s,\n  \"api_answers\": %llu,\n  \"api_errors\": %llu,\n", o.api_key.empty() ? "false" : "true",
+              u(s.api_answers), u(s.api_errors));
   const ServerUsage& v = s.server;
   if (v.sampled) {
     std::string pids;

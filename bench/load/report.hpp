@@ -29,6 +29,7 @@ struct Tally {
   // --channel into a channel with history: pushes carrying an offset, offsets a subscriber
   // never saw (skipped), and offsets at or below one it had seen (repeated or late).
   std::uint64_t offsets = 0, offset_gaps = 0, offset_repeats = 0;
+  std::uint64_t api_answers = 0, api_errors = 0;  // --api-key: publish answers, and those not ok
   Histogram handshake;  // connect start -> 101 received
   Histogram latency;    // publisher send -> subscriber receive
 

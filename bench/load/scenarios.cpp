@@ -81,22 +81,30 @@ void Worker::start_publishing(std::uint64_t now) {
 
 bool Worker::publish_one(Conn& c, std::uint64_t now) {
   if (c.state != ConnState::open) return false;
-  std::uint8_t* end = payload_.data() + payload_.size() - suffix_len_;
+  std::uint8_t* end = payload_.data() + payload_.size() - suffix_.size();
   const std::size_t rec = write_record_before(end, Record{c.pub_id, c.next_seq, now});
   std::size_t body = std::max<std::size_t>(opt_.size, rec);
   if (!channel_prefix_.empty()) {  // the publish command around it
     std::memcpy(end - body - channel_prefix_.size(), channel_prefix_.data(), channel_prefix_.size());
     body += channel_prefix_.size();
   }
-  end += suffix_len_;
-  body += suffix_len_;
-  const std::size_t need = protocol::frame_header_len(body, true) + body;
-  std::uint8_t* dst = c.out.reserve(need);
-  if (dst == nullptr) return false;
-  const auto m = static_cast<std::uint32_t>(random());
-  protocol::MaskKey mask;
-  std::memcpy(mask.data(), &m, 4);
-  c.out.commit(protocol::encode_client_frame({dst, need}, Opcode::text, {end - body, body}, mask));
+  end += suffix_.size();
+  body += suffix_.size();
+  const std::span<const std::uint8_t> bytes{end - body, body};
+  if (c.api) {
+    const std::size_t need = api_request_size(api_head_, body);
+    std::uint8_t* dst = c.out.reserve(need);
+    if (dst == nullptr) return false;
+    c.out.commit(write_api_request({dst, need}, api_head_, bytes));
+  } else {
+    const std::size_t need = protocol::frame_header_len(body, true) + body;
+    std::uint8_t* dst = c.out.reserve(need);
+    if (dst == nullptr) return false;
+    const auto m = static_cast<std::uint32_t>(random());
+    protocol::MaskKey mask;
+    std::memcpy(mask.data(), &m, 4);
+    c.out.commit(protocol::encode_client_frame({dst, need}, Opcode::text, bytes, mask));
+  }
   ++c.next_seq;
   ++sent_;
   flush(c);

@@ -32,16 +32,22 @@ Worker::Worker(RunPlan& plan, std::uint32_t index, std::uint32_t threads)
   pub_by_id_.assign(pubs, nullptr);
   res_.published.assign(pubs, 0);
 
-  // --channel: each message is a publish command around the payload, a JSON string.
-  if (!opt_.channel.empty()) {
+  // --channel: each message is a publish command around the payload, a JSON string; with
+  // --api-key the API's publish body instead, sent as an HTTP request.
+  const bool api = !opt_.api_key.empty();
+  if (api) {
+    channel_prefix_ = "{\"channel\":\"" + opt_.channel + "\",\"data\":\"";
+    suffix_ = "\"}";
+    api_head_ = api_publish_head(plan_.target->host_header, opt_.api_key);
+  } else if (!opt_.channel.empty()) {
     channel_prefix_ = "{\"publish\":{\"channel\":\"" + opt_.channel + "\",\"data\":\"";
-    suffix_len_ = 3;  // "}}
+    suffix_ = "\"}}";
   }
   const std::size_t inner = std::max<std::size_t>(opt_.size, kMaxRecord);
-  const std::size_t body = channel_prefix_.size() + inner + suffix_len_;
-  const std::size_t frame = protocol::frame_header_len(body, true) + body;
+  const std::size_t body = channel_prefix_.size() + inner + suffix_.size();
+  const std::size_t frame = api ? api_request_size(api_head_, body) : protocol::frame_header_len(body, true) + body;
   payload_.assign(body, 'x');
-  if (suffix_len_ != 0) std::memcpy(payload_.data() + body - suffix_len_, "\"}}", suffix_len_);
+  std::memcpy(payload_.data() + body - suffix_.size(), suffix_.data(), suffix_.size());
   std::uint32_t pub_cap = 0;
   switch (opt_.scenario) {
     case Scenario::fanout: pub_cap = static_cast<std::uint32_t>(frame * opt_.window); break;
@@ -70,6 +76,7 @@ Worker::Worker(RunPlan& plan, std::uint32_t index, std::uint32_t threads)
       if (designated_ == nullptr) designated_ = &c;
     }
     if (c.is_pub) {
+      if (api) c.api = std::make_unique<ApiReplyReader>();
       pubs_.push_back(&c);
       pub_by_id_[c.pub_id] = &c;
     }

@@ -23,6 +23,7 @@ struct WorkerResult {
   std::uint64_t deliveries = 0, delivered_bytes = 0, own_echoes = 0, other_messages = 0;
   std::uint64_t gaps = 0, out_of_order = 0;
   std::uint64_t offsets = 0, offset_gaps = 0, offset_repeats = 0;  // --channel with history
+  std::uint64_t api_answers = 0, api_errors = 0;                   // --api-key publishers
   std::uint64_t connect_failures = 0, disconnects = 0, protocol_errors = 0;
   std::uint64_t send_skipped = 0, window_resets = 0;
   std::uint32_t opened = 0;
@@ -79,6 +80,8 @@ class Worker {
   void tls_failed(Conn& c);
 
   void handshake_bytes(Conn& c, const std::uint8_t* data, std::size_t len);
+  void opened(Conn& c);  // the 101 arrived (or, for an API publisher, the TCP connect)
+  void api_bytes(Conn& c, std::span<const std::uint8_t> in);  // answers to an API publisher
   void frame_bytes(Conn& c, std::span<std::uint8_t> in);
   void on_message(Conn& c);
   void fail(Conn& c, const char* reason);
@@ -111,7 +114,8 @@ class Worker {
   std::vector<std::uint32_t> rearm_;  // connections whose multishot recv ended on ENOBUFS
   std::vector<std::uint8_t> payload_;  // [prefix] filler + record [suffix], rewritten per message
   std::string channel_prefix_;         // --channel: the publish command up to its data string
-  std::size_t suffix_len_ = 0;         // --channel: `"}}` after the record
+  std::string suffix_;                 // --channel: what closes it after the record (`"}}`)
+  std::string api_head_;               // --api-key: the request head up to Content-Length's value
   // --channel: the connection's connect (and subscribe) replies, server pings.
   void channel_opened(Conn& c);
   [[nodiscard]] bool channel_control(Conn& c);

@@ -85,6 +85,11 @@ void Worker::on_connect(Conn& c, int res) {
       return;
     }
   }
+  if (c.api) {  // plain HTTP: open now (under TLS the requests wait for its handshake)
+    opened(c);
+    arm_recv(c);
+    return;
+  }
   char key[24];
   make_key(random(), random(), key);
   c.hs = std::make_unique<HandshakeState>();
@@ -254,7 +259,9 @@ void Worker::on_recv(Conn& c, const io_uring_cqe& cqe) {
 
 void Worker::received(Conn& c, std::uint8_t* data, std::size_t len) {
   if (c.state == ConnState::handshaking) handshake_bytes(c, data, len);
-  else if (c.state == ConnState::open || c.state == ConnState::closing) frame_bytes(c, {data, len});
+  else if (c.state != ConnState::open && c.state != ConnState::closing) return;
+  else if (c.api) api_bytes(c, {data, len});
+  else frame_bytes(c, {data, len});
 }
 
 void Worker::peer_closed(Conn& c, int res) {
@@ -285,17 +292,42 @@ void Worker::handshake_bytes(Conn& c, const std::uint8_t* data, std::size_t len)
     return;
   }
   res_.handshake.record(now_ - c.started_ns);
-  last_open_ns_ = now_;
-  c.state = ConnState::open;
-  --connecting_;
-  if (opt_.channel.empty()) ++resolved_;  // --channel: resolved when its commands are answered
-  ++open_;
-  ++res_.opened;
+  opened(c);
   if (!opt_.channel.empty()) channel_opened(c);
   // Frames may have come in the same segment as the 101.
   std::unique_ptr<HandshakeState> done = std::move(c.hs);
   if (done->len > check.consumed) {
     frame_bytes(c, {reinterpret_cast<std::uint8_t*>(done->buf) + check.consumed, done->len - check.consumed});
+  }
+}
+
+void Worker::opened(Conn& c) {
+  last_open_ns_ = now_;
+  c.state = ConnState::open;
+  --connecting_;
+  // --channel: a WebSocket connection is resolved when its commands are answered.
+  if (opt_.channel.empty() || c.api) {
+    c.channel_ready = true;
+    ++resolved_;
+  }
+  ++open_;
+  ++res_.opened;
+}
+
+void Worker::api_bytes(Conn& c, std::span<const std::uint8_t> in) {
+  ApiReplyReader::Counts n;
+  const bool ok = c.api->feed(in, n);
+  res_.api_answers += n.ok + n.errors;
+  res_.api_errors += n.errors;
+  if (n.errors != 0 && res_.first_error.empty()) res_.first_error = "API publish failed: " + c.api->why();
+  if (n.ok + n.errors != 0) {
+    c.api_answered += n.ok + n.errors;
+    if (c.self_ack) ack(c, c.api_answered, now_);  // --ack self: the answer releases the window
+  }
+  if (!ok) {
+    ++res_.protocol_errors;
+    if (res_.first_error.empty()) res_.first_error = c.api->why();
+    finish(c);
   }
 }
 
@@ -419,7 +451,9 @@ void Worker::begin_close(std::uint64_t now) {
   std::uint8_t payload[2];
   const std::size_t n = protocol::encode_close_payload(payload, 1000, {});
   for (Conn& c : conns_) {
-    if (c.state == ConnState::open) {
+    if (c.state == ConnState::open && c.api) {
+      finish(c);  // HTTP: no close handshake, the shutdown ends it
+    } else if (c.state == ConnState::open) {
       if (queue_control(c, Opcode::close, {payload, n})) {
         c.state = ConnState::closing;
         --open_;

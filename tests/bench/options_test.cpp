@@ -122,6 +122,20 @@ TEST(Options, TlsFromTheSchemeOrTheFlag) {
   EXPECT_FALSE(parse({"fanout", "--tls-version", "1.1", "wss://127.0.0.1:9443/"}).ok);
 }
 
+TEST(Options, ApiKeyNeedsAChannelAndAPublishingScenario) {
+  Parsed p = parse({"fanout", "--channel", "feed:x", "--api-key", "k", "ws://127.0.0.1:9000/connection/websocket"});
+  ASSERT_TRUE(p.ok) << p.error;
+  EXPECT_EQ(p.opt.api_key, "k");
+  EXPECT_TRUE(parse({"rate", "--channel", "x", "--api-key", "k", "ws://127.0.0.1:9000/"}).ok);
+  p = parse({"fanout", "--api-key", "k", "ws://127.0.0.1:9000/"});
+  EXPECT_FALSE(p.ok);
+  EXPECT_EQ(p.error, "--api-key: only with --channel, in the fanout and rate scenarios");
+  EXPECT_FALSE(parse({"chat", "--channel", "x", "--api-key", "k", "ws://127.0.0.1:9000/"}).ok);
+  EXPECT_FALSE(parse({"connect", "--channel", "x", "--api-key", "k", "ws://127.0.0.1:9000/"}).ok);
+  EXPECT_FALSE(parse({"fanout", "--channel", "x", "--api-key", "", "ws://127.0.0.1:9000/"}).ok);
+  EXPECT_FALSE(parse({"fanout", "--channel", "x", "--api-key", "a\r\nX: y", "ws://127.0.0.1:9000/"}).ok);
+}
+
 TEST(Target, WssDefaultsTo443AndNamesTheHost) {
   Target t;
   ASSERT_EQ(resolve_target("wss://localhost/feed", false, t), "");

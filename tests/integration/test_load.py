@@ -2,7 +2,8 @@
 """ringcast-load against a real ringcast: a short fan-out and a connect burst must report
 every message delivered in order (0 lost, 0 out of order), a connect run split over several
 generator processes (--processes) must merge into the same figures, the same fan-out over a
-Centrifugo channel (--channel) must too, two ringcast processes must share one port, and bad
+Centrifugo channel (--channel) must too, with publishers on the HTTP API (--api-key) as
+well, two ringcast processes must share one port, and bad
 command lines exit 2.
 Needs <build-dir>/bench/load/ringcast-load (skips when it was not built)."""
 import json
@@ -90,6 +91,39 @@ def channel_fanout_with_history_counts_every_offset():
 
 
 @test
+def api_publishers_fan_out_every_offset():
+    # Publishers on the server HTTP API (keep-alive, pipelined): the closed loop and the open
+    # one; every publication reaches every subscriber once, in offset order, and every
+    # request is answered. A wrong key is counted and named, not taken for a slow server.
+    cfg = os.path.join(tempfile.mkdtemp(prefix="ringcast-load-"), "api.json")
+    anyone = {"allow_subscribe_for_client": True, "allow_subscribe_for_anonymous": True}
+    with open(cfg, "w") as f:
+        json.dump({"client": {"allow_anonymous_connect_without_token": True}, "http_api": {"key": "load-key"},
+                   "channel": {"namespaces": [{"name": "feed", **anyone, "history_size": 100, "history_ttl": "60s",
+                                               "force_recovery": True}]}}, f)
+    url = "/connection/websocket"
+    with Server("--threads", "2", "--config", cfg) as srv:
+        closed = run_load("fanout", "-c", "50", "-p", "2", "-d", "2", "--channel", "feed:api", "--api-key", "load-key",
+                          "--server-pid", str(srv.proc.pid), srv.url(url))
+        opened = run_load("rate", "-c", "20", "-p", "2", "-r", "400", "-d", "1", "--channel", "feed:rate",
+                          "--api-key", "load-key", srv.url(url))
+        wrong = run_load("fanout", "-c", "2", "-p", "1", "-d", "0.5", "--channel", "feed:x", "--api-key", "nope",
+                         srv.url(url))
+    for r, subs in ((closed, 50), (opened, 20)):
+        check_clean(r)
+        assert r["api"] and r["messages_sent"] > 0, r
+        assert r["api_answers"] == r["messages_sent"] and r["api_errors"] == 0, \
+            f"{r['api_answers']} answers ({r['api_errors']} errors) for {r['messages_sent']} requests"
+        assert r["deliveries"] == r["messages_sent"] * subs and r["offsets"] == r["deliveries"], \
+            f"{r['deliveries']} deliveries, {r['offsets']} with an offset, for {r['messages_sent']} messages"
+        assert r["offset_gaps"] == 0 and r["offset_repeats"] == 0, r
+    assert 300 <= opened["messages_sent"] <= 500, f"{opened['messages_sent']} messages at 400/s for 1 s"
+    assert closed["server"]["cpu_ns_per_delivery"] > 0
+    assert wrong["deliveries"] == 0 and wrong["api_errors"] == wrong["api_answers"] > 0, wrong
+    assert wrong["first_error"].startswith("API publish failed: 401"), wrong["first_error"]
+
+
+@test
 def connect_burst_reaches_everyone():
     with Server() as srv:
         r = run_load("connect", "-c", "300", "-d", "0.5", "--burst", "3", "--server-pid", str(srv.proc.pid),
@@ -159,7 +193,8 @@ def bad_command_lines_exit_2():
                  ["fanout", "ws://192.0.2.1:9/"], ["fanout", "http://127.0.0.1:9/"], ["fanout"],
                  ["fanout", "--processes", "2", "ws://127.0.0.1:9/"], ["connect", "-c", "2", "--processes", "3", "ws://127.0.0.1:9/"],
                  ["connect", "--source", "192.0.2.1", "ws://127.0.0.1:9/"], ["connect", "--server-pid", "1,x", "ws://127.0.0.1:9/"],
-                 ["fanout", "--channel", "", "ws://127.0.0.1:9/"], ["fanout", "--channel", 'a"b', "ws://127.0.0.1:9/"]):
+                 ["fanout", "--channel", "", "ws://127.0.0.1:9/"], ["fanout", "--channel", 'a"b', "ws://127.0.0.1:9/"],
+                 ["fanout", "--api-key", "k", "ws://127.0.0.1:9/"]):
         p = subprocess.run([binary, *args], capture_output=True, text=True, timeout=10)
         assert p.returncode == 2, f"{args}: exit {p.returncode}"
         lines = p.stderr.strip().splitlines()
