@@ -134,7 +134,7 @@ void channel_metrics(std::string& out, std::span<const ShardMetrics* const> shar
          sum(shards, [](const ShardMetrics& m) { return m.publications_client.get(); }));
   sample(out, "ringcast_publications_total", "source=\"api\"",
          sum(shards, [](const ShardMetrics& m) { return m.publications_api.get(); }));
-  family(out, "ringcast_recoveries_total", "Subscribes that asked to recover, by outcome.");
+  family(out, "ringcast_recoveries_total", "Subscriptions that asked to recover (subscribe, or connect for server-side ones), by outcome.");
   sample(out, "ringcast_recoveries_total", "result=\"recovered\"",
          sum(shards, [](const ShardMetrics& m) { return m.recoveries_ok.get(); }));
   sample(out, "ringcast_recoveries_total", "result=\"not_recovered\"",

@@ -39,6 +39,7 @@ std::string_view method_name(Method m) noexcept {
 struct CommandParser::Impl {
   od::parser parser;
   std::vector<char> frame;  // the frame being parsed, with simdjson's padding after it
+  std::vector<SubPosition> positions;  // the current command's subs (capacity kept)
 
   std::optional<Failure> string(od::value v, std::string_view& out, const char* what) {
     if (auto e = v.get_string().get(out)) return json::failure(e, what);
@@ -52,6 +53,37 @@ struct CommandParser::Impl {
     if (auto e = v.get_uint64().get(out)) return json::failure(e, what);
     return std::nullopt;
   }
+  // connect's subs: {"<channel>":{"recover":true,"offset":N,"epoch":"..."},...}
+  std::optional<Failure> subs(od::value v, Command& c) {
+    od::object o;
+    if (auto e = v.get_object().get(o)) return json::failure(e, "subs is not an object");
+    positions.clear();
+    for (auto f : o) {
+      od::field field;
+      SubPosition p;
+      if (auto e = std::move(f).get(field)) return json::failure(e, "bad subs");
+      if (auto e = field.unescaped_key().get(p.channel)) return json::failure(e, "bad subs channel");
+      if (positions.size() == kMaxConnectSubs) return Failure{json::Fault::wrong_type, "subs names over 1024 channels"};
+      od::object sub;
+      if (auto e = field.value().get_object().get(sub)) return json::failure(e, "a subs entry is not an object");
+      for (auto g : sub) {
+        od::field sf;
+        std::string_view key;
+        if (auto e = std::move(g).get(sf)) return json::failure(e, "bad subs entry");
+        if (auto e = sf.unescaped_key().get(key)) return json::failure(e, "bad subs entry field name");
+        std::optional<Failure> bad;
+        if (key == "recover") bad = boolean(sf.value(), p.recover, "subs recover is not a boolean");
+        else if (key == "offset") bad = unsigned64(sf.value(), p.offset, "subs offset is not an unsigned integer");
+        else if (key == "epoch") bad = string(sf.value(), p.epoch, "subs epoch is not a string");
+        else bad = json::check(sf.value(), 4);
+        if (bad) return bad;
+      }
+      positions.push_back(p);
+    }
+    c.subs = positions;
+    return std::nullopt;
+  }
+
   std::optional<Failure> since(od::value v, Command& c) {
     c.has_since = true;
     return json::stream_position(v, 2, c.offset, c.epoch);
@@ -101,6 +133,8 @@ struct CommandParser::Impl {
         bad = boolean(x, c.reverse, "reverse is not a boolean");
       } else if (key == "since") {
         bad = since(x, c);
+      } else if (key == "subs") {
+        bad = subs(x, c);
       } else {
         bad = json::check(x, 2);  // not ours (yet): checked and ignored
       }

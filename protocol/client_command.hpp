@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string_view>
 
 namespace ringcast::protocol::client {
@@ -29,6 +30,14 @@ enum class Method : std::uint8_t {
 };
 [[nodiscard]] std::string_view method_name(Method m) noexcept;
 
+// connect's `subs`: where the client stands in a server-side subscription it recovers.
+struct SubPosition {
+  std::string_view channel, epoch;
+  std::uint64_t offset = 0;
+  bool recover = false;
+};
+inline constexpr std::size_t kMaxConnectSubs = 1024;  // more in one connect: bad_command
+
 struct Command {
   std::uint32_t id = 0;
   Method method = Method::none;
@@ -42,6 +51,7 @@ struct Command {
   std::uint64_t offset = 0;
   std::int64_t limit = 0;          // history
   std::uint64_t flag = 0;          // subscribe: kRejectUnrecovered and others (ignored)
+  std::span<const SubPosition> subs;  // connect: server-side subscriptions to recover
   bool recover = false, positioned = false, recoverable = false, join_leave = false;
   bool reverse = false, has_since = false;  // history
 };

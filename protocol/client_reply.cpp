@@ -100,11 +100,7 @@ void append_connect_result(std::string& out, std::uint32_t id, const ConnectResu
   append_expiry(out, r.expiry);
   if (!r.subs.empty()) {
     out += ",\"subs\":{";
-    for (std::size_t i = 0; i < r.subs.size(); ++i) {
-      if (i != 0) out += ',';
-      append_json_string(out, r.subs[i]);
-      out += ":{}";
-    }
+    out += r.subs;
     out += '}';
   }
   if (r.ping_seconds != 0) {
@@ -252,9 +248,11 @@ void append_history_result(std::string& out, std::uint32_t id, std::span<const s
   out += "}}";
 }
 
-void append_subscribe_result(std::string& out, std::uint32_t id, const SubscribeResult& r) {
-  append_id(out, id);
-  out += "\"subscribe\":{";
+namespace {
+
+// {...}: a subscription's fields, in a subscribe result or a connect result's subs.
+void append_subscription(std::string& out, const SubscribeResult& r) {
+  out += '{';
   std::size_t start = out.size();
   append_expiry(out, r.expiry, "");
   auto flag = [&](std::string_view name, bool on) {
@@ -276,7 +274,23 @@ void append_subscribe_result(std::string& out, std::uint32_t id, const Subscribe
   }
   flag("\"recovered\":true", r.recovered);
   flag("\"was_recovering\":true", r.was_recovering);
-  out += "}}";
+  out += '}';
+}
+
+}  // namespace
+
+void append_subscribe_result(std::string& out, std::uint32_t id, const SubscribeResult& r) {
+  append_id(out, id);
+  out += "\"subscribe\":";
+  append_subscription(out, r);
+  out += '}';
+}
+
+void append_server_sub(std::string& out, std::string_view channel, const SubscribeResult& r) {
+  if (!out.empty()) out += ',';
+  append_json_string(out, channel);
+  out += ':';
+  append_subscription(out, r);
 }
 
 }  // namespace ringcast::protocol::client

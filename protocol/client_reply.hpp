@@ -67,12 +67,12 @@ struct ConnectResult {
   std::string_view client;   // the connection's id
   std::string_view version;  // the server's
   Expiry expiry;
-  std::span<const std::string_view> subs;  // server-side subscriptions made at connect
+  std::string_view subs;     // server-side subscriptions made at connect: append_server_sub's
   std::uint32_t ping_seconds = 0;  // 0: the server sends no pings
   bool pong = false;               // the client answers pings with `{}`
 };
 // {"id":N,"connect":{"client":"...","version":"...","expires":true,"ttl":60,
-//  "subs":{"<channel>":{},...},"ping":25,"pong":true}}
+//  "subs":{"<channel>":{...},...},"ping":25,"pong":true}}
 void append_connect_result(std::string& out, std::uint32_t id, const ConnectResult& r);
 
 // {"id":N,"refresh":{"client":"...","version":"...","expires":true,"ttl":60}}
@@ -98,6 +98,9 @@ struct SubscribeResult {
 // {"id":N,"subscribe":{"expires":true,"ttl":60,"recoverable":true,"epoch":"...",
 //  "offset":N,"positioned":true,"publications":[...],"recovered":true,"was_recovering":true}}
 void append_subscribe_result(std::string& out, std::uint32_t id, const SubscribeResult& r);
+// "<channel>":{...the same fields}: one server-side subscription of a connect result,
+// after a comma unless `out` is empty (it holds the entries only).
+void append_server_sub(std::string& out, std::string_view channel, const SubscribeResult& r);
 
 // {"id":N,"history":{"publications":[...],"epoch":"...","offset":N}} (publications omitted
 // when none), `publications` as append_publication wrote them.

@@ -173,7 +173,7 @@ class FrameHandler final : public client::CommandSink {
       st.conn_info = claims_.info;
       st.expire_at = end;
       expiry = expiry_at(end, now);
-      if (!server_side_subscriptions()) return false;
+      if (!server_side_subscriptions(cmd.subs)) return false;
     } else if (!cfg.allow_anonymous_connect_without_token) {
       return disconnect(client::kBadRequest, "no token, and client.allow_anonymous_connect_without_token is off");
     }
@@ -192,19 +192,35 @@ class FrameHandler final : public client::CommandSink {
 
   // The connection token's `channels`: subscribed by the server, without the namespace's
   // permissions (the backend that signed the token decided), within client.channel_limit.
-  // False after a disconnect: a channel of no configured namespace, or over the limit.
-  bool server_side_subscriptions() {
+  // Where the namespace keeps history with force_recovery (force_positioning) they count
+  // offsets as a client's recoverable (positioned) subscription does, and recover from
+  // where connect's `subs` says the client stands. Each goes into server_subs_ as the
+  // connect reply's entry. False after a disconnect: a channel of no configured
+  // namespace, or over the limit.
+  bool server_side_subscriptions(std::span<const client::SubPosition> positions) {
     for (std::string_view ch : claims_.channels) {
-      if (ch.empty() || ch.size() > app_->config().channel_max_length || app_->config().options_for(ch) == nullptr) {
-        return token_mismatch(TokenFailure::malformed, "a channels claim naming an unknown channel");
-      }
+      const ChannelOptions* o = ch.empty() || ch.size() > app_->config().channel_max_length ? nullptr
+                                                                                            : app_->config().options_for(ch);
+      if (o == nullptr) return token_mismatch(TokenFailure::malformed, "a channels claim naming an unknown channel");
       if (s_->subscriptions() >= app_->config().channel_limit) {
         return disconnect(client::kChannelLimit, "a channels claim over client.channel_limit");
       }
-      if (s_->subscribe(topic_key(ch))) {
-        server_subs_.push_back(ch);
-        enter(*app_->config().options_for(ch), ch);
+      bool recoverable = o->has_history() && o->force_recovery;
+      bool positioned = recoverable || (o->has_history() && o->force_positioning);
+      if (recoverable || positioned) {
+        client::SubPosition from;
+        for (const client::SubPosition& p : positions) {
+          if (p.channel == ch) from = p;
+        }
+        client::SubscribeResult r{.expiry = {}, .recoverable = recoverable, .positioned = positioned,
+                                  .was_recovering = false, .recovered = false, .epoch = {}, .offset = 0,
+                                  .publications = {}};
+        if (join_stream(ch, *o, r, from, false, 0, true)) continue;  // a duplicate in the claim
+      } else {
+        if (!s_->subscribe(topic_key(ch))) continue;
+        client::append_server_sub(server_subs_, ch, {});
       }
+      enter(*o, ch);
     }
     return true;
   }
@@ -310,14 +326,17 @@ class FrameHandler final : public client::CommandSink {
     // Recovery implies a position, as in Centrifugo.
     bool positioned = recoverable || (o->has_history() && (o->force_positioning || (o->allow_positioning && cmd.positioned)));
     if (recoverable || positioned) {
-      return join_stream(cmd, *o, {.expiry = expiry,
-                                   .recoverable = recoverable,
-                                   .positioned = positioned,
-                                   .was_recovering = false,
-                                   .recovered = false,
-                                   .epoch = {},
-                                   .offset = 0,
-                                   .publications = {}});
+      client::SubscribeResult r{.expiry = expiry, .recoverable = recoverable, .positioned = positioned,
+                                .was_recovering = false, .recovered = false, .epoch = {}, .offset = 0,
+                                .publications = {}};
+      client::SubPosition from{.channel = cmd.channel, .epoch = cmd.epoch, .offset = cmd.offset, .recover = cmd.recover};
+      if (std::optional<ErrorCode> e =
+              join_stream(cmd.channel, *o, r, from, (cmd.flag & client::kRejectUnrecovered) != 0, cmd.id)) {
+        return error(cmd, *e);
+      }
+      if (!cmd.token.empty()) keep_grant(cmd.channel);
+      enter(*o, cmd.channel);
+      return true;
     }
     if (!s_->subscribe(topic_key(cmd.channel))) return error(cmd, ErrorCode::already_subscribed);
     if (!cmd.token.empty()) keep_grant(cmd.channel);
@@ -329,48 +348,57 @@ class FrameHandler final : public client::CommandSink {
   }
 
   // A subscription that counts offsets joins its channel's stream under the stream's lock:
-  // the reply says where the stream stands (with what a recover missed, if it still holds
-  // it), and the subscription gets every publication after that, in order, none twice.
-  bool join_stream(const client::Command& cmd, const ChannelOptions& o, client::SubscribeResult r) {
-    if (s_->subscribed(s_->find_topic(topic_key(cmd.channel)))) return error(cmd, ErrorCode::already_subscribed);
+  // the reply says where the stream stands (with what a recover from `from` missed, if it
+  // still holds it), and the subscription gets every publication after that, in order,
+  // none twice. The reply is written under the lock (its publications are views into the
+  // stream): the subscribe result with `id` (none for id 0), which the join sends at its
+  // place; or, for a server-side subscription, the entry in server_subs_, sent with the
+  // connect reply ahead of anything the join lets through. Returns the error to answer, if any.
+  std::optional<ErrorCode> join_stream(std::string_view channel, const ChannelOptions& o, client::SubscribeResult r,
+                        const client::SubPosition& from, bool reject_unrecovered, std::uint32_t id,
+                        bool server_side = false) {
+    if (s_->subscribed(s_->find_topic(topic_key(channel)))) return ErrorCode::already_subscribed;
     std::int64_t now = History::now_ms();
-    History::Handle stream = s_->history().open(cmd.channel, stream_limits(app_->config(), o), now, true);
+    History::Handle stream = s_->history().open(channel, stream_limits(app_->config(), o), now, true);
     r.epoch = stream->epoch();
     r.offset = stream->top();
     records_.clear();
-    r.was_recovering = cmd.recover;
-    if (cmd.recover && r.recoverable) {
-      r.recovered = recover(*stream.stream, cmd, o.cache_recovery);
+    r.was_recovering = from.recover;
+    if (from.recover && r.recoverable) {
+      r.recovered = recover(*stream.stream, from, o.cache_recovery);
       (r.recovered ? s_->metrics().recoveries_ok : s_->metrics().recoveries_failed).add();
-      if (!r.recovered && (cmd.flag & client::kRejectUnrecovered) != 0) return error(cmd, ErrorCode::unrecoverable_position);
+      if (!r.recovered && reject_unrecovered) return ErrorCode::unrecoverable_position;
       r.publications = records_;
       // The position recovered from: each publication in the reply moves the SDK's on.
-      if (r.recovered && !records_.empty()) r.offset = cmd.offset;
+      if (r.recovered && !records_.empty()) r.offset = from.offset;
     }
     reply_.clear();
-    if (cmd.id != 0) client::append_subscribe_result(reply_, cmd.id, r);
-    if (!s_->subscribe_in_order(topic_key(cmd.channel), as_bytes(reply_))) return error(cmd, ErrorCode::internal);
-    if (!cmd.token.empty()) keep_grant(cmd.channel);
-    enter(o, cmd.channel);
-    return true;
+    std::size_t entry = server_subs_.size();
+    if (server_side) client::append_server_sub(server_subs_, channel, r);
+    else if (id != 0) client::append_subscribe_result(reply_, id, r);
+    if (!s_->subscribe_in_order(topic_key(channel), as_bytes(reply_))) {
+      server_subs_.resize(entry);
+      return ErrorCode::internal;
+    }
+    return std::nullopt;
   }
 
-  // What a subscribe with `recover` missed since its epoch and offset, into records_
-  // (cache mode: the latest publication only). False when the stream no longer holds all
-  // of it (another epoch, trimmed past it, or more than recovery_max_publication_limit).
-  bool recover(const Stream& st, const client::Command& cmd, bool cache) {
-    bool same_stream = cmd.epoch.empty() || cmd.epoch == st.epoch();  // no epoch: any (Centrifugo's rule)
-    if (same_stream && cmd.offset == st.top()) return true;  // missed nothing
+  // What a recover from `from` missed since its epoch and offset, into records_ (cache
+  // mode: the latest publication only). False when the stream no longer holds all of it
+  // (another epoch, trimmed past it, or more than recovery_max_publication_limit).
+  bool recover(const Stream& st, const client::SubPosition& from, bool cache) {
+    bool same_stream = from.epoch.empty() || from.epoch == st.epoch();  // no epoch: any (Centrifugo's rule)
+    if (same_stream && from.offset == st.top()) return true;  // missed nothing
     if (cache) {
       if (st.size() == 0) return false;
       records_.push_back(st.at(st.top()));
       return true;
     }
-    if (!same_stream || cmd.offset > st.top() || cmd.offset + 1 < st.first() ||
-        st.top() - cmd.offset > app_->config().recovery_max_publication_limit) {
+    if (!same_stream || from.offset > st.top() || from.offset + 1 < st.first() ||
+        st.top() - from.offset > app_->config().recovery_max_publication_limit) {
       return false;
     }
-    for (std::uint64_t off = cmd.offset + 1; off <= st.top(); ++off) records_.push_back(st.at(off));
+    for (std::uint64_t off = from.offset + 1; off <= st.top(); ++off) records_.push_back(st.at(off));
     return true;
   }
 
@@ -547,7 +575,7 @@ class FrameHandler final : public client::CommandSink {
   client::CommandParser parser_;
   protocol::JwtVerifier jwt_;
   protocol::JwtClaims claims_;
-  std::vector<std::string_view> server_subs_;  // the connect reply's, views into claims_
+  std::string server_subs_;  // the connect reply's subs entries (client::append_server_sub)
   const ClientProtocol* app_ = nullptr;
   Session* s_ = nullptr;
   ChannelPublisher publisher_;

@@ -5,7 +5,9 @@ when it asks for that) when the stream cannot cover the gap (trimmed, expired, a
 epoch after a restart); cache mode gives the latest publication at once; with several
 shards and publishers every subscriber sees one gap-free order, subscribers joining
 mid-stream included; the real SDK recovers across a dropped connection and is told it
-could not after a restart; a slow subscriber that counts offsets is closed with 3010."""
+could not after a restart; a slow subscriber that counts offsets is closed with 3010; a
+token's server-side subscriptions count offsets too and recover at connect, by hand and
+with the SDK."""
 import os
 import sys
 import threading
@@ -386,6 +388,75 @@ def sdk_recovers_after_a_server_side_disconnect():
             h.check(ev["wasRecovering"] is True and ev["recovered"] is True, f"resubscribed {ev}")
             got = [s.next("publication", channel="feed:kick") for _ in range(2)]
             h.check([(e["offset"], e["data"]["i"]) for e in got] == [(3, 3), (4, 4)], f"recovered {got}")
+        finally:
+            s.kill()
+
+
+
+@test
+def server_side_subscriptions_count_offsets_and_recover_at_connect():
+    # A token's channels in a namespace with force_recovery: the connect reply's subs say
+    # where each stream stands; a connect with subs {recover, offset, epoch} gets what it
+    # missed in that reply, then the live stream, none twice.
+    users = dict(HIST, client=dict(HIST["client"], token={"hmac_secret_key": SECRET}))
+    with server(users, "--threads", "2") as srv:
+        claim = token("eve", channels=["feed:side", "news"])
+
+        def connect(**subs):
+            c = Raw(srv, connect=False)
+            reply = c.call({"connect": {"token": claim, **({"subs": subs} if subs else {})}})
+            h.check("connect" in reply, f"connect {reply}")
+            return c, reply["connect"]["subs"]
+
+        a, subs = connect()
+        side = subs["feed:side"]
+        h.check(subs["news"] == {} and side.get("recoverable") is True and side.get("positioned") is True and
+                side.get("offset") == 0 and len(side.get("epoch", "")) == 8 and "recovered" not in side,
+                f"first connect {subs}")
+        epoch = side["epoch"]
+        for i in (1, 2, 3):
+            publish(srv, "feed:side", {"i": i})
+        h.check([a.push()["pub"]["offset"] for _ in range(3)] == [1, 2, 3], "live, numbered")
+        b, subs = connect(**{"feed:side": {"recover": True, "offset": 1, "epoch": epoch}})
+        r = subs["feed:side"]
+        h.check(r.get("recovered") is True and r.get("was_recovering") is True and r["offset"] == 1 and
+                pubs(r) == [(2, {"i": 2}), (3, {"i": 3})], f"recovered at connect {r}")
+        c, subs = connect(**{"feed:side": {"recover": True, "offset": 2, "epoch": "otherone"}})
+        r = subs["feed:side"]
+        h.check("recovered" not in r and r.get("was_recovering") is True and r["offset"] == 3 and pubs(r) == [],
+                f"another epoch {r}")
+        publish(srv, "feed:side", {"i": 4})
+        for x in (a, b, c):
+            p = x.push()["pub"]
+            h.check((p["offset"], p["data"]) == (4, {"i": 4}), f"live after the connect {p}")
+        expect_metrics(srv, 'ringcast_recoveries_total{result="recovered"} 1', 'ringcast_recoveries_total{result="not_recovered"} 1')
+
+
+@test
+def sdk_recovers_its_server_side_subscriptions():
+    require_node()
+    users = dict(HIST, client=dict(HIST["client"], token={"hmac_secret_key": SECRET}))
+    with server(users) as srv:
+        s = sdk(srv, token("fay", channels=["feed:mine"]))
+        try:
+            s.next("connected")
+            ev = s.until("server_subscribed", channel="feed:mine")
+            h.check(ev["recoverable"] is True and ev["wasRecovering"] is False and ev["position"]["offset"] == 0,
+                    f"server-side subscribe {ev}")
+            for i in (1, 2):
+                publish(srv, "feed:mine", {"i": i})
+            for i in (1, 2):
+                ev = s.next("server_publication", channel="feed:mine")
+                h.check(ev["data"] == {"i": i} and ev["offset"] == i, f"live {ev}")
+            s.cmd(drop=True)
+            for i in (3, 4, 5):  # while it is away (or before the server saw it go)
+                publish(srv, "feed:mine", {"i": i})
+            ev = s.until("server_subscribed", channel="feed:mine")
+            h.check(ev["wasRecovering"] is True and ev["recovered"] is True, f"reconnected {ev}")
+            got = [s.next("server_publication", channel="feed:mine") for _ in range(3)]
+            h.check([(e["offset"], e["data"]["i"]) for e in got] == [(3, 3), (4, 4), (5, 5)], f"recovered {got}")
+            publish(srv, "feed:mine", {"i": 6})
+            h.check(s.next("server_publication", channel="feed:mine")["offset"] == 6, "live after recovery")
         finally:
             s.kill()
 

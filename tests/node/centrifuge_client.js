@@ -19,7 +19,7 @@
 //   {"event": "publication", "channel": C, "data": <json>, "info": <the publisher, or null>,
 //    "offset": N | null} |
 //   {"event": "token_needed"} | {"event": "sub_token_needed", "channel": C} |
-//   {"event": "server_subscribed", "channel": C} | {"event": "server_publication", "channel": C, "data": D} |
+//   {"event": "server_subscribed", ...as subscribed} | {"event": "server_publication", ...as publication} |
 //   {"event": "published", "channel": C} | {"event": "publish_error", "channel": C, "code": N} |
 //   {"event": "history", "channel": C, "publications": [{"offset": N, "data": D}...], "epoch": E,
 //    "offset": N} | {"event": "history_error", "channel": C, "code": N} |
@@ -83,9 +83,19 @@ client.on('connected', (ctx) => {
   emit({ event: 'connected', client: ctx.client, port });
 });
 client.on('disconnected', (ctx) => emit({ event: 'disconnected', code: ctx.code, reason: ctx.reason }));
+// A subscription's events, the same for the client's own and the server-side ones.
+const subscribedEvent = (event, channel, ctx) => ({
+  event, channel, recoverable: ctx.recoverable, positioned: ctx.positioned,
+  wasRecovering: ctx.wasRecovering, recovered: ctx.recovered,
+  position: ctx.streamPosition ? { offset: Number(ctx.streamPosition.offset), epoch: ctx.streamPosition.epoch } : null,
+});
+const publicationEvent = (event, channel, ctx) => ({
+  event, channel, data: ctx.data, info: ctx.info || null,
+  offset: ctx.offset === undefined ? null : Number(ctx.offset),
+});
 // Server-side subscriptions (a token's channels claim) are the client's own events.
-client.on('subscribed', (ctx) => emit({ event: 'server_subscribed', channel: ctx.channel }));
-client.on('publication', (ctx) => emit({ event: 'server_publication', channel: ctx.channel, data: ctx.data }));
+client.on('subscribed', (ctx) => emit(subscribedEvent('server_subscribed', ctx.channel, ctx)));
+client.on('publication', (ctx) => emit(publicationEvent('server_publication', ctx.channel, ctx)));
 client.on('error', (ctx) => emit({ event: 'error', message: String(ctx.error && ctx.error.message),
                                    code: ctx.error && ctx.error.code }));
 
@@ -100,15 +110,8 @@ function subscribe(channel, token) {
     }
     sub = client.newSubscription(channel, opts);
     subs.set(channel, sub);
-    sub.on('subscribed', (ctx) => emit({
-      event: 'subscribed', channel, recoverable: ctx.recoverable, positioned: ctx.positioned,
-      wasRecovering: ctx.wasRecovering, recovered: ctx.recovered,
-      position: ctx.streamPosition ? { offset: Number(ctx.streamPosition.offset), epoch: ctx.streamPosition.epoch } : null,
-    }));
-    sub.on('publication', (ctx) => emit({
-      event: 'publication', channel, data: ctx.data, info: ctx.info || null,
-      offset: ctx.offset === undefined ? null : Number(ctx.offset),
-    }));
+    sub.on('subscribed', (ctx) => emit(subscribedEvent('subscribed', channel, ctx)));
+    sub.on('publication', (ctx) => emit(publicationEvent('publication', channel, ctx)));
     sub.on('error', (ctx) => emit({ event: 'sub_error', channel, code: ctx.error && ctx.error.code,
                                     message: String(ctx.error && ctx.error.message) }));
     sub.on('unsubscribed', (ctx) => emit({ event: 'unsubscribed', channel, code: ctx.code }));

@@ -19,6 +19,7 @@ struct Got {
   std::int64_t limit;
   std::uint64_t flag;
   bool recover, positioned, recoverable, join_leave, reverse, has_since;
+  std::string subs;  // connect: "channel epoch offset recover;" per entry
 };
 
 struct Sink final : CommandSink {
@@ -28,7 +29,11 @@ struct Sink final : CommandSink {
     got.push_back({c.id, c.method, std::string(c.channel), std::string(c.token), std::string(c.data),
                    std::string(c.name), std::string(c.version), std::string(c.epoch), std::string(c.rpc_method),
                    std::string(c.delta), c.offset, c.limit, c.flag, c.recover, c.positioned, c.recoverable, c.join_leave,
-                   c.reverse, c.has_since});
+                   c.reverse, c.has_since, {}});
+    for (const SubPosition& s : c.subs) {
+      got.back().subs += std::string(s.channel) + " " + std::string(s.epoch) + " " + std::to_string(s.offset) +
+                         (s.recover ? " recover;" : ";");
+    }
     return got.size() < stop_after;
   }
 };
@@ -55,6 +60,20 @@ TEST(ClientCommand, ConnectAsTheSdkSendsIt) {
   EXPECT_EQ(g.data, R"({"x":[1,2,{"y":null}]})");  // the client's own bytes
   EXPECT_EQ(g.name, "js");
   EXPECT_EQ(g.version, "5.0.0");
+}
+
+TEST(ClientCommand, ConnectRecoveringServerSideSubscriptions) {
+  Parsed p = parse(R"({"id":1,"connect":{"token":"t","subs":{"feed:a":{"recover":true,"offset":5,"epoch":"ab",)"
+                   R"("future":{"x":[1]}},"feed:b":{"recover":true},"c":{}}}})");
+  ASSERT_EQ(p.result.error, ParseError::none) << p.result.what;
+  ASSERT_EQ(p.got.size(), 1u);
+  EXPECT_EQ(p.got[0].subs, "feed:a ab 5 recover;feed:b  0 recover;c  0;");
+  p = parse(R"({"id":2,"connect":{}})");  // the parser's entries do not leak into the next command
+  ASSERT_EQ(p.got.size(), 1u);
+  EXPECT_EQ(p.got[0].subs, "");
+  std::string many = R"({"id":3,"connect":{"subs":{)";
+  for (std::size_t i = 0; i <= kMaxConnectSubs; ++i) many += (i == 0 ? "\"c" : ",\"c") + std::to_string(i) + "\":{}";
+  EXPECT_EQ(parse(many + "}}}").result.error, ParseError::bad_command);
 }
 
 TEST(ClientCommand, RecoveringSubscribeAsTheSdkSendsIt) {
@@ -153,6 +172,11 @@ TEST(ClientCommand, BadCommands) {
            std::string_view(R"({"id":1,"subscribe":"c"})"),
            std::string_view(R"({"id":1,"history":{"since":[1]}})"),
            std::string_view(R"({"id":1,"subscribe":{"channel":"c","flag":-1}})"),
+           std::string_view(R"({"id":1,"connect":{"subs":[]}})"),
+           std::string_view(R"({"id":1,"connect":{"subs":{"c":true}}})"),
+           std::string_view(R"({"id":1,"connect":{"subs":{"c":{"offset":"5"}}}})"),
+           std::string_view(R"({"id":1,"connect":{"subs":{"c":{"recover":1}}}})"),
+           std::string_view(R"({"id":1,"connect":{"subs":{"c":{"epoch":7}}}})"),
        }) {
     Parsed p = parse(frame);
     EXPECT_EQ(p.result.error, ParseError::bad_command) << frame;

@@ -55,9 +55,15 @@ TEST(ClientReply, Connect) {
   EXPECT_EQ(out, R"({"id":3,"connect":{"client":"c","version":"v","expires":true,"ttl":60,"ping":25}})");
   EXPECT_TRUE(is_json(out));
   out.clear();
-  std::string_view subs[] = {"news", "user#42"};
+  std::string subs;
+  append_server_sub(subs, "news", {});
+  std::string_view pubs[] = {R"({"data":1,"offset":8})"};
+  append_server_sub(subs, "feed:user#42", {.expiry = {}, .recoverable = true, .positioned = true, .was_recovering = true,
+                                           .recovered = true, .epoch = "ab", .offset = 7, .publications = pubs});
   append_connect_result(out, 4, {.client = "c", .version = "v", .expiry = {}, .subs = subs, .ping_seconds = 0, .pong = true});
-  EXPECT_EQ(out, R"({"id":4,"connect":{"client":"c","version":"v","subs":{"news":{},"user#42":{}},"pong":true}})");
+  EXPECT_EQ(out, R"({"id":4,"connect":{"client":"c","version":"v","subs":{"news":{},"feed:user#42":{"recoverable":true,)"
+                 R"("positioned":true,"epoch":"ab","offset":7,"publications":[{"data":1,"offset":8}],"recovered":true,)"
+                 R"("was_recovering":true}},"pong":true}})");
   EXPECT_TRUE(is_json(out));
 }
 
