@@ -15,7 +15,8 @@
 // and comes back).
 // Where the namespace keeps history (engine/pubsub/history.hpp), publications are numbered
 // and a recoverable or positioned subscribe joins the channel's stream in order
-// (Session::subscribe_in_order), its reply carrying what a `recover` missed; `history`
+// (Session::subscribe_in_order), its reply carrying what a `recover` missed (server-side
+// subscriptions: the connect reply, for what connect's `subs` recover); `history`
 // reads the stream (engine/app/history_query.hpp). Where it keeps presence, subscriptions
 // are recorded (engine/pubsub/presence.hpp) for `presence` and `presence_stats`.
 // Bad input gets the protocol's answer: an error reply for a refused command (102 unknown
