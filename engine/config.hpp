@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/app/rate_limit.hpp"
+
 namespace ringcast::engine {
 
 enum class SlowPolicy : std::uint8_t {
@@ -64,6 +66,7 @@ struct ChannelOptions {
   bool allow_presence_for_client = false;      // any connection with a user may ask
   bool allow_presence_for_subscriber = false;  // a subscriber of the channel may
   bool allow_presence_for_anonymous = false;   // and, with one of those, anonymous ones
+  std::size_t max_publication_size = 0;        // bytes of a client publish's data; 0: --max-message only
   [[nodiscard]] bool has_history() const noexcept { return history_size > 0 && history_ttl.count() > 0; }
 };
 
@@ -106,6 +109,7 @@ struct ClientProtocolConfig {
   std::chrono::milliseconds history_meta_ttl{std::chrono::hours(720)};
   std::size_t recovery_max_publication_limit = 300;  // more missed: `recovered: false`
   std::size_t history_max_publication_limit = 300;   // the most a client's history call returns
+  RateLimits rate_limit;                              // per connection (client.rate_limit.client_command)
   static constexpr char namespace_boundary = ':';
   ChannelOptions without_namespace;
   std::vector<ChannelOptions> namespaces;

@@ -107,6 +107,8 @@ struct Walker {
         ok = get_bool(value, at, ns.allow_presence_for_subscriber);
       } else if (key == "allow_presence_for_anonymous") {
         ok = get_bool(value, at, ns.allow_presence_for_anonymous);
+      } else if (key == "max_publication_size") {
+        ok = get_count(value, at, 0, 1u << 30, ns.max_publication_size);
       } else if (key == "force_recovery_mode") {
         std::string mode;
         ok = get_string(value, at, mode);
@@ -201,6 +203,94 @@ struct Walker {
     return true;
   }
 
+  // {"enabled":B,"buckets":[{"interval":"1s","rate":N},...]}: a disabled list is empty.
+  bool rate_buckets(element v, const std::string& path, std::vector<RateBucket>& to) {
+    object o;
+    if (!get_object(v, path, o)) return false;
+    bool enabled = true;
+    std::vector<RateBucket> buckets;
+    for (auto [key, value] : o) {
+      std::string at = path + "." + std::string(key);
+      if (key == "enabled") {
+        if (!get_bool(value, at, enabled)) return false;
+      } else if (key == "buckets") {
+        simdjson::dom::array list;
+        if (value.get_array().get(list) != simdjson::SUCCESS) return fail(at, "expected an array of buckets");
+        std::size_t i = 0;
+        for (element item : list) {
+          std::string item_at = at + "[" + std::to_string(i++) + "]";
+          if (buckets.size() == RateLimits::kMaxBuckets) return fail(at, "at most 8 buckets");
+          object b;
+          if (!get_object(item, item_at, b)) return false;
+          std::chrono::milliseconds interval{0};
+          std::size_t rate = 0;
+          for (auto [bkey, bvalue] : b) {
+            std::string bat = item_at + "." + std::string(bkey);
+            if (bkey == "interval") {
+              if (!get_duration(bvalue, bat, interval)) return false;
+            } else if (bkey == "rate") {
+              if (!get_count(bvalue, bat, 1, 1'000'000'000, rate)) return false;
+            } else {
+              ignore(bat);
+            }
+          }
+          if (interval.count() == 0 || rate == 0) return fail(item_at, "a bucket needs interval and rate");
+          buckets.push_back({.interval_ns = std::chrono::nanoseconds(interval).count(),
+                             .rate = static_cast<std::uint32_t>(rate)});
+        }
+      } else {
+        ignore(at);
+      }
+    }
+    to = enabled ? std::move(buckets) : std::vector<RateBucket>{};
+    return true;
+  }
+
+  // client.rate_limit.client_command: per-connection limits (engine/app/rate_limit.hpp).
+  bool client_command_rate_limit(object o, const std::string& path, RateLimits& rl) {
+    rl.enabled = true;  // present: on unless "enabled": false
+    for (auto [key, value] : o) {
+      std::string at = path + "." + std::string(key);
+      bool ok = true;
+      if (key == "enabled") {
+        ok = get_bool(value, at, rl.enabled);
+      } else if (key == "total") {
+        ok = rate_buckets(value, at, rl.total);
+      } else if (key == "default") {
+        ok = rate_buckets(value, at, rl.fallback);
+      } else {
+        std::size_t m = 0;
+        while (m < protocol::client::kMethodCount &&
+               (protocol::client::method_name(static_cast<RateLimits::Method>(m)) != key ||
+                !RateLimits::limitable(static_cast<RateLimits::Method>(m)))) {
+          ++m;
+        }
+        if (m == protocol::client::kMethodCount) {
+          ignore(at);
+          continue;
+        }
+        ok = rate_buckets(value, at, rl.own[m]);
+        rl.has_own[m] = true;
+      }
+      if (!ok) return false;
+    }
+    rl.plan();
+    return true;
+  }
+
+  bool rate_limit(object o, RateLimits& rl) {
+    for (auto [key, value] : o) {
+      std::string at = "client.rate_limit." + std::string(key);
+      object section;
+      if (key == "client_command") {
+        if (!get_object(value, at, section) || !client_command_rate_limit(section, at, rl)) return false;
+      } else {
+        ignore(at);
+      }
+    }
+    return true;
+  }
+
   bool http_api(object o, HttpApiConfig& cfg) {
     for (auto [key, value] : o) {
       std::string at = "http_api." + std::string(key);
@@ -242,6 +332,8 @@ struct Walker {
         ok = get_duration(value, at, cfg.expired_close_delay, true);
       } else if (key == "expired_sub_close_delay") {
         ok = get_duration(value, at, cfg.expired_sub_close_delay, true);
+      } else if (key == "rate_limit") {
+        ok = get_object(value, at, section) && rate_limit(section, cfg.rate_limit);
       } else {
         ignore(at);
       }

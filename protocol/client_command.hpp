@@ -28,6 +28,7 @@ enum class Method : std::uint8_t {
   refresh,
   sub_refresh,
 };
+inline constexpr std::size_t kMethodCount = static_cast<std::size_t>(Method::sub_refresh) + 1;
 [[nodiscard]] std::string_view method_name(Method m) noexcept;
 
 // connect's `subs`: where the client stands in a server-side subscription it recovers.

@@ -92,6 +92,12 @@ class FrameHandler final : public client::CommandSink {
     if (cmd.method == Method::none) {  // `{}` is a pong (it was heard); with an id, a method we do not know
       return cmd.id == 0 || error(cmd, ErrorCode::method_not_found);
     }
+    if (!admitted(cmd.method)) {
+      g_bad_input_log.log(LogLevel::debug, "client protocol: ID%u %.*s over client.rate_limit",
+                          static_cast<unsigned>(s_->peer_port()), static_cast<int>(client::method_name(cmd.method).size()),
+                          client::method_name(cmd.method).data());
+      return error(cmd, ErrorCode::too_many_requests);
+    }
     if (cmd.method == Method::connect) {
       if (connected) return disconnect(client::kBadRequest, "a second connect");
       return connect(cmd);
@@ -244,6 +250,16 @@ class FrameHandler final : public client::CommandSink {
     next_line();
     client::append_refresh_result(replies_, cmd.id, client_id(id), app_->version(), expiry_at(end, now));
     return true;
+  }
+
+  // False when client.rate_limit refuses the command now (it is charged otherwise).
+  bool admitted(Method m) {
+    const RateLimits& rl = app_->config().rate_limit;
+    if (rl.cells() == 0) return true;
+    ClientState& st = client_state(*s_);
+    if (st.rate_cells.size() != rl.cells()) st.rate_cells.assign(rl.cells(), 0);
+    auto now = std::chrono::steady_clock::now().time_since_epoch();
+    return rl.admit(m, st.rate_cells, std::chrono::duration_cast<std::chrono::nanoseconds>(now).count());
   }
 
   // The options of a channel a command names, or nullptr after answering why not.
@@ -497,6 +513,11 @@ class FrameHandler final : public client::CommandSink {
     if (cmd.data.empty()) return disconnect(client::kBadRequest, "publish without data");
     if (!may(cmd, o->allow_publish_for_client, o->allow_publish_for_subscriber, o->allow_publish_for_anonymous)) {
       return error(cmd, ErrorCode::permission_denied);
+    }
+    if (o->max_publication_size != 0 && cmd.data.size() > o->max_publication_size) {
+      g_bad_input_log.log(LogLevel::debug, "client protocol: ID%u publish of %zu bytes over max_publication_size %zu",
+                          static_cast<unsigned>(s_->peer_port()), cmd.data.size(), o->max_publication_size);
+      return error(cmd, ErrorCode::limit_exceeded);
     }
     s_->metrics().publications_client.add();
     ClientState* st = find_client_state(*s_);

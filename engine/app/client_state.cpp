@@ -14,6 +14,7 @@ void clear(ClientState& c, std::uint32_t gen) noexcept {
   c.expire_at = 0;
   c.grants.clear();
   c.presence.clear();
+  c.rate_cells.clear();
 }
 
 }  // namespace

@@ -1,7 +1,7 @@
 // What the client protocol remembers about one connection beyond Session::app_state: who
 // its token says it is, and when its credentials run out (the connection's and each
-// subscription made with a token). Only connections that sent a token have an entry with
-// content; anonymous ones cost a default-constructed slot.
+// subscription made with a token), and its rate limits. Only connections that sent a token
+// or are rate limited have an entry with content; others cost a default-constructed slot.
 //
 // One table per shard thread, indexed by the connection's slot: the App object is shared
 // by every shard, and a shard's connections are only ever touched on its own thread. An
@@ -29,6 +29,7 @@ struct ClientState {
   std::int64_t expire_at = 0;  // the connection's; 0: never
   std::vector<ClientGrant> grants;
   std::vector<std::string> presence;  // channels it is recorded in (engine/pubsub/presence.hpp)
+  std::vector<std::int64_t> rate_cells;  // its command rate limits' state (engine/app/rate_limit.hpp)
 
   [[nodiscard]] ClientGrant* grant(std::string_view channel) noexcept {
     for (ClientGrant& g : grants) {

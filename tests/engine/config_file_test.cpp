@@ -92,6 +92,37 @@ TEST(ConfigFile, ReadsHistoryAndRecovery) {
   EXPECT_FALSE(cfg.options_for("other")->has_history());
 }
 
+TEST(ConfigFile, ReadsCommandRateLimitsInCentrifugoProShape) {
+  ClientProtocolConfig cfg;
+  ConfigFileResult r = apply_config_file(R"({"client": {"rate_limit": {"client_command": {"enabled": true,
+      "total": {"enabled": true, "buckets": [{"interval": "1s", "rate": 20}, {"interval": "60s", "rate": 50}]},
+      "default": {"buckets": [{"interval": "1s", "rate": 60}]},
+      "publish": {"enabled": true, "buckets": [{"interval": "500ms", "rate": 1}]},
+      "history": {"enabled": false, "buckets": [{"interval": "1s", "rate": 1}]},
+      "rpc": {"buckets": [], "method_overrides": []}}, "user_command": {}}},
+      "channel": {"namespaces": [{"name": "chat", "max_publication_size": 200}]}})", cfg);
+  ASSERT_TRUE(r.error.empty()) << r.error;
+  const RateLimits& rl = cfg.rate_limit;
+  EXPECT_TRUE(rl.enabled);
+  ASSERT_EQ(rl.total.size(), 2u);
+  EXPECT_EQ(rl.total[1].interval_ns, 60'000'000'000);
+  EXPECT_EQ(rl.total[1].rate, 50u);
+  ASSERT_EQ(rl.fallback.size(), 1u);
+  using M = protocol::client::Method;
+  ASSERT_EQ(rl.own[static_cast<std::size_t>(M::publish)].size(), 1u);
+  EXPECT_EQ(rl.own[static_cast<std::size_t>(M::publish)][0].interval_ns, 500'000'000);
+  EXPECT_TRUE(rl.has_own[static_cast<std::size_t>(M::history)]);
+  EXPECT_TRUE(rl.own[static_cast<std::size_t>(M::history)].empty()) << "disabled: total only";
+  // 2 total, publish's 1, default's copy for subscribe, presence, presence_stats, refresh, sub_refresh.
+  EXPECT_EQ(rl.cells(), 2u + 1u + 5u);
+  for (const std::string& key : r.ignored) EXPECT_TRUE(key.find("user_command") != std::string::npos ||
+                                                         key.find("method_overrides") != std::string::npos) << key;
+  const ChannelOptions* o = cfg.options_for("chat:room");
+  ASSERT_NE(o, nullptr);
+  EXPECT_EQ(o->max_publication_size, 200u);
+  EXPECT_EQ(cfg.options_for("room")->max_publication_size, 0u);
+}
+
 TEST(ConfigFile, ErrorsNameTheKey) {
   struct Case {
     const char* json;
@@ -125,6 +156,16 @@ TEST(ConfigFile, ErrorsNameTheKey) {
       {R"({"channel": {"without_namespace": {"history_size": -1}}})", "config: channel.without_namespace.history_size: expected"},
       {R"({"channel": {"history_meta_ttl": "0s"}})", "config: channel.history_meta_ttl: expected a duration"},
       {R"({"client": {"recovery_max_publication_limit": 0}})", "config: client.recovery_max_publication_limit: expected"},
+      {R"({"client": {"rate_limit": {"client_command": {"publish": {"buckets": [{"interval": "1s"}]}}}}})",
+       "config: client.rate_limit.client_command.publish.buckets[0]: a bucket needs interval and rate"},
+      {R"({"client": {"rate_limit": {"client_command": {"total": {"buckets": [{"interval": "1s", "rate": 0}]}}}}})",
+       "config: client.rate_limit.client_command.total.buckets[0].rate: expected a whole number from 1"},
+      {R"({"client": {"rate_limit": {"client_command": {"default": {"buckets": {}}}}}})",
+       "config: client.rate_limit.client_command.default.buckets: expected an array"},
+      {R"({"client": {"rate_limit": {"client_command": {"enabled": "yes"}}}})",
+       "config: client.rate_limit.client_command.enabled: expected true or false"},
+      {R"({"channel": {"without_namespace": {"max_publication_size": -5}}})",
+       "config: channel.without_namespace.max_publication_size: expected"},
   };
   for (const Case& c : cases) {
     ClientProtocolConfig cfg;

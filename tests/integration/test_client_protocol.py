@@ -499,6 +499,42 @@ def ten_thousand_subscribes_on_one_connection_are_capped():
 
 
 @test
+def a_comment_flood_is_rate_limited_per_connection():
+    # Centrifugo PRO's client.rate_limit shape: publish 2 per 500 ms, and 6 commands of
+    # any kind per second in total; over it the command gets 111 and the connection stays.
+    cfg = dict(OPEN, client=dict(OPEN["client"], rate_limit={"client_command": {
+        "publish": {"buckets": [{"interval": "500ms", "rate": 2}]},
+        "total": {"buckets": [{"interval": "1s", "rate": 6}]}}}),
+        channel=dict(OPEN["channel"], namespaces=[dict(OPEN["channel"]["namespaces"][1], max_publication_size=64)]))
+    with server(cfg) as srv:
+        flood, reader = Raw(srv), Raw(srv)  # connect: one of each total
+        reader.call({"subscribe": {"channel": "comments:room"}})
+        flood.send(*[{"publish": {"channel": "comments:room", "data": {"n": i}}} for i in range(4)])
+        replies = []
+        while len(replies) < 4:
+            replies += flood.frames()
+        codes = [r.get("error", {}).get("code") for r in replies]
+        h.check(codes == [None, None, 111, 111], f"publish replies {replies}")
+        got = [reader.push()["pub"]["data"]["n"] for _ in range(2)]
+        h.check(got == [0, 1], f"the two admitted comments {got}")
+        time.sleep(0.3)  # interval/rate = 250 ms: one more publish
+        h.check("publish" in flood.call({"publish": {"channel": "comments:room", "data": {"n": 4}}}), "refilled")
+        h.check(reader.push()["pub"]["data"] == {"n": 4}, "the refilled one delivered")
+        flood.send(*[{"ping": {}} for _ in range(10)])  # total: 6 per second, 4 taken
+        replies = []
+        while len(replies) < 10:
+            replies += flood.frames()
+        admitted = sum(1 for r in replies if "ping" in r)
+        h.check(1 <= admitted <= 6 and all(r["error"]["code"] == 111 for r in replies[admitted:]),
+                f"pings over the total {replies}")
+        h.check(reader.error({"publish": {"channel": "comments:room", "data": "x" * 70}}) == 106,
+                "over the namespace's max_publication_size")
+        h.check("publish" in reader.call({"publish": {"channel": "comments:room", "data": "short"}}), "under it")
+        expect_metrics(srv, f'ringcast_client_errors_total{{code="111"}} {2 + 10 - admitted}',
+                       'ringcast_client_errors_total{code="106"} 1')
+
+
+@test
 def huge_ids_and_wrong_types_get_the_bad_request_disconnect():
     with server() as srv:
         for line in ('{"id":4294967296,"subscribe":{"channel":"a"}}', '{"id":-1,"ping":{}}',
