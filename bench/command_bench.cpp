@@ -1,13 +1,17 @@
 // What reading a client command costs (protocol/client_command): the publish a danmaku
 // client sends, a subscribe, a 4 KiB publish and a batch of 10 commands in one message,
 // each beside a memcpy of the same bytes (the floor: the parser copies the frame once to
-// give simdjson its padding).
+// give simdjson its padding). Beside them, what a configured rate limit adds per command
+// (engine/app/rate_limit: the clock read and the buckets' check).
 #include <benchmark/benchmark.h>
 
 #include <cstring>
 #include <string>
 #include <vector>
 
+#include <chrono>
+
+#include "engine/app/rate_limit.hpp"
 #include "protocol/client_command.hpp"
 
 namespace {
@@ -67,6 +71,24 @@ void BM_Memcpy(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(frame.size()));
 }
 BENCHMARK(BM_Memcpy)->DenseRange(0, 3);
+
+// A publish counted in a total bucket and its own: the clock read a command pays, and two
+// cells. The rate is high enough that every command is admitted (the common case).
+void BM_RateLimitAdmit(benchmark::State& state) {
+  ringcast::engine::RateLimits rl;
+  rl.enabled = true;
+  rl.total = {{.interval_ns = 1'000'000'000, .rate = 1'000'000'000}};
+  rl.own[static_cast<std::size_t>(Method::publish)] = {{.interval_ns = 1'000'000'000, .rate = 1'000'000'000}};
+  rl.has_own[static_cast<std::size_t>(Method::publish)] = true;
+  rl.plan();
+  std::vector<std::int64_t> cells(rl.cells(), 0);
+  for (auto _ : state) {
+    auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch());
+    bool ok = rl.admit(Method::publish, cells, now.count());
+    benchmark::DoNotOptimize(ok);
+  }
+}
+BENCHMARK(BM_RateLimitAdmit);
 
 }  // namespace
 
