@@ -345,6 +345,7 @@ def sdk_recovers_across_a_dropped_connection_and_learns_of_a_restart():
                 ev = s.next("publication", channel="feed:sdk")
                 h.check(ev["data"] == {"i": i} and ev["offset"] == i, f"live {ev}")
             s.cmd(drop=True)
+            s.until("dropped")  # what comes now reaches no live transport of the SDK
             for i in (3, 4, 5):  # while it is away (or before the server saw it go)
                 publish(srv, "feed:sdk", {"i": i})
             ev = s.until("subscribed", channel="feed:sdk")
@@ -449,6 +450,7 @@ def sdk_recovers_its_server_side_subscriptions():
                 ev = s.next("server_publication", channel="feed:mine")
                 h.check(ev["data"] == {"i": i} and ev["offset"] == i, f"live {ev}")
             s.cmd(drop=True)
+            s.until("dropped")  # what comes now reaches no live transport of the SDK
             for i in (3, 4, 5):  # while it is away (or before the server saw it go)
                 publish(srv, "feed:mine", {"i": i})
             ev = s.until("server_subscribed", channel="feed:mine")

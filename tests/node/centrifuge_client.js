@@ -18,7 +18,7 @@
 //   {"event": "unsubscribed", "channel": C, "code": N} |
 //   {"event": "publication", "channel": C, "data": <json>, "info": <the publisher, or null>,
 //    "offset": N | null} |
-//   {"event": "token_needed"} | {"event": "sub_token_needed", "channel": C} |
+//   {"event": "dropped"} (after a drop command) | {"event": "token_needed"} | {"event": "sub_token_needed", "channel": C} |
 //   {"event": "server_subscribed", ...as subscribed} | {"event": "server_publication", ...as publication} |
 //   {"event": "published", "channel": C} | {"event": "publish_error", "channel": C, "code": N} |
 //   {"event": "history", "channel": C, "publications": [{"offset": N, "data": D}...], "epoch": E,
@@ -159,7 +159,9 @@ rl.on('line', (line) => {
       (r) => emit({ event: 'presence', channel, clients: r.clients }),
       (err) => emit({ event: 'presence_error', channel, code: err && err.code }));
   } else if ('drop' in cmd) {
+    // Emitted once the socket is gone: whatever the server sends from now on is lost.
     if (lastSocket) lastSocket.terminate();
+    emit({ event: 'dropped' });
   }
 });
 rl.on('close', () => { client.disconnect(); process.exit(0); });
