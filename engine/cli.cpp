@@ -102,10 +102,12 @@ options:
   --max-http-body SIZE      body of a plain HTTP request; more: 413   [1M]
   --announce on|off         chat rooms announce "ID<port> joined/left"
                             to every member                            [on]
-  --coalesce DURATION       hold broadcast frames up to this long so each
+  --coalesce auto|DURATION  hold broadcast frames up to this long so each
                             client gets them in fewer sends; trades that
                             much latency for CPU (0: send at once), e.g.
-                            250ms for bullet comments                  [0]
+                            250ms for bullet comments; auto: hold as
+                            long as the last fan-out pass took (none
+                            when idle, at most 100ms)                  [0]
   --pin on|off              pin shard i to the i-th CPU the process may
                             use: its ring and connections stay in one
                             core's caches                              [off]
@@ -216,8 +218,9 @@ CliOptions parse_cli(const std::vector<std::string_view>& args) {
       if (!v) return fail(bad + " (on or off)");
       o.config.announce = *v;
     } else if (name == "--coalesce") {
-      auto v = parse_duration(value);
-      if (!v || *v > std::chrono::milliseconds(10'000)) return fail(bad + " (0 to 10s)");
+      o.config.coalesce_auto = value == "auto";
+      auto v = o.config.coalesce_auto ? std::optional<std::chrono::milliseconds>(0) : parse_duration(value);
+      if (!v || *v > std::chrono::milliseconds(10'000)) return fail(bad + " (auto, or 0 to 10s)");
       o.config.coalesce = *v;
     } else if (name == "--pin") {
       auto v = parse_switch(value);

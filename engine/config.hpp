@@ -147,6 +147,12 @@ struct Config {
   // cost dominates small-message fan-out). 0: every loop turn.
   // Replies to a client's own frames (pong, close, echo, HTTP) never wait.
   std::chrono::milliseconds coalesce{0};
+  // --coalesce auto: the hold is the shard's last fan-out pass's duration (none after a
+  // short pass: an idle shard sends at once), so the fan-out's duty cycle stays near half
+  // under overload; capped at kAutoHoldMax.
+  bool coalesce_auto = false;
+  static constexpr std::chrono::microseconds kAutoHoldMin{100}, kAutoHoldMax{100'000};
+  [[nodiscard]] bool coalescing() const noexcept { return coalesce_auto || coalesce.count() != 0; }
   TlsConfig tls;
   ClientProtocolConfig client;
 };

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <new>
 #include <optional>
+#include <time.h>
 
 #include "engine/log.hpp"
 #include "engine/net/tls_stream.hpp"
@@ -24,6 +25,18 @@ std::uint64_t ms_to_ticks(std::chrono::milliseconds ms, std::uint64_t tick_ms) {
   if (ms.count() <= 0) return 0;
   std::uint64_t t = (static_cast<std::uint64_t>(ms.count()) + tick_ms - 1) / tick_ms;
   return t == 0 ? 1 : t;
+}
+
+std::int64_t monotonic_ns() noexcept {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+void set_timespec(__kernel_timespec& ts, std::int64_t ns) noexcept {
+  ns = std::max<std::int64_t>(ns, 1);  // a zero timeout would be none at all
+  ts.tv_sec = static_cast<long long>(ns / 1'000'000'000);
+  ts.tv_nsec = static_cast<long long>(ns % 1'000'000'000);
 }
 
 }  // namespace
@@ -54,8 +67,7 @@ ShardLoop::ShardLoop(const Config& cfg, const std::atomic<bool>& stopping, unsig
   tick_ts_.tv_sec = static_cast<long long>(tick_ms_ / 1000);
   tick_ts_.tv_nsec = static_cast<long long>((tick_ms_ % 1000) * 1'000'000);
   backoff_ts_.tv_nsec = kAcceptBackoffNs;
-  coalesce_ts_.tv_sec = static_cast<long long>(cfg_.coalesce.count() / 1000);
-  coalesce_ts_.tv_nsec = static_cast<long long>((cfg_.coalesce.count() % 1000) * 1'000'000);
+  set_timespec(coalesce_ts_, std::chrono::nanoseconds(cfg_.coalesce).count());
   // Reserved to the slot count (address space only until used): these never grow.
   std::size_t slots = conns_.capacity();
   dirty_.reserve(slots);
@@ -294,6 +306,14 @@ void ShardLoop::begin_stop() {
   on_stopping();
 }
 
+void ShardLoop::size_auto_hold(std::int64_t start_ns, std::int64_t end_ns) noexcept {
+  using std::chrono::nanoseconds;
+  const std::int64_t lo = nanoseconds(Config::kAutoHoldMin).count(), hi = nanoseconds(Config::kAutoHoldMax).count();
+  const std::int64_t pass = end_ns - start_ns;
+  auto_hold_ns_ = pass < lo ? 0 : std::min(pass, hi);
+  last_pass_end_ns_ = end_ns;
+}
+
 void ShardLoop::flush_dirty() {
   for (std::size_t i = 0; i < dirty_.size(); ++i) {
     std::uint32_t slot = dirty_[i];
@@ -309,7 +329,13 @@ void ShardLoop::end_of_turn() {
   frames_.drain_remote();
   if (accepting_[1].fd >= 0) tls_end_of_turn();
   // Under --coalesce, broadcasts wait (and combine) until the timer: one frame per window.
-  bool due = cfg_.coalesce.count() == 0 || coalesce_due_ || stopping_;
+  // auto: a pass may start once the last one's duration has passed since it ended.
+  bool due = !cfg_.coalescing() || coalesce_due_ || stopping_;
+  std::int64_t pass_start = 0;
+  if (cfg_.coalesce_auto) {
+    pass_start = monotonic_ns();
+    due = due || pass_start - last_pass_end_ns_ >= auto_hold_ns_;
+  }
   before_flush(due);
   for (std::uint32_t slot : rearm_) {
     Conn& c = conns_[slot];
@@ -323,9 +349,13 @@ void ShardLoop::end_of_turn() {
   }
   urgent_.clear();
   if (due) {
+    bool work = !dirty_.empty();
     flush_dirty();
+    if (cfg_.coalesce_auto && work) size_auto_hold(pass_start, monotonic_ns());
   } else if ((!dirty_.empty() || broadcasts_pending()) && !coalesce_armed_) {
-    // The first broadcast after a flush starts the clock; later ones ride along.
+    // The first broadcast after a flush starts the clock; later ones ride along. auto: the
+    // rest of the hold since the last pass.
+    if (cfg_.coalesce_auto) set_timespec(coalesce_ts_, last_pass_end_ns_ + auto_hold_ns_ - pass_start);
     io_.timeout(&coalesce_ts_, pack(Op::coalesce));
     coalesce_armed_ = true;
   }

@@ -176,6 +176,9 @@ class ShardLoop : private CompletionSink {
   std::vector<std::uint32_t> urgent_;  // --coalesce: connections whose frames must not wait
   bool coalesce_armed_ = false;
   bool coalesce_due_ = false;
+  // --coalesce auto: the last fan-out pass's duration (0 when short) and its end.
+  std::int64_t auto_hold_ns_ = 0, last_pass_end_ns_ = 0;
+  void size_auto_hold(std::int64_t start_ns, std::int64_t end_ns) noexcept;
   std::uint64_t stop_deadline_ = 0;
 
   // TLS: a full handshake step (key exchange, signature) costs 0.1-1 ms of CPU, so a turn

@@ -70,7 +70,7 @@ void ShardLoop::on_peer_eof(Conn& c, std::uint32_t slot) {
 }
 
 void ShardLoop::mark_dirty(Conn& c, std::uint32_t slot, bool urgent) noexcept {
-  if (urgent && cfg_.coalesce.count() != 0) {
+  if (urgent && cfg_.coalescing()) {
     if (!c.urgent) {
       c.urgent = true;
       urgent_.push_back(slot);

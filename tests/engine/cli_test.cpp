@@ -44,6 +44,9 @@ TEST(Cli, EveryFlagInBothSyntaxes) {
   EXPECT_EQ(*o.simd, protocol::SimdLevel::scalar);
   EXPECT_FALSE(o.config.announce);
   EXPECT_EQ(o.config.coalesce, std::chrono::milliseconds(25));
+  EXPECT_FALSE(o.config.coalesce_auto);
+  EXPECT_TRUE(parse({"--coalesce", "auto"}).config.coalesce_auto);
+  EXPECT_TRUE(parse({"--coalesce=auto"}).config.coalescing());
   EXPECT_TRUE(o.config.pin_threads);
   EXPECT_TRUE(parse({"--announce", "off", "--announce", "on"}).config.announce);
   EXPECT_EQ(o.config.backend, BackendKind::epoll);
@@ -98,7 +101,8 @@ TEST(Cli, BadInputNamesTheProblem) {
       {{"--log-level", "loud"}, "loud"},
       {{"--announce", "maybe"}, "on or off"},
       {{"--announce"}, "needs a value"},
-      {{"--coalesce", "11s"}, "0 to 10s"},
+      {{"--coalesce", "11s"}, "auto, or 0 to 10s"},
+      {{"--coalesce", "Auto"}, "Auto"},
       {{"--coalesce", "soon"}, "soon"},
       {{"--pin", "yes"}, "on or off"},
       {{"--simd", "mmx"}, "mmx"},

@@ -254,5 +254,29 @@ def coalesce_holds_broadcasts_into_fewer_sends_without_losing_any():
             h.close_all([a, b])
 
 
+@test
+def coalesce_auto_holds_nothing_on_an_idle_shard():
+    # Lines 20 ms apart into a small room: each pass is microseconds, so auto holds nothing:
+    # every line is its own send, as without --coalesce; all arrive, in order.
+    lines = [f"line {i}" for i in range(10)]
+    with h.Server("--coalesce", "auto", "--announce", "off", "--threads", "1") as srv:
+        a, b = h.open_clients(srv.port, 2)
+        try:
+            before = h.metrics(srv)
+            for text in lines:
+                a.send_text(text)
+                time.sleep(0.02)
+            for c in (a, b):
+                got = h.recv_chat(c, len(lines))
+                h.check(got == [(a.name, t) for t in lines], f"{c.name} got {got!r}")
+            after = h.metrics(srv)
+            deliveries = h.metric(after, "ringcast_messages_out_total") - h.metric(before, "ringcast_messages_out_total")
+            sends = h.metric(after, "ringcast_sends_total") - h.metric(before, "ringcast_sends_total")
+            # (the sends count the first /metrics answer too)
+            h.check(deliveries == 2 * len(lines) and sends >= deliveries, f"{sends} sends for {deliveries} deliveries")
+        finally:
+            h.close_all([a, b])
+
+
 if __name__ == "__main__":
     h.main()

@@ -121,7 +121,7 @@ def every_documented_value_is_accepted():
             ["--max-message", "64k"], ["--max-backlog", "2M"], ["--idle-timeout", "1m"],
             ["--handshake-timeout", "1500ms"], ["--threads=2"], ["--slow-policy=drop"],
             ["--announce", "on"], ["--announce", "off"], ["--announce=off"],
-            ["--coalesce", "0"], ["--coalesce", "20ms"], ["--coalesce=1s"],
+            ["--coalesce", "0"], ["--coalesce", "20ms"], ["--coalesce=1s"], ["--coalesce", "auto"],
             ["--pin", "on"], ["--pin=off"], ["--backend", "auto"], ["--backend=epoll"]]
     with open("/proc/cpuinfo") as f:
         flags = f.read()
