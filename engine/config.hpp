@@ -67,6 +67,9 @@ struct ChannelOptions {
   bool allow_presence_for_subscriber = false;  // a subscriber of the channel may
   bool allow_presence_for_anonymous = false;   // and, with one of those, anonymous ones
   std::size_t max_publication_size = 0;        // bytes of a client publish's data; 0: --max-message only
+  // A slow subscriber's unsent publication of a channel is replaced by the next one
+  // (engine/pubsub/fanout.hpp conflate_out): offsets skip, so no recovery or positioning.
+  bool conflate = false;
   [[nodiscard]] bool has_history() const noexcept { return history_size > 0 && history_ttl.count() > 0; }
 };
 

@@ -107,6 +107,8 @@ struct Walker {
         ok = get_bool(value, at, ns.allow_presence_for_subscriber);
       } else if (key == "allow_presence_for_anonymous") {
         ok = get_bool(value, at, ns.allow_presence_for_anonymous);
+      } else if (key == "conflate") {
+        ok = get_bool(value, at, ns.conflate);
       } else if (key == "max_publication_size") {
         ok = get_count(value, at, 0, 1u << 30, ns.max_publication_size);
       } else if (key == "force_recovery_mode") {
@@ -126,6 +128,9 @@ struct Walker {
     bool uses_history = ns.force_recovery || ns.allow_recovery || ns.force_positioning || ns.allow_positioning;
     if (uses_history && !ns.has_history()) {
       return fail(path, "recovery and positioning need history (history_size and history_ttl)");
+    }
+    if (uses_history && ns.conflate) {
+      return fail(path, "conflate skips offsets: no recovery or positioning with it");
     }
     return true;
   }

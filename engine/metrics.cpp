@@ -176,6 +176,9 @@ std::string render_metrics(std::span<const ShardMetrics* const> shards, std::str
        sum(shards, [](const ShardMetrics& m) { return m.sends.get(); }));
   line(out, "ringcast_frames_dropped_total", "counter", "Messages skipped for clients past their backlog.",
        sum(shards, [](const ShardMetrics& m) { return m.frames_dropped.get(); }));
+  line(out, "ringcast_conflated_total", "counter",
+       "Publications replaced by a newer one of the same conflating channel in a slow client's queue.",
+       sum(shards, [](const ShardMetrics& m) { return m.conflated.get(); }));
   line(out, "ringcast_slow_clients_closed_total", "counter", "Clients closed for exceeding their backlog.",
        sum(shards, [](const ShardMetrics& m) { return m.slow_clients_closed.get(); }));
   line(out, "ringcast_accept_errors_total", "counter", "accept() failures (EMFILE, ENFILE, ...).",

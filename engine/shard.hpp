@@ -140,8 +140,9 @@ class Shard final : public ShardLoop, private HttpHost {
   // for one topic are first copied back to back into one frame (one copy per message per
   // shard), so each subscriber gets one queue entry and one iovec for the run.
   void fanout_pending();
-  // `messages`: how many messages the frame carries (a combined run counts each).
-  void fanout(std::uint32_t topic, Frame* frame, std::uint32_t messages = 1);
+  // `messages`: how many messages the frame carries (a combined run counts each);
+  // `latest`: a conflating topic's run's last message alone (one holder, taken over).
+  void fanout(std::uint32_t topic, Frame* frame, std::uint32_t messages = 1, Frame* latest = nullptr);
   void enqueue(Conn& c, std::uint32_t slot, Lease* lease) noexcept;
   // A subscription joining at its place in the topic's order: subscribed, then its reply.
   void join(const Message& m);
@@ -158,6 +159,7 @@ class Shard final : public ShardLoop, private HttpHost {
   std::vector<Subscriber> closing_;  // {slot, gen} whose app's on_close is owed
   std::vector<Message> pending_;        // this turn's deliveries, fanned out at its end
   std::vector<std::uint64_t> order_;    // scratch: pending_ sorted by (topic, arrival)
+  std::uint32_t pass_ = 0;              // fanout_pending calls: conflation's "queued earlier"
   std::vector<std::unique_ptr<Mailbox<Message>>> inbox_;  // [sender]
   std::vector<std::vector<Message>> overflow_;             // [target] when its mailbox was full
   std::vector<bool> wake_target_;                          // [target] posted this turn

@@ -12,13 +12,26 @@ bool SendQueue::reserve(std::size_t entries) noexcept {
   if (cap <= capacity()) return true;
   auto fresh = std::unique_ptr<Lease*[]>(new (std::nothrow) Lease*[cap]);
   if (!fresh) return false;
-  std::uint32_t n = tail_ - head_;
-  for (std::uint32_t i = 0; i < n; ++i) fresh[i] = at(head_ + i);
+  // Entries keep their positions (conflation remembers them): the capacity divides 2^32.
+  auto mask = static_cast<std::uint32_t>(cap - 1);
+  for (std::uint32_t i = head_; i != tail_; ++i) fresh[i & mask] = at(i);
   ring_ = std::move(fresh);
-  mask_ = static_cast<std::uint32_t>(cap - 1);
-  head_ = 0;
-  tail_ = n;
+  mask_ = mask;
   return true;
+}
+
+bool SendQueue::holds_unsent(std::uint32_t pos, const Lease* lease, std::uint32_t in_flight) const noexcept {
+  std::uint32_t from_head = pos - head_;
+  if (from_head >= size() || from_head < in_flight) return false;
+  if (from_head == 0 && head_offset_ > 0) return false;  // partly sent
+  return at(pos) == lease;
+}
+
+void SendQueue::replace(std::uint32_t pos, Lease* lease, LeasePool& leases) noexcept {
+  Lease* old = at(pos);
+  ring_[pos & mask_] = lease;
+  bytes_ = bytes_ - old->frame->len + lease->frame->len;
+  leases.unref(old);
 }
 
 bool SendQueue::push(Lease* lease) noexcept {

@@ -52,6 +52,16 @@ class SendQueue {
   [[nodiscard]] std::size_t head_offset() const noexcept { return head_offset_; }
   [[nodiscard]] std::size_t capacity() const noexcept { return ring_ ? std::size_t{mask_} + 1 : 0; }
 
+  // Positions: every entry keeps the one it was pushed at (push n is at tail_pos() before
+  // it), through growth, until it is sent or dropped.
+  [[nodiscard]] std::uint32_t tail_pos() const noexcept { return tail_; }
+  // True when the entry at `pos` is `lease`, still queued and not yet sent or being sent
+  // (the first `in_flight` entries are the send in flight's).
+  [[nodiscard]] bool holds_unsent(std::uint32_t pos, const Lease* lease, std::uint32_t in_flight) const noexcept;
+  // Puts `lease` (one reference, counted by the caller) where holds_unsent() found
+  // another, and releases that one's reference.
+  void replace(std::uint32_t pos, Lease* lease, LeasePool& leases) noexcept;
+
   // Where the next push writes (for prefetching); nullptr before the first push.
   [[nodiscard]] const void* next_slot() const noexcept { return ring_ ? &ring_[tail_ & mask_] : nullptr; }
 

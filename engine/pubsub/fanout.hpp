@@ -60,4 +60,46 @@ inline std::uint32_t fan_out(std::span<const Subscriber> subs, std::span<Conn> c
   return queued;
 }
 
+struct ConflateCount {
+  std::uint32_t queued = 0;    // subscribers given `lease`
+  std::uint32_t replaced = 0;  // subscribers whose unsent entry became `latest`
+  std::uint64_t skipped = 0;   // publications those replacements took out of their queues
+};
+
+// Conflating fan-out: a subscriber whose last entry of the topic (queued[i], beside subs)
+// is still unsent and was queued by an earlier pass gets that entry replaced by `latest`
+// (the newest publication alone), so its backlog holds one entry per topic and ends on the
+// latest value; every other subscriber gets `lease` (this pass's `messages`) as fan_out
+// gives it. `latest` may be `lease` (a pass of one publication) or nullptr (no
+// replacement). References are counted here, as in fan_out.
+template <typename Refuse>
+inline ConflateCount conflate_out(std::span<const Subscriber> subs, std::span<Queued> queued, std::span<Conn> conns,
+                                  Lease* lease, std::uint32_t messages, Lease* latest, std::uint32_t pass,
+                                  LeasePool& leases, std::size_t max_backlog, std::vector<std::uint32_t>& dirty,
+                                  Refuse&& refuse) noexcept {
+  ConflateCount n;
+  for (std::size_t i = 0; i < subs.size(); ++i) {
+    const Subscriber& s = subs[i];
+    Conn& c = conns[s.slot];
+    Queued& q = queued[i];
+    bool open = !c.close_sent && c.state == ConnState::open;
+    if (latest != nullptr && open && q.lease != nullptr && q.pass != pass &&
+        c.queue.holds_unsent(q.pos, q.lease, c.inflight_entries)) {
+      n.skipped += q.messages + messages - 1;
+      ++latest->refs;  // before the replaced entry's reference goes (never the same lease)
+      c.queue.replace(q.pos, latest, leases);
+      q = {.lease = latest, .pos = q.pos, .pass = pass, .messages = 1};
+      ++n.replaced;
+      continue;
+    }
+    std::uint32_t pos = c.queue.tail_pos();
+    if (deliver(c, s.slot, lease, max_backlog, dirty, refuse)) {
+      q = {.lease = lease, .pos = pos, .pass = pass, .messages = messages};
+      ++n.queued;
+    }
+  }
+  lease->refs += n.queued;
+  return n;
+}
+
 }  // namespace ringcast::engine

@@ -39,6 +39,7 @@ void Shard::defer(Message d) {
 }
 
 void Shard::fanout_pending() {
+  ++pass_;
   // Frames up to kCombineFrame bytes are where per-frame costs (a queue entry per subscriber,
   // an iovec the kernel copies separately) outweigh a copy; chunks stay pool-sized.
   constexpr std::size_t kCombineFrame = 1024, kCombineChunk = 16384;
@@ -81,27 +82,46 @@ void Shard::fanout_pending() {
         ++k;
         continue;
       }
+      // Conflating: the run's last frame is kept as well, the latest for slow subscribers.
+      bool keep_last = topics_.find(topic)->conflate();
       for (std::size_t m = k; m < end; ++m) {
         Frame* f = frame_at(m);
         std::memcpy(combined->bytes() + combined->len, f->bytes(), f->len);
         combined->len += f->len;
-        release_holder(f, &frames_);
+        if (!keep_last || m + 1 != end) release_holder(f, &frames_);
       }
       combined->holders.store(1, std::memory_order_relaxed);
-      fanout(topic, combined, static_cast<std::uint32_t>(end - k));
+      fanout(topic, combined, static_cast<std::uint32_t>(end - k), keep_last ? frame_at(end - 1) : nullptr);
       k = end;
     }
   }
   pending_.clear();
 }
 
-void Shard::fanout(std::uint32_t topic, Frame* frame, std::uint32_t messages) {
+void Shard::fanout(std::uint32_t topic, Frame* frame, std::uint32_t messages, Frame* latest) {
   Lease* lease = leases_.lease(frame);
   if (lease == nullptr) {
     release_holder(frame, &frames_);
+    if (latest != nullptr) release_holder(latest, &frames_);
     return;
   }
-  if (SubscriberList* list = topics_.find(topic)) {
+  SubscriberList* list = topics_.find(topic);
+  if (list != nullptr && list->conflate()) {
+    // The newest publication alone: the frame itself when it carries one.
+    Lease* newest = latest == nullptr ? lease : leases_.lease(latest);
+    if (newest == nullptr && latest != nullptr) release_holder(latest, &frames_);
+    ConflateCount n = conflate_out(list->all(), list->queued(), conns_.built(), lease, messages, newest, pass_, leases_,
+                                   cfg_.max_backlog, dirty_,
+                                   [this, messages, policy = list->policy](Conn& c, std::uint32_t slot, Refusal why) {
+                                     refuse(c, slot, why, policy, messages);
+                                   });
+    metrics_.messages_out.add(std::uint64_t{n.queued} * messages + n.replaced);
+    metrics_.conflated.add(n.skipped);
+    if (newest != nullptr && newest != lease) leases_.drop_if_unused(newest);
+    leases_.drop_if_unused(lease);
+    return;
+  }
+  if (list != nullptr) {
     std::uint32_t n = fan_out(list->all(), conns_.built(), lease, cfg_.max_backlog, dirty_,
                               [this, messages, policy = list->policy](Conn& c, std::uint32_t slot, Refusal why) {
                                 refuse(c, slot, why, policy, messages);

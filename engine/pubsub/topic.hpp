@@ -54,11 +54,28 @@ struct Subscriber {
   std::uint32_t gen;
 };
 
+struct Lease;
+
+// Conflation: a subscriber's last queued entry of the topic, where it sits in its send
+// queue (SendQueue positions), the fan-out pass that queued it and how many publications
+// it holds.
+struct Queued {
+  Lease* lease = nullptr;
+  std::uint32_t pos = 0;
+  std::uint32_t pass = 0;
+  std::uint32_t messages = 0;
+};
+
 class SubscriberList {
  public:
   // What fan-out does to a subscriber past its backlog on this topic: set when the list is
   // created on a shard (its first subscriber there), from the subscribing app.
   SlowPolicy policy = SlowPolicy::close;
+
+  // Conflating (set with the first subscriber, like policy): a subscriber whose entry of
+  // this topic is still unsent gets it replaced by the latest publication.
+  void set_conflate(bool on) noexcept { conflate_ = on; }
+  [[nodiscard]] bool conflate() const noexcept { return conflate_; }
 
   // Returns the index to hand back to remove().
   [[nodiscard]] std::uint32_t add(Subscriber s);
@@ -67,9 +84,13 @@ class SubscriberList {
   const Subscriber* remove(std::uint32_t index) noexcept;
   [[nodiscard]] const std::vector<Subscriber>& all() const noexcept { return subs_; }
   [[nodiscard]] std::size_t size() const noexcept { return subs_.size(); }
+  // Conflating lists: [index] beside all().
+  [[nodiscard]] std::vector<Queued>& queued() noexcept { return queued_; }
 
  private:
   std::vector<Subscriber> subs_;
+  std::vector<Queued> queued_;
+  bool conflate_ = false;
 };
 
 // A shard's subscriber lists by topic id; a list is dropped when its last subscriber goes.

@@ -25,11 +25,13 @@ void Session::reply(protocol::Opcode op, std::span<const std::uint8_t> payload) 
   shard_.leases_.drop_if_unused(lease);
 }
 
-bool Session::subscribe(std::string_view topic) { return subscribe(topic, shard_.cfg_.slow_policy); }
+bool Session::subscribe(std::string_view topic, bool conflate) {
+  return subscribe(topic, shard_.cfg_.slow_policy, conflate);
+}
 
-bool Session::subscribe(std::string_view topic, SlowPolicy policy) {
+bool Session::subscribe(std::string_view topic, SlowPolicy policy, bool conflate) {
   std::uint32_t id = shard_.group_.topics.acquire(topic);
-  if (shard_.subs_.add(slot_, id, policy)) return true;
+  if (shard_.subs_.add(slot_, id, policy, conflate)) return true;
   shard_.group_.topics.release(id);  // already subscribed: count it once
   return false;
 }

@@ -100,7 +100,7 @@ TEST(ConfigFile, ReadsCommandRateLimitsInCentrifugoProShape) {
       "publish": {"enabled": true, "buckets": [{"interval": "500ms", "rate": 1}]},
       "history": {"enabled": false, "buckets": [{"interval": "1s", "rate": 1}]},
       "rpc": {"buckets": [], "method_overrides": []}}, "user_command": {}}},
-      "channel": {"namespaces": [{"name": "chat", "max_publication_size": 200}]}})", cfg);
+      "channel": {"namespaces": [{"name": "chat", "max_publication_size": 200, "conflate": true}]}})", cfg);
   ASSERT_TRUE(r.error.empty()) << r.error;
   const RateLimits& rl = cfg.rate_limit;
   EXPECT_TRUE(rl.enabled);
@@ -120,6 +120,8 @@ TEST(ConfigFile, ReadsCommandRateLimitsInCentrifugoProShape) {
   const ChannelOptions* o = cfg.options_for("chat:room");
   ASSERT_NE(o, nullptr);
   EXPECT_EQ(o->max_publication_size, 200u);
+  EXPECT_TRUE(o->conflate);
+  EXPECT_FALSE(cfg.options_for("room")->conflate);
   EXPECT_EQ(cfg.options_for("room")->max_publication_size, 0u);
 }
 
@@ -164,6 +166,8 @@ TEST(ConfigFile, ErrorsNameTheKey) {
        "config: client.rate_limit.client_command.default.buckets: expected an array"},
       {R"({"client": {"rate_limit": {"client_command": {"enabled": "yes"}}}})",
        "config: client.rate_limit.client_command.enabled: expected true or false"},
+      {R"({"channel": {"without_namespace": {"conflate": true, "history_size": 5, "history_ttl": "5s",
+          "force_positioning": true}}})", "config: channel.without_namespace: conflate skips offsets"},
       {R"({"channel": {"without_namespace": {"max_publication_size": -5}}})",
        "config: channel.without_namespace.max_publication_size: expected"},
   };

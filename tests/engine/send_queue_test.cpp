@@ -168,5 +168,35 @@ TEST_F(SendQueueTest, QueuedBytesTracksTheBudgetMeasure) {
   EXPECT_EQ(q.queued_bytes(), 0u);
 }
 
+TEST_F(SendQueueTest, PositionsSurviveGrowthAndOnlyUnsentEntriesAreReplaced) {
+  SendQueue q;
+  Lease* first = make("1111");
+  push(q, first);
+  q.complete(2, leases);  // the head is partly sent
+  std::vector<std::uint32_t> pos;
+  std::vector<Lease*> pushed;
+  for (int i = 0; i < 10; ++i) {  // grows 4 -> 8 -> 16
+    pos.push_back(q.tail_pos());
+    pushed.push_back(make(std::string(1, static_cast<char>('a' + i))));
+    push(q, pushed.back());
+  }
+  EXPECT_FALSE(q.holds_unsent(0, first, 0)) << "partly sent";
+  EXPECT_FALSE(q.holds_unsent(pos[0], pushed[0], 2)) << "covered by the send in flight";
+  EXPECT_TRUE(q.holds_unsent(pos[5], pushed[5], 2));
+  EXPECT_FALSE(q.holds_unsent(pos[5], pushed[4], 2)) << "another entry";
+  EXPECT_FALSE(q.holds_unsent(q.tail_pos(), pushed[9], 0)) << "past the tail";
+  Lease* latest = make("ZZZ");
+  leases.ref(latest);
+  q.replace(pos[5], latest, leases);
+  EXPECT_EQ(q.queued_bytes(), 2u + 10u - 1u + 3u);
+  EXPECT_TRUE(q.holds_unsent(pos[5], latest, 2));
+  iovec iov[16];
+  std::size_t n = q.fill(iov, 16);
+  EXPECT_EQ(gather(iov, n), "11abcdeZZZghij");
+  q.complete(q.queued_bytes(), leases);
+  EXPECT_FALSE(q.holds_unsent(pos[5], latest, 0)) << "sent";
+  EXPECT_EQ(leases.outstanding(), 0u);
+}
+
 }  // namespace
 }  // namespace ringcast::engine

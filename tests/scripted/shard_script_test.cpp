@@ -193,6 +193,51 @@ TEST_F(ShardScript, TopicPolicyDropsWhereTheServerPolicyWouldClose) {
   EXPECT_EQ(d.client(talker).in.messages().size(), 200u);  // the talker hears every line
 }
 
+// A chat room whose topic conflates (what the namespace option `conflate` sets).
+class ConflatingRoom final : public App {
+ public:
+  void on_open(Session& s, std::string_view room) override { s.subscribe(room, true); }
+  void on_message(Session& s, Opcode op, std::span<const std::uint8_t> payload) override {
+    chat_.on_message(s, op, payload);
+  }
+  void on_close(Session& s) noexcept override { chat_.on_close(s); }
+
+ private:
+  ChatRoom chat_{false};
+};
+
+TEST_F(ShardScript, ConflationKeepsASlowReadersBacklogToTheLatestAndTheFastOneLosesNothing) {
+  static ConflatingRoom room;
+  d.group().apps[static_cast<std::size_t>(Route::chat_room)] = &room;
+  std::size_t slow = open("/");
+  std::size_t talker = open("/");
+  d.deliver(talker);
+  for (int i = 0; i < 200; ++i) {
+    d.send(talker, client_frame(Opcode::text, "line" + std::to_string(i)));
+    d.deliver(talker);  // the talker reads everything; the slow one's first send never completes
+  }
+  std::string name = "ID" + std::to_string(d.client(talker).port) + ": ";
+  const auto& heard = d.client(talker).in.messages();
+  ASSERT_EQ(heard.size(), 200u);
+  for (int i = 0; i < 200; ++i) EXPECT_EQ(heard[static_cast<std::size_t>(i)].payload, name + "line" + std::to_string(i));
+  EXPECT_FALSE(d.client(slow).in.close_seen());
+  // Its queue: the first line (in flight) and one entry, replaced pass after pass.
+  EXPECT_EQ(d.shard().metrics().conflated.get(), 198u);
+  EXPECT_EQ(d.shard().metrics().slow_clients_closed.get(), 0u);
+  d.deliver_all();
+  const auto& got = d.client(slow).in.messages();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].payload, name + "line0");
+  EXPECT_EQ(got[1].payload, name + "line199");  // it ends on the latest
+  // Read again, it is fast: the next lines reach it one by one.
+  for (int i = 200; i < 203; ++i) {
+    d.send(talker, client_frame(Opcode::text, "line" + std::to_string(i)));
+    d.deliver_all();
+  }
+  ASSERT_EQ(got.size(), 5u);
+  EXPECT_EQ(got[4].payload, name + "line202");
+}
+
 TEST_F(ShardScript, SilentConnectionIsDroppedAtTheHandshakeDeadline) {
   int c = d.connect();
   ASSERT_GE(c, 0);

@@ -1,0 +1,78 @@
+#!/usr/bin/python3
+"""Conflating channels (namespace `conflate`, issue 13): a subscriber that stops reading
+keeps at most one unsent publication per channel, replaced by each newer one, and ends on
+the latest value of every channel when it reads again, never closed for its backlog; a
+subscriber that keeps up gets every publication, in order; the replaced ones are counted in
+ringcast_conflated_total."""
+import os
+import sys
+import threading
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+from harness import test  # noqa: E402
+from protocol_clients import OPEN, Raw, server  # noqa: E402
+
+ANYONE = {"allow_subscribe_for_client": True, "allow_subscribe_for_anonymous": True,
+          "allow_publish_for_client": True, "allow_publish_for_anonymous": True}
+CFG = dict(OPEN, client=dict(OPEN["client"], ping_interval="60s"),  # no 3012 while one does not read
+           channel=dict(OPEN["channel"], namespaces=OPEN["channel"]["namespaces"] + [
+               {"name": "px", **ANYONE, "conflate": True}]))
+CHANNELS = [f"px:s{k}" for k in range(10)]
+
+
+def pubs_of(lines):
+    return [(line["push"]["channel"], line["push"]["pub"]["data"]["i"]) for line in lines if "push" in line]
+
+
+@test
+def a_slow_subscriber_ends_on_the_latest_of_every_channel_and_a_fast_one_misses_nothing():
+    with open("/proc/sys/net/ipv4/tcp_wmem") as f:
+        wmem_max = int(f.read().split()[2])
+    per_channel = (wmem_max + (4 << 20)) // 4000 // len(CHANNELS)  # past the kernel's buffers on both ends
+    with server(CFG, "--threads", "2") as srv:
+        slow, fast, publisher = Raw(srv, rcvbuf=4096), Raw(srv), Raw(srv)
+        for c in (slow, fast):
+            c.send(*({"subscribe": {"channel": ch}} for ch in CHANNELS))
+            replies = []
+            while len(replies) < len(CHANNELS):
+                replies += c.frames()
+            h.check(all("subscribe" in r for r in replies), f"subscribed {replies}")
+        seen = {ch: [] for ch in CHANNELS}
+
+        def read_fast():
+            left = per_channel * len(CHANNELS)
+            while left > 0:
+                for ch, i in pubs_of(fast.frames(timeout=20)):
+                    seen[ch].append(i)
+                    left -= 1
+
+        reader = threading.Thread(target=read_fast)
+        reader.start()
+        blob = "x" * 4000
+        for i in range(per_channel):
+            publisher.send(*({"publish": {"channel": ch, "data": {"i": i, "blob": blob}}} for ch in CHANNELS))
+            publisher.frames()  # the replies: the publisher keeps up too
+        reader.join(timeout=60)
+        h.check(not reader.is_alive(), "the fast reader did not get everything")
+        for ch in CHANNELS:
+            h.check(seen[ch] == list(range(per_channel)), f"{ch}: the fast one got {len(seen[ch])} of {per_channel}")
+        last, got = {}, 0
+        try:
+            while True:
+                for ch, i in pubs_of(slow.frames(timeout=2)):
+                    h.check(i > last.get(ch, -1), f"{ch}: {i} after {last.get(ch)}")
+                    last[ch] = i
+                    got += 1
+        except TimeoutError:
+            pass
+        h.check(last == {ch: per_channel - 1 for ch in CHANNELS}, f"the slow one ends on {last}")
+        total = per_channel * len(CHANNELS)
+        h.check(got < total, f"the slow one got all {got} of {total}: nothing was conflated")
+        m = h.metrics(srv)
+        h.check(h.metric(m, "ringcast_conflated_total") >= total - got - len(CHANNELS), "counted")
+        h.check(h.metric(m, "ringcast_slow_clients_closed_total") == 0, "nobody closed for a backlog")
+
+
+if __name__ == "__main__":
+    h.main()
