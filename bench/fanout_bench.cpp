@@ -102,6 +102,47 @@ void BM_FanOut(benchmark::State& state) {
   state.counters["allocs_per_msg"] = static_cast<double>(allocs) / static_cast<double>(state.iterations());
 }
 
+// Conflating fan-out (conflate_out): mode 0, subscribers that keep up (every message is
+// appended, as fan_out does, plus the record of where); mode 1, subscribers that never
+// read (after the first, every message replaces their unsent one in place).
+void BM_ConflateOut(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  const bool slow = state.range(1) == 1;
+  Room room(n);
+  std::vector<Queued> queued(n);
+  auto refuse = [](Conn&, std::uint32_t, Refusal) { std::abort(); };
+  auto one = [&](std::uint32_t pass) {
+    Frame* f = room.pool.acquire(80);
+    f->len = 66;
+    f->holders.store(1, std::memory_order_relaxed);
+    Lease* l = room.leases.lease(f);
+    ConflateCount c = conflate_out(room.subs, queued, room.conns, l, 1, l, pass, room.leases, 1u << 20, room.dirty, refuse);
+    room.leases.drop_if_unused(l);
+    return c;
+  };
+  for (int i = 0; i < kDrainEvery; ++i) (void)one(1);  // warm the pools and queues
+  room.drain();
+  std::uint64_t allocs_before = g_allocs.load();
+  std::uint32_t pass = 2;
+  int since_drain = 0;
+  for (auto _ : state) {
+    ConflateCount c = one(slow ? pass++ : 2);
+    benchmark::DoNotOptimize(c);
+    if (!slow && ++since_drain == kDrainEvery) {
+      state.PauseTiming();
+      room.drain();
+      since_drain = 0;
+      state.ResumeTiming();
+    }
+  }
+  std::uint64_t allocs = g_allocs.load() - allocs_before;
+  room.drain();
+  state.SetLabel(slow ? "replace (slow readers)" : "append (readers keeping up)");
+  state.counters["ns_per_sub"] = benchmark::Counter(static_cast<double>(state.iterations()) * static_cast<double>(n),
+                                                    benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  state.counters["allocs_per_msg"] = static_cast<double>(allocs) / static_cast<double>(state.iterations());
+}
+
 // Baseline: walk the same subscriber array and touch each connection once.
 void BM_BareLoop(benchmark::State& state) {
   Room room(static_cast<std::size_t>(state.range(0)));
@@ -116,6 +157,7 @@ void BM_BareLoop(benchmark::State& state) {
 
 BENCHMARK(BM_BareLoop)->Arg(1000)->Arg(100000);
 BENCHMARK(BM_FanOut)->Arg(1000)->Arg(100000);
+BENCHMARK(BM_ConflateOut)->Args({1000, 0})->Args({100000, 0})->Args({1000, 1})->Args({100000, 1});
 
 }  // namespace
 

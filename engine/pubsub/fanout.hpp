@@ -77,8 +77,12 @@ inline ConflateCount conflate_out(std::span<const Subscriber> subs, std::span<Qu
                                   Lease* lease, std::uint32_t messages, Lease* latest, std::uint32_t pass,
                                   LeasePool& leases, std::size_t max_backlog, std::vector<std::uint32_t>& dirty,
                                   Refuse&& refuse) noexcept {
+  constexpr std::size_t kConnAhead = 16, kSlotAhead = 8;  // as in fan_out
   ConflateCount n;
-  for (std::size_t i = 0; i < subs.size(); ++i) {
+  const std::size_t count = subs.size();
+  for (std::size_t i = 0; i < count; ++i) {
+    if (i + kConnAhead < count) __builtin_prefetch(&conns[subs[i + kConnAhead].slot], 1);
+    if (i + kSlotAhead < count) __builtin_prefetch(conns[subs[i + kSlotAhead].slot].queue.next_slot(), 1);
     const Subscriber& s = subs[i];
     Conn& c = conns[s.slot];
     Queued& q = queued[i];
