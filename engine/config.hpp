@@ -21,6 +21,15 @@ enum class SlowPolicy : std::uint8_t {
   insufficient_state,
 };
 
+// How a topic is delivered on a shard, set by its first subscriber there (like its policy).
+struct TopicOptions {
+  // A publication replaces the topic's entry still unsent in a slow subscriber's queue.
+  bool conflate = false;
+  // > 0: the topic goes out at most once per this many ms on the shard, its latest
+  // publication (the others of the interval are skipped).
+  std::uint32_t min_interval_ms = 0;
+};
+
 enum class LogLevel : std::uint8_t { error, warn, info, debug };
 
 // The I/O backend every shard runs on (engine/io/backend_choice.hpp).
@@ -70,6 +79,12 @@ struct ChannelOptions {
   // A slow subscriber's unsent publication of a channel is replaced by the next one
   // (engine/pubsub/fanout.hpp conflate_out): offsets skip, so no recovery or positioning.
   bool conflate = false;
+  // > 0: each channel goes out at most once per interval, its latest publication
+  // (Shard::throttle): no recovery or positioning either.
+  std::chrono::milliseconds max_frequency{0};
+  [[nodiscard]] TopicOptions topic_options() const noexcept {
+    return {.conflate = conflate, .min_interval_ms = static_cast<std::uint32_t>(max_frequency.count())};
+  }
   [[nodiscard]] bool has_history() const noexcept { return history_size > 0 && history_ttl.count() > 0; }
 };
 

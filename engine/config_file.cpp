@@ -109,6 +109,9 @@ struct Walker {
         ok = get_bool(value, at, ns.allow_presence_for_anonymous);
       } else if (key == "conflate") {
         ok = get_bool(value, at, ns.conflate);
+      } else if (key == "max_frequency") {
+        ok = get_duration(value, at, ns.max_frequency, true);
+        if (ok && ns.max_frequency > std::chrono::minutes(1)) return fail(at, "at most 1m");
       } else if (key == "max_publication_size") {
         ok = get_count(value, at, 0, 1u << 30, ns.max_publication_size);
       } else if (key == "force_recovery_mode") {
@@ -129,8 +132,9 @@ struct Walker {
     if (uses_history && !ns.has_history()) {
       return fail(path, "recovery and positioning need history (history_size and history_ttl)");
     }
-    if (uses_history && ns.conflate) {
-      return fail(path, "conflate skips offsets: no recovery or positioning with it");
+    if (uses_history && (ns.conflate || ns.max_frequency.count() != 0)) {
+      return fail(path, std::string(ns.conflate ? "conflate" : "max_frequency") +
+                            " skips offsets: no recovery or positioning with it");
     }
     return true;
   }

@@ -34,6 +34,10 @@ void Shard::release_leftovers() noexcept {
     if (m.frame != nullptr) release_holder(m.frame, nullptr);
   }
   pending_.clear();
+  for (auto& [topic, t] : throttles_) {
+    if (t.held != nullptr) release_holder(t.held, nullptr);
+    t.held = nullptr;
+  }
   for (auto& box : inbox_) {
     box->pop_batch([](const Message& m) { release_holder(m.frame, nullptr); });
   }

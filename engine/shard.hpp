@@ -160,6 +160,21 @@ class Shard final : public ShardLoop, private HttpHost {
   std::vector<Message> pending_;        // this turn's deliveries, fanned out at its end
   std::vector<std::uint64_t> order_;    // scratch: pending_ sorted by (topic, arrival)
   std::uint32_t pass_ = 0;              // fanout_pending calls: conflation's "queued earlier"
+  // Max-frequency topics (TopicOptions::min_interval_ms): the publication held for the
+  // topic's next slot, and when that slot opens (IoBackend::now_ms).
+  struct Throttle {
+    Frame* held = nullptr;
+    std::uint64_t next_ms = 0;
+    std::uint32_t interval_ms = 0;
+  };
+  std::unordered_map<std::uint32_t, Throttle> throttles_;
+  std::size_t throttled_held_ = 0;  // throttles_ entries holding a frame
+  std::uint64_t throttle_soonest_ms_ = UINT64_MAX;  // the first held one's slot
+  // The newest of a pass's `count` publications of a max-frequency topic: out now if its
+  // slot is open, else held (replacing what was) until it opens.
+  void throttle(std::uint32_t topic, std::uint32_t interval_ms, Frame* newest, std::uint32_t count);
+  // Sends the held publications whose slot has opened; arms the timer for the next.
+  void release_throttled();
   std::vector<std::unique_ptr<Mailbox<Message>>> inbox_;  // [sender]
   std::vector<std::vector<Message>> overflow_;             // [target] when its mailbox was full
   std::vector<bool> wake_target_;                          // [target] posted this turn

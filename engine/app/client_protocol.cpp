@@ -223,7 +223,7 @@ class FrameHandler final : public client::CommandSink {
                                   .publications = {}};
         if (join_stream(ch, *o, r, from, false, 0, true)) continue;  // a duplicate in the claim
       } else {
-        if (!s_->subscribe(topic_key(ch), o->conflate)) continue;
+        if (!s_->subscribe(topic_key(ch), o->topic_options())) continue;
         client::append_server_sub(server_subs_, ch, {});
       }
       enter(*o, ch);
@@ -354,7 +354,7 @@ class FrameHandler final : public client::CommandSink {
       enter(*o, cmd.channel);
       return true;
     }
-    if (!s_->subscribe(topic_key(cmd.channel), o->conflate)) return error(cmd, ErrorCode::already_subscribed);
+    if (!s_->subscribe(topic_key(cmd.channel), o->topic_options())) return error(cmd, ErrorCode::already_subscribed);
     if (!cmd.token.empty()) keep_grant(cmd.channel);
     enter(*o, cmd.channel);
     if (cmd.id == 0) return true;

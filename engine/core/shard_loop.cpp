@@ -213,6 +213,9 @@ void ShardLoop::on_completion(const Completion& cqe) {
       coalesce_armed_ = false;
       coalesce_due_ = true;
       return;
+    case Op::throttle:  // the turn's before_flush sends what is due
+      if (io_.now_ms() >= throttle_until_) throttle_until_ = 0;
+      return;
     case Op::mailbox:  // mailboxes are drained every turn; the CQE only woke us
     case Op::cancel: return;
   }
@@ -312,6 +315,14 @@ void ShardLoop::size_auto_hold(std::int64_t start_ns, std::int64_t end_ns) noexc
   const std::int64_t pass = end_ns - start_ns;
   auto_hold_ns_ = pass < lo ? 0 : std::min(pass, hi);
   last_pass_end_ns_ = end_ns;
+}
+
+void ShardLoop::arm_throttle(std::uint64_t at_ms) {
+  if (throttle_until_ != 0 && throttle_until_ <= at_ms) return;  // a timer fires by then
+  std::uint64_t now = io_.now_ms();
+  set_timespec(throttle_ts_, static_cast<std::int64_t>(at_ms > now ? at_ms - now : 1) * 1'000'000);
+  io_.timeout(&throttle_ts_, pack(Op::throttle));
+  throttle_until_ = at_ms;
 }
 
 void ShardLoop::flush_dirty() {

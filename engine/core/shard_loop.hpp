@@ -88,6 +88,9 @@ class ShardLoop : private CompletionSink {
   virtual void after_flush() = 0;
   // Broadcasts wait to be fanned out (they start the --coalesce timer).
   [[nodiscard]] virtual bool broadcasts_pending() const noexcept = 0;
+  // A turn at `at_ms` (IoBackend::now_ms): a max-frequency topic's held publication is due
+  // then. Armed only when no timer already fires by then.
+  void arm_throttle(std::uint64_t at_ms);
 
   // --- net (engine/net/shard_io.cpp) ---
   // Marks the connection for a send at the end of the turn; urgent: even under --coalesce
@@ -178,6 +181,8 @@ class ShardLoop : private CompletionSink {
   bool coalesce_due_ = false;
   // --coalesce auto: the last fan-out pass's duration (0 when short) and its end.
   std::int64_t auto_hold_ns_ = 0, last_pass_end_ns_ = 0;
+  __kernel_timespec throttle_ts_{};  // read by the backend when the timeout is submitted
+  std::uint64_t throttle_until_ = 0;  // the soonest throttle timer in flight (0: none)
   void size_auto_hold(std::int64_t start_ns, std::int64_t end_ns) noexcept;
   std::uint64_t stop_deadline_ = 0;
 

@@ -15,6 +15,7 @@ enum class Op : std::uint8_t {
   mailbox,       // MSG_RING from another shard: its mailbox has items
   cancel,        // async cancel (completion ignored)
   coalesce,      // timeout: broadcast frames held by --coalesce are due
+  throttle,      // timeout: a max-frequency topic's held publication may be due
 };
 
 struct Tag {

@@ -57,6 +57,23 @@ void Shard::fanout_pending() {
     auto topic = static_cast<std::uint32_t>(order_[k] >> 32);
     std::size_t group_end = k;
     while (group_end < order_.size() && (order_[group_end] >> 32) == topic) ++group_end;
+    if (const SubscriberList* list = topics_.find(topic); list != nullptr && list->options().min_interval_ms != 0) {
+      // Max frequency: only the turn's newest publication of the topic can matter.
+      Frame* newest = nullptr;
+      std::uint32_t count = 0;
+      for (; k < group_end; ++k) {
+        const Message& m = pending_[order_[k] & 0xFFFFFFFFu];
+        if (m.slot != kEverySubscriber) {
+          join(m);
+          continue;
+        }
+        if (newest != nullptr) release_holder(newest, &frames_);
+        newest = m.frame;
+        ++count;
+      }
+      if (newest != nullptr) throttle(topic, list->options().min_interval_ms, newest, count);
+      continue;
+    }
     while (k < group_end) {
       const Message& head = pending_[order_[k] & 0xFFFFFFFFu];
       if (head.slot != kEverySubscriber) {  // a subscription joins here, in order
@@ -96,6 +113,52 @@ void Shard::fanout_pending() {
     }
   }
   pending_.clear();
+}
+
+void Shard::throttle(std::uint32_t topic, std::uint32_t interval_ms, Frame* newest, std::uint32_t count) {
+  Throttle& t = throttles_[topic];
+  t.interval_ms = interval_ms;
+  std::uint64_t skipped = count - 1;
+  if (t.held != nullptr) {  // the interval's earlier latest: replaced
+    release_holder(t.held, &frames_);
+    t.held = nullptr;
+    --throttled_held_;
+    ++skipped;
+  }
+  metrics_.throttled.add(skipped);
+  std::uint64_t now = backend().now_ms();
+  if (now >= t.next_ms) {
+    t.next_ms = now + interval_ms;
+    fanout(topic, newest);
+    return;
+  }
+  t.held = newest;
+  ++throttled_held_;
+  throttle_soonest_ms_ = std::min(throttle_soonest_ms_, t.next_ms);
+  arm_throttle(t.next_ms);
+}
+
+void Shard::release_throttled() {
+  std::uint64_t now = backend().now_ms(), soonest = UINT64_MAX;
+  for (auto it = throttles_.begin(); it != throttles_.end();) {
+    Throttle& t = it->second;
+    if (t.held != nullptr && now >= t.next_ms) {
+      Frame* f = t.held;
+      t.held = nullptr;
+      --throttled_held_;
+      t.next_ms = now + t.interval_ms;
+      fanout(it->first, f);
+    }
+    if (t.held != nullptr) soonest = std::min(soonest, t.next_ms);
+    // A topic quiet for a whole slot, and gone from this shard, needs no entry.
+    if (t.held == nullptr && now >= t.next_ms && topics_.find(it->first) == nullptr) {
+      it = throttles_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  throttle_soonest_ms_ = soonest;
+  if (soonest != UINT64_MAX) arm_throttle(soonest);
 }
 
 void Shard::fanout(std::uint32_t topic, Frame* frame, std::uint32_t messages, Frame* latest) {
@@ -247,6 +310,7 @@ void Shard::before_flush(bool due) {
       if (c.gen == closing_[i].gen) close_app(c, closing_[i].slot);
     }
     closing_.clear();
+    if (due && throttled_held_ != 0 && backend().now_ms() >= throttle_soonest_ms_) release_throttled();
     if (!due || pending_.empty()) break;
     fanout_pending();
   }

@@ -52,13 +52,13 @@ void Subscriptions::record(Conn& c, Subscription s) noexcept {
   }
 }
 
-bool Subscriptions::add(std::uint32_t slot, std::uint32_t topic, SlowPolicy policy, bool conflate) {
+bool Subscriptions::add(std::uint32_t slot, std::uint32_t topic, SlowPolicy policy, const TopicOptions& options) {
   Conn& c = conns_[slot];
   if (!reserve(c, topic)) return false;
   SubscriberList& list = lists_.get_or_create(topic);
   if (list.size() == 0) {
     list.policy = policy;
-    list.set_conflate(conflate);
+    list.set_options(options);
   }
   record(c, Subscription{topic, list.add(Subscriber{slot, c.gen})});
   return true;

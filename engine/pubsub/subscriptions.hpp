@@ -19,9 +19,9 @@ class Subscriptions {
  public:
   Subscriptions(ConnTable& conns, ShardTopics& lists) noexcept : conns_(conns), lists_(lists) {}
 
-  // Subscribes slot `slot` to `topic`; false when it already is. `policy` (and
-  // `conflate`) become the topic's on this shard when this is its first subscriber here.
-  bool add(std::uint32_t slot, std::uint32_t topic, SlowPolicy policy = SlowPolicy::close, bool conflate = false);
+  // Subscribes slot `slot` to `topic`; false when it already is. `policy` and `options`
+  // become the topic's on this shard when this is its first subscriber here.
+  bool add(std::uint32_t slot, std::uint32_t topic, SlowPolicy policy = SlowPolicy::close, const TopicOptions& options = {});
   // Records the subscription without joining the topic's list (nothing is delivered to it
   // yet); nullopt when it already is subscribed, else the ticket attach() wants.
   std::optional<std::uint32_t> add_unjoined(std::uint32_t slot, std::uint32_t topic);

@@ -38,7 +38,7 @@ std::size_t TopicRegistry::size() const {
 
 std::uint32_t SubscriberList::add(Subscriber s) {
   subs_.push_back(s);
-  if (conflate_) queued_.emplace_back();
+  if (options_.conflate) queued_.emplace_back();
   return static_cast<std::uint32_t>(subs_.size() - 1);
 }
 
@@ -47,7 +47,7 @@ const Subscriber* SubscriberList::remove(std::uint32_t index) noexcept {
   bool moved = index + 1 != subs_.size();
   subs_[index] = subs_.back();
   subs_.pop_back();
-  if (conflate_) {
+  if (options_.conflate) {
     queued_[index] = queued_.back();
     queued_.pop_back();
   }

@@ -56,6 +56,7 @@ struct Subscriber {
 
 struct Lease;
 
+
 // Conflation: a subscriber's last queued entry of the topic, where it sits in its send
 // queue (SendQueue positions), the fan-out pass that queued it and how many publications
 // it holds.
@@ -72,10 +73,9 @@ class SubscriberList {
   // created on a shard (its first subscriber there), from the subscribing app.
   SlowPolicy policy = SlowPolicy::close;
 
-  // Conflating (set with the first subscriber, like policy): a subscriber whose entry of
-  // this topic is still unsent gets it replaced by the latest publication.
-  void set_conflate(bool on) noexcept { conflate_ = on; }
-  [[nodiscard]] bool conflate() const noexcept { return conflate_; }
+  void set_options(const TopicOptions& o) noexcept { options_ = o; }
+  [[nodiscard]] const TopicOptions& options() const noexcept { return options_; }
+  [[nodiscard]] bool conflate() const noexcept { return options_.conflate; }
 
   // Returns the index to hand back to remove().
   [[nodiscard]] std::uint32_t add(Subscriber s);
@@ -90,7 +90,7 @@ class SubscriberList {
  private:
   std::vector<Subscriber> subs_;
   std::vector<Queued> queued_;
-  bool conflate_ = false;
+  TopicOptions options_;
 };
 
 // A shard's subscriber lists by topic id; a list is dropped when its last subscriber goes.

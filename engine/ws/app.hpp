@@ -30,11 +30,11 @@ class Session {
   // Subscribes this connection to `topic` (a connection may hold many); false when it
   // already was. Whatever it holds when it closes is dropped after on_close. `policy`:
   // what happens to the topic's subscribers past --max-backlog (the first subscriber on a
-  // shard sets it for that shard; the default is --slow-policy). `conflate`: a publication
-  // replaces the topic's entry still unsent in a slow subscriber's queue (set, like policy,
-  // by the shard's first subscriber).
-  bool subscribe(std::string_view topic, bool conflate = false);
-  bool subscribe(std::string_view topic, SlowPolicy policy, bool conflate = false);
+  // shard sets it for that shard; the default is --slow-policy). `options`: conflation and
+  // max frequency (engine/pubsub/topic.hpp; set, like policy, by the shard's first
+  // subscriber).
+  bool subscribe(std::string_view topic, const TopicOptions& options = {});
+  bool subscribe(std::string_view topic, SlowPolicy policy, const TopicOptions& options = {});
   // Subscribes in the order of the topic's publish_in_order calls, holding the lock that
   // orders them (engine/pubsub/history.hpp): `reply` goes to this connection first, then
   // every publication published in order after this call and none before. Until then it

@@ -25,13 +25,13 @@ void Session::reply(protocol::Opcode op, std::span<const std::uint8_t> payload) 
   shard_.leases_.drop_if_unused(lease);
 }
 
-bool Session::subscribe(std::string_view topic, bool conflate) {
-  return subscribe(topic, shard_.cfg_.slow_policy, conflate);
+bool Session::subscribe(std::string_view topic, const TopicOptions& options) {
+  return subscribe(topic, shard_.cfg_.slow_policy, options);
 }
 
-bool Session::subscribe(std::string_view topic, SlowPolicy policy, bool conflate) {
+bool Session::subscribe(std::string_view topic, SlowPolicy policy, const TopicOptions& options) {
   std::uint32_t id = shard_.group_.topics.acquire(topic);
-  if (shard_.subs_.add(slot_, id, policy, conflate)) return true;
+  if (shard_.subs_.add(slot_, id, policy, options)) return true;
   shard_.group_.topics.release(id);  // already subscribed: count it once
   return false;
 }

@@ -3,10 +3,13 @@
 keeps at most one unsent publication per channel, replaced by each newer one, and ends on
 the latest value of every channel when it reads again, never closed for its backlog; a
 subscriber that keeps up gets every publication, in order; the replaced ones are counted in
-ringcast_conflated_total."""
+ringcast_conflated_total. Max frequency (namespace `max_frequency`): a channel published
+at 1,000/s reaches a 100 ms namespace's subscribers about 10 times a second, each time its
+latest publication, the last one included."""
 import os
 import sys
 import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
@@ -17,7 +20,8 @@ ANYONE = {"allow_subscribe_for_client": True, "allow_subscribe_for_anonymous": T
           "allow_publish_for_client": True, "allow_publish_for_anonymous": True}
 CFG = dict(OPEN, client=dict(OPEN["client"], ping_interval="60s"),  # no 3012 while one does not read
            channel=dict(OPEN["channel"], namespaces=OPEN["channel"]["namespaces"] + [
-               {"name": "px", **ANYONE, "conflate": True}]))
+               {"name": "px", **ANYONE, "conflate": True},
+               {"name": "tick", **ANYONE, "max_frequency": "100ms"}]))
 CHANNELS = [f"px:s{k}" for k in range(10)]
 
 
@@ -72,6 +76,40 @@ def a_slow_subscriber_ends_on_the_latest_of_every_channel_and_a_fast_one_misses_
         m = h.metrics(srv)
         h.check(h.metric(m, "ringcast_conflated_total") >= total - got - len(CHANNELS), "counted")
         h.check(h.metric(m, "ringcast_slow_clients_closed_total") == 0, "nobody closed for a backlog")
+
+
+@test
+def a_max_frequency_channel_goes_out_ten_times_a_second_with_its_latest():
+    with server(CFG, "--threads", "2") as srv:
+        sub, publisher = Raw(srv), Raw(srv)
+        sub.call({"subscribe": {"channel": "tick:btc"}})
+        arrivals = []
+
+        def read():
+            try:
+                while True:
+                    for line in sub.frames(timeout=1.5):
+                        if "push" in line:
+                            arrivals.append((time.monotonic(), line["push"]["pub"]["data"]["i"]))
+            except TimeoutError:
+                pass
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        start, sent = time.monotonic(), 0
+        while time.monotonic() - start < 2.0:  # 1,000 a second, 10 every 10 ms
+            publisher.send(*({"publish": {"channel": "tick:btc", "data": {"i": sent + j}}} for j in range(10)))
+            sent += 10
+            publisher.frames()
+            time.sleep(0.01)
+        reader.join(timeout=10)
+        values = [i for _, i in arrivals]
+        h.check(values == sorted(values) and len(set(values)) == len(values), f"not the latest each time: {values}")
+        h.check(values and values[-1] == sent - 1, f"the last publication {sent - 1} never came: {values[-3:]}")
+        h.check(15 <= len(values) <= 26, f"{len(values)} updates in 2 s at 100 ms ({sent} published)")
+        print(f"  {len(values)} updates in 2 s of {sent} publications")
+        m = h.metrics(srv)
+        h.check(h.metric(m, "ringcast_throttled_total") == sent - len(values), "the others are counted")
 
 
 if __name__ == "__main__":

@@ -196,7 +196,7 @@ TEST_F(ShardScript, TopicPolicyDropsWhereTheServerPolicyWouldClose) {
 // A chat room whose topic conflates (what the namespace option `conflate` sets).
 class ConflatingRoom final : public App {
  public:
-  void on_open(Session& s, std::string_view room) override { s.subscribe(room, true); }
+  void on_open(Session& s, std::string_view room) override { s.subscribe(room, TopicOptions{.conflate = true, .min_interval_ms = 0}); }
   void on_message(Session& s, Opcode op, std::span<const std::uint8_t> payload) override {
     chat_.on_message(s, op, payload);
   }
@@ -236,6 +236,51 @@ TEST_F(ShardScript, ConflationKeepsASlowReadersBacklogToTheLatestAndTheFastOneLo
   }
   ASSERT_EQ(got.size(), 5u);
   EXPECT_EQ(got[4].payload, name + "line202");
+}
+
+// A chat room whose topic goes out at most every 100 ms (the namespace's max_frequency).
+class ThrottledRoom final : public App {
+ public:
+  void on_open(Session& s, std::string_view room) override {
+    s.subscribe(room, TopicOptions{.conflate = false, .min_interval_ms = 100});
+  }
+  void on_message(Session& s, Opcode op, std::span<const std::uint8_t> payload) override {
+    chat_.on_message(s, op, payload);
+  }
+  void on_close(Session& s) noexcept override { chat_.on_close(s); }
+
+ private:
+  ChatRoom chat_{false};
+};
+
+TEST_F(ShardScript, MaxFrequencySendsTheLatestOncePerInterval) {
+  static ThrottledRoom room;
+  d.group().apps[static_cast<std::size_t>(Route::chat_room)] = &room;
+  std::size_t listener = open("/");
+  std::size_t talker = open("/");
+  const std::size_t before = d.client(listener).in.messages().size();
+  for (int i = 0; i < 50; ++i) {  // a line every 10 ms for half a second
+    d.send(talker, client_frame(Opcode::text, "line" + std::to_string(i)));
+    d.deliver_all();
+    d.advance(10);
+  }
+  d.advance(100);  // the last interval's latest still goes out
+  d.deliver_all();
+  std::string name = "ID" + std::to_string(d.client(talker).port) + ": line";
+  const auto& got = d.client(listener).in.messages();
+  ASSERT_GE(got.size(), before + 5);
+  ASSERT_LE(got.size(), before + 7);
+  int last = -1;
+  for (std::size_t k = before; k < got.size(); ++k) {
+    ASSERT_TRUE(got[k].payload.starts_with(name)) << got[k].payload;
+    int n = std::stoi(got[k].payload.substr(name.size()));
+    EXPECT_GT(n, last);
+    last = n;
+  }
+  EXPECT_EQ(last, 49) << "the latest arrives, at the end of its interval";
+  EXPECT_EQ(got[before].payload, name + "0") << "an open slot sends at once";
+  // Every line the listener and the talker did not get was replaced by a newer one.
+  EXPECT_EQ(d.shard().metrics().throttled.get(), 50u - (got.size() - before));
 }
 
 TEST_F(ShardScript, SilentConnectionIsDroppedAtTheHandshakeDeadline) {
