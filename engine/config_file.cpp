@@ -132,9 +132,14 @@ struct Walker {
     if (uses_history && !ns.has_history()) {
       return fail(path, "recovery and positioning need history (history_size and history_ttl)");
     }
-    if (uses_history && (ns.conflate || ns.max_frequency.count() != 0)) {
-      return fail(path, std::string(ns.conflate ? "conflate" : "max_frequency") +
-                            " skips offsets: no recovery or positioning with it");
+    // Conflation skips offsets: only the cache mode's recovery (the latest at once) fits.
+    bool counts_offsets = ns.allow_recovery || ns.force_positioning || ns.allow_positioning ||
+                          (ns.force_recovery && !ns.cache_recovery);
+    if (ns.conflate && counts_offsets) {
+      return fail(path, "conflate skips offsets: no recovery or positioning with it but force_recovery_mode \"cache\"");
+    }
+    if (uses_history && ns.max_frequency.count() != 0) {
+      return fail(path, "max_frequency skips offsets: no recovery or positioning with it");
     }
     return true;
   }

@@ -392,7 +392,7 @@ class FrameHandler final : public client::CommandSink {
     std::size_t entry = server_subs_.size();
     if (server_side) client::append_server_sub(server_subs_, channel, r);
     else if (id != 0) client::append_subscribe_result(reply_, id, r);
-    if (!s_->subscribe_in_order(topic_key(channel), as_bytes(reply_))) {
+    if (!s_->subscribe_in_order(topic_key(channel), as_bytes(reply_), o.conflate)) {
       server_subs_.resize(entry);
       return ErrorCode::internal;
     }

@@ -26,6 +26,7 @@ struct Message {
   std::uint32_t gen = 0;
   std::uint32_t ticket = 0;               // the joining subscription's (Subscriptions::attach)
   SlowPolicy policy = SlowPolicy::close;  // and its policy
+  bool conflate = false;                  // and whether its topic conflates (TopicOptions)
 };
 
 }  // namespace ringcast::engine

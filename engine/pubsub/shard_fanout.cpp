@@ -14,12 +14,12 @@ void Shard::publish(std::uint32_t topic, Frame* frame) {
   frame->holders.store(group_.shard_count, std::memory_order_relaxed);
   for (unsigned t = 0; t < group_.shard_count; ++t) {
     if (t == id_) continue;
-    Message d{.frame = frame, .topic = topic, .slot = kEverySubscriber, .gen = 0, .ticket = 0, .policy = SlowPolicy::close};
+    Message d{.frame = frame, .topic = topic, .slot = kEverySubscriber, .gen = 0, .ticket = 0, .policy = SlowPolicy::close, .conflate = false};
     // Keep per-publisher order: once anything is waiting in overflow, queue behind it.
     if (!overflow_[t].empty() || !group_.shards[t]->inbox_from(id_).try_push(d)) overflow_[t].push_back(d);
     wake_target_[t] = true;
   }
-  defer({.frame = frame, .topic = topic, .slot = kEverySubscriber, .gen = 0, .ticket = 0, .policy = SlowPolicy::close});
+  defer({.frame = frame, .topic = topic, .slot = kEverySubscriber, .gen = 0, .ticket = 0, .policy = SlowPolicy::close, .conflate = false});
 }
 
 void Shard::publish_in_order(Message m) {
@@ -214,7 +214,7 @@ void Shard::join(const Message& m) {
   // Gone or closing: the reply goes nowhere. Unsubscribed since it asked (the ticket is
   // not the record's): it joins nothing, but its command is still answered.
   bool live = c.gen == m.gen && c.state == ConnState::open && !c.close_sent;
-  if (live) subs_.attach(m.slot, m.topic, m.ticket, m.policy);
+  if (live) subs_.attach(m.slot, m.topic, m.ticket, m.policy, TopicOptions{.conflate = m.conflate, .min_interval_ms = 0});
   if (!live || m.frame == nullptr) {
     if (m.frame != nullptr) release_holder(m.frame, &frames_);
     return;

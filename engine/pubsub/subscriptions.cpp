@@ -72,7 +72,8 @@ std::optional<std::uint32_t> Subscriptions::add_unjoined(std::uint32_t slot, std
   return ticket;
 }
 
-bool Subscriptions::attach(std::uint32_t slot, std::uint32_t topic, std::uint32_t ticket, SlowPolicy policy) {
+bool Subscriptions::attach(std::uint32_t slot, std::uint32_t topic, std::uint32_t ticket, SlowPolicy policy,
+                           const TopicOptions& options) {
   Conn& c = conns_[slot];
   Subscription* s = topic == kNoTopic ? nullptr : find(c, topic);
   if (s == nullptr || s->index != (kNotJoined | ticket)) return false;
@@ -80,6 +81,7 @@ bool Subscriptions::attach(std::uint32_t slot, std::uint32_t topic, std::uint32_
   // A subscription that counts offsets must never be skipped: it tightens a list a plain
   // subscriber made (its other subscribers are closed instead of skipped too).
   if (list.size() == 0 || policy == SlowPolicy::insufficient_state) list.policy = policy;
+  if (list.size() == 0) list.set_options(options);
   s->index = list.add(Subscriber{slot, c.gen});
   return true;
 }

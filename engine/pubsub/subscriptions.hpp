@@ -28,7 +28,8 @@ class Subscriptions {
   // Joins the subscription add_unjoined recorded with `ticket`; false when there is none
   // (unsubscribed since, perhaps subscribed again under another ticket). `policy` is the
   // list's if it is the first, or if it is insufficient_state.
-  bool attach(std::uint32_t slot, std::uint32_t topic, std::uint32_t ticket, SlowPolicy policy);
+  bool attach(std::uint32_t slot, std::uint32_t topic, std::uint32_t ticket, SlowPolicy policy,
+              const TopicOptions& options = {});
   // False when `slot` was not subscribed to `topic`.
   bool remove(std::uint32_t slot, std::uint32_t topic) noexcept;
   [[nodiscard]] bool contains(std::uint32_t slot, std::uint32_t topic) noexcept;

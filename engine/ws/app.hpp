@@ -42,7 +42,7 @@ class Session {
   // sends nothing. Such a subscription counts offsets: past --max-backlog it is closed
   // (3010 where --slow-policy drop would skip). False when it already was subscribed, or
   // memory for the reply ran out.
-  bool subscribe_in_order(std::string_view topic, std::span<const std::uint8_t> reply);
+  bool subscribe_in_order(std::string_view topic, std::span<const std::uint8_t> reply, bool conflate = false);
   // False when it was not subscribed to the topic with id `topic`. The id stays valid for
   // publishing (a farewell to the others).
   bool unsubscribe(std::uint32_t topic) noexcept;

@@ -36,7 +36,7 @@ bool Session::subscribe(std::string_view topic, SlowPolicy policy, const TopicOp
   return false;
 }
 
-bool Session::subscribe_in_order(std::string_view topic, std::span<const std::uint8_t> reply) {
+bool Session::subscribe_in_order(std::string_view topic, std::span<const std::uint8_t> reply, bool conflate) {
   std::uint32_t id = shard_.group_.topics.acquire(topic);
   std::optional<std::uint32_t> ticket = shard_.subs_.add_unjoined(slot_, id);
   if (!ticket) {
@@ -54,7 +54,7 @@ bool Session::subscribe_in_order(std::string_view topic, std::span<const std::ui
   }
   SlowPolicy policy = shard_.cfg_.slow_policy == SlowPolicy::drop ? SlowPolicy::insufficient_state : SlowPolicy::close;
   shard_.publish_in_order(
-      {.frame = f, .topic = id, .slot = slot_, .gen = conn_.gen, .ticket = *ticket, .policy = policy});
+      {.frame = f, .topic = id, .slot = slot_, .gen = conn_.gen, .ticket = *ticket, .policy = policy, .conflate = conflate});
   return true;
 }
 

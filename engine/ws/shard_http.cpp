@@ -137,7 +137,7 @@ bool Shard::command_all(Route route, std::span<const std::uint8_t> command) {
   f->len = static_cast<std::uint32_t>(command.size());
   f->holders.store(group_.shard_count, std::memory_order_relaxed);
   Message m{.frame = f, .topic = static_cast<std::uint32_t>(route), .slot = kAppCommand, .gen = 0,
-            .ticket = 0, .policy = SlowPolicy::close};
+            .ticket = 0, .policy = SlowPolicy::close, .conflate = false};
   for (unsigned t = 0; t < group_.shard_count; ++t) {
     group_.shards[t]->in_order_.push(m);
     if (t != id_) wake_target_[t] = true;
@@ -161,7 +161,7 @@ bool Shard::publish_text(std::uint32_t topic, std::string_view text, bool in_ord
                           {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()});
   if (f == nullptr) return false;
   if (in_order) {
-    publish_in_order({.frame = f, .topic = topic, .slot = kEverySubscriber, .gen = 0, .ticket = 0, .policy = SlowPolicy::close});
+    publish_in_order({.frame = f, .topic = topic, .slot = kEverySubscriber, .gen = 0, .ticket = 0, .policy = SlowPolicy::close, .conflate = false});
   } else {
     publish(topic, f);
   }

@@ -125,6 +125,22 @@ TEST(ConfigFile, ReadsCommandRateLimitsInCentrifugoProShape) {
   EXPECT_EQ(cfg.options_for("room")->max_publication_size, 0u);
 }
 
+TEST(ConfigFile, ConflationTakesOnlyTheCacheModesRecovery) {
+  ClientProtocolConfig cfg;
+  ConfigFileResult r = apply_config_file(R"({"channel": {"without_namespace": {"conflate": true, "history_size": 1,
+      "history_ttl": "5s", "force_recovery": true, "force_recovery_mode": "cache", "max_frequency": "250ms"}}})", cfg);
+  EXPECT_EQ(r.error, "config: channel.without_namespace: max_frequency skips offsets: no recovery or positioning with it");
+  ClientProtocolConfig ok;
+  r = apply_config_file(R"({"channel": {"without_namespace": {"conflate": true, "history_size": 1,
+      "history_ttl": "5s", "force_recovery": true, "force_recovery_mode": "cache"}}})", ok);
+  EXPECT_EQ(r.error, "") << "the price at once fits conflation";
+  EXPECT_TRUE(ok.without_namespace.conflate && ok.without_namespace.cache_recovery);
+  ClientProtocolConfig freq;
+  r = apply_config_file(R"({"channel": {"without_namespace": {"max_frequency": "250ms"}}})", freq);
+  EXPECT_EQ(r.error, "");
+  EXPECT_EQ(freq.without_namespace.topic_options().min_interval_ms, 250u);
+}
+
 TEST(ConfigFile, ErrorsNameTheKey) {
   struct Case {
     const char* json;
@@ -168,6 +184,10 @@ TEST(ConfigFile, ErrorsNameTheKey) {
        "config: client.rate_limit.client_command.enabled: expected true or false"},
       {R"({"channel": {"without_namespace": {"conflate": true, "history_size": 5, "history_ttl": "5s",
           "force_positioning": true}}})", "config: channel.without_namespace: conflate skips offsets"},
+      {R"({"channel": {"without_namespace": {"max_frequency": "100ms", "history_size": 5, "history_ttl": "5s",
+          "force_recovery": true}}})", "config: channel.without_namespace: max_frequency skips offsets"},
+      {R"({"channel": {"without_namespace": {"max_frequency": "2m"}}})",
+       "config: channel.without_namespace.max_frequency: at most 1m"},
       {R"({"channel": {"without_namespace": {"max_publication_size": -5}}})",
        "config: channel.without_namespace.max_publication_size: expected"},
   };

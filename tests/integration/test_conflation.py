@@ -21,7 +21,10 @@ ANYONE = {"allow_subscribe_for_client": True, "allow_subscribe_for_anonymous": T
 CFG = dict(OPEN, client=dict(OPEN["client"], ping_interval="60s"),  # no 3012 while one does not read
            channel=dict(OPEN["channel"], namespaces=OPEN["channel"]["namespaces"] + [
                {"name": "px", **ANYONE, "conflate": True},
-               {"name": "tick", **ANYONE, "max_frequency": "100ms"}]))
+               {"name": "tick", **ANYONE, "max_frequency": "100ms"},
+               # a ticker board: the price at once on subscribe, then conflated
+               {"name": "board", **ANYONE, "conflate": True, "history_size": 1, "history_ttl": "300s",
+                "force_recovery": True, "force_recovery_mode": "cache"}]))
 CHANNELS = [f"px:s{k}" for k in range(10)]
 
 
@@ -76,6 +79,20 @@ def a_slow_subscriber_ends_on_the_latest_of_every_channel_and_a_fast_one_misses_
         m = h.metrics(srv)
         h.check(h.metric(m, "ringcast_conflated_total") >= total - got - len(CHANNELS), "counted")
         h.check(h.metric(m, "ringcast_slow_clients_closed_total") == 0, "nobody closed for a backlog")
+
+
+@test
+def a_conflated_ticker_gives_the_price_at_once_on_subscribe():
+    with server(CFG, "--threads", "2") as srv:
+        publisher = Raw(srv)
+        for price in (100, 101, 102):
+            publisher.call({"publish": {"channel": "board:btc", "data": {"i": price}}})
+        sub = Raw(srv)
+        r = sub.call({"subscribe": {"channel": "board:btc", "recover": True}})["subscribe"]
+        got = [(p["offset"], p["data"]["i"]) for p in r.get("publications", [])]
+        h.check(r.get("recovered") is True and got == [(3, 102)], f"the price at once {r}")
+        publisher.call({"publish": {"channel": "board:btc", "data": {"i": 103}}})
+        h.check(sub.push()["pub"]["data"]["i"] == 103, "then live")
 
 
 @test
