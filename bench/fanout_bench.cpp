@@ -111,22 +111,22 @@ void BM_ConflateOut(benchmark::State& state) {
   Room room(n);
   std::vector<Queued> queued(n);
   auto refuse = [](Conn&, std::uint32_t, Refusal) { std::abort(); };
-  auto one = [&](std::uint32_t pass) {
+  auto one = [&](std::uint32_t flush) {
     Frame* f = room.pool.acquire(80);
     f->len = 66;
     f->holders.store(1, std::memory_order_relaxed);
     Lease* l = room.leases.lease(f);
-    ConflateCount c = conflate_out(room.subs, queued, room.conns, l, 1, l, pass, room.leases, 1u << 20, room.dirty, refuse);
+    ConflateCount c = conflate_out(room.subs, queued, room.conns, l, 1, l, flush, room.leases, 1u << 20, room.dirty, refuse);
     room.leases.drop_if_unused(l);
     return c;
   };
   for (int i = 0; i < kDrainEvery; ++i) (void)one(1);  // warm the pools and queues
   room.drain();
   std::uint64_t allocs_before = g_allocs.load();
-  std::uint32_t pass = 2;
+  std::uint32_t flush = 2;
   int since_drain = 0;
   for (auto _ : state) {
-    ConflateCount c = one(slow ? pass++ : 2);
+    ConflateCount c = one(slow ? flush++ : 2);
     benchmark::DoNotOptimize(c);
     if (!slow && ++since_drain == kDrainEvery) {
       state.PauseTiming();

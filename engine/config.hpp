@@ -77,7 +77,8 @@ struct ChannelOptions {
   bool allow_presence_for_anonymous = false;   // and, with one of those, anonymous ones
   std::size_t max_publication_size = 0;        // bytes of a client publish's data; 0: --max-message only
   // A slow subscriber's unsent publication of a channel is replaced by the next one
-  // (engine/pubsub/fanout.hpp conflate_out): offsets skip, so no recovery or positioning.
+  // (engine/pubsub/fanout.hpp conflate_out): offsets skip, so no recovery but the cache
+  // mode's and no positioning.
   bool conflate = false;
   // > 0: each channel goes out at most once per interval, its latest publication
   // (Shard::throttle): no recovery or positioning either.

@@ -159,7 +159,6 @@ class Shard final : public ShardLoop, private HttpHost {
   std::vector<Subscriber> closing_;  // {slot, gen} whose app's on_close is owed
   std::vector<Message> pending_;        // this turn's deliveries, fanned out at its end
   std::vector<std::uint64_t> order_;    // scratch: pending_ sorted by (topic, arrival)
-  std::uint32_t pass_ = 0;              // fanout_pending calls: conflation's "queued earlier"
   // Max-frequency topics (TopicOptions::min_interval_ms): the publication held for the
   // topic's next slot, and when that slot opens (IoBackend::now_ms).
   struct Throttle {
@@ -170,6 +169,7 @@ class Shard final : public ShardLoop, private HttpHost {
   std::unordered_map<std::uint32_t, Throttle> throttles_;
   std::size_t throttled_held_ = 0;  // throttles_ entries holding a frame
   std::uint64_t throttle_soonest_ms_ = UINT64_MAX;  // the first held one's slot
+  std::uint64_t throttles_swept_ms_ = 0;
   // The newest of a pass's `count` publications of a max-frequency topic: out now if its
   // slot is open, else held (replacing what was) until it opens.
   void throttle(std::uint32_t topic, std::uint32_t interval_ms, Frame* newest, std::uint32_t count);

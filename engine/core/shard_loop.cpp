@@ -318,8 +318,9 @@ void ShardLoop::size_auto_hold(std::int64_t start_ns, std::int64_t end_ns) noexc
 }
 
 void ShardLoop::arm_throttle(std::uint64_t at_ms) {
-  if (throttle_until_ != 0 && throttle_until_ <= at_ms) return;  // a timer fires by then
   std::uint64_t now = io_.now_ms();
+  // A timer in flight fires by then (one already due may have been handled early: no).
+  if (throttle_until_ > now && throttle_until_ <= at_ms) return;
   set_timespec(throttle_ts_, static_cast<std::int64_t>(at_ms > now ? at_ms - now : 1) * 1'000'000);
   io_.timeout(&throttle_ts_, pack(Op::throttle));
   throttle_until_ = at_ms;
@@ -334,6 +335,7 @@ void ShardLoop::flush_dirty() {
   }
   dirty_.clear();
   coalesce_due_ = false;
+  ++flushes_;
 }
 
 void ShardLoop::end_of_turn() {

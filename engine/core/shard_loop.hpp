@@ -91,6 +91,9 @@ class ShardLoop : private CompletionSink {
   // A turn at `at_ms` (IoBackend::now_ms): a max-frequency topic's held publication is due
   // then. Armed only when no timer already fires by then.
   void arm_throttle(std::uint64_t at_ms);
+  // Flushes of the dirty list so far: what was queued before the current one had its
+  // chance to go out (conflation replaces only such entries).
+  [[nodiscard]] std::uint32_t flushes() const noexcept { return flushes_; }
 
   // --- net (engine/net/shard_io.cpp) ---
   // Marks the connection for a send at the end of the turn; urgent: even under --coalesce
@@ -183,6 +186,7 @@ class ShardLoop : private CompletionSink {
   std::int64_t auto_hold_ns_ = 0, last_pass_end_ns_ = 0;
   __kernel_timespec throttle_ts_{};  // read by the backend when the timeout is submitted
   std::uint64_t throttle_until_ = 0;  // the soonest throttle timer in flight (0: none)
+  std::uint32_t flushes_ = 0;
   void size_auto_hold(std::int64_t start_ns, std::int64_t end_ns) noexcept;
   std::uint64_t stop_deadline_ = 0;
 

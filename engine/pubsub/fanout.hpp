@@ -67,14 +67,15 @@ struct ConflateCount {
 };
 
 // Conflating fan-out: a subscriber whose last entry of the topic (queued[i], beside subs)
-// is still unsent and was queued by an earlier pass gets that entry replaced by `latest`
-// (the newest publication alone), so its backlog holds one entry per topic and ends on the
-// latest value; every other subscriber gets `lease` (this pass's `messages`) as fan_out
-// gives it. `latest` may be `lease` (a pass of one publication) or nullptr (no
+// is still unsent although it was queued before the shard's last flush (`flush`: it had its
+// chance) gets that entry replaced by `latest` (the newest publication alone), so its
+// backlog holds one entry per topic (a few more while one pass queues a topic in several
+// chunks) and ends on the latest value; every other subscriber gets `lease` (this pass's
+// `messages`) as fan_out gives it. `latest` may be `lease` (a pass of one publication) or nullptr (no
 // replacement). References are counted here, as in fan_out.
 template <typename Refuse>
 inline ConflateCount conflate_out(std::span<const Subscriber> subs, std::span<Queued> queued, std::span<Conn> conns,
-                                  Lease* lease, std::uint32_t messages, Lease* latest, std::uint32_t pass,
+                                  Lease* lease, std::uint32_t messages, Lease* latest, std::uint32_t flush,
                                   LeasePool& leases, std::size_t max_backlog, std::vector<std::uint32_t>& dirty,
                                   Refuse&& refuse) noexcept {
   constexpr std::size_t kConnAhead = 16, kSlotAhead = 8;  // as in fan_out
@@ -87,18 +88,18 @@ inline ConflateCount conflate_out(std::span<const Subscriber> subs, std::span<Qu
     Conn& c = conns[s.slot];
     Queued& q = queued[i];
     bool open = !c.close_sent && c.state == ConnState::open;
-    if (latest != nullptr && open && q.lease != nullptr && q.pass != pass &&
+    if (latest != nullptr && open && q.lease != nullptr && q.flush != flush &&
         c.queue.holds_unsent(q.pos, q.lease, c.inflight_entries)) {
       n.skipped += q.messages + messages - 1;
       ++latest->refs;  // before the replaced entry's reference goes (never the same lease)
       c.queue.replace(q.pos, latest, leases);
-      q = {.lease = latest, .pos = q.pos, .pass = pass, .messages = 1};
+      q = {.lease = latest, .pos = q.pos, .flush = flush, .messages = 1};
       ++n.replaced;
       continue;
     }
     std::uint32_t pos = c.queue.tail_pos();
     if (deliver(c, s.slot, lease, max_backlog, dirty, refuse)) {
-      q = {.lease = lease, .pos = pos, .pass = pass, .messages = messages};
+      q = {.lease = lease, .pos = pos, .flush = flush, .messages = messages};
       ++n.queued;
     }
   }

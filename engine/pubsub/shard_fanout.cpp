@@ -39,7 +39,6 @@ void Shard::defer(Message d) {
 }
 
 void Shard::fanout_pending() {
-  ++pass_;
   // Frames up to kCombineFrame bytes are where per-frame costs (a queue entry per subscriber,
   // an iovec the kernel copies separately) outweigh a copy; chunks stay pool-sized.
   constexpr std::size_t kCombineFrame = 1024, kCombineChunk = 16384;
@@ -150,8 +149,8 @@ void Shard::release_throttled() {
       fanout(it->first, f);
     }
     if (t.held != nullptr) soonest = std::min(soonest, t.next_ms);
-    // A topic quiet for a whole slot, and gone from this shard, needs no entry.
-    if (t.held == nullptr && now >= t.next_ms && topics_.find(it->first) == nullptr) {
+    // Nothing held and the slot open: the entry says no more than a missing one.
+    if (t.held == nullptr && now >= t.next_ms) {
       it = throttles_.erase(it);
     } else {
       ++it;
@@ -173,7 +172,7 @@ void Shard::fanout(std::uint32_t topic, Frame* frame, std::uint32_t messages, Fr
     // The newest publication alone: the frame itself when it carries one.
     Lease* newest = latest == nullptr ? lease : leases_.lease(latest);
     if (newest == nullptr && latest != nullptr) release_holder(latest, &frames_);
-    ConflateCount n = conflate_out(list->all(), list->queued(), conns_.built(), lease, messages, newest, pass_, leases_,
+    ConflateCount n = conflate_out(list->all(), list->queued(), conns_.built(), lease, messages, newest, flushes(), leases_,
                                    cfg_.max_backlog, dirty_,
                                    [this, messages, policy = list->policy](Conn& c, std::uint32_t slot, Refusal why) {
                                      refuse(c, slot, why, policy, messages);
@@ -184,6 +183,7 @@ void Shard::fanout(std::uint32_t topic, Frame* frame, std::uint32_t messages, Fr
     leases_.drop_if_unused(lease);
     return;
   }
+  if (latest != nullptr) release_holder(latest, &frames_);  // no conflating list (gone meanwhile)
   if (list != nullptr) {
     std::uint32_t n = fan_out(list->all(), conns_.built(), lease, cfg_.max_backlog, dirty_,
                               [this, messages, policy = list->policy](Conn& c, std::uint32_t slot, Refusal why) {
@@ -310,7 +310,12 @@ void Shard::before_flush(bool due) {
       if (c.gen == closing_[i].gen) close_app(c, closing_[i].slot);
     }
     closing_.clear();
-    if (due && throttled_held_ != 0 && backend().now_ms() >= throttle_soonest_ms_) release_throttled();
+    // Held max-frequency publications go out when their slot opens (under --coalesce they
+    // then wait in the queues for its timer, like any broadcast).
+    if (throttled_held_ != 0) {
+      if (backend().now_ms() >= throttle_soonest_ms_) release_throttled();
+      else arm_throttle(throttle_soonest_ms_);
+    }
     if (!due || pending_.empty()) break;
     fanout_pending();
   }
@@ -318,6 +323,15 @@ void Shard::before_flush(bool due) {
 
 void Shard::after_flush() {
   post_wakeups();
+  // Max-frequency topics quiet for a whole interval leave their entries behind: swept
+  // with the held ones' release, or here once a second when none is held.
+  if (throttled_held_ == 0 && !throttles_.empty()) {
+    std::uint64_t now = backend().now_ms();
+    if (now - throttles_swept_ms_ >= 1000) {
+      throttles_swept_ms_ = now;
+      release_throttled();
+    }
+  }
   if (id_ == 0) {  // one shard ages the history, a bucket every 100 ms
     std::int64_t now = History::now_ms();
     if (now - history_swept_ms_ >= 100) {

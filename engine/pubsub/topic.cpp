@@ -37,6 +37,7 @@ std::size_t TopicRegistry::size() const {
 }
 
 std::uint32_t SubscriberList::add(Subscriber s) {
+  if (options_.conflate) queued_.reserve(subs_.size() + 1);  // both grow, or neither
   subs_.push_back(s);
   if (options_.conflate) queued_.emplace_back();
   return static_cast<std::uint32_t>(subs_.size() - 1);

@@ -56,14 +56,13 @@ struct Subscriber {
 
 struct Lease;
 
-
 // Conflation: a subscriber's last queued entry of the topic, where it sits in its send
-// queue (SendQueue positions), the fan-out pass that queued it and how many publications
-// it holds.
+// queue (SendQueue positions), the shard's flush count when it was queued and how many
+// publications it holds.
 struct Queued {
   Lease* lease = nullptr;
   std::uint32_t pos = 0;
-  std::uint32_t pass = 0;
+  std::uint32_t flush = 0;
   std::uint32_t messages = 0;
 };
 

@@ -283,6 +283,33 @@ TEST_F(ShardScript, MaxFrequencySendsTheLatestOncePerInterval) {
   EXPECT_EQ(d.shard().metrics().throttled.get(), 50u - (got.size() - before));
 }
 
+TEST(ShardScriptCoalesce, AHeldMaxFrequencyPublicationStillLeavesUnderCoalesce) {
+  static ThrottledRoom room;
+  Config cfg = coalescing(std::chrono::milliseconds(20));
+  ShardDriver d(cfg);
+  d.group().apps[static_cast<std::size_t>(Route::chat_room)] = &room;
+  auto l = static_cast<std::size_t>(d.connect_ws("/"));
+  auto t = static_cast<std::size_t>(d.connect_ws("/"));
+  d.advance(20);
+  d.deliver_all();
+  for (int i = 0; i < 5; ++i) {
+    d.send(t, client_frame(Opcode::text, "line" + std::to_string(i)));
+    d.advance(5);
+    d.deliver_all();
+  }
+  for (int i = 0; i < 4; ++i) {  // the slot opens 100 ms after the first; the window follows
+    d.advance(50);
+    d.deliver_all();
+  }
+  std::string name = "ID" + std::to_string(d.client(t).port) + ": line";
+  const auto& got = d.client(l).in.messages();
+  ASSERT_GE(got.size(), 2u);
+  // The first window's lines fan out together: their newest goes (the slot is open).
+  EXPECT_EQ(got[got.size() - 2].payload, name + "3");
+  EXPECT_EQ(got.back().payload, name + "4") << "the held latest never left";
+  EXPECT_EQ(d.violation(), "");
+}
+
 TEST_F(ShardScript, SilentConnectionIsDroppedAtTheHandshakeDeadline) {
   int c = d.connect();
   ASSERT_GE(c, 0);
