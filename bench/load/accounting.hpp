@@ -31,6 +31,9 @@ struct Receiver {
 // A message past last+1 counts the skipped numbers as lost (gap); one at or below the
 // last is out of order (late or duplicated). A late message still counts once as lost
 // in the gap it left: telling late from duplicated would need a bit per message.
+// Lanes (--channels): a publisher's message `seq` travels in lane (pub + seq) % lanes (its
+// channel), ordered only within it, so each pair keeps one highest number per lane and a
+// lane's numbers step by `lanes`.
 class SequenceTable {
  public:
   struct Seen {
@@ -39,10 +42,10 @@ class SequenceTable {
   };
   static constexpr std::uint32_t kNoPublisher = UINT32_MAX;
 
-  void reset(std::uint32_t rows, std::uint32_t publishers);
+  void reset(std::uint32_t rows, std::uint32_t publishers, std::uint32_t lanes = 1);
   Seen note(std::uint32_t row, std::uint32_t pub, std::uint32_t seq) noexcept;
-  [[nodiscard]] std::uint32_t last(std::uint32_t row, std::uint32_t pub) const noexcept {
-    return last_[std::size_t{row} * pubs_ + pub];
+  [[nodiscard]] std::uint32_t last(std::uint32_t row, std::uint32_t pub, std::uint32_t lane = 0) const noexcept {
+    return last_[(std::size_t{row} * pubs_ + pub) * lanes_ + lane];
   }
   // Messages publishers sent (`published[pub]`) that `row` never received past its last
   // sequence number: the tail a gap cannot see. `skip` is the row's own publisher id, if any.
@@ -52,8 +55,9 @@ class SequenceTable {
   [[nodiscard]] std::uint32_t publishers() const noexcept { return pubs_; }
 
  private:
+  [[nodiscard]] std::uint32_t first_in_lane(std::uint32_t pub, std::uint32_t lane) const noexcept;
   std::vector<std::uint32_t> last_;
-  std::uint32_t rows_ = 0, pubs_ = 0;
+  std::uint32_t rows_ = 0, pubs_ = 0, lanes_ = 1;
 };
 
 }  // namespace ringcast::load

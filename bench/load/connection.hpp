@@ -34,6 +34,7 @@ struct Conn {
   ConnState state = ConnState::idle;
   bool is_sub = false;
   bool is_pub = false;
+  bool is_slow = false;       // --slow: reads one receive per tick while publishing
   bool recv_armed = false;
   bool failed = false;        // never opened
   bool channel_ready = false; // --channel: its connect (and subscribe) answered

@@ -352,6 +352,8 @@ int run_share(const Options& opt, const Share& share, Link* parent) {
     s.offset_repeats += r.offset_repeats;
     s.api_answers += r.api_answers;
     s.api_errors += r.api_errors;
+    s.slow_deliveries += r.slow_deliveries;
+    s.slow_gaps += r.slow_gaps;
     s.send_skipped += r.send_skipped;
     s.window_resets += r.window_resets;
     for (std::size_t p = 0; p < published.size(); ++p) published[p] += r.published[p];
@@ -368,7 +370,10 @@ int run_share(const Options& opt, const Share& share, Link* parent) {
     if (!parent->send('P', mine) || !parent->recv('G', all) || all.size() != mine.size()) return 1;
     if (!all.empty()) std::memcpy(published.data(), all.data(), all.size());  // -p 0: nothing (and null pointers)
   }
-  for (auto& w : co.workers) s.lost += w->count_missing(published);
+  for (auto& w : co.workers) {
+    s.lost += w->count_missing(published);
+    s.slow_missing += w->count_missing(published, true);
+  }
 
   if (parent != nullptr) {
     ChildEnd end;

@@ -65,6 +65,16 @@ options:
                           server HTTP API instead (POST /api/publish with X-API-Key: KEY on
                           one keep-alive connection each, the window's requests pipelined);
                           an answer that is not 200 {"result":...} counts as an API error
+      --channels N        with --channel NAME: N channels NAME0..NAME<N-1>; every
+                          subscriber subscribes to all of them, each publisher's messages
+                          go round robin over them (offsets are not checked)       [1]
+      --slow K            fanout and rate: the last K subscribers read slowly (one 2 KiB
+                          receive per 100 ms, a 4 KiB receive buffer) while publishers
+                          publish, and catch up in the drain; their deliveries, what they
+                          missed, and how many messages came after the last they got of
+                          each publisher and channel (with one publisher, 0: each ended on
+                          every channel's latest) are reported apart; latency is the
+                          others' only                                             [0]
   -h, --help              this text
 
 Deliveries count messages received by subscribers only; a publisher's copy of its own
@@ -204,6 +214,12 @@ bool parse_options(int argc, char** argv, Options& out, std::string& error, bool
     } else if (flag("", "--channel")) {
       if (value.empty() || value.find_first_of("\"\\") != std::string_view::npos) return bad("a channel name");
       out.channel = std::string(value);
+    } else if (flag("", "--channels")) {
+      if (!parse_uint(value, 1, 10'000, u)) return bad("an integer 1..10000");
+      out.channels = static_cast<std::uint32_t>(u);
+    } else if (flag("", "--slow")) {
+      if (!parse_uint(value, 0, 1'000'000, u)) return bad("an integer >= 0");
+      out.slow = static_cast<std::uint32_t>(u);
     } else if (flag("", "--api-key")) {
       if (value.empty() || value.find_first_of("\r\n") != std::string_view::npos) return bad("a key");
       out.api_key = std::string(value);
@@ -254,6 +270,14 @@ bool parse_options(int argc, char** argv, Options& out, std::string& error, bool
   }
   if (!out.api_key.empty() && (out.channel.empty() || (out.scenario != Scenario::fanout && out.scenario != Scenario::rate))) {
     error = "--api-key: only with --channel, in the fanout and rate scenarios";
+    return false;
+  }
+  if (out.channels > 1 && out.channel.empty()) {
+    error = "--channels: only with --channel";
+    return false;
+  }
+  if (out.slow != 0 && ((out.scenario != Scenario::fanout && out.scenario != Scenario::rate) || out.slow >= out.connections)) {
+    error = "--slow: fewer than --connections, in the fanout and rate scenarios";
     return false;
   }
   if (out.processes > 1 && out.scenario != Scenario::connect) {

@@ -37,6 +37,8 @@ struct Options {
   int tls_version = 0;               // --tls-version: 0 (1.2 or 1.3), 12 or 13
   std::string channel;               // --channel: speak the Centrifugo client protocol on it
   std::string api_key;               // --api-key: publishers POST /api/publish with it
+  std::uint32_t channels = 1;        // --channels: NAME0..NAME<n-1>, every subscriber in all
+  std::uint32_t slow = 0;            // --slow: subscribers that read 2 KiB per 100 ms while publishing
 };
 
 inline constexpr double kMaxDuration = 3600.0;  // the hard cap: a run always ends

@@ -55,6 +55,9 @@ void Tally::add(const Tally& o) noexcept {
   offset_repeats += o.offset_repeats;
   api_answers += o.api_answers;
   api_errors += o.api_errors;
+  slow_deliveries += o.slow_deliveries;
+  slow_gaps += o.slow_gaps;
+  slow_missing += o.slow_missing;
   send_skipped += o.send_skipped;
   window_resets += o.window_resets;
   handshake.merge(o.handshake);
@@ -98,6 +101,11 @@ void print_human(const Summary& s) {
       std::printf("  offsets       %llu seen, %llu skipped, %llu repeated or late\n",
                   static_cast<unsigned long long>(s.offsets), static_cast<unsigned long long>(s.offset_gaps),
                   static_cast<unsigned long long>(s.offset_repeats));
+    }
+    if (o.slow != 0) {
+      std::printf("  slow readers  %u: %llu deliveries, %llu skipped, %llu after their last of a publisher and channel\n",
+                  o.slow, static_cast<unsigned long long>(s.slow_deliveries), static_cast<unsigned long long>(s.slow_gaps),
+                  static_cast<unsigned long long>(s.slow_missing));
     }
     if (!o.api_key.empty()) {
       std::printf("  http api      %llu publish answers, %llu errors\n", static_cast<unsigned long long>(s.api_answers),
@@ -143,6 +151,9 @@ void print_json(const Summary& s) {
               u(s.send_skipped), u(s.window_resets));
   std::printf("  \"offsets\": %llu,\n  \"offset_gaps\": %llu,\n  \"offset_repeats\": %llu,\n", u(s.offsets),
               u(s.offset_gaps), u(s.offset_repeats));
+  std::printf("  \"channels\": %u,\n  \"slow\": {\"subscribers\": %u, \"deliveries\": %llu, \"skipped\": %llu, "
+              "\"missing_tail\": %llu},\n",
+              o.channels, o.slow, u(s.slow_deliveries), u(s.slow_gaps), u(s.slow_missing));
   std::printf("  \"api\": %s,\n  \"api_answers\": %llu,\n  \"api_errors\": %llu,\n", o.api_key.empty() ? "false" : "true",
               u(s.api_answers), u(s.api_errors));
   const ServerUsage& v = s.server;

@@ -30,6 +30,9 @@ struct Tally {
   // never saw (skipped), and offsets at or below one it had seen (repeated or late).
   std::uint64_t offsets = 0, offset_gaps = 0, offset_repeats = 0;
   std::uint64_t api_answers = 0, api_errors = 0;  // --api-key: publish answers, and those not ok
+  // --slow subscribers, apart from the rest: deliveries, sequence gaps, and messages after
+  // their last one (0: each ended on every publisher's last message).
+  std::uint64_t slow_deliveries = 0, slow_gaps = 0, slow_missing = 0;
   Histogram handshake;  // connect start -> 101 received
   Histogram latency;    // publisher send -> subscriber receive
 

@@ -17,7 +17,7 @@ void Worker::on_message(Conn& c) {
   if (!opt_.channel.empty()) {
     if (channel_control(c)) return;
     std::uint64_t offset = 0;
-    if (parse_push_offset(tail, offset)) {  // a channel with history numbers every push
+    if (channel_names_.size() == 1 && parse_push_offset(tail, offset)) {  // a channel with history numbers every push
       ++res_.offsets;
       if (c.last_offset != 0 && offset > c.last_offset + 1) res_.offset_gaps += offset - c.last_offset - 1;
       if (offset <= c.last_offset) ++res_.offset_repeats;
@@ -41,9 +41,14 @@ void Worker::on_message(Conn& c) {
   ++res_.deliveries;
   last_delivery_ns_ = now_;
   res_.delivered_bytes += c.msg_len;
-  res_.latency.record(now_ > r.t_ns ? now_ - r.t_ns : 0);
   const SequenceTable::Seen seen = res_.seqs.note(c.sub_slot, r.pub, r.seq);
-  res_.gaps += seen.gap;
+  if (c.is_slow) {  // what it missed is the point of it: counted apart, and no latency
+    ++res_.slow_deliveries;
+    res_.slow_gaps += seen.gap;
+  } else {
+    res_.latency.record(now_ > r.t_ns ? now_ - r.t_ns : 0);
+    res_.gaps += seen.gap;
+  }
   res_.out_of_order += seen.out_of_order ? 1 : 0;
   if (&c == designated_) {
     if (Conn* p = pub_by_id_[r.pub]; p != nullptr && !p->self_ack) ack(*p, r.seq, now_);
@@ -84,9 +89,10 @@ bool Worker::publish_one(Conn& c, std::uint64_t now) {
   std::uint8_t* end = payload_.data() + payload_.size() - suffix_.size();
   const std::size_t rec = write_record_before(end, Record{c.pub_id, c.next_seq, now});
   std::size_t body = std::max<std::size_t>(opt_.size, rec);
-  if (!channel_prefix_.empty()) {  // the publish command around it
-    std::memcpy(end - body - channel_prefix_.size(), channel_prefix_.data(), channel_prefix_.size());
-    body += channel_prefix_.size();
+  if (!channel_prefixes_.empty()) {  // the publish command around it, channels in turn
+    const std::string& prefix = channel_prefixes_[(c.pub_id + c.next_seq) % channel_prefixes_.size()];
+    std::memcpy(end - body - prefix.size(), prefix.data(), prefix.size());
+    body += prefix.size();
   }
   end += suffix_.size();
   body += suffix_.size();
@@ -158,8 +164,14 @@ void Worker::check_stalled_windows(std::uint64_t now) {
 void Worker::channel_opened(Conn& c) {
   // Anonymous connect, then a second command whose reply says the connection is ready: the
   // subscribe (subscribers), a ping (publishers only).
-  std::string cmds = "{\"id\":1,\"connect\":{}}\n";
-  cmds += c.is_sub ? "{\"id\":2,\"subscribe\":{\"channel\":\"" + opt_.channel + "\"}}" : "{\"id\":2,\"ping\":{}}";
+  std::string cmds = "{\"id\":1,\"connect\":{}}";
+  if (c.is_sub) {
+    for (std::size_t k = 0; k < channel_names_.size(); ++k) {
+      cmds += "\n{\"id\":" + std::to_string(k + 2) + ",\"subscribe\":{\"channel\":\"" + channel_names_[k] + "\"}}";
+    }
+  } else {
+    cmds += "\n{\"id\":2,\"ping\":{}}";
+  }
   if (!queue_control(c, Opcode::text, {reinterpret_cast<const std::uint8_t*>(cmds.data()), cmds.size()})) {
     if (res_.first_error.empty()) res_.first_error = "no room for the connect command";
   }
@@ -173,12 +185,14 @@ bool Worker::channel_control(Conn& c) {
     return true;
   }
   if (c.channel_ready) return text.starts_with("{\"id\":") && c.msg_len == tail.size();  // a late reply
-  // The replies to connect and subscribe (or ping), in one message: the last line is id 2.
+  // The replies to connect and the subscribes (or ping), in one message: the last line's
+  // id is the last command's.
   if (text.find("\"error\"") != std::string_view::npos) {
     if (res_.first_error.empty()) res_.first_error = "the server refused connect or subscribe: " + std::string(text);
     ++res_.connect_failures;
   }
-  const std::size_t last = text.rfind("{\"id\":2,");
+  const std::string last_id = "{\"id\":" + std::to_string(c.is_sub ? channel_names_.size() + 1 : 2) + ",";
+  const std::size_t last = text.rfind(last_id);
   if (last != std::string_view::npos && (last == 0 || text[last - 1] == '\n')) {
     c.channel_ready = true;
     ++resolved_;

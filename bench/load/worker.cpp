@@ -35,16 +35,22 @@ Worker::Worker(RunPlan& plan, std::uint32_t index, std::uint32_t threads)
   // --channel: each message is a publish command around the payload, a JSON string; with
   // --api-key the API's publish body instead, sent as an HTTP request.
   const bool api = !opt_.api_key.empty();
+  for (std::uint32_t k = 0; !opt_.channel.empty() && k < opt_.channels; ++k) {
+    channel_names_.push_back(opt_.channels == 1 ? opt_.channel : opt_.channel + std::to_string(k));
+    const std::string& name = channel_names_.back();
+    channel_prefixes_.push_back(api ? "{\"channel\":\"" + name + "\",\"data\":\""
+                                    : "{\"publish\":{\"channel\":\"" + name + "\",\"data\":\"");
+  }
   if (api) {
-    channel_prefix_ = "{\"channel\":\"" + opt_.channel + "\",\"data\":\"";
     suffix_ = "\"}";
     api_head_ = api_publish_head(plan_.target->host_header, opt_.api_key);
   } else if (!opt_.channel.empty()) {
-    channel_prefix_ = "{\"publish\":{\"channel\":\"" + opt_.channel + "\",\"data\":\"";
     suffix_ = "\"}}";
   }
+  std::size_t longest_prefix = 0;
+  for (const std::string& p : channel_prefixes_) longest_prefix = std::max(longest_prefix, p.size());
   const std::size_t inner = std::max<std::size_t>(opt_.size, kMaxRecord);
-  const std::size_t body = channel_prefix_.size() + inner + suffix_.size();
+  const std::size_t body = longest_prefix + inner + suffix_.size();
   const std::size_t frame = api ? api_request_size(api_head_, body) : protocol::frame_header_len(body, true) + body;
   payload_.assign(body, 'x');
   std::memcpy(payload_.data() + body - suffix_.size(), suffix_.data(), suffix_.size());
@@ -56,8 +62,9 @@ Worker::Worker(RunPlan& plan, std::uint32_t index, std::uint32_t threads)
     case Scenario::chat: pub_cap = static_cast<std::uint32_t>(std::max<std::size_t>(frame * 64, 4096)); break;
   }
   // Every connection needs room for its upgrade request, a pong and a close frame.
-  const std::uint32_t base_cap = static_cast<std::uint32_t>(512 + plan_.target->path.size() + plan_.target->host_header.size() +
-                                                            (opt_.channel.empty() ? 0 : 128 + opt_.channel.size()));
+  const std::uint32_t base_cap = static_cast<std::uint32_t>(
+      512 + plan_.target->path.size() + plan_.target->host_header.size() +
+      (opt_.channel.empty() ? 0 : 128 + std::size_t{opt_.channels} * (64 + opt_.channel.size())));
 
   std::uint32_t k = 0;
   for (std::uint32_t i = index; i < plan_.total_conns; i += threads, ++k) {
@@ -67,13 +74,14 @@ Worker::Worker(RunPlan& plan, std::uint32_t index, std::uint32_t threads)
       c.pub_id = plan_.pub_base + i;
     } else if (i < plan_.subscribers) {
       c.is_sub = true;
+      c.is_slow = i >= plan_.subscribers - std::min(opt_.slow, plan_.subscribers);
     } else {
       c.is_pub = true;
       c.pub_id = plan_.pub_base + (i - plan_.subscribers);
     }
     if (c.is_sub) {
       c.sub_slot = res_.sub_slots++;
-      if (designated_ == nullptr) designated_ = &c;
+      if (designated_ == nullptr && !c.is_slow) designated_ = &c;
     }
     if (c.is_pub) {
       if (api) c.api = std::make_unique<ApiReplyReader>();
@@ -83,8 +91,9 @@ Worker::Worker(RunPlan& plan, std::uint32_t index, std::uint32_t threads)
     c.out.allocate(base_cap + (c.is_pub ? pub_cap : 0));
   }
   for (Conn* p : pubs_) p->self_ack = opt_.ack == AckMode::self || designated_ == nullptr;
-  res_.seqs.reset(res_.sub_slots, pubs);
+  res_.seqs.reset(res_.sub_slots, pubs, opt_.channel.empty() ? 1 : opt_.channels);
   rearm_.reserve(conns_.size());
+  slow_rearm_.reserve(conns_.size());
   connect_limit_ = std::max<std::uint32_t>(1, opt_.connect_concurrency / threads);
   if (getrandom(&rng_, sizeof rng_, 0) != sizeof rng_) rng_ = now_ns();
   rng_ ^= 0x9E3779B97F4A7C15ull * (index + 1);
@@ -143,6 +152,11 @@ void Worker::run() {
       next_tick = now_ + kTick;
       if (resolved_ < conns_.size()) expire_handshakes(now_);
       if (publishing_ && !open_loop) check_stalled_windows(now_);
+      for (std::uint32_t idx : slow_rearm_) {  // --slow: one receive per tick
+        Conn& c = conns_[idx];
+        if (!c.recv_armed && c.fd >= 0 && c.state != ConnState::done) arm_recv(c);
+      }
+      slow_rearm_.clear();
       if (ph == Phase::close && now_ >= close_deadline_) {
         for (Conn& c : conns_) finish(c);  // whoever has not answered our close is shut down
       }
@@ -214,11 +228,11 @@ void Worker::publish_live(std::uint64_t) {
 }
 
 
-std::uint64_t Worker::count_missing(const std::vector<std::uint32_t>& published) const {
+std::uint64_t Worker::count_missing(const std::vector<std::uint32_t>& published, bool slow) const {
   // Messages a subscriber never saw after its highest sequence: the tail the gaps miss.
   std::uint64_t missing = 0;
   for (const Conn& c : conns_) {
-    if (!c.is_sub || c.failed) continue;
+    if (!c.is_sub || c.failed || c.is_slow != slow) continue;
     missing += res_.seqs.missing(c.sub_slot, published, c.is_pub ? c.pub_id : SequenceTable::kNoPublisher);
   }
   return missing;

@@ -24,6 +24,7 @@ struct WorkerResult {
   std::uint64_t gaps = 0, out_of_order = 0;
   std::uint64_t offsets = 0, offset_gaps = 0, offset_repeats = 0;  // --channel with history
   std::uint64_t api_answers = 0, api_errors = 0;                   // --api-key publishers
+  std::uint64_t slow_deliveries = 0, slow_gaps = 0;                // --slow subscribers (not in gaps)
   std::uint64_t connect_failures = 0, disconnects = 0, protocol_errors = 0;
   std::uint64_t send_skipped = 0, window_resets = 0;
   std::uint32_t opened = 0;
@@ -45,8 +46,9 @@ class Worker {
   [[nodiscard]] WorkerResult& result() noexcept { return res_; }
   [[nodiscard]] LiveCounters& live() noexcept { return live_; }
   // After run(): messages published (`published[pub id]`, all threads) that an opened
-  // subscriber of this thread never received past its last sequence number.
-  [[nodiscard]] std::uint64_t count_missing(const std::vector<std::uint32_t>& published) const;
+  // subscriber of this thread (the --slow ones, or the others) never received past its
+  // last sequence number.
+  [[nodiscard]] std::uint64_t count_missing(const std::vector<std::uint32_t>& published, bool slow = false) const;
 
  private:
   static constexpr std::uint64_t kMs = 1'000'000;
@@ -113,7 +115,9 @@ class Worker {
   Conn* designated_ = nullptr;     // --ack sub: the subscriber that acks local publishers
   std::vector<std::uint32_t> rearm_;  // connections whose multishot recv ended on ENOBUFS
   std::vector<std::uint8_t> payload_;  // [prefix] filler + record [suffix], rewritten per message
-  std::string channel_prefix_;         // --channel: the publish command up to its data string
+  std::vector<std::string> channel_names_;     // --channel/--channels
+  std::vector<std::string> channel_prefixes_;  // each one's publish command up to its data string
+  std::vector<std::uint32_t> slow_rearm_;      // --slow readers waiting for the next tick
   std::string suffix_;                 // --channel: what closes it after the record (`"}}`)
   std::string api_head_;               // --api-key: the request head up to Content-Length's value
   // --channel: the connection's connect (and subscribe) replies, server pings.

@@ -35,6 +35,10 @@ void Worker::start_connects(std::uint64_t now) {
                               : "socket() failed");
       continue;
     }
+    if (c.is_slow) {  // a small window: the server's sends back up instead of the kernel's buffers filling
+      const int rcvbuf = 4096;
+      (void)::setsockopt(c.fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    }
     if (!t.sources.empty()) {
       // --source: the address now, the port at connect() (so ports are per 4-tuple, not per bind).
       const sockaddr_storage& src = t.sources[idx % t.sources.size()];
@@ -106,7 +110,9 @@ void Worker::on_connect(Conn& c, int res) {
 
 void Worker::arm_recv(Conn& c) {
   io_uring_sqe* s = ring_.sqe();
-  io_uring_prep_recv_multishot(s, c.fd, nullptr, 0, 0);
+  // --slow readers take one buffer per receive (while publishing: one per tick).
+  if (c.is_slow) io_uring_prep_recv(s, c.fd, nullptr, kRecvBufSize, 0);
+  else io_uring_prep_recv_multishot(s, c.fd, nullptr, 0, 0);
   s->flags |= IOSQE_BUFFER_SELECT;
   s->buf_group = bufs_.group();
   io_uring_sqe_set_data64(s, tag(kRecv, static_cast<std::uint32_t>(&c - conns_.data())));
@@ -246,7 +252,10 @@ void Worker::on_recv(Conn& c, const io_uring_cqe& cqe) {
     if (c.tls) tls_bytes(c, data, len);
     else received(c, data, len);
     bufs_.recycle(bid);
-    if (!more && c.state != ConnState::done) arm_recv(c);
+    if (!more && c.state != ConnState::done) {
+      if (c.is_slow && publishing_ && c.state == ConnState::open) slow_rearm_.push_back(static_cast<std::uint32_t>(&c - conns_.data()));
+      else arm_recv(c);
+    }
     return;
   }
   if (cqe.res == -ENOBUFS) {

@@ -69,9 +69,9 @@ struct ConflateCount {
 // Conflating fan-out: a subscriber whose last entry of the topic (queued[i], beside subs)
 // is still unsent although it was queued before the shard's last flush (`flush`: it had its
 // chance) gets that entry replaced by `latest` (the newest publication alone), so its
-// backlog holds one entry per topic (a few more while one pass queues a topic in several
-// chunks) and ends on the latest value; every other subscriber gets `lease` (this pass's
-// `messages`) as fan_out gives it. `latest` may be `lease` (a pass of one publication) or nullptr (no
+// backlog holds one entry per topic and ends on the latest value; every other subscriber
+// gets `lease` (this pass's `messages`; a pass may queue a topic in several chunks) as
+// fan_out gives it. `latest` may be `lease` (a pass of one publication) or nullptr (no
 // replacement). References are counted here, as in fan_out.
 template <typename Refuse>
 inline ConflateCount conflate_out(std::span<const Subscriber> subs, std::span<Queued> queued, std::span<Conn> conns,
@@ -93,7 +93,8 @@ inline ConflateCount conflate_out(std::span<const Subscriber> subs, std::span<Qu
       n.skipped += q.messages + messages - 1;
       ++latest->refs;  // before the replaced entry's reference goes (never the same lease)
       c.queue.replace(q.pos, latest, leases);
-      q = {.lease = latest, .pos = q.pos, .flush = flush, .messages = 1};
+      // It keeps its stamp: the pass's later chunks of the topic replace it again.
+      q = {.lease = latest, .pos = q.pos, .flush = q.flush, .messages = 1};
       ++n.replaced;
       continue;
     }

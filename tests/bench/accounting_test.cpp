@@ -73,6 +73,25 @@ TEST(SequenceTable, GapsLateAndDuplicates) {
   EXPECT_EQ(t.note(0, 0, 10).gap, 0u);
 }
 
+TEST(SequenceTable, LanesAreOrderedOnlyWithinThemselves) {
+  // Publisher 1 over 3 channels: seq s goes to lane (1 + s) % 3, so lane 2 carries 1, 4, 7.
+  SequenceTable t;
+  t.reset(1, 2, 3);
+  EXPECT_EQ(t.note(0, 1, 3).gap, 0u);  // lane 1: the first of 3, 6, 9
+  EXPECT_EQ(t.note(0, 1, 2).gap, 0u);  // lane 0, arriving after a later lane-1 one: in order
+  EXPECT_FALSE(t.note(0, 1, 1).out_of_order);
+  EXPECT_EQ(t.note(0, 1, 7).gap, 1u);  // lane 2: 4 skipped
+  EXPECT_TRUE(t.note(0, 1, 4).out_of_order);
+  EXPECT_EQ(t.last(0, 1, 2), 7u);
+  const std::uint32_t published[] = {0, 9};
+  // Lane 0 has 2 (5 and 8 after it), lane 1 3 (6 and 9), lane 2 7 (nothing after): 4.
+  EXPECT_EQ(t.missing(0, published), 4u);
+  SequenceTable fresh;
+  fresh.reset(1, 1, 3);
+  const std::uint32_t one[] = {7};
+  EXPECT_EQ(fresh.missing(0, one), 7u) << "nothing seen: all of them";
+}
+
 TEST(SequenceTable, PairsAreIndependent) {
   SequenceTable t;
   t.reset(3, 2);

@@ -136,6 +136,17 @@ TEST(Options, ApiKeyNeedsAChannelAndAPublishingScenario) {
   EXPECT_FALSE(parse({"fanout", "--channel", "x", "--api-key", "a\r\nX: y", "ws://127.0.0.1:9000/"}).ok);
 }
 
+TEST(Options, ChannelsAndSlowReaders) {
+  Parsed p = parse({"fanout", "-c", "50", "--channel", "px:s", "--channels", "100", "--slow", "5", "ws://127.0.0.1:9000/"});
+  ASSERT_TRUE(p.ok) << p.error;
+  EXPECT_EQ(p.opt.channels, 100u);
+  EXPECT_EQ(p.opt.slow, 5u);
+  EXPECT_EQ(parse({"fanout", "--channels", "2", "ws://127.0.0.1:9000/"}).error, "--channels: only with --channel");
+  EXPECT_FALSE(parse({"fanout", "--channel", "x", "--channels", "0", "ws://127.0.0.1:9000/"}).ok);
+  EXPECT_FALSE(parse({"fanout", "-c", "5", "--slow", "5", "ws://127.0.0.1:9000/"}).ok) << "at least one fast";
+  EXPECT_FALSE(parse({"chat", "--slow", "1", "ws://127.0.0.1:9000/"}).ok);
+}
+
 TEST(Target, WssDefaultsTo443AndNamesTheHost) {
   Target t;
   ASSERT_EQ(resolve_target("wss://localhost/feed", false, t), "");

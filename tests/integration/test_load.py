@@ -124,6 +124,33 @@ def api_publishers_fan_out_every_offset():
 
 
 @test
+def slow_readers_of_conflating_channels_end_on_the_latest_and_the_others_lose_nothing():
+    # 5 of 50 subscribers read 2 KiB per 100 ms while one publisher cycles over 5 channels:
+    # conflating, they are not closed and each ends on every channel's last message, while
+    # the fast ones get everything in order; without conflation the same readers are closed.
+    cfg = os.path.join(tempfile.mkdtemp(prefix="ringcast-load-"), "conflate.json")
+    anyone = {"allow_subscribe_for_client": True, "allow_subscribe_for_anonymous": True,
+              "allow_publish_for_client": True, "allow_publish_for_anonymous": True}
+    with open(cfg, "w") as f:
+        json.dump({"client": {"allow_anonymous_connect_without_token": True, "ping_interval": "60s"},
+                   "channel": {"namespaces": [{"name": "px", **anyone, "conflate": True},
+                                              {"name": "plain", **anyone}]}}, f)
+    args = ["fanout", "-c", "50", "-p", "1", "-s", "512", "-d", "1.5", "--channels", "5", "--slow", "5"]
+    with Server("--threads", "2", "--config", cfg) as srv:
+        url = srv.url("/connection/websocket")
+        r = run_load(*args, "--channel", "px:s", "--server-pid", str(srv.proc.pid), url)
+        plain = run_load(*args, "--channel", "plain:s", url)
+        conflated = harness.metric(harness.metrics(srv), "ringcast_conflated_total")
+    check_clean(r)
+    slow = r["slow"]
+    assert r["channels"] == 5 and slow["subscribers"] == 5, r
+    assert slow["skipped"] > 0 and slow["skipped"] == conflated, f"{slow} against {conflated} conflated"
+    assert slow["missing_tail"] == 0, f"the slow ones did not end on the latest: {slow}"
+    assert r["deliveries"] - slow["deliveries"] == r["messages_sent"] * 45, "the fast ones lost some"
+    assert plain["connections"]["dropped"] == 5, f"without conflation: {plain['connections']}"
+
+
+@test
 def connect_burst_reaches_everyone():
     with Server() as srv:
         r = run_load("connect", "-c", "300", "-d", "0.5", "--burst", "3", "--server-pid", str(srv.proc.pid),
@@ -194,7 +221,8 @@ def bad_command_lines_exit_2():
                  ["fanout", "--processes", "2", "ws://127.0.0.1:9/"], ["connect", "-c", "2", "--processes", "3", "ws://127.0.0.1:9/"],
                  ["connect", "--source", "192.0.2.1", "ws://127.0.0.1:9/"], ["connect", "--server-pid", "1,x", "ws://127.0.0.1:9/"],
                  ["fanout", "--channel", "", "ws://127.0.0.1:9/"], ["fanout", "--channel", 'a"b', "ws://127.0.0.1:9/"],
-                 ["fanout", "--api-key", "k", "ws://127.0.0.1:9/"]):
+                 ["fanout", "--api-key", "k", "ws://127.0.0.1:9/"], ["fanout", "--channels", "3", "ws://127.0.0.1:9/"],
+                 ["fanout", "-c", "5", "--slow", "5", "ws://127.0.0.1:9/"], ["connect", "--slow", "1", "ws://127.0.0.1:9/"]):
         p = subprocess.run([binary, *args], capture_output=True, text=True, timeout=10)
         assert p.returncode == 2, f"{args}: exit {p.returncode}"
         lines = p.stderr.strip().splitlines()
