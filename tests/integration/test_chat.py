@@ -221,6 +221,13 @@ def echo_is_private_not_a_room():
 
 
 
+def sends_and_deliveries_since(srv, before):
+    """Send operations and messages out since the /metrics sample `before`."""
+    after = h.metrics(srv)
+    return (h.metric(after, "ringcast_sends_total") - h.metric(before, "ringcast_sends_total"),
+            h.metric(after, "ringcast_messages_out_total") - h.metric(before, "ringcast_messages_out_total"))
+
+
 @test
 def coalesce_holds_broadcasts_into_fewer_sends_without_losing_any():
     # 20 lines 10 ms apart: sent at once, each is one send per member; held for 300 ms,
@@ -236,9 +243,7 @@ def coalesce_holds_broadcasts_into_fewer_sends_without_losing_any():
             for c in (a, b):
                 got = h.recv_chat(c, len(lines))
                 h.check(got == [(a.name, t) for t in lines], f"{c.name} got {got!r}")
-            after = h.metrics(srv)
-            deliveries = h.metric(after, "ringcast_messages_out_total") - h.metric(before, "ringcast_messages_out_total")
-            sends = h.metric(after, "ringcast_sends_total") - h.metric(before, "ringcast_sends_total")
+            sends, deliveries = sends_and_deliveries_since(srv, before)
             h.check(deliveries == 2 * len(lines), f"{deliveries} deliveries")
             h.check(sends * 3 <= deliveries, f"{sends} sends for {deliveries} deliveries: not coalesced")
             # A reply to the client's own frame is not held: the pong comes well before 300 ms.
@@ -269,9 +274,7 @@ def coalesce_auto_holds_nothing_on_an_idle_shard():
             for c in (a, b):
                 got = h.recv_chat(c, len(lines))
                 h.check(got == [(a.name, t) for t in lines], f"{c.name} got {got!r}")
-            after = h.metrics(srv)
-            deliveries = h.metric(after, "ringcast_messages_out_total") - h.metric(before, "ringcast_messages_out_total")
-            sends = h.metric(after, "ringcast_sends_total") - h.metric(before, "ringcast_sends_total")
+            sends, deliveries = sends_and_deliveries_since(srv, before)
             # (the sends count the first /metrics answer too)
             h.check(deliveries == 2 * len(lines) and sends >= deliveries, f"{sends} sends for {deliveries} deliveries")
         finally:

@@ -166,22 +166,25 @@ TEST_F(ShardScript, SlowReaderIsClosedWith1008AndItsBacklogFreed) {
   EXPECT_FALSE(d.client(talker).in.close_seen());
 }
 
-// A chat room whose topic drops for slow subscribers (what a namespace option will set),
-// on a server whose --slow-policy closes them.
-class DroppingRoom final : public App {
+// A chat room whose topic is subscribed with a policy and options of its own (what a
+// namespace sets), on a server whose --slow-policy closes slow subscribers.
+class TopicRoom final : public App {
  public:
-  void on_open(Session& s, std::string_view room) override { s.subscribe(room, SlowPolicy::drop); }
+  TopicRoom(SlowPolicy policy, TopicOptions options) noexcept : policy_(policy), options_(options) {}
+  void on_open(Session& s, std::string_view room) override { s.subscribe(room, policy_, options_); }
   void on_message(Session& s, Opcode op, std::span<const std::uint8_t> payload) override {
     chat_.on_message(s, op, payload);
   }
   void on_close(Session& s) noexcept override { chat_.on_close(s); }
 
  private:
+  SlowPolicy policy_;
+  TopicOptions options_;
   ChatRoom chat_{false};
 };
 
 TEST_F(ShardScript, TopicPolicyDropsWhereTheServerPolicyWouldClose) {
-  static DroppingRoom room;  // outlives the fixture's shard, which calls it at teardown
+  static TopicRoom room(SlowPolicy::drop, {});  // outlives the fixture's shard, which calls it at teardown
   d.group().apps[static_cast<std::size_t>(Route::chat_room)] = &room;
   std::size_t slow = open("/");
   std::size_t talker = open("/");
@@ -193,21 +196,8 @@ TEST_F(ShardScript, TopicPolicyDropsWhereTheServerPolicyWouldClose) {
   EXPECT_EQ(d.client(talker).in.messages().size(), 200u);  // the talker hears every line
 }
 
-// A chat room whose topic conflates (what the namespace option `conflate` sets).
-class ConflatingRoom final : public App {
- public:
-  void on_open(Session& s, std::string_view room) override { s.subscribe(room, TopicOptions{.conflate = true, .min_interval_ms = 0}); }
-  void on_message(Session& s, Opcode op, std::span<const std::uint8_t> payload) override {
-    chat_.on_message(s, op, payload);
-  }
-  void on_close(Session& s) noexcept override { chat_.on_close(s); }
-
- private:
-  ChatRoom chat_{false};
-};
-
 TEST_F(ShardScript, ConflationKeepsASlowReadersBacklogToTheLatestAndTheFastOneLosesNothing) {
-  static ConflatingRoom room;
+  static TopicRoom room(SlowPolicy::close, {.conflate = true, .min_interval_ms = 0});  // namespace `conflate`
   d.group().apps[static_cast<std::size_t>(Route::chat_room)] = &room;
   std::size_t slow = open("/");
   std::size_t talker = open("/");
@@ -238,23 +228,14 @@ TEST_F(ShardScript, ConflationKeepsASlowReadersBacklogToTheLatestAndTheFastOneLo
   EXPECT_EQ(got[4].payload, name + "line202");
 }
 
-// A chat room whose topic goes out at most every 100 ms (the namespace's max_frequency).
-class ThrottledRoom final : public App {
- public:
-  void on_open(Session& s, std::string_view room) override {
-    s.subscribe(room, TopicOptions{.conflate = false, .min_interval_ms = 100});
-  }
-  void on_message(Session& s, Opcode op, std::span<const std::uint8_t> payload) override {
-    chat_.on_message(s, op, payload);
-  }
-  void on_close(Session& s) noexcept override { chat_.on_close(s); }
-
- private:
-  ChatRoom chat_{false};
-};
+// The namespace's max_frequency "100ms".
+TopicRoom& throttled_room() {
+  static TopicRoom room(SlowPolicy::close, {.conflate = false, .min_interval_ms = 100});
+  return room;
+}
 
 TEST_F(ShardScript, MaxFrequencySendsTheLatestOncePerInterval) {
-  static ThrottledRoom room;
+  TopicRoom& room = throttled_room();
   d.group().apps[static_cast<std::size_t>(Route::chat_room)] = &room;
   std::size_t listener = open("/");
   std::size_t talker = open("/");
@@ -284,7 +265,7 @@ TEST_F(ShardScript, MaxFrequencySendsTheLatestOncePerInterval) {
 }
 
 TEST(ShardScriptCoalesce, AHeldMaxFrequencyPublicationStillLeavesUnderCoalesce) {
-  static ThrottledRoom room;
+  TopicRoom& room = throttled_room();
   Config cfg = coalescing(std::chrono::milliseconds(20));
   ShardDriver d(cfg);
   d.group().apps[static_cast<std::size_t>(Route::chat_room)] = &room;
