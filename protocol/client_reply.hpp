@@ -36,6 +36,7 @@ struct Disconnect {
   std::uint16_t code;
   std::string_view reason;
 };
+inline constexpr Disconnect kServerError{3004, "internal server error"};  // the SDK reconnects
 inline constexpr Disconnect kExpired{3005, "connection expired"};  // the SDK refreshes its token and reconnects
 inline constexpr Disconnect kNoPong{3012, "no pong"};
 inline constexpr Disconnect kInvalidToken{3500, "invalid token"};

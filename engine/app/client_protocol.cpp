@@ -221,7 +221,10 @@ class FrameHandler final : public client::CommandSink {
         client::SubscribeResult r{.expiry = {}, .recoverable = recoverable, .positioned = positioned,
                                   .was_recovering = false, .recovered = false, .epoch = {}, .offset = 0,
                                   .publications = {}};
-        if (join_stream(ch, *o, r, from, false, 0, true)) continue;  // a duplicate in the claim
+        if (std::optional<ErrorCode> e = join_stream(ch, *o, r, from, false, 0, true)) {
+          if (*e == ErrorCode::internal) return disconnect(client::kServerError, "no memory for a subscription's join");
+          continue;  // a duplicate in the claim
+        }
       } else {
         if (!s_->subscribe(topic_key(ch), o->topic_options())) continue;
         client::append_server_sub(server_subs_, ch, {});
