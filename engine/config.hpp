@@ -83,6 +83,9 @@ struct ChannelOptions {
   // > 0: each channel goes out at most once per interval, its latest publication
   // (Shard::throttle): no recovery or positioning either.
   std::chrono::milliseconds max_frequency{0};
+  // > 0 (with presence): every channel with subscribers gets {"online":N,"users":U} this
+  // often, one publication per channel (not numbered into history).
+  std::chrono::milliseconds online_push_interval{0};
   [[nodiscard]] TopicOptions topic_options() const noexcept {
     return {.conflate = conflate, .min_interval_ms = static_cast<std::uint32_t>(max_frequency.count())};
   }

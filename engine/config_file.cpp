@@ -109,6 +109,11 @@ struct Walker {
         ok = get_bool(value, at, ns.allow_presence_for_anonymous);
       } else if (key == "conflate") {
         ok = get_bool(value, at, ns.conflate);
+      } else if (key == "online_push_interval") {
+        ok = get_duration(value, at, ns.online_push_interval, true);
+        if (ok && ns.online_push_interval.count() != 0 && ns.online_push_interval < std::chrono::seconds(1)) {
+          return fail(at, "at least 1s");
+        }
       } else if (key == "max_frequency") {
         ok = get_duration(value, at, ns.max_frequency, true);
         if (ok && ns.max_frequency > std::chrono::minutes(1)) return fail(at, "at most 1m");
@@ -137,6 +142,9 @@ struct Walker {
                           (ns.force_recovery && !ns.cache_recovery);
     if (ns.conflate && counts_offsets) {
       return fail(path, "conflate skips offsets: no recovery or positioning with it but force_recovery_mode \"cache\"");
+    }
+    if (ns.online_push_interval.count() != 0 && !ns.presence) {
+      return fail(path, "online_push_interval counts presence: it needs \"presence\": true");
     }
     if (uses_history && ns.max_frequency.count() != 0) {
       return fail(path, "max_frequency skips offsets: no recovery or positioning with it");

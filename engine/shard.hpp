@@ -180,7 +180,8 @@ class Shard final : public ShardLoop, private HttpHost {
   std::vector<bool> wake_target_;                          // [target] posted this turn
   ThreadInbox<Message> external_;                          // from threads outside the server
   ThreadInbox<Message> in_order_;                          // publish_in_order, from every shard
-  std::int64_t history_swept_ms_ = 0;                      // shard 0: the streams' last sweep step
+  std::int64_t history_swept_ms_ = 0;
+  std::int64_t apps_ticked_ms_ = 0;  // shard 0: App::on_second's last call                      // shard 0: the streams' last sweep step
 };
 
 }  // namespace ringcast::engine

@@ -12,6 +12,7 @@
 #include "engine/app/client_state.hpp"
 #include "engine/app/history_query.hpp"
 #include "engine/app/presence_copy.hpp"
+#include "engine/ws/http_app.hpp"
 #include "engine/app/user_command.hpp"
 #include "engine/log.hpp"
 #include "engine/pubsub/encode.hpp"
@@ -683,6 +684,36 @@ void ClientProtocol::on_command(Session& s, std::span<const std::uint8_t> comman
     s.close(c.code, c.reason);
   } else {
     t_handler.server_unsubscribe(*this, s, c.channel);
+  }
+}
+
+void ClientProtocol::on_second(HttpHost& host) {
+  std::int64_t now = History::now_ms();
+  online_pushed_ms_.resize(cfg_.namespaces.size() + 1, 0);
+  std::vector<const ChannelOptions*> due;
+  for (std::size_t i = 0; i <= cfg_.namespaces.size(); ++i) {
+    const ChannelOptions& o = i < cfg_.namespaces.size() ? cfg_.namespaces[i] : cfg_.without_namespace;
+    if (o.online_push_interval.count() == 0 || now - online_pushed_ms_[i] < o.online_push_interval.count()) continue;
+    online_pushed_ms_[i] = now;
+    due.push_back(&o);
+  }
+  if (due.empty()) return;
+  struct Count {
+    std::string channel;
+    Presence::Stats stats;
+  };
+  std::vector<Count> counts;  // copied out of presence's locks, then published
+  host.presence().for_each_channel([&](std::string_view channel, Presence::Stats st) {
+    if (std::find(due.begin(), due.end(), cfg_.options_for(channel)) != due.end()) counts.push_back({std::string(channel), st});
+  });
+  std::string key, data, push;
+  for (const Count& c : counts) {
+    std::uint32_t topic = host.find_topic(channel_topic(key, c.channel));
+    if (topic == kNoTopic) continue;
+    data = "{\"online\":" + std::to_string(c.stats.clients) + ",\"users\":" + std::to_string(c.stats.users) + "}";
+    push.clear();
+    protocol::client::append_publication_push(push, c.channel, {.data = data, .offset = 0, .info = nullptr});
+    (void)host.publish_text(topic, push, false);
   }
 }
 

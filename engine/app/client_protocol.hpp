@@ -49,6 +49,8 @@ class ClientProtocol final : public App {
   void on_keepalive(Session& s, bool heard) override;
   // The server API's disconnect and unsubscribe (engine/app/user_command.hpp).
   void on_command(Session& s, std::span<const std::uint8_t> command) override;
+  // Namespaces with online_push_interval: each channel's count, one shared publication.
+  void on_second(HttpHost& host) override;
 
   [[nodiscard]] const ClientProtocolConfig& config() const noexcept { return cfg_; }
   [[nodiscard]] std::string_view version() const noexcept { return version_; }
@@ -59,6 +61,9 @@ class ClientProtocol final : public App {
   const ClientProtocolConfig cfg_;  // a copy: the server moves its Config after the apps are made
   std::string_view version_;
   std::array<std::uint8_t, 6> process_random_{};  // tells this process's ids from a restart's
+  // on_second's (shard 0's thread only): when each namespace last pushed its counts, by
+  // namespace (without_namespace last).
+  std::vector<std::int64_t> online_pushed_ms_;
 };
 
 }  // namespace ringcast::engine

@@ -28,6 +28,15 @@ class Presence {
   void add(std::string_view channel, std::string_view client, Client info);
   void remove(std::string_view channel, std::string_view client) noexcept;
   [[nodiscard]] Stats stats(std::string_view channel) const;
+  // f(channel, Stats) for every channel with a client, a bucket's lock at a time: f must
+  // not call back into presence.
+  template <typename F>
+  void for_each_channel(F&& f) const {
+    for (const Bucket& b : buckets_) {
+      std::lock_guard lock(b.mu);
+      for (const auto& [name, ch] : b.channels) f(std::string_view(name), Stats{.clients = ch.clients.size(), .users = ch.users.size()});
+    }
+  }
   // f(client id, const Client&) for each client of `channel`, under its bucket's lock.
   template <typename F>
   void for_each(std::string_view channel, F&& f) const {

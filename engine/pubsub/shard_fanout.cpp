@@ -338,6 +338,15 @@ void Shard::after_flush() {
       history_swept_ms_ = now;
       group_.history.sweep_next(now);
     }
+    if (now - apps_ticked_ms_ >= 1000) {  // and runs the apps' periodic work
+      apps_ticked_ms_ = now;
+      for (std::size_t i = 0; i < std::size(group_.apps); ++i) {
+        App* app = group_.apps[i];
+        bool seen = false;  // an app serving several routes ticks once
+        for (std::size_t j = 0; j < i && !seen; ++j) seen = group_.apps[j] == app;
+        if (app != nullptr && !seen) app->on_second(*this);
+      }
+    }
   }
 }
 

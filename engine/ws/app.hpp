@@ -16,6 +16,7 @@
 namespace ringcast::engine {
 
 class History;
+class HttpHost;
 class Presence;
 class Shard;
 struct Conn;
@@ -104,6 +105,9 @@ class App {
   // server API's disconnect and unsubscribe), once per open connection of the app, on its
   // shard's thread. The bytes are the sender's, in a format the two agree on.
   virtual void on_command(Session&, std::span<const std::uint8_t> /*command*/) {}
+  // Once a second, on the first shard's thread only: the app's own periodic work across
+  // every shard (the client protocol's online counts), publishing through `host`.
+  virtual void on_second(HttpHost& /*host*/) {}
 };
 
 }  // namespace ringcast::engine

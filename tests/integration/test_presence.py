@@ -1,7 +1,8 @@
 """Presence on channels whose namespace keeps it: presence and presence_stats (clients, and
 distinct users among them) from raw clients, the server API and the real SDK, kept as
 connections subscribe, unsubscribe and close on any shard; refused where the namespace
-keeps none (108) or does not let the connection ask (103)."""
+keeps none (108) or does not let the connection ask (103); a namespace's online_push_interval
+pushes every channel's count to its subscribers (danmaku's "12,345 watching")."""
 import os
 import sys
 
@@ -16,6 +17,7 @@ PRESENCE = dict(API, client=dict(OPEN["client"], token={"hmac_secret_key": SECRE
                     {"name": "room", **ANYONE, "presence": True, "allow_presence_for_subscriber": True,
                      "allow_presence_for_anonymous": True},
                     {"name": "members", **ANYONE, "presence": True, "allow_presence_for_client": True},
+                    {"name": "live", **ANYONE, "presence": True, "online_push_interval": "1s"},
                 ]))
 
 
@@ -98,6 +100,42 @@ def sdk_reads_presence():
         finally:
             a.kill()
             b.kill()
+
+
+def next_count(c, channel, timeout=4):
+    """The next online count pushed to `c` in `channel` (other pushes skipped)."""
+    while True:
+        for line in c.frames(timeout=timeout):
+            pub = line.get("push", {}).get("pub")
+            if line.get("push", {}).get("channel") == channel and pub and "online" in pub.get("data", {}):
+                return pub
+
+
+@test
+def online_counts_are_pushed_to_every_channel_every_interval():
+    quiet_pings = dict(PRESENCE, client=dict(PRESENCE["client"], ping_interval="60s"))  # viewers read one at a time
+    with server(quiet_pings, "--threads", "2") as srv:
+        viewers = [Raw(srv) for _ in range(3)]
+        for v in viewers:
+            v.call({"subscribe": {"channel": "live:stream"}})
+        other = Raw(srv)
+        other.call({"subscribe": {"channel": "live:other"}})
+        pubs = [next_count(v, "live:stream") for v in viewers]
+        h.check(all(p["data"] == pubs[-1]["data"] for p in pubs) and "offset" not in pubs[0] and "info" not in pubs[0],
+                f"one publication for all {pubs}")
+        # The first push may come before the last viewer joined: the one after counts 3.
+        h.check(next_count(viewers[0], "live:stream")["data"] == {"online": 3, "users": 1}, "3 anonymous viewers")
+        h.check(next_count(other, "live:other")["data"] == {"online": 1, "users": 1}, "each channel its own")
+        viewers.pop().c.close()
+        for _ in range(3):  # at most an interval or two until the close is seen
+            if next_count(viewers[0], "live:stream")["data"]["online"] == 2:
+                break
+        else:
+            raise AssertionError("the count never went down to 2")
+        # A namespace without the option pushes nothing.
+        quiet = Raw(srv)
+        quiet.call({"subscribe": {"channel": "room:calm"}})
+        quiet.silent(2.5)
 
 
 if __name__ == "__main__":
