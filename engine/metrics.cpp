@@ -7,7 +7,7 @@
 
 namespace ringcast::engine {
 
-static_assert(static_cast<std::size_t>(protocol::client::Method::sub_refresh) + 1 == kClientMethods);
+static_assert(protocol::client::kMethodCount == kClientMethods);
 static_assert(static_cast<std::size_t>(protocol::api::Method::batch) + 1 == kApiMethods);
 
 const char* handshake_failure_name(HandshakeFailure f) noexcept {

@@ -221,8 +221,16 @@ def echo_is_private_not_a_room():
 
 
 
-def sends_and_deliveries_since(srv, before):
-    """Send operations and messages out since the /metrics sample `before`."""
+def lines_reach_both(srv, a, b, lines, gap):
+    """`a` says `lines`, `gap` seconds apart; both members get them all, in order. Returns
+    the send operations and messages out the server counted meanwhile."""
+    before = h.metrics(srv)
+    for text in lines:
+        a.send_text(text)
+        time.sleep(gap)
+    for c in (a, b):
+        got = h.recv_chat(c, len(lines))
+        h.check(got == [(a.name, t) for t in lines], f"{c.name} got {got!r}")
     after = h.metrics(srv)
     return (h.metric(after, "ringcast_sends_total") - h.metric(before, "ringcast_sends_total"),
             h.metric(after, "ringcast_messages_out_total") - h.metric(before, "ringcast_messages_out_total"))
@@ -236,14 +244,7 @@ def coalesce_holds_broadcasts_into_fewer_sends_without_losing_any():
     with h.Server("--coalesce", "300ms", "--announce", "off") as srv:
         a, b = h.open_clients(srv.port, 2)
         try:
-            before = h.metrics(srv)
-            for text in lines:
-                a.send_text(text)
-                time.sleep(0.01)
-            for c in (a, b):
-                got = h.recv_chat(c, len(lines))
-                h.check(got == [(a.name, t) for t in lines], f"{c.name} got {got!r}")
-            sends, deliveries = sends_and_deliveries_since(srv, before)
+            sends, deliveries = lines_reach_both(srv, a, b, lines, 0.01)
             h.check(deliveries == 2 * len(lines), f"{deliveries} deliveries")
             h.check(sends * 3 <= deliveries, f"{sends} sends for {deliveries} deliveries: not coalesced")
             # A reply to the client's own frame is not held: the pong comes well before 300 ms.
@@ -267,14 +268,7 @@ def coalesce_auto_holds_nothing_on_an_idle_shard():
     with h.Server("--coalesce", "auto", "--announce", "off", "--threads", "1") as srv:
         a, b = h.open_clients(srv.port, 2)
         try:
-            before = h.metrics(srv)
-            for text in lines:
-                a.send_text(text)
-                time.sleep(0.02)
-            for c in (a, b):
-                got = h.recv_chat(c, len(lines))
-                h.check(got == [(a.name, t) for t in lines], f"{c.name} got {got!r}")
-            sends, deliveries = sends_and_deliveries_since(srv, before)
+            sends, deliveries = lines_reach_both(srv, a, b, lines, 0.02)
             # (the sends count the first /metrics answer too)
             h.check(deliveries == 2 * len(lines) and sends >= deliveries, f"{sends} sends for {deliveries} deliveries")
         finally:

@@ -329,6 +329,27 @@ def a_slow_subscriber_that_counts_offsets_is_told_insufficient_state():
         h.check(h.metric(h.metrics(srv), "ringcast_frames_dropped_total") > 0, "and counted")
 
 
+def recovers_across_a_drop(srv, s, channel, subscribed, publication):
+    """The SDK `s`, subscribed to `channel` (its events named `subscribed`, `publication`),
+    gets offsets 1 and 2 live, misses 3-5 while its transport is gone, gets them back in
+    order on its resubscribe, then 6 live."""
+    for i in (1, 2):
+        publish(srv, channel, {"i": i})
+    for i in (1, 2):
+        ev = s.next(publication, channel=channel)
+        h.check(ev["data"] == {"i": i} and ev["offset"] == i, f"live {ev}")
+    s.cmd(drop=True)
+    s.until("dropped")  # what comes now reaches no live transport of the SDK
+    for i in (3, 4, 5):  # while it is away (or before the server saw it go)
+        publish(srv, channel, {"i": i})
+    ev = s.until(subscribed, channel=channel)
+    h.check(ev["wasRecovering"] is True and ev["recovered"] is True, f"resubscribe {ev}")
+    got = [s.next(publication, channel=channel) for _ in range(3)]
+    h.check([(e["offset"], e["data"]["i"]) for e in got] == [(3, 3), (4, 4), (5, 5)], f"recovered {got}")
+    publish(srv, channel, {"i": 6})
+    h.check(s.next(publication, channel=channel)["offset"] == 6, "live after recovery")
+
+
 @test
 def sdk_recovers_across_a_dropped_connection_and_learns_of_a_restart():
     require_node()
@@ -339,21 +360,7 @@ def sdk_recovers_across_a_dropped_connection_and_learns_of_a_restart():
             s.cmd(subscribe="feed:sdk")
             ev = s.next("subscribed", channel="feed:sdk")
             h.check(ev["recoverable"] is True and ev["wasRecovering"] is False, f"first subscribe {ev}")
-            for i in (1, 2):
-                publish(srv, "feed:sdk", {"i": i})
-            for i in (1, 2):
-                ev = s.next("publication", channel="feed:sdk")
-                h.check(ev["data"] == {"i": i} and ev["offset"] == i, f"live {ev}")
-            s.cmd(drop=True)
-            s.until("dropped")  # what comes now reaches no live transport of the SDK
-            for i in (3, 4, 5):  # while it is away (or before the server saw it go)
-                publish(srv, "feed:sdk", {"i": i})
-            ev = s.until("subscribed", channel="feed:sdk")
-            h.check(ev["wasRecovering"] is True and ev["recovered"] is True, f"resubscribe {ev}")
-            got = [s.next("publication", channel="feed:sdk") for _ in range(3)]
-            h.check([(e["offset"], e["data"]["i"]) for e in got] == [(3, 3), (4, 4), (5, 5)], f"recovered {got}")
-            publish(srv, "feed:sdk", {"i": 6})
-            h.check(s.next("publication", channel="feed:sdk")["offset"] == 6, "live after recovery")
+            recovers_across_a_drop(srv, s, "feed:sdk", "subscribed", "publication")
             srv.stop()
             srv.start()
             ev = s.until("subscribed", channel="feed:sdk")
@@ -444,21 +451,7 @@ def sdk_recovers_its_server_side_subscriptions():
             ev = s.until("server_subscribed", channel="feed:mine")
             h.check(ev["recoverable"] is True and ev["wasRecovering"] is False and ev["position"]["offset"] == 0,
                     f"server-side subscribe {ev}")
-            for i in (1, 2):
-                publish(srv, "feed:mine", {"i": i})
-            for i in (1, 2):
-                ev = s.next("server_publication", channel="feed:mine")
-                h.check(ev["data"] == {"i": i} and ev["offset"] == i, f"live {ev}")
-            s.cmd(drop=True)
-            s.until("dropped")  # what comes now reaches no live transport of the SDK
-            for i in (3, 4, 5):  # while it is away (or before the server saw it go)
-                publish(srv, "feed:mine", {"i": i})
-            ev = s.until("server_subscribed", channel="feed:mine")
-            h.check(ev["wasRecovering"] is True and ev["recovered"] is True, f"reconnected {ev}")
-            got = [s.next("server_publication", channel="feed:mine") for _ in range(3)]
-            h.check([(e["offset"], e["data"]["i"]) for e in got] == [(3, 3), (4, 4), (5, 5)], f"recovered {got}")
-            publish(srv, "feed:mine", {"i": 6})
-            h.check(s.next("server_publication", channel="feed:mine")["offset"] == 6, "live after recovery")
+            recovers_across_a_drop(srv, s, "feed:mine", "server_subscribed", "server_publication")
         finally:
             s.kill()
 

@@ -35,6 +35,20 @@ def run_load(*args, timeout=60):
     return json.loads(p.stdout)
 
 
+# Who may do what in the channel tests' namespaces: subscribe only, or publish as well.
+SUBSCRIBE = {"allow_subscribe_for_client": True, "allow_subscribe_for_anonymous": True}
+ANYONE = dict(SUBSCRIBE, allow_publish_for_client=True, allow_publish_for_anonymous=True)
+
+
+def config(name, cfg):
+    """A --config file holding `cfg` (anonymous connects allowed); its path."""
+    path = os.path.join(tempfile.mkdtemp(prefix="ringcast-load-"), name)
+    client = dict({"allow_anonymous_connect_without_token": True}, **cfg.pop("client", {}))
+    with open(path, "w") as f:
+        json.dump({"client": client, **cfg}, f)
+    return path
+
+
 def check_clean(r):
     c = r["connections"]
     assert c["opened"] == c["requested"], f"opened {c['opened']} of {c['requested']}: {r['first_error']}"
@@ -57,13 +71,7 @@ def fanout_two_seconds_nothing_lost():
 
 @test
 def channel_fanout_two_seconds_nothing_lost():
-    cfg = os.path.join(tempfile.mkdtemp(prefix="ringcast-load-"), "channel.json")
-    with open(cfg, "w") as f:
-        json.dump({"client": {"allow_anonymous_connect_without_token": True, "ping_interval": "1s"},
-                   "channel": {"without_namespace": {"allow_subscribe_for_client": True,
-                                                     "allow_subscribe_for_anonymous": True,
-                                                     "allow_publish_for_client": True,
-                                                     "allow_publish_for_anonymous": True}}}, f)
+    cfg = config("channel.json", {"client": {"ping_interval": "1s"}, "channel": {"without_namespace": ANYONE}})
     with Server("--threads", "2", "--config", cfg) as srv:  # pings every second: the generator pongs
         r = run_load("fanout", "-c", "50", "-p", "2", "-d", "2.5", "--channel", "bench", srv.url("/connection/websocket"))
     check_clean(r)
@@ -73,13 +81,8 @@ def channel_fanout_two_seconds_nothing_lost():
 
 @test
 def channel_fanout_with_history_counts_every_offset():
-    cfg = os.path.join(tempfile.mkdtemp(prefix="ringcast-load-"), "history.json")
-    anyone = {"allow_subscribe_for_client": True, "allow_subscribe_for_anonymous": True,
-              "allow_publish_for_client": True, "allow_publish_for_anonymous": True}
-    with open(cfg, "w") as f:
-        json.dump({"client": {"allow_anonymous_connect_without_token": True, "ping_interval": "1s"},
-                   "channel": {"namespaces": [{"name": "feed", **anyone, "history_size": 100, "history_ttl": "60s",
-                                               "force_recovery": True}]}}, f)
+    cfg = config("history.json", {"client": {"ping_interval": "1s"}, "channel": {"namespaces": [
+        {"name": "feed", **ANYONE, "history_size": 100, "history_ttl": "60s", "force_recovery": True}]}})
     with Server("--threads", "2", "--config", cfg) as srv:  # two publishers on two shards, one order
         r = run_load("fanout", "-c", "50", "-p", "2", "-d", "2.5", "--channel", "feed:bench",
                      srv.url("/connection/websocket"))
@@ -95,12 +98,8 @@ def api_publishers_fan_out_every_offset():
     # Publishers on the server HTTP API (keep-alive, pipelined): the closed loop and the open
     # one; every publication reaches every subscriber once, in offset order, and every
     # request is answered. A wrong key is counted and named, not taken for a slow server.
-    cfg = os.path.join(tempfile.mkdtemp(prefix="ringcast-load-"), "api.json")
-    anyone = {"allow_subscribe_for_client": True, "allow_subscribe_for_anonymous": True}
-    with open(cfg, "w") as f:
-        json.dump({"client": {"allow_anonymous_connect_without_token": True}, "http_api": {"key": "load-key"},
-                   "channel": {"namespaces": [{"name": "feed", **anyone, "history_size": 100, "history_ttl": "60s",
-                                               "force_recovery": True}]}}, f)
+    cfg = config("api.json", {"http_api": {"key": "load-key"}, "channel": {"namespaces": [
+        {"name": "feed", **SUBSCRIBE, "history_size": 100, "history_ttl": "60s", "force_recovery": True}]}})
     url = "/connection/websocket"
     with Server("--threads", "2", "--config", cfg) as srv:
         closed = run_load("fanout", "-c", "50", "-p", "2", "-d", "2", "--channel", "feed:api", "--api-key", "load-key",
@@ -128,13 +127,8 @@ def slow_readers_of_conflating_channels_end_on_the_latest_and_the_others_lose_no
     # 5 of 50 subscribers read 2 KiB per 100 ms while one publisher cycles over 5 channels:
     # conflating, they are not closed and each ends on every channel's last message, while
     # the fast ones get everything in order; without conflation the same readers are closed.
-    cfg = os.path.join(tempfile.mkdtemp(prefix="ringcast-load-"), "conflate.json")
-    anyone = {"allow_subscribe_for_client": True, "allow_subscribe_for_anonymous": True,
-              "allow_publish_for_client": True, "allow_publish_for_anonymous": True}
-    with open(cfg, "w") as f:
-        json.dump({"client": {"allow_anonymous_connect_without_token": True, "ping_interval": "60s"},
-                   "channel": {"namespaces": [{"name": "px", **anyone, "conflate": True},
-                                              {"name": "plain", **anyone}]}}, f)
+    cfg = config("conflate.json", {"client": {"ping_interval": "60s"}, "channel": {"namespaces": [
+        {"name": "px", **ANYONE, "conflate": True}, {"name": "plain", **ANYONE}]}})
     args = ["fanout", "-c", "50", "-p", "1", "-s", "512", "-d", "1.5", "--channels", "5", "--slow", "5"]
     with Server("--threads", "2", "--config", cfg) as srv:
         url = srv.url("/connection/websocket")
