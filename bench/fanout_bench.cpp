@@ -128,6 +128,22 @@ void BM_ConflateOut(benchmark::State& state) {
   state.SetLabel(slow ? "replace (slow readers)" : "append (readers keeping up)");
 }
 
+// A delta topic's fan-out (forms_out): every subscriber asked for deltas and holds the
+// previous publication, so each gets the delta form (the raw and full ones are leased too,
+// as the shard does); the per-subscriber form is read and written beside the queue push.
+void BM_FormsOut(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  Room room(n);
+  std::vector<Form> forms(n, Form::delta);
+  measure(state, room, true, [&] {
+    Lease *raw = line(room), *full = line(room), *delta = line(room);
+    FormCount c = forms_out(room.subs, forms, room.conns, raw, full, delta, 1u << 20, room.dirty, refuse_none);
+    for (Lease* l : {raw, full, delta}) room.leases.drop_if_unused(l);
+    return c.delta;
+  });
+  state.counters["subscribers"] = static_cast<double>(n);
+}
+
 // Baseline: walk the same subscriber array and touch each connection once.
 void BM_BareLoop(benchmark::State& state) {
   Room room(static_cast<std::size_t>(state.range(0)));
@@ -143,6 +159,7 @@ void BM_BareLoop(benchmark::State& state) {
 BENCHMARK(BM_BareLoop)->Arg(1000)->Arg(100000);
 BENCHMARK(BM_FanOut)->Arg(1000)->Arg(100000);
 BENCHMARK(BM_ConflateOut)->Args({1000, 0})->Args({100000, 0})->Args({1000, 1})->Args({100000, 1});
+BENCHMARK(BM_FormsOut)->Arg(1000)->Arg(100000);
 
 }  // namespace
 

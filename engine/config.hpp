@@ -28,6 +28,9 @@ struct TopicOptions {
   // > 0: the topic goes out at most once per this many ms on the shard, its latest
   // publication (the others of the interval are skipped).
   std::uint32_t min_interval_ms = 0;
+  // Publications come in three forms (Message): raw for most subscribers, and the full and
+  // the delta form for those that negotiated deltas, each subscriber on its own.
+  bool delta = false;
 };
 
 enum class LogLevel : std::uint8_t { error, warn, info, debug };
@@ -83,11 +86,16 @@ struct ChannelOptions {
   // > 0: each channel goes out at most once per interval, its latest publication
   // (Shard::throttle): no recovery or positioning either.
   std::chrono::milliseconds max_frequency{0};
+  // allowed_delta_types ["fossil"]: a subscription may ask for Fossil deltas (needs
+  // history: its stream's lock orders the publications a delta chains). delta_publish:
+  // every publication is sent as a delta where it can be, not only those asking.
+  bool delta = false;
+  bool delta_publish = false;
   // > 0 (with presence): every channel with subscribers gets {"online":N,"users":U} this
   // often, one publication per channel (not numbered into history).
   std::chrono::milliseconds online_push_interval{0};
   [[nodiscard]] TopicOptions topic_options() const noexcept {
-    return {.conflate = conflate, .min_interval_ms = static_cast<std::uint32_t>(max_frequency.count())};
+    return {.conflate = conflate, .min_interval_ms = static_cast<std::uint32_t>(max_frequency.count()), .delta = delta};
   }
   [[nodiscard]] bool has_history() const noexcept { return history_size > 0 && history_ttl.count() > 0; }
 };

@@ -117,6 +117,15 @@ struct Walker {
       } else if (key == "max_frequency") {
         ok = get_duration(value, at, ns.max_frequency, true);
         if (ok && ns.max_frequency > std::chrono::minutes(1)) return fail(at, "at most 1m");
+      } else if (key == "allowed_delta_types") {
+        std::vector<std::string> types;
+        ok = get_strings(value, at, types);
+        for (const std::string& t : types) {
+          if (ok && t != "fossil") return fail(at, "the only delta type is \"fossil\"");
+        }
+        ns.delta = !types.empty();
+      } else if (key == "delta_publish") {
+        ok = get_bool(value, at, ns.delta_publish);
       } else if (key == "max_publication_size") {
         ok = get_count(value, at, 0, 1u << 30, ns.max_publication_size);
       } else if (key == "force_recovery_mode") {
@@ -149,6 +158,15 @@ struct Walker {
     if (uses_history && ns.max_frequency.count() != 0) {
       return fail(path, "max_frequency skips offsets: no recovery or positioning with it");
     }
+    // A delta holds only for a subscriber that got the publication before it, and the
+    // order comes from the stream's lock.
+    if (ns.delta && !ns.has_history()) {
+      return fail(path, "allowed_delta_types needs history (history_size and history_ttl): deltas chain in its order");
+    }
+    if (ns.delta && (ns.conflate || ns.max_frequency.count() != 0)) {
+      return fail(path, "allowed_delta_types cannot go with conflate or max_frequency: a skipped publication breaks the chain");
+    }
+    if (ns.delta_publish && !ns.delta) return fail(path, "delta_publish needs allowed_delta_types");
     return true;
   }
 

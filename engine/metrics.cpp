@@ -182,6 +182,9 @@ std::string render_metrics(std::span<const ShardMetrics* const> shards, std::str
   line(out, "ringcast_throttled_total", "counter",
        "Publications of max_frequency channels replaced by a newer one within their interval.",
        sum(shards, [](const ShardMetrics& m) { return m.throttled.get(); }));
+  line(out, "ringcast_deltas_sent_total", "counter",
+       "Publications delivered as a Fossil delta against the subscriber's previous one.",
+       sum(shards, [](const ShardMetrics& m) { return m.deltas_sent.get(); }));
   line(out, "ringcast_slow_clients_closed_total", "counter", "Clients closed for exceeding their backlog.",
        sum(shards, [](const ShardMetrics& m) { return m.slow_clients_closed.get(); }));
   line(out, "ringcast_accept_errors_total", "counter", "accept() failures (EMFILE, ENFILE, ...).",

@@ -79,6 +79,7 @@ struct alignas(64) ShardMetrics {
   Counter frames_dropped, slow_clients_closed, accept_errors, enobufs;
   Counter conflated;  // publications a newer one of the same channel replaced in a slow client's queue
   Counter throttled;  // publications of max-frequency channels a newer one replaced within its interval
+  Counter deltas_sent;  // publications a subscriber got as a Fossil delta
   Counter sends;  // send operations issued (deliveries per send = batching achieved)
   Counter handshake_failures[static_cast<std::size_t>(HandshakeFailure::count_)];
   Counter tls_handshakes;  // completed

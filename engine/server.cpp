@@ -196,7 +196,7 @@ bool Server::publish(std::string_view topic, std::span<const std::uint8_t> paylo
   Frame* f = encode_frame(nullptr, binary ? protocol::Opcode::binary : protocol::Opcode::text, payload);
   if (f == nullptr) return false;
   f->holders.store(m.group.shard_count, std::memory_order_relaxed);
-  for (auto& s : m.group.shards) s->post_external(Message{f, id});
+  for (auto& s : m.group.shards) s->post_external(broadcast(f, id));
   return true;
 }
 

@@ -30,25 +30,25 @@ void Shard::release_leftovers() noexcept {
   // The kernel may still be reading frames of in-flight sends: end the backend first.
   backend().close();
   for (Conn& c : conns_.built()) c.queue.clear(leases_);
-  for (const Message& m : pending_) {
-    if (m.frame != nullptr) release_holder(m.frame, nullptr);
-  }
+  // Every frame a message holds (a publication's forms too).
+  auto release = [](const Message& m) {
+    for (Frame* f : {m.frame, m.full, m.delta}) {
+      if (f != nullptr) release_holder(f, nullptr);
+    }
+  };
+  for (const Message& m : pending_) release(m);
   pending_.clear();
   for (auto& [topic, t] : throttles_) {
     if (t.held != nullptr) release_holder(t.held, nullptr);
     t.held = nullptr;
   }
-  for (auto& box : inbox_) {
-    box->pop_batch([](const Message& m) { release_holder(m.frame, nullptr); });
-  }
+  for (auto& box : inbox_) box->pop_batch(release);
   for (auto& list : overflow_) {
-    for (const Message& m : list) release_holder(m.frame, nullptr);
+    for (const Message& m : list) release(m);
     list.clear();
   }
-  external_.drain([](const Message& m) { release_holder(m.frame, nullptr); });
-  in_order_.drain([](const Message& m) {
-    if (m.frame != nullptr) release_holder(m.frame, nullptr);
-  });
+  external_.drain(release);
+  in_order_.drain(release);
 }
 
 void Shard::on_ending(Conn& c, std::uint32_t slot) noexcept {

@@ -104,6 +104,7 @@ class Shard final : public ShardLoop, private HttpHost {
   // HttpHost: what /api/<method> may do (ws/shard_http.cpp).
   [[nodiscard]] std::uint32_t find_topic(std::string_view topic) const override;
   bool publish_text(std::uint32_t topic, std::string_view text, bool in_order) override;
+  bool publish_forms(std::uint32_t topic, std::string_view raw, std::string_view full, std::string_view delta) override;
   [[nodiscard]] History& history() noexcept override { return group_.history; }
   [[nodiscard]] Presence& presence() noexcept override { return group_.presence; }
   [[nodiscard]] const TopicRegistry& topics() const noexcept override { return group_.topics; }
@@ -143,6 +144,10 @@ class Shard final : public ShardLoop, private HttpHost {
   // `messages`: how many messages the frame carries (a combined run counts each);
   // `latest`: a conflating topic's run's last message alone (one holder, taken over).
   void fanout(std::uint32_t topic, Frame* frame, std::uint32_t messages = 1, Frame* latest = nullptr);
+  // A publication in its three forms (Message::full) to a topic whose list takes them.
+  void fanout_forms(std::uint32_t topic, const Message& m);
+  // Gives back the full and delta forms `m` carries, where only the raw one can go out.
+  void drop_forms(Message& m) noexcept;
   void enqueue(Conn& c, std::uint32_t slot, Lease* lease) noexcept;
   // A subscription joining at its place in the topic's order: subscribed, then its reply.
   void join(const Message& m);

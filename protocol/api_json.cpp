@@ -164,6 +164,8 @@ struct RequestParser::Impl {
           if (out.channels.size() == kMaxBroadcastChannels) return Failure{json::Fault::wrong_type, "too many channels"};
           if (auto bad = channel(x, out)) return bad;
         }
+      } else if (key == "delta" && (method == Method::publish || broadcast)) {
+        if (auto e = v.get_bool().get(out.delta)) return json::failure(e, "delta is not a boolean");
       } else if (key == "limit" && history) {
         if (auto e = v.get_int64().get(out.limit)) return json::failure(e, "limit is not an integer");
       } else if (key == "reverse" && history) {
@@ -202,6 +204,7 @@ RequestParser::~RequestParser() = default;
 RequestParser::Result RequestParser::parse(Method method, std::string_view body, Request& out) noexcept {
   out.channels.clear();
   out.data = {};
+  out.delta = false;
   out.limit = 0;
   out.has_since = out.reverse = false;
   out.since_offset = 0;

@@ -33,13 +33,14 @@ enum class Method : std::uint8_t {
 [[nodiscard]] Method method_of(std::string_view name) noexcept;
 [[nodiscard]] std::string_view method_name(Method m) noexcept;  // "unknown" for unknown
 
-// One request's fields (views into the parser): publish {"channel":C,"data":D}, broadcast
+// One request's fields (views into the parser): publish {"channel":C,"data":D,"delta":B}, broadcast
 // {"channels":[C...],"data":D}, history {"channel":C,"limit":N,"since":{"offset":O,
 // "epoch":E},"reverse":B}, history_remove {"channel":C}. Fields another method takes are
 // checked and ignored.
 struct Request {
   std::vector<std::string_view> channels;  // the one of all but broadcast; none when absent
   std::string_view data;                   // raw JSON; empty when absent
+  bool delta = false;                      // publish, broadcast: send subscribers a delta where they can
   std::int64_t limit = 0;                  // history: 0 none, -1 all (up to a cap)
   bool has_since = false, reverse = false;
   std::uint64_t since_offset = 0;

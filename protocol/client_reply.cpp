@@ -193,7 +193,7 @@ void append_presence_result(std::string& out, std::uint32_t id, std::span<const 
   out += "}}";
 }
 
-void append_publication(std::string& out, const Publication& pub) {
+void append_publication(std::string& out, const Publication& pub, DataForm form) {
   out += '{';
   char sep = ' ';  // becomes ',' after the first field
   auto field = [&](std::string_view name) {
@@ -203,7 +203,8 @@ void append_publication(std::string& out, const Publication& pub) {
   };
   if (!pub.data.empty()) {
     field("\"data\":");
-    out += pub.data;
+    if (form == DataForm::raw) out += pub.data;
+    else append_json_string(out, pub.data);
   }
   if (pub.info != nullptr) {
     field("\"info\":");
@@ -213,15 +214,69 @@ void append_publication(std::string& out, const Publication& pub) {
     field("\"offset\":");
     append_uint(out, pub.offset);
   }
+  if (form == DataForm::delta) field("\"delta\":true");
   out += '}';
 }
 
-void append_publication_push(std::string& out, std::string_view channel, const Publication& pub) {
+void append_publication_push(std::string& out, std::string_view channel, const Publication& pub, DataForm form) {
   out += "{\"push\":{\"channel\":";
   append_json_string(out, channel);
   out += ",\"pub\":";
-  append_publication(out, pub);
+  append_publication(out, pub, form);
   out += "}}";
+}
+
+namespace {
+constexpr std::string_view kDataField = "{\"data\":";
+
+// The length of the JSON value at the start of `s`, which must be valid JSON (the
+// parser checked it before it became a record): strings and nesting are tracked, nothing
+// else is checked.
+std::size_t value_length(std::string_view s) noexcept {
+  std::size_t i = 0;
+  int depth = 0;
+  bool in_string = false;
+  for (; i < s.size(); ++i) {
+    char c = s[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;  // the escaped byte
+      } else if (c == '"') {
+        in_string = false;
+        if (depth == 0) return i + 1;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      ++depth;
+    } else if (c == '}' || c == ']') {
+      if (depth == 0) return i;  // the record's own end: a scalar ran up to it
+      if (--depth == 0) return i + 1;
+    } else if (c == ',' && depth == 0) {
+      return i;
+    }
+  }
+  return i;
+}
+}  // namespace
+
+std::string_view record_data(std::string_view record) noexcept {
+  if (!record.starts_with(kDataField)) return {};
+  std::string_view rest = record.substr(kDataField.size());
+  return rest.substr(0, value_length(rest));
+}
+
+void append_record_as_full(std::string& out, std::string_view record) {
+  std::string_view data = record_data(record);
+  if (data.empty()) {
+    out += record;
+    return;
+  }
+  out += kDataField;
+  append_json_string(out, data);
+  out += record.substr(kDataField.size() + data.size());
 }
 
 void append_publication_push(std::string& out, std::string_view channel, std::string_view publication) {
@@ -270,10 +325,20 @@ void append_subscription(std::string& out, const SubscribeResult& r) {
   }
   if (!r.publications.empty()) {
     out += ",\"publications\":";
-    append_raw_array(out, r.publications);
+    if (r.delta) {
+      out += '[';
+      for (std::size_t i = 0; i < r.publications.size(); ++i) {
+        if (i != 0) out += ',';
+        append_record_as_full(out, r.publications[i]);
+      }
+      out += ']';
+    } else {
+      append_raw_array(out, r.publications);
+    }
   }
   flag("\"recovered\":true", r.recovered);
   flag("\"was_recovering\":true", r.was_recovering);
+  flag("\"delta\":true", r.delta);
   out += '}';
 }
 

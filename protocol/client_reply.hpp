@@ -95,6 +95,7 @@ struct SubscribeResult {
   std::string_view epoch;
   std::uint64_t offset = 0;                      // the stream's top
   std::span<const std::string_view> publications;  // records as append_publication wrote them
+  bool delta = false;  // delta negotiated: "delta":true, and the publications' data as strings
 };
 // {"id":N,"subscribe":{"expires":true,"ttl":60,"recoverable":true,"epoch":"...",
 //  "offset":N,"positioned":true,"publications":[...],"recovered":true,"was_recovering":true}}
@@ -137,13 +138,26 @@ struct Publication {
   std::uint64_t offset = 0;
   const ClientInfo* info = nullptr;  // a client's publish; none from the server API
 };
+
+// How a subscription that negotiated `delta: "fossil"` gets a publication's data: as a JSON
+// string, of the data itself (full) or of the Fossil delta from the channel's previous
+// publication (delta, with "delta":true), so the SDK can decode it against the exact bytes
+// it keeps.
+enum class DataForm : std::uint8_t { raw, full, delta };
 // {"data":...,"info":{...},"offset":N}: one publication, as a push, a subscribe result's
-// `publications` and history carry it.
-void append_publication(std::string& out, const Publication& pub);
+// `publications` and history carry it. `form` full and delta: `data` is written as a
+// string (for delta, it holds the delta's bytes).
+void append_publication(std::string& out, const Publication& pub, DataForm form = DataForm::raw);
 // {"push":{"channel":"...","pub":{...}}}: the same bytes for every subscriber.
-void append_publication_push(std::string& out, std::string_view channel, const Publication& pub);
+void append_publication_push(std::string& out, std::string_view channel, const Publication& pub,
+                             DataForm form = DataForm::raw);
 // The same around a publication append_publication wrote before (a history record).
 void append_publication_push(std::string& out, std::string_view channel, std::string_view publication);
+// A record append_publication wrote (raw data) again with its data as a string (DataForm
+// full), for a subscription that negotiated delta.
+void append_record_as_full(std::string& out, std::string_view record);
+// The raw data of a record append_publication wrote ("" when it has none).
+[[nodiscard]] std::string_view record_data(std::string_view record) noexcept;
 
 // The server's ping (and the shape of the client's pong): an empty command.
 inline constexpr std::string_view kPing = "{}";

@@ -15,6 +15,7 @@
 #include "engine/pubsub/history.hpp"
 #include "engine/pubsub/topic.hpp"
 #include "protocol/client_reply.hpp"
+#include "protocol/fossil_delta.hpp"
 
 namespace ringcast::engine {
 
@@ -33,10 +34,12 @@ struct Published {
 // One thread's buffers, kept from call to call.
 class ChannelPublisher {
  public:
-  // `Host`: a Session or an HttpHost (find_topic, publish_text, history).
+  // `Host`: a Session or an HttpHost (find_topic, publish_text, publish_forms, history).
+  // `delta`: the publisher asks for a delta (the server API's "delta"; the namespace's
+  // delta_publish asks for every publication).
   template <typename Host>
   Published publish(Host& host, const ClientProtocolConfig& cfg, const ChannelOptions& o, std::string_view channel,
-                    const protocol::client::Publication& pub) {
+                    const protocol::client::Publication& pub, bool delta = false) {
     namespace client = protocol::client;
     Published r;
     if (!o.has_history()) {
@@ -59,15 +62,39 @@ class ChannelPublisher {
     if (id != kNoTopic) {
       push_.clear();
       client::append_publication_push(push_, channel, record_);
-      if (!host.publish_text(id, push_, true)) return {.ok = false, .offset = 0, .epoch = {}};
+      bool sent = o.delta ? publish_forms(host, id, *stream.stream, channel, numbered, delta || o.delta_publish)
+                          : host.publish_text(id, push_, true);
+      if (!sent) return {.ok = false, .offset = 0, .epoch = {}};
     }
     r.offset = stream->append(now, [&](std::uint64_t, std::string& record) { record = record_; });
+    if (o.delta) stream->keep_delta_base(pub.data);
     std::copy_n(stream->epoch().data(), r.epoch.size(), r.epoch.data());
     return r;
   }
 
  private:
-  std::string topic_, push_, record_;
+  // The raw form is in push_; the delta form only where the stream holds a base and the
+  // delta is smaller than the data itself.
+  template <typename Host>
+  bool publish_forms(Host& host, std::uint32_t id, const Stream& stream, std::string_view channel,
+                     const protocol::client::Publication& pub, bool want_delta) {
+    namespace client = protocol::client;
+    full_.clear();
+    client::append_publication_push(full_, channel, pub, client::DataForm::full);
+    delta_push_.clear();
+    if (want_delta && !stream.delta_base().empty()) {
+      encoder_.encode(stream.delta_base(), pub.data, diff_);
+      if (diff_.size() < pub.data.size()) {
+        client::Publication d = pub;
+        d.data = diff_;
+        client::append_publication_push(delta_push_, channel, d, client::DataForm::delta);
+      }
+    }
+    return host.publish_forms(id, push_, full_, delta_push_);
+  }
+
+  std::string topic_, push_, record_, full_, delta_push_, diff_;
+  protocol::fossil::DeltaEncoder encoder_;
 };
 
 }  // namespace ringcast::engine

@@ -221,7 +221,7 @@ class FrameHandler final : public client::CommandSink {
         }
         client::SubscribeResult r{.expiry = {}, .recoverable = recoverable, .positioned = positioned,
                                   .was_recovering = false, .recovered = false, .epoch = {}, .offset = 0,
-                                  .publications = {}};
+                                  .publications = {}, .delta = false};
         if (std::optional<ErrorCode> e = join_stream(ch, *o, r, from, false, 0, true)) {
           if (*e == ErrorCode::internal) return disconnect(client::kServerError, "no memory for a subscription's join");
           continue;  // a duplicate in the claim
@@ -345,10 +345,12 @@ class FrameHandler final : public client::CommandSink {
     bool recoverable = o->has_history() && (o->force_recovery || (o->allow_recovery && cmd.recoverable));
     // Recovery implies a position, as in Centrifugo.
     bool positioned = recoverable || (o->has_history() && (o->force_positioning || (o->allow_positioning && cmd.positioned)));
+    // Centrifugo's negotiation: a type the namespace does not allow subscribes without deltas.
+    bool deltas = o->delta && cmd.delta == "fossil";
     if (recoverable || positioned) {
       client::SubscribeResult r{.expiry = expiry, .recoverable = recoverable, .positioned = positioned,
                                 .was_recovering = false, .recovered = false, .epoch = {}, .offset = 0,
-                                .publications = {}};
+                                .publications = {}, .delta = deltas};
       client::SubPosition from{.channel = cmd.channel, .epoch = cmd.epoch, .offset = cmd.offset, .recover = cmd.recover};
       if (std::optional<ErrorCode> e =
               join_stream(cmd.channel, *o, r, from, (cmd.flag & client::kRejectUnrecovered) != 0, cmd.id)) {
@@ -358,12 +360,20 @@ class FrameHandler final : public client::CommandSink {
       enter(*o, cmd.channel);
       return true;
     }
-    if (!s_->subscribe(topic_key(cmd.channel), o->topic_options())) return error(cmd, ErrorCode::already_subscribed);
+    if (!s_->subscribe(topic_key(cmd.channel), o->topic_options(), deltas)) {
+      return error(cmd, ErrorCode::already_subscribed);
+    }
     if (!cmd.token.empty()) keep_grant(cmd.channel);
     enter(*o, cmd.channel);
     if (cmd.id == 0) return true;
     next_line();
-    client::append_expiry_result(replies_, cmd.id, Method::subscribe, expiry);
+    if (deltas) {
+      client::append_subscribe_result(replies_, cmd.id, {.expiry = expiry, .recoverable = false, .positioned = false,
+                                                         .was_recovering = false, .recovered = false, .epoch = {},
+                                                         .offset = 0, .publications = {}, .delta = true});
+    } else {
+      client::append_expiry_result(replies_, cmd.id, Method::subscribe, expiry);
+    }
     return true;
   }
 
@@ -396,7 +406,7 @@ class FrameHandler final : public client::CommandSink {
     std::size_t entry = server_subs_.size();
     if (server_side) client::append_server_sub(server_subs_, channel, r);
     else if (id != 0) client::append_subscribe_result(reply_, id, r);
-    if (!s_->subscribe_in_order(topic_key(channel), as_bytes(reply_), o.conflate)) {
+    if (!s_->subscribe_in_order(topic_key(channel), as_bytes(reply_), o.topic_options(), r.delta)) {
       server_subs_.resize(entry);
       return ErrorCode::internal;
     }

@@ -201,7 +201,7 @@ void ServerApi::publish(bool broadcast, const api::Request& rq, HttpHost& host, 
     const ChannelOptions* o = channel_options(channel, out);
     if (o == nullptr) continue;
     host.counters().publications_api.add();
-    Published p = s.publisher.publish(host, cfg_, *o, channel, {.data = rq.data, .offset = 0, .info = nullptr});
+    Published p = s.publisher.publish(host, cfg_, *o, channel, {.data = rq.data, .offset = 0, .info = nullptr}, rq.delta);
     if (!p.ok) {
       api::append_error(out, ErrorCode::internal);
     } else if (p.offset != 0) {

@@ -108,4 +108,39 @@ inline ConflateCount conflate_out(std::span<const Subscriber> subs, std::span<Qu
   return n;
 }
 
+struct FormCount {
+  std::uint32_t raw = 0, full = 0, delta = 0;  // subscribers given each form
+};
+
+// Fan-out of a delta topic's publication (engine/pubsub/message.hpp): each subscriber
+// gets the form forms[i] (beside subs) says, delta only when one was made (`delta` may be
+// nullptr), and a subscriber of the forms then holds this publication (its next is a
+// delta) if it was queued, or not (a refused one's next is full). References are counted
+// here, as in fan_out.
+template <typename Refuse>
+inline FormCount forms_out(std::span<const Subscriber> subs, std::span<Form> forms, std::span<Conn> conns, Lease* raw,
+                           Lease* full, Lease* delta, std::size_t max_backlog, std::vector<std::uint32_t>& dirty,
+                           Refuse&& refuse) noexcept {
+  constexpr std::size_t kConnAhead = 16, kSlotAhead = 8;  // as in fan_out
+  FormCount n;
+  const std::size_t count = subs.size();
+  for (std::size_t i = 0; i < count; ++i) {
+    if (i + kConnAhead < count) __builtin_prefetch(&conns[subs[i + kConnAhead].slot], 1);
+    if (i + kSlotAhead < count) __builtin_prefetch(conns[subs[i + kSlotAhead].slot].queue.next_slot(), 1);
+    const Subscriber& s = subs[i];
+    if (forms[i] == Form::raw) {
+      n.raw += deliver(conns[s.slot], s.slot, raw, max_backlog, dirty, refuse) ? 1 : 0;
+      continue;
+    }
+    bool as_delta = forms[i] == Form::delta && delta != nullptr;
+    bool queued = deliver(conns[s.slot], s.slot, as_delta ? delta : full, max_backlog, dirty, refuse);
+    forms[i] = queued ? Form::delta : Form::full;
+    if (queued) ++(as_delta ? n.delta : n.full);
+  }
+  raw->refs += n.raw;
+  full->refs += n.full;
+  if (delta != nullptr) delta->refs += n.delta;
+  return n;
+}
+
 }  // namespace ringcast::engine

@@ -65,6 +65,10 @@ class Stream {
   }
   // Drops every record; the offset and epoch stay (the server API's history_remove).
   void clear() noexcept;
+  // The latest publication's data where its namespace sends deltas: the base the next
+  // one's delta is made from ("" until one is kept; a new stream starts without).
+  [[nodiscard]] std::string_view delta_base() const noexcept { return delta_base_; }
+  void keep_delta_base(std::string_view data) { delta_base_.assign(data); }
 
  private:
   friend class History;
@@ -83,6 +87,7 @@ class Stream {
   std::size_t head_ = 0, count_ = 0;
   std::int64_t expires_ms_ = 0;  // the records go at this time
   std::int64_t forget_ms_ = 0;   // the stream goes at this time
+  std::string delta_base_;
 };
 
 class History {

@@ -21,12 +21,23 @@ inline constexpr std::uint32_t kAppCommand = UINT32_MAX - 1;
 
 struct Message {
   Frame* frame = nullptr;
+  // A publication to a topic whose subscribers may take deltas (TopicOptions::delta): its
+  // full and delta forms beside the raw `frame` (delta nullptr: none was made).
+  Frame* full = nullptr;
+  Frame* delta = nullptr;
   std::uint32_t topic = kNoTopic;
   std::uint32_t slot = kEverySubscriber;  // else: the connection {slot, gen} joins here
   std::uint32_t gen = 0;
   std::uint32_t ticket = 0;               // the joining subscription's (Subscriptions::attach)
   SlowPolicy policy = SlowPolicy::close;  // and its policy
-  bool conflate = false;                  // and whether its topic conflates (TopicOptions)
+  TopicOptions options;                   // and its topic's (a list it makes takes them)
+  bool deltas = false;                    // and whether it takes the delta forms
 };
+
+// A broadcast of one frame (no forms).
+[[nodiscard]] inline Message broadcast(Frame* frame, std::uint32_t topic) noexcept {
+  return {.frame = frame, .full = nullptr, .delta = nullptr, .topic = topic, .slot = kEverySubscriber, .gen = 0,
+          .ticket = 0, .policy = SlowPolicy::close, .options = {}, .deltas = false};
+}
 
 }  // namespace ringcast::engine

@@ -14,16 +14,20 @@ void Shard::publish(std::uint32_t topic, Frame* frame) {
   frame->holders.store(group_.shard_count, std::memory_order_relaxed);
   for (unsigned t = 0; t < group_.shard_count; ++t) {
     if (t == id_) continue;
-    Message d{.frame = frame, .topic = topic, .slot = kEverySubscriber, .gen = 0, .ticket = 0, .policy = SlowPolicy::close, .conflate = false};
+    Message d = broadcast(frame, topic);
     // Keep per-publisher order: once anything is waiting in overflow, queue behind it.
     if (!overflow_[t].empty() || !group_.shards[t]->inbox_from(id_).try_push(d)) overflow_[t].push_back(d);
     wake_target_[t] = true;
   }
-  defer({.frame = frame, .topic = topic, .slot = kEverySubscriber, .gen = 0, .ticket = 0, .policy = SlowPolicy::close, .conflate = false});
+  defer(broadcast(frame, topic));
 }
 
 void Shard::publish_in_order(Message m) {
-  if (m.slot == kEverySubscriber) m.frame->holders.store(group_.shard_count, std::memory_order_relaxed);
+  if (m.slot == kEverySubscriber) {
+    for (Frame* f : {m.frame, m.full, m.delta}) {
+      if (f != nullptr) f->holders.store(group_.shard_count, std::memory_order_relaxed);
+    }
+  }
   // One queue per receiving shard that every sender shares, this one included: the order
   // the callers' lock gave is the order each shard fans out in.
   for (unsigned t = 0; t < group_.shard_count; ++t) {
@@ -61,11 +65,12 @@ void Shard::fanout_pending() {
       Frame* newest = nullptr;
       std::uint32_t count = 0;
       for (; k < group_end; ++k) {
-        const Message& m = pending_[order_[k] & 0xFFFFFFFFu];
+        Message& m = pending_[order_[k] & 0xFFFFFFFFu];
         if (m.slot != kEverySubscriber) {
           join(m);
           continue;
         }
+        drop_forms(m);  // no delta topic (the config keeps deltas from max_frequency)
         if (newest != nullptr) release_holder(newest, &frames_);
         newest = m.frame;
         ++count;
@@ -74,13 +79,23 @@ void Shard::fanout_pending() {
       continue;
     }
     while (k < group_end) {
-      const Message& head = pending_[order_[k] & 0xFFFFFFFFu];
+      Message& head = pending_[order_[k] & 0xFFFFFFFFu];
       if (head.slot != kEverySubscriber) {  // a subscription joins here, in order
         join(head);
         ++k;
         continue;
       }
-      if (topics_.find(topic) == nullptr) {  // nobody here: nothing to combine or queue
+      const SubscriberList* list = topics_.find(topic);
+      if (head.full != nullptr) {
+        // A publication in forms goes alone: a subscriber's next form depends on this one.
+        if (list != nullptr && list->options().delta) {
+          fanout_forms(topic, head);
+          ++k;
+          continue;
+        }
+        drop_forms(head);
+      }
+      if (list == nullptr) {  // nobody here: nothing to combine or queue
         release_holder(head.frame, &frames_);
         ++k;
         continue;
@@ -88,7 +103,8 @@ void Shard::fanout_pending() {
       // The longest stretch from k of small frames that fits one chunk.
       std::size_t end = k, bytes = 0;
       while (end < group_end && pending_[order_[end] & 0xFFFFFFFFu].slot == kEverySubscriber &&
-             frame_at(end)->len <= kCombineFrame && bytes + frame_at(end)->len <= kCombineChunk) {
+             pending_[order_[end] & 0xFFFFFFFFu].full == nullptr && frame_at(end)->len <= kCombineFrame &&
+             bytes + frame_at(end)->len <= kCombineChunk) {
         bytes += frame_at(end)->len;
         ++end;
       }
@@ -99,7 +115,7 @@ void Shard::fanout_pending() {
         continue;
       }
       // Conflating: the run's last frame is kept as well, the latest for slow subscribers.
-      bool keep_last = topics_.find(topic)->conflate();
+      bool keep_last = list->conflate();
       for (std::size_t m = k; m < end; ++m) {
         Frame* f = frame_at(m);
         std::memcpy(combined->bytes() + combined->len, f->bytes(), f->len);
@@ -194,6 +210,38 @@ void Shard::fanout(std::uint32_t topic, Frame* frame, std::uint32_t messages, Fr
   leases_.drop_if_unused(lease);
 }
 
+void Shard::fanout_forms(std::uint32_t topic, const Message& m) {
+  SubscriberList* list = topics_.find(topic);
+  Lease* raw = leases_.lease(m.frame);
+  Lease* full = raw != nullptr ? leases_.lease(m.full) : nullptr;
+  Lease* delta = full != nullptr && m.delta != nullptr ? leases_.lease(m.delta) : nullptr;
+  if (raw == nullptr || full == nullptr || (m.delta != nullptr && delta == nullptr)) {  // out of memory: gone
+    if (raw == nullptr) release_holder(m.frame, &frames_);
+    else leases_.drop_if_unused(raw);
+    if (full == nullptr) release_holder(m.full, &frames_);
+    else leases_.drop_if_unused(full);
+    if (m.delta != nullptr && delta == nullptr) release_holder(m.delta, &frames_);
+    else if (delta != nullptr) leases_.drop_if_unused(delta);
+    return;
+  }
+  FormCount n = forms_out(list->all(), list->forms(), conns_.built(), raw, full, delta, cfg_.max_backlog, dirty_,
+                          [this, policy = list->policy](Conn& c, std::uint32_t slot, Refusal why) {
+                            refuse(c, slot, why, policy);
+                          });
+  metrics_.messages_out.add(std::uint64_t{n.raw} + n.full + n.delta);
+  metrics_.deltas_sent.add(n.delta);
+  leases_.drop_if_unused(raw);
+  leases_.drop_if_unused(full);
+  if (delta != nullptr) leases_.drop_if_unused(delta);
+}
+
+void Shard::drop_forms(Message& m) noexcept {
+  for (Frame** f : {&m.full, &m.delta}) {
+    if (*f != nullptr) release_holder(*f, &frames_);
+    *f = nullptr;
+  }
+}
+
 void Shard::run_command(const Message& m) {
   App* app = m.topic < static_cast<std::uint32_t>(Route::count_) ? group_.apps[m.topic] : nullptr;
   std::span<const std::uint8_t> command(m.frame->bytes(), m.frame->len);
@@ -214,7 +262,7 @@ void Shard::join(const Message& m) {
   // Gone or closing: the reply goes nowhere. Unsubscribed since it asked (the ticket is
   // not the record's): it joins nothing, but its command is still answered.
   bool live = c.gen == m.gen && c.state == ConnState::open && !c.close_sent;
-  if (live) subs_.attach(m.slot, m.topic, m.ticket, m.policy, TopicOptions{.conflate = m.conflate, .min_interval_ms = 0});
+  if (live) subs_.attach(m.slot, m.topic, m.ticket, m.policy, m.options, m.deltas);
   if (!live || m.frame == nullptr) {
     if (m.frame != nullptr) release_holder(m.frame, &frames_);
     return;

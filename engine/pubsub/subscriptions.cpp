@@ -52,7 +52,8 @@ void Subscriptions::record(Conn& c, Subscription s) noexcept {
   }
 }
 
-bool Subscriptions::add(std::uint32_t slot, std::uint32_t topic, SlowPolicy policy, const TopicOptions& options) {
+bool Subscriptions::add(std::uint32_t slot, std::uint32_t topic, SlowPolicy policy, const TopicOptions& options,
+                        bool deltas) {
   Conn& c = conns_[slot];
   if (!reserve(c, topic)) return false;
   SubscriberList& list = lists_.get_or_create(topic);
@@ -60,7 +61,7 @@ bool Subscriptions::add(std::uint32_t slot, std::uint32_t topic, SlowPolicy poli
     list.policy = policy;
     list.set_options(options);
   }
-  record(c, Subscription{topic, list.add(Subscriber{slot, c.gen})});
+  record(c, Subscription{topic, list.add(Subscriber{slot, c.gen}, deltas)});
   return true;
 }
 
@@ -73,7 +74,7 @@ std::optional<std::uint32_t> Subscriptions::add_unjoined(std::uint32_t slot, std
 }
 
 bool Subscriptions::attach(std::uint32_t slot, std::uint32_t topic, std::uint32_t ticket, SlowPolicy policy,
-                           const TopicOptions& options) {
+                           const TopicOptions& options, bool deltas) {
   Conn& c = conns_[slot];
   Subscription* s = topic == kNoTopic ? nullptr : find(c, topic);
   if (s == nullptr || s->index != (kNotJoined | ticket)) return false;
@@ -82,7 +83,7 @@ bool Subscriptions::attach(std::uint32_t slot, std::uint32_t topic, std::uint32_
   // subscriber made (its other subscribers are closed instead of skipped too).
   if (list.size() == 0 || policy == SlowPolicy::insufficient_state) list.policy = policy;
   if (list.size() == 0) list.set_options(options);
-  s->index = list.add(Subscriber{slot, c.gen});
+  s->index = list.add(Subscriber{slot, c.gen}, deltas);
   return true;
 }
 

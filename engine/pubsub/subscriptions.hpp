@@ -21,7 +21,9 @@ class Subscriptions {
 
   // Subscribes slot `slot` to `topic`; false when it already is. `policy` and `options`
   // become the topic's on this shard when this is its first subscriber here.
-  bool add(std::uint32_t slot, std::uint32_t topic, SlowPolicy policy = SlowPolicy::close, const TopicOptions& options = {});
+  // `deltas`: SubscriberList::add's.
+  bool add(std::uint32_t slot, std::uint32_t topic, SlowPolicy policy = SlowPolicy::close, const TopicOptions& options = {},
+           bool deltas = false);
   // Records the subscription without joining the topic's list (nothing is delivered to it
   // yet); nullopt when it already is subscribed, else the ticket attach() wants.
   std::optional<std::uint32_t> add_unjoined(std::uint32_t slot, std::uint32_t topic);
@@ -29,7 +31,7 @@ class Subscriptions {
   // (unsubscribed since, perhaps subscribed again under another ticket). `policy` is the
   // list's if it is the first, or if it is insufficient_state.
   bool attach(std::uint32_t slot, std::uint32_t topic, std::uint32_t ticket, SlowPolicy policy,
-              const TopicOptions& options = {});
+              const TopicOptions& options = {}, bool deltas = false);
   // False when `slot` was not subscribed to `topic`.
   bool remove(std::uint32_t slot, std::uint32_t topic) noexcept;
   [[nodiscard]] bool contains(std::uint32_t slot, std::uint32_t topic) noexcept;

@@ -66,6 +66,11 @@ struct Queued {
   std::uint32_t messages = 0;
 };
 
+// Which form of a publication a subscriber of a delta topic (TopicOptions::delta) takes
+// next: raw (it did not ask for deltas), full (it holds no previous publication: just
+// joined, or it missed one) or delta.
+enum class Form : std::uint8_t { raw, full, delta };
+
 class SubscriberList {
  public:
   // What fan-out does to a subscriber past its backlog on this topic: set when the list is
@@ -76,8 +81,9 @@ class SubscriberList {
   [[nodiscard]] const TopicOptions& options() const noexcept { return options_; }
   [[nodiscard]] bool conflate() const noexcept { return options_.conflate; }
 
-  // Returns the index to hand back to remove().
-  [[nodiscard]] std::uint32_t add(Subscriber s);
+  // Returns the index to hand back to remove(). `deltas`: in a delta topic, it takes the
+  // full and delta forms (it starts on full).
+  [[nodiscard]] std::uint32_t add(Subscriber s, bool deltas = false);
   // Removes the entry at `index`; returns the subscriber that moved into it (to update
   // its stored index), or nullptr when none moved.
   const Subscriber* remove(std::uint32_t index) noexcept;
@@ -85,10 +91,13 @@ class SubscriberList {
   [[nodiscard]] std::size_t size() const noexcept { return subs_.size(); }
   // Conflating lists: [index] beside all().
   [[nodiscard]] std::vector<Queued>& queued() noexcept { return queued_; }
+  // Delta lists: [index] beside all().
+  [[nodiscard]] std::vector<Form>& forms() noexcept { return forms_; }
 
  private:
   std::vector<Subscriber> subs_;
   std::vector<Queued> queued_;
+  std::vector<Form> forms_;
   TopicOptions options_;
 };
 

@@ -33,17 +33,19 @@ class Session {
   // what happens to the topic's subscribers past --max-backlog (the first subscriber on a
   // shard sets it for that shard; the default is --slow-policy). `options`: conflation and
   // max frequency (engine/pubsub/topic.hpp; set, like policy, by the shard's first
-  // subscriber).
-  bool subscribe(std::string_view topic, const TopicOptions& options = {});
-  bool subscribe(std::string_view topic, SlowPolicy policy, const TopicOptions& options = {});
+  // subscriber). `deltas`: this subscription takes the full and delta forms of a topic
+  // published with publish_forms.
+  bool subscribe(std::string_view topic, const TopicOptions& options = {}, bool deltas = false);
+  bool subscribe(std::string_view topic, SlowPolicy policy, const TopicOptions& options = {}, bool deltas = false);
   // Subscribes in the order of the topic's publish_in_order calls, holding the lock that
   // orders them (engine/pubsub/history.hpp): `reply` goes to this connection first, then
   // every publication published in order after this call and none before. Until then it
   // counts as subscribed (subscribed(), subscriptions()) without receiving. An empty reply
   // sends nothing. Such a subscription counts offsets: past --max-backlog it is closed
-  // (3010 where --slow-policy drop would skip). False when it already was subscribed, or
-  // memory for the reply ran out.
-  bool subscribe_in_order(std::string_view topic, std::span<const std::uint8_t> reply, bool conflate = false);
+  // (3010 where --slow-policy drop would skip). `options` and `deltas` as for subscribe.
+  // False when it already was subscribed, or memory for the reply ran out.
+  bool subscribe_in_order(std::string_view topic, std::span<const std::uint8_t> reply, const TopicOptions& options = {},
+                          bool deltas = false);
   // False when it was not subscribed to the topic with id `topic`. The id stays valid for
   // publishing (a farewell to the others).
   bool unsubscribe(std::uint32_t topic) noexcept;
@@ -57,6 +59,11 @@ class Session {
   // holding the lock that orders the topic (engine/pubsub/history.hpp), so every shard
   // delivers its publications in the order of these calls. False when memory ran out.
   bool publish_text(std::uint32_t topic, std::string_view text, bool in_order);
+  // In order, as publish_text: one publication in three forms for a topic whose
+  // subscribers may take deltas (TopicOptions::delta): `raw` for subscribers that did not
+  // ask for them, `delta` (empty: none) for those holding the topic's previous publication,
+  // `full` for the others. False when memory ran out.
+  bool publish_forms(std::uint32_t topic, std::string_view raw, std::string_view full, std::string_view delta);
   // The channels' publication streams and presence (shared by every shard).
   [[nodiscard]] History& history() noexcept;
   [[nodiscard]] Presence& presence() noexcept;

@@ -26,6 +26,8 @@ class HttpHost {
   // Encodes `text` once as a text frame and delivers it to every subscriber of `topic` on
   // every shard; false when memory for the frame ran out. `in_order`: Session::publish_text's.
   virtual bool publish_text(std::uint32_t topic, std::string_view text, bool in_order) = 0;
+  // Session::publish_forms's.
+  virtual bool publish_forms(std::uint32_t topic, std::string_view raw, std::string_view full, std::string_view delta) = 0;
   // Hands `command` to `route`'s app for each of its open connections, on every shard
   // (App::on_command), after this call returns; false when memory for it ran out.
   virtual bool command_all(Route route, std::span<const std::uint8_t> command) = 0;

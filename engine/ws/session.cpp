@@ -25,18 +25,19 @@ void Session::reply(protocol::Opcode op, std::span<const std::uint8_t> payload) 
   shard_.leases_.drop_if_unused(lease);
 }
 
-bool Session::subscribe(std::string_view topic, const TopicOptions& options) {
-  return subscribe(topic, shard_.cfg_.slow_policy, options);
+bool Session::subscribe(std::string_view topic, const TopicOptions& options, bool deltas) {
+  return subscribe(topic, shard_.cfg_.slow_policy, options, deltas);
 }
 
-bool Session::subscribe(std::string_view topic, SlowPolicy policy, const TopicOptions& options) {
+bool Session::subscribe(std::string_view topic, SlowPolicy policy, const TopicOptions& options, bool deltas) {
   std::uint32_t id = shard_.group_.topics.acquire(topic);
-  if (shard_.subs_.add(slot_, id, policy, options)) return true;
+  if (shard_.subs_.add(slot_, id, policy, options, deltas)) return true;
   shard_.group_.topics.release(id);  // already subscribed: count it once
   return false;
 }
 
-bool Session::subscribe_in_order(std::string_view topic, std::span<const std::uint8_t> reply, bool conflate) {
+bool Session::subscribe_in_order(std::string_view topic, std::span<const std::uint8_t> reply,
+                                 const TopicOptions& options, bool deltas) {
   std::uint32_t id = shard_.group_.topics.acquire(topic);
   std::optional<std::uint32_t> ticket = shard_.subs_.add_unjoined(slot_, id);
   if (!ticket) {
@@ -53,8 +54,8 @@ bool Session::subscribe_in_order(std::string_view topic, std::span<const std::ui
     f->holders.store(1, std::memory_order_relaxed);
   }
   SlowPolicy policy = shard_.cfg_.slow_policy == SlowPolicy::drop ? SlowPolicy::insufficient_state : SlowPolicy::close;
-  shard_.publish_in_order(
-      {.frame = f, .topic = id, .slot = slot_, .gen = conn_.gen, .ticket = *ticket, .policy = policy, .conflate = conflate});
+  shard_.publish_in_order({.frame = f, .full = nullptr, .delta = nullptr, .topic = id, .slot = slot_, .gen = conn_.gen,
+                           .ticket = *ticket, .policy = policy, .options = options, .deltas = deltas});
   return true;
 }
 
@@ -73,6 +74,10 @@ void Session::publish(std::uint32_t topic, protocol::Opcode op, std::span<const 
 
 bool Session::publish_text(std::uint32_t topic, std::string_view text, bool in_order) {
   return shard_.publish_text(topic, text, in_order);
+}
+
+bool Session::publish_forms(std::uint32_t topic, std::string_view raw, std::string_view full, std::string_view delta) {
+  return shard_.publish_forms(topic, raw, full, delta);
 }
 
 History& Session::history() noexcept { return shard_.group_.history; }

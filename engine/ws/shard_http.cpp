@@ -136,8 +136,8 @@ bool Shard::command_all(Route route, std::span<const std::uint8_t> command) {
   if (!command.empty()) std::memcpy(f->bytes(), command.data(), command.size());
   f->len = static_cast<std::uint32_t>(command.size());
   f->holders.store(group_.shard_count, std::memory_order_relaxed);
-  Message m{.frame = f, .topic = static_cast<std::uint32_t>(route), .slot = kAppCommand, .gen = 0,
-            .ticket = 0, .policy = SlowPolicy::close, .conflate = false};
+  Message m = broadcast(f, static_cast<std::uint32_t>(route));
+  m.slot = kAppCommand;
   for (unsigned t = 0; t < group_.shard_count; ++t) {
     group_.shards[t]->in_order_.push(m);
     if (t != id_) wake_target_[t] = true;
@@ -161,10 +161,29 @@ bool Shard::publish_text(std::uint32_t topic, std::string_view text, bool in_ord
                           {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()});
   if (f == nullptr) return false;
   if (in_order) {
-    publish_in_order({.frame = f, .topic = topic, .slot = kEverySubscriber, .gen = 0, .ticket = 0, .policy = SlowPolicy::close, .conflate = false});
+    publish_in_order(broadcast(f, topic));
   } else {
     publish(topic, f);
   }
+  return true;
+}
+
+bool Shard::publish_forms(std::uint32_t topic, std::string_view raw, std::string_view full, std::string_view delta) {
+  std::string_view text[3] = {raw, full, delta};
+  Frame* f[3] = {nullptr, nullptr, nullptr};
+  for (std::size_t i = 0; i < 3 && !text[i].empty(); ++i) {
+    f[i] = encode_frame(&frames_, protocol::Opcode::text, as_bytes(text[i]));
+    if (f[i] != nullptr) continue;
+    for (std::size_t j = 0; j < i; ++j) {
+      f[j]->holders.store(1, std::memory_order_relaxed);
+      release_holder(f[j], &frames_);
+    }
+    return false;
+  }
+  Message m = broadcast(f[0], topic);
+  m.full = f[1];
+  m.delta = f[2];
+  publish_in_order(m);
   return true;
 }
 

@@ -141,6 +141,17 @@ TEST(ConfigFile, ConflationTakesOnlyTheCacheModesRecovery) {
   EXPECT_EQ(freq.without_namespace.topic_options().min_interval_ms, 250u);
 }
 
+TEST(ConfigFile, DeltasNeedHistory) {
+  ClientProtocolConfig cfg;
+  ConfigFileResult r = apply_config_file(R"({"channel": {"namespaces": [{"name": "book", "history_size": 10,
+      "history_ttl": "60s", "allowed_delta_types": ["fossil"], "delta_publish": true}, {"name": "off",
+      "history_size": 10, "history_ttl": "60s", "allowed_delta_types": []}]}})", cfg);
+  ASSERT_EQ(r.error, "");
+  EXPECT_TRUE(cfg.options_for("book:btc")->delta && cfg.options_for("book:btc")->delta_publish);
+  EXPECT_TRUE(cfg.options_for("book:btc")->topic_options().delta);
+  EXPECT_FALSE(cfg.options_for("off:x")->delta);  // an empty list allows none
+}
+
 TEST(ConfigFile, ErrorsNameTheKey) {
   struct Case {
     const char* json;
@@ -194,6 +205,17 @@ TEST(ConfigFile, ErrorsNameTheKey) {
        "config: channel.without_namespace.max_frequency: at most 1m"},
       {R"({"channel": {"without_namespace": {"max_publication_size": -5}}})",
        "config: channel.without_namespace.max_publication_size: expected"},
+      {R"({"channel": {"without_namespace": {"allowed_delta_types": ["fossil"]}}})",
+       "config: channel.without_namespace: allowed_delta_types needs history"},
+      {R"({"channel": {"without_namespace": {"allowed_delta_types": "fossil"}}})",
+       "config: channel.without_namespace.allowed_delta_types: expected an array of strings"},
+      {R"({"channel": {"without_namespace": {"allowed_delta_types": ["fossil", "xdelta"], "history_size": 5,
+          "history_ttl": "5s"}}})", "config: channel.without_namespace.allowed_delta_types: the only delta type"},
+      {R"({"channel": {"without_namespace": {"allowed_delta_types": ["fossil"], "history_size": 5, "history_ttl": "5s",
+          "conflate": true, "force_recovery": true, "force_recovery_mode": "cache"}}})",
+       "config: channel.without_namespace: allowed_delta_types cannot go with conflate"},
+      {R"({"channel": {"without_namespace": {"delta_publish": true}}})",
+       "config: channel.without_namespace: delta_publish needs allowed_delta_types"},
   };
   for (const Case& c : cases) {
     ClientProtocolConfig cfg;

@@ -71,6 +71,22 @@ TEST(SubscriberList, RemoveSwapsLastIntoTheHole) {
   EXPECT_EQ(list.remove(99), nullptr);
 }
 
+TEST(SubscriberList, DeltaListsKeepEachSubscribersFormBesideIt) {
+  SubscriberList list;
+  list.set_options({.conflate = false, .min_interval_ms = 0, .delta = true});
+  std::uint32_t a = list.add({0, 0}, true), b = list.add({1, 0}, false), c = list.add({2, 0}, true);
+  ASSERT_EQ(list.forms().size(), 3u);
+  EXPECT_EQ(list.forms()[a], Form::full);  // a new delta subscriber holds no previous publication
+  EXPECT_EQ(list.forms()[b], Form::raw);
+  list.forms()[c] = Form::delta;
+  EXPECT_EQ(list.remove(a)->slot, 2u);  // the last moved into the hole, its form with it
+  EXPECT_EQ(list.forms()[a], Form::delta);
+  EXPECT_EQ(list.forms().size(), 2u);
+  SubscriberList plain;
+  (void)plain.add({0, 0}, true);
+  EXPECT_TRUE(plain.forms().empty());  // no delta topic: no forms kept
+}
+
 TEST(ShardTopics, ListsByIdCreatedOnDemandAndDroppedWhenEmpty) {
   ShardTopics topics;
   EXPECT_EQ(topics.find(3), nullptr);

@@ -3,7 +3,8 @@
 //   (wss://: NODE_EXTRA_CA_CERTS for trust). With a token, the SDK's getToken asks the test:
 //   it emits token_needed and waits for a {"token": T} line ("" : unauthorized).
 // stdin: one JSON command per line:
-//   {"subscribe": "chan"[, "token": T]} | {"unsubscribe": "chan"} |
+//   {"subscribe": "chan"[, "token": T][, "delta": "fossil"]} | {"unsubscribe": "chan"} |
+//   {"delta_stats": "chan"}  (the subscription's deltaStats()) |
 //   {"publish": "chan", "data": <json>} | {"disconnect": true} |
 //   {"drop": true}  (the transport breaks under the SDK: it reconnects and recovers) |
 //   {"history": "chan", "limit": N[, "since": {...}, "reverse": B]}  (a subscription's history) |
@@ -26,6 +27,7 @@
 //   {"event": "presence_stats", "channel": C, "clients": N, "users": N} |
 //   {"event": "presence", "channel": C, "clients": {<client id>: {"user": U, ...}}} |
 //   {"event": "presence_error", "channel": C, "code": N} |
+//   {"event": "delta_stats", "channel": C, ...the SDK's deltaStats()} |
 //   {"event": "error", "message": "..."}
 'use strict';
 const readline = require('readline');
@@ -100,10 +102,11 @@ client.on('error', (ctx) => emit({ event: 'error', message: String(ctx.error && 
                                    code: ctx.error && ctx.error.code }));
 
 const subs = new Map();
-function subscribe(channel, token) {
+function subscribe(channel, token, delta) {
   let sub = subs.get(channel);
   if (!sub) {
     const opts = {};
+    if (delta !== undefined) opts.delta = delta;
     if (token !== undefined) {
       opts.token = token;
       opts.getToken = () => askToken(channel, { event: 'sub_token_needed', channel });
@@ -128,7 +131,7 @@ rl.on('line', (line) => {
   } else if ('token' in cmd && !('subscribe' in cmd)) {
     answerToken('', cmd.token);
   } else if ('subscribe' in cmd) {
-    subscribe(cmd.subscribe, cmd.token);
+    subscribe(cmd.subscribe, cmd.token, cmd.delta);
   } else if ('unsubscribe' in cmd) {
     const sub = subs.get(cmd.unsubscribe);
     if (sub) sub.unsubscribe();
@@ -158,6 +161,8 @@ rl.on('line', (line) => {
     subs.get(channel).presence().then(
       (r) => emit({ event: 'presence', channel, clients: r.clients }),
       (err) => emit({ event: 'presence_error', channel, code: err && err.code }));
+  } else if ('delta_stats' in cmd) {
+    emit({ event: 'delta_stats', channel: cmd.delta_stats, ...subs.get(cmd.delta_stats).deltaStats() });
   } else if ('drop' in cmd) {
     // Emitted once the socket is gone: whatever the server sends from now on is lost.
     if (lastSocket) lastSocket.terminate();

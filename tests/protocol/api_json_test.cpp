@@ -18,6 +18,22 @@ TEST(ApiJson, Methods) {
   EXPECT_EQ(method_of(""), Method::unknown);
 }
 
+TEST(ApiJson, PublishAsksForADelta) {
+  RequestParser p;
+  Request out;
+  auto r = p.parse(Method::publish, R"({"channel":"c","data":1,"delta":true})", out);
+  ASSERT_EQ(r.error, ParseError::none) << r.what;
+  EXPECT_TRUE(out.delta);
+  r = p.parse(Method::broadcast, R"({"channels":["a"],"data":1,"delta":true})", out);
+  ASSERT_EQ(r.error, ParseError::none) << r.what;
+  EXPECT_TRUE(out.delta);
+  r = p.parse(Method::publish, R"({"channel":"c","data":1})", out);
+  ASSERT_EQ(r.error, ParseError::none);
+  EXPECT_FALSE(out.delta);  // not kept from the request before
+  r = p.parse(Method::publish, R"({"channel":"c","data":1,"delta":"yes"})", out);
+  EXPECT_EQ(r.error, ParseError::wrong_type);
+}
+
 TEST(ApiJson, PublishKeepsTheDataBytes) {
   RequestParser p;
   Request out;

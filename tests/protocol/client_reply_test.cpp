@@ -142,6 +142,51 @@ TEST(ClientReply, SubscribeResults) {
   EXPECT_EQ(out, R"({"push":{"channel":"c","pub":{"data":[1],"offset":8}}})");
 }
 
+TEST(ClientReply, DeltaForms) {
+  // Full and delta carry the data as a string: the SDK decodes against its bytes.
+  std::string out;
+  append_publication_push(out, "c", {.data = R"({"p":1})", .offset = 3}, DataForm::full);
+  EXPECT_EQ(out, R"({"push":{"channel":"c","pub":{"data":"{\"p\":1}","offset":3}}})");
+  EXPECT_TRUE(is_json(out));
+  out.clear();
+  append_publication_push(out, "c", {.data = "7\n2@0,1:2\"", .offset = 4}, DataForm::delta);
+  EXPECT_EQ(out, R"({"push":{"channel":"c","pub":{"data":"7\n2@0,1:2\"","offset":4,"delta":true}}})");
+  EXPECT_TRUE(is_json(out));
+}
+
+TEST(ClientReply, RecordData) {
+  ClientInfo info{.user = "u", .client = "c", .conn_info = R"({"a":"}"})", .chan_info = ""};
+  for (std::string_view data : {R"({"a":[1,{"b":"],}"}],"c":"\\"})", R"("x,}\"y")", "12.5e3", "true", "[[],{}]",
+                                R"({ "sp" : [ 1 , 2 ] })"}) {
+    for (const ClientInfo* i : {static_cast<const ClientInfo*>(nullptr), static_cast<const ClientInfo*>(&info)}) {
+      for (std::uint64_t offset : {std::uint64_t{0}, std::uint64_t{9}}) {
+        std::string record;
+        append_publication(record, {.data = data, .offset = offset, .info = i});
+        EXPECT_EQ(record_data(record), data) << record;
+        std::string full, expected;
+        append_record_as_full(full, record);
+        append_publication(expected, {.data = data, .offset = offset, .info = i}, DataForm::full);
+        EXPECT_EQ(full, expected);
+      }
+    }
+  }
+  EXPECT_EQ(record_data(R"({"offset":1})"), "");
+  std::string out;
+  append_record_as_full(out, R"({"offset":1})");
+  EXPECT_EQ(out, R"({"offset":1})");
+}
+
+TEST(ClientReply, DeltaSubscribeResult) {
+  std::string record, out;
+  append_publication(record, {.data = "[1]", .offset = 8});
+  std::string_view pubs[] = {record};
+  append_subscribe_result(out, 4, {.expiry = {}, .recoverable = true, .positioned = true, .was_recovering = true,
+                                   .recovered = true, .epoch = "e", .offset = 7, .publications = pubs, .delta = true});
+  EXPECT_EQ(out, R"({"id":4,"subscribe":{"recoverable":true,"positioned":true,"epoch":"e","offset":7,)"
+                 R"("publications":[{"data":"[1]","offset":8}],"recovered":true,"was_recovering":true,"delta":true}})");
+  EXPECT_TRUE(is_json(out));
+}
+
 TEST(ClientReply, HistoryResults) {
   std::string out;
   append_history_result(out, 6, {}, "ep", 0);
