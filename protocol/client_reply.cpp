@@ -52,6 +52,7 @@ std::string_view error_message(ErrorCode code) noexcept {
 
 void append_json_string(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
+  out.reserve(out.size() + s.size() + s.size() / 8 + 2);  // JSON inside a string: its quotes double
   out += '"';
   std::size_t run = 0;  // bytes copied as they are, in one append
   for (std::size_t i = 0; i < s.size(); ++i) {
@@ -60,8 +61,14 @@ void append_json_string(std::string& out, std::string_view s) {
     out.append(s.data() + run, i - run);
     run = i + 1;
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
+      case '"':
+        out.push_back('\\');
+        out.push_back('"');
+        break;
+      case '\\':
+        out.push_back('\\');
+        out.push_back('\\');
+        break;
       case '\n': out += "\\n"; break;
       case '\r': out += "\\r"; break;
       case '\t': out += "\\t"; break;

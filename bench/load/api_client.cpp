@@ -21,8 +21,10 @@ std::string_view trim(std::string_view s) noexcept {
 
 }  // namespace
 
-std::string api_publish_head(std::string_view host_header, std::string_view key) {
-  std::string h = "POST /api/publish HTTP/1.1\r\nHost: ";
+std::string api_head(std::string_view host_header, std::string_view key, std::string_view method) {
+  std::string h = "POST /api/";
+  h += method;
+  h += " HTTP/1.1\r\nHost: ";
   h += host_header;
   h += "\r\nX-API-Key: ";
   h += key;

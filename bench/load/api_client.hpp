@@ -10,8 +10,12 @@
 
 namespace ringcast::load {
 
-// The request head up to its Content-Length value, the same for every request of a run.
-[[nodiscard]] std::string api_publish_head(std::string_view host_header, std::string_view key);
+// The request head of POST /api/<method> up to its Content-Length value, the same for
+// every request of a run.
+[[nodiscard]] std::string api_head(std::string_view host_header, std::string_view key, std::string_view method);
+[[nodiscard]] inline std::string api_publish_head(std::string_view host_header, std::string_view key) {
+  return api_head(host_header, key, "publish");
+}
 
 // Bytes of one request around a body of `body_len` bytes at most (head, length, CRLFs).
 [[nodiscard]] std::size_t api_request_size(std::string_view head, std::size_t body_len) noexcept;
