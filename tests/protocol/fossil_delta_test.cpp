@@ -24,11 +24,19 @@ std::string applied(std::string_view source, std::string_view d) {
   return out;
 }
 
+// (Appended piece by piece: GCC 12's -O3 -Wrestrict misfires on "[" + std::to_string(...).)
 std::string book(int bid, int ask) {
   std::string s = "{\"symbol\":\"BTC-USD\",\"bids\":[";
-  for (int i = 0; i < 20; ++i) s += "[" + std::to_string(bid - i) + ".50," + std::to_string(100 + i) + "],";
+  auto level = [&s](int price, const char* cents, int size) {
+    s += '[';
+    s += std::to_string(price);
+    s += cents;
+    s += std::to_string(size);
+    s += "],";
+  };
+  for (int i = 0; i < 20; ++i) level(bid - i, ".50,", 100 + i);
   s += "[0,0]],\"asks\":[";
-  for (int i = 0; i < 20; ++i) s += "[" + std::to_string(ask + i) + ".25," + std::to_string(200 + i) + "],";
+  for (int i = 0; i < 20; ++i) level(ask + i, ".25,", 200 + i);
   return s + "[0,0]]}";
 }
 
