@@ -125,6 +125,10 @@ options:
   --config FILE             the client protocol's and API's settings, in
                             Centrifugo's shape (client.*, channel.*, http_api.*;
                             other keys are logged and ignored)         [none]
+  --demo-sdk FILE           the centrifuge SDK's browser build (npm
+                            centrifuge, dist/centrifuge.js), served at
+                            /demo/centrifuge.js for the demo pages
+                            /demo/ticker and /demo/danmaku             [none]
   --log-level error|warn|info|debug                                    [info]
   --simd scalar|sse2|avx2|avx512  force the SIMD kernels               [best available]
   --help                    show this help
@@ -165,7 +169,8 @@ CliOptions parse_cli(const std::vector<std::string_view>& args) {
                                                   "--max-backlog", "--slow-policy", "--idle-timeout",
                                                   "--handshake-timeout", "--announce", "--coalesce", "--pin", "--log-level",
                                                   "--simd", "--backend", "--max-http-body", "--tls-cert", "--tls-key",
-                                                  "--tls-port", "--tls-ciphers", "--tls-ciphersuites", "--config"};
+                                                  "--tls-port", "--tls-ciphers", "--tls-ciphersuites", "--config",
+                                                  "--demo-sdk"};
     bool known = false;
     for (std::string_view k : kKnown) known = known || k == name;
     if (!known) return fail("unknown option '" + std::string(name) + "'");
@@ -244,6 +249,9 @@ CliOptions parse_cli(const std::vector<std::string_view>& args) {
     } else if (name == "--config") {
       if (value.empty()) return fail(bad + " (a JSON file)");
       o.config_file = std::string(value);
+    } else if (name == "--demo-sdk") {
+      if (value.empty()) return fail(bad + " (a JavaScript file)");
+      o.demo_sdk_file = std::string(value);
     } else if (name == "--log-level") {
       if (value == "error") o.log_level = LogLevel::error;
       else if (value == "warn") o.log_level = LogLevel::warn;

@@ -17,6 +17,7 @@ struct CliOptions {
   LogLevel log_level = LogLevel::info;
   std::optional<protocol::SimdLevel> simd;  // unset: the best the CPU has
   std::string config_file;                  // --config: read by main (engine/config_file.hpp)
+  std::string demo_sdk_file;                // --demo-sdk: read by main into Config::demo_sdk
   std::string error;                        // non-empty: "<what is wrong>" (exit 2)
 };
 

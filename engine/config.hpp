@@ -185,6 +185,8 @@ struct Config {
   [[nodiscard]] bool coalescing() const noexcept { return coalesce_auto || coalesce.count() != 0; }
   TlsConfig tls;
   ClientProtocolConfig client;
+  // The SDK's browser build the demo pages load from /demo/centrifuge.js ("": 404).
+  std::string demo_sdk;
 };
 
 }  // namespace ringcast::engine

@@ -61,6 +61,18 @@ int main(int argc, char** argv) {
     }
   }
 
+  if (!opt.demo_sdk_file.empty()) {
+    std::ifstream in(opt.demo_sdk_file, std::ios::binary);
+    std::stringstream text;
+    if (in) text << in.rdbuf();
+    if (!in || in.bad() || text.str().empty()) {
+      std::fprintf(stderr, "ringcast: cannot read --demo-sdk %s: %s\n", opt.demo_sdk_file.c_str(),
+                   in ? "empty file" : std::strerror(errno));
+      return 2;
+    }
+    opt.config.demo_sdk = text.str();
+  }
+
   if (opt.config.tls.enabled()) {
     if (std::string err = engine::check_tls_files(opt.config.tls); !err.empty()) {
       std::fprintf(stderr, "ringcast: %s\n", err.c_str());

@@ -4,22 +4,29 @@
 # Unless they carry --config, the client protocol on /connection/websocket runs with
 # scripts/config/demo.json: anonymous connections may subscribe anywhere and publish to the
 # channels they are subscribed to (the `ticker:` namespace is read-only for clients); the
-# server API takes X-API-Key: demo-api-key.
+# server API takes X-API-Key: demo-api-key. The demo pages /demo/ticker (fed by
+# build/bench/feed/ringcast-feed) and /demo/danmaku load the centrifuge SDK that setup
+# installs with npm (--demo-sdk).
 #   --tls  also serve wss:// and https:// on 127.0.0.1:9443, with a self-signed certificate
 #          for 127.0.0.1 and localhost made on first use (build/tls/, openssl from Debian)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-"$root/scripts/setup.sh"
-cmake --build "$root/build" --target ringcast
+"$root/scripts/setup.sh" --demo
+cmake --build "$root/build" --target ringcast ringcast-feed
 
 args=()
 tls=0
 config=1
+sdk=1
 for a in "$@"; do
   if [[ "$a" == "--tls" ]]; then tls=1; else args+=("$a"); fi
   [[ "$a" == --config || "$a" == --config=* ]] && config=0
+  [[ "$a" == --demo-sdk || "$a" == --demo-sdk=* ]] && sdk=0
 done
 ((config)) && args=(--config "$root/scripts/config/demo.json" "${args[@]}")
+((sdk)) && args=(--demo-sdk "$root/tests/node/node_modules/centrifuge/dist/centrifuge.js" "${args[@]}")
+echo "run: the demo pages: http://127.0.0.1:9000/demo/ticker (run build/bench/feed/ringcast-feed beside it)" \
+  "and http://127.0.0.1:9000/demo/danmaku"
 if ((tls)); then
   dir="$root/build/tls"
   "$root/scripts/make-cert.sh" "$dir"

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs what ringcast needs from Debian (only what is missing) and configures build/.
 # Idempotent and quiet when everything is already there.
-# Usage: scripts/setup.sh [--test|--bench]
+# Usage: scripts/setup.sh [--test|--bench|--demo]
 #   --test:  also what the test suite drives: clang for fuzzing/sanitizers,
-#            python3-websockets, python3-jwt (test tokens), chromium, node + npm ws
+#            python3-websockets, python3-jwt (test tokens), chromium (and a CJK font for
+#            the danmaku page's screenshot), node + npm ws and centrifuge
+#   --demo:  node + npm centrifuge, whose browser build the demo pages load (scripts/run.sh)
 #   --bench: also the peers and tools of scripts/bench.sh and scripts/perf.sh:
 #            websocketpp + asio, node, python3-websockets, gnuplot, perf, taskset
 set -euo pipefail
@@ -11,7 +13,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 
 need=(cmake ninja-build g++ pkg-config liburing-dev libssl-dev openssl libsimdjson-dev libgtest-dev libbenchmark-dev)
 if [[ "${1:-}" == "--test" ]]; then
-  need+=(clang libclang-rt-14-dev python3 python3-websockets python3-jwt chromium nodejs)
+  need+=(clang libclang-rt-14-dev python3 python3-websockets python3-jwt chromium fonts-wqy-zenhei nodejs)
+elif [[ "${1:-}" == "--demo" ]]; then
+  need+=(nodejs)
 elif [[ "${1:-}" == "--bench" ]]; then
   need+=(libwebsocketpp-dev libasio-dev python3 python3-websockets nodejs gnuplot-nox linux-perf util-linux)
 fi
@@ -29,9 +33,9 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# Node 'ws' and the 'centrifuge' SDK for the third-party client tests, kept inside the tree
-# (tests/node/node_modules).
-if [[ "${1:-}" == "--test" && ( ! -d "$root/tests/node/node_modules/ws" || ! -d "$root/tests/node/node_modules/centrifuge" ) ]]; then
+# Node 'ws' and the 'centrifuge' SDK for the third-party client tests and the demo pages,
+# kept inside the tree (tests/node/node_modules).
+if [[ ( "${1:-}" == "--test" || "${1:-}" == "--demo" ) && ( ! -d "$root/tests/node/node_modules/ws" || ! -d "$root/tests/node/node_modules/centrifuge" ) ]]; then
   (cd "$root/tests/node" && npm install --no-audit --no-fund --silent >/dev/null)
 fi
 

@@ -86,9 +86,10 @@ void Market::append_ticker(std::string& out, std::size_t i, std::uint64_t now_ms
   out += "\",\"p\":\"";
   append_price(out, in.last);
   out += "\",\"c\":\"";
-  std::int64_t bp = (in.last - in.open) * 10000 / in.open;  // basis points
-  if (bp >= 0) out += '+';
-  append_price(out, bp);
+  char change[24];  // percent since the open
+  int n = std::snprintf(change, sizeof change, "%+.3f", 100.0 * static_cast<double>(in.last - in.open) /
+                                                            static_cast<double>(in.open));
+  out.append(change, static_cast<std::size_t>(n));
   out += "\",\"v\":";
   out += std::to_string(in.volume);
   out += ",\"n\":";

@@ -32,7 +32,8 @@ class Market {
   [[nodiscard]] const Instrument& at(std::size_t i) const noexcept { return instruments_[i]; }
   // One trade and book update of instrument i.
   void step(std::size_t i);
-  // {"s":"BTC-USD","p":"50000.25","c":"+0.12","v":1234,"n":7,"t":<now_ms>}: the ticker board's line.
+  // {"s":"BTC-USD","p":"50000.25","c":"+0.012","v":1234,"n":7,"t":<now_ms>}: the ticker
+  // board's line (c: percent since the open).
   void append_ticker(std::string& out, std::size_t i, std::uint64_t now_ms) const;
   // {"s":"BTC-USD","n":7,"b":[["49999.99",12],...],"a":[["50000.01",3],...]}: the whole book.
   void append_book(std::string& out, std::size_t i) const;

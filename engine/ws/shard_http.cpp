@@ -7,6 +7,7 @@
 #include <string>
 
 #include "engine/app/chat_page.hpp"
+#include "engine/app/demo_pages.hpp"
 #include "engine/shard.hpp"
 #include "engine/log.hpp"
 #include "engine/pubsub/encode.hpp"
@@ -212,6 +213,8 @@ bool Shard::serve_http(Conn& c, std::uint32_t slot, const protocol::HttpRequest&
   RouteMatch match = match_route(req.path, false);
   Route route = match.route;
   if (route == Route::api && group_.http_api == nullptr) route = Route::not_found;
+  // The demo pages' SDK, where --demo-sdk gave it.
+  if (route == Route::demo && match.room == "centrifuge.js" && cfg_.demo_sdk.empty()) route = Route::not_found;
   if (route == Route::api) {
     HttpApp::Answer a = group_.http_api->on_request(req, match.room, body, *this);
     if (a.content_type.empty()) {
@@ -235,8 +238,11 @@ bool Shard::serve_http(Conn& c, std::uint32_t slot, const protocol::HttpRequest&
       metrics_text = render_metrics(group_.metrics, backend().name());
       text = metrics_text;
       type = "text/plain; version=0.0.4; charset=utf-8";
+    } else if (route == Route::demo && match.room == "centrifuge.js") {
+      text = cfg_.demo_sdk;
+      type = "text/javascript; charset=utf-8";
     } else {
-      text = chat_page_html();
+      text = route == Route::demo ? demo_page_html(match.room) : chat_page_html();
       type = "text/html; charset=utf-8";
     }
     if (!send_http_answer(c, slot, 200, type, text, keep, req.method == "HEAD")) return false;

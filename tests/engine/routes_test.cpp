@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+
 namespace ringcast::engine {
 namespace {
 
@@ -26,6 +28,16 @@ TEST(Routes, HttpPagesAndProbes) {
   EXPECT_EQ(m.route, Route::api);
   EXPECT_EQ(m.room, "publish");
   EXPECT_EQ(match_route("/api/", false).room, "");  // the API answers an unknown method
+  for (std::string_view page : {"ticker", "danmaku", "centrifuge.js"}) {
+    std::string path = "/demo/";  // the match views into it
+    path += page;
+    RouteMatch d = match_route(path, false);
+    EXPECT_EQ(d.route, Route::demo);
+    EXPECT_EQ(d.room, page);
+    EXPECT_EQ(match_route(path, true).route, Route::not_found);
+  }
+  EXPECT_EQ(match_route("/demo/other", false).route, Route::not_found);
+  EXPECT_EQ(match_route("/demo", false).route, Route::chat_page);  // a room like any other
 }
 
 TEST(Routes, WhatIsNotServed) {

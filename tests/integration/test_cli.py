@@ -12,7 +12,7 @@ from harness import test  # noqa: E402
 
 FLAGS = ["--host", "--port", "--threads", "--max-message", "--max-backlog", "--slow-policy",
          "--idle-timeout", "--handshake-timeout", "--announce", "--coalesce", "--pin", "--backend", "--log-level", "--simd",
-         "--tls-cert", "--tls-key", "--tls-port", "--tls-ciphers", "--tls-ciphersuites", "--config", "--help", "--version"]
+         "--tls-cert", "--tls-key", "--tls-port", "--tls-ciphers", "--tls-ciphersuites", "--config", "--demo-sdk", "--help", "--version"]
 
 
 def run(*args, timeout=10):

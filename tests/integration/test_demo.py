@@ -1,0 +1,133 @@
+#!/usr/bin/python3
+"""The demo pages ringcast serves (GET /demo/ticker, /demo/danmaku, on the centrifuge SDK's
+browser build from --demo-sdk), with scripts/config/demo.json, in headless Chromium: the
+ticker board renders ringcast-feed's prices and its order book arrives as Fossil deltas;
+the danmaku page flies the comments a real SDK client sends, sends its own from the box,
+and shows the room's online count. Each test keeps a screenshot in <build>/screenshots/
+(the README's come from there). Without --demo-sdk the SDK is 404 and the page says why;
+an unreadable --demo-sdk is one line and exit 2."""
+import json
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+from harness import test  # noqa: E402
+from chromium import Browser, require_chromium  # noqa: E402
+from protocol_clients import require_node, sdk, server  # noqa: E402
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+with open(os.path.join(ROOT, "scripts", "config", "demo.json")) as f:
+    DEMO = json.load(f)
+SDK_JS = os.path.join(h.NODE_DIR, "node_modules", "centrifuge", "dist", "centrifuge.js")
+
+
+def build_dir():
+    return h.ARGS.build_dir or os.path.join(os.path.dirname(h.ARGS.ringcast), "..")
+
+
+def screenshot(b, session, name):
+    directory = os.path.join(build_dir(), "screenshots")
+    os.makedirs(directory, exist_ok=True)
+    png = b.screenshot(session, os.path.join(directory, name))
+    h.check(png.startswith(b"\x89PNG") and len(png) > 10_000, f"{name}: {len(png)} bytes")
+
+
+def page_url(srv, page):
+    return f"{'https' if h.TLS else 'http'}://127.0.0.1:{srv.port}/demo/{page}"
+
+
+def demo(b, s):
+    return b.eval(s, "JSON.stringify(window.demo)")
+
+
+@test
+def ticker_board_renders_the_feed_and_its_order_book_deltas():
+    require_chromium()
+    require_node()
+    feed = os.path.join(build_dir(), "bench", "feed", "ringcast-feed")
+    if not os.path.exists(feed):
+        raise h.SkipTest(f"{feed} was not built")
+    b = Browser()
+    try:
+        with server(DEMO, "--demo-sdk", SDK_JS) as srv:
+            s = b.open_page(page_url(srv, "ticker"))
+            b.wait_eval(s, "window.demo && window.demo.state", lambda v: v == "connected", what="the page connected")
+            if h.TLS:  # the feed speaks plain HTTP: it has no port here
+                return
+            p = subprocess.Popen([feed, "--api", f"http://127.0.0.1:{srv.port}", "--rate", "160", "--duration", "4"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            b.wait_eval(s, "window.demo.updates > 40 && window.demo.books > 10 && window.demo.delta &&"
+                           " window.demo.delta.numDeltaPayloads > 5", lambda v: v, timeout=20,
+                        what="tickers, books and deltas rendered")
+            rows = b.eval(s, "Array.from(document.querySelectorAll('#board tbody tr')).map(r => r.cells[1].textContent)")
+            h.check(len(rows) == 16 and all(r.replace(".", "").isdigit() for r in rows), f"every price shown: {rows}")
+            book = b.eval(s, "document.querySelectorAll('#book tbody tr').length")
+            h.check(book == 10, f"ten levels of the book: {book}")
+            time.sleep(0.5)  # a frame with rows flashing
+            screenshot(b, s, "ticker.png")
+            out, err = p.communicate(timeout=20)
+            h.check(p.returncode == 0 and json.loads(out)["errors"] == 0, f"feed: {p.returncode} {err}")
+            st = json.loads(demo(b, s))["delta"]
+            h.check(st["bytesReceived"] * 4 < st["bytesDecoded"], f"deltas saved bytes in the browser: {st}")
+    finally:
+        b.close()
+
+
+@test
+def danmaku_page_flies_comments_sends_its_own_and_counts_who_watches():
+    require_chromium()
+    require_node()
+    b = Browser()
+    try:
+        with server(DEMO, "--demo-sdk", SDK_JS) as srv:
+            s = b.open_page(page_url(srv, "danmaku") + "?room=test")
+            b.wait_eval(s, "window.demo && window.demo.state", lambda v: v == "subscribed", what="the page subscribed")
+            viewer = sdk(srv)
+            try:
+                viewer.next("connected")
+                viewer.cmd(subscribe="danmaku:test")
+                viewer.next("subscribed", channel="danmaku:test")
+                comments = ["主播好厉害!", "first", "666666", "GG wp", "这波操作可以", "hello from ringcast",
+                            "弹幕护体", "lol", "nice play", "前方高能"]
+                for i, text in enumerate(comments):
+                    viewer.cmd(publish="danmaku:test", data={"text": text})
+                    viewer.until("published", channel="danmaku:test")
+                    if i % 4 == 3:
+                        time.sleep(1.1)  # under demo.json's 5 publishes a second
+                b.wait_eval(s, "window.demo.comments", lambda v: v >= len(comments), what="every comment flew")
+                b.wait_eval(s, "window.demo.online", lambda v: v == 2, timeout=10, what="the online count")
+                b.eval(s, "document.getElementById('msg').value = 'from the page'; document.getElementById('send').click(); 1")
+                ev = viewer.until("publication", channel="danmaku:test", data={"text": "from the page"})
+                h.check(ev["info"] is not None, f"a client's publication: {ev}")
+                h.check("2 watching" in b.eval(s, "document.getElementById('online').textContent"), "shown")
+                screenshot(b, s, "danmaku.png")
+            finally:
+                viewer.kill()
+    finally:
+        b.close()
+
+
+@test
+def without_demo_sdk_the_page_says_how_to_serve_it():
+    require_chromium()
+    b = Browser()
+    try:
+        with server(DEMO) as srv:
+            status, _, _ = srv.http_get("/demo/centrifuge.js")
+            h.check(status == 404, f"no SDK: {status}")
+            s = b.open_page(page_url(srv, "ticker"))
+            b.wait_eval(s, "window.demo && window.demo.state", lambda v: v == "no sdk", what="the page's notice")
+            h.check("--demo-sdk" in b.eval(s, "document.getElementById('status').textContent"), "names the flag")
+    finally:
+        b.close()
+    p = subprocess.run([h.ARGS.ringcast, "--port", "0", "--demo-sdk", "/nonexistent/centrifuge.js"],
+                       capture_output=True, timeout=10)
+    err = p.stderr.decode()
+    h.check(p.returncode == 2 and len(err.splitlines()) == 1 and "--demo-sdk" in err, f"{p.returncode} {err}")
+
+
+if __name__ == "__main__":
+    h.main()
