@@ -25,8 +25,8 @@ for a in "$@"; do
 done
 ((config)) && args=(--config "$root/scripts/config/demo.json" "${args[@]}")
 ((sdk)) && args=(--demo-sdk "$root/tests/node/node_modules/centrifuge/dist/centrifuge.js" "${args[@]}")
-echo "run: the demo pages: http://127.0.0.1:9000/demo/ticker (run build/bench/feed/ringcast-feed beside it)" \
-  "and http://127.0.0.1:9000/demo/danmaku"
+echo "run: demo pages /demo/ticker (prices: build/bench/feed/ringcast-feed, --api for another port than 9000)" \
+  "and /demo/danmaku"
 if ((tls)); then
   dir="$root/build/tls"
   "$root/scripts/make-cert.sh" "$dir"
