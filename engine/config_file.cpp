@@ -167,6 +167,10 @@ struct Walker {
       return fail(path, "allowed_delta_types cannot go with conflate or max_frequency: a skipped publication breaks the chain");
     }
     if (ns.delta_publish && !ns.delta) return fail(path, "delta_publish needs allowed_delta_types");
+    // The SDK keeps one chain per subscription: a count pushed into it would become its base.
+    if (ns.delta && ns.online_push_interval.count() != 0) {
+      return fail(path, "allowed_delta_types cannot go with online_push_interval: the count would break the chain");
+    }
     return true;
   }
 

@@ -216,6 +216,9 @@ TEST(ConfigFile, ErrorsNameTheKey) {
        "config: channel.without_namespace: allowed_delta_types cannot go with conflate"},
       {R"({"channel": {"without_namespace": {"delta_publish": true}}})",
        "config: channel.without_namespace: delta_publish needs allowed_delta_types"},
+      {R"({"channel": {"without_namespace": {"allowed_delta_types": ["fossil"], "history_size": 5, "history_ttl": "5s",
+          "presence": true, "online_push_interval": "2s"}}})",
+       "config: channel.without_namespace: allowed_delta_types cannot go with online_push_interval"},
   };
   for (const Case& c : cases) {
     ClientProtocolConfig cfg;

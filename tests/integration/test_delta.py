@@ -219,7 +219,9 @@ def bad_delta_config_is_one_line_and_exit_2():
     for ns, why in [({"name": "dd", "allowed_delta_types": ["fossil"]}, "needs history"),
                     ({"name": "dd", **HISTORY, "allowed_delta_types": ["xdelta"]}, "the only delta type"),
                     ({"name": "dd", **HISTORY, "allowed_delta_types": ["fossil"], "conflate": True}, "conflate"),
-                    ({"name": "dd", **HISTORY, "delta_publish": True}, "delta_publish needs")]:
+                    ({"name": "dd", **HISTORY, "delta_publish": True}, "delta_publish needs"),
+                    ({"name": "dd", **HISTORY, "allowed_delta_types": ["fossil"], "presence": True,
+                      "online_push_interval": "2s"}, "online_push_interval")]:
         path = config_file(dict(OPEN, channel=dict(OPEN["channel"], namespaces=[ns])), "bad-delta.json")
         p = subprocess.run([h.ARGS.ringcast, "--port", "0", "--config", path, *h.backend_args()],
                            capture_output=True, timeout=10)
