@@ -7,8 +7,10 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/cli.hpp"
@@ -18,6 +20,22 @@
 #include "engine/net/tls_context.hpp"
 #include "engine/server.hpp"
 #include "protocol/simd.hpp"
+
+namespace {
+
+// The whole of the file a flag names, or nullopt after a one-line error naming both.
+std::optional<std::string> read_flag_file(const char* flag, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  if (in) text << in.rdbuf();
+  if (!in || in.bad()) {
+    std::fprintf(stderr, "ringcast: cannot read %s %s: %s\n", flag, path.c_str(), std::strerror(errno));
+    return std::nullopt;
+  }
+  return text.str();
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace ringcast;
@@ -43,14 +61,9 @@ int main(int argc, char** argv) {
   }
 
   if (!opt.config_file.empty()) {
-    std::ifstream in(opt.config_file, std::ios::binary);
-    std::stringstream text;
-    if (in) text << in.rdbuf();
-    if (!in || in.bad()) {
-      std::fprintf(stderr, "ringcast: cannot read --config %s: %s\n", opt.config_file.c_str(), std::strerror(errno));
-      return 2;
-    }
-    engine::ConfigFileResult r = engine::apply_config_file(text.str(), opt.config.client);
+    std::optional<std::string> text = read_flag_file("--config", opt.config_file);
+    if (!text) return 2;
+    engine::ConfigFileResult r = engine::apply_config_file(*text, opt.config.client);
     if (!r.error.empty()) {
       std::fprintf(stderr, "ringcast: %s: %s\n", opt.config_file.c_str(), r.error.c_str());
       return 2;
@@ -62,15 +75,13 @@ int main(int argc, char** argv) {
   }
 
   if (!opt.demo_sdk_file.empty()) {
-    std::ifstream in(opt.demo_sdk_file, std::ios::binary);
-    std::stringstream text;
-    if (in) text << in.rdbuf();
-    if (!in || in.bad() || text.str().empty()) {
-      std::fprintf(stderr, "ringcast: cannot read --demo-sdk %s: %s\n", opt.demo_sdk_file.c_str(),
-                   in ? "empty file" : std::strerror(errno));
+    std::optional<std::string> text = read_flag_file("--demo-sdk", opt.demo_sdk_file);
+    if (!text) return 2;
+    if (text->empty()) {
+      std::fprintf(stderr, "ringcast: cannot read --demo-sdk %s: empty file\n", opt.demo_sdk_file.c_str());
       return 2;
     }
-    opt.config.demo_sdk = text.str();
+    opt.config.demo_sdk = std::move(*text);
   }
 
   if (opt.config.tls.enabled()) {

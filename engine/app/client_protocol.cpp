@@ -367,13 +367,9 @@ class FrameHandler final : public client::CommandSink {
     enter(*o, cmd.channel);
     if (cmd.id == 0) return true;
     next_line();
-    if (deltas) {
-      client::append_subscribe_result(replies_, cmd.id, {.expiry = expiry, .recoverable = false, .positioned = false,
-                                                         .was_recovering = false, .recovered = false, .epoch = {},
-                                                         .offset = 0, .publications = {}, .delta = true});
-    } else {
-      client::append_expiry_result(replies_, cmd.id, Method::subscribe, expiry);
-    }
+    client::append_subscribe_result(replies_, cmd.id, {.expiry = expiry, .recoverable = false, .positioned = false,
+                                                       .was_recovering = false, .recovered = false, .epoch = {},
+                                                       .offset = 0, .publications = {}, .delta = deltas});
     return true;
   }
 

@@ -212,27 +212,28 @@ void Shard::fanout(std::uint32_t topic, Frame* frame, std::uint32_t messages, Fr
 
 void Shard::fanout_forms(std::uint32_t topic, const Message& m) {
   SubscriberList* list = topics_.find(topic);
-  Lease* raw = leases_.lease(m.frame);
-  Lease* full = raw != nullptr ? leases_.lease(m.full) : nullptr;
-  Lease* delta = full != nullptr && m.delta != nullptr ? leases_.lease(m.delta) : nullptr;
-  if (raw == nullptr || full == nullptr || (m.delta != nullptr && delta == nullptr)) {  // out of memory: gone
-    if (raw == nullptr) release_holder(m.frame, &frames_);
-    else leases_.drop_if_unused(raw);
-    if (full == nullptr) release_holder(m.full, &frames_);
-    else leases_.drop_if_unused(full);
-    if (m.delta != nullptr && delta == nullptr) release_holder(m.delta, &frames_);
-    else if (delta != nullptr) leases_.drop_if_unused(delta);
-    return;
+  Frame* const frames[3] = {m.frame, m.full, m.delta};  // raw, full, delta (may be nullptr)
+  Lease* lease[3] = {nullptr, nullptr, nullptr};
+  bool leased = true;
+  for (std::size_t i = 0; i < 3; ++i) {
+    if (frames[i] == nullptr) continue;
+    if (leased) lease[i] = leases_.lease(frames[i]);
+    if (lease[i] == nullptr) {  // out of memory: the publication is gone
+      leased = false;
+      release_holder(frames[i], &frames_);
+    }
   }
-  FormCount n = forms_out(list->all(), list->forms(), conns_.built(), raw, full, delta, cfg_.max_backlog, dirty_,
-                          [this, policy = list->policy](Conn& c, std::uint32_t slot, Refusal why) {
-                            refuse(c, slot, why, policy);
-                          });
-  metrics_.messages_out.add(std::uint64_t{n.raw} + n.full + n.delta);
-  metrics_.deltas_sent.add(n.delta);
-  leases_.drop_if_unused(raw);
-  leases_.drop_if_unused(full);
-  if (delta != nullptr) leases_.drop_if_unused(delta);
+  if (leased) {
+    FormCount n = forms_out(list->all(), list->forms(), conns_.built(), lease[0], lease[1], lease[2], cfg_.max_backlog,
+                            dirty_, [this, policy = list->policy](Conn& c, std::uint32_t slot, Refusal why) {
+                              refuse(c, slot, why, policy);
+                            });
+    metrics_.messages_out.add(std::uint64_t{n.raw} + n.full + n.delta);
+    metrics_.deltas_sent.add(n.delta);
+  }
+  for (Lease* l : lease) {
+    if (l != nullptr) leases_.drop_if_unused(l);
+  }
 }
 
 void Shard::drop_forms(Message& m) noexcept {
