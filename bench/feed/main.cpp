@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "bench/feed/market.hpp"
+#include "bench/load/api_client.hpp"
 
 namespace {
 
@@ -183,8 +184,7 @@ int main(int argc, char** argv) {
   std::signal(SIGTERM, [](int) { g_stop = 1; });
   ringcast::feed::Market market(o.instruments, o.depth, o.seed);
   int fd = connect_to(o);
-  const std::string head = "POST /api/batch HTTP/1.1\r\nHost: " + o.host + ":" + o.port + "\r\nX-API-Key: " + o.key +
-                           "\r\nContent-Type: application/json\r\nContent-Length: ";
+  const std::string head = ringcast::load::api_head(o.host + ":" + o.port, o.key, "batch");
   using clock = std::chrono::steady_clock;
   const auto start = clock::now();
   const auto tick = std::chrono::milliseconds(10);
@@ -217,7 +217,10 @@ int main(int argc, char** argv) {
       }
     }
     body += "]}";
-    request = head + std::to_string(body.size()) + "\r\n\r\n" + body;
+    request.resize(ringcast::load::api_request_size(head, body.size()));
+    request.resize(ringcast::load::write_api_request(
+        {reinterpret_cast<std::uint8_t*>(request.data()), request.size()}, head,
+        {reinterpret_cast<const std::uint8_t*>(body.data()), body.size()}));
     std::string answer = exchange(fd, request, in);
     // Each command's reply is {"result":...} or {"error":...}.
     std::uint64_t failed = 0;
