@@ -647,6 +647,19 @@ class RawClient:
 NODE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "node")
 
 
+def build_dir():
+    """The build directory (--build-dir, else the one --ringcast was built in)."""
+    return ARGS.build_dir or os.path.join(os.path.dirname(ARGS.ringcast), "..")
+
+
+def built(*parts):
+    """A program of the build (e.g. "bench", "feed", "ringcast-feed"); SkipTest when it was not built."""
+    path = os.path.join(build_dir(), *parts)
+    if not os.access(path, os.X_OK):
+        raise SkipTest(f"{path} not built")
+    return path
+
+
 class NodeProcess:
     """A tests/node script run by node, talking JSON lines: commands on stdin (cmd()), events
     from stdout into `events` (a line that is not JSON: {"event": "garbage"}; the end:

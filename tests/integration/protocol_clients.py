@@ -31,6 +31,10 @@ OPEN = {
     },
 }
 
+# scripts/config/demo.json, what scripts/run.sh serves (the feed and the demo pages use it).
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts", "config", "demo.json")) as f:
+    DEMO = json.load(f)
+
 SECRET = "ringcast-test-secret"
 SUB_SECRET = "ringcast-test-subscription-secret"
 

@@ -16,20 +16,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 from harness import test  # noqa: E402
 from chromium import Browser, require_chromium  # noqa: E402
-from protocol_clients import require_node, sdk, server  # noqa: E402
+from protocol_clients import DEMO, require_node, sdk, server  # noqa: E402
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
-with open(os.path.join(ROOT, "scripts", "config", "demo.json")) as f:
-    DEMO = json.load(f)
 SDK_JS = os.path.join(h.NODE_DIR, "node_modules", "centrifuge", "dist", "centrifuge.js")
 
 
-def build_dir():
-    return h.ARGS.build_dir or os.path.join(os.path.dirname(h.ARGS.ringcast), "..")
-
-
 def screenshot(b, session, name):
-    directory = os.path.join(build_dir(), "screenshots")
+    directory = os.path.join(h.build_dir(), "screenshots")
     os.makedirs(directory, exist_ok=True)
     png = b.screenshot(session, os.path.join(directory, name))
     h.check(png.startswith(b"\x89PNG") and len(png) > 10_000, f"{name}: {len(png)} bytes")
@@ -47,9 +40,7 @@ def demo(b, s):
 def ticker_board_renders_the_feed_and_its_order_book_deltas():
     require_chromium()
     require_node()
-    feed = os.path.join(build_dir(), "bench", "feed", "ringcast-feed")
-    if not os.path.exists(feed):
-        raise h.SkipTest(f"{feed} was not built")
+    feed = h.built("bench", "feed", "ringcast-feed")
     b = Browser()
     try:
         with server(DEMO, "--demo-sdk", SDK_JS) as srv:

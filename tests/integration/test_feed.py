@@ -12,19 +12,12 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 from harness import test  # noqa: E402
-from protocol_clients import OPEN, require_node, sdk, server  # noqa: E402
+from protocol_clients import DEMO, OPEN, require_node, sdk, server  # noqa: E402
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
-with open(os.path.join(ROOT, "scripts", "config", "demo.json")) as f:
-    DEMO = json.load(f)
 
 
 def feed_binary():
-    build = h.ARGS.build_dir or os.path.join(os.path.dirname(h.ARGS.ringcast), "..")
-    path = os.path.join(build, "bench", "feed", "ringcast-feed")
-    if not os.path.exists(path):
-        raise h.SkipTest(f"{path} was not built")
-    return path
+    return h.built("bench", "feed", "ringcast-feed")
 
 
 def feed(srv, *args, timeout=30):

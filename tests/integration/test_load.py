@@ -15,15 +15,11 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import Server, SkipTest, test  # noqa: E402
+from harness import Server, test  # noqa: E402
 
 
 def load_binary():
-    build = harness.ARGS.build_dir or os.path.join(os.path.dirname(harness.ARGS.ringcast), "..")
-    path = os.path.join(build, "bench", "load", "ringcast-load")
-    if not os.access(path, os.X_OK):
-        raise SkipTest(f"{path} not built")
-    return path
+    return harness.built("bench", "load", "ringcast-load")
 
 
 def run_load(*args, timeout=60):
