@@ -19,12 +19,21 @@
 #        danmaku  10,000 subscribers, 20 publishers, 30 msg/s in total, plus a rate sweep
 #                 for the highest rate with p99 < 100 ms, at 10,000 subscribers and again at
 #                 BENCH_SWEEP_SUBS (default 2000)
+#      and, for the ringcast rows only (the channel scenarios, on the Centrifugo client
+#      protocol with scripts/config/bench-channels.json; the peers have no channels):
+#        storm    10,000 subscribers of a channel with history, 20 publications/s, all
+#                 dropping their connections at 2 s and reconnecting at once with recover
+#                 (ringcast-load --reconnect-at): time to all recovered and server CPU, set
+#                 against the same clients' first connect in the same run
+#        conflate 1,000 subscribers of 100 conflating channels, 2,000 publications/s, with
+#                 100 slow readers and without (conflate-base): the fast ones' latency and
+#                 the server's RSS as ratios
 # Prints one table with ratios to (plain) ringcast; raw JSON, summary.json and bench.png go
 # to bench/results/.
 # Environment: BENCH_SECONDS (per scenario, default 3), BENCH_RUNS (fan-out rounds, the
 # servers interleaved; each row is the median run, default 3), BENCH_SERVERS (default "ringcast
 # ringcast-coalesce ringcast-epoll ringcast-wss node-ws python-websockets websocketpp"), BENCH_SCENARIOS (default
-# "fanout connect rate danmaku"), BENCH_MICRO=0 to skip the kernels,
+# "fanout connect rate danmaku storm conflate"), BENCH_MICRO=0 to skip the kernels,
 # BENCH_SWEEP="1 3 10 30 100 300 1000 3000" danmaku rates for the sweep ("" to skip),
 # BENCH_SWEEP_SUBS (the smaller room swept too, default 2000; "" for 10,000 only),
 # BENCH_CONNECT (connections of the connect scenario, default 10000), BENCH_CONNECT_PATH (its URL path, default /: ringcast's room,
@@ -45,7 +54,7 @@ runs=${BENCH_RUNS:-3}
 servers=${BENCH_SERVERS:-"ringcast ringcast-coalesce ringcast-epoll ringcast-wss node-ws python-websockets websocketpp"}
 sweep=${BENCH_SWEEP-"1 3 10 30 100 300 1000 3000"}
 sweep_small=${BENCH_SWEEP_SUBS-2000}
-scenarios=${BENCH_SCENARIOS:-"fanout connect rate danmaku"}
+scenarios=${BENCH_SCENARIOS:-"fanout connect rate danmaku storm conflate"}
 connect_n=${BENCH_CONNECT:-10000}
 connect_path=${BENCH_CONNECT_PATH:-/}
 results=${BENCH_RESULTS:-"$root/bench/results"}
@@ -114,6 +123,7 @@ fi
 free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 server_pids=()   # the server under test: one process, or several sharing the port (ringcast)
+server_extra=()  # the next start_server's extra ringcast flags (the channel scenarios' --config)
 server_count=1   # how many processes the next start_server starts
 url_path=/       # the next run_load's URL path
 server_log=$(mktemp)
@@ -130,13 +140,13 @@ start_server() {  # start_server NAME PORT: fresh server process(es) pinned to c
   for ((i = 0; i < server_count; i++)); do
     : >"$server_log"
     case $name in
-      ringcast) taskset -c 0 "$build/engine/ringcast" "${ringcast_args[@]}" --port "$port" \
+      ringcast) taskset -c 0 "$build/engine/ringcast" "${ringcast_args[@]}" "${server_extra[@]}" --port "$port" \
                   >/dev/null 2>"$server_log" & ;;
-      ringcast-coalesce) taskset -c 0 "$build/engine/ringcast" "${ringcast_args[@]}" --port "$port" \
+      ringcast-coalesce) taskset -c 0 "$build/engine/ringcast" "${ringcast_args[@]}" "${server_extra[@]}" --port "$port" \
                   --coalesce "$ringcast_coalesce" >/dev/null 2>"$server_log" & ;;
-      ringcast-epoll) taskset -c 0 "$build/engine/ringcast" "${ringcast_args[@]}" --port "$port" \
+      ringcast-epoll) taskset -c 0 "$build/engine/ringcast" "${ringcast_args[@]}" "${server_extra[@]}" --port "$port" \
                   --backend epoll >/dev/null 2>"$server_log" & ;;
-      ringcast-wss) taskset -c 0 "$build/engine/ringcast" "${ringcast_args[@]}" --port "$port" \
+      ringcast-wss) taskset -c 0 "$build/engine/ringcast" "${ringcast_args[@]}" "${server_extra[@]}" --port "$port" \
                   --tls-cert "$tls_dir/cert.pem" --tls-key "$tls_dir/key.pem" >/dev/null 2>"$server_log" & ;;
       node-ws) taskset -c 0 node "$peers/node_ws_chat.js" --port "$port" >/dev/null 2>&1 & ;;
       python-websockets) taskset -c 0 /usr/bin/python3 "$peers/python_websockets_chat.py" --port "$port" >/dev/null 2>&1 & ;;
@@ -186,10 +196,22 @@ s = d.get("server") or {}
 print(f"   {d['deliveries_per_s']:>12,.0f} deliveries/s  p50 {d['latency_us']['p50']:,.0f} us  p99 {d['latency_us']['p99']:,.0f} us"
       f"  lost {d['lost']}  open {d['connections']['opened']}/{d['connections']['requested']}"
       f"  server {s.get('cpu_ns_per_delivery', 0):,.0f} ns/delivery, {s.get('rss_per_connection', 0):,.0f} B/conn")
+st = d.get("storm") or {}
+if st.get("dropped"):
+    c = d["connections"]
+    print(f"   storm: {st['recovered']}/{st['dropped']} recovered ({st['recovered_publications']:,} publications), "
+          f"all in {st['seconds'] * 1e3:,.0f} ms ({st['seconds'] / c['seconds']:.1f}x their first connect, "
+          f"{c['seconds'] * 1e3:,.0f} ms), server CPU {st['server_cpu_seconds'] * 1e6 / st['dropped']:,.0f} us per "
+          f"reconnect ({st['server_cpu_seconds'] * 1e6 / st['dropped'] / max(s.get('connect_cpu_us', 0), 1e-9):.1f}x "
+          f"a first connect)")
+if d["slow"]["subscribers"]:
+    print(f"   slow: {d['slow']['subscribers']} readers, {d['slow']['missing_tail']} not ending on the latest;"
+          f" server RSS peak {s.get('rss_peak', 0) / 1048576:.1f} MiB")
 PY
   stop_server
   server_count=1
   url_path=/
+  server_extra=()
 }
 
 # The connect scenario's shape at BENCH_CONNECT connections: generator processes and source
@@ -239,7 +261,7 @@ want() { [[ " $scenarios " == *" $1 "* ]]; }
 for s in $servers; do
   # This server's previous results for these scenarios only: a subset run keeps the others.
   # (-r*: the danmaku sweeps, the fan-out runs)
-  for sc in $scenarios; do rm -f "$results/$s.$sc.json" "$results/$s.$sc"-r*.json "$results/$s.$sc"[0-9]*-r*.json; done
+  for sc in $scenarios; do rm -f "$results/$s.$sc.json" "$results/$s.$sc-base.json" "$results/$s.$sc"-r*.json "$results/$s.$sc"[0-9]*-r*.json; done
 done
 sweep_rates() {  # sweep_rates SERVER TAG SUBSCRIBERS: $sweep's rates up to the first p99 >= 100 ms or loss
   local s=$1 tag=$2 subs=$3 r
@@ -290,6 +312,30 @@ for s in $servers; do
   # At 10,000 subscribers one pass alone can exceed 100 ms here (see the kernel floor), so
   # the same sweep in a smaller room tells the servers apart.
   if [[ -n "$sweep_small" ]]; then sweep_rates "$s" "danmaku$sweep_small" "$sweep_small"; fi
+done
+
+# The channel scenarios: ringcast rows only, on the client protocol.
+channel_run() {  # channel_run SERVER TAG LOAD-ARGS...: run_load with the channels' config and URL
+  server_extra=(--config "$root/scripts/config/bench-channels.json")
+  url_path=/connection/websocket
+  run_load "$@"
+}
+for s in $servers; do
+  [[ $s == ringcast* ]] || continue
+  want storm && channel_run "$s" storm rate -c 10000 -p 1 -s 64 -r 20 -d 6 --reconnect-at 2 \
+    --channel feed:storm --connect-timeout 60
+  if want conflate; then
+    channel_run "$s" conflate-base rate -c 1000 -p 1 -s 64 -r 2000 -d "$secs" --channel px:c --channels 100
+    channel_run "$s" conflate rate -c 1000 -p 1 -s 64 -r 2000 -d "$secs" --channel px:c --channels 100 --slow 100
+    /usr/bin/python3 - "$results/$s.conflate-base.json" "$results/$s.conflate.json" <<'PY' || true
+import json, sys
+base, slow = (json.load(open(p)) for p in sys.argv[1:])
+ratio = lambda k: slow["latency_us"][k] / max(base["latency_us"][k], 1e-9)
+rss = lambda d: (d.get("server") or {}).get("rss_peak", 0)
+print(f"   conflate: fast subscribers' p50 {ratio('p50'):.2f}x, p99 {ratio('p99'):.2f}x the run without slow readers;"
+      f" server RSS peak {rss(slow) / max(rss(base), 1):.2f}x; lost {slow['lost']}")
+PY
+  fi
 done
 
 echo

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "bench/load/api_client.hpp"
 #include "bench/load/payload.hpp"
@@ -29,6 +30,9 @@ struct HandshakeState {
   char buf[4096];
 };
 
+// What the server may send: unmasked frames, no extension, messages up to 16 MiB.
+inline constexpr protocol::MessageRules kServerFrames{.max_message = 16u << 20, .allowed_rsv = 0, .require_mask = false};
+
 struct Conn {
   int fd = -1;
   ConnState state = ConnState::idle;
@@ -43,10 +47,17 @@ struct Conn {
   std::uint32_t pub_id = 0;
   std::uint64_t started_ns = 0;
 
-  protocol::MessageReader reader{protocol::MessageRules{.max_message = 16u << 20, .allowed_rsv = 0, .require_mask = false}};
+  protocol::MessageReader reader{kServerFrames};
   std::uint32_t msg_len = 0;  // bytes of the message being received
   MessageTail tail;           // its last bytes, where the record is
   std::uint64_t last_offset = 0;  // --channel with history: the last publication offset seen
+  std::string control;            // --channel, until ready: the whole reply message (the tail would cut it)
+
+  // --reconnect-at: the storm drops the connection, then it dials again and recovers.
+  bool redial = false;            // dropped: dial again once its descriptor is released
+  bool recovering = false;        // dialled again: its subscribe asks to recover, not answered yet
+  std::uint64_t dropped_ns = 0;
+  std::string epoch;              // the channel's epoch from its last subscribe reply
   SendBuffer out;                   // frames (plaintext under TLS: encrypted at flush)
   std::unique_ptr<HandshakeState> hs;
   std::unique_ptr<TlsLink> tls;     // TLS runs only: from the TCP connect until the fd is closed

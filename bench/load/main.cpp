@@ -108,6 +108,16 @@ class Coordinator {
     return t;
   }
 
+  // --reconnect-at: every thread has dropped its subscribers and each one is settled again.
+  bool storm_over() const {
+    std::uint64_t left = 0;
+    for (const auto& w : workers) {
+      if (!w->live().storm_seen.load(std::memory_order_acquire)) return false;
+      left += w->live().storm_left.load(std::memory_order_relaxed);
+    }
+    return left == 0;
+  }
+
   // Sleeps until `until` (or `stop` says so), printing a progress line every second.
   template <typename Stop>
   void wait(std::uint64_t until, const char* phase, Stop stop) {
@@ -152,7 +162,7 @@ struct Timeline {
   std::uint64_t t0 = 0, connected = 0, run = 0, run_end = 0, drained = 0, last_delivery = 0;
 };
 struct ServerSamples {
-  ProcSample base, connected, run_start, run_end;
+  ProcSample base, connected, run_start, run_end, storm_start, storm_end;
   std::uint64_t peak = 0;
 };
 
@@ -182,6 +192,7 @@ int report(Summary& s, const Options& opt, const Timeline& tl, const ServerSampl
     v.rss_end = sv->run_end.rss_bytes;
     v.rss_peak = std::max({sv->peak, sv->connected.rss_bytes, sv->run_end.rss_bytes});
     v.rss_per_connection = s.opened ? (static_cast<double>(sv->connected.rss_bytes) - static_cast<double>(sv->base.rss_bytes)) / s.opened : 0;
+    if (sv->storm_end.ok && sv->storm_start.ok) v.storm_cpu_seconds = static_cast<double>(sv->storm_end.cpu_ns - sv->storm_start.cpu_ns) / 1e9;
   }
   if (opt.json) print_json(s);
   else print_human(s);
@@ -290,8 +301,20 @@ int run_share(const Options& opt, const Share& share, Link* parent) {
   tl.run = now_ns();
   plan.run_start_ns.store(tl.run, std::memory_order_relaxed);
   plan.phase.store(Phase::run, std::memory_order_release);
+  bool storm_done = false;
   if (opt.scenario != Scenario::connect && !none_open) {
-    co.wait(tl.run + static_cast<std::uint64_t>(opt.duration * 1e9), "run", [] { return false; });
+    const std::uint64_t end = tl.run + static_cast<std::uint64_t>(opt.duration * 1e9);
+    if (opt.reconnect_at != 0) {
+      // The storm: the threads drop their subscribers at once; the server is sampled from
+      // then until every one is answered again (or the run ends).
+      co.wait(tl.run + static_cast<std::uint64_t>(opt.reconnect_at * 1e9), "run", [] { return false; });
+      if (sampling) sv.storm_start = sample_processes(opt.server_pids);
+      plan.storm.store(true, std::memory_order_release);
+      co.wait(end, "storm", [&] { return co.storm_over(); });
+      storm_done = co.storm_over();
+      if (sampling) sv.storm_end = sample_processes(opt.server_pids);
+    }
+    co.wait(end, "run", [] { return false; });
   }
   tl.run_end = now_ns();
   plan.phase.store(Phase::drain, std::memory_order_release);
@@ -332,6 +355,8 @@ int run_share(const Options& opt, const Share& share, Link* parent) {
   s.subscribers = plan.subscribers;
   s.publishers = plan.publishers;
   s.requested = plan.total_conns;
+  s.storm_done = storm_done;
+  std::uint64_t storm_first = ~0ull, storm_last = 0;
   std::vector<std::uint32_t> published(plan.publishers, 0);
   for (auto& w : co.workers) {
     WorkerResult& r = w->result();
@@ -356,12 +381,21 @@ int run_share(const Options& opt, const Share& share, Link* parent) {
     s.slow_gaps += r.slow_gaps;
     s.send_skipped += r.send_skipped;
     s.window_resets += r.window_resets;
+    s.storm_dropped += r.storm_dropped;
+    s.storm_recovered += r.storm_recovered;
+    s.storm_unrecovered += r.storm_unrecovered;
+    s.storm_failed += r.storm_failed;
+    s.recovered_publications += r.recovered_publications;
+    s.recovery.merge(r.recovery);
+    if (r.storm_start_ns != 0) storm_first = std::min(storm_first, r.storm_start_ns);
+    storm_last = std::max(storm_last, r.storm_last_ns);
     for (std::size_t p = 0; p < published.size(); ++p) published[p] += r.published[p];
     tl.last_delivery = std::max(tl.last_delivery, w->live().last_delivery_ns.load(std::memory_order_relaxed));
     if (s.first_error.empty()) s.first_error = r.first_error;
     if (s.tls_session.empty()) s.tls_session = r.tls_session;
   }
   for (std::uint32_t n : published) s.sent += n;
+  if (storm_last > storm_first) s.storm_seconds = static_cast<double>(storm_last - storm_first) / 1e9;
   if (parent != nullptr) {
     // What every process published, so a subscriber here is owed the others' messages too.
     const std::span<const std::uint8_t> mine(reinterpret_cast<const std::uint8_t*>(published.data()),

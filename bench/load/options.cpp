@@ -75,6 +75,14 @@ options:
                           each publisher and channel (with one publisher, 0: each ended on
                           every channel's latest) are reported apart; latency is the
                           others' only                                             [0]
+      --reconnect-at S    rate, with --channel NAME (one channel that keeps history):
+                          S seconds into the run every subscriber drops its connection
+                          (TCP FIN, no close frame: a network blip) and at once opens a
+                          new one and subscribes with recover from the epoch and offset
+                          it last saw (a reconnect storm). The publications the reply
+                          recovers count as deliveries (no latency); reported: how many
+                          recovered, the time from the drop to the last one, each
+                          client's drop-to-reply time, and the server's CPU over it
   -h, --help              this text
 
 Deliveries count messages received by subscribers only; a publisher's copy of its own
@@ -220,6 +228,8 @@ bool parse_options(int argc, char** argv, Options& out, std::string& error, bool
     } else if (flag("", "--slow")) {
       if (!parse_uint(value, 0, 1'000'000, u)) return bad("an integer >= 0");
       out.slow = static_cast<std::uint32_t>(u);
+    } else if (flag("", "--reconnect-at")) {
+      if (!parse_double(value, 0.001, kMaxDuration, out.reconnect_at)) return bad("seconds > 0");
     } else if (flag("", "--api-key")) {
       if (value.empty() || value.find_first_of("\r\n") != std::string_view::npos) return bad("a key");
       out.api_key = std::string(value);
@@ -278,6 +288,11 @@ bool parse_options(int argc, char** argv, Options& out, std::string& error, bool
   }
   if (out.slow != 0 && ((out.scenario != Scenario::fanout && out.scenario != Scenario::rate) || out.slow >= out.connections)) {
     error = "--slow: fewer than --connections, in the fanout and rate scenarios";
+    return false;
+  }
+  if (out.reconnect_at != 0 && (out.scenario != Scenario::rate || out.channel.empty() || out.channels != 1 ||
+                                out.slow != 0 || out.reconnect_at >= out.duration)) {
+    error = "--reconnect-at: only in the rate scenario with one --channel, without --slow, before --duration ends";
     return false;
   }
   if (out.processes > 1 && out.scenario != Scenario::connect) {

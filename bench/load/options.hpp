@@ -39,6 +39,8 @@ struct Options {
   std::string api_key;               // --api-key: publishers POST /api/publish with it
   std::uint32_t channels = 1;        // --channels: NAME0..NAME<n-1>, every subscriber in all
   std::uint32_t slow = 0;            // --slow: subscribers that read 2 KiB per 100 ms while publishing
+  double reconnect_at = 0;           // --reconnect-at: seconds into the run when every subscriber
+                                     // drops and reconnects with recover (0: never)
 };
 
 inline constexpr double kMaxDuration = 3600.0;  // the hard cap: a run always ends

@@ -17,6 +17,7 @@ struct ServerUsage {
   double connect_cpu_us = 0;     // server CPU per opened connection during the connect phase
   std::uint64_t rss_start = 0, rss_connected = 0, rss_peak = 0, rss_end = 0;  // bytes
   double rss_per_connection = 0; // (rss_connected - rss_start) / opened, bytes
+  double storm_cpu_seconds = 0;  // --reconnect-at: from the drop until every subscriber was answered
 };
 
 // What a run counted. Generator threads' and processes' tallies add up field by field;
@@ -33,6 +34,11 @@ struct Tally {
   // --slow subscribers, apart from the rest: deliveries, sequence gaps, and messages after
   // their last one (0: each ended on every publisher's last message).
   std::uint64_t slow_deliveries = 0, slow_gaps = 0, slow_missing = 0;
+  // --reconnect-at: subscribers dropped; how their new subscribes ended (recovered, answered
+  // without recovery, refused or never answered); publications the replies returned.
+  std::uint64_t storm_dropped = 0, storm_recovered = 0, storm_unrecovered = 0, storm_failed = 0;
+  std::uint64_t recovered_publications = 0;
+  Histogram recovery;   // a dropped subscriber's drop -> its new subscribe reply
   Histogram handshake;  // connect start -> 101 received
   Histogram latency;    // publisher send -> subscriber receive
 
@@ -46,6 +52,8 @@ struct Summary : Tally {
   double run_seconds = 0;        // publishing time
   double delivery_seconds = 0;   // run start to the last delivery
   double messages_per_s = 0, deliveries_per_s = 0, mb_per_s = 0;
+  double storm_seconds = 0;      // --reconnect-at: the first drop to the last reply
+  bool storm_done = false;       // every dropped subscriber settled before the run ended
   ServerUsage server;
   std::string first_error;
   std::string tls_session;  // TLS runs: "TLSv1.3 TLS_AES_256_GCM_SHA384" (empty with --processes)

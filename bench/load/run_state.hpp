@@ -27,6 +27,8 @@ struct alignas(64) LiveCounters {
   std::atomic<std::uint64_t> last_open_ns{0};     // when the latest handshake completed
   std::atomic<bool> connect_done{false};        // every connection open or failed
   std::atomic<Phase> phase_seen{Phase::connect}; // the thread has acted on this phase
+  std::atomic<std::uint64_t> storm_left{0};     // --reconnect-at: dropped, not answered again yet
+  std::atomic<bool> storm_seen{false};          // the thread has dropped its subscribers
 };
 
 struct RunPlan {
@@ -41,6 +43,7 @@ struct RunPlan {
   std::atomic<Phase> phase{Phase::connect};
   std::atomic<bool> connect_deadline{false};  // --connect-timeout passed: start no more connects
   std::atomic<std::uint64_t> run_start_ns{0};
+  std::atomic<bool> storm{false};  // --reconnect-at: the coordinator says drop and reconnect now
 };
 
 }  // namespace ringcast::load

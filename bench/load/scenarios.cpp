@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "bench/load/clock.hpp"
+#include "bench/load/command_reply.hpp"
 #include "bench/load/worker.hpp"
 #include "protocol/frame.hpp"
 
@@ -17,12 +18,7 @@ void Worker::on_message(Conn& c) {
   if (!opt_.channel.empty()) {
     if (channel_control(c)) return;
     std::uint64_t offset = 0;
-    if (channel_names_.size() == 1 && parse_push_offset(tail, offset)) {  // a channel with history numbers every push
-      ++res_.offsets;
-      if (c.last_offset != 0 && offset > c.last_offset + 1) res_.offset_gaps += offset - c.last_offset - 1;
-      if (offset <= c.last_offset) ++res_.offset_repeats;
-      c.last_offset = std::max(c.last_offset, offset);
-    }
+    if (channel_names_.size() == 1 && parse_push_offset(tail, offset)) note_offset(c, offset);  // history numbers every push
     // A publication push: the record ends its data string, `|"` (info may follow).
     std::size_t end = tail.size();
     while (end >= 2 && !(tail[end - 2] == '|' && tail[end - 1] == '"')) --end;
@@ -38,19 +34,32 @@ void Worker::on_message(Conn& c) {
     case MessageKind::not_subscribed: return;
     case MessageKind::delivery: break;
   }
+  deliver(c, r, c.msg_len, false);
+}
+
+void Worker::note_offset(Conn& c, std::uint64_t offset) {
+  ++res_.offsets;
+  if (c.last_offset != 0 && offset > c.last_offset + 1) res_.offset_gaps += offset - c.last_offset - 1;
+  if (offset <= c.last_offset) ++res_.offset_repeats;
+  c.last_offset = std::max(c.last_offset, offset);
+}
+
+void Worker::deliver(Conn& c, const Record& r, std::size_t bytes, bool recovered) {
   ++res_.deliveries;
   last_delivery_ns_ = now_;
-  res_.delivered_bytes += c.msg_len;
+  res_.delivered_bytes += bytes;
   const SequenceTable::Seen seen = res_.seqs.note(c.sub_slot, r.pub, r.seq);
   if (c.is_slow) {  // what it missed is the point of it: counted apart, and no latency
     ++res_.slow_deliveries;
     res_.slow_gaps += seen.gap;
   } else {
-    res_.latency.record(now_ > r.t_ns ? now_ - r.t_ns : 0);
+    // A recovered publication waited in history while the client was away: no latency.
+    if (recovered) ++res_.recovered_publications;
+    else res_.latency.record(now_ > r.t_ns ? now_ - r.t_ns : 0);
     res_.gaps += seen.gap;
   }
   res_.out_of_order += seen.out_of_order ? 1 : 0;
-  if (&c == designated_) {
+  if (&c == designated_ && !recovered) {
     if (Conn* p = pub_by_id_[r.pub]; p != nullptr && !p->self_ack) ack(*p, r.seq, now_);
   }
 }
@@ -163,11 +172,16 @@ void Worker::check_stalled_windows(std::uint64_t now) {
 
 void Worker::channel_opened(Conn& c) {
   // Anonymous connect, then a second command whose reply says the connection is ready: the
-  // subscribe (subscribers), a ping (publishers only).
+  // subscribe (subscribers), a ping (publishers only). A storm's second connection
+  // subscribes with recover from where its first one stood.
   std::string cmds = "{\"id\":1,\"connect\":{}}";
   if (c.is_sub) {
     for (std::size_t k = 0; k < channel_names_.size(); ++k) {
-      cmds += "\n{\"id\":" + std::to_string(k + 2) + ",\"subscribe\":{\"channel\":\"" + channel_names_[k] + "\"}}";
+      cmds += "\n{\"id\":" + std::to_string(k + 2) + ",\"subscribe\":{\"channel\":\"" + channel_names_[k] + "\"";
+      if (c.recovering) {
+        cmds += ",\"recover\":true,\"epoch\":\"" + c.epoch + "\",\"offset\":" + std::to_string(c.last_offset);
+      }
+      cmds += "}}";
     }
   } else {
     cmds += "\n{\"id\":2,\"ping\":{}}";
@@ -182,22 +196,52 @@ bool Worker::channel_control(Conn& c) {
   const std::string_view text(reinterpret_cast<const char*>(tail.data()), tail.size());
   if (c.msg_len == 2 && text == "{}") {  // the server's ping: answer it
     (void)queue_control(c, Opcode::text, tail);
+    c.control.clear();
     return true;
   }
   if (c.channel_ready) return text.starts_with("{\"id\":") && c.msg_len == tail.size();  // a late reply
+  const std::string reply = std::move(c.control);
+  c.control = std::string{};  // its memory goes with the reply
+  subscribed(c, reply);
+  return true;
+}
+
+void Worker::subscribed(Conn& c, std::string_view reply) {
   // The replies to connect and the subscribes (or ping), in one message: the last line's
   // id is the last command's.
-  if (text.find("\"error\"") != std::string_view::npos) {
-    if (res_.first_error.empty()) res_.first_error = "the server refused connect or subscribe: " + std::string(text);
-    ++res_.connect_failures;
+  if (reply.find("\"error\"") != std::string_view::npos) {
+    if (res_.first_error.empty()) res_.first_error = "the server refused connect or subscribe: " + std::string(reply);
+    if (!c.recovering) ++res_.connect_failures;  // a storm's refusal counts as storm_failed
   }
-  const std::string last_id = "{\"id\":" + std::to_string(c.is_sub ? channel_names_.size() + 1 : 2) + ",";
-  const std::size_t last = text.rfind(last_id);
-  if (last != std::string_view::npos && (last == 0 || text[last - 1] == '\n')) {
-    c.channel_ready = true;
+  const auto last = static_cast<std::uint32_t>(c.is_sub ? channel_names_.size() + 1 : 2);
+  const bool one_channel = c.is_sub && channel_names_.size() == 1;
+  CommandReply r;
+  const bool ok = read_reply(reply, last, r, [&](std::string_view data, std::uint64_t offset) {
+    // A recovered publication: its record ends the data; its offset continues the stream.
+    Record rec;
+    const std::span<const std::uint8_t> bytes(reinterpret_cast<const std::uint8_t*>(data.data()), data.size());
+    if (parse_record(bytes, rec) && rec.pub < plan_.publishers) deliver(c, rec, data.size(), true);
+    else ++res_.other_messages;
+    if (one_channel && offset != 0) note_offset(c, offset);
+  });
+  if (!ok) {
+    ++res_.protocol_errors;
+    if (res_.first_error.empty()) res_.first_error = "unreadable reply (" + r.error + "): " + std::string(reply.substr(0, 200));
+  }
+  if (!r.found) return;  // not answered yet (or unreadable: the run ends without it)
+  c.channel_ready = true;
+  if (one_channel && !r.refused) {
+    c.epoch = r.epoch;
+    c.last_offset = std::max(c.last_offset, r.offset);  // what comes next is past the top it was told
+  }
+  if (!c.recovering) {
     ++resolved_;
+    return;
   }
-  return true;
+  if (r.refused) ++res_.storm_failed;
+  else if (r.recovered) ++res_.storm_recovered;
+  else ++res_.storm_unrecovered;
+  storm_settled(c, true);
 }
 
 }  // namespace ringcast::load

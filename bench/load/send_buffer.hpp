@@ -39,6 +39,8 @@ class SendBuffer {
     return {half(wire_) + wire_off_, wire_len_ - wire_off_};
   }
   [[nodiscard]] std::size_t pending() const noexcept { return fill_len_; }
+  // Forgets every byte, for a connection dialled again (nothing may be in flight).
+  void clear() noexcept { fill_len_ = wire_len_ = wire_off_ = 0; }
 
  private:
   [[nodiscard]] std::uint8_t* half(unsigned i) const noexcept { return mem_.get() + std::size_t{i} * cap_; }

@@ -147,6 +147,8 @@ void Worker::run() {
       if (plan_.connect_deadline.load(std::memory_order_relaxed)) give_up_connects();
       else start_connects(now_);
     }
+    if (publishing_ && !storm_seen_ && plan_.storm.load(std::memory_order_acquire)) start_storm(now_);
+    if (!redial_.empty() && ph < Phase::close) start_connects(now_);
     std::uint64_t wait = kMaxWait;
     if (now_ >= next_tick) {
       next_tick = now_ + kTick;
@@ -224,6 +226,8 @@ void Worker::publish_live(std::uint64_t) {
   live_.failed.store(res_.connect_failures, std::memory_order_relaxed);
   live_.last_delivery_ns.store(last_delivery_ns_, std::memory_order_relaxed);
   live_.last_open_ns.store(last_open_ns_, std::memory_order_relaxed);
+  live_.storm_left.store(storm_left_, std::memory_order_relaxed);
+  if (storm_seen_) live_.storm_seen.store(true, std::memory_order_release);  // after its count
   if (resolved_ == conns_.size()) live_.connect_done.store(true, std::memory_order_release);
 }
 

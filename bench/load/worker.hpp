@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,11 @@ struct WorkerResult {
   std::uint64_t slow_deliveries = 0, slow_gaps = 0;                // --slow subscribers (not in gaps)
   std::uint64_t connect_failures = 0, disconnects = 0, protocol_errors = 0;
   std::uint64_t send_skipped = 0, window_resets = 0;
+  // --reconnect-at: subscribers dropped, and how their new subscribe ended.
+  std::uint64_t storm_dropped = 0, storm_recovered = 0, storm_unrecovered = 0, storm_failed = 0;
+  std::uint64_t recovered_publications = 0;  // publications the replies returned (deliveries too)
+  std::uint64_t storm_start_ns = 0, storm_last_ns = 0;  // the drop, the last reply
+  Histogram recovery;                        // each subscriber's drop -> subscribe reply
   std::uint32_t opened = 0;
   std::string first_error;  // the first failure's reason, for the report
   std::string tls_session;  // TLS runs: version and cipher of the first connection established
@@ -86,10 +92,18 @@ class Worker {
   void api_bytes(Conn& c, std::span<const std::uint8_t> in);  // answers to an API publisher
   void frame_bytes(Conn& c, std::span<std::uint8_t> in);
   void on_message(Conn& c);
+  void deliver(Conn& c, const Record& r, std::size_t bytes, bool recovered);  // a subscriber's publication
+  void note_offset(Conn& c, std::uint64_t offset);                          // --channel with history
   void fail(Conn& c, const char* reason);
   void finish(Conn& c);
   void release_if_idle(Conn& c);
   void expire_handshakes(std::uint64_t now);
+  void dial(std::uint32_t idx, std::uint64_t now);  // TCP connect of conns_[idx]
+  // --reconnect-at: drop every ready subscriber; dial the dropped ones again as their
+  // descriptors are released; a reconnected one is settled by its reply or its failure.
+  void start_storm(std::uint64_t now);
+  void requeue(Conn& c);
+  void storm_settled(Conn& c, bool answered);
   void begin_close(std::uint64_t now);
   bool queue_control(Conn& c, protocol::Opcode op, std::span<const std::uint8_t> payload);
 
@@ -123,11 +137,15 @@ class Worker {
   // --channel: the connection's connect (and subscribe) replies, server pings.
   void channel_opened(Conn& c);
   [[nodiscard]] bool channel_control(Conn& c);
+  void subscribed(Conn& c, std::string_view reply);  // the message answering its commands
   bool tls_ = false;
   TlsContext tls_ctx_;
   std::vector<std::uint32_t> tls_dirty_;  // connections flush() marked this turn
   std::unique_ptr<std::uint8_t[]> tls_plain_;  // kTlsChunk bytes: decrypted data, one record at a time
   std::uint32_t next_to_connect_ = 0;
+  std::vector<std::uint32_t> redial_;  // --reconnect-at: dropped connections to dial again
+  std::uint64_t storm_left_ = 0;       // dropped, not settled yet
+  bool storm_seen_ = false;
   std::uint32_t connecting_ = 0;   // connects + handshakes in flight
   std::uint32_t connect_limit_ = 0;
   std::uint32_t resolved_ = 0;     // connections open or failed

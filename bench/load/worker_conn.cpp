@@ -22,42 +22,49 @@ namespace ringcast::load {
 using protocol::Opcode;
 
 void Worker::start_connects(std::uint64_t now) {
-  const Target& t = *plan_.target;
-  while (connecting_ < connect_limit_ && next_to_connect_ < conns_.size()) {
-    const std::uint32_t idx = next_to_connect_++;
-    Conn& c = conns_[idx];
-    c.started_ns = now;
-    c.state = ConnState::connecting;
-    ++connecting_;
-    c.fd = ::socket(t.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (c.fd < 0) {
-      fail(c, errno == EMFILE ? "socket: too many open files (raise ulimit -n or use fewer connections)"
-                              : "socket() failed");
-      continue;
-    }
-    if (c.is_slow) {  // a small window: the server's sends back up instead of the kernel's buffers filling
-      const int rcvbuf = 4096;
-      (void)::setsockopt(c.fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-    }
-    if (!t.sources.empty()) {
-      // --source: the address now, the port at connect() (so ports are per 4-tuple, not per bind).
-      const sockaddr_storage& src = t.sources[idx % t.sources.size()];
-      const int one = 1;
-      (void)::setsockopt(c.fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
-      const socklen_t len = src.ss_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
-      if (::bind(c.fd, reinterpret_cast<const sockaddr*>(&src), len) != 0) {
-        ::close(c.fd);
-        c.fd = -1;
-        fail(c, "bind to the --source address failed");
-        continue;
-      }
-    }
-    io_uring_sqe* s = ring_.sqe();
-    io_uring_prep_connect(s, c.fd, reinterpret_cast<const sockaddr*>(&t.addr), t.addr_len);
-    io_uring_sqe_set_data64(s, tag(kConnect, idx));
-    ++c.ops;
+  while (connecting_ < connect_limit_ && next_to_connect_ < conns_.size()) dial(next_to_connect_++, now);
+  // --reconnect-at: the storm's connections, under the same limit on handshakes in flight.
+  while (connecting_ < connect_limit_ && !redial_.empty()) {
+    const std::uint32_t idx = redial_.back();
+    redial_.pop_back();
+    dial(idx, now);
   }
   if (resolved_ == conns_.size()) live_.connect_done.store(true, std::memory_order_release);
+}
+
+void Worker::dial(std::uint32_t idx, std::uint64_t now) {
+  const Target& t = *plan_.target;
+  Conn& c = conns_[idx];
+  c.started_ns = now;
+  c.state = ConnState::connecting;
+  ++connecting_;
+  c.fd = ::socket(t.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (c.fd < 0) {
+    fail(c, errno == EMFILE ? "socket: too many open files (raise ulimit -n or use fewer connections)"
+                            : "socket() failed");
+    return;
+  }
+  if (c.is_slow) {  // a small window: the server's sends back up instead of the kernel's buffers filling
+    const int rcvbuf = 4096;
+    (void)::setsockopt(c.fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  }
+  if (!t.sources.empty()) {
+    // --source: the address now, the port at connect() (so ports are per 4-tuple, not per bind).
+    const sockaddr_storage& src = t.sources[idx % t.sources.size()];
+    const int one = 1;
+    (void)::setsockopt(c.fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+    const socklen_t len = src.ss_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
+    if (::bind(c.fd, reinterpret_cast<const sockaddr*>(&src), len) != 0) {
+      ::close(c.fd);
+      c.fd = -1;
+      fail(c, "bind to the --source address failed");
+      return;
+    }
+  }
+  io_uring_sqe* s = ring_.sqe();
+  io_uring_prep_connect(s, c.fd, reinterpret_cast<const sockaddr*>(&t.addr), t.addr_len);
+  io_uring_sqe_set_data64(s, tag(kConnect, idx));
+  ++c.ops;
 }
 
 void Worker::give_up_connects() {
@@ -300,7 +307,7 @@ void Worker::handshake_bytes(Conn& c, const std::uint8_t* data, std::size_t len)
     fail(c, check.reason);
     return;
   }
-  res_.handshake.record(now_ - c.started_ns);
+  if (!c.recovering) res_.handshake.record(now_ - c.started_ns);  // the storm's are in `recovery`
   opened(c);
   if (!opt_.channel.empty()) channel_opened(c);
   // Frames may have come in the same segment as the 101.
@@ -311,15 +318,16 @@ void Worker::handshake_bytes(Conn& c, const std::uint8_t* data, std::size_t len)
 }
 
 void Worker::opened(Conn& c) {
-  last_open_ns_ = now_;
   c.state = ConnState::open;
   --connecting_;
+  ++open_;
+  if (c.recovering) return;  // a storm's second connection: settled by its subscribe reply
+  last_open_ns_ = now_;
   // --channel: a WebSocket connection is resolved when its commands are answered.
   if (opt_.channel.empty() || c.api) {
     c.channel_ready = true;
     ++resolved_;
   }
-  ++open_;
   ++res_.opened;
 }
 
@@ -353,6 +361,10 @@ void Worker::frame_bytes(Conn& c, std::span<std::uint8_t> in) {
         }
         c.msg_len += static_cast<std::uint32_t>(ev.payload.size());
         c.tail.append(ev.payload);  // only the message's last bytes: the record is all we read
+        // Until its commands are answered, a --channel connection keeps the whole reply.
+        if (!c.channel_ready && !opt_.channel.empty()) {
+          c.control.append(reinterpret_cast<const char*>(ev.payload.data()), ev.payload.size());
+        }
         if (ev.last) {
           ++received_;
           on_message(c);
@@ -398,10 +410,16 @@ bool Worker::queue_control(Conn& c, Opcode op, std::span<const std::uint8_t> pay
 void Worker::fail(Conn& c, const char* reason) {
   if (c.state == ConnState::done) return;
   if (res_.first_error.empty()) res_.first_error = reason;
-  ++res_.connect_failures;
-  c.failed = true;
   --connecting_;
-  ++resolved_;
+  if (c.recovering) {
+    // A storm's second connection: counted there, and what it then missed counts as lost.
+    ++res_.storm_failed;
+    storm_settled(c, false);
+  } else {
+    ++res_.connect_failures;
+    c.failed = true;
+    ++resolved_;
+  }
   c.hs.reset();
   const bool was_connecting = c.state == ConnState::connecting;
   c.state = ConnState::done;
@@ -424,7 +442,12 @@ void Worker::finish(Conn& c) {
   if (c.state == ConnState::open) --open_;
   if (!opt_.channel.empty() && !c.channel_ready && c.state == ConnState::open) {
     c.channel_ready = true;  // closed before its commands were answered: resolved all the same
-    ++resolved_;
+    if (c.recovering) {
+      ++res_.storm_failed;
+      storm_settled(c, false);
+    } else {
+      ++resolved_;
+    }
   }
   c.state = ConnState::done;
   if (c.tls) {
@@ -442,7 +465,51 @@ void Worker::release_if_idle(Conn& c) {
     ::close(c.fd);
     c.fd = -1;
     c.tls.reset();  // no send refers to its buffers any more
+    if (c.redial) requeue(c);
   }
+}
+
+void Worker::start_storm(std::uint64_t now) {
+  storm_seen_ = true;
+  res_.storm_start_ns = now;
+  for (Conn& c : conns_) {
+    if (!c.is_sub || c.state != ConnState::open || !c.channel_ready) continue;
+    // A network blip, not a goodbye: FIN without a close frame; the server sees EOF.
+    c.redial = true;
+    c.dropped_ns = now;
+    c.state = ConnState::done;
+    --open_;
+    ++storm_left_;
+    ++res_.storm_dropped;
+    if (c.tls) c.tls->abandon();
+    ::shutdown(c.fd, SHUT_RDWR);
+    release_if_idle(c);  // nothing in flight (a receive waiting for buffers): dial at once
+  }
+}
+
+void Worker::requeue(Conn& c) {
+  // Everything the first connection knew but where the stream stood (offset, epoch).
+  c.redial = false;
+  c.recovering = true;
+  c.state = ConnState::idle;
+  c.channel_ready = false;
+  c.recv_armed = false;
+  c.reader = protocol::MessageReader{kServerFrames};
+  c.msg_len = 0;
+  c.tail.clear();
+  c.control.clear();
+  c.out.clear();
+  c.hs.reset();
+  c.tls_dirty = false;
+  redial_.push_back(static_cast<std::uint32_t>(&c - conns_.data()));
+}
+
+void Worker::storm_settled(Conn& c, bool answered) {
+  c.recovering = false;
+  --storm_left_;
+  if (!answered) return;
+  res_.recovery.record(now_ - c.dropped_ns);
+  res_.storm_last_ns = now_;
 }
 
 void Worker::expire_handshakes(std::uint64_t now) {

@@ -147,6 +147,19 @@ TEST(Options, ChannelsAndSlowReaders) {
   EXPECT_FALSE(parse({"chat", "--slow", "1", "ws://127.0.0.1:9000/"}).ok);
 }
 
+TEST(Options, ReconnectStormNeedsOneChannelInTheRateScenario) {
+  Parsed p = parse({"rate", "-d", "5", "--channel", "feed:x", "--reconnect-at", "2.5", "ws://127.0.0.1:9000/"});
+  ASSERT_TRUE(p.ok) << p.error;
+  EXPECT_EQ(p.opt.reconnect_at, 2.5);
+  const std::string why = "--reconnect-at: only in the rate scenario with one --channel, without --slow, before --duration ends";
+  EXPECT_EQ(parse({"rate", "-d", "5", "--reconnect-at", "1", "ws://127.0.0.1:9000/"}).error, why);
+  EXPECT_EQ(parse({"fanout", "-d", "5", "--channel", "x", "--reconnect-at", "1", "ws://127.0.0.1:9000/"}).error, why);
+  EXPECT_EQ(parse({"rate", "-d", "5", "--channel", "x", "--channels", "2", "--reconnect-at", "1", "ws://127.0.0.1:9000/"}).error, why);
+  EXPECT_EQ(parse({"rate", "-d", "5", "--channel", "x", "--reconnect-at", "5", "ws://127.0.0.1:9000/"}).error, why);
+  EXPECT_EQ(parse({"rate", "-c", "9", "-d", "5", "--channel", "x", "--slow", "1", "--reconnect-at", "1", "ws://127.0.0.1:9000/"}).error, why);
+  EXPECT_FALSE(parse({"rate", "--channel", "x", "--reconnect-at", "0", "ws://127.0.0.1:9000/"}).ok);
+}
+
 TEST(Target, WssDefaultsTo443AndNamesTheHost) {
   Target t;
   ASSERT_EQ(resolve_target("wss://localhost/feed", false, t), "");

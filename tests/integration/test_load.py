@@ -90,6 +90,35 @@ def channel_fanout_with_history_counts_every_offset():
 
 
 @test
+def reconnect_storm_recovers_everything():
+    # 1,000 subscribers drop their connections at once mid-stream and come back with
+    # recover: every one is told recovered, the replies carry what they missed, nothing is
+    # lost or repeated. Where history is too short, the same storm is told it could not
+    # recover, and the loss shows.
+    cfg = config("storm.json", {"client": {"ping_interval": "5s"}, "channel": {"namespaces": [
+        {"name": "feed", **ANYONE, "history_size": 1000, "history_ttl": "60s", "force_recovery": True},
+        {"name": "short", **ANYONE, "history_size": 1, "history_ttl": "60s", "force_recovery": True}]}})
+    args = ["rate", "-c", "1000", "-p", "1", "-r", "200", "-d", "3", "--reconnect-at", "1"]
+    with Server("--threads", "2", "--config", cfg) as srv:
+        url = srv.url("/connection/websocket")
+        r = run_load(*args, "--channel", "feed:storm", "--server-pid", str(srv.proc.pid), url)
+        short = run_load(*args, "--channel", "short:storm", url)
+    check_clean(r)
+    st = r["storm"]
+    assert st["dropped"] == 1000 and st["recovered"] == 1000 and st["all_answered"], st
+    assert st["unrecovered"] == 0 and st["failed"] == 0, st
+    assert st["recovered_publications"] > 0, "the drop missed nothing: the replies recovered no publication"
+    assert r["deliveries"] == r["messages_sent"] * 1000, \
+        f"{r['deliveries']} deliveries (recovered ones included) for {r['messages_sent']} messages to 1,000"
+    assert r["offset_gaps"] == 0 and r["offset_repeats"] == 0, r
+    assert r["recovery_us"]["count"] == 1000 and 0 < st["seconds"] < 2, (st, r["recovery_us"])
+    assert st["server_cpu_seconds"] > 0, st
+    s = short["storm"]
+    assert s["dropped"] == 1000 and s["unrecovered"] > 0 and s["recovered"] + s["unrecovered"] == 1000, s
+    assert short["lost"] > 0, "subscribers told they could not recover lost nothing"
+
+
+@test
 def api_publishers_fan_out_every_offset():
     # Publishers on the server HTTP API (keep-alive, pipelined): the closed loop and the open
     # one; every publication reaches every subscriber once, in offset order, and every
