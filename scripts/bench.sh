@@ -21,10 +21,11 @@
 #                 BENCH_SWEEP_SUBS (default 2000)
 #      and, for the ringcast rows only (the channel scenarios, on the Centrifugo client
 #      protocol with scripts/config/bench-channels.json; the peers have no channels):
-#        storm    10,000 subscribers of a channel with history, 20 publications/s, all
-#                 dropping their connections at 2 s and reconnecting at once with recover
-#                 (ringcast-load --reconnect-at): time to all recovered and server CPU, set
-#                 against the same clients' first connect in the same run
+#        storm    10,000 subscribers of a channel with history, all dropping their
+#                 connections at 2 s and reconnecting at once with recover (ringcast-load
+#                 --reconnect-at, from 4 loopback addresses: the dropped ports sit in
+#                 TIME_WAIT), with 1 publication/s (storm-r1) and 20/s (storm-r20): time to
+#                 all recovered and server CPU, set against the same clients' first connect
 #        conflate 1,000 subscribers of 100 conflating channels, 2,000 publications/s, with
 #                 100 slow readers and without (conflate-base): the fast ones' latency and
 #                 the server's RSS as ratios
@@ -322,8 +323,12 @@ channel_run() {  # channel_run SERVER TAG LOAD-ARGS...: run_load with the channe
 }
 for s in $servers; do
   [[ $s == ringcast* ]] || continue
-  want storm && channel_run "$s" storm rate -c 10000 -p 1 -s 64 -r 20 -d 6 --reconnect-at 2 \
-    --channel feed:storm --connect-timeout 60
+  if want storm; then
+    for r in 1 20; do
+      channel_run "$s" "storm-r$r" rate -c 10000 -p 1 -s 64 -r "$r" -d 6 --reconnect-at 2 --channel feed:storm \
+        --connect-timeout 60 --source 127.0.0.1,127.0.0.2,127.0.0.3,127.0.0.4
+    done
+  fi
   if want conflate; then
     channel_run "$s" conflate-base rate -c 1000 -p 1 -s 64 -r 2000 -d "$secs" --channel px:c --channels 100
     channel_run "$s" conflate rate -c 1000 -p 1 -s 64 -r 2000 -d "$secs" --channel px:c --channels 100 --slow 100

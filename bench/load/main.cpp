@@ -580,6 +580,7 @@ void warn_ephemeral_ports(const Options& opt, const std::vector<Share>& shares) 
   }
   std::uint64_t total = 0;
   for (const Share& s : shares) total += conns_of(opt, s);
+  if (opt.reconnect_at != 0) total += opt.connections;  // the storm's: the dropped ones' ports sit in TIME_WAIT
   const std::uint64_t per_source = total / std::max<std::size_t>(opt.sources.size(), 1);
   const std::uint64_t half = hi >= lo ? (hi - lo + 1) / 2 : 0;
   if (per_source > half) {

@@ -82,7 +82,9 @@ options:
                           it last saw (a reconnect storm). The publications the reply
                           recovers count as deliveries (no latency); reported: how many
                           recovered, the time from the drop to the last one, each
-                          client's drop-to-reply time, and the server's CPU over it
+                          client's drop-to-reply time, and the server's CPU over it.
+                          The dropped connections' ports stay in TIME_WAIT here, so a
+                          storm needs twice the ephemeral ports (see below)
   -h, --help              this text
 
 Deliveries count messages received by subscribers only; a publisher's copy of its own
