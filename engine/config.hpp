@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -22,6 +23,20 @@ enum class SlowPolicy : std::uint8_t {
 };
 
 // How a topic is delivered on a shard, set by its first subscriber there (like its policy).
+// Max frequency per subscription: a subscription of a max-frequency topic may ask for a
+// slower rate; it gets the smallest of these multiples of the topic's interval that is at
+// least what it asked for, so a topic has at most kRateClasses throttles per shard.
+inline constexpr std::uint32_t kRateSteps[] = {1, 2, 5, 10, 20, 50, 100, 200};
+inline constexpr std::size_t kRateClasses = std::size(kRateSteps);
+
+// The class of a subscription asking for `asked_ms` in a topic whose interval is
+// `interval_ms` (0 below the interval, or when it asks for nothing).
+[[nodiscard]] constexpr std::uint8_t rate_class(std::uint32_t interval_ms, std::uint64_t asked_ms) noexcept {
+  std::size_t k = 0;
+  while (k + 1 < kRateClasses && std::uint64_t{interval_ms} * kRateSteps[k] < asked_ms) ++k;
+  return static_cast<std::uint8_t>(k);
+}
+
 struct TopicOptions {
   // A publication replaces the topic's entry still unsent in a slow subscriber's queue.
   bool conflate = false;

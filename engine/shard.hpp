@@ -143,7 +143,10 @@ class Shard final : public ShardLoop, private HttpHost {
   void fanout_pending();
   // `messages`: how many messages the frame carries (a combined run counts each);
   // `latest`: a conflating topic's run's last message alone (one holder, taken over).
-  void fanout(std::uint32_t topic, Frame* frame, std::uint32_t messages = 1, Frame* latest = nullptr);
+  // `rate_class`: a max-frequency topic's throttle sends to that class's subscribers only.
+  static constexpr std::uint8_t kEveryRate = 0xFF;
+  void fanout(std::uint32_t topic, Frame* frame, std::uint32_t messages = 1, Frame* latest = nullptr,
+              std::uint8_t rate_class = kEveryRate);
   // A publication in its three forms (Message::full) to a topic whose list takes them.
   void fanout_forms(std::uint32_t topic, const Message& m);
   // Gives back the full and delta forms `m` carries, where only the raw one can go out.
@@ -171,13 +174,16 @@ class Shard final : public ShardLoop, private HttpHost {
     std::uint64_t next_ms = 0;
     std::uint32_t interval_ms = 0;
   };
-  std::unordered_map<std::uint32_t, Throttle> throttles_;
+  // One per (topic, rate class) with subscribers: key topic << 8 | class.
+  std::unordered_map<std::uint64_t, Throttle> throttles_;
   std::size_t throttled_held_ = 0;  // throttles_ entries holding a frame
   std::uint64_t throttle_soonest_ms_ = UINT64_MAX;  // the first held one's slot
   std::uint64_t throttles_swept_ms_ = 0;
-  // The newest of a pass's `count` publications of a max-frequency topic: out now if its
-  // slot is open, else held (replacing what was) until it opens.
-  void throttle(std::uint32_t topic, std::uint32_t interval_ms, Frame* newest, std::uint32_t count);
+  // The newest of a pass's `count` publications of a max-frequency topic, for one rate
+  // class's subscribers: out now if its slot is open, else held (replacing what was)
+  // until it opens.
+  void throttle(std::uint32_t topic, std::uint8_t rate_class, std::uint32_t interval_ms, Frame* newest,
+                std::uint32_t count);
   // Sends the held publications whose slot has opened; arms the timer for the next.
   void release_throttled();
   std::vector<std::unique_ptr<Mailbox<Message>>> inbox_;  // [sender]

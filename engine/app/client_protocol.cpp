@@ -14,12 +14,14 @@
 #include "engine/app/presence_copy.hpp"
 #include "engine/ws/http_app.hpp"
 #include "engine/app/user_command.hpp"
+#include "engine/cli.hpp"
 #include "engine/log.hpp"
 #include "engine/pubsub/encode.hpp"
 #include "engine/pubsub/topic.hpp"
 #include "protocol/client_command.hpp"
 #include "protocol/client_reply.hpp"
 #include "protocol/jwt.hpp"
+#include "protocol/subscribe_data.hpp"
 
 namespace ringcast::engine {
 namespace {
@@ -360,7 +362,9 @@ class FrameHandler final : public client::CommandSink {
       enter(*o, cmd.channel);
       return true;
     }
-    if (!s_->subscribe(topic_key(cmd.channel), o->topic_options(), deltas)) {
+    std::optional<std::uint8_t> rate = rate_class_asked(cmd, *o);
+    if (!rate) return error(cmd, ErrorCode::bad_request);
+    if (!s_->subscribe(topic_key(cmd.channel), o->topic_options(), deltas, *rate)) {
       return error(cmd, ErrorCode::already_subscribed);
     }
     if (!cmd.token.empty()) keep_grant(cmd.channel);
@@ -371,6 +375,19 @@ class FrameHandler final : public client::CommandSink {
                                                        .was_recovering = false, .recovered = false, .epoch = {},
                                                        .offset = 0, .publications = {}, .delta = deltas});
     return true;
+  }
+
+  // A max-frequency channel's subscription may ask for a slower rate in its data
+  // ({"max_frequency":"500ms"}): the rate class it gets (0: the namespace's own, also in
+  // any other namespace); nullopt when it asks in a way that is not a duration.
+  std::optional<std::uint8_t> rate_class_asked(const client::Command& cmd, const ChannelOptions& o) {
+    if (o.max_frequency.count() == 0 || cmd.data.empty()) return 0;
+    client::SubscribeData d;
+    if (!client::read_subscribe_data(cmd.data, d)) return std::nullopt;
+    if (d.max_frequency.empty()) return 0;
+    std::optional<std::chrono::milliseconds> asked = parse_duration(d.max_frequency);
+    if (!asked) return std::nullopt;
+    return rate_class(static_cast<std::uint32_t>(o.max_frequency.count()), static_cast<std::uint64_t>(asked->count()));
   }
 
   // A subscription that counts offsets joins its channel's stream under the stream's lock:

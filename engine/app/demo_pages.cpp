@@ -32,7 +32,10 @@ tr.flash-up td { background: #12361f; } tr.flash-down td { background: #3d1416; 
 "use strict";
 const symbols = ["BTC-USD", "ETH-USD", "SOL-USD", "XRP-USD", "ADA-USD", "DOGE-USD", "AAPL", "MSFT",
                  "NVDA", "AMZN", "GOOG", "META", "TSLA", "EURUSD", "USDJPY", "GBPUSD"];
-const bookSymbol = new URLSearchParams(location.search).get("book") || "BTC-USD";
+const params = new URLSearchParams(location.search);
+const bookSymbol = params.get("book") || "BTC-USD";
+// ?max_frequency=500ms: this browser's tickers at most that often (the namespace's 100 ms is the floor).
+const maxFrequency = params.get("max_frequency");
 const status = document.getElementById("status");
 window.demo = { updates: 0, books: 0, state: "loading" };
 const rows = new Map();
@@ -82,7 +85,7 @@ if (typeof Centrifuge === "undefined") {
   });
   c.on("disconnected", (ctx) => { status.textContent = "disconnected: " + ctx.reason; });
   for (const s of symbols) {
-    const sub = c.newSubscription("ticker:" + s);
+    const sub = c.newSubscription("ticker:" + s, maxFrequency ? { data: { max_frequency: maxFrequency } } : {});
     sub.on("publication", (ctx) => onTicker(s, ctx.data));
     sub.subscribe();
   }

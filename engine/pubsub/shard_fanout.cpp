@@ -75,7 +75,17 @@ void Shard::fanout_pending() {
         newest = m.frame;
         ++count;
       }
-      if (newest != nullptr) throttle(topic, list->options().min_interval_ms, newest, count);
+      if (newest == nullptr) continue;
+      // Each rate class with subscribers has its own slot: one holder of the frame each.
+      std::uint8_t classes[kRateClasses];
+      std::size_t n = 0;
+      for (std::uint8_t c = 0; c < kRateClasses; ++c) {
+        if (const SubscriberList::Run r = list->rate_class_run(c); r.end != r.first) classes[n++] = c;
+      }
+      if (n > 1) newest->holders.fetch_add(static_cast<std::uint32_t>(n - 1), std::memory_order_relaxed);
+      for (std::size_t i = 0; i < n; ++i) {
+        throttle(topic, classes[i], list->options().min_interval_ms * kRateSteps[classes[i]], newest, count);
+      }
       continue;
     }
     while (k < group_end) {
@@ -130,8 +140,9 @@ void Shard::fanout_pending() {
   pending_.clear();
 }
 
-void Shard::throttle(std::uint32_t topic, std::uint32_t interval_ms, Frame* newest, std::uint32_t count) {
-  Throttle& t = throttles_[topic];
+void Shard::throttle(std::uint32_t topic, std::uint8_t rate_class, std::uint32_t interval_ms, Frame* newest,
+                     std::uint32_t count) {
+  Throttle& t = throttles_[(std::uint64_t{topic} << 8) | rate_class];
   t.interval_ms = interval_ms;
   std::uint64_t skipped = count - 1;
   if (t.held != nullptr) {  // the interval's earlier latest: replaced
@@ -144,7 +155,7 @@ void Shard::throttle(std::uint32_t topic, std::uint32_t interval_ms, Frame* newe
   std::uint64_t now = backend().now_ms();
   if (now >= t.next_ms) {
     t.next_ms = now + interval_ms;
-    fanout(topic, newest);
+    fanout(topic, newest, 1, nullptr, rate_class);
     return;
   }
   t.held = newest;
@@ -162,7 +173,7 @@ void Shard::release_throttled() {
       t.held = nullptr;
       --throttled_held_;
       t.next_ms = now + t.interval_ms;
-      fanout(it->first, f);
+      fanout(static_cast<std::uint32_t>(it->first >> 8), f, 1, nullptr, static_cast<std::uint8_t>(it->first & 0xFF));
     }
     if (t.held != nullptr) soonest = std::min(soonest, t.next_ms);
     // Nothing held and the slot open: the entry says no more than a missing one.
@@ -176,7 +187,7 @@ void Shard::release_throttled() {
   if (soonest != UINT64_MAX) arm_throttle(soonest);
 }
 
-void Shard::fanout(std::uint32_t topic, Frame* frame, std::uint32_t messages, Frame* latest) {
+void Shard::fanout(std::uint32_t topic, Frame* frame, std::uint32_t messages, Frame* latest, std::uint8_t rate_class) {
   Lease* lease = leases_.lease(frame);
   if (lease == nullptr) {
     release_holder(frame, &frames_);
@@ -184,11 +195,20 @@ void Shard::fanout(std::uint32_t topic, Frame* frame, std::uint32_t messages, Fr
     return;
   }
   SubscriberList* list = topics_.find(topic);
+  // Every subscriber, or one rate class's run of them.
+  std::span<const Subscriber> subs;
+  SubscriberList::Run run{0, 0};
+  if (list != nullptr) {
+    run = rate_class == kEveryRate ? SubscriberList::Run{0, static_cast<std::uint32_t>(list->size())}
+                                   : list->rate_class_run(rate_class);
+    subs = std::span<const Subscriber>(list->all()).subspan(run.first, run.end - run.first);
+  }
   if (list != nullptr && list->conflate()) {
     // The newest publication alone: the frame itself when it carries one.
     Lease* newest = latest == nullptr ? lease : leases_.lease(latest);
     if (newest == nullptr && latest != nullptr) release_holder(latest, &frames_);
-    ConflateCount n = conflate_out(list->all(), list->queued(), conns_.built(), lease, messages, newest, flushes(), leases_,
+    std::span<Queued> queued = std::span<Queued>(list->queued()).subspan(run.first, run.end - run.first);
+    ConflateCount n = conflate_out(subs, queued, conns_.built(), lease, messages, newest, flushes(), leases_,
                                    cfg_.max_backlog, dirty_,
                                    [this, messages, policy = list->policy](Conn& c, std::uint32_t slot, Refusal why) {
                                      refuse(c, slot, why, policy, messages);
@@ -201,7 +221,7 @@ void Shard::fanout(std::uint32_t topic, Frame* frame, std::uint32_t messages, Fr
   }
   if (latest != nullptr) release_holder(latest, &frames_);  // no conflating list (gone meanwhile)
   if (list != nullptr) {
-    std::uint32_t n = fan_out(list->all(), conns_.built(), lease, cfg_.max_backlog, dirty_,
+    std::uint32_t n = fan_out(subs, conns_.built(), lease, cfg_.max_backlog, dirty_,
                               [this, messages, policy = list->policy](Conn& c, std::uint32_t slot, Refusal why) {
                                 refuse(c, slot, why, policy, messages);
                               });

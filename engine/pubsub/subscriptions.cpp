@@ -53,7 +53,7 @@ void Subscriptions::record(Conn& c, Subscription s) noexcept {
 }
 
 bool Subscriptions::add(std::uint32_t slot, std::uint32_t topic, SlowPolicy policy, const TopicOptions& options,
-                        bool deltas) {
+                        bool deltas, std::uint8_t rate_class) {
   Conn& c = conns_[slot];
   if (!reserve(c, topic)) return false;
   SubscriberList& list = lists_.get_or_create(topic);
@@ -61,7 +61,8 @@ bool Subscriptions::add(std::uint32_t slot, std::uint32_t topic, SlowPolicy poli
     list.policy = policy;
     list.set_options(options);
   }
-  record(c, Subscription{topic, list.add(Subscriber{slot, c.gen}, deltas)});
+  if (list.options().min_interval_ms == 0) rate_class = 0;
+  record(c, Subscription{topic, list.add(Subscriber{slot, c.gen}, deltas, rate_class, moved_in(topic))});
   return true;
 }
 
@@ -83,7 +84,7 @@ bool Subscriptions::attach(std::uint32_t slot, std::uint32_t topic, std::uint32_
   // subscriber made (its other subscribers are closed instead of skipped too).
   if (list.size() == 0 || policy == SlowPolicy::insufficient_state) list.policy = policy;
   if (list.size() == 0) list.set_options(options);
-  s->index = list.add(Subscriber{slot, c.gen}, deltas);
+  s->index = list.add(Subscriber{slot, c.gen}, deltas, 0, moved_in(topic));
   return true;
 }
 
@@ -93,10 +94,7 @@ bool Subscriptions::remove(std::uint32_t slot, std::uint32_t topic) noexcept {
   if (s == nullptr) return false;
   SubscriberList* list = (s->index & kNotJoined) != 0 ? nullptr : lists_.find(topic);
   if (list != nullptr) {
-    // The list's last entry moves into the hole: its own record learns the new index.
-    if (const Subscriber* moved = list->remove(s->index)) {
-      if (Subscription* m = find(conns_[moved->slot], topic)) m->index = s->index;
-    }
+    list->remove(s->index, moved_in(topic));
     lists_.drop_if_empty(topic);
   }
   // The hole in this record is filled from its end: the extra table's last, if any.

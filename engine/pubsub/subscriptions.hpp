@@ -21,9 +21,9 @@ class Subscriptions {
 
   // Subscribes slot `slot` to `topic`; false when it already is. `policy` and `options`
   // become the topic's on this shard when this is its first subscriber here.
-  // `deltas`: SubscriberList::add's.
+  // `deltas`, `rate_class`: SubscriberList::add's (the class only in a max-frequency topic).
   bool add(std::uint32_t slot, std::uint32_t topic, SlowPolicy policy = SlowPolicy::close, const TopicOptions& options = {},
-           bool deltas = false);
+           bool deltas = false, std::uint8_t rate_class = 0);
   // Records the subscription without joining the topic's list (nothing is delivered to it
   // yet); nullopt when it already is subscribed, else the ticket attach() wants.
   std::optional<std::uint32_t> add_unjoined(std::uint32_t slot, std::uint32_t topic);
@@ -50,6 +50,13 @@ class Subscriptions {
 
  private:
   [[nodiscard]] Subscription* find(Conn& c, std::uint32_t topic) noexcept;
+  // For SubscriberList::add and remove: a subscriber that moved in `topic`'s list, its
+  // record learns the new index.
+  [[nodiscard]] auto moved_in(std::uint32_t topic) noexcept {
+    return [this, topic](const Subscriber& s, std::uint32_t index) {
+      if (Subscription* m = find(conns_[s.slot], topic)) m->index = index;
+    };
+  }
   // Makes room for one more in slot's record; false when it already holds `topic`.
   bool reserve(Conn& c, std::uint32_t topic);
   void record(Conn& c, Subscription s) noexcept;

@@ -36,30 +36,10 @@ std::size_t TopicRegistry::size() const {
   return by_name_.size();
 }
 
-std::uint32_t SubscriberList::add(Subscriber s, bool deltas) {
-  // The side vectors grow first: all grow, or none.
-  if (options_.conflate) queued_.reserve(subs_.size() + 1);
-  if (options_.delta) forms_.reserve(subs_.size() + 1);
-  subs_.push_back(s);
-  if (options_.conflate) queued_.emplace_back();
-  if (options_.delta) forms_.push_back(deltas ? Form::full : Form::raw);
-  return static_cast<std::uint32_t>(subs_.size() - 1);
-}
-
-const Subscriber* SubscriberList::remove(std::uint32_t index) noexcept {
-  if (index >= subs_.size()) return nullptr;
-  bool moved = index + 1 != subs_.size();
-  subs_[index] = subs_.back();
-  subs_.pop_back();
-  if (options_.conflate) {
-    queued_[index] = queued_.back();
-    queued_.pop_back();
-  }
-  if (options_.delta) {
-    forms_[index] = forms_.back();
-    forms_.pop_back();
-  }
-  return moved ? &subs_[index] : nullptr;
+void SubscriberList::move_entry(std::uint32_t from, std::uint32_t to) noexcept {
+  subs_[to] = subs_[from];
+  if (options_.conflate) queued_[to] = queued_[from];
+  if (options_.delta) forms_[to] = forms_[from];
 }
 
 }  // namespace ringcast::engine

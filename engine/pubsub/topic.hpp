@@ -3,7 +3,8 @@
 // once nobody is subscribed, so unused room names cannot pile up. Ids are never reused:
 // a delivery still in flight for a forgotten id simply finds no subscribers. Each shard
 // keeps, per id, its own subscribers as {slot, generation}; removal is O(1) because the
-// subscriber remembers its index.
+// subscriber remembers its index (O(rate classes) where subscribers of a max-frequency
+// topic asked for several rates).
 #pragma once
 #include <cstdint>
 #include <mutex>
@@ -82,13 +83,25 @@ class SubscriberList {
   [[nodiscard]] bool conflate() const noexcept { return options_.conflate; }
 
   // Returns the index to hand back to remove(). `deltas`: in a delta topic, it takes the
-  // full and delta forms (it starts on full).
-  [[nodiscard]] std::uint32_t add(Subscriber s, bool deltas = false);
-  // Removes the entry at `index`; returns the subscriber that moved into it (to update
-  // its stored index), or nullptr when none moved.
-  const Subscriber* remove(std::uint32_t index) noexcept;
+  // full and delta forms (it starts on full). `rate_class`: in a max-frequency topic, its
+  // rate class (config.hpp's rate_class). Subscribers sit in one run per class, so a
+  // subscriber of another class may move: moved(subscriber, its new index) for each.
+  template <typename Moved>
+  std::uint32_t add(Subscriber s, bool deltas, std::uint8_t rate_class, Moved&& moved);
+  std::uint32_t add(Subscriber s, bool deltas = false) {
+    return add(s, deltas, 0, [](const Subscriber&, std::uint32_t) {});
+  }
+  // Removes the entry at `index`; moved(subscriber, its new index) for each that moved
+  // to fill the hole (the class's last; in a list of several classes, one per later class).
+  template <typename Moved>
+  void remove(std::uint32_t index, Moved&& moved) noexcept;
   [[nodiscard]] const std::vector<Subscriber>& all() const noexcept { return subs_; }
   [[nodiscard]] std::size_t size() const noexcept { return subs_.size(); }
+  // Max frequency: the subscribers of one rate class, [first, end) of all().
+  struct Run {
+    std::uint32_t first, end;
+  };
+  [[nodiscard]] Run rate_class_run(std::uint8_t k) const noexcept { return {k == 0 ? 0 : ends_[k - 1], ends_[k]}; }
   // Conflating lists: [index] beside all().
   [[nodiscard]] std::vector<Queued>& queued() noexcept { return queued_; }
   // Delta lists: [index] beside all().
@@ -98,8 +111,62 @@ class SubscriberList {
   std::vector<Subscriber> subs_;
   std::vector<Queued> queued_;
   std::vector<Form> forms_;
+  std::uint32_t ends_[kRateClasses] = {};  // [k]: the end of rate class k's run in subs_
   TopicOptions options_;
+
+  void move_entry(std::uint32_t from, std::uint32_t to) noexcept;
 };
+
+template <typename Moved>
+std::uint32_t SubscriberList::add(Subscriber s, bool deltas, std::uint8_t rate_class, Moved&& moved) {
+  // The side vectors grow first: all grow, or none.
+  if (options_.conflate) queued_.reserve(subs_.size() + 1);
+  if (options_.delta) forms_.reserve(subs_.size() + 1);
+  subs_.push_back(s);
+  if (options_.conflate) queued_.emplace_back();
+  if (options_.delta) forms_.push_back(deltas ? Form::full : Form::raw);
+  // The free place walks down to the end of its class's run: each later class's first
+  // subscriber moves to that class's end.
+  auto free = static_cast<std::uint32_t>(subs_.size() - 1);
+  for (std::size_t c = kRateClasses - 1; c > rate_class; --c) {
+    const std::uint32_t first = ends_[c - 1];
+    if (first != free) {
+      move_entry(first, free);
+      moved(subs_[free], free);
+    }
+    free = first;
+    ++ends_[c];
+  }
+  ++ends_[rate_class];
+  if (free != subs_.size() - 1) {
+    subs_[free] = s;
+    if (options_.conflate) queued_[free] = Queued{};
+    if (options_.delta) forms_[free] = deltas ? Form::full : Form::raw;
+  }
+  return free;
+}
+
+template <typename Moved>
+void SubscriberList::remove(std::uint32_t index, Moved&& moved) noexcept {
+  if (index >= subs_.size()) return;
+  std::size_t k = 0;
+  while (index >= ends_[k]) ++k;
+  // The class's last fills the hole; then each later class's last fills the place its run
+  // gains at the front (an empty class moves nothing).
+  std::uint32_t free = index;
+  for (std::size_t c = k; c < kRateClasses; ++c) {
+    const std::uint32_t last = ends_[c] - 1;
+    if (last != free) {
+      move_entry(last, free);
+      moved(subs_[free], free);
+    }
+    free = last;
+    --ends_[c];
+  }
+  subs_.pop_back();
+  if (options_.conflate) queued_.pop_back();
+  if (options_.delta) forms_.pop_back();
+}
 
 // A shard's subscriber lists by topic id; a list is dropped when its last subscriber goes.
 class ShardTopics {

@@ -34,9 +34,11 @@ class Session {
   // shard sets it for that shard; the default is --slow-policy). `options`: conflation and
   // max frequency (engine/pubsub/topic.hpp; set, like policy, by the shard's first
   // subscriber). `deltas`: this subscription takes the full and delta forms of a topic
-  // published with publish_forms.
-  bool subscribe(std::string_view topic, const TopicOptions& options = {}, bool deltas = false);
-  bool subscribe(std::string_view topic, SlowPolicy policy, const TopicOptions& options = {}, bool deltas = false);
+  // published with publish_forms. `rate_class`: in a max-frequency topic, this
+  // subscription's slower rate (config.hpp's rate_class; 0: the topic's own).
+  bool subscribe(std::string_view topic, const TopicOptions& options = {}, bool deltas = false, std::uint8_t rate_class = 0);
+  bool subscribe(std::string_view topic, SlowPolicy policy, const TopicOptions& options = {}, bool deltas = false,
+                 std::uint8_t rate_class = 0);
   // Subscribes in the order of the topic's publish_in_order calls, holding the lock that
   // orders them (engine/pubsub/history.hpp): `reply` goes to this connection first, then
   // every publication published in order after this call and none before. Until then it

@@ -25,13 +25,14 @@ void Session::reply(protocol::Opcode op, std::span<const std::uint8_t> payload) 
   shard_.leases_.drop_if_unused(lease);
 }
 
-bool Session::subscribe(std::string_view topic, const TopicOptions& options, bool deltas) {
-  return subscribe(topic, shard_.cfg_.slow_policy, options, deltas);
+bool Session::subscribe(std::string_view topic, const TopicOptions& options, bool deltas, std::uint8_t rate_class) {
+  return subscribe(topic, shard_.cfg_.slow_policy, options, deltas, rate_class);
 }
 
-bool Session::subscribe(std::string_view topic, SlowPolicy policy, const TopicOptions& options, bool deltas) {
+bool Session::subscribe(std::string_view topic, SlowPolicy policy, const TopicOptions& options, bool deltas,
+                        std::uint8_t rate_class) {
   std::uint32_t id = shard_.group_.topics.acquire(topic);
-  if (shard_.subs_.add(slot_, id, policy, options, deltas)) return true;
+  if (shard_.subs_.add(slot_, id, policy, options, deltas, rate_class)) return true;
   shard_.group_.topics.release(id);  // already subscribed: count it once
   return false;
 }

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <random>
 #include <set>
 #include <thread>
 #include <vector>
@@ -53,22 +55,29 @@ TEST(TopicRegistry, ConcurrentAcquireAgreesOnIds) {
   EXPECT_EQ(std::set<std::uint32_t>(seen[0].begin(), seen[0].end()).size(), 200u);
 }
 
+// The moves a removal reports: (slot, new index) each.
+using Moves = std::vector<std::pair<std::uint32_t, std::uint32_t>>;
+Moves remove_at(SubscriberList& list, std::uint32_t index) {
+  Moves moves;
+  list.remove(index, [&](const Subscriber& s, std::uint32_t to) { moves.emplace_back(s.slot, to); });
+  return moves;
+}
+
 TEST(SubscriberList, RemoveSwapsLastIntoTheHole) {
   SubscriberList list;
   std::vector<std::uint32_t> index(5);
   for (std::uint32_t i = 0; i < 5; ++i) index[i] = list.add({i, 0});
-  const Subscriber* moved = list.remove(index[1]);
-  ASSERT_NE(moved, nullptr);
-  EXPECT_EQ(moved->slot, 4u);  // the last one took index 1
+  EXPECT_EQ(remove_at(list, index[1]), (Moves{{4, index[1]}}));  // the last one took index 1
   index[4] = index[1];
-  EXPECT_EQ(list.remove(index[4])->slot, 3u);
+  EXPECT_EQ(remove_at(list, index[4]), (Moves{{3, index[4]}}));
   index[3] = index[4];
   EXPECT_EQ(list.size(), 3u);
   std::set<std::uint32_t> slots;
   for (const Subscriber& s : list.all()) slots.insert(s.slot);
   EXPECT_EQ(slots, (std::set<std::uint32_t>{0, 2, 3}));
-  EXPECT_EQ(list.remove(static_cast<std::uint32_t>(list.size() - 1)), nullptr);  // removing the last moves nobody
-  EXPECT_EQ(list.remove(99), nullptr);
+  EXPECT_TRUE(remove_at(list, static_cast<std::uint32_t>(list.size() - 1)).empty());  // removing the last moves nobody
+  EXPECT_TRUE(remove_at(list, 99).empty());
+  EXPECT_EQ(list.size(), 2u);
 }
 
 TEST(SubscriberList, DeltaListsKeepEachSubscribersFormBesideIt) {
@@ -79,12 +88,57 @@ TEST(SubscriberList, DeltaListsKeepEachSubscribersFormBesideIt) {
   EXPECT_EQ(list.forms()[a], Form::full);  // a new delta subscriber holds no previous publication
   EXPECT_EQ(list.forms()[b], Form::raw);
   list.forms()[c] = Form::delta;
-  EXPECT_EQ(list.remove(a)->slot, 2u);  // the last moved into the hole, its form with it
+  EXPECT_EQ(remove_at(list, a), (Moves{{2, a}}));  // the last moved into the hole, its form with it
   EXPECT_EQ(list.forms()[a], Form::delta);
   EXPECT_EQ(list.forms().size(), 2u);
   SubscriberList plain;
   (void)plain.add({0, 0}, true);
   EXPECT_TRUE(plain.forms().empty());  // no delta topic: no forms kept
+}
+
+TEST(SubscriberList, RateClassesKeepOneRunEachThroughAddsAndRemoves) {
+  // A conflating max-frequency list: subscribers come and go in random classes; every move
+  // is reported (so the caller's stored indices stay true), each class's run holds exactly
+  // its subscribers, and a subscriber's queued entry travels with it.
+  SubscriberList list;
+  list.set_options({.conflate = true, .min_interval_ms = 100, .delta = false});
+  std::mt19937 rng(7);
+  std::map<std::uint32_t, std::uint32_t> at, cls;  // slot -> index, slot -> class
+  auto moved = [&](const Subscriber& s, std::uint32_t to) { at[s.slot] = to; };
+  std::uint32_t next = 0;
+  for (int step = 0; step < 2000; ++step) {
+    if (at.empty() || rng() % 3 != 0) {
+      const std::uint32_t slot = next++;
+      const auto k = static_cast<std::uint8_t>(rng() % 3 == 0 ? rng() % kRateClasses : rng() % 2);
+      at[slot] = list.add({slot, 0}, false, k, moved);
+      cls[slot] = k;
+      list.queued()[at[slot]].messages = slot;  // a marker that must follow the subscriber
+    } else {
+      auto it = std::next(at.begin(), static_cast<long>(rng() % at.size()));
+      const std::uint32_t slot = it->first, index = it->second;
+      at.erase(it);
+      cls.erase(slot);
+      list.remove(index, moved);
+    }
+    ASSERT_EQ(list.size(), at.size());
+    for (const auto& [slot, index] : at) {
+      ASSERT_EQ(list.all()[index].slot, slot) << "step " << step;
+      ASSERT_EQ(list.queued()[index].messages, slot);
+      const SubscriberList::Run r = list.rate_class_run(cls[slot]);
+      ASSERT_TRUE(index >= r.first && index < r.end) << "slot " << slot << " outside its class's run";
+    }
+  }
+  EXPECT_EQ(list.rate_class_run(kRateClasses - 1).end, list.size());
+}
+
+TEST(RateClass, TheSmallestStepAtLeastWhatWasAsked) {
+  EXPECT_EQ(rate_class(100, 0), 0);
+  EXPECT_EQ(rate_class(100, 50), 0);   // faster than the namespace allows: its own rate
+  EXPECT_EQ(rate_class(100, 100), 0);
+  EXPECT_EQ(rate_class(100, 101), 1);  // 200 ms
+  EXPECT_EQ(rate_class(100, 500), 2);  // 500 ms
+  EXPECT_EQ(rate_class(100, 1000), 3);
+  EXPECT_EQ(rate_class(100, 3600000), kRateClasses - 1);  // 20 s: the slowest there is
 }
 
 TEST(ShardTopics, ListsByIdCreatedOnDemandAndDroppedWhenEmpty) {
@@ -97,7 +151,7 @@ TEST(ShardTopics, ListsByIdCreatedOnDemandAndDroppedWhenEmpty) {
   EXPECT_EQ(topics.find(0), nullptr);
   topics.drop_if_empty(3);
   EXPECT_NE(topics.find(3), nullptr);  // still has a subscriber
-  (void)topics.find(3)->remove(i);
+  (void)remove_at(*topics.find(3), i);
   topics.drop_if_empty(3);
   EXPECT_EQ(topics.find(3), nullptr);
   EXPECT_EQ(topics.size(), 0u);

@@ -1,7 +1,9 @@
 // libFuzzer target for protocol/client_command: the input is one WebSocket message of
 // client commands. Invariants: the sink sees exactly `commands` commands; every `data` the
 // parser hands over is JSON (wrapped in a publish again it parses, to the same bytes); a
-// frame parsed twice gives the same answer; nothing crashes or reads out of bounds.
+// frame parsed twice gives the same answer; every `data` read as a subscribe's
+// (protocol/subscribe_data) gives the same answer twice; nothing crashes or reads out of
+// bounds.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -9,6 +11,7 @@
 #include <vector>
 
 #include "protocol/client_command.hpp"
+#include "protocol/subscribe_data.hpp"
 
 namespace {
 
@@ -55,6 +58,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
     CommandParser::Result r = parser().parse(again, c);
     FUZZ_CHECK(r.error == ParseError::none || r.error == ParseError::bad_command);  // bad: too deep
     if (r.error == ParseError::none) FUZZ_CHECK(c.data.size() == 1 && c.data[0] == d);
+    SubscribeData x, y;
+    const bool ok = read_subscribe_data(d, x);
+    FUZZ_CHECK(ok == read_subscribe_data(d, y) && x.max_frequency == y.max_frequency);
+    FUZZ_CHECK(ok || x.max_frequency.empty());
   }
   return 0;
 }

@@ -5,7 +5,9 @@ the latest value of every channel when it reads again, never closed for its back
 subscriber that keeps up gets every publication, in order; the replaced ones are counted in
 ringcast_conflated_total. Max frequency (namespace `max_frequency`): a channel published
 at 1,000/s reaches a 100 ms namespace's subscribers about 10 times a second, each time its
-latest publication, the last one included."""
+latest publication, the last one included; a subscription that asks for a slower rate in
+its data ({"max_frequency": "500ms"}, the real SDK's `data` option) gets that rate, one
+asking for a faster one the namespace's."""
 import os
 import sys
 import threading
@@ -14,7 +16,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 from harness import test  # noqa: E402
-from protocol_clients import OPEN, Raw, server  # noqa: E402
+from protocol_clients import OPEN, Raw, require_node, sdk, server  # noqa: E402
 
 ANYONE = {"allow_subscribe_for_client": True, "allow_subscribe_for_anonymous": True,
           "allow_publish_for_client": True, "allow_publish_for_anonymous": True}
@@ -127,6 +129,67 @@ def a_max_frequency_channel_goes_out_ten_times_a_second_with_its_latest():
         print(f"  {len(values)} updates in 2 s of {sent} publications")
         m = h.metrics(srv)
         h.check(h.metric(m, "ringcast_throttled_total") == sent - len(values), "the others are counted")
+
+
+def collect(sub, arrivals):
+    """Reads a Raw subscriber's pushes into `arrivals` (their data's "i") until 1.5 s of silence."""
+    try:
+        while True:
+            for line in sub.frames(timeout=1.5):
+                if "push" in line:
+                    arrivals.append(line["push"]["pub"]["data"]["i"])
+    except TimeoutError:
+        pass
+
+
+def publish_for(publisher, channel, seconds):
+    """1,000 publications a second (10 every 10 ms) for `seconds`; returns how many."""
+    start, sent = time.monotonic(), 0
+    while time.monotonic() - start < seconds:
+        publisher.send(*({"publish": {"channel": channel, "data": {"i": sent + j}}} for j in range(10)))
+        sent += 10
+        publisher.frames()
+        time.sleep(0.01)
+    return sent
+
+
+@test
+def a_subscription_asks_for_a_slower_rate_and_gets_it():
+    require_node()
+    with server(CFG, "--threads", "2") as srv:
+        plain, eager, publisher = Raw(srv), Raw(srv), Raw(srv)
+        plain.call({"subscribe": {"channel": "tick:eth"}})
+        eager.call({"subscribe": {"channel": "tick:eth", "data": {"max_frequency": "10ms"}}})  # faster: not allowed
+        bad = Raw(srv)
+        h.check(bad.error({"subscribe": {"channel": "tick:eth", "data": {"max_frequency": 500}}}) == 107,
+                "a max_frequency that is not a duration: bad request")
+        h.check(bad.error({"subscribe": {"channel": "tick:eth", "data": {"max_frequency": "soon"}}}) == 107,
+                "nor is that")
+        s = sdk(srv)
+        try:
+            s.next("connected")
+            s.cmd(subscribe="tick:eth", data={"max_frequency": "500ms"})
+            s.next("subscribed", channel="tick:eth")
+            got = {"plain": [], "eager": []}
+            readers = [threading.Thread(target=collect, args=(c, got[k])) for k, c in (("plain", plain), ("eager", eager))]
+            for r in readers:
+                r.start()
+            sent = publish_for(publisher, "tick:eth", 2.0)
+            for r in readers:
+                r.join(timeout=10)
+            slow = []
+            while not slow or slow[-1] != sent - 1:
+                slow.append(s.next("publication", channel="tick:eth", timeout=3)["data"]["i"])
+            s.quiet(0.7)  # nothing after the latest
+        finally:
+            s.kill()
+        for name, values in (("plain", got["plain"]), ("eager", got["eager"]), ("500ms", slow)):
+            h.check(values == sorted(set(values)), f"{name}: not the latest each time: {values}")
+            h.check(values and values[-1] == sent - 1, f"{name}: the last publication {sent - 1} never came")
+        for name in ("plain", "eager"):
+            h.check(15 <= len(got[name]) <= 26, f"{name}: {len(got[name])} updates in 2 s at 100 ms")
+        h.check(3 <= len(slow) <= 6, f"500ms: {len(slow)} updates in 2 s ({slow})")
+        print(f"  100 ms: {len(got['plain'])} and {len(got['eager'])} updates, 500 ms: {len(slow)}, of {sent}")
 
 
 if __name__ == "__main__":

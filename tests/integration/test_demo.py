@@ -48,6 +48,9 @@ def ticker_board_renders_the_feed_and_its_order_book_deltas():
             b.wait_eval(s, "window.demo && window.demo.state", lambda v: v == "connected", what="the page connected")
             if h.TLS:  # the feed speaks plain HTTP: it has no port here
                 return
+            # A second browser tab asks for its tickers at most once a second.
+            slow = b.open_page(page_url(srv, "ticker") + "?max_frequency=1s")
+            b.wait_eval(slow, "window.demo && window.demo.state", lambda v: v == "connected", what="the 1 s page connected")
             p = subprocess.Popen([feed, "--api", f"http://127.0.0.1:{srv.port}", "--rate", "160", "--duration", "4"],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
             b.wait_eval(s, "window.demo.updates > 40 && window.demo.books > 10 && window.demo.delta &&"
@@ -63,6 +66,12 @@ def ticker_board_renders_the_feed_and_its_order_book_deltas():
             h.check(p.returncode == 0 and json.loads(out)["errors"] == 0, f"feed: {p.returncode} {err}")
             st = json.loads(demo(b, s))["delta"]
             h.check(st["bytesReceived"] * 4 < st["bytesDecoded"], f"deltas saved bytes in the browser: {st}")
+            # 4 s of 10 updates a second per symbol: ~40 each at 100 ms, at most ~5 at 1 s.
+            counts = "Array.from(document.querySelectorAll('#board tbody tr')).map(r => +r.cells[4].textContent)"
+            fast, paced = b.eval(s, counts), b.eval(slow, counts)
+            h.check(min(fast) >= 15, f"100 ms page: {fast}")
+            h.check(max(paced) <= 6 and min(paced) >= 2, f"1 s page: {paced}")
+            print(f"  updates per symbol: 100 ms {min(fast)}-{max(fast)}, 1 s {min(paced)}-{max(paced)}")
     finally:
         b.close()
 

@@ -3,7 +3,7 @@
 //   (wss://: NODE_EXTRA_CA_CERTS for trust). With a token, the SDK's getToken asks the test:
 //   it emits token_needed and waits for a {"token": T} line ("" : unauthorized).
 // stdin: one JSON command per line:
-//   {"subscribe": "chan"[, "token": T][, "delta": "fossil"]} | {"unsubscribe": "chan"} |
+//   {"subscribe": "chan"[, "token": T][, "delta": "fossil"][, "data": <json>]} | {"unsubscribe": "chan"} |
 //   {"delta_stats": "chan"}  (the subscription's deltaStats()) |
 //   {"publish": "chan", "data": <json>} | {"disconnect": true} |
 //   {"drop": true}  (the transport breaks under the SDK: it reconnects and recovers) |
@@ -102,11 +102,12 @@ client.on('error', (ctx) => emit({ event: 'error', message: String(ctx.error && 
                                    code: ctx.error && ctx.error.code }));
 
 const subs = new Map();
-function subscribe(channel, token, delta) {
+function subscribe(channel, token, delta, data) {
   let sub = subs.get(channel);
   if (!sub) {
     const opts = {};
     if (delta !== undefined) opts.delta = delta;
+    if (data !== undefined) opts.data = data;
     if (token !== undefined) {
       opts.token = token;
       opts.getToken = () => askToken(channel, { event: 'sub_token_needed', channel });
@@ -131,7 +132,7 @@ rl.on('line', (line) => {
   } else if ('token' in cmd && !('subscribe' in cmd)) {
     answerToken('', cmd.token);
   } else if ('subscribe' in cmd) {
-    subscribe(cmd.subscribe, cmd.token, cmd.delta);
+    subscribe(cmd.subscribe, cmd.token, cmd.delta, cmd.data);
   } else if ('unsubscribe' in cmd) {
     const sub = subs.get(cmd.unsubscribe);
     if (sub) sub.unsubscribe();
