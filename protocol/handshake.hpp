@@ -144,4 +144,15 @@ struct DeflateOffer {
 // Returns how many were stored.
 std::size_t parse_deflate_offers(std::string_view extensions, std::span<DeflateOffer> out) noexcept;
 
+// ringcast's answer to an accepted offer: no context takeover either way, so every
+// compressed message stands alone and one codec per thread serves every connection.
+inline constexpr std::string_view kDeflateResponse =
+    "permessage-deflate; server_no_context_takeover; client_no_context_takeover";
+
+// Whether the request's Sec-WebSocket-Extensions (every such header, in order) hold an
+// offer ringcast accepts: the first valid one that lets the server compress with a window
+// of `server_window_bits`; one demanding a smaller server_max_window_bits is declined and
+// the next considered (RFC 7692 section 7.1.2.1).
+[[nodiscard]] bool accept_deflate(const HttpRequest& req, std::uint8_t server_window_bits) noexcept;
+
 }  // namespace ringcast::protocol

@@ -154,4 +154,19 @@ std::size_t parse_deflate_offers(std::string_view extensions, std::span<DeflateO
   return n;
 }
 
+bool accept_deflate(const HttpRequest& req, std::uint8_t server_window_bits) noexcept {
+  for (std::size_t h = 0; h < req.num_headers; ++h) {
+    if (!iequals(req.headers[h].name, "sec-websocket-extensions")) continue;
+    std::string_view rest = req.headers[h].value;
+    // Offers one by one, so a long header of declined ones is still read to its end.
+    while (!rest.empty()) {
+      const std::size_t end = element_end(rest, 0);
+      DeflateOffer offer;
+      if (parse_offer(rest.substr(0, end), offer) && offer.server_max_window_bits >= server_window_bits) return true;
+      rest = end < rest.size() ? rest.substr(end + 1) : std::string_view{};
+    }
+  }
+  return false;
+}
+
 }  // namespace ringcast::protocol

@@ -50,6 +50,12 @@ bool MessageReader::open_frame(std::span<std::uint8_t> in, std::size_t pos, Even
   mask_phase_ = 0;
   state_ = State::payload;
 
+  // permessage-deflate (RFC 7692 section 6): RSV1 marks a message's first frame only.
+  if (frame_.rsv != 0 && (is_control(frame_.opcode) || frame_.opcode == Opcode::continuation)) {
+    ev = fail(CloseCode::protocol_error,
+              is_control(frame_.opcode) ? "RSV bit on a control frame" : "RSV bit on a continuation frame", in.size());
+    return true;
+  }
   if (is_control(frame_.opcode)) {
     if (frame_left_ != 0) return false;
     ev = control_event(in.data() + pos, 0, pos, in.size());
@@ -84,7 +90,7 @@ bool MessageReader::open_frame(std::span<std::uint8_t> in, std::size_t pos, Even
   if (frame_left_ != 0) return false;
   state_ = State::header;
   if (!frame_.fin) return false;  // empty non-final fragment: nothing to deliver
-  if (message_opcode_ == Opcode::text && !utf8_.finish()) {
+  if (checks_utf8() && !utf8_.finish()) {
     ev = fail(CloseCode::invalid_payload, "text ends mid code point", in.size());
     return true;
   }
@@ -200,7 +206,7 @@ Event MessageReader::next(std::span<std::uint8_t> in) noexcept {
     frame_left_ -= n;
     pos += n;
     const bool last = frame_left_ == 0 && frame_.fin;
-    if (message_opcode_ == Opcode::text) {
+    if (checks_utf8()) {
       // A whole message in one chunk needs no streaming state: use the one-shot check.
       const bool valid = (message_first_pending_ && last) ? is_valid_utf8(p, n)
                                                           : utf8_.feed(p, n) && (!last || utf8_.finish());

@@ -50,7 +50,8 @@ struct Event {
   Opcode message_opcode = Opcode::text;  // text or binary: the type of the whole message
   bool first = false;                    // first chunk of a message
   bool last = false;                     // message complete (text fully UTF-8 checked)
-  std::uint8_t message_rsv = 0;          // RSV bits of the message's first frame (extensions)
+  std::uint8_t message_rsv = 0;          // RSV bits of the message's first frame (extensions);
+                                         // with any set, text is not UTF-8 checked here
   std::span<const std::uint8_t> payload; // data chunk, or the whole ping/pong/close payload
 
   // close
@@ -76,6 +77,10 @@ class MessageReader {
 
  private:
   enum class State : std::uint8_t { header, payload, finished };
+
+  // Text is checked as it arrives unless an extension transformed it (RSV bits on the
+  // message: compressed); then the caller checks what it decodes.
+  [[nodiscard]] bool checks_utf8() const noexcept { return message_opcode_ == Opcode::text && message_rsv_ == 0; }
 
   // After a header: checks it against the fragment sequence and arms the payload state.
   // Returns true when `ev` is an event to deliver now (an error or an empty frame).

@@ -435,6 +435,36 @@ TEST(Message, AllowedRsvReported) {
   EXPECT_EQ(ev[1].rsv, kRsv1);  // the message's, not the frame's
 }
 
+// RFC 7692 section 6: with the extension, RSV1 marks a message's first frame; on a
+// continuation or a control frame it is a protocol error. A compressed text message is
+// not UTF-8 until inflated: the reader leaves it to the caller.
+TEST(Message, Rsv1OnlyOnAMessagesFirstFrame) {
+  MessageRules rules;
+  rules.allowed_rsv = kRsv1;
+  auto first_error = [&](const Bytes& wire) {
+    Bytes in = wire;
+    MessageReader r(rules);
+    std::span<std::uint8_t> rest(in);
+    for (;;) {
+      const Event ev = r.next(rest);
+      rest = rest.subspan(ev.consumed);
+      if (ev.kind == EventKind::error) return std::string(ev.error_reason) + " " + std::to_string(static_cast<int>(ev.error_code));
+      if (ev.kind == EventKind::need_more) return std::string("none");
+    }
+  };
+  EXPECT_EQ(first_error(cat({client_frame(Opcode::text, Bytes{'a'}, false, kRsv1),
+                             client_frame(Opcode::continuation, Bytes{'b'}, true, kRsv1)})),
+            "RSV bit on a continuation frame 1002");
+  EXPECT_EQ(first_error(client_frame(Opcode::ping, Bytes{'p'}, true, kRsv1)), "RSV bit on a control frame 1002");
+  EXPECT_EQ(first_error(client_frame(Opcode::close, Bytes{0x03, 0xE8}, true, kRsv1)), "RSV bit on a control frame 1002");
+  // Compressed bytes are not UTF-8, whole or fragmented; plain text still is checked.
+  EXPECT_EQ(first_error(client_frame(Opcode::text, Bytes{0xF2, 0x48, 0xCD, 0xC9}, true, kRsv1)), "none");
+  EXPECT_EQ(first_error(cat({client_frame(Opcode::text, Bytes{0xF2, 0xFF}, false, kRsv1),
+                             client_frame(Opcode::continuation, Bytes{0xC0}, true, 0)})),
+            "none");
+  EXPECT_EQ(first_error(client_frame(Opcode::text, Bytes{0xFF}, true, 0)), "text is not UTF-8 1007");
+}
+
 TEST(Message, MessageTooBigAtTheHeader) {
   MessageRules rules;
   rules.max_message = 100;
