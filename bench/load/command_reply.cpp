@@ -68,7 +68,7 @@ bool read_result(od::object r, CommandReply& out, const std::function<void(std::
 // One line: false when it is malformed; `out.found` when it answers `id`.
 bool read_line(std::string_view line, std::uint32_t id, CommandReply& out,
                const std::function<void(std::string_view, std::uint64_t)>& f) {
-  od::parser parser;
+  static thread_local od::parser parser;  // its buffers kept from reply to reply
   const simdjson::padded_string text(line);
   od::document doc;
   od::object reply;

@@ -301,7 +301,7 @@ int run_share(const Options& opt, const Share& share, Link* parent) {
   tl.run = now_ns();
   plan.run_start_ns.store(tl.run, std::memory_order_relaxed);
   plan.phase.store(Phase::run, std::memory_order_release);
-  bool storm_done = false;
+  bool storm_all_settled = false;
   if (opt.scenario != Scenario::connect && !none_open) {
     const std::uint64_t end = tl.run + static_cast<std::uint64_t>(opt.duration * 1e9);
     if (opt.reconnect_at != 0) {
@@ -311,7 +311,7 @@ int run_share(const Options& opt, const Share& share, Link* parent) {
       if (sampling) sv.storm_start = sample_processes(opt.server_pids);
       plan.storm.store(true, std::memory_order_release);
       co.wait(end, "storm", [&] { return co.storm_over(); });
-      storm_done = co.storm_over();
+      storm_all_settled = co.storm_over();
       if (sampling) sv.storm_end = sample_processes(opt.server_pids);
     }
     co.wait(end, "run", [] { return false; });
@@ -355,7 +355,7 @@ int run_share(const Options& opt, const Share& share, Link* parent) {
   s.subscribers = plan.subscribers;
   s.publishers = plan.publishers;
   s.requested = plan.total_conns;
-  s.storm_done = storm_done;
+  s.storm_all_settled = storm_all_settled;
   std::uint64_t storm_first = ~0ull, storm_last = 0;
   std::vector<std::uint32_t> published(plan.publishers, 0);
   for (auto& w : co.workers) {

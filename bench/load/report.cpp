@@ -115,11 +115,11 @@ void print_human(const Summary& s) {
     }
     if (o.reconnect_at != 0) {
       std::printf("  storm         %llu dropped at %.1f s: %llu recovered, %llu not recovered, %llu failed; %llu publications "
-                  "recovered; all answered %s %.1f ms; drop-to-reply p50 %.1f ms p99 %.1f ms max %.1f ms\n",
+                  "recovered; all settled %s %.1f ms; drop-to-reply p50 %.1f ms p99 %.1f ms max %.1f ms\n",
                   static_cast<unsigned long long>(s.storm_dropped), o.reconnect_at,
                   static_cast<unsigned long long>(s.storm_recovered), static_cast<unsigned long long>(s.storm_unrecovered),
                   static_cast<unsigned long long>(s.storm_failed), static_cast<unsigned long long>(s.recovered_publications),
-                  s.storm_done ? "in" : "NOT, last after", s.storm_seconds * 1e3, us(s.recovery.percentile(50)) / 1e3,
+                  s.storm_all_settled ? "in" : "NOT, last reply after", s.storm_seconds * 1e3, us(s.recovery.percentile(50)) / 1e3,
                   us(s.recovery.percentile(99)) / 1e3, us(s.recovery.max()) / 1e3);
     }
     if (!o.api_key.empty()) {
@@ -134,7 +134,7 @@ void print_human(const Summary& s) {
     std::printf("  server RSS    %.1f MiB idle, %.1f MiB connected, %.1f MiB peak, %.1f MiB end: %.0f B/connection\n",
                 static_cast<double>(v.rss_start) / 1048576, static_cast<double>(v.rss_connected) / 1048576,
                 static_cast<double>(v.rss_peak) / 1048576, static_cast<double>(v.rss_end) / 1048576, v.rss_per_connection);
-    if (o.reconnect_at != 0) std::printf("  server storm  CPU %.3f s from the drop until all were answered\n", v.storm_cpu_seconds);
+    if (o.reconnect_at != 0) std::printf("  server storm  CPU %.3f s from the drop until all were settled\n", v.storm_cpu_seconds);
     if (o.server_pids.size() > 1) std::printf("                (CPU and RSS summed over %zu server processes)\n", o.server_pids.size());
   }
   if (!s.first_error.empty()) std::printf("  first error   %s\n", s.first_error.c_str());
@@ -171,10 +171,10 @@ void print_json(const Summary& s) {
               "\"missing_tail\": %llu},\n",
               o.channels, o.slow, u(s.slow_deliveries), u(s.slow_gaps), u(s.slow_missing));
   std::printf("  \"storm\": {\"reconnect_at\": %.3f, \"dropped\": %llu, \"recovered\": %llu, \"unrecovered\": %llu, "
-              "\"failed\": %llu, \"recovered_publications\": %llu, \"all_answered\": %s, \"seconds\": %.4f, "
+              "\"failed\": %llu, \"recovered_publications\": %llu, \"all_settled\": %s, \"seconds\": %.4f, "
               "\"server_cpu_seconds\": %.4f},\n",
               o.reconnect_at, u(s.storm_dropped), u(s.storm_recovered), u(s.storm_unrecovered), u(s.storm_failed),
-              u(s.recovered_publications), s.storm_done ? "true" : "false", s.storm_seconds, s.server.storm_cpu_seconds);
+              u(s.recovered_publications), s.storm_all_settled ? "true" : "false", s.storm_seconds, s.server.storm_cpu_seconds);
   latency_json("recovery_us", s.recovery, false);
   std::printf("  \"api\": %s,\n  \"api_answers\": %llu,\n  \"api_errors\": %llu,\n", o.api_key.empty() ? "false" : "true",
               u(s.api_answers), u(s.api_errors));

@@ -53,7 +53,7 @@ struct Summary : Tally {
   double delivery_seconds = 0;   // run start to the last delivery
   double messages_per_s = 0, deliveries_per_s = 0, mb_per_s = 0;
   double storm_seconds = 0;      // --reconnect-at: the first drop to the last reply
-  bool storm_done = false;       // every dropped subscriber settled before the run ended
+  bool storm_all_settled = false;   // every dropped subscriber settled (answered or failed) before the run ended
   ServerUsage server;
   std::string first_error;
   std::string tls_session;  // TLS runs: "TLSv1.3 TLS_AES_256_GCM_SHA384" (empty with --processes)

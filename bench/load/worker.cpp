@@ -152,7 +152,7 @@ void Worker::run() {
     std::uint64_t wait = kMaxWait;
     if (now_ >= next_tick) {
       next_tick = now_ + kTick;
-      if (resolved_ < conns_.size()) expire_handshakes(now_);
+      if (resolved_ < conns_.size() || connecting_ != 0) expire_handshakes(now_);  // a storm's redials too
       if (publishing_ && !open_loop) check_stalled_windows(now_);
       for (std::uint32_t idx : slow_rearm_) {  // --slow: one receive per tick
         Conn& c = conns_[idx];

@@ -440,7 +440,7 @@ void Worker::finish(Conn& c) {
     return;
   }
   if (c.state == ConnState::open) --open_;
-  if (!opt_.channel.empty() && !c.channel_ready && c.state == ConnState::open) {
+  if (!opt_.channel.empty() && !c.channel_ready && (c.state == ConnState::open || c.state == ConnState::closing)) {
     c.channel_ready = true;  // closed before its commands were answered: resolved all the same
     if (c.recovering) {
       ++res_.storm_failed;
@@ -488,8 +488,13 @@ void Worker::start_storm(std::uint64_t now) {
 }
 
 void Worker::requeue(Conn& c) {
-  // Everything the first connection knew but where the stream stood (offset, epoch).
   c.redial = false;
+  if (seen_ == Phase::close) {  // the run is ending: it will not come back
+    ++res_.storm_failed;
+    storm_settled(c, false);
+    return;
+  }
+  // Everything the first connection knew but where the stream stood (offset, epoch).
   c.recovering = true;
   c.state = ConnState::idle;
   c.channel_ready = false;
@@ -524,6 +529,12 @@ void Worker::expire_handshakes(std::uint64_t now) {
 
 void Worker::begin_close(std::uint64_t now) {
   close_deadline_ = now + kCloseGrace;
+  for (std::uint32_t idx : redial_) {  // a storm's connections not dialled again yet
+    conns_[idx].state = ConnState::done;
+    ++res_.storm_failed;
+    storm_settled(conns_[idx], false);
+  }
+  redial_.clear();
   std::uint8_t payload[2];
   const std::size_t n = protocol::encode_close_payload(payload, 1000, {});
   for (Conn& c : conns_) {

@@ -385,6 +385,8 @@ class FrameHandler final : public client::CommandSink {
     client::SubscribeData d;
     if (!client::read_subscribe_data(cmd.data, d)) return std::nullopt;
     if (d.max_frequency.empty()) return 0;
+    // A unit is required ("500ms", "1s"): a bare number would read as seconds.
+    if (d.max_frequency.back() >= '0' && d.max_frequency.back() <= '9') return std::nullopt;
     std::optional<std::chrono::milliseconds> asked = parse_duration(d.max_frequency);
     if (!asked) return std::nullopt;
     return rate_class(static_cast<std::uint32_t>(o.max_frequency.count()), static_cast<std::uint64_t>(asked->count()));

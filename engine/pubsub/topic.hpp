@@ -6,6 +6,7 @@
 // subscriber remembers its index (O(rate classes) where subscribers of a max-frequency
 // topic asked for several rates).
 #pragma once
+#include <cassert>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -101,7 +102,10 @@ class SubscriberList {
   struct Run {
     std::uint32_t first, end;
   };
-  [[nodiscard]] Run rate_class_run(std::uint8_t k) const noexcept { return {k == 0 ? 0 : ends_[k - 1], ends_[k]}; }
+  [[nodiscard]] Run rate_class_run(std::uint8_t k) const noexcept {
+    assert(k < kRateClasses);
+    return {k == 0 ? 0 : ends_[k - 1], ends_[k]};
+  }
   // Conflating lists: [index] beside all().
   [[nodiscard]] std::vector<Queued>& queued() noexcept { return queued_; }
   // Delta lists: [index] beside all().
@@ -119,12 +123,14 @@ class SubscriberList {
 
 template <typename Moved>
 std::uint32_t SubscriberList::add(Subscriber s, bool deltas, std::uint8_t rate_class, Moved&& moved) {
-  // The side vectors grow first: all grow, or none.
+  assert(rate_class < kRateClasses);
+  // The side vectors grow first: all grow, or none. The new entry is written once its
+  // place is known.
   if (options_.conflate) queued_.reserve(subs_.size() + 1);
   if (options_.delta) forms_.reserve(subs_.size() + 1);
   subs_.push_back(s);
   if (options_.conflate) queued_.emplace_back();
-  if (options_.delta) forms_.push_back(deltas ? Form::full : Form::raw);
+  if (options_.delta) forms_.emplace_back();
   // The free place walks down to the end of its class's run: each later class's first
   // subscriber moves to that class's end.
   auto free = static_cast<std::uint32_t>(subs_.size() - 1);
@@ -138,11 +144,9 @@ std::uint32_t SubscriberList::add(Subscriber s, bool deltas, std::uint8_t rate_c
     ++ends_[c];
   }
   ++ends_[rate_class];
-  if (free != subs_.size() - 1) {
-    subs_[free] = s;
-    if (options_.conflate) queued_[free] = Queued{};
-    if (options_.delta) forms_[free] = deltas ? Form::full : Form::raw;
-  }
+  subs_[free] = s;
+  if (options_.conflate) queued_[free] = Queued{};
+  if (options_.delta) forms_[free] = deltas ? Form::full : Form::raw;
   return free;
 }
 

@@ -165,6 +165,8 @@ def a_subscription_asks_for_a_slower_rate_and_gets_it():
                 "a max_frequency that is not a duration: bad request")
         h.check(bad.error({"subscribe": {"channel": "tick:eth", "data": {"max_frequency": "soon"}}}) == 107,
                 "nor is that")
+        h.check(bad.error({"subscribe": {"channel": "tick:eth", "data": {"max_frequency": "500"}}}) == 107,
+                "a duration needs its unit")
         s = sdk(srv)
         try:
             s.next("connected")

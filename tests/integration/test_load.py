@@ -105,13 +105,14 @@ def reconnect_storm_recovers_everything():
         short = run_load(*args, "--channel", "short:storm", url)
     check_clean(r)
     st = r["storm"]
-    assert st["dropped"] == 1000 and st["recovered"] == 1000 and st["all_answered"], st
+    assert st["dropped"] == 1000 and st["recovered"] == 1000 and st["all_settled"], st
     assert st["unrecovered"] == 0 and st["failed"] == 0, st
     assert st["recovered_publications"] > 0, "the drop missed nothing: the replies recovered no publication"
     assert r["deliveries"] == r["messages_sent"] * 1000, \
         f"{r['deliveries']} deliveries (recovered ones included) for {r['messages_sent']} messages to 1,000"
     assert r["offset_gaps"] == 0 and r["offset_repeats"] == 0, r
-    assert r["recovery_us"]["count"] == 1000 and 0 < st["seconds"] < 2, (st, r["recovery_us"])
+    # A figure, not a limit (a busy CI box is slower): bounded so that a stuck storm shows.
+    assert r["recovery_us"]["count"] == 1000 and 0 < st["seconds"] < 10, (st, r["recovery_us"])
     assert st["server_cpu_seconds"] > 0, st
     s = short["storm"]
     assert s["dropped"] == 1000 and s["unrecovered"] > 0 and s["recovered"] + s["unrecovered"] == 1000, s
