@@ -90,7 +90,12 @@ options:
   --host ADDR               address to listen on (IPv4 or IPv6)        [127.0.0.1]
   --port N                  TCP port (0: any free port)                [9000]
   --threads N               shards, one thread and event loop each     [one per CPU]
-  --max-message SIZE        largest message accepted, e.g. 64k, 16M    [16M]
+  --max-message SIZE        largest message accepted, e.g. 64k, 16M (a
+                            compressed one: its inflated size)         [16M]
+  --deflate on|off          accept permessage-deflate (RFC 7692) when a
+                            client offers it: no context takeover either
+                            way, messages compressed once per send    [on]
+  --deflate-min-size SIZE   messages shorter than this go uncompressed [128]
   --max-backlog SIZE        unsent bytes queued per client             [1M]
   --slow-policy close|drop  past the backlog: close the client with 1008,
                             or drop messages for it (counted)          [close]
@@ -170,7 +175,7 @@ CliOptions parse_cli(const std::vector<std::string_view>& args) {
                                                   "--handshake-timeout", "--announce", "--coalesce", "--pin", "--log-level",
                                                   "--simd", "--backend", "--max-http-body", "--tls-cert", "--tls-key",
                                                   "--tls-port", "--tls-ciphers", "--tls-ciphersuites", "--config",
-                                                  "--demo-sdk"};
+                                                  "--demo-sdk", "--deflate", "--deflate-min-size"};
     bool known = false;
     for (std::string_view k : kKnown) known = known || k == name;
     if (!known) return fail("unknown option '" + std::string(name) + "'");
@@ -194,6 +199,14 @@ CliOptions parse_cli(const std::vector<std::string_view>& args) {
       auto v = parse_size(value);
       if (!v || *v == 0 || *v > (1ull << 30)) return fail(bad + " (1 byte to 1G)");
       o.config.max_message = *v;
+    } else if (name == "--deflate") {
+      auto v = parse_switch(value);
+      if (!v) return fail(bad + " (on or off)");
+      o.config.deflate = *v;
+    } else if (name == "--deflate-min-size") {
+      auto v = parse_size(value);
+      if (!v || *v > (1ull << 30)) return fail(bad + " (0 to 1G)");
+      o.config.deflate_min_size = *v;
     } else if (name == "--max-backlog") {
       auto v = parse_size(value);
       if (!v || *v == 0 || *v > (1ull << 34)) return fail(bad);

@@ -22,7 +22,6 @@ enum class SlowPolicy : std::uint8_t {
   insufficient_state,
 };
 
-// How a topic is delivered on a shard, set by its first subscriber there (like its policy).
 // Max frequency per subscription: a subscription of a max-frequency topic may ask for a
 // slower rate; it gets the smallest of these multiples of the topic's interval that is at
 // least what it asked for, so a topic has at most kRateClasses throttles per shard.
@@ -37,6 +36,7 @@ inline constexpr std::size_t kRateClasses = std::size(kRateSteps);
   return static_cast<std::uint8_t>(k);
 }
 
+// How a topic is delivered on a shard, set by its first subscriber there (like its policy).
 struct TopicOptions {
   // A publication replaces the topic's entry still unsent in a slow subscriber's queue.
   bool conflate = false;
@@ -174,8 +174,12 @@ struct Config {
   std::string host = "127.0.0.1";
   std::uint16_t port = 9000;  // 0: pick a free port (Server::port() tells which)
   unsigned threads = 0;       // 0: one shard per online CPU
-  std::size_t max_message = 16u << 20;
+  std::size_t max_message = 16u << 20;  // with permessage-deflate: the inflated size
   std::size_t max_backlog = 1u << 20;  // queued-but-unsent bytes per connection
+  // permessage-deflate (RFC 7692) offered by clients is accepted, no context takeover
+  // either way; messages shorter than deflate_min_size go uncompressed.
+  bool deflate = true;
+  std::size_t deflate_min_size = 128;
   SlowPolicy slow_policy = SlowPolicy::close;
   std::chrono::milliseconds idle_timeout{60'000};      // 0 disables; ping after half
   std::chrono::milliseconds handshake_timeout{10'000};  // also: an idle keep-alive HTTP connection

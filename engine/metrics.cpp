@@ -180,11 +180,19 @@ std::string render_metrics(std::span<const ShardMetrics* const> shards, std::str
        "Publications replaced by a newer one of the same conflating channel in a slow client's queue.",
        sum(shards, [](const ShardMetrics& m) { return m.conflated.get(); }));
   line(out, "ringcast_throttled_total", "counter",
-       "Publications of max_frequency channels replaced by a newer one within their interval.",
+       "Publications of max_frequency channels replaced by a newer one within their interval (once per rate class).",
        sum(shards, [](const ShardMetrics& m) { return m.throttled.get(); }));
   line(out, "ringcast_deltas_sent_total", "counter",
        "Publications delivered as a Fossil delta against the subscriber's previous one.",
        sum(shards, [](const ShardMetrics& m) { return m.deltas_sent.get(); }));
+  line(out, "ringcast_deflate_connections_total", "counter",
+       "WebSocket connections that negotiated permessage-deflate.",
+       sum(shards, [](const ShardMetrics& m) { return m.deflate_connections.get(); }));
+  line(out, "ringcast_inflated_bytes_total", "counter", "Bytes of compressed client messages once inflated.",
+       sum(shards, [](const ShardMetrics& m) { return m.inflated_bytes.get(); }));
+  line(out, "ringcast_deflate_errors_total", "counter",
+       "Compressed client messages refused: inflating past --max-message (1009) or corrupt (1007).",
+       sum(shards, [](const ShardMetrics& m) { return m.deflate_errors.get(); }));
   line(out, "ringcast_slow_clients_closed_total", "counter", "Clients closed for exceeding their backlog.",
        sum(shards, [](const ShardMetrics& m) { return m.slow_clients_closed.get(); }));
   line(out, "ringcast_accept_errors_total", "counter", "accept() failures (EMFILE, ENFILE, ...).",

@@ -78,8 +78,11 @@ struct alignas(64) ShardMetrics {
   Counter messages_in, messages_out, bytes_in, bytes_out;
   Counter frames_dropped, slow_clients_closed, accept_errors, enobufs;
   Counter conflated;  // publications a newer one of the same channel replaced in a slow client's queue
-  Counter throttled;  // publications of max-frequency channels a newer one replaced within its interval
+  Counter throttled;  // publications of max-frequency channels a newer one replaced within its interval (per rate class)
   Counter deltas_sent;  // publications a subscriber got as a Fossil delta
+  Counter deflate_connections;  // WebSocket connections that negotiated permessage-deflate
+  Counter inflated_bytes;       // compressed client messages' bytes once inflated
+  Counter deflate_errors;       // compressed messages refused: past --max-message, or corrupt
   Counter sends;  // send operations issued (deliveries per send = batching achieved)
   Counter handshake_failures[static_cast<std::size_t>(HandshakeFailure::count_)];
   Counter tls_handshakes;  // completed

@@ -28,6 +28,7 @@
 #include "engine/ws/app.hpp"
 #include "engine/ws/http_app.hpp"
 #include "engine/ws/routes.hpp"
+#include "protocol/deflate_codec.hpp"
 #include "protocol/frame.hpp"
 #include "protocol/handshake.hpp"
 
@@ -129,6 +130,12 @@ class Shard final : public ShardLoop, private HttpHost {
                std::size_t head_len);
   void on_frames(Conn& c, std::uint32_t slot, std::uint8_t* data, std::size_t len);
   void on_message(Conn& c, std::uint32_t slot, protocol::Opcode op, std::span<const std::uint8_t> payload);
+  // A compressed message (RSV1): inflated within --max-message, text checked as UTF-8,
+  // then on_message; a violation closes the connection with the RFC's code.
+  void on_compressed(Conn& c, std::uint32_t slot, protocol::Opcode op, std::span<const std::uint8_t> payload);
+  // One frame of `payload` for `c` alone: compressed when it negotiated permessage-deflate
+  // and the payload is long enough (nullptr: out of memory).
+  [[nodiscard]] Frame* encode_for(const Conn& c, protocol::Opcode op, std::span<const std::uint8_t> payload);
   void send_close(Conn& c, std::uint32_t slot, std::uint16_t code, std::string_view reason);
   void send_control(Conn& c, std::uint32_t slot, protocol::Opcode op, std::span<const std::uint8_t> payload);
   // Queues `frame` (len set, holders 0; nullptr: out of memory) for this connection only.
@@ -167,14 +174,14 @@ class Shard final : public ShardLoop, private HttpHost {
   std::vector<Subscriber> closing_;  // {slot, gen} whose app's on_close is owed
   std::vector<Message> pending_;        // this turn's deliveries, fanned out at its end
   std::vector<std::uint64_t> order_;    // scratch: pending_ sorted by (topic, arrival)
-  // Max-frequency topics (TopicOptions::min_interval_ms): the publication held for the
-  // topic's next slot, and when that slot opens (IoBackend::now_ms).
+  // Max-frequency topics (TopicOptions::min_interval_ms): per (topic, rate class), the
+  // publication held for that class's next slot, and when the slot opens (IoBackend::now_ms).
   struct Throttle {
     Frame* held = nullptr;
     std::uint64_t next_ms = 0;
     std::uint32_t interval_ms = 0;
   };
-  // One per (topic, rate class) with subscribers: key topic << 8 | class.
+  // Key topic << 8 | class; an entry stays until a sweep finds it idle.
   std::unordered_map<std::uint64_t, Throttle> throttles_;
   std::size_t throttled_held_ = 0;  // throttles_ entries holding a frame
   std::uint64_t throttle_soonest_ms_ = UINT64_MAX;  // the first held one's slot
@@ -191,6 +198,11 @@ class Shard final : public ShardLoop, private HttpHost {
   std::vector<bool> wake_target_;                          // [target] posted this turn
   ThreadInbox<Message> external_;                          // from threads outside the server
   ThreadInbox<Message> in_order_;                          // publish_in_order, from every shard
+  // permessage-deflate: one codec each for all the shard's connections (no context
+  // takeover: every message stands alone), and their output, kept between messages.
+  protocol::Inflater inflater_;
+  protocol::Deflater deflater_;
+  std::vector<std::uint8_t> inflated_, deflated_;
   std::int64_t history_swept_ms_ = 0;
   std::int64_t apps_ticked_ms_ = 0;  // shard 0: App::on_second's last call                      // shard 0: the streams' last sweep step
 };

@@ -37,6 +37,7 @@ struct alignas(64) Conn {
   bool dirty = false;           // net: on the shard's dirty list
   bool urgent = false;          // net: on the urgent list (sent this turn despite --coalesce)
   bool close_sent = false;      // ws: our close frame is queued: nothing else may follow
+  bool deflate = false;         // ws: permessage-deflate negotiated
   std::uint8_t app = 0;         // ws: its route, which names its app (ShardGroup::apps)
   std::uint16_t port = 0;       // app: the peer's port: the client's chat name is ID<port>
   int fd = -1;                  // core

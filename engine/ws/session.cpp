@@ -10,7 +10,7 @@ std::uint16_t Session::peer_port() const noexcept { return conn_.port; }
 std::uint32_t Session::topic() const noexcept { return shard_.subs_.first(slot_); }
 
 void Session::reply(protocol::Opcode op, std::span<const std::uint8_t> payload) {
-  Frame* f = encode_frame(&shard_.frames_, op, payload);
+  Frame* f = shard_.encode_for(conn_, op, payload);
   if (f == nullptr) {
     shard_.tear_down(conn_, slot_);
     return;

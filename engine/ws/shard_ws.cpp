@@ -9,6 +9,7 @@
 #include "engine/pubsub/encode.hpp"
 #include "engine/ws/routes.hpp"
 #include "protocol/close.hpp"
+#include "protocol/utf8.hpp"
 #include "protocol/handshake.hpp"
 #include "protocol/origin.hpp"
 
@@ -47,7 +48,7 @@ void Shard::send_close(Conn& c, std::uint32_t slot, std::uint16_t code, std::str
 }
 
 void Shard::on_accepted(Conn& c, std::uint32_t) {
-  c.close_sent = c.ping_sent = c.app_open = c.upgraded = c.served_http = false;
+  c.close_sent = c.ping_sent = c.app_open = c.upgraded = c.served_http = c.deflate = false;
   c.app_state = 0;
   c.head.clear();
   c.head_scanned = 0;
@@ -131,14 +132,19 @@ void Shard::upgrade(Conn& c, std::uint32_t slot, const protocol::HttpRequest& re
     return;
   }
   c.app = static_cast<std::uint8_t>(route.route);
-  Frame* f = frames_.acquire(256);
+  c.deflate = cfg_.deflate && protocol::accept_deflate(req, protocol::kDeflateWindowBits);
+  Frame* f = frames_.acquire(384);
   if (f == nullptr) {
     tear_down(c, slot);
     return;
   }
-  f->len = static_cast<std::uint32_t>(
-      protocol::write_upgrade_response({reinterpret_cast<char*>(f->bytes()), f->capacity}, req.key));
+  f->len = static_cast<std::uint32_t>(protocol::write_upgrade_response(
+      {reinterpret_cast<char*>(f->bytes()), f->capacity}, req.key, {}, c.deflate ? protocol::kDeflateResponse : ""));
   if (!send_own(c, slot, f)) return;
+  if (c.deflate) {
+    c.reader.set_rules(protocol::MessageRules{cfg_.max_message, protocol::kRsv1, true});
+    metrics_.deflate_connections.add();
+  }
   c.state = ConnState::open;
   c.upgraded = true;
   metrics_.connections.add();
@@ -170,7 +176,8 @@ void Shard::on_frames(Conn& c, std::uint32_t slot, std::uint8_t* data, std::size
       case protocol::EventKind::need_more: return;
       case protocol::EventKind::data:
         if (ev.first && ev.last) {
-          on_message(c, slot, ev.message_opcode, ev.payload);
+          if ((ev.message_rsv & protocol::kRsv1) != 0) on_compressed(c, slot, ev.message_opcode, ev.payload);
+          else on_message(c, slot, ev.message_opcode, ev.payload);
         } else {
           // A message spanning frames or receive buffers: the one place bytes are copied out.
           // The buffer exists only for connections that send such messages (allocated on
@@ -184,7 +191,8 @@ void Shard::on_frames(Conn& c, std::uint32_t slot, std::uint8_t* data, std::size
             return;
           }
           if (ev.last) {
-            on_message(c, slot, c.assembly_op, c.assembly.bytes());
+            if ((ev.message_rsv & protocol::kRsv1) != 0) on_compressed(c, slot, c.assembly_op, c.assembly.bytes());
+            else on_message(c, slot, c.assembly_op, c.assembly.bytes());
             // One huge message must not pin its buffer for the connection's lifetime.
             if (c.assembly.capacity() > (64u << 10)) c.assembly.clear();
           }
@@ -213,6 +221,35 @@ void Shard::on_frames(Conn& c, std::uint32_t slot, std::uint8_t* data, std::size
     }
     if (c.state != ConnState::open) return;
   }
+}
+
+void Shard::on_compressed(Conn& c, std::uint32_t slot, protocol::Opcode op, std::span<const std::uint8_t> payload) {
+  using protocol::Inflater;
+  const Inflater::Result r = inflater_.inflate(payload, inflated_, cfg_.max_message);
+  if (r != Inflater::Result::ok) {
+    metrics_.deflate_errors.add();
+    static LogLimiter limiter;
+    limiter.log(LogLevel::info, "closing client on port %u: its compressed message %s", static_cast<unsigned>(c.port),
+                r == Inflater::Result::too_big ? "inflates past --max-message" : "is not a DEFLATE stream");
+    if (r == Inflater::Result::too_big) send_close(c, slot, 1009, "message too big");
+    else send_close(c, slot, 1007, "invalid compressed data");
+  } else if (op == protocol::Opcode::text && !protocol::is_valid_utf8(inflated_.data(), inflated_.size())) {
+    send_close(c, slot, 1007, "text is not UTF-8");
+  } else {
+    metrics_.inflated_bytes.add(inflated_.size());
+    on_message(c, slot, op, inflated_);
+  }
+  // One huge message must not pin its buffer for the shard's lifetime.
+  if (inflated_.capacity() > (256u << 10)) std::vector<std::uint8_t>().swap(inflated_);
+}
+
+Frame* Shard::encode_for(const Conn& c, protocol::Opcode op, std::span<const std::uint8_t> payload) {
+  if (c.deflate && payload.size() >= cfg_.deflate_min_size && deflater_.deflate(payload, deflated_)) {
+    Frame* f = encode_frame(&frames_, op, deflated_, {}, protocol::kRsv1);
+    if (deflated_.capacity() > (256u << 10)) std::vector<std::uint8_t>().swap(deflated_);
+    return f;
+  }
+  return encode_frame(&frames_, op, payload);
 }
 
 void Shard::on_message(Conn& c, std::uint32_t slot, protocol::Opcode op, std::span<const std::uint8_t> payload) {

@@ -20,6 +20,8 @@ TEST(Cli, DefaultsAreTheChatRoom) {
   EXPECT_EQ(o.config.idle_timeout, std::chrono::seconds(60));
   EXPECT_EQ(o.config.handshake_timeout, std::chrono::seconds(10));
   EXPECT_TRUE(o.config.announce);
+  EXPECT_TRUE(o.config.deflate);
+  EXPECT_EQ(o.config.deflate_min_size, 128u);
   EXPECT_EQ(o.config.coalesce.count(), 0);
   EXPECT_FALSE(o.config.pin_threads);
   EXPECT_EQ(o.config.backend, BackendKind::automatic);
@@ -29,7 +31,7 @@ TEST(Cli, EveryFlagInBothSyntaxes) {
   CliOptions o = parse({"--host", "::1", "--port=0", "--threads", "3", "--max-message=64k", "--max-backlog", "2M",
                         "--slow-policy=drop", "--idle-timeout", "1500ms", "--handshake-timeout=2", "--log-level",
                         "debug", "--simd=scalar", "--announce=off", "--coalesce", "25ms", "--pin=on",
-                        "--backend", "epoll"});
+                        "--backend", "epoll", "--deflate", "off", "--deflate-min-size=1k"});
   ASSERT_TRUE(o.error.empty()) << o.error;
   EXPECT_EQ(o.config.host, "::1");
   EXPECT_EQ(o.config.port, 0);
@@ -50,6 +52,9 @@ TEST(Cli, EveryFlagInBothSyntaxes) {
   EXPECT_TRUE(o.config.pin_threads);
   EXPECT_TRUE(parse({"--announce", "off", "--announce", "on"}).config.announce);
   EXPECT_EQ(o.config.backend, BackendKind::epoll);
+  EXPECT_FALSE(o.config.deflate);
+  EXPECT_EQ(o.config.deflate_min_size, 1024u);
+  EXPECT_EQ(parse({"--deflate-min-size", "0"}).config.deflate_min_size, 0u) << "0: compress everything";
 }
 
 TEST(Cli, BackendChoices) {
@@ -105,6 +110,8 @@ TEST(Cli, BadInputNamesTheProblem) {
       {{"--coalesce", "Auto"}, "Auto"},
       {{"--coalesce", "soon"}, "soon"},
       {{"--pin", "yes"}, "on or off"},
+      {{"--deflate", "yes"}, "on or off"},
+      {{"--deflate-min-size", "big"}, "big"},
       {{"--simd", "mmx"}, "mmx"},
       {{"--host", "not an address"}, "not an address"},
       {{"stray"}, "stray"},

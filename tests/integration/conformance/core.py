@@ -39,11 +39,11 @@ class Ctx:
         """A TCP connection without a handshake."""
         return Conn(self.port, timeout)
 
-    def ws(self, timeout=TIMEOUT):
-        """A connection upgraded on the echo path."""
+    def ws(self, timeout=TIMEOUT, headers=None):
+        """A connection upgraded on the echo path (with extra request `headers`)."""
         c = Conn(self.port, timeout)
         try:
-            return c.handshake(self.path)
+            return c.handshake(self.path, headers)
         except BaseException:
             c.close_socket()
             raise

@@ -10,6 +10,7 @@ import socket
 import struct
 import threading
 import time
+import zlib
 
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -93,6 +94,8 @@ class Conn:
         self.buf = b""
         self.eof = False
         self._bg = None
+        self.response_headers = {}
+        self.deflate = False  # permessage-deflate negotiated: RSV1 messages are inflated
 
     # ---- low level -------------------------------------------------------------------
     def close_socket(self):
@@ -194,6 +197,8 @@ class Conn:
             raise CaseFailure(f"handshake answered {status}, not 101")
         if hdrs.get("sec-websocket-accept") != accept_key(key):
             raise CaseFailure(f"bad Sec-WebSocket-Accept {hdrs.get('sec-websocket-accept')!r}")
+        self.response_headers = hdrs
+        self.deflate = hdrs.get("sec-websocket-extensions", "").startswith("permessage-deflate")
         return self
 
     # ---- frames ----------------------------------------------------------------------
@@ -219,14 +224,18 @@ class Conn:
         self.buf = self.buf[off + n:]
         return bool(b0 & 0x80), (b0 >> 4) & 7, b0 & 0xF, payload
 
-    def recv_message(self, timeout=None):
-        """The next data message (opcode, payload); fails on close, ping, pong or bad framing."""
+    def recv_message(self, timeout=None, compressed=None):
+        """The next data message (opcode, payload); fails on close, ping, pong or bad framing.
+        With permessage-deflate, a message whose first frame has RSV1 is inflated; with
+        `compressed` True or False, whether it came compressed must match."""
         deadline = time.monotonic() + (timeout or self.timeout)
-        opcode, parts = None, []
+        opcode, parts, first_rsv = None, [], 0
         while True:
             fin, rsv, op, payload = self.recv_frame(max(0.01, deadline - time.monotonic()))
-            if rsv:
-                raise CaseFailure(f"server frame with RSV bits {rsv}")
+            if opcode is None:
+                first_rsv = rsv
+            if rsv and not (self.deflate and rsv == 4 and op in (OP_TEXT, OP_BINARY)):
+                raise CaseFailure(f"server frame with RSV bits {rsv} (opcode {op:#x})")
             if op == OP_CLOSE:
                 raise CaseFailure(f"expected a message, got close {describe_close(payload)}")
             if op in (OP_PING, OP_PONG):
@@ -242,10 +251,19 @@ class Conn:
                 raise CaseFailure(f"server sent reserved opcode {op:#x}")
             parts.append(payload)
             if fin:
-                return opcode, b"".join(parts)
+                data = b"".join(parts)
+                if compressed is not None and bool(first_rsv) != compressed:
+                    raise CaseFailure(f"expected a {'compressed' if compressed else 'plain'} message, got "
+                                      f"{'a compressed' if first_rsv else 'a plain'} one of {len(data)} bytes")
+                if first_rsv:
+                    try:
+                        data = zlib.decompressobj(-15).decompress(data + b"\x00\x00\xff\xff")
+                    except zlib.error as e:
+                        raise CaseFailure(f"server sent a corrupt compressed message: {e}")
+                return opcode, data
 
-    def expect_message(self, opcode, payload, timeout=None):
-        op, got = self.recv_message(timeout)
+    def expect_message(self, opcode, payload, timeout=None, compressed=None):
+        op, got = self.recv_message(timeout, compressed)
         if op != opcode or got != payload:
             raise CaseFailure(f"expected opcode {opcode} with {len(payload)} bytes {payload[:40]!r}, "
                               f"got opcode {op} with {len(got)} bytes {got[:40]!r}")
