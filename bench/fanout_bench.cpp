@@ -108,6 +108,24 @@ void BM_FanOut(benchmark::State& state) {
   state.counters["subscribers"] = static_cast<double>(state.range(0));
 }
 
+// permessage-deflate: the same fan-out with a compressed variant beside the plain frame;
+// every `every`-th subscriber negotiated it (1: all, 2: half), so the loop chooses per
+// subscriber and counts both leases.
+void BM_FanOutDeflate(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  const auto every = static_cast<std::size_t>(state.range(1));
+  Room room(n);
+  for (std::size_t i = 0; i < n; i += every) room.conns[i].deflate = true;
+  measure(state, room, true, [&] {
+    Lease *plain = line(room), *zipped = line(room);
+    std::uint32_t q = fan_out(room.subs, room.conns, plain, 1u << 20, room.dirty, refuse_none, zipped);
+    room.leases.drop_if_unused(plain);
+    room.leases.drop_if_unused(zipped);
+    return q;
+  });
+  state.SetLabel(every == 1 ? "every subscriber deflate" : "half deflate");
+}
+
 // Conflating fan-out (conflate_out): mode 0, subscribers that keep up (every message is
 // appended, as fan_out does, plus the record of where); mode 1, subscribers that never
 // read (after the first, every message replaces their unsent one in place: each message
@@ -158,6 +176,7 @@ void BM_BareLoop(benchmark::State& state) {
 
 BENCHMARK(BM_BareLoop)->Arg(1000)->Arg(100000);
 BENCHMARK(BM_FanOut)->Arg(1000)->Arg(100000);
+BENCHMARK(BM_FanOutDeflate)->Args({1000, 1})->Args({100000, 1})->Args({1000, 2})->Args({100000, 2});
 BENCHMARK(BM_ConflateOut)->Args({1000, 0})->Args({100000, 0})->Args({1000, 1})->Args({100000, 1});
 BENCHMARK(BM_FormsOut)->Arg(1000)->Arg(100000);
 

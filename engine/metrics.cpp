@@ -193,6 +193,9 @@ std::string render_metrics(std::span<const ShardMetrics* const> shards, std::str
   line(out, "ringcast_deflate_errors_total", "counter",
        "Compressed client messages refused: inflating past --max-message (1009) or corrupt (1007).",
        sum(shards, [](const ShardMetrics& m) { return m.deflate_errors.get(); }));
+  line(out, "ringcast_messages_deflated_total", "counter",
+       "Broadcast messages compressed for permessage-deflate subscribers (once each, shared by every shard).",
+       sum(shards, [](const ShardMetrics& m) { return m.messages_deflated.get(); }));
   line(out, "ringcast_slow_clients_closed_total", "counter", "Clients closed for exceeding their backlog.",
        sum(shards, [](const ShardMetrics& m) { return m.slow_clients_closed.get(); }));
   line(out, "ringcast_accept_errors_total", "counter", "accept() failures (EMFILE, ENFILE, ...).",

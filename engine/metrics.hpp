@@ -83,6 +83,7 @@ struct alignas(64) ShardMetrics {
   Counter deflate_connections;  // WebSocket connections that negotiated permessage-deflate
   Counter inflated_bytes;       // compressed client messages' bytes once inflated
   Counter deflate_errors;       // compressed messages refused: past --max-message, or corrupt
+  Counter messages_deflated;    // broadcast messages compressed (once each, for every shard)
   Counter sends;  // send operations issued (deliveries per send = batching achieved)
   Counter handshake_failures[static_cast<std::size_t>(HandshakeFailure::count_)];
   Counter tls_handshakes;  // completed

@@ -154,6 +154,11 @@ class Shard final : public ShardLoop, private HttpHost {
   static constexpr std::uint8_t kEveryRate = 0xFF;
   void fanout(std::uint32_t topic, Frame* frame, std::uint32_t messages = 1, Frame* latest = nullptr,
               std::uint8_t rate_class = kEveryRate);
+  // permessage-deflate: `frame`'s compressed variant (made once, shared by every shard;
+  // nullptr: not one message of at least --deflate-min-size, or no memory), and a lease of
+  // it holding this shard's holder.
+  [[nodiscard]] Frame* deflated_of(Frame* frame);
+  [[nodiscard]] Lease* deflated_lease(Frame* frame);
   // A publication in its three forms (Message::full) to a topic whose list takes them.
   void fanout_forms(std::uint32_t topic, const Message& m);
   // Gives back the full and delta forms `m` carries, where only the raw one can go out.

@@ -31,6 +31,7 @@ Frame* make_heap_frame(std::size_t capacity) { return allocate_frame(capacity, 0
 
 void release_holder(Frame* frame, FramePool* here) noexcept {
   if (frame->holders.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  if (Frame* variant = frame->deflated.exchange(nullptr, std::memory_order_acquire)) release_holder(variant, here);
   if (frame->pool == nullptr) {
     free_frame(frame);
   } else if (frame->pool == here) {

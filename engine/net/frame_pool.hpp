@@ -27,6 +27,11 @@ struct Frame {
   std::uint8_t size_class = 0;
   FramePool* pool = nullptr;   // owner; nullptr: heap frame, deleted by the last holder
   Frame* next_free = nullptr;
+  // permessage-deflate: the same message compressed (RSV1), made by the first shard that
+  // fans it out to a deflate subscriber and shared by the others. This frame holds one of
+  // its holders (dropped when this frame is freed); each shard that queues it takes one
+  // more while it still holds this frame.
+  std::atomic<Frame*> deflated{nullptr};
 
   [[nodiscard]] std::uint8_t* bytes() noexcept { return reinterpret_cast<std::uint8_t*>(this + 1); }
   [[nodiscard]] const std::uint8_t* bytes() const noexcept {

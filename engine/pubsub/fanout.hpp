@@ -42,21 +42,40 @@ inline bool deliver(Conn& c, std::uint32_t slot, Lease* lease, std::size_t max_b
 }
 
 // Delivers to every subscriber; the lease's count is raised once by the number queued.
+// `deflated` (permessage-deflate): the same message compressed, for the subscribers that
+// negotiated it (Conn::deflate); its own count is raised by those it went to.
 template <typename Refuse>
 inline std::uint32_t fan_out(std::span<const Subscriber> subs, std::span<Conn> conns, Lease* lease,
-                             std::size_t max_backlog, std::vector<std::uint32_t>& dirty, Refuse&& refuse) noexcept {
+                             std::size_t max_backlog, std::vector<std::uint32_t>& dirty, Refuse&& refuse,
+                             Lease* deflated = nullptr) noexcept {
   // Connections and their queue rings are scattered: fetch the connection's hot line
   // 16 ahead, then (its indices now cached) the ring slot the push will write 8 ahead.
   constexpr std::size_t kConnAhead = 16, kSlotAhead = 8;
-  std::uint32_t queued = 0;
+  std::uint32_t queued = 0, compressed = 0;
   const std::size_t n = subs.size();
-  for (std::size_t i = 0; i < n; ++i) {
-    if (i + kConnAhead < n) __builtin_prefetch(&conns[subs[i + kConnAhead].slot], 1);
-    if (i + kSlotAhead < n) __builtin_prefetch(conns[subs[i + kSlotAhead].slot].queue.next_slot(), 1);
-    const Subscriber& s = subs[i];
-    queued += deliver(conns[s.slot], s.slot, lease, max_backlog, dirty, refuse) ? 1 : 0;
+  if (deflated == nullptr) {
+    for (std::size_t i = 0; i < n; ++i) {
+      if (i + kConnAhead < n) __builtin_prefetch(&conns[subs[i + kConnAhead].slot], 1);
+      if (i + kSlotAhead < n) __builtin_prefetch(conns[subs[i + kSlotAhead].slot].queue.next_slot(), 1);
+      const Subscriber& s = subs[i];
+      queued += deliver(conns[s.slot], s.slot, lease, max_backlog, dirty, refuse) ? 1 : 0;
+    }
+  } else {
+    // The same loop with a choice per subscriber (its flag is on the line deliver reads).
+    for (std::size_t i = 0; i < n; ++i) {
+      if (i + kConnAhead < n) __builtin_prefetch(&conns[subs[i + kConnAhead].slot], 1);
+      if (i + kSlotAhead < n) __builtin_prefetch(conns[subs[i + kSlotAhead].slot].queue.next_slot(), 1);
+      const Subscriber& s = subs[i];
+      Conn& c = conns[s.slot];
+      const bool z = c.deflate;
+      if (deliver(c, s.slot, z ? deflated : lease, max_backlog, dirty, refuse)) {
+        ++queued;
+        compressed += z ? 1 : 0;
+      }
+    }
+    deflated->refs += compressed;
   }
-  lease->refs += queued;
+  lease->refs += queued - compressed;
   return queued;
 }
 

@@ -221,13 +221,53 @@ void Shard::fanout(std::uint32_t topic, Frame* frame, std::uint32_t messages, Fr
   }
   if (latest != nullptr) release_holder(latest, &frames_);  // no conflating list (gone meanwhile)
   if (list != nullptr) {
+    Lease* deflated = list->deflate_subscribers != 0 ? deflated_lease(frame) : nullptr;
     std::uint32_t n = fan_out(subs, conns_.built(), lease, cfg_.max_backlog, dirty_,
                               [this, messages, policy = list->policy](Conn& c, std::uint32_t slot, Refusal why) {
                                 refuse(c, slot, why, policy, messages);
-                              });
+                              },
+                              deflated);
     metrics_.messages_out.add(std::uint64_t{n} * messages);
+    if (deflated != nullptr) leases_.drop_if_unused(deflated);
   }
   leases_.drop_if_unused(lease);
+}
+
+Frame* Shard::deflated_of(Frame* frame) {
+  if (Frame* d = frame->deflated.load(std::memory_order_acquire)) return d;
+  // One whole unfragmented data message of at least --deflate-min-size; a turn's combined
+  // frames (several messages) and anything else go as they are.
+  const std::uint8_t* b = frame->bytes();
+  if (frame->len < 2 || (b[0] & 0xF0) != 0x80 || ((b[0] & 0x0F) != 1 && (b[0] & 0x0F) != 2)) return nullptr;
+  std::size_t head = 2, len = b[1] & 0x7F;
+  if (len == 126) {
+    head = 4;
+    len = (std::size_t{b[2]} << 8) | b[3];
+  } else if (len == 127) {
+    head = 10;
+    len = 0;
+    for (int i = 2; i < 10; ++i) len = (len << 8) | b[i];
+  }
+  if (head + len != frame->len || len < cfg_.deflate_min_size) return nullptr;
+  if (!deflater_.deflate({b + head, len}, deflated_)) return nullptr;
+  Frame* d = encode_frame(&frames_, static_cast<protocol::Opcode>(b[0] & 0x0F), deflated_, {}, protocol::kRsv1);
+  if (deflated_.capacity() > (256u << 10)) std::vector<std::uint8_t>().swap(deflated_);
+  if (d == nullptr) return nullptr;
+  metrics_.messages_deflated.add();
+  d->holders.store(1, std::memory_order_relaxed);  // the plain frame's
+  Frame* raced = nullptr;
+  if (frame->deflated.compare_exchange_strong(raced, d, std::memory_order_acq_rel)) return d;
+  release_holder(d, &frames_);  // another shard made it first: use theirs
+  return raced;
+}
+
+Lease* Shard::deflated_lease(Frame* frame) {
+  Frame* d = deflated_of(frame);
+  if (d == nullptr) return nullptr;
+  d->holders.fetch_add(1, std::memory_order_relaxed);  // this shard's, while it holds the plain one
+  Lease* lease = leases_.lease(d);
+  if (lease == nullptr) release_holder(d, &frames_);
+  return lease;
 }
 
 void Shard::fanout_forms(std::uint32_t topic, const Message& m) {

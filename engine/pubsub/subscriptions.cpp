@@ -63,6 +63,7 @@ bool Subscriptions::add(std::uint32_t slot, std::uint32_t topic, SlowPolicy poli
   }
   if (list.options().min_interval_ms == 0) rate_class = 0;
   record(c, Subscription{topic, list.add(Subscriber{slot, c.gen}, deltas, rate_class, moved_in(topic))});
+  list.deflate_subscribers += c.deflate ? 1 : 0;
   return true;
 }
 
@@ -85,6 +86,7 @@ bool Subscriptions::attach(std::uint32_t slot, std::uint32_t topic, std::uint32_
   if (list.size() == 0 || policy == SlowPolicy::insufficient_state) list.policy = policy;
   if (list.size() == 0) list.set_options(options);
   s->index = list.add(Subscriber{slot, c.gen}, deltas, 0, moved_in(topic));
+  list.deflate_subscribers += c.deflate ? 1 : 0;
   return true;
 }
 
@@ -95,6 +97,7 @@ bool Subscriptions::remove(std::uint32_t slot, std::uint32_t topic) noexcept {
   SubscriberList* list = (s->index & kNotJoined) != 0 ? nullptr : lists_.find(topic);
   if (list != nullptr) {
     list->remove(s->index, moved_in(topic));
+    list->deflate_subscribers -= c.deflate ? 1 : 0;
     lists_.drop_if_empty(topic);
   }
   // The hole in this record is filled from its end: the extra table's last, if any.

@@ -78,6 +78,9 @@ class SubscriberList {
   // What fan-out does to a subscriber past its backlog on this topic: set when the list is
   // created on a shard (its first subscriber there), from the subscribing app.
   SlowPolicy policy = SlowPolicy::close;
+  // Subscribers that negotiated permessage-deflate (Subscriptions keeps it): fan-out makes
+  // the compressed variant of a publication only when there is one.
+  std::uint32_t deflate_subscribers = 0;
 
   void set_options(const TopicOptions& o) noexcept { options_ = o; }
   [[nodiscard]] const TopicOptions& options() const noexcept { return options_; }

@@ -1,5 +1,6 @@
 // A WebSocket client built on the `ws` package, driven by ringcast's integration tests.
-//   node chat_client.js ws://127.0.0.1:PORT/room   (or wss://: NODE_EXTRA_CA_CERTS for trust)
+//   node chat_client.js ws://127.0.0.1:PORT/room [--deflate]   (or wss://: NODE_EXTRA_CA_CERTS for trust)
+//   --deflate: offer permessage-deflate and compress every message sent (threshold 0)
 // stdin: one JSON command per line: {"send": "text"} | {"sendBinary": "<base64>"} |
 //        {"ping": "text"} | {"close": 1000}
 // stdout: one JSON event per line: {"event": "open", "port": <local port>} |
@@ -16,9 +17,10 @@ if (!url) {
   process.exit(2);
 }
 const emit = (obj) => process.stdout.write(JSON.stringify(obj) + '\n');
-const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 64 * 1024 * 1024 });
+const deflate = process.argv.includes('--deflate');
+const ws = new WebSocket(url, { perMessageDeflate: deflate ? { threshold: 0 } : false, maxPayload: 64 * 1024 * 1024 });
 
-ws.on('open', () => emit({ event: 'open', port: ws._socket.localPort }));
+ws.on('open', () => emit({ event: 'open', port: ws._socket.localPort, extensions: ws.extensions }));
 ws.on('message', (data, isBinary) => {
   emit({ event: 'message', binary: isBinary,
          data: isBinary ? Buffer.from(data).toString('base64') : data.toString('utf8') });
