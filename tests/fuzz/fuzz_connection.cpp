@@ -1,7 +1,8 @@
 // The whole-connection fuzzer: the real shard (handshake, routing, frames, chat and echo,
 // fan-out, close handshake, timers, teardown) on the scripted backend, with no socket.
-// The input is a script of peer actions: connect (upgraded or raw), raw bytes, encoded
-// frames (any opcode, flags, length, mask or none, split anywhere), partial and failed
+// The input is a script of peer actions: connect (upgraded, offering permessage-deflate or
+// not, or raw), raw bytes, encoded frames (any opcode, flags, length, mask or none, split
+// anywhere; some compressed for real), partial and failed
 // sends, EOF, reset, clock jumps, a server-side publish and a stop. After every step the
 // backend contract and each client's view of the server's bytes must hold; at the end,
 // when every peer has left, every slot, receive buffer and frame lease must be back.
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "engine/log.hpp"
+#include "protocol/deflate_codec.hpp"
 #include "tests/support/shard_driver.hpp"
 
 namespace {
@@ -51,6 +53,15 @@ std::vector<std::uint8_t> frame_from(FuzzedDataProvider& in) {
   std::string payload = in.ConsumeBytesAsString(std::min<std::size_t>(len, 512));
   payload.resize(len, 'x');  // long payloads are padded: lengths matter more than content
   auto opcode = static_cast<protocol::Opcode>(op);
+  if (in.ConsumeProbability<float>() < 0.1f) {  // compressed for real (RSV1), or cut short
+    static protocol::Deflater deflater;
+    std::vector<std::uint8_t> z;
+    if (deflater.deflate({reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size()}, z)) {
+      z.resize(in.ConsumeBool() ? z.size() : in.ConsumeIntegralInRange<std::size_t>(0, z.size()));
+      payload.assign(z.begin(), z.end());
+      rsv = protocol::kRsv1;
+    }
+  }
   if (in.ConsumeProbability<float>() < 0.05f) {  // unmasked: the server must close 1002
     std::vector<std::uint8_t> out(protocol::frame_header_len(len) + len);
     out.resize(protocol::encode_server_frame(
@@ -112,7 +123,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::size_t c = n == 0 ? 0 : in.ConsumeIntegralInRange<std::size_t>(0, n - 1);
     int fd = n == 0 ? -1 : d.client(c).fd;
     switch (action) {
-      case 0: d.connect_ws(kPaths[in.ConsumeIntegralInRange<std::size_t>(0, std::size(kPaths) - 1)]); break;
+      case 0: {  // an index past the paths: the same path, offering permessage-deflate
+        const std::size_t k = in.ConsumeIntegralInRange<std::size_t>(0, 2 * std::size(kPaths) - 1);
+        d.connect_ws(kPaths[k % std::size(kPaths)], k >= std::size(kPaths));
+        break;
+      }
       case 1: d.connect(); break;  // the script writes the request itself
       case 2: d.send(c, in.ConsumeBytes<std::uint8_t>(in.ConsumeIntegralInRange<std::size_t>(1, 400))); break;
       case 3:

@@ -28,6 +28,7 @@
 #include "tests/support/tls_client.hpp"
 #include "tests/support/tls_pair.hpp"
 #include "protocol/close.hpp"
+#include "protocol/deflate_codec.hpp"
 #include "protocol/frame.hpp"
 #include "protocol/handshake.hpp"
 #include "protocol/utf8.hpp"
@@ -102,6 +103,7 @@ class ServerStream {
     std::size_t cl = head.find("Content-Length: ");
     body_left_ = cl == std::string_view::npos ? 0 : std::strtoul(std::string(head.substr(cl + 16, 12)).c_str(), nullptr, 10);
     keep_alive_ = head.find("\r\nConnection: keep-alive") != std::string_view::npos;
+    if (status_ == 101) deflate_ = head.find("\r\nSec-WebSocket-Extensions: permessage-deflate") != std::string_view::npos;
     statuses_.push_back(status_);
     // An answer to HEAD keeps its Content-Length but has no body.
     bool to_head = !to_head_.empty() && to_head_.front();
@@ -124,7 +126,8 @@ class ServerStream {
     if (buf_.size() < 2) return false;
     std::uint8_t b0 = buf_[0], b1 = buf_[1];
     if ((b0 & 0x80) == 0) return fail("server fragmented a message");
-    if ((b0 & 0x70) != 0) return fail("server set RSV bits");
+    const bool compressed = (b0 & 0x70) == 0x40 && deflate_ && ((b0 & 0x0F) == 1 || (b0 & 0x0F) == 2);
+    if ((b0 & 0x70) != 0 && !compressed) return fail("server set RSV bits");
     if ((b1 & 0x80) != 0) return fail("server masked a frame");
     auto op = static_cast<protocol::Opcode>(b0 & 0x0F);
     std::uint8_t code = b0 & 0x0F;
@@ -146,6 +149,14 @@ class ServerStream {
     if (code >= 8 && len > protocol::kMaxControlPayload) return fail("control frame over 125 bytes");
     if (buf_.size() < h + len) return false;
     std::span<const std::uint8_t> payload(buf_.data() + h, static_cast<std::size_t>(len));
+    std::vector<std::uint8_t> inflated;
+    if (compressed) {  // permessage-deflate: the message the server compressed
+      if (!inflater_) inflater_ = std::make_unique<protocol::Inflater>();
+      if (inflater_->inflate(payload, inflated, std::size_t{1} << 26) != protocol::Inflater::Result::ok) {
+        return fail("a compressed server message does not inflate");
+      }
+      payload = inflated;
+    }
     if (op == protocol::Opcode::text && !protocol::is_valid_utf8(payload.data(), payload.size())) {
       return fail("invalid UTF-8 in a server text frame");
     }
@@ -170,6 +181,8 @@ class ServerStream {
   int status_ = 0;
   std::size_t body_left_ = 0, total_ = 0;
   bool done_ = false, close_seen_ = false, keep_alive_ = false;
+  bool deflate_ = false;  // the 101 accepted permessage-deflate: RSV1 data frames are compressed
+  std::unique_ptr<protocol::Inflater> inflater_;  // made on the first compressed message
   std::vector<int> statuses_;
   std::vector<bool> to_head_;  // per request the client sent and not answered yet: was it HEAD
   std::uint16_t close_code_ = 1005;
@@ -196,11 +209,14 @@ inline void RequestTracker::feed(std::span<const std::uint8_t> bytes, ServerStre
   }
 }
 
-inline std::string upgrade_request(std::string_view path) {
+// `deflate`: offering permessage-deflate as browsers do.
+inline std::string upgrade_request(std::string_view path, bool deflate = false) {
   std::string r = "GET ";
   r.append(path).append(
       " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n");
+  if (deflate) r.append("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n");
+  r.append("\r\n");
   return r;
 }
 
@@ -358,11 +374,11 @@ class ShardDriver {
       settle();
     }
   }
-  int connect_ws(std::string_view path) {
+  int connect_ws(std::string_view path, bool deflate = false) {
     int c = connect();
     if (c < 0) return c;
     clients_[static_cast<std::size_t>(c)].path = std::string(path);
-    send(static_cast<std::size_t>(c), upgrade_request(path));
+    send(static_cast<std::size_t>(c), upgrade_request(path, deflate));
     return c;
   }
 
