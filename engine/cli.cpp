@@ -94,7 +94,8 @@ options:
                             compressed one: its inflated size)         [16M]
   --deflate on|off          accept permessage-deflate (RFC 7692) when a
                             client offers it: no context takeover either
-                            way, messages compressed once per send    [on]
+                            way; a broadcast is compressed once for all
+                            its deflate subscribers                    [on]
   --deflate-min-size SIZE   messages shorter than this go uncompressed [128]
   --max-backlog SIZE        unsent bytes queued per client             [1M]
   --slow-policy close|drop  past the backlog: close the client with 1008,

@@ -158,7 +158,12 @@ class Shard final : public ShardLoop, private HttpHost {
   // nullptr: not one message of at least --deflate-min-size, or no memory), and a lease of
   // it holding this shard's holder.
   [[nodiscard]] Frame* deflated_of(Frame* frame);
+  [[nodiscard]] Frame* make_deflated(Frame* frame);  // the variant or kNotDeflated, set on `frame`
   [[nodiscard]] Lease* deflated_lease(Frame* frame);
+  // A codec buffer that one big message grew: given back past 256 KiB.
+  static void trim_scratch(std::vector<std::uint8_t>& buf) noexcept {
+    if (buf.capacity() > (256u << 10)) std::vector<std::uint8_t>().swap(buf);
+  }
   // A publication in its three forms (Message::full) to a topic whose list takes them.
   void fanout_forms(std::uint32_t topic, const Message& m);
   // Gives back the full and delta forms `m` carries, where only the raw one can go out.

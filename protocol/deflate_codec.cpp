@@ -28,6 +28,7 @@ Inflater::~Inflater() {
 Inflater::Result Inflater::inflate(std::span<const std::uint8_t> in, std::vector<std::uint8_t>& out, std::size_t limit) {
   out.clear();
   if (!state_) return Result::corrupt;
+  if (in.empty()) return Result::ok;  // no bytes at all: taken for an empty message, as senders mean it
   z_stream& z = state_->z;
   Result result = Result::ok;
   bool ended = false;  // the message ended on a final block: no tail to add
@@ -69,6 +70,9 @@ Inflater::Result Inflater::inflate(std::span<const std::uint8_t> in, std::vector
     }
     if (result == Result::ok && out.size() > limit) result = Result::too_big;
   }
+  // After the tail the stream must sit at a block boundary (zlib: bit 7 of data_type): a
+  // message cut short is not a shorter message.
+  if (result == Result::ok && !ended && (z.data_type & 128) == 0) result = Result::corrupt;
   inflateReset(&z);
   return result;
 }

@@ -25,7 +25,7 @@ class Inflater {
   enum class Result : std::uint8_t {
     ok,
     too_big,  // the message inflates past `limit` (a deflate bomb stops there)
-    corrupt,  // not a DEFLATE stream
+    corrupt,  // not a DEFLATE stream, or one cut short
   };
   // Inflates one message's compressed payload (the 00 00 ff ff tail the sender removed is
   // added here) into `out`, replacing what it held; never grows `out` past `limit` + 1
@@ -49,6 +49,7 @@ class Deflater {
   // Compresses one message into `out` (replacing it): sync-flushed, the 00 00 ff ff tail
   // removed, as a permessage-deflate payload. False when zlib fails (no memory).
   [[nodiscard]] bool deflate(std::span<const std::uint8_t> in, std::vector<std::uint8_t>& out);
+  [[nodiscard]] bool ready() const noexcept { return state_ != nullptr; }
 
  private:
   struct State;

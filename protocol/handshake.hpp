@@ -136,6 +136,7 @@ struct DeflateOffer {
   bool server_no_context_takeover = false;
   bool client_no_context_takeover = false;
   std::uint8_t server_max_window_bits = 15;   // 8..15
+  bool server_max_window_bits_given = false;  // the offer named it: an acceptance repeats it
   std::uint8_t client_max_window_bits = 0;    // 0: not offered; 8..15 (15 when given without a value)
 };
 
@@ -145,14 +146,17 @@ struct DeflateOffer {
 std::size_t parse_deflate_offers(std::string_view extensions, std::span<DeflateOffer> out) noexcept;
 
 // ringcast's answer to an accepted offer: no context takeover either way, so every
-// compressed message stands alone and one codec per thread serves every connection.
+// compressed message stands alone and one codec per thread serves every connection; an
+// offer that named server_max_window_bits gets it back (RFC 7692 section 7.1.2.1).
 inline constexpr std::string_view kDeflateResponse =
     "permessage-deflate; server_no_context_takeover; client_no_context_takeover";
+inline constexpr std::string_view kDeflateResponseWindow =
+    "permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=15";
 
-// Whether the request's Sec-WebSocket-Extensions (every such header, in order) hold an
-// offer ringcast accepts: the first valid one that lets the server compress with a window
-// of `server_window_bits`; one demanding a smaller server_max_window_bits is declined and
-// the next considered (RFC 7692 section 7.1.2.1).
-[[nodiscard]] bool accept_deflate(const HttpRequest& req, std::uint8_t server_window_bits) noexcept;
+// The answer to the request's Sec-WebSocket-Extensions (every such header, in order):
+// one of the two above for the first valid offer that lets the server compress with a
+// 15-bit window (one demanding a smaller server_max_window_bits is declined and the next
+// considered, RFC 7692 section 7.1.2.1); empty when none does.
+[[nodiscard]] std::string_view accept_deflate(const HttpRequest& req) noexcept;
 
 }  // namespace ringcast::protocol

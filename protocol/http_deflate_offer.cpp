@@ -97,6 +97,7 @@ enum Seen : unsigned { kServerNct = 1, kClientNct = 2, kServerBits = 4, kClientB
   if (iequals(name, "server_max_window_bits")) {
     const std::uint8_t bits = has_value ? window_bits(value) : 0;
     o.server_max_window_bits = bits;
+    o.server_max_window_bits_given = true;
     return bits != 0 && once(kServerBits);
   }
   if (iequals(name, "client_max_window_bits")) {
@@ -154,7 +155,8 @@ std::size_t parse_deflate_offers(std::string_view extensions, std::span<DeflateO
   return n;
 }
 
-bool accept_deflate(const HttpRequest& req, std::uint8_t server_window_bits) noexcept {
+std::string_view accept_deflate(const HttpRequest& req) noexcept {
+  static_assert(kDeflateResponseWindow.ends_with("=15"), "the window ringcast compresses with");
   for (std::size_t h = 0; h < req.num_headers; ++h) {
     if (!iequals(req.headers[h].name, "sec-websocket-extensions")) continue;
     std::string_view rest = req.headers[h].value;
@@ -162,11 +164,13 @@ bool accept_deflate(const HttpRequest& req, std::uint8_t server_window_bits) noe
     while (!rest.empty()) {
       const std::size_t end = element_end(rest, 0);
       DeflateOffer offer;
-      if (parse_offer(rest.substr(0, end), offer) && offer.server_max_window_bits >= server_window_bits) return true;
+      if (parse_offer(rest.substr(0, end), offer) && offer.server_max_window_bits >= 15) {
+        return offer.server_max_window_bits_given ? kDeflateResponseWindow : kDeflateResponse;
+      }
       rest = end < rest.size() ? rest.substr(end + 1) : std::string_view{};
     }
   }
-  return false;
+  return {};
 }
 
 }  // namespace ringcast::protocol

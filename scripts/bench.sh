@@ -26,6 +26,9 @@
 #                 --reconnect-at, from 4 loopback addresses: the dropped ports sit in
 #                 TIME_WAIT), with 1 publication/s (storm-r1) and 20/s (storm-r20): time to
 #                 all recovered and server CPU, set against the same clients' first connect
+#        maxfreq  1,000 subscribers of one max_frequency 100ms channel published 1,000/s:
+#                 the updates each subscriber got per second (10 is the target) and the
+#                 server's CPU per publication
 #        conflate 1,000 subscribers of 100 conflating channels, 2,000 publications/s, with
 #                 100 slow readers and without (conflate-base): the fast ones' latency and
 #                 the server's RSS as ratios
@@ -34,7 +37,7 @@
 # Environment: BENCH_SECONDS (per scenario, default 3), BENCH_RUNS (fan-out rounds, the
 # servers interleaved; each row is the median run, default 3), BENCH_SERVERS (default "ringcast
 # ringcast-coalesce ringcast-epoll ringcast-wss node-ws python-websockets websocketpp"), BENCH_SCENARIOS (default
-# "fanout connect rate danmaku storm conflate"), BENCH_MICRO=0 to skip the kernels,
+# "fanout connect rate danmaku storm maxfreq conflate"), BENCH_MICRO=0 to skip the kernels,
 # BENCH_SWEEP="1 3 10 30 100 300 1000 3000" danmaku rates for the sweep ("" to skip),
 # BENCH_SWEEP_SUBS (the smaller room swept too, default 2000; "" for 10,000 only),
 # BENCH_CONNECT (connections of the connect scenario, default 10000), BENCH_CONNECT_PATH (its URL path, default /: ringcast's room,
@@ -55,7 +58,7 @@ runs=${BENCH_RUNS:-3}
 servers=${BENCH_SERVERS:-"ringcast ringcast-coalesce ringcast-epoll ringcast-wss node-ws python-websockets websocketpp"}
 sweep=${BENCH_SWEEP-"1 3 10 30 100 300 1000 3000"}
 sweep_small=${BENCH_SWEEP_SUBS-2000}
-scenarios=${BENCH_SCENARIOS:-"fanout connect rate danmaku storm conflate"}
+scenarios=${BENCH_SCENARIOS:-"fanout connect rate danmaku storm maxfreq conflate"}
 connect_n=${BENCH_CONNECT:-10000}
 connect_path=${BENCH_CONNECT_PATH:-/}
 results=${BENCH_RESULTS:-"$root/bench/results"}
@@ -328,6 +331,17 @@ for s in $servers; do
       channel_run "$s" "storm-r$r" rate -c 10000 -p 1 -s 64 -r "$r" -d 6 --reconnect-at 2 --channel feed:storm \
         --connect-timeout 60 --source 127.0.0.1,127.0.0.2,127.0.0.3,127.0.0.4
     done
+  fi
+  if want maxfreq; then
+    channel_run "$s" maxfreq rate -c 1000 -p 1 -s 64 -r 1000 -d "$secs" --channel tick:m
+    /usr/bin/python3 - "$results/$s.maxfreq.json" "$secs" <<'PY' || true
+import json, sys
+d, secs = json.load(open(sys.argv[1])), float(sys.argv[2])
+s = d.get("server") or {}
+per_pub = s.get("cpu_seconds", 0) * 1e6 / max(d["messages_sent"], 1)
+print(f"   max frequency: {d['deliveries'] / d['config']['connections'] / secs:.1f} updates/s per subscriber at 100 ms"
+      f" of {d['messages_per_s']:,.0f} publications/s; server {per_pub:.1f} us CPU per publication")
+PY
   fi
   if want conflate; then
     channel_run "$s" conflate-base rate -c 1000 -p 1 -s 64 -r 2000 -d "$secs" --channel px:c --channels 100

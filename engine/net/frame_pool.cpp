@@ -27,11 +27,15 @@ void free_frame(Frame* f) noexcept {
 
 }  // namespace
 
+Frame kNotDeflated;
+
 Frame* make_heap_frame(std::size_t capacity) { return allocate_frame(capacity, 0xFF, nullptr); }
 
 void release_holder(Frame* frame, FramePool* here) noexcept {
   if (frame->holders.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
-  if (Frame* variant = frame->deflated.exchange(nullptr, std::memory_order_acquire)) release_holder(variant, here);
+  if (Frame* variant = frame->deflated.exchange(nullptr, std::memory_order_acquire); variant != nullptr && variant != &kNotDeflated) {
+    release_holder(variant, here);
+  }
   if (frame->pool == nullptr) {
     free_frame(frame);
   } else if (frame->pool == here) {

@@ -39,6 +39,10 @@ struct Frame {
   }
 };
 
+// Frame::deflated's mark for "compressing does not pay" (it would not be smaller, or it is
+// not one message): no frame, never released.
+extern Frame kNotDeflated;
+
 // Allocates a frame on the heap with no pool (outside threads, tests).
 [[nodiscard]] Frame* make_heap_frame(std::size_t capacity);
 

@@ -234,30 +234,33 @@ void Shard::fanout(std::uint32_t topic, Frame* frame, std::uint32_t messages, Fr
 }
 
 Frame* Shard::deflated_of(Frame* frame) {
-  if (Frame* d = frame->deflated.load(std::memory_order_acquire)) return d;
-  // One whole unfragmented data message of at least --deflate-min-size; a turn's combined
-  // frames (several messages) and anything else go as they are.
-  const std::uint8_t* b = frame->bytes();
-  if (frame->len < 2 || (b[0] & 0xF0) != 0x80 || ((b[0] & 0x0F) != 1 && (b[0] & 0x0F) != 2)) return nullptr;
-  std::size_t head = 2, len = b[1] & 0x7F;
-  if (len == 126) {
-    head = 4;
-    len = (std::size_t{b[2]} << 8) | b[3];
-  } else if (len == 127) {
-    head = 10;
-    len = 0;
-    for (int i = 2; i < 10; ++i) len = (len << 8) | b[i];
+  Frame* d = frame->deflated.load(std::memory_order_acquire);
+  if (d == nullptr) d = make_deflated(frame);
+  return d == &kNotDeflated ? nullptr : d;
+}
+
+Frame* Shard::make_deflated(Frame* frame) {
+  // One whole unfragmented data message of at least --deflate-min-size (a turn's combined
+  // frames hold several), and only if it comes out smaller: else it is marked to go plain.
+  const protocol::FrameRules rules{.require_mask = false, .allowed_rsv = 0, .max_payload = UINT64_MAX};
+  protocol::FrameHeader h;
+  const protocol::FrameParse p = protocol::decode_frame_header({frame->bytes(), frame->len}, rules, h);
+  Frame* d = &kNotDeflated;
+  if (p.status == protocol::Status::ok && h.fin && !protocol::is_control(h.opcode) &&
+      h.opcode != protocol::Opcode::continuation && h.header_len + h.payload_len == frame->len &&
+      h.payload_len >= cfg_.deflate_min_size && deflater_.deflate({frame->bytes() + h.header_len, h.payload_len}, deflated_) &&
+      deflated_.size() < h.payload_len) {
+    d = encode_frame(&frames_, h.opcode, deflated_, {}, protocol::kRsv1);
+    if (d == nullptr) return &kNotDeflated;  // no memory now: plain this time, not marked
+    d->holders.store(1, std::memory_order_relaxed);  // the plain frame's
   }
-  if (head + len != frame->len || len < cfg_.deflate_min_size) return nullptr;
-  if (!deflater_.deflate({b + head, len}, deflated_)) return nullptr;
-  Frame* d = encode_frame(&frames_, static_cast<protocol::Opcode>(b[0] & 0x0F), deflated_, {}, protocol::kRsv1);
-  if (deflated_.capacity() > (256u << 10)) std::vector<std::uint8_t>().swap(deflated_);
-  if (d == nullptr) return nullptr;
-  metrics_.messages_deflated.add();
-  d->holders.store(1, std::memory_order_relaxed);  // the plain frame's
+  trim_scratch(deflated_);
   Frame* raced = nullptr;
-  if (frame->deflated.compare_exchange_strong(raced, d, std::memory_order_acq_rel)) return d;
-  release_holder(d, &frames_);  // another shard made it first: use theirs
+  if (frame->deflated.compare_exchange_strong(raced, d, std::memory_order_acq_rel)) {
+    if (d != &kNotDeflated) metrics_.messages_deflated.add();
+    return d;
+  }
+  if (d != &kNotDeflated) release_holder(d, &frames_);  // another shard made it at the same time: theirs
   return raced;
 }
 

@@ -132,14 +132,17 @@ void Shard::upgrade(Conn& c, std::uint32_t slot, const protocol::HttpRequest& re
     return;
   }
   c.app = static_cast<std::uint8_t>(route.route);
-  c.deflate = cfg_.deflate && protocol::accept_deflate(req, protocol::kDeflateWindowBits);
+  // Not negotiated where zlib could not start (no memory): every message would fail.
+  const std::string_view deflate = cfg_.deflate && inflater_.ready() && deflater_.ready()
+                                       ? protocol::accept_deflate(req) : std::string_view{};
+  c.deflate = !deflate.empty();
   Frame* f = frames_.acquire(384);
   if (f == nullptr) {
     tear_down(c, slot);
     return;
   }
   f->len = static_cast<std::uint32_t>(protocol::write_upgrade_response(
-      {reinterpret_cast<char*>(f->bytes()), f->capacity}, req.key, {}, c.deflate ? protocol::kDeflateResponse : ""));
+      {reinterpret_cast<char*>(f->bytes()), f->capacity}, req.key, {}, deflate));
   if (!send_own(c, slot, f)) return;
   if (c.deflate) {
     c.reader.set_rules(protocol::MessageRules{cfg_.max_message, protocol::kRsv1, true});
@@ -234,22 +237,26 @@ void Shard::on_compressed(Conn& c, std::uint32_t slot, protocol::Opcode op, std:
     if (r == Inflater::Result::too_big) send_close(c, slot, 1009, "message too big");
     else send_close(c, slot, 1007, "invalid compressed data");
   } else if (op == protocol::Opcode::text && !protocol::is_valid_utf8(inflated_.data(), inflated_.size())) {
+    metrics_.deflate_errors.add();
     send_close(c, slot, 1007, "text is not UTF-8");
   } else {
     metrics_.inflated_bytes.add(inflated_.size());
     on_message(c, slot, op, inflated_);
   }
-  // One huge message must not pin its buffer for the shard's lifetime.
-  if (inflated_.capacity() > (256u << 10)) std::vector<std::uint8_t>().swap(inflated_);
+  trim_scratch(inflated_);  // one huge message must not pin its buffer for the shard's lifetime
 }
 
 Frame* Shard::encode_for(const Conn& c, protocol::Opcode op, std::span<const std::uint8_t> payload) {
-  if (c.deflate && payload.size() >= cfg_.deflate_min_size && deflater_.deflate(payload, deflated_)) {
-    Frame* f = encode_frame(&frames_, op, deflated_, {}, protocol::kRsv1);
-    if (deflated_.capacity() > (256u << 10)) std::vector<std::uint8_t>().swap(deflated_);
-    return f;
+  Frame* f = nullptr;
+  // Compressed only where that is smaller (random bytes are not).
+  if (c.deflate && payload.size() >= cfg_.deflate_min_size && deflater_.deflate(payload, deflated_) &&
+      deflated_.size() < payload.size()) {
+    f = encode_frame(&frames_, op, deflated_, {}, protocol::kRsv1);
+  } else {
+    f = encode_frame(&frames_, op, payload);
   }
-  return encode_frame(&frames_, op, payload);
+  trim_scratch(deflated_);
+  return f;
 }
 
 void Shard::on_message(Conn& c, std::uint32_t slot, protocol::Opcode op, std::span<const std::uint8_t> payload) {

@@ -100,6 +100,13 @@ TEST(Inflater, CorruptStreams) {
   Bytes z;
   ASSERT_TRUE(de.deflate(bytes("abcabcabcabcabcabc"), z));
   EXPECT_EQ(in.inflate(Bytes(z.begin() + 1, z.end()), out, 100), Inflater::Result::corrupt);
+  // Cut short anywhere before its flush boundary: not a shorter message.
+  Bytes hello;
+  ASSERT_TRUE(de.deflate(bytes("Hello, permessage-deflate, Hello again"), hello));
+  for (std::size_t cut = 1; cut < hello.size(); ++cut) {
+    EXPECT_EQ(in.inflate(Bytes(hello.begin(), hello.begin() + static_cast<long>(cut)), out, 100), Inflater::Result::corrupt)
+        << "cut at " << cut << " of " << hello.size();
+  }
   EXPECT_EQ(in.inflate(Bytes{0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00}, out, 100), Inflater::Result::ok) << "reset after";
   EXPECT_EQ(text(out), "Hello");
 }
@@ -116,27 +123,30 @@ TEST(AcceptDeflate, OffersBrowsersAndLibrariesMake) {
                                  "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
                                  "permessage-deflate; server_max_window_bits=15",
                                  "x-webkit-deflate-frame, permessage-deflate"}) {
-    EXPECT_TRUE(accept_deflate(with_extensions({offer}), kDeflateWindowBits)) << offer;
+    EXPECT_TRUE(!accept_deflate(with_extensions({offer})).empty()) << offer;
   }
-  EXPECT_FALSE(accept_deflate(with_extensions({}), kDeflateWindowBits));
-  EXPECT_FALSE(accept_deflate(with_extensions({"x-webkit-deflate-frame"}), kDeflateWindowBits));
+  EXPECT_TRUE(accept_deflate(with_extensions({})).empty());
+  EXPECT_TRUE(accept_deflate(with_extensions({"x-webkit-deflate-frame"})).empty());
+  EXPECT_EQ(accept_deflate(with_extensions({"permessage-deflate"})), kDeflateResponse);
+  EXPECT_EQ(accept_deflate(with_extensions({"permessage-deflate; server_max_window_bits=15"})), kDeflateResponseWindow)
+      << "an accepted server_max_window_bits is repeated";
 }
 
 TEST(AcceptDeflate, DeclinesWhatTheRfcSaysAndTakesTheNextOffer) {
   // A smaller server window than ringcast compresses with, then one it can take.
-  EXPECT_FALSE(accept_deflate(with_extensions({"permessage-deflate; server_max_window_bits=10"}), kDeflateWindowBits));
-  EXPECT_TRUE(accept_deflate(with_extensions({"permessage-deflate; server_max_window_bits=10, permessage-deflate"}),
-                             kDeflateWindowBits));
-  EXPECT_TRUE(accept_deflate(with_extensions({"permessage-deflate; server_max_window_bits=10", "permessage-deflate"}),
-                             kDeflateWindowBits))
+  EXPECT_TRUE(accept_deflate(with_extensions({"permessage-deflate; server_max_window_bits=10"})).empty());
+  EXPECT_EQ(accept_deflate(with_extensions({"permessage-deflate; server_max_window_bits=10, permessage-deflate"})),
+            kDeflateResponse);
+  EXPECT_EQ(accept_deflate(with_extensions({"permessage-deflate; server_max_window_bits=10", "permessage-deflate"})),
+            kDeflateResponse)
       << "offers across header lines";
   // Unknown, duplicated and out-of-range parameters decline that offer (RFC 7692 section 5).
   for (std::string_view bad : {"permessage-deflate; foo", "permessage-deflate; server_no_context_takeover; server_no_context_takeover",
                                "permessage-deflate; client_max_window_bits=7", "permessage-deflate; server_max_window_bits",
                                "permessage-deflate; client_max_window_bits=016", "permessage-deflate; server_no_context_takeover=1"}) {
-    EXPECT_FALSE(accept_deflate(with_extensions({bad}), kDeflateWindowBits)) << bad;
+    EXPECT_TRUE(accept_deflate(with_extensions({bad})).empty()) << bad;
   }
-  EXPECT_TRUE(accept_deflate(with_extensions({"permessage-deflate; client_max_window_bits=\"10\""}), kDeflateWindowBits))
+  EXPECT_FALSE(accept_deflate(with_extensions({"permessage-deflate; client_max_window_bits=\"10\""})).empty())
       << "a quoted value";
 }
 
