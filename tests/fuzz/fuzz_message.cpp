@@ -1,7 +1,8 @@
 // libFuzzer target for MessageReader. Input: 4 config bytes (rules and split seed), then
 // the byte stream. The stream is decoded whole and again in pieces whose sizes derive
 // from the seed; both must agree, every call must keep the next() contract, and the
-// messages that came out must survive a client and a server encode/decode round trip.
+// messages that came out must survive a client and a server encode/decode round trip
+// (with their RSV bits: a message that has some is not UTF-8 checked by the reader).
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -34,6 +35,7 @@ struct Msg {
   Bytes payload;
   std::uint16_t close_code;
   CloseCode error;
+  std::uint8_t rsv;  // a data message's RSV bits (its first frame's)
   bool operator==(const Msg&) const = default;
 };
 
@@ -53,7 +55,7 @@ struct SplitRng {
 std::vector<Msg> decode(const Bytes& stream, const MessageRules& rules, SplitRng* rng) {
   MessageReader reader(rules);
   std::vector<Msg> out;
-  Msg cur{EventKind::data, Opcode::text, {}, 0, CloseCode::none};
+  Msg cur{EventKind::data, Opcode::text, {}, 0, CloseCode::none, 0};
   bool open = false;
   Bytes piece;
   for (std::size_t at = 0; at < stream.size() || (at == 0 && stream.empty());) {
@@ -75,34 +77,37 @@ std::vector<Msg> decode(const Bytes& stream, const MessageRules& rules, SplitRng
                      (ev.payload.data() >= rest.data() && ev.payload.data() + ev.payload.size() <= rest.data() + ev.consumed));
           FUZZ_CHECK(ev.first == !open);
           FUZZ_CHECK(ev.message_opcode == Opcode::text || ev.message_opcode == Opcode::binary);
-          if (ev.first) cur = Msg{EventKind::data, ev.message_opcode, {}, 0, CloseCode::none};
+          if (ev.first) cur = Msg{EventKind::data, ev.message_opcode, {}, 0, CloseCode::none, ev.message_rsv};
           FUZZ_CHECK(ev.message_opcode == cur.opcode);
           cur.payload.insert(cur.payload.end(), ev.payload.begin(), ev.payload.end());
           FUZZ_CHECK(cur.payload.size() <= rules.max_message);
           open = !ev.last;
           FUZZ_CHECK(reader.in_message() == open);
           if (ev.last) {
-            if (cur.opcode == Opcode::text) FUZZ_CHECK(is_valid_utf8(cur.payload.data(), cur.payload.size()));
+            // A message with RSV bits (compressed) is the caller's to check once decoded.
+            if (cur.opcode == Opcode::text && ev.message_rsv == 0) {
+              FUZZ_CHECK(is_valid_utf8(cur.payload.data(), cur.payload.size()));
+            }
             out.push_back(cur);
           }
           break;
         case EventKind::ping:
         case EventKind::pong:
           FUZZ_CHECK(ev.payload.size() <= kMaxControlPayload);
-          out.push_back(Msg{ev.kind, Opcode::text, Bytes(ev.payload.begin(), ev.payload.end()), 0, CloseCode::none});
+          out.push_back(Msg{ev.kind, Opcode::text, Bytes(ev.payload.begin(), ev.payload.end()), 0, CloseCode::none, 0});
           break;
         case EventKind::close:
           FUZZ_CHECK(ev.close_code == 1005 || is_valid_close_code(ev.close_code));
           FUZZ_CHECK(reader.finished());
           out.push_back(Msg{ev.kind, Opcode::text, Bytes(ev.payload.begin(), ev.payload.end()), ev.close_code,
-                            CloseCode::none});
+                            CloseCode::none, 0});
           break;
         case EventKind::error:
           FUZZ_CHECK(ev.error_code == CloseCode::protocol_error || ev.error_code == CloseCode::invalid_payload ||
                      ev.error_code == CloseCode::message_too_big);
           FUZZ_CHECK(ev.error_reason != nullptr && ev.error_reason[0] != '\0');
           FUZZ_CHECK(reader.finished() && ev.consumed == rest.size());
-          out.push_back(Msg{ev.kind, Opcode::text, {}, 0, ev.error_code});
+          out.push_back(Msg{ev.kind, Opcode::text, {}, 0, ev.error_code, 0});
           break;
         case EventKind::need_more:
           break;
@@ -118,7 +123,7 @@ std::vector<Msg> decode(const Bytes& stream, const MessageRules& rules, SplitRng
 // Re-encodes decoded messages (fragmented by `rng`), as a client or as a server would.
 Bytes encode(const std::vector<Msg>& msgs, bool as_client, SplitRng& rng) {
   Bytes out;
-  auto emit = [&](Opcode op, const std::uint8_t* p, std::size_t n, bool fin) {
+  auto emit = [&](Opcode op, const std::uint8_t* p, std::size_t n, bool fin, std::uint8_t rsv = 0) {
     const std::size_t at = out.size();
     out.resize(at + frame_header_len(n, as_client) + n);
     const std::span<std::uint8_t> dst(out.data() + at, out.size() - at);
@@ -126,7 +131,7 @@ Bytes encode(const std::vector<Msg>& msgs, bool as_client, SplitRng& rng) {
     const MaskKey key{static_cast<std::uint8_t>(rng.state), static_cast<std::uint8_t>(rng.state >> 8),
                       static_cast<std::uint8_t>(rng.state >> 16), static_cast<std::uint8_t>(rng.state >> 24)};
     const std::size_t written =
-        as_client ? encode_client_frame(dst, op, src, key, fin) : encode_server_frame(dst, op, src, fin);
+        as_client ? encode_client_frame(dst, op, src, key, fin, rsv) : encode_server_frame(dst, op, src, fin, rsv);
     FUZZ_CHECK(written == dst.size());
   };
   for (const Msg& m : msgs) {
@@ -139,7 +144,9 @@ Bytes encode(const std::vector<Msg>& msgs, bool as_client, SplitRng& rng) {
     std::size_t at = 0;
     do {
       const std::size_t n = std::min(rng.next_size(), m.payload.size() - at);
-      emit(at == 0 ? m.opcode : Opcode::continuation, m.payload.data() + at, n, at + n == m.payload.size());
+      // RSV bits on the first frame only (RFC 7692 section 6).
+      emit(at == 0 ? m.opcode : Opcode::continuation, m.payload.data() + at, n, at + n == m.payload.size(),
+           at == 0 ? m.rsv : 0);
       at += n;
     } while (at < m.payload.size());
   }
@@ -167,8 +174,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (const Msg& m : whole) {
     if (m.kind != EventKind::error) accepted.push_back(m);
   }
-  MessageRules roundtrip = rules;
-  roundtrip.allowed_rsv = 0;
+  MessageRules roundtrip = rules;  // the same RSV bits allowed: the messages keep theirs
   roundtrip.require_mask = true;
   FUZZ_CHECK(decode(encode(accepted, true, rng), roundtrip, &rng) == accepted);
   roundtrip.require_mask = false;
