@@ -51,7 +51,9 @@ def the_sdk_reads_tickers_and_order_book_deltas_from_the_feed():
                         for b in books), "whole books")
             s.cmd(delta_stats="book:BTC-USD")
             st = s.next("delta_stats", channel="book:BTC-USD")
-            h.check(st["numFullPayloads"] == 1 and st["numDeltaPayloads"] == len(books) - 1, f"deltas {st}")
+            # The SDK may hold books the loop above did not wait for (instruments update at random).
+            h.check(st["numFullPayloads"] == 1 and st["numPublications"] >= len(books) and
+                    st["numDeltaPayloads"] == st["numPublications"] - 1, f"deltas {st} for {len(books)} books read")
             h.check(st["bytesReceived"] * 4 < st["bytesDecoded"], f"under a quarter of the bytes: {st}")
             # 2 s of tickers at most 10 a second (max_frequency 100ms), and at least a few.
             h.check(3 <= len(tickers) <= 25 and all(t["s"] == "ETH-USD" for t in tickers), f"tickers {len(tickers)}")
