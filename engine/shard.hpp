@@ -130,12 +130,17 @@ class Shard final : public ShardLoop, private HttpHost {
                std::size_t head_len);
   void on_frames(Conn& c, std::uint32_t slot, std::uint8_t* data, std::size_t len);
   void on_message(Conn& c, std::uint32_t slot, protocol::Opcode op, std::span<const std::uint8_t> payload);
+  // A whole data message: on_compressed with RSV1 (permessage-deflate), else on_message.
+  void on_data(Conn& c, std::uint32_t slot, protocol::Opcode op, std::uint8_t rsv, std::span<const std::uint8_t> payload);
   // A compressed message (RSV1): inflated within --max-message, text checked as UTF-8,
   // then on_message; a violation closes the connection with the RFC's code.
   void on_compressed(Conn& c, std::uint32_t slot, protocol::Opcode op, std::span<const std::uint8_t> payload);
   // One frame of `payload` for `c` alone: compressed when it negotiated permessage-deflate
   // and the payload is long enough (nullptr: out of memory).
   [[nodiscard]] Frame* encode_for(const Conn& c, protocol::Opcode op, std::span<const std::uint8_t> payload);
+  // Whether compressing `payload` pays: at least --deflate-min-size and smaller once
+  // compressed (random bytes are not); then deflated_ holds it.
+  [[nodiscard]] bool deflate_pays(std::span<const std::uint8_t> payload);
   void send_close(Conn& c, std::uint32_t slot, std::uint16_t code, std::string_view reason);
   void send_control(Conn& c, std::uint32_t slot, protocol::Opcode op, std::span<const std::uint8_t> payload);
   // Queues `frame` (len set, holders 0; nullptr: out of memory) for this connection only.

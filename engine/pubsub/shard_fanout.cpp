@@ -248,8 +248,7 @@ Frame* Shard::make_deflated(Frame* frame) {
   Frame* d = &kNotDeflated;
   if (p.status == protocol::Status::ok && h.fin && !protocol::is_control(h.opcode) &&
       h.opcode != protocol::Opcode::continuation && h.header_len + h.payload_len == frame->len &&
-      h.payload_len >= cfg_.deflate_min_size && deflater_.deflate({frame->bytes() + h.header_len, h.payload_len}, deflated_) &&
-      deflated_.size() < h.payload_len) {
+      deflate_pays({frame->bytes() + h.header_len, h.payload_len})) {
     d = encode_frame(&frames_, h.opcode, deflated_, {}, protocol::kRsv1);
     if (d == nullptr) return &kNotDeflated;  // no memory now: plain this time, not marked
     d->holders.store(1, std::memory_order_relaxed);  // the plain frame's

@@ -179,8 +179,7 @@ void Shard::on_frames(Conn& c, std::uint32_t slot, std::uint8_t* data, std::size
       case protocol::EventKind::need_more: return;
       case protocol::EventKind::data:
         if (ev.first && ev.last) {
-          if ((ev.message_rsv & protocol::kRsv1) != 0) on_compressed(c, slot, ev.message_opcode, ev.payload);
-          else on_message(c, slot, ev.message_opcode, ev.payload);
+          on_data(c, slot, ev.message_opcode, ev.message_rsv, ev.payload);
         } else {
           // A message spanning frames or receive buffers: the one place bytes are copied out.
           // The buffer exists only for connections that send such messages (allocated on
@@ -194,8 +193,7 @@ void Shard::on_frames(Conn& c, std::uint32_t slot, std::uint8_t* data, std::size
             return;
           }
           if (ev.last) {
-            if ((ev.message_rsv & protocol::kRsv1) != 0) on_compressed(c, slot, c.assembly_op, c.assembly.bytes());
-            else on_message(c, slot, c.assembly_op, c.assembly.bytes());
+            on_data(c, slot, c.assembly_op, ev.message_rsv, c.assembly.bytes());
             // One huge message must not pin its buffer for the connection's lifetime.
             if (c.assembly.capacity() > (64u << 10)) c.assembly.clear();
           }
@@ -226,6 +224,17 @@ void Shard::on_frames(Conn& c, std::uint32_t slot, std::uint8_t* data, std::size
   }
 }
 
+void Shard::on_data(Conn& c, std::uint32_t slot, protocol::Opcode op, std::uint8_t rsv,
+                    std::span<const std::uint8_t> payload) {
+  if ((rsv & protocol::kRsv1) != 0) on_compressed(c, slot, op, payload);
+  else on_message(c, slot, op, payload);
+}
+
+bool Shard::deflate_pays(std::span<const std::uint8_t> payload) {
+  return payload.size() >= cfg_.deflate_min_size && deflater_.deflate(payload, deflated_) &&
+         deflated_.size() < payload.size();
+}
+
 void Shard::on_compressed(Conn& c, std::uint32_t slot, protocol::Opcode op, std::span<const std::uint8_t> payload) {
   using protocol::Inflater;
   const Inflater::Result r = inflater_.inflate(payload, inflated_, cfg_.max_message);
@@ -247,14 +256,8 @@ void Shard::on_compressed(Conn& c, std::uint32_t slot, protocol::Opcode op, std:
 }
 
 Frame* Shard::encode_for(const Conn& c, protocol::Opcode op, std::span<const std::uint8_t> payload) {
-  Frame* f = nullptr;
-  // Compressed only where that is smaller (random bytes are not).
-  if (c.deflate && payload.size() >= cfg_.deflate_min_size && deflater_.deflate(payload, deflated_) &&
-      deflated_.size() < payload.size()) {
-    f = encode_frame(&frames_, op, deflated_, {}, protocol::kRsv1);
-  } else {
-    f = encode_frame(&frames_, op, payload);
-  }
+  Frame* f = c.deflate && deflate_pays(payload) ? encode_frame(&frames_, op, deflated_, {}, protocol::kRsv1)
+                                                : encode_frame(&frames_, op, payload);
   trim_scratch(deflated_);
   return f;
 }
