@@ -138,7 +138,8 @@ void BM_ConflateOut(benchmark::State& state) {
   std::uint32_t flush = 1;
   measure(state, room, !slow, [&] {
     Lease* l = line(room);
-    ConflateCount c = conflate_out(room.subs, queued, room.conns, l, 1, l, slow ? flush++ : flush, room.leases, 1u << 20,
+    const Variants v = Variants::of_pair(l, nullptr);
+    ConflateCount c = conflate_out(room.subs, queued, room.conns, v, 1, v, slow ? flush++ : flush, room.leases, 1u << 20,
                                    room.dirty, refuse_none);
     room.leases.drop_if_unused(l);
     return c;
@@ -155,7 +156,9 @@ void BM_FormsOut(benchmark::State& state) {
   std::vector<Form> forms(n, Form::delta);
   measure(state, room, true, [&] {
     Lease *raw = line(room), *full = line(room), *delta = line(room);
-    FormCount c = forms_out(room.subs, forms, room.conns, raw, full, delta, 1u << 20, room.dirty, refuse_none);
+    Variants v[3] = {{{raw, raw}}, {{full, full}}, {{delta, delta}}};
+    FormCount c = forms_out(room.subs, forms, room.conns, v, [](int) -> Lease* { std::abort(); }, 1u << 20, room.dirty,
+                            refuse_none);
     for (Lease* l : {raw, full, delta}) room.leases.drop_if_unused(l);
     return c.delta;
   });

@@ -165,6 +165,8 @@ class Shard final : public ShardLoop, private HttpHost {
   [[nodiscard]] Frame* deflated_of(Frame* frame);
   [[nodiscard]] Frame* make_deflated(Frame* frame);  // the variant or kNotDeflated, set on `frame`
   [[nodiscard]] Lease* deflated_lease(Frame* frame);
+  // Sets the compressed variant of `combined`, a copy of `run` (keys of order_) back to back.
+  void combine_deflated(Frame* combined, std::span<const std::uint64_t> run);
   // A codec buffer that one big message grew: given back past 256 KiB.
   static void trim_scratch(std::vector<std::uint8_t>& buf) noexcept {
     if (buf.capacity() > (256u << 10)) std::vector<std::uint8_t>().swap(buf);

@@ -124,6 +124,7 @@ void Shard::fanout_pending() {
         ++k;
         continue;
       }
+      if (list->deflate_subscribers != 0) combine_deflated(combined, std::span(order_).subspan(k, end - k));
       // Conflating: the run's last frame is kept as well, the latest for slow subscribers.
       bool keep_last = list->conflate();
       for (std::size_t m = k; m < end; ++m) {
@@ -208,15 +209,19 @@ void Shard::fanout(std::uint32_t topic, Frame* frame, std::uint32_t messages, Fr
     Lease* newest = latest == nullptr ? lease : leases_.lease(latest);
     if (newest == nullptr && latest != nullptr) release_holder(latest, &frames_);
     std::span<Queued> queued = std::span<Queued>(list->queued()).subspan(run.first, run.end - run.first);
-    ConflateCount n = conflate_out(subs, queued, conns_.built(), lease, messages, newest, flushes(), leases_,
-                                   cfg_.max_backlog, dirty_,
+    const bool z = list->deflate_subscribers != 0;
+    Lease* lease_z = z ? deflated_lease(frame) : nullptr;
+    Lease* newest_z = newest == lease ? lease_z : z && newest != nullptr ? deflated_lease(newest->frame) : nullptr;
+    ConflateCount n = conflate_out(subs, queued, conns_.built(), Variants::of_pair(lease, lease_z), messages,
+                                   Variants::of_pair(newest, newest_z), flushes(), leases_, cfg_.max_backlog, dirty_,
                                    [this, messages, policy = list->policy](Conn& c, std::uint32_t slot, Refusal why) {
                                      refuse(c, slot, why, policy, messages);
                                    });
     metrics_.messages_out.add(std::uint64_t{n.queued} * messages + n.replaced);
     metrics_.conflated.add(n.skipped);
-    if (newest != nullptr && newest != lease) leases_.drop_if_unused(newest);
-    leases_.drop_if_unused(lease);
+    for (Lease* l : {newest_z != lease_z ? newest_z : nullptr, lease_z, newest != lease ? newest : nullptr, lease}) {
+      if (l != nullptr) leases_.drop_if_unused(l);
+    }
     return;
   }
   if (latest != nullptr) release_holder(latest, &frames_);  // no conflating list (gone meanwhile)
@@ -263,6 +268,33 @@ Frame* Shard::make_deflated(Frame* frame) {
   return raced;
 }
 
+void Shard::combine_deflated(Frame* combined, std::span<const std::uint64_t> run) {
+  // Each message's own variant (made once, as a lone one's is), or the plain frame where
+  // compressing does not pay: the same messages in the same order, each one whole.
+  std::size_t bytes = 0;
+  bool any = false;
+  for (std::uint64_t key : run) {
+    Frame* f = pending_[key & 0xFFFFFFFFu].frame;
+    Frame* d = deflated_of(f);
+    bytes += d != nullptr ? d->len : f->len;
+    any = any || d != nullptr;
+  }
+  Frame* z = any ? frames_.acquire(bytes) : nullptr;
+  if (z == nullptr) {  // nothing compressed, or no memory: the plain run for everyone
+    combined->deflated.store(&kNotDeflated, std::memory_order_relaxed);
+    return;
+  }
+  for (std::uint64_t key : run) {
+    Frame* f = pending_[key & 0xFFFFFFFFu].frame;
+    Frame* d = deflated_of(f);
+    const Frame* src = d != nullptr ? d : f;
+    std::memcpy(z->bytes() + z->len, src->bytes(), src->len);
+    z->len += src->len;
+  }
+  z->holders.store(1, std::memory_order_relaxed);  // the combined frame's (this shard's alone)
+  combined->deflated.store(z, std::memory_order_relaxed);
+}
+
 Lease* Shard::deflated_lease(Frame* frame) {
   Frame* d = deflated_of(frame);
   if (d == nullptr) return nullptr;
@@ -285,15 +317,24 @@ void Shard::fanout_forms(std::uint32_t topic, const Message& m) {
       release_holder(frames[i], &frames_);
     }
   }
+  Lease* zipped[3] = {nullptr, nullptr, nullptr};  // compressed variants made for this publication
   if (leased) {
-    FormCount n = forms_out(list->all(), list->forms(), conns_.built(), lease[0], lease[1], lease[2], cfg_.max_backlog,
-                            dirty_, [this, policy = list->policy](Conn& c, std::uint32_t slot, Refusal why) {
+    // Without deflate subscribers the variant is the plain lease: zip is never asked.
+    const bool plain_only = list->deflate_subscribers == 0;
+    Variants v[3];
+    for (std::size_t i = 0; i < 3; ++i) v[i] = {{lease[i], plain_only ? lease[i] : nullptr}};
+    auto zip = [&](int form) {
+      zipped[form] = deflated_lease(frames[form]);
+      return zipped[form] != nullptr ? zipped[form] : lease[form];
+    };
+    FormCount n = forms_out(list->all(), list->forms(), conns_.built(), v, zip, cfg_.max_backlog, dirty_,
+                            [this, policy = list->policy](Conn& c, std::uint32_t slot, Refusal why) {
                               refuse(c, slot, why, policy);
                             });
     metrics_.messages_out.add(std::uint64_t{n.raw} + n.full + n.delta);
     metrics_.deltas_sent.add(n.delta);
   }
-  for (Lease* l : lease) {
+  for (Lease* l : {zipped[0], zipped[1], zipped[2], lease[0], lease[1], lease[2]}) {
     if (l != nullptr) leases_.drop_if_unused(l);
   }
 }

@@ -6,6 +6,7 @@ messages go plain; real third-party clients (Node `ws` with perMessageDeflate, P
 The wire-level cases (negotiation, sizes, bombs, RSV1 misuse) are the conformance suite's
 deflate group."""
 import asyncio
+import json
 import os
 import sys
 
@@ -13,6 +14,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 from harness import test  # noqa: E402
 from conformance import wire  # noqa: E402
+from protocol_clients import API, OPEN, PATH, call, server  # noqa: E402
 
 try:
     import websockets
@@ -112,6 +114,75 @@ def node_ws_and_python_websockets_chat_compressed_both_ways():
         h.check(h.metric(m, "ringcast_deflate_connections_total") == 2, "both negotiated it")
         h.check(h.metric(m, "ringcast_inflated_bytes_total") >= 2 * len(big), "both sent compressed")
         h.check(h.metric(m, "ringcast_messages_deflated_total") >= 2, "both got compressed broadcasts")
+
+
+@test
+def a_turns_small_broadcasts_are_combined_per_variant():
+    # Four messages in one write reach the room in one turn, so the shard copies them into
+    # one frame per variant: deflate members get each long one compressed, in order.
+    with h.Server("--announce", "off") as srv:
+        zipped = [member(srv, "room", True) for _ in range(3)]
+        plain = member(srv, "room", False)
+        sender = member(srv, "room", False)
+        texts = [b"price BTC-USD 101.25 " * 15, b"short", b"price ETH-USD 3.5 " * 20, b"q" * 600]
+        sender.send(b"".join(wire.frame(wire.OP_TEXT, t) for t in texts))
+        prefix = f"ID{sender.sock.getsockname()[1]}: ".encode()
+        for c in zipped:
+            for t in texts:
+                c.expect_message(wire.OP_TEXT, prefix + t, compressed=len(t) > 100)
+        for c in [plain, sender]:
+            for t in texts:
+                c.expect_message(wire.OP_TEXT, prefix + t, compressed=False)
+        h.check(h.metric(h.metrics(srv), "ringcast_messages_deflated_total") == 3, "each long one compressed once")
+        for c in zipped + [plain, sender]:
+            c.close_socket()
+
+
+PUSHES = {"allow_subscribe_for_client": True, "allow_subscribe_for_anonymous": True}
+CHANNELS = dict(API, client=dict(OPEN["client"], ping_interval="25s"),
+                channel=dict(OPEN["channel"], namespaces=[
+                    {"name": "feed", **PUSHES},
+                    {"name": "px", **PUSHES, "conflate": True},
+                    {"name": "book", **PUSHES, "history_size": 10, "history_ttl": "60s",
+                     "allowed_delta_types": ["fossil"]}]))
+
+
+def subscriber(srv, channel, deflate, **params):
+    """A raw protocol client subscribed to `channel`, offering permessage-deflate or not."""
+    if h.TLS:
+        wire.WRAP = h.TlsSocket
+    c = wire.Conn(srv.port).handshake(PATH, OFFER if deflate else None)
+    h.check(c.deflate == deflate, "negotiated as offered")
+    c.send_frame(wire.OP_TEXT, json.dumps({"id": 1, "connect": {}}).encode() + b"\n" +
+                 json.dumps({"id": 2, "subscribe": {"channel": channel, **params}}).encode())
+    replies = []
+    while len(replies) < 2:
+        replies += c.recv_message()[1].split(b"\n")
+    h.check(all(b'"error"' not in r for r in replies), f"subscribe {channel}: {replies}")
+    return c
+
+
+@test
+def channel_publications_go_to_each_subscriber_in_its_variant():
+    # Plain fan-out, a conflating channel and a delta channel (each form compressed once).
+    with server(CHANNELS) as srv:
+        book = {"bids": [[50000 - k, 100 + k] for k in range(20)], "asks": [[50001 + k, 200] for k in range(20)]}
+        for channel, params in [("feed:a", {}), ("px:a", {}), ("book:a", {"delta": "fossil"})]:
+            zipped = [subscriber(srv, channel, True, **params) for _ in range(2)]
+            plain = subscriber(srv, channel, False, **params)
+            before = h.metric(h.metrics(srv), "ringcast_messages_deflated_total")
+            for seq in range(3):
+                status, answer = call(srv, "publish", {"channel": channel, "data": dict(book, seq=seq), "delta": True})
+                h.check(status == 200, f"publish {channel}: {status} {answer}")
+                _, want = plain.recv_message(compressed=False)
+                for c in zipped:  # a delta (under --deflate-min-size) goes plain
+                    c.expect_message(wire.OP_TEXT, want, compressed=len(want) >= 128)
+            made = h.metric(h.metrics(srv), "ringcast_messages_deflated_total") - before
+            # Only what a deflate subscriber took: the book's full form once, then deltas.
+            want_made = 1 if channel == "book:a" else 3
+            h.check(made == want_made, f"{channel}: {made} compressions for 3 publications")
+            for c in zipped + [plain]:
+                c.close_socket()
 
 
 if __name__ == "__main__":

@@ -26,8 +26,8 @@ class ShardScript : public ::testing::Test {
   void TearDown() override { EXPECT_EQ(d.violation(), ""); }
 
   // A client upgraded on `path`, with the 101 and anything queued so far delivered.
-  std::size_t open(std::string_view path) {
-    int c = d.connect_ws(path);
+  std::size_t open(std::string_view path, bool deflate = false) {
+    int c = d.connect_ws(path, deflate);
     EXPECT_GE(c, 0);
     d.deliver_all();
     EXPECT_EQ(d.client(static_cast<std::size_t>(c)).in.status(), 101);
@@ -226,6 +226,35 @@ TEST_F(ShardScript, ConflationKeepsASlowReadersBacklogToTheLatestAndTheFastOneLo
   }
   ASSERT_EQ(got.size(), 5u);
   EXPECT_EQ(got[4].payload, name + "line202");
+}
+
+TEST_F(ShardScript, ConflationGivesDeflateReadersTheCompressedVariantAppendedAndReplaced) {
+  static TopicRoom room(SlowPolicy::close, {.conflate = true, .min_interval_ms = 0});
+  d.group().apps[static_cast<std::size_t>(Route::chat_room)] = &room;
+  std::size_t slow = open("/", true);
+  std::size_t fast = open("/", true);
+  std::size_t talker = open("/");
+  const std::string pad(200, 'x');  // past --deflate-min-size, compressible
+  for (int i = 0; i < 50; ++i) {
+    d.send(talker, client_frame(Opcode::text, "line" + std::to_string(i) + pad));
+    d.deliver(talker);
+    d.deliver(fast);
+  }
+  std::string name = "ID" + std::to_string(d.client(talker).port) + ": ";
+  const auto& heard = d.client(fast).in.messages();
+  ASSERT_EQ(heard.size(), 50u);
+  for (int i = 0; i < 50; ++i) {
+    EXPECT_EQ(heard[static_cast<std::size_t>(i)].payload, name + "line" + std::to_string(i) + pad);
+    EXPECT_TRUE(heard[static_cast<std::size_t>(i)].compressed);
+  }
+  EXPECT_EQ(d.shard().metrics().conflated.get(), 48u);
+  d.deliver_all();
+  const auto& got = d.client(slow).in.messages();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[1].payload, name + "line49" + pad);  // the latest, in its compressed variant
+  EXPECT_TRUE(got[1].compressed);
+  EXPECT_FALSE(d.client(talker).in.messages().back().compressed);  // it did not offer deflate
+  EXPECT_EQ(d.shard().metrics().messages_deflated.get(), 50u);
 }
 
 // The namespace's max_frequency "100ms".

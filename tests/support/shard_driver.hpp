@@ -53,6 +53,7 @@ class ServerStream {
   struct Message {
     protocol::Opcode op;
     std::string payload;
+    bool compressed = false;  // it came with RSV1 (permessage-deflate)
   };
 
   void feed(std::span<const std::uint8_t> bytes) {
@@ -166,7 +167,7 @@ class ServerStream {
       close_seen_ = true;
       close_code_ = cp.code;
     }
-    messages_.push_back({op, std::string(payload.begin(), payload.end())});
+    messages_.push_back({op, std::string(payload.begin(), payload.end()), compressed});
     consume(h + static_cast<std::size_t>(len));
     return true;
   }
