@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "bench/load/api_client.hpp"
 #include "bench/load/payload.hpp"
@@ -30,8 +31,11 @@ struct HandshakeState {
   char buf[4096];
 };
 
-// What the server may send: unmasked frames, no extension, messages up to 16 MiB.
+// What the server may send: unmasked frames, no extension, messages up to 16 MiB; with
+// permessage-deflate negotiated, RSV1 on a message's first frame (compressed).
 inline constexpr protocol::MessageRules kServerFrames{.max_message = 16u << 20, .allowed_rsv = 0, .require_mask = false};
+inline constexpr protocol::MessageRules kServerFramesDeflate{
+    .max_message = 16u << 20, .allowed_rsv = protocol::kRsv1, .require_mask = false};
 
 struct Conn {
   int fd = -1;
@@ -42,6 +46,7 @@ struct Conn {
   bool recv_armed = false;
   bool failed = false;        // never opened
   bool channel_ready = false; // --channel: its connect (and subscribe) answered
+  bool deflate = false;       // the server accepted permessage-deflate
   std::uint8_t ops = 0;       // io_uring operations in flight on this fd
   std::uint32_t sub_slot = 0; // row in the thread's sequence table
   std::uint32_t pub_id = 0;
@@ -50,6 +55,7 @@ struct Conn {
   protocol::MessageReader reader{kServerFrames};
   std::uint32_t msg_len = 0;  // bytes of the message being received
   MessageTail tail;           // its last bytes, where the record is
+  std::vector<std::uint8_t> compressed;  // --deflate: a compressed message until its last frame
   std::uint64_t last_offset = 0;  // --channel with history: the last publication offset seen
   std::string control;            // --channel, until ready: the whole reply message (the tail would cut it)
 

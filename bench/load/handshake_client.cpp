@@ -11,10 +11,12 @@ namespace ringcast::load {
 namespace http = protocol::http;
 
 std::size_t write_upgrade_request(std::span<char> out, std::string_view host, std::string_view path,
-                                  std::string_view key) noexcept {
+                                  std::string_view key, std::string_view extensions) noexcept {
   const std::string_view parts[] = {"GET ", path, " HTTP/1.1\r\nHost: ", host,
                                     "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ", key,
-                                    "\r\nSec-WebSocket-Version: 13\r\n\r\n"};
+                                    "\r\nSec-WebSocket-Version: 13\r\n",
+                                    extensions.empty() ? "" : "Sec-WebSocket-Extensions: ", extensions,
+                                    extensions.empty() ? "" : "\r\n", "\r\n"};
   std::size_t n = 0;
   for (std::string_view p : parts) {
     if (out.size() - n < p.size()) return 0;
@@ -44,7 +46,7 @@ ResponseCheck check_upgrade_response(std::string_view in, const protocol::Accept
   const bool is_101 = status_line.starts_with("HTTP/1.") && status_line.size() >= 12 &&
                       status_line.substr(8, 4) == " 101" && (status_line.size() == 12 || status_line[12] == ' ');
   if (!is_101) return {ResponseStatus::error, 0, "server did not answer 101 Switching Protocols"};
-  bool upgrade = false, connection = false, accept = false;
+  bool upgrade = false, connection = false, accept = false, deflate = false;
   head.remove_prefix(eol + 2);
   while (!head.empty()) {
     eol = head.find("\r\n");
@@ -59,12 +61,22 @@ ResponseCheck check_upgrade_response(std::string_view in, const protocol::Accept
     else if (http::iequals(name, "sec-websocket-accept")) {
       accept = value == std::string_view(expect.data(), expect.size());
       if (!accept) return {ResponseStatus::error, 0, "wrong Sec-WebSocket-Accept"};
+    } else if (http::iequals(name, "sec-websocket-extensions")) {
+      // One accepted extension; the answer's syntax is an offer's (RFC 7692 section 7.1).
+      protocol::DeflateOffer answer[2];
+      if (deflate || protocol::parse_deflate_offers(value, answer) != 1 || value.find(',') != std::string_view::npos) {
+        return {ResponseStatus::error, 0, "server accepted an extension that was not offered"};
+      }
+      if (!answer[0].server_no_context_takeover) {
+        return {ResponseStatus::error, 0, "server kept its deflate context (no server_no_context_takeover)"};
+      }
+      deflate = true;
     }
   }
   if (!upgrade) return {ResponseStatus::error, 0, "response lacks Upgrade: websocket"};
   if (!connection) return {ResponseStatus::error, 0, "response lacks Connection: upgrade"};
   if (!accept) return {ResponseStatus::error, 0, "response lacks Sec-WebSocket-Accept"};
-  return {ResponseStatus::ok, end + 4, ""};
+  return {ResponseStatus::ok, end + 4, "", deflate};
 }
 
 }  // namespace ringcast::load

@@ -377,6 +377,9 @@ int run_share(const Options& opt, const Share& share, Link* parent) {
     s.offset_repeats += r.offset_repeats;
     s.api_answers += r.api_answers;
     s.api_errors += r.api_errors;
+    s.wire_bytes += r.wire_bytes;
+    s.deflate_connections += r.deflate_connections;
+    s.compressed_messages += r.compressed_messages;
     s.slow_deliveries += r.slow_deliveries;
     s.slow_gaps += r.slow_gaps;
     s.send_skipped += r.send_skipped;

@@ -29,6 +29,10 @@ options:
   -c, --connections N     subscribers (chat: clients)                     [100]
   -p, --publishers P      publishing connections (not counted as subscribers) [1]
   -s, --size BYTES        payload bytes per message (at least the record) [64]
+      --payload x|json    what fills the payload before the record: 'x' bytes, or market
+                          data as JSON (ticker lines of ringcast-feed's synthetic market,
+                          with ' for " under --channel, where the payload is a JSON
+                          string): it compresses as real ticks do, for --deflate     [x]
   -w, --window W          fanout: messages in flight per publisher       [16]
   -r, --rate R            rate/chat: messages per second, all publishers [1000]
   -d, --duration SECONDS  measured time (connect: idle hold), max 3600   [10]
@@ -55,6 +59,12 @@ options:
                           is NOT verified; every connection makes a full handshake (no
                           resumption). The generator's CPU per message rises accordingly
       --tls-version 1.2|1.3  with TLS: allow only this protocol version
+      --deflate           offer permessage-deflate (RFC 7692) as browsers do
+                          (client_max_window_bits); compressed messages are inflated
+                          (one zlib stream per thread: the server must answer no context
+                          takeover, else the connection counts as failed). Reported: how
+                          many negotiated it, how many messages came compressed, and the
+                          subscribers' bytes on the wire per delivery beside the payload
       --channel NAME      speak the Centrifugo client protocol (JSON) to the URL (e.g.
                           ws://127.0.0.1:9000/connection/websocket): every connection
                           connects anonymously, subscribers subscribe to NAME, publishers
@@ -181,6 +191,7 @@ bool parse_options(int argc, char** argv, Options& out, std::string& error, bool
     if (flag("", "--busy-poll")) { out.busy_poll = true; continue; }
     if (flag("", "--allow-remote")) { out.allow_remote = true; continue; }
     if (flag("", "--tls")) { out.tls = true; continue; }
+    if (flag("", "--deflate")) { out.deflate = true; continue; }
     if (!inline_value) {
       if (i + 1 >= argc) { error = std::string(name) + ": missing value"; return false; }
       value = argv[++i];
@@ -235,6 +246,10 @@ bool parse_options(int argc, char** argv, Options& out, std::string& error, bool
     } else if (flag("", "--api-key")) {
       if (value.empty() || value.find_first_of("\r\n") != std::string_view::npos) return bad("a key");
       out.api_key = std::string(value);
+    } else if (flag("", "--payload")) {
+      if (value == "x") out.json_payload = false;
+      else if (value == "json") out.json_payload = true;
+      else return bad("x or json");
     } else if (flag("", "--tls-version")) {
       if (value == "1.2") out.tls_version = 12;
       else if (value == "1.3") out.tls_version = 13;

@@ -34,6 +34,8 @@ struct Options {
   bool quiet = false;                // no progress lines
   bool busy_poll = false;            // generator threads spin instead of sleeping
   bool tls = false;                  // --tls or a wss:// URL: TLS over every connection
+  bool deflate = false;              // --deflate: offer permessage-deflate, inflate what comes compressed
+  bool json_payload = false;         // --payload json: market-data JSON instead of 'x' bytes
   int tls_version = 0;               // --tls-version: 0 (1.2 or 1.3), 12 or 13
   std::string channel;               // --channel: speak the Centrifugo client protocol on it
   std::string api_key;               // --api-key: publishers POST /api/publish with it

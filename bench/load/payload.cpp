@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <string>
 #include <string_view>
+
+#include "bench/feed/market.hpp"
 
 namespace ringcast::load {
 namespace {
@@ -124,6 +127,19 @@ void MessageTail::append(std::span<const std::uint8_t> chunk) noexcept {
   std::memmove(buf_, buf_ + len_ - keep, keep);
   std::memcpy(buf_ + keep, chunk.data(), n);
   len_ = static_cast<std::uint8_t>(keep + n);
+}
+
+void fill_market_json(std::span<std::uint8_t> out, bool single_quotes) {
+  feed::Market market(32, 1, 1);
+  std::string text = "[";
+  for (std::uint64_t k = 0; text.size() < out.size(); ++k) {
+    const std::size_t i = k % market.size();
+    market.step(i);
+    if (k != 0) text += ',';
+    market.append_ticker(text, i, 1'765'000'000'000 + k * 37);
+  }
+  if (single_quotes) std::replace(text.begin(), text.end(), '"', '\'');
+  std::memcpy(out.data(), text.data(), out.size());
 }
 
 }  // namespace ringcast::load

@@ -36,6 +36,10 @@ void latency_json(const char* name, const Histogram& h, bool cdf) {
   std::printf("},\n");
 }
 
+double per_delivery(std::uint64_t bytes, const Summary& s) {
+  return s.deliveries != 0 ? static_cast<double>(bytes) / static_cast<double>(s.deliveries) : 0;
+}
+
 }  // namespace
 
 void Tally::add(const Tally& o) noexcept {
@@ -55,6 +59,9 @@ void Tally::add(const Tally& o) noexcept {
   offset_repeats += o.offset_repeats;
   api_answers += o.api_answers;
   api_errors += o.api_errors;
+  wire_bytes += o.wire_bytes;
+  deflate_connections += o.deflate_connections;
+  compressed_messages += o.compressed_messages;
   slow_deliveries += o.slow_deliveries;
   slow_gaps += o.slow_gaps;
   slow_missing += o.slow_missing;
@@ -96,6 +103,13 @@ void print_human(const Summary& s) {
     }
     std::printf("  deliveries    %llu: %.0f/s, %.2f MB/s of payload\n", static_cast<unsigned long long>(s.deliveries),
                 s.deliveries_per_s, s.mb_per_s);
+    std::printf("  wire          %.1f B received per delivery for %.1f B of message (subscribers, after the upgrade)\n",
+                per_delivery(s.wire_bytes, s), per_delivery(s.delivered_bytes, s));
+    if (o.deflate) {
+      std::printf("  deflate       %llu of %u subscribers negotiated it, %llu messages came compressed\n",
+                  static_cast<unsigned long long>(s.deflate_connections), s.subscribers,
+                  static_cast<unsigned long long>(s.compressed_messages));
+    }
     std::printf("  latency (us)  p50 %.0f  p90 %.0f  p99 %.0f  p99.9 %.0f  max %.0f  (mean %.0f)\n",
                 us(s.latency.percentile(50)), us(s.latency.percentile(90)), us(s.latency.percentile(99)),
                 us(s.latency.percentile(99.9)), us(s.latency.max()), s.latency.mean() / 1e3);
@@ -160,6 +174,10 @@ void print_json(const Summary& s) {
               u(s.sent), s.messages_per_s);
   std::printf("  \"deliveries\": %llu,\n  \"deliveries_per_s\": %.1f,\n  \"mb_per_s\": %.3f,\n", u(s.deliveries),
               s.deliveries_per_s, s.mb_per_s);
+  std::printf("  \"delivered_bytes\": %llu,\n  \"wire_bytes\": %llu,\n  \"wire_bytes_per_delivery\": %.1f,\n",
+              u(s.delivered_bytes), u(s.wire_bytes), per_delivery(s.wire_bytes, s));
+  std::printf("  \"deflate\": {\"offered\": %s, \"connections\": %llu, \"compressed_messages\": %llu},\n",
+              o.deflate ? "true" : "false", u(s.deflate_connections), u(s.compressed_messages));
   latency_json("latency_us", s.latency, true);
   std::printf("  \"lost\": %llu,\n  \"out_of_order\": %llu,\n  \"protocol_errors\": %llu,\n  \"other_messages\": %llu,\n"
               "  \"own_echoes\": %llu,\n  \"send_skipped\": %llu,\n  \"window_resets\": %llu,\n",

@@ -31,6 +31,9 @@ struct Tally {
   // never saw (skipped), and offsets at or below one it had seen (repeated or late).
   std::uint64_t offsets = 0, offset_gaps = 0, offset_repeats = 0;
   std::uint64_t api_answers = 0, api_errors = 0;  // --api-key: publish answers, and those not ok
+  // Subscribers' WebSocket bytes after the upgrade; --deflate: connections that negotiated
+  // it and messages that came compressed.
+  std::uint64_t wire_bytes = 0, deflate_connections = 0, compressed_messages = 0;
   // --slow subscribers, apart from the rest: deliveries, sequence gaps, and messages after
   // their last one (0: each ended on every publisher's last message).
   std::uint64_t slow_deliveries = 0, slow_gaps = 0, slow_missing = 0;

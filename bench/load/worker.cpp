@@ -53,6 +53,7 @@ Worker::Worker(RunPlan& plan, std::uint32_t index, std::uint32_t threads)
   const std::size_t body = longest_prefix + inner + suffix_.size();
   const std::size_t frame = api ? api_request_size(api_head_, body) : protocol::frame_header_len(body, true) + body;
   payload_.assign(body, 'x');
+  if (opt_.json_payload) fill_market_json({payload_.data() + longest_prefix, inner}, !opt_.channel.empty());
   std::memcpy(payload_.data() + body - suffix_.size(), suffix_.data(), suffix_.size());
   std::uint32_t pub_cap = 0;
   switch (opt_.scenario) {

@@ -15,6 +15,7 @@
 #include "bench/load/run_state.hpp"
 #include "bench/load/tls_link.hpp"
 #include "bench/load/uring.hpp"
+#include "protocol/deflate_codec.hpp"
 
 namespace ringcast::load {
 
@@ -28,6 +29,9 @@ struct WorkerResult {
   std::uint64_t slow_deliveries = 0, slow_gaps = 0;                // --slow subscribers (not in gaps)
   std::uint64_t connect_failures = 0, disconnects = 0, protocol_errors = 0;
   std::uint64_t send_skipped = 0, window_resets = 0;
+  // Subscribers' WebSocket bytes after the upgrade (frames as sent: compressed ones so);
+  // --deflate: connections that negotiated it, messages that came compressed.
+  std::uint64_t wire_bytes = 0, deflate_connections = 0, compressed_messages = 0;
   // --reconnect-at: subscribers dropped, and how their new subscribe ended.
   std::uint64_t storm_dropped = 0, storm_recovered = 0, storm_unrecovered = 0, storm_failed = 0;
   std::uint64_t recovered_publications = 0;  // publications the replies returned (deliveries too)
@@ -91,6 +95,10 @@ class Worker {
   void opened(Conn& c);  // the 101 arrived (or, for an API publisher, the TCP connect)
   void api_bytes(Conn& c, std::span<const std::uint8_t> in);  // answers to an API publisher
   void frame_bytes(Conn& c, std::span<std::uint8_t> in);
+  // A data chunk of the message being read; a compressed one is inflated at its end.
+  // False: the connection was finished (a message that does not inflate).
+  bool message_bytes(Conn& c, const protocol::Event& ev);
+  void message_chunk(Conn& c, std::span<const std::uint8_t> chunk);
   void on_message(Conn& c);
   void deliver(Conn& c, const Record& r, std::size_t bytes, bool recovered);  // a subscriber's publication
   void note_offset(Conn& c, std::uint64_t offset);                          // --channel with history
@@ -142,6 +150,9 @@ class Worker {
   TlsContext tls_ctx_;
   std::vector<std::uint32_t> tls_dirty_;  // connections flush() marked this turn
   std::unique_ptr<std::uint8_t[]> tls_plain_;  // kTlsChunk bytes: decrypted data, one record at a time
+  // --deflate: one inflater for every connection (the server keeps no context) and its output.
+  std::unique_ptr<protocol::Inflater> inflater_;
+  std::vector<std::uint8_t> inflated_;
   std::uint32_t next_to_connect_ = 0;
   std::vector<std::uint32_t> redial_;  // --reconnect-at: dropped connections to dial again
   std::uint64_t storm_left_ = 0;       // dropped, not settled yet

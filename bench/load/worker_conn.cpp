@@ -108,7 +108,7 @@ void Worker::on_connect(Conn& c, int res) {
   std::uint8_t* dst = c.out.reserve(512 + t.path.size() + t.host_header.size());
   const std::size_t n = write_upgrade_request(
       std::span<char>(reinterpret_cast<char*>(dst), 512 + t.path.size() + t.host_header.size()), t.host_header,
-      t.path, std::string_view(key, sizeof key));
+      t.path, std::string_view(key, sizeof key), opt_.deflate ? kDeflateOffer : std::string_view{});
   c.out.commit(n);
   c.state = ConnState::handshaking;
   arm_recv(c);
@@ -307,6 +307,15 @@ void Worker::handshake_bytes(Conn& c, const std::uint8_t* data, std::size_t len)
     fail(c, check.reason);
     return;
   }
+  if (check.deflate && !opt_.deflate) {
+    fail(c, "server accepted permessage-deflate, which was not offered");
+    return;
+  }
+  c.deflate = check.deflate;
+  if (c.deflate) {
+    c.reader = protocol::MessageReader{kServerFramesDeflate};
+    if (c.is_sub) ++res_.deflate_connections;
+  }
   if (!c.recovering) res_.handshake.record(now_ - c.started_ns);  // the storm's are in `recovery`
   opened(c);
   if (!opt_.channel.empty()) channel_opened(c);
@@ -349,28 +358,15 @@ void Worker::api_bytes(Conn& c, std::span<const std::uint8_t> in) {
 }
 
 void Worker::frame_bytes(Conn& c, std::span<std::uint8_t> in) {
+  if (c.is_sub) res_.wire_bytes += in.size();
   while (!in.empty()) {
     const protocol::Event ev = c.reader.next(in);
     in = in.subspan(ev.consumed);
     switch (ev.kind) {
       case protocol::EventKind::need_more: return;
-      case protocol::EventKind::data: {
-        if (ev.first) {
-          c.msg_len = 0;
-          c.tail.clear();
-        }
-        c.msg_len += static_cast<std::uint32_t>(ev.payload.size());
-        c.tail.append(ev.payload);  // only the message's last bytes: the record is all we read
-        // Until its commands are answered, a --channel connection keeps the whole reply.
-        if (!c.channel_ready && !opt_.channel.empty()) {
-          c.control.append(reinterpret_cast<const char*>(ev.payload.data()), ev.payload.size());
-        }
-        if (ev.last) {
-          ++received_;
-          on_message(c);
-        }
+      case protocol::EventKind::data:
+        if (!message_bytes(c, ev)) return;
         break;
-      }
       case protocol::EventKind::ping: (void)queue_control(c, Opcode::pong, ev.payload); break;
       case protocol::EventKind::pong: break;
       case protocol::EventKind::close:
@@ -393,6 +389,41 @@ void Worker::frame_bytes(Conn& c, std::span<std::uint8_t> in) {
         return;
     }
   }
+}
+
+bool Worker::message_bytes(Conn& c, const protocol::Event& ev) {
+  if (ev.first) {
+    c.msg_len = 0;
+    c.tail.clear();
+    c.compressed.clear();
+  }
+  if ((ev.message_rsv & protocol::kRsv1) == 0) {
+    message_chunk(c, ev.payload);
+  } else {  // permessage-deflate (the reader allows RSV1 only where it was negotiated)
+    c.compressed.insert(c.compressed.end(), ev.payload.begin(), ev.payload.end());
+    if (!ev.last) return true;
+    if (!inflater_) inflater_ = std::make_unique<protocol::Inflater>();
+    if (inflater_->inflate(c.compressed, inflated_, kServerFrames.max_message) != protocol::Inflater::Result::ok) {
+      ++res_.protocol_errors;
+      if (res_.first_error.empty()) res_.first_error = "a compressed server message does not inflate";
+      finish(c);
+      return false;
+    }
+    ++res_.compressed_messages;
+    message_chunk(c, inflated_);
+  }
+  if (ev.last) {
+    ++received_;
+    on_message(c);
+  }
+  return true;
+}
+
+void Worker::message_chunk(Conn& c, std::span<const std::uint8_t> chunk) {
+  c.msg_len += static_cast<std::uint32_t>(chunk.size());
+  c.tail.append(chunk);  // only the message's last bytes: the record is all we read
+  // Until its commands are answered, a --channel connection keeps the whole reply.
+  if (!c.channel_ready && !opt_.channel.empty()) c.control.append(reinterpret_cast<const char*>(chunk.data()), chunk.size());
 }
 
 bool Worker::queue_control(Conn& c, Opcode op, std::span<const std::uint8_t> payload) {
@@ -500,6 +531,8 @@ void Worker::requeue(Conn& c) {
   c.channel_ready = false;
   c.recv_armed = false;
   c.reader = protocol::MessageReader{kServerFrames};
+  c.deflate = false;
+  c.compressed.clear();
   c.msg_len = 0;
   c.tail.clear();
   c.control.clear();

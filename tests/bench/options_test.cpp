@@ -122,6 +122,18 @@ TEST(Options, TlsFromTheSchemeOrTheFlag) {
   EXPECT_FALSE(parse({"fanout", "--tls-version", "1.1", "wss://127.0.0.1:9443/"}).ok);
 }
 
+TEST(Options, DeflateAndJsonPayload) {
+  Parsed p = parse({"fanout", "--deflate", "--payload", "json", "-s", "1024", "ws://127.0.0.1:9000/"});
+  ASSERT_TRUE(p.ok) << p.error;
+  EXPECT_TRUE(p.opt.deflate);
+  EXPECT_TRUE(p.opt.json_payload);
+  p = parse({"fanout", "ws://127.0.0.1:9000/"});
+  EXPECT_FALSE(p.opt.deflate);
+  EXPECT_FALSE(p.opt.json_payload);
+  EXPECT_TRUE(parse({"fanout", "--payload=x", "ws://127.0.0.1:9000/"}).ok);
+  EXPECT_EQ(parse({"fanout", "--payload", "xml", "ws://127.0.0.1:9000/"}).error, "--payload: expected x or json, got 'xml'");
+}
+
 TEST(Options, ApiKeyNeedsAChannelAndAPublishingScenario) {
   Parsed p = parse({"fanout", "--channel", "feed:x", "--api-key", "k", "ws://127.0.0.1:9000/connection/websocket"});
   ASSERT_TRUE(p.ok) << p.error;

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -251,6 +252,23 @@ TEST(Payload, PushOffsets) {
                                R"("offset":18446744073709551616}}})", R"(offset":1}}})"}) {
     EXPECT_FALSE(offset(bad, o)) << bad;
   }
+}
+
+TEST(MarketJson, TickerLinesCutToSizeAndQuotedForAString) {
+  std::vector<std::uint8_t> a(1024), b(1024), q(1024);
+  fill_market_json(a, false);
+  fill_market_json(b, false);
+  EXPECT_EQ(a, b) << "the same bytes every run";
+  const std::string text(a.begin(), a.end());
+  EXPECT_TRUE(text.starts_with("[{\"s\":\"")) << text.substr(0, 40);
+  EXPECT_GT(std::count(text.begin(), text.end(), '{'), 8);
+  fill_market_json(q, true);
+  const std::string quoted(q.begin(), q.end());
+  EXPECT_EQ(quoted.find('"'), std::string::npos);
+  EXPECT_EQ(quoted.find('\\'), std::string::npos) << "nothing a JSON string would need escaped";
+  std::string back = quoted;
+  std::replace(back.begin(), back.end(), '\'', '"');
+  EXPECT_EQ(back, text);
 }
 
 }  // namespace

@@ -76,6 +76,38 @@ def channel_fanout_two_seconds_nothing_lost():
 
 
 @test
+def deflate_fanout_of_json_sends_under_half_the_bytes():
+    # The same room and payload without and with permessage-deflate: every message arrives
+    # compressed, nothing lost, and the wire carries well under half the bytes.
+    with Server("--threads", "2") as srv:
+        args = ["fanout", "-c", "50", "-p", "2", "-d", "1.5", "-s", "1024", "--payload", "json", srv.url("/")]
+        plain, zipped = run_load(*args), run_load(*args, "--deflate")
+    for r in (plain, zipped):
+        check_clean(r)
+        assert r["deliveries"] == r["messages_sent"] * 50, f"{r['deliveries']} for {r['messages_sent']} messages"
+    assert plain["deflate"]["connections"] == 0 and plain["deflate"]["compressed_messages"] == 0
+    assert zipped["deflate"]["connections"] == 50, zipped["deflate"]
+    assert zipped["deflate"]["compressed_messages"] >= zipped["deliveries"], zipped["deflate"]
+    ratio = zipped["wire_bytes_per_delivery"] / plain["wire_bytes_per_delivery"]
+    assert ratio < 0.5, f"deflate sent {ratio:.2f}x the plain bytes per delivery"
+    assert zipped["delivered_bytes"] / zipped["deliveries"] == plain["delivered_bytes"] / plain["deliveries"], \
+        "the same messages once inflated"
+
+
+@test
+def deflate_channel_pushes_are_read_inflated():
+    cfg = config("deflate.json", {"client": {"ping_interval": "1s"}, "channel": {"namespaces": [
+        {"name": "feed", **ANYONE, "history_size": 100, "history_ttl": "60s"}]}})
+    with Server("--config", cfg) as srv:
+        r = run_load("fanout", "-c", "20", "-d", "1.5", "-s", "512", "--payload", "json", "--deflate",
+                     "--channel", "feed:z", srv.url("/connection/websocket"))
+    check_clean(r)
+    assert r["deliveries"] == r["messages_sent"] * 20 and r["offsets"] == r["deliveries"], \
+        f"{r['deliveries']} deliveries, {r['offsets']} offsets, {r['messages_sent']} sent"
+    assert r["deflate"]["connections"] == 20 and r["deflate"]["compressed_messages"] >= r["deliveries"], r["deflate"]
+
+
+@test
 def channel_fanout_with_history_counts_every_offset():
     cfg = config("history.json", {"client": {"ping_interval": "1s"}, "channel": {"namespaces": [
         {"name": "feed", **ANYONE, "history_size": 100, "history_ttl": "60s", "force_recovery": True}]}})
