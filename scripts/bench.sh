@@ -32,12 +32,16 @@
 #        conflate 1,000 subscribers of 100 conflating channels, 2,000 publications/s, with
 #                 100 slow readers and without (conflate-base): the fast ones' latency and
 #                 the server's RSS as ratios
+#        deflate  the room's broadcast to 1,000 subscribers at 200 msg/s of market-data JSON
+#                 (ringcast-load --payload json), ~1 KiB and 64 B, with permessage-deflate
+#                 negotiated (--deflate) and without, in BENCH_RUNS interleaved rounds:
+#                 server CPU and bytes on the wire per delivery as median ratios to plain
 # Prints one table with ratios to (plain) ringcast; raw JSON, summary.json and bench.png go
 # to bench/results/.
 # Environment: BENCH_SECONDS (per scenario, default 3), BENCH_RUNS (fan-out rounds, the
 # servers interleaved; each row is the median run, default 3), BENCH_SERVERS (default "ringcast
 # ringcast-coalesce ringcast-epoll ringcast-wss node-ws python-websockets websocketpp"), BENCH_SCENARIOS (default
-# "fanout connect rate danmaku storm maxfreq conflate"), BENCH_MICRO=0 to skip the kernels,
+# "fanout connect rate danmaku storm maxfreq conflate deflate"), BENCH_MICRO=0 to skip the kernels,
 # BENCH_SWEEP="1 3 10 30 100 300 1000 3000" danmaku rates for the sweep ("" to skip),
 # BENCH_SWEEP_SUBS (the smaller room swept too, default 2000; "" for 10,000 only),
 # BENCH_CONNECT (connections of the connect scenario, default 10000), BENCH_CONNECT_PATH (its URL path, default /: ringcast's room,
@@ -58,7 +62,7 @@ runs=${BENCH_RUNS:-3}
 servers=${BENCH_SERVERS:-"ringcast ringcast-coalesce ringcast-epoll ringcast-wss node-ws python-websockets websocketpp"}
 sweep=${BENCH_SWEEP-"1 3 10 30 100 300 1000 3000"}
 sweep_small=${BENCH_SWEEP_SUBS-2000}
-scenarios=${BENCH_SCENARIOS:-"fanout connect rate danmaku storm maxfreq conflate"}
+scenarios=${BENCH_SCENARIOS:-"fanout connect rate danmaku storm maxfreq conflate deflate"}
 connect_n=${BENCH_CONNECT:-10000}
 connect_path=${BENCH_CONNECT_PATH:-/}
 results=${BENCH_RESULTS:-"$root/bench/results"}
@@ -354,6 +358,32 @@ rss = lambda d: (d.get("server") or {}).get("rss_peak", 0)
 print(f"   conflate: fast subscribers' p50 {ratio('p50'):.2f}x, p99 {ratio('p99'):.2f}x the run without slow readers;"
       f" server RSS peak {rss(slow) / max(rss(base), 1):.2f}x; lost {slow['lost']}")
 PY
+  fi
+  if want deflate; then
+    # BENCH_RUNS rounds, plain and deflate taking turns: the ratios are each round's, the
+    # median printed (one server CPU sample is +-10 % here).
+    for size in 1024 64; do
+      for ((run = 1; run <= runs; run++)); do
+        for mode in base z; do
+          run_load "$s" "deflate$size-$mode-run$run" rate -c 1000 -p 1 -s "$size" --payload json -r 200 -d "$secs" \
+            $([[ $mode == z ]] && echo --deflate)
+        done
+      done
+      /usr/bin/python3 - "$results" "$s" "$size" "$runs" <<'PY' || true
+import json, statistics, sys
+results, s, size, runs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+load = lambda mode, r: json.load(open(f"{results}/{s}.deflate{size}-{mode}-run{r}.json"))
+rounds = [(load("base", r), load("z", r)) for r in range(1, runs + 1)]
+per = lambda d: (d.get("server") or {}).get("cpu_ns_per_delivery", 0)
+cpu = statistics.median(per(z) / max(per(b), 1e-9) for b, z in rounds)
+wire = statistics.median(z["wire_bytes_per_delivery"] / max(b["wire_bytes_per_delivery"], 1e-9) for b, z in rounds)
+b, z = rounds[-1]
+print(f"   deflate {size} B: server CPU per delivery {cpu:.2f}x plain, wire bytes per delivery {wire:.2f}x"
+      f" ({z['wire_bytes_per_delivery']:.0f} vs {b['wire_bytes_per_delivery']:.0f} B; medians of {runs} rounds);"
+      f" {z['deflate']['connections']} negotiated, {z['deflate']['compressed_messages']:,} messages compressed,"
+      f" lost {sum(z['lost'] for _, z in rounds)}")
+PY
+    done
   fi
 done
 
