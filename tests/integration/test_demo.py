@@ -72,6 +72,11 @@ def ticker_board_renders_the_feed_and_its_order_book_deltas():
             h.check(min(fast) >= 15, f"100 ms page: {fast}")
             h.check(max(paced) <= 6 and min(paced) >= 2, f"1 s page: {paced}")
             print(f"  updates per symbol: 100 ms {min(fast)}-{max(fast)}, 1 s {min(paced)}-{max(paced)}")
+            # Chromium offers permessage-deflate: both tabs took it, and what they rendered
+            # came (where it pays: the books' full forms) compressed and was inflated there.
+            m = h.metrics(srv)
+            h.check(h.metric(m, "ringcast_deflate_connections_total") >= 2, "both tabs negotiated deflate")
+            h.check(h.metric(m, "ringcast_messages_deflated_total") > 0, "compressed publications reached Chromium")
     finally:
         b.close()
 
