@@ -19,6 +19,7 @@ std::size_t write_upgrade_request(std::span<char> out, std::string_view host, st
                                     extensions.empty() ? "" : "\r\n", "\r\n"};
   std::size_t n = 0;
   for (std::string_view p : parts) {
+    if (p.empty()) continue;  // no extensions: a null view, which memcpy must not see
     if (out.size() - n < p.size()) return 0;
     std::memcpy(out.data() + n, p.data(), p.size());
     n += p.size();
