@@ -11,7 +11,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
-need=(cmake ninja-build g++ pkg-config liburing-dev libssl-dev openssl libsimdjson-dev zlib1g-dev libdeflate-dev libgtest-dev libbenchmark-dev)
+need=(cmake ninja-build g++ pkg-config liburing-dev libssl-dev openssl libsimdjson-dev zlib1g-dev libdeflate-dev libhiredis-dev libgtest-dev libbenchmark-dev)
 if [[ "${1:-}" == "--test" ]]; then
   need+=(clang libclang-rt-14-dev python3 python3-websockets python3-jwt chromium fonts-wqy-zenhei nodejs)
 elif [[ "${1:-}" == "--demo" ]]; then

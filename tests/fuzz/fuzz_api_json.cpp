@@ -7,24 +7,16 @@
 // a pattern, only disconnect (or unsubscribe) a user; the same body gives the same answer twice; nothing crashes or reads out of
 // bounds.
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <string>
 #include <vector>
 
 #include "protocol/api_json.hpp"
+#include "tests/fuzz/fuzz_check.hpp"
 
 namespace {
 
 using namespace ringcast::protocol::api;
 
-#define FUZZ_CHECK(cond)                                                     \
-  do {                                                                       \
-    if (!(cond)) {                                                           \
-      std::fprintf(stderr, "fuzz_api_json.cpp:%d: %s\n", __LINE__, #cond);   \
-      std::abort();                                                          \
-    }                                                                        \
-  } while (0)
 
 RequestParser& parser() {
   static RequestParser p;

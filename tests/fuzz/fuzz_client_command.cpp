@@ -5,25 +5,17 @@
 // (protocol/subscribe_data) gives the same answer twice; nothing crashes or reads out of
 // bounds.
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <string>
 #include <vector>
 
 #include "protocol/client_command.hpp"
 #include "protocol/subscribe_data.hpp"
+#include "tests/fuzz/fuzz_check.hpp"
 
 namespace {
 
 using namespace ringcast::protocol::client;
 
-#define FUZZ_CHECK(cond)                                                          \
-  do {                                                                            \
-    if (!(cond)) {                                                                \
-      std::fprintf(stderr, "fuzz_client_command.cpp:%d: %s\n", __LINE__, #cond);  \
-      std::abort();                                                               \
-    }                                                                             \
-  } while (0)
 
 struct Collect final : CommandSink {
   std::vector<std::string> data;

@@ -3,23 +3,15 @@
 // Invariants: reading twice gives the same answer; the publications counted are the ones
 // handed over; a reply that was not found reports no stream position; nothing crashes.
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "bench/load/command_reply.hpp"
+#include "tests/fuzz/fuzz_check.hpp"
 
 namespace {
 
-#define FUZZ_CHECK(cond)                                                        \
-  do {                                                                          \
-    if (!(cond)) {                                                              \
-      std::fprintf(stderr, "fuzz_command_reply.cpp:%d: %s\n", __LINE__, #cond); \
-      std::abort();                                                             \
-    }                                                                           \
-  } while (0)
 
 using Pubs = std::vector<std::pair<std::string, std::uint64_t>>;
 

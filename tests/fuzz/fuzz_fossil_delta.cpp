@@ -4,24 +4,16 @@
 // UTF-8 delta (it travels as a JSON string); the input itself, applied as a delta to the
 // source, never crashes, reads out of bounds or gives more than it announced.
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <string>
 
 #include "protocol/fossil_delta.hpp"
 #include "protocol/utf8.hpp"
+#include "tests/fuzz/fuzz_check.hpp"
 
 namespace {
 
 using namespace ringcast::protocol;
 
-#define FUZZ_CHECK(cond)                                                      \
-  do {                                                                        \
-    if (!(cond)) {                                                            \
-      std::fprintf(stderr, "fuzz_fossil_delta.cpp:%d: %s\n", __LINE__, #cond); \
-      std::abort();                                                           \
-    }                                                                         \
-  } while (0)
 
 bool utf8(std::string_view s) { return is_valid_utf8(reinterpret_cast<const std::uint8_t*>(s.data()), s.size()); }
 

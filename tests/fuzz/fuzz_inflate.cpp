@@ -3,25 +3,15 @@
 // same answer; what inflates fits the limit, and never grew its buffer past limit + 1;
 // what inflates deflates and inflates back to itself; nothing crashes or leaks.
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <vector>
 
 #include "protocol/deflate_codec.hpp"
+#include "tests/fuzz/fuzz_check.hpp"
 
 namespace {
 
 using ringcast::protocol::Deflater;
 using ringcast::protocol::Inflater;
-
-#define FUZZ_CHECK(cond)                                                   \
-  do {                                                                     \
-    if (!(cond)) {                                                         \
-      std::fprintf(stderr, "fuzz_inflate.cpp:%d: %s\n", __LINE__, #cond);  \
-      std::abort();                                                        \
-    }                                                                      \
-  } while (0)
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t size) {

@@ -9,24 +9,16 @@
 #include <openssl/hmac.h>
 
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <string>
 
 #include "protocol/base64.hpp"
 #include "protocol/jwt.hpp"
+#include "tests/fuzz/fuzz_check.hpp"
 
 namespace {
 
 using namespace ringcast::protocol;
 
-#define FUZZ_CHECK(cond)                                                 \
-  do {                                                                   \
-    if (!(cond)) {                                                       \
-      std::fprintf(stderr, "fuzz_jwt.cpp:%d: %s\n", __LINE__, #cond);    \
-      std::abort();                                                      \
-    }                                                                    \
-  } while (0)
 
 constexpr std::string_view kKey = "fuzz key";
 

@@ -4,8 +4,6 @@
 // messages that came out must survive a client and a server encode/decode round trip
 // (with their RSV bits: a message that has some is not UTF-8 checked by the reader).
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <string_view>
 #include <vector>
@@ -14,20 +12,12 @@
 #include "protocol/frame.hpp"
 #include "protocol/message.hpp"
 #include "protocol/utf8.hpp"
+#include "tests/fuzz/fuzz_check.hpp"
 
 namespace {
 
 using namespace ringcast::protocol;
 using Bytes = std::vector<std::uint8_t>;
-
-// Names the broken invariant, then aborts so libFuzzer saves the input.
-#define FUZZ_CHECK(cond)                                                       \
-  do {                                                                         \
-    if (!(cond)) {                                                             \
-      std::fprintf(stderr, "fuzz_message.cpp:%d: %s\n", __LINE__, #cond);      \
-      std::abort();                                                            \
-    }                                                                          \
-  } while (0)
 
 struct Msg {
   EventKind kind;

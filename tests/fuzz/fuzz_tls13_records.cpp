@@ -9,26 +9,18 @@
 //
 // Input: a suite byte, then operations, each an op byte and its arguments.
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <vector>
 
 #include "protocol/tls13_records.hpp"
+#include "tests/fuzz/fuzz_check.hpp"
 
 namespace {
 
 using namespace ringcast::protocol::tls13;
 using Bytes = std::vector<std::uint8_t>;
 
-#define FUZZ_CHECK(cond)                                                         \
-  do {                                                                           \
-    if (!(cond)) {                                                               \
-      std::fprintf(stderr, "fuzz_tls13_records.cpp:%d: %s\n", __LINE__, #cond);  \
-      std::abort();                                                              \
-    }                                                                            \
-  } while (0)
 
 struct Input {
   const std::uint8_t* p;
