@@ -19,14 +19,7 @@ using ringcast::protocol::Deflater;
 using ringcast::protocol::Inflater;
 
 std::vector<std::uint8_t> message(std::size_t size) {
-  ringcast::feed::Market market(32, 1, 1);
-  std::string s = "[";
-  for (std::uint64_t k = 0; s.size() < size; ++k) {
-    market.step(k % market.size());
-    if (k != 0) s += ',';
-    market.append_ticker(s, k % market.size(), 1'765'000'000'000 + k * 37);
-  }
-  s.resize(size);
+  const std::string s = ringcast::feed::ticker_batch(size);
   return {s.begin(), s.end()};
 }
 

@@ -7,6 +7,7 @@
 #pragma once
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <span>
 #include <string>
@@ -167,6 +168,10 @@ class Shard final : public ShardLoop, private HttpHost {
   [[nodiscard]] Lease* deflated_lease(Frame* frame);
   // Sets the compressed variant of `combined`, a copy of `run` (keys of order_) back to back.
   void combine_deflated(Frame* combined, std::span<const std::uint64_t> run);
+  static void append(Frame& to, const Frame& from) noexcept {  // room made by the caller
+    std::memcpy(to.bytes() + to.len, from.bytes(), from.len);
+    to.len += from.len;
+  }
   // A codec buffer that one big message grew: given back past 256 KiB.
   static void trim_scratch(std::vector<std::uint8_t>& buf) noexcept {
     if (buf.capacity() > (256u << 10)) std::vector<std::uint8_t>().swap(buf);

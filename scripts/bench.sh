@@ -377,11 +377,12 @@ rounds = [(load("base", r), load("z", r)) for r in range(1, runs + 1)]
 per = lambda d: (d.get("server") or {}).get("cpu_ns_per_delivery", 0)
 cpu = statistics.median(per(z) / max(per(b), 1e-9) for b, z in rounds)
 wire = statistics.median(z["wire_bytes_per_delivery"] / max(b["wire_bytes_per_delivery"], 1e-9) for b, z in rounds)
-b, z = rounds[-1]
+wire_b, wire_z = (statistics.median(r[i]["wire_bytes_per_delivery"] for r in rounds) for i in (0, 1))
 print(f"   deflate {size} B: server CPU per delivery {cpu:.2f}x plain, wire bytes per delivery {wire:.2f}x"
-      f" ({z['wire_bytes_per_delivery']:.0f} vs {b['wire_bytes_per_delivery']:.0f} B; medians of {runs} rounds);"
-      f" {z['deflate']['connections']} negotiated, {z['deflate']['compressed_messages']:,} messages compressed,"
-      f" lost {sum(z['lost'] for _, z in rounds)}")
+      f" ({wire_z:.0f} vs {wire_b:.0f} B; medians of {runs} rounds);"
+      f" {min(z['deflate']['connections'] for _, z in rounds)} negotiated,"
+      f" {sum(z['deflate']['compressed_messages'] for _, z in rounds):,} messages compressed,"
+      f" lost {sum(d['lost'] for r in rounds for d in r)}")
 PY
     done
   fi

@@ -112,4 +112,17 @@ void Market::append_book(std::string& out, std::size_t i) const {
   out += '}';
 }
 
+std::string ticker_batch(std::size_t bytes) {
+  Market market(32, 1, 1);
+  std::string text = "[";
+  for (std::uint64_t k = 0; text.size() < bytes; ++k) {
+    const std::size_t i = k % market.size();
+    market.step(i);
+    if (k != 0) text += ',';
+    market.append_ticker(text, i, 1'765'000'000'000 + k * 37);
+  }
+  text.resize(bytes);
+  return text;
+}
+
 }  // namespace ringcast::feed

@@ -44,4 +44,9 @@ class Market {
   std::mt19937_64 rng_;
 };
 
+// `bytes` of market data as JSON: ticker lines of a 32-instrument market with a fixed seed,
+// stepped in turn, as an array (`[{"s":...},{"s":...},...`) cut where `bytes` ends. What the
+// benchmarks compress and ringcast-load --payload json sends: it compresses as real ticks do.
+[[nodiscard]] std::string ticker_batch(std::size_t bytes);
+
 }  // namespace ringcast::feed

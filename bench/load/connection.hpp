@@ -46,7 +46,6 @@ struct Conn {
   bool recv_armed = false;
   bool failed = false;        // never opened
   bool channel_ready = false; // --channel: its connect (and subscribe) answered
-  bool deflate = false;       // the server accepted permessage-deflate
   std::uint8_t ops = 0;       // io_uring operations in flight on this fd
   std::uint32_t sub_slot = 0; // row in the thread's sequence table
   std::uint32_t pub_id = 0;

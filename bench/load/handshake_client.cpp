@@ -34,7 +34,8 @@ void make_key(std::uint64_t r0, std::uint64_t r1, char (&key)[24]) noexcept {
   (void)protocol::base64_encode(raw, std::span<char>(key, 24));
 }
 
-ResponseCheck check_upgrade_response(std::string_view in, const protocol::AcceptKey& expect) noexcept {
+ResponseCheck check_upgrade_response(std::string_view in, const protocol::AcceptKey& expect,
+                                     bool offered_deflate) noexcept {
   const std::size_t end = in.find("\r\n\r\n");
   if (end == std::string_view::npos) {
     if (in.size() > 8192) return {ResponseStatus::error, 0, "response head larger than 8 KiB"};
@@ -64,9 +65,10 @@ ResponseCheck check_upgrade_response(std::string_view in, const protocol::Accept
       if (!accept) return {ResponseStatus::error, 0, "wrong Sec-WebSocket-Accept"};
     } else if (http::iequals(name, "sec-websocket-extensions")) {
       // One accepted extension; the answer's syntax is an offer's (RFC 7692 section 7.1).
+      if (!offered_deflate) return {ResponseStatus::error, 0, "server accepted an extension that was not offered"};
       protocol::DeflateOffer answer[2];
       if (deflate || protocol::parse_deflate_offers(value, answer) != 1 || value.find(',') != std::string_view::npos) {
-        return {ResponseStatus::error, 0, "server accepted an extension that was not offered"};
+        return {ResponseStatus::error, 0, "server answered permessage-deflate with a malformed or repeated extension"};
       }
       if (!answer[0].server_no_context_takeover) {
         return {ResponseStatus::error, 0, "server kept its deflate context (no server_no_context_takeover)"};

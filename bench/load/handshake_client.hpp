@@ -31,9 +31,11 @@ struct ResponseCheck {
 };
 
 // Checks a response head at the start of `in`: status 101, Upgrade: websocket,
-// Connection: upgrade, and the accept key the request's key requires. An accepted
-// permessage-deflate must say server_no_context_takeover (each compressed message stands
-// alone, so one inflater serves every connection) and only what was offered.
-[[nodiscard]] ResponseCheck check_upgrade_response(std::string_view in, const protocol::AcceptKey& expect) noexcept;
+// Connection: upgrade, and the accept key the request's key requires. An extension is
+// refused unless permessage-deflate was offered (`offered_deflate`) and the answer is one
+// valid permessage-deflate saying server_no_context_takeover (each compressed message
+// stands alone, so one inflater serves every connection).
+[[nodiscard]] ResponseCheck check_upgrade_response(std::string_view in, const protocol::AcceptKey& expect,
+                                                   bool offered_deflate = false) noexcept;
 
 }  // namespace ringcast::load

@@ -130,14 +130,7 @@ void MessageTail::append(std::span<const std::uint8_t> chunk) noexcept {
 }
 
 void fill_market_json(std::span<std::uint8_t> out, bool single_quotes) {
-  feed::Market market(32, 1, 1);
-  std::string text = "[";
-  for (std::uint64_t k = 0; text.size() < out.size(); ++k) {
-    const std::size_t i = k % market.size();
-    market.step(i);
-    if (k != 0) text += ',';
-    market.append_ticker(text, i, 1'765'000'000'000 + k * 37);
-  }
+  std::string text = feed::ticker_batch(out.size());
   if (single_quotes) std::replace(text.begin(), text.end(), '"', '\'');
   std::memcpy(out.data(), text.data(), out.size());
 }

@@ -30,11 +30,10 @@ std::size_t write_record_before(std::uint8_t* end, const Record& r) noexcept;
 // the push carries none (a channel without history).
 [[nodiscard]] bool parse_push_offset(std::span<const std::uint8_t> tail, std::uint64_t& out) noexcept;
 
-// Fills `out` with market data as JSON, a batch of ticker lines
-// (`[{"s":"BTC-USD","p":"50000.25",...},...`, cut where `out` ends) from ringcast-feed's
-// synthetic market with a fixed seed: it compresses as real ticks do, where a filler of
-// one byte repeated would shrink to nothing. `single_quotes`: ' for ", so the text can sit
-// in a JSON string unescaped (--channel sends the payload as a publication's data string).
+// Fills `out` with market data as JSON (ringcast-feed's ticker_batch): it compresses as
+// real ticks do, where a filler of one byte repeated would shrink to nothing.
+// `single_quotes`: ' for ", so the text can sit in a JSON string unescaped (--channel
+// sends the payload as a publication's data string).
 void fill_market_json(std::span<std::uint8_t> out, bool single_quotes);
 
 // The last bytes of a message being received, kept across its data chunks (fragments,

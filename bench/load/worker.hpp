@@ -98,6 +98,9 @@ class Worker {
   // A data chunk of the message being read; a compressed one is inflated at its end.
   // False: the connection was finished (a message that does not inflate).
   bool message_bytes(Conn& c, const protocol::Event& ev);
+  // Inflates a whole compressed message into inflated_ (checked: size, stream, UTF-8);
+  // false: the connection was finished, the reason counted.
+  bool inflated(Conn& c, std::span<const std::uint8_t> compressed, protocol::Opcode op);
   void message_chunk(Conn& c, std::span<const std::uint8_t> chunk);
   void on_message(Conn& c);
   void deliver(Conn& c, const Record& r, std::size_t bytes, bool recovered);  // a subscriber's publication

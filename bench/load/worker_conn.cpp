@@ -15,6 +15,7 @@
 #include "bench/load/handshake_client.hpp"
 #include "bench/load/worker.hpp"
 #include "protocol/close.hpp"
+#include "protocol/utf8.hpp"
 #include "protocol/frame.hpp"
 
 namespace ringcast::load {
@@ -301,18 +302,13 @@ void Worker::handshake_bytes(Conn& c, const std::uint8_t* data, std::size_t len)
   }
   std::memcpy(hs.buf + hs.len, data, len);
   hs.len += static_cast<std::uint32_t>(len);
-  const ResponseCheck check = check_upgrade_response(std::string_view(hs.buf, hs.len), hs.expect);
+  const ResponseCheck check = check_upgrade_response(std::string_view(hs.buf, hs.len), hs.expect, opt_.deflate);
   if (check.status == ResponseStatus::need_more) return;
   if (check.status == ResponseStatus::error) {
     fail(c, check.reason);
     return;
   }
-  if (check.deflate && !opt_.deflate) {
-    fail(c, "server accepted permessage-deflate, which was not offered");
-    return;
-  }
-  c.deflate = check.deflate;
-  if (c.deflate) {
+  if (check.deflate) {
     c.reader = protocol::MessageReader{kServerFramesDeflate};
     if (c.is_sub) ++res_.deflate_connections;
   }
@@ -400,16 +396,10 @@ bool Worker::message_bytes(Conn& c, const protocol::Event& ev) {
   if ((ev.message_rsv & protocol::kRsv1) == 0) {
     message_chunk(c, ev.payload);
   } else {  // permessage-deflate (the reader allows RSV1 only where it was negotiated)
-    c.compressed.insert(c.compressed.end(), ev.payload.begin(), ev.payload.end());
+    if (!(ev.first && ev.last)) c.compressed.insert(c.compressed.end(), ev.payload.begin(), ev.payload.end());
     if (!ev.last) return true;
-    if (!inflater_) inflater_ = std::make_unique<protocol::Inflater>();
-    if (inflater_->inflate(c.compressed, inflated_, kServerFrames.max_message) != protocol::Inflater::Result::ok) {
-      ++res_.protocol_errors;
-      if (res_.first_error.empty()) res_.first_error = "a compressed server message does not inflate";
-      finish(c);
-      return false;
-    }
-    ++res_.compressed_messages;
+    if (!inflated(c, ev.first ? ev.payload : std::span<const std::uint8_t>(c.compressed), ev.message_opcode)) return false;
+    if (c.is_sub) ++res_.compressed_messages;
     message_chunk(c, inflated_);
   }
   if (ev.last) {
@@ -417,6 +407,23 @@ bool Worker::message_bytes(Conn& c, const protocol::Event& ev) {
     on_message(c);
   }
   return true;
+}
+
+bool Worker::inflated(Conn& c, std::span<const std::uint8_t> compressed, Opcode op) {
+  if (!inflater_) inflater_ = std::make_unique<protocol::Inflater>();
+  const protocol::Inflater::Result r = inflater_->inflate(compressed, inflated_, kServerFrames.max_message);
+  // One big message must not pin its buffers: a connection's stays within a receive's size.
+  if (c.compressed.capacity() > kRecvBufSize * 4) std::vector<std::uint8_t>().swap(c.compressed);
+  const char* why = r == protocol::Inflater::Result::too_big ? "a compressed server message inflates past 16 MiB"
+                    : r != protocol::Inflater::Result::ok   ? "a compressed server message does not inflate"
+                    : op == Opcode::text && !protocol::is_valid_utf8(inflated_.data(), inflated_.size())
+                        ? "a compressed server text message is not UTF-8"
+                        : nullptr;
+  if (why == nullptr) return true;
+  ++res_.protocol_errors;
+  if (res_.first_error.empty()) res_.first_error = why;
+  finish(c);
+  return false;
 }
 
 void Worker::message_chunk(Conn& c, std::span<const std::uint8_t> chunk) {
@@ -531,7 +538,6 @@ void Worker::requeue(Conn& c) {
   c.channel_ready = false;
   c.recv_armed = false;
   c.reader = protocol::MessageReader{kServerFrames};
-  c.deflate = false;
   c.compressed.clear();
   c.msg_len = 0;
   c.tail.clear();

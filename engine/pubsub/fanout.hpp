@@ -1,7 +1,8 @@
 // The fan-out kernel: append one reference to a shared frame to every subscriber's send
 // queue. Per subscriber it is a bounds/budget check, one pointer store and a dirty mark:
-// no allocation, no copy, no syscall, no atomic. Kept apart from the shard so the
-// benchmark measures exactly the code the shard runs.
+// no allocation, no copy, no syscall, no atomic (forms_out's zip aside: it compresses a
+// form once, the first time a deflate subscriber takes it). Kept apart from the shard so
+// the benchmark measures exactly the code the shard runs.
 #pragma once
 #include <cstddef>
 #include <cstdint>

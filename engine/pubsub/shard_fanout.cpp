@@ -129,8 +129,7 @@ void Shard::fanout_pending() {
       bool keep_last = list->conflate();
       for (std::size_t m = k; m < end; ++m) {
         Frame* f = frame_at(m);
-        std::memcpy(combined->bytes() + combined->len, f->bytes(), f->len);
-        combined->len += f->len;
+        append(*combined, *f);
         if (!keep_last || m + 1 != end) release_holder(f, &frames_);
       }
       combined->holders.store(1, std::memory_order_relaxed);
@@ -211,7 +210,8 @@ void Shard::fanout(std::uint32_t topic, Frame* frame, std::uint32_t messages, Fr
     std::span<Queued> queued = std::span<Queued>(list->queued()).subspan(run.first, run.end - run.first);
     const bool z = list->deflate_subscribers != 0;
     Lease* lease_z = z ? deflated_lease(frame) : nullptr;
-    Lease* newest_z = newest == lease ? lease_z : z && newest != nullptr ? deflated_lease(newest->frame) : nullptr;
+    Lease* latest_z = z && latest != nullptr && newest != nullptr ? deflated_lease(latest) : nullptr;
+    Lease* newest_z = newest == lease ? lease_z : latest_z;
     ConflateCount n = conflate_out(subs, queued, conns_.built(), Variants::of_pair(lease, lease_z), messages,
                                    Variants::of_pair(newest, newest_z), flushes(), leases_, cfg_.max_backlog, dirty_,
                                    [this, messages, policy = list->policy](Conn& c, std::uint32_t slot, Refusal why) {
@@ -219,7 +219,7 @@ void Shard::fanout(std::uint32_t topic, Frame* frame, std::uint32_t messages, Fr
                                    });
     metrics_.messages_out.add(std::uint64_t{n.queued} * messages + n.replaced);
     metrics_.conflated.add(n.skipped);
-    for (Lease* l : {newest_z != lease_z ? newest_z : nullptr, lease_z, newest != lease ? newest : nullptr, lease}) {
+    for (Lease* l : {latest_z, lease_z, newest != lease ? newest : nullptr, lease}) {
       if (l != nullptr) leases_.drop_if_unused(l);
     }
     return;
@@ -284,12 +284,10 @@ void Shard::combine_deflated(Frame* combined, std::span<const std::uint64_t> run
     combined->deflated.store(&kNotDeflated, std::memory_order_relaxed);
     return;
   }
-  for (std::uint64_t key : run) {
+  for (std::uint64_t key : run) {  // the variants the first loop made or marked
     Frame* f = pending_[key & 0xFFFFFFFFu].frame;
-    Frame* d = deflated_of(f);
-    const Frame* src = d != nullptr ? d : f;
-    std::memcpy(z->bytes() + z->len, src->bytes(), src->len);
-    z->len += src->len;
+    Frame* d = f->deflated.load(std::memory_order_acquire);
+    append(*z, d != nullptr && d != &kNotDeflated ? *d : *f);
   }
   z->holders.store(1, std::memory_order_relaxed);  // the combined frame's (this shard's alone)
   combined->deflated.store(z, std::memory_order_relaxed);

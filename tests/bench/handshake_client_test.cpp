@@ -17,8 +17,8 @@ std::string response(std::string_view extra) {
          std::string(extra) + "\r\n";
 }
 
-ResponseCheck check(std::string_view extra) {
-  return check_upgrade_response(response(extra), protocol::compute_accept_key(kKey));
+ResponseCheck check(std::string_view extra, bool offered = true) {
+  return check_upgrade_response(response(extra), protocol::compute_accept_key(kKey), offered);
 }
 
 TEST(HandshakeClient, RequestOffersDeflateOnlyWhenAsked) {
@@ -33,9 +33,10 @@ TEST(HandshakeClient, RequestOffersDeflateOnlyWhenAsked) {
 }
 
 TEST(HandshakeClient, PlainAndDeflateAnswers) {
-  ResponseCheck plain = check("");
+  ResponseCheck plain = check("", false);
   ASSERT_EQ(plain.status, ResponseStatus::ok) << plain.reason;
   EXPECT_FALSE(plain.deflate);
+  EXPECT_EQ(check("", true).status, ResponseStatus::ok) << "an offer the server declined";
   ResponseCheck z = check("Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; "
                           "client_no_context_takeover\r\n");
   ASSERT_EQ(z.status, ResponseStatus::ok) << z.reason;
@@ -45,6 +46,9 @@ TEST(HandshakeClient, PlainAndDeflateAnswers) {
 }
 
 TEST(HandshakeClient, DeflateAnswersItCannotServeAreRefused) {
+  const char* sane = "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n";
+  EXPECT_EQ(check(sane, true).status, ResponseStatus::ok);
+  EXPECT_EQ(check(sane, false).status, ResponseStatus::error) << "accepted without an offer";
   // Its context kept: one inflater per thread could not read the next message.
   EXPECT_EQ(check("Sec-WebSocket-Extensions: permessage-deflate\r\n").status, ResponseStatus::error);
   EXPECT_EQ(check("Sec-WebSocket-Extensions: x-webkit-deflate-frame\r\n").status, ResponseStatus::error);

@@ -15,6 +15,12 @@ std::span<const std::uint8_t> bytes(std::string_view s) { return {reinterpret_ca
 
 Parse parse(std::string_view s, Reply& r, const Limits& l = {}) { return parse_reply(bytes(s), r, l); }
 
+std::string simple_of(std::size_t n) {  // "+" and n bytes, no CRLF yet
+  std::string s(n + 1, 'a');
+  s[0] = '+';
+  return s;
+}
+
 TEST(Resp, ScalarReplies) {
   Reply r;
   Parse p = parse("+OK\r\n", r);
@@ -106,8 +112,8 @@ TEST(Resp, LimitsStopWithoutGrowing) {
   EXPECT_EQ(parse("*4\r\n:1\r\n:2\r\n:3\r\n:4\r\n", r, small).status, Status::error) << "5 values";
   EXPECT_EQ(parse("*1\r\n*1\r\n*1\r\n:1\r\n", r, small).status, Status::error) << "depth 3";
   EXPECT_EQ(parse("*1\r\n*1\r\n:1\r\n", r, small).status, Status::ok);
-  EXPECT_EQ(parse("+" + std::string(17, 'a'), r, small).status, Status::error) << "a line past max_line";
-  EXPECT_EQ(parse("+" + std::string(10, 'a'), r, small).status, Status::need_more);
+  EXPECT_EQ(parse(simple_of(17), r, small).status, Status::error) << "a line past max_line";
+  EXPECT_EQ(parse(simple_of(10), r, small).status, Status::need_more);
   EXPECT_EQ(parse("*1000000000\r\n", r).status, Status::error);
 }
 

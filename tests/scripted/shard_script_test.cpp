@@ -257,6 +257,44 @@ TEST_F(ShardScript, ConflationGivesDeflateReadersTheCompressedVariantAppendedAnd
   EXPECT_EQ(d.shard().metrics().messages_deflated.get(), 50u);
 }
 
+TEST_F(ShardScript, ConflationOfCombinedRunsKeepsEachReadersVariant) {
+  // Four lines per write: one turn's run, combined once per variant; the short one (under
+  // --deflate-min-size) stays plain inside the compressed run.
+  static TopicRoom room(SlowPolicy::close, {.conflate = true, .min_interval_ms = 0});
+  d.group().apps[static_cast<std::size_t>(Route::chat_room)] = &room;
+  std::size_t slow_z = open("/", true), slow_plain = open("/"), fast = open("/", true), talker = open("/");
+  const std::string pad(200, 'x');
+  auto line = [&](int n) { return "line" + std::to_string(n) + (n % 4 == 1 ? std::string("s") : pad); };
+  d.deliver(talker);
+  for (int n = 0; n < 120; n += 4) {
+    std::vector<std::uint8_t> run;
+    for (int k = n; k < n + 4; ++k) {
+      std::vector<std::uint8_t> f = client_frame(Opcode::text, line(k));
+      run.insert(run.end(), f.begin(), f.end());
+    }
+    d.send(talker, run);
+    d.deliver(talker);
+    d.deliver(fast);
+  }
+  const std::string name = "ID" + std::to_string(d.client(talker).port) + ": ";
+  const auto& heard = d.client(fast).in.messages();
+  ASSERT_EQ(heard.size(), 120u);
+  for (int n = 0; n < 120; ++n) {
+    EXPECT_EQ(heard[static_cast<std::size_t>(n)].payload, name + line(n));
+    EXPECT_EQ(heard[static_cast<std::size_t>(n)].compressed, n % 4 != 1) << n;
+  }
+  d.deliver_all();
+  for (std::size_t c : {slow_z, slow_plain}) {
+    const auto& got = d.client(c).in.messages();
+    ASSERT_GE(got.size(), 2u);
+    EXPECT_EQ(got.back().payload, name + line(119));  // each ends on the latest, in its variant
+    EXPECT_EQ(got.back().compressed, c == slow_z);
+  }
+  EXPECT_GT(d.shard().metrics().conflated.get(), 0u);
+  EXPECT_EQ(d.violation(), "");
+  EXPECT_EQ(d.shard().leases_outstanding(), 0u);
+}
+
 // The namespace's max_frequency "100ms".
 TopicRoom& throttled_room() {
   static TopicRoom room(SlowPolicy::close, {.conflate = false, .min_interval_ms = 100});
