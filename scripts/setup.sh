@@ -4,7 +4,8 @@
 # Usage: scripts/setup.sh [--test|--bench|--demo]
 #   --test:  also what the test suite drives: clang for fuzzing/sanitizers,
 #            python3-websockets, python3-jwt (test tokens), chromium (and a CJK font for
-#            the danmaku page's screenshot), node + npm ws and centrifuge
+#            the danmaku page's screenshot), node + npm ws and centrifuge, redis-server
+#            (the broker tests start their own on 127.0.0.1)
 #   --demo:  node + npm centrifuge, whose browser build the demo pages load (scripts/run.sh)
 #   --bench: also the peers and tools of scripts/bench.sh and scripts/perf.sh:
 #            websocketpp + asio, node, python3-websockets, gnuplot, perf, taskset
@@ -13,7 +14,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 
 need=(cmake ninja-build g++ pkg-config liburing-dev libssl-dev openssl libsimdjson-dev zlib1g-dev libdeflate-dev libhiredis-dev libgtest-dev libbenchmark-dev)
 if [[ "${1:-}" == "--test" ]]; then
-  need+=(clang libclang-rt-14-dev python3 python3-websockets python3-jwt chromium fonts-wqy-zenhei nodejs)
+  need+=(clang libclang-rt-14-dev python3 python3-websockets python3-jwt chromium fonts-wqy-zenhei nodejs redis-server)
 elif [[ "${1:-}" == "--demo" ]]; then
   need+=(nodejs)
 elif [[ "${1:-}" == "--bench" ]]; then
