@@ -84,12 +84,17 @@ class IoBackend {
   // One contiguous buffer; the same completion as sendmsg.
   virtual void send(int fd, std::uint32_t slot, const void* buf, std::size_t len, std::uint64_t tag) = 0;
 
+  // Connects `fd` (a non-blocking TCP socket the caller made: the broker's link) to `addr`,
+  // which must stay valid until the completion: res 0 when connected, else -errno
+  // (-ECONNREFUSED, -ETIMEDOUT...). The socket is then used like an accepted one.
+  virtual void connect(int fd, const sockaddr* addr, socklen_t len, std::uint64_t tag) = 0;
+
   // Completes with -ETIME after `ts` (relative); `ts` must stay valid until then.
   virtual void timeout(const __kernel_timespec* ts, std::uint64_t tag) = 0;
   // One read of up to `len` bytes (the shard's wake-up eventfd).
   virtual void read(int fd, void* buf, std::size_t len, std::uint64_t tag) = 0;
-  // Cancels the pending multishot accept or timeout tagged `target` (it completes with
-  // -ECANCELED); the shard cancels nothing else.
+  // Cancels the pending multishot accept, timeout or connect tagged `target` (it completes
+  // with -ECANCELED); the shard cancels nothing else.
   virtual void cancel(std::uint64_t target, std::uint64_t tag) = 0;
   // Posts a completion carrying `tag` on `other` (another shard's backend, of the same
   // type) to wake it; called on this backend's own thread.

@@ -362,7 +362,7 @@ int EpollBackend::wait_ms() const noexcept {
   return ms > INT_MAX ? INT_MAX : static_cast<int>(ms);
 }
 
-void EpollBackend::read(int fd, void* buf, std::size_t len, std::uint64_t tag) {
+std::size_t EpollBackend::one_shot_index(int fd) {
   // The fd's own entry (a re-arm) keeps its index; else the first free one.
   std::size_t i = 0;
   while (i < reads_.size() && reads_[i].fd != fd) ++i;
@@ -371,7 +371,29 @@ void EpollBackend::read(int fd, void* buf, std::size_t len, std::uint64_t tag) {
     while (i < reads_.size() && reads_[i].fd >= 0) ++i;
     if (i == reads_.size()) reads_.push_back({});
   }
-  reads_[i] = {fd, buf, len, tag, true};
+  return i;
+}
+
+void EpollBackend::connect(int fd, const sockaddr* addr, socklen_t len, std::uint64_t tag) {
+  if (::connect(fd, addr, len) == 0) {  // loopback may connect at once
+    post(tag, 0);
+    return;
+  }
+  if (errno != EINPROGRESS) {
+    post(tag, -errno);
+    return;
+  }
+  const std::size_t i = one_shot_index(fd);
+  reads_[i] = {fd, nullptr, 0, tag, true, true};
+  if (int rc = ctl_add(epfd_, fd, EPOLLOUT | EPOLLONESHOT, data_of(kReadKind, i)); rc < 0) {
+    reads_[i] = ReadOp{};
+    post(tag, rc);
+  }
+}
+
+void EpollBackend::read(int fd, void* buf, std::size_t len, std::uint64_t tag) {
+  const std::size_t i = one_shot_index(fd);
+  reads_[i] = {fd, buf, len, tag, true, false};
   // One-shot and level-triggered: fires once when readable, re-enabled by the next read().
   int rc = ctl_add(epfd_, fd, EPOLLIN | EPOLLONESHOT, data_of(kReadKind, i));
   if (rc == -EPERM) {  // a regular file: always readable, epoll refuses it
@@ -389,6 +411,14 @@ void EpollBackend::cancel(std::uint64_t target, std::uint64_t tag) {
   for (AcceptOp& a : accepts_) {
     if (a.armed && target == a.tag) {
       disarm_accept(a);
+      post(target, -ECANCELED);
+      found = true;
+    }
+  }
+  for (ReadOp& op : reads_) {
+    if (op.armed && op.connect && op.tag == target) {
+      (void)epoll_ctl(epfd_, EPOLL_CTL_DEL, op.fd, nullptr);
+      op = ReadOp{};
       post(target, -ECANCELED);
       found = true;
     }
@@ -492,6 +522,16 @@ void EpollBackend::on_event(std::uint64_t data, std::uint32_t events) {
       auto i = static_cast<std::size_t>(data & 0xFFFF'FFFFu);
       if (i >= reads_.size() || !reads_[i].armed) return;
       ReadOp& op = reads_[i];
+      if (op.connect) {  // writable: connected, or failed (SO_ERROR says which)
+        int err = 0;
+        socklen_t len = sizeof err;
+        if (::getsockopt(op.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+        (void)epoll_ctl(epfd_, EPOLL_CTL_DEL, op.fd, nullptr);  // attach() adds it as a slot's
+        const std::uint64_t tag = op.tag;
+        op = ReadOp{};
+        post(tag, -err);
+        return;
+      }
       ssize_t n = ::read(op.fd, op.buf, op.len);
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
         (void)ctl_add(epfd_, op.fd, EPOLLIN | EPOLLONESHOT, data);  // spurious: wait again

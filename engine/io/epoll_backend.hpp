@@ -12,6 +12,8 @@
 //  - shutdown(SHUT_RD/RDWR) ends a pending recv with EOF and shutdown(SHUT_WR/RDWR) fails
 //    a send waiting for EPOLLOUT with -EPIPE, both posted directly (no epoll edge needed);
 //  - recv/send on a slot that is not attached to that fd complete with -EBADF;
+//  - connect() completes once the socket is writable (SO_ERROR says how it went), then
+//    leaves the epoll set, so attach() registers the socket as for an accepted one;
 //  - wake() is the only call another thread makes; wakes may merge into one completion.
 #pragma once
 #include <sys/epoll.h>
@@ -46,6 +48,7 @@ class EpollBackend final : public IoBackend {
   void sendmsg(int fd, std::uint32_t slot, const iovec* iov, std::size_t n, std::uint64_t tag) override;
   void send(int fd, std::uint32_t slot, const void* buf, std::size_t len, std::uint64_t tag) override;
 
+  void connect(int fd, const sockaddr* addr, socklen_t len, std::uint64_t tag) override;
   void timeout(const __kernel_timespec* ts, std::uint64_t tag) override;
   void read(int fd, void* buf, std::size_t len, std::uint64_t tag) override;
   void cancel(std::uint64_t target, std::uint64_t tag) override;
@@ -82,13 +85,16 @@ class EpollBackend final : public IoBackend {
     std::int64_t due_ns;
     std::uint64_t tag;
   };
+  // A one-shot operation waiting for readiness: a read (EPOLLIN) or a connect (EPOLLOUT).
   struct ReadOp {
     int fd = -1;
     void* buf = nullptr;
     std::size_t len = 0;
     std::uint64_t tag = 0;
     bool armed = false;
+    bool connect = false;
   };
+  [[nodiscard]] std::size_t one_shot_index(int fd);
 
   void post(std::uint64_t tag, int res, bool more = false) { ready_.push_back({{tag, res, more, false, 0}, 0, 0, false}); }
   void queue_serve(std::uint32_t slot);

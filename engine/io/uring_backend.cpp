@@ -111,6 +111,12 @@ void UringBackend::send(int fd, std::uint32_t slot, const void* buf, std::size_t
   io_uring_sqe_set_data64(s, tag);
 }
 
+void UringBackend::connect(int fd, const sockaddr* addr, socklen_t len, std::uint64_t tag) {
+  io_uring_sqe* s = sqe();
+  io_uring_prep_connect(s, fd, addr, len);
+  io_uring_sqe_set_data64(s, tag);
+}
+
 void UringBackend::timeout(const __kernel_timespec* ts, std::uint64_t tag) {
   io_uring_sqe* s = sqe();
   io_uring_prep_timeout(s, const_cast<__kernel_timespec*>(ts), 0, 0);

@@ -50,6 +50,7 @@ class UringBackend final : public IoBackend {
   void sendmsg(int fd, std::uint32_t slot, const iovec* iov, std::size_t n, std::uint64_t tag) override;
   // One contiguous buffer: IORING_OP_SEND skips the msghdr and iovec import.
   void send(int fd, std::uint32_t slot, const void* buf, std::size_t len, std::uint64_t tag) override;
+  void connect(int fd, const sockaddr* addr, socklen_t len, std::uint64_t tag) override;
   void timeout(const __kernel_timespec* ts, std::uint64_t tag) override;
   void read(int fd, void* buf, std::size_t len, std::uint64_t tag) override;
   void cancel(std::uint64_t target, std::uint64_t tag) override;

@@ -1,9 +1,11 @@
 // EpollBackend on real loopback sockets: multishot accept and recv (buffers, recycle,
 // ENOBUFS, EOF), sends that complete at once or wait for EPOLLOUT without spinning,
 // timeouts, cancel, eventfd reads, cross-thread wake, shutdown flushing pending ops,
-// stale events after detach, handlers calling back in, and an idempotent close().
+// stale events after detach, handlers calling back in, and an idempotent close(); and
+// connect() (the broker's outbound link) on it and on UringBackend alike.
 // Every wait is a bounded loop of run_once() turns with a 10 ms guard timeout.
 #include "engine/io/epoll_backend.hpp"
+#include "engine/io/uring_backend.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -35,18 +37,19 @@ using Clock = std::chrono::steady_clock;
 
 constexpr std::uint64_t kGuard = 0xFFFF'FFFF'0000'0001ull;  // the loop's own timeout
 constexpr std::uint64_t kAccept = 0x100, kRecv = 0x200, kSend = 0x300, kTimer = 0x400;
-constexpr std::uint64_t kCancel = 0x500, kRead = 0x600, kWake = 0x700;
+constexpr std::uint64_t kCancel = 0x500, kRead = 0x600, kWake = 0x700, kConnect = 0x800;
 
 // One backend and the sink it delivers to; turns are bounded by a guard timeout.
-struct Loop final : CompletionSink {
-  EpollBackend io;
+template <typename Backend>
+struct BackendLoop final : CompletionSink {
+  Backend io;
   std::vector<Completion> got;                    // everything but the guard
   std::function<void(const Completion&)> hook;    // runs inside run_once, may call io
   __kernel_timespec guard{0, 10'000'000};
   bool guard_armed = false;
   int turns = 0;
 
-  explicit Loop(unsigned recv_buffers = 8, unsigned files = 16) {
+  explicit BackendLoop(unsigned recv_buffers = 8, unsigned files = 16) {
     BackendLimits limits;
     limits.recv_buffers = recv_buffers;
     limits.recv_buffer_size = 4096;
@@ -96,6 +99,8 @@ struct Loop final : CompletionSink {
   }
   [[nodiscard]] std::size_t count(std::uint64_t tag) const { return of(tag).size(); }
 };
+
+using Loop = BackendLoop<EpollBackend>;
 
 int make_listener(std::uint16_t& port) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -732,6 +737,58 @@ TEST(EpollBackend, HandlersCallBackInDuringDelivery) {
   ASSERT_TRUE(loop.until([&] { return closed == 2; }));
   EXPECT_EQ(conns.size(), 2u);
   ::close(l);
+}
+
+// connect(): the broker's outbound link, on both backends (io_uring where it is allowed).
+template <typename Backend>
+void connect_then_talk() {
+  BackendLoop<Backend> loop;
+  std::uint16_t port = 0;
+  int listener = make_listener(port);
+  ASSERT_GE(listener, 0);
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  to.sin_port = htons(port);
+  loop.io.connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to, kConnect);
+  ASSERT_TRUE(loop.until([&] { return loop.count(kConnect) == 1; }));
+  EXPECT_EQ(loop.of(kConnect)[0].res, 0);
+  int peer = accept(listener, nullptr, nullptr);
+  ASSERT_GE(peer, 0);
+  // Used as an accepted socket is: attached, sent on, received from.
+  loop.io.attach(fd, 1);
+  loop.io.send(fd, 1, "PING\r\n", 6, kSend);
+  ASSERT_TRUE(loop.until([&] { return loop.count(kSend) == 1; }));
+  EXPECT_EQ(read_exact(peer, 6), "PING\r\n");
+  loop.io.recv_multishot(fd, 1, kRecv);
+  ASSERT_EQ(write(peer, "+PONG\r\n", 7), 7);
+  ASSERT_TRUE(loop.until([&] { return loop.count(kRecv) >= 1; }));
+  const Completion got = loop.of(kRecv)[0];
+  ASSERT_TRUE(got.has_buffer);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(loop.io.buffer(got.buffer)), static_cast<std::size_t>(got.res)), "+PONG\r\n");
+  loop.io.recycle(got.buffer);
+  loop.io.shutdown(fd, SHUT_RDWR);
+  ASSERT_TRUE(loop.until([&] { return loop.count(kRecv) >= 2 && !loop.of(kRecv).back().more; }));
+  loop.io.detach(1);
+  loop.io.close_fd(fd);
+  close(peer);
+  // Nobody listening any more: refused.
+  close(listener);
+  int again = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  loop.io.connect(again, reinterpret_cast<const sockaddr*>(&to), sizeof to, kConnect + 1);
+  ASSERT_TRUE(loop.until([&] { return loop.count(kConnect + 1) == 1; }));
+  EXPECT_EQ(loop.of(kConnect + 1)[0].res, -ECONNREFUSED);
+  loop.io.close_fd(again);
+}
+
+TEST(EpollBackend, ConnectCompletesThenTheSocketWorksAndARefusalIsItsErrno) { connect_then_talk<EpollBackend>(); }
+
+TEST(UringBackend, ConnectCompletesThenTheSocketWorksAndARefusalIsItsErrno) {
+  UringBackend probe;
+  if (std::string why = probe.init(BackendLimits{}); !why.empty()) GTEST_SKIP() << why;
+  probe.close();
+  connect_then_talk<UringBackend>();
 }
 
 }  // namespace

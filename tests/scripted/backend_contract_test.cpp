@@ -1,5 +1,10 @@
 // The scripted backend checks the shard's side of the contract (engine/io/backend.hpp).
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <gtest/gtest.h>
+
+#include <cerrno>
 
 #include "engine/io/backend.hpp"
 #include "tests/support/scripted_backend.hpp"
@@ -42,6 +47,27 @@ TEST(BackendContract, ASendAfterShutdownWriteIsABreach) {
   char byte = 'x';
   io.send(7, 0, &byte, 1, 2);
   EXPECT_NE(io.violation().find("send after shutdown(SHUT_WR)"), std::string::npos) << io.violation();
+}
+
+TEST(BackendContract, AConnectEndsAsTheDriverSaysAndClosingItPendingIsABreach) {
+  ScriptedBackend io;
+  ASSERT_EQ(io.init({8, 4, 64, 4}), "");
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(6379);
+  io.connect(20, reinterpret_cast<const sockaddr*>(&to), sizeof to, 5);
+  EXPECT_TRUE(io.connect_pending(20));
+  EXPECT_EQ(io.connect_port(20), 6379);
+  EXPECT_TRUE(io.complete_connect(20, -ECONNREFUSED));
+  EXPECT_FALSE(io.complete_connect(20, 0)) << "only once";
+  io.close_fd(20);
+  io.connect(21, reinterpret_cast<const sockaddr*>(&to), sizeof to, 6);
+  io.cancel(6, 7);  // a connect that takes too long
+  EXPECT_FALSE(io.connect_pending(21));
+  EXPECT_EQ(io.violation(), "");
+  io.connect(22, reinterpret_cast<const sockaddr*>(&to), sizeof to, 8);
+  io.close_fd(22);
+  EXPECT_NE(io.violation().find("closed with operations pending"), std::string::npos) << io.violation();
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "tests/support/scripted_backend.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <unistd.h>
 
@@ -225,11 +227,41 @@ void ScriptedBackend::shutdown(int fd, int how) noexcept {
 
 void ScriptedBackend::close_fd(int fd) noexcept {
   Socket& s = live(fd, "close");
-  if (s.recv_tag != 0 || s.send_tag != 0) breach("fd " + std::to_string(fd) + " closed with operations pending");
+  if (s.recv_tag != 0 || s.send_tag != 0 || s.connect_tag != 0) {
+    breach("fd " + std::to_string(fd) + " closed with operations pending");
+  }
   for (const auto& [slot, attached_fd] : attached_) {
     if (attached_fd == fd) breach("fd " + std::to_string(fd) + " closed while still in the file table");
   }
   s.closed = true;
+}
+
+void ScriptedBackend::connect(int fd, const sockaddr* addr, socklen_t len, std::uint64_t tag) {
+  auto [it, fresh] = sockets_.try_emplace(fd);
+  if (!fresh && !it->second.closed) breach("connect on fd " + std::to_string(fd) + ", which is already open");
+  it->second = Socket{};
+  it->second.connect_tag = tag;
+  if (len >= sizeof(sockaddr_in) && (addr->sa_family == AF_INET || addr->sa_family == AF_INET6)) {
+    it->second.port = ntohs(reinterpret_cast<const sockaddr_in*>(addr)->sin_port);  // same offset in both
+  }
+}
+
+bool ScriptedBackend::complete_connect(int fd, int res) {
+  Socket* s = find(fd);
+  if (s == nullptr || s->connect_tag == 0) return false;
+  post(s->connect_tag, res);
+  s->connect_tag = 0;
+  return true;
+}
+
+bool ScriptedBackend::connect_pending(int fd) const {
+  const Socket* s = find(fd);
+  return s != nullptr && s->connect_tag != 0;
+}
+
+std::uint16_t ScriptedBackend::connect_port(int fd) const {
+  const Socket* s = find(fd);
+  return s != nullptr ? s->port : 0;
 }
 
 void ScriptedBackend::timeout(const __kernel_timespec* ts, std::uint64_t tag) {
@@ -283,6 +315,12 @@ void ScriptedBackend::cancel(std::uint64_t target, std::uint64_t tag) {
       timeouts_.erase(timeouts_.begin() + static_cast<std::ptrdiff_t>(i));
     } else {
       ++i;
+    }
+  }
+  for (auto& [fd, s] : sockets_) {
+    if (s.connect_tag != 0 && s.connect_tag == target) {
+      post(target, -ECANCELED);
+      s.connect_tag = 0;
     }
   }
   post(tag, 0);

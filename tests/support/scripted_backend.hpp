@@ -47,6 +47,8 @@ class ScriptedBackend final : public IoBackend {
   [[nodiscard]] iovec* send_iovecs(std::size_t max) override;
   void sendmsg(int fd, std::uint32_t slot, const iovec* iov, std::size_t n, std::uint64_t tag) override;
   void send(int fd, std::uint32_t slot, const void* buf, std::size_t len, std::uint64_t tag) override;
+  // The socket joins the model as one the shard dialled; the driver decides how it ends.
+  void connect(int fd, const sockaddr* addr, socklen_t len, std::uint64_t tag) override;
   void timeout(const __kernel_timespec* ts, std::uint64_t tag) override;
   void read(int fd, void* buf, std::size_t len, std::uint64_t tag) override;
   void cancel(std::uint64_t target, std::uint64_t tag) override;
@@ -96,6 +98,11 @@ class ScriptedBackend final : public IoBackend {
   // and the send completes with that count. Returns the count (0 if nothing pending).
   std::size_t complete_send(int fd, std::size_t max, std::vector<std::uint8_t>& out);
   void fail_send(int fd, int err);    // the pending send completes with -err
+  // The pending connect on `fd` completes with `res` (0: the peer accepted; -errno); false
+  // if none is pending. connect_pending: whether one is, and (connect_port) where to.
+  bool complete_connect(int fd, int res);
+  [[nodiscard]] bool connect_pending(int fd) const;
+  [[nodiscard]] std::uint16_t connect_port(int fd) const;
   void advance(std::uint64_t ms);     // moves the clock; due timeouts complete (-ETIME)
 
   // Pending reads whose descriptor is readable now complete (the shard's wake-up: an
@@ -120,12 +127,13 @@ class ScriptedBackend final : public IoBackend {
   struct Socket {
     std::uint64_t recv_tag = 0;  // 0: no recv armed
     std::uint64_t send_tag = 0;  // 0: no send in flight
+    std::uint64_t connect_tag = 0;  // 0: no connect in flight
     std::vector<iovec> send_iov;  // copied at "submit", like the kernel does
     std::deque<std::vector<std::uint8_t>> inbox;  // segments not yet received
     bool eof = false, reset = false;
     int reset_err = 0;
     bool wr_shut = false, rd_shut = false, closed = false;
-    std::uint16_t port = 0;
+    std::uint16_t port = 0;  // the peer's (accepted), or the one dialled (connect)
   };
   Socket* find(int fd);
   const Socket* find(int fd) const;
