@@ -1,7 +1,7 @@
 // RedisLink against a real redis-server (Debian's, started here on 127.0.0.1 with no
 // persistence; skipped when it is not installed: scripts/setup.sh --test installs it):
 // the RESP we write is what Redis reads, the replies and pub/sub messages it sends are
-// what we parse, and a script (what history will use) runs atomically.
+// what we parse, and the publish script numbers, keeps and publishes in one order.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/broker/broker_wire.hpp"
 #include "engine/broker/redis_link.hpp"
 
 namespace ringcast::engine {
@@ -175,6 +176,47 @@ TEST(RedisLinkServer, PublishSubscribeAndAScript) {
   ASSERT_TRUE(cmd.run([&] { return cmd.seen.replies.size() == 8; }));
   EXPECT_EQ(cmd.seen.replies[7].first, 30u);
   EXPECT_TRUE(cmd.seen.replies[7].second.starts_with("*2 ")) << "entries 2-1 and 3-1: " << cmd.seen.replies[7].second;
+}
+
+TEST(RedisLinkServer, ThePublishScriptNumbersKeepsAndPublishesInOneOrder) {
+  RedisServer redis;
+  if (!redis.up()) GTEST_SKIP() << "redis-server is not installed (scripts/setup.sh --test installs it)";
+  Conn sub(redis.port()), cmd(redis.port());
+  std::string meta, stream, pubsub;
+  broker::key_of(meta, broker::kDefaultPrefix, broker::Key::meta, "feed:a");
+  broker::key_of(stream, broker::kDefaultPrefix, broker::Key::stream, "feed:a");
+  broker::key_of(pubsub, broker::kDefaultPrefix, broker::Key::pubsub, "feed:a");
+  ASSERT_TRUE(sub.command({"SUBSCRIBE", pubsub}, 1));
+  ASSERT_TRUE(sub.run([&] { return sub.seen.replies.size() == 1; }));
+  auto publish = [&](std::string_view epoch, std::string_view record, std::uint64_t tag) {
+    return cmd.command({"EVAL", broker::kPublishScript, "3", meta, stream, pubsub, epoch, "2", "60", "300", record}, tag);
+  };
+  for (std::uint64_t i = 1; i <= 3; ++i) ASSERT_TRUE(publish("epochAAA", "rec" + std::to_string(i), i));
+  ASSERT_TRUE(cmd.run([&] { return cmd.seen.replies.size() == 3; }));
+  EXPECT_EQ(cmd.seen.replies[0].second, "*2 epochAAA");
+  ASSERT_TRUE(sub.run([&] { return sub.seen.messages.size() == 3; }));
+  for (std::uint64_t i = 1; i <= 3; ++i) {
+    broker::Envelope e;
+    ASSERT_TRUE(broker::parse_envelope(sub.seen.messages[i - 1].second, e)) << sub.seen.messages[i - 1].second;
+    EXPECT_EQ(e.offset, i);
+    EXPECT_EQ(e.epoch, "epochAAA") << "the stream's epoch, not the candidate of a later call";
+    EXPECT_EQ(e.record, "rec" + std::to_string(i));
+  }
+  // History keeps the newest two, by offset: recovery from offset 1 reads 2 and 3.
+  ASSERT_TRUE(cmd.command({"XRANGE", stream, "2-0", "+"}, 10));
+  ASSERT_TRUE(cmd.command({"TTL", stream}, 11));
+  ASSERT_TRUE(cmd.run([&] { return cmd.seen.replies.size() == 5; }));
+  EXPECT_EQ(cmd.seen.replies[3].second, "*2 ") << "two entries";
+  EXPECT_GT(std::stoi(cmd.seen.replies[4].second.substr(1)), 0);
+  // The meta hash gone (idle past its TTL): a new epoch, offsets from 1, the old stream dropped.
+  ASSERT_TRUE(cmd.command({"DEL", meta}, 12));
+  ASSERT_TRUE(publish("epochBBB", "again", 13));
+  ASSERT_TRUE(cmd.command({"XLEN", stream}, 14));
+  ASSERT_TRUE(cmd.run([&] { return cmd.seen.replies.size() == 8; }));
+  EXPECT_EQ(cmd.seen.replies[6].second, "*2 epochBBB");
+  EXPECT_EQ(cmd.seen.replies[7].second, ":1");
+  ASSERT_TRUE(sub.run([&] { return sub.seen.messages.size() == 4; }));
+  EXPECT_EQ(sub.seen.messages[3].second, "1:epochBBB:again");
 }
 
 }  // namespace

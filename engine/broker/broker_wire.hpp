@@ -1,0 +1,42 @@
+// What ringcast keeps in Redis and sends through it, every node alike (issue 15):
+//
+//   <prefix>.p.<channel>  the pub/sub channel a node subscribes to while it has subscribers
+//   <prefix>.m.<channel>  a hash: "e" the stream's epoch, "o" its last offset
+//   <prefix>.s.<channel>  the stream: one entry per publication, id "<offset>-1", field "d"
+//
+// A publication goes out as one script (kPublishScript): numbering it, keeping it and
+// publishing it happen atomically, so every node receives a channel's publications in
+// offset order, whichever node published them. The message each node receives is an
+// envelope: "<offset>:<epoch>:<record>" (offset 0 and no epoch for a channel without
+// history), the record being the publication as the client protocol writes it.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace ringcast::engine::broker {
+
+inline constexpr std::string_view kDefaultPrefix = "ringcast";
+
+enum class Key : char { pubsub = 'p', meta = 'm', stream = 's' };
+
+// "<prefix>.<k>.<channel>" into `out` (replacing it).
+void key_of(std::string& out, std::string_view prefix, Key k, std::string_view channel);
+
+// For a channel with history. KEYS: meta, stream, pubsub. ARGV: an epoch for a new stream
+// (used when the meta hash is gone: first use, or idle past its TTL; the old stream is
+// dropped with it), the history size, the stream's TTL and the meta TTL in seconds (0:
+// none), the record. Returns {offset, epoch}. A channel without history is one PUBLISH of
+// the envelope with offset 0.
+extern const std::string_view kPublishScript;
+
+// The envelope a node receives. Returns false for anything else (logged and dropped).
+struct Envelope {
+  std::uint64_t offset = 0;
+  std::string_view epoch;
+  std::string_view record;
+};
+[[nodiscard]] bool parse_envelope(std::string_view payload, Envelope& out) noexcept;
+void write_envelope(std::string& out, std::uint64_t offset, std::string_view epoch, std::string_view record);
+
+}  // namespace ringcast::engine::broker
