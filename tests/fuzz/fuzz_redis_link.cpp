@@ -1,0 +1,77 @@
+// libFuzzer target for engine/broker/redis_link: the input is a conversation, the first
+// byte how many commands were sent, the rest what Redis sent back, cut into pieces at the
+// places the next bytes say. Invariants: every reply goes to a command, oldest first, and
+// never more replies than commands; a link that reports an error has delivered only what
+// came before it; however the bytes are cut, the same replies and messages come out; reset
+// hands back exactly the unanswered tags; nothing crashes or leaks.
+#include <cstdint>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "engine/broker/redis_link.hpp"
+#include "tests/fuzz/fuzz_check.hpp"
+
+namespace {
+
+using ringcast::engine::RedisLink;
+namespace resp = ringcast::protocol::resp;
+
+struct Seen final : RedisLink::Handler {
+  std::vector<std::uint64_t> tags;
+  std::vector<std::pair<std::string, std::string>> messages;
+  void on_reply(std::uint64_t tag, const resp::Reply& r) override {
+    FUZZ_CHECK(r.size() >= 1);
+    tags.push_back(tag);
+  }
+  void on_message(std::string_view channel, std::string_view payload) override { messages.emplace_back(channel, payload); }
+};
+
+// Feeds `in` in pieces of the sizes `cuts` gives (cycled; 0 taken as 1).
+struct Run {
+  Seen seen;
+  std::string error;
+  std::vector<std::uint64_t> dropped;
+};
+
+Run run(std::size_t commands, std::span<const std::uint8_t> in, std::span<const std::uint8_t> cuts) {
+  Run r;
+  RedisLink link(RedisLink::Limits{.max_pending = 64, .max_out = 1u << 20});
+  const std::string_view ping[] = {"PING"};
+  for (std::uint64_t t = 1; t <= commands; ++t) FUZZ_CHECK(link.command(ping, t));
+  std::size_t k = 0;
+  while (!in.empty() && r.error.empty()) {
+    std::size_t n = cuts.empty() ? in.size() : (cuts[k++ % cuts.size()] % 64) + 1;
+    n = n < in.size() ? n : in.size();
+    r.error = link.feed(in.first(n), r.seen);
+    in = in.subspan(n);
+  }
+  r.dropped = link.reset();
+  return r;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t size) {
+  if (size < 2) return 0;
+  const std::size_t commands = bytes[0] % 33;
+  const std::size_t ncuts = bytes[1] % 8;
+  if (size < 2 + ncuts) return 0;
+  const std::span<const std::uint8_t> cuts(bytes + 2, ncuts);
+  const std::span<const std::uint8_t> in(bytes + 2 + ncuts, size - 2 - ncuts);
+  const Run whole = run(commands, in, {});
+  const Run pieces = run(commands, in, cuts);
+  for (const Run* r : {&whole, &pieces}) {
+    FUZZ_CHECK(r->seen.tags.size() <= commands);
+    for (std::size_t i = 0; i < r->seen.tags.size(); ++i) FUZZ_CHECK(r->seen.tags[i] == i + 1);  // in order
+    // reset() returns the rest, in order: together every command exactly once.
+    FUZZ_CHECK(r->seen.tags.size() + r->dropped.size() == commands);
+    for (std::size_t i = 0; i < r->dropped.size(); ++i) FUZZ_CHECK(r->dropped[i] == r->seen.tags.size() + i + 1);
+  }
+  // Cutting changes nothing that was whole before an error.
+  FUZZ_CHECK(whole.error.empty() == pieces.error.empty());
+  FUZZ_CHECK(whole.seen.tags == pieces.seen.tags);
+  FUZZ_CHECK(whole.seen.messages == pieces.seen.messages);
+  return 0;
+}
