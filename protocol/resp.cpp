@@ -84,7 +84,9 @@ Parse Parser::run(std::span<const std::uint8_t> in, Reply& out, const Limits& li
           break;
         }
         if (static_cast<std::uint64_t>(n) > limits.max_bulk) return fail("a bulk string longer than the limit");
-        if (in.size() - after < static_cast<std::size_t>(n) + 2) return {};
+        if (const std::size_t have = in.size() - after; have < 2 || have - 2 < static_cast<std::uint64_t>(n)) {
+          return {Status::need_more, 0, "", static_cast<std::size_t>(n) + 2 - have};
+        }
         if (std::memcmp(in.data() + after + n, kCrlf, 2) != 0) return fail("a bulk string not ended by CRLF");
         v.type = Type::bulk;
         v.str = std::string_view(reinterpret_cast<const char*>(in.data()) + after, static_cast<std::size_t>(n));

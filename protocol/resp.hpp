@@ -50,7 +50,7 @@ class Reply {
 struct Limits {
   std::size_t max_bulk = 64u << 20;         // bytes of one bulk string (Redis allows 512 MiB)
   std::uint32_t max_values = 1u << 20;      // values in one reply
-  std::uint32_t max_depth = 8;              // arrays inside arrays
+  std::uint32_t max_depth = 8;              // arrays open at once, the outer one counted (at most 16)
   std::size_t max_line = 64u << 10;         // a simple string, error or header line
 };
 
@@ -60,6 +60,7 @@ struct Parse {
   Status status = Status::need_more;
   std::size_t consumed = 0;  // ok: the reply's bytes; the next reply starts there
   const char* error = "";    // error: what is wrong (the link must be dropped)
+  std::size_t need = 1;      // need_more: at least this many more bytes before it can parse
 };
 
 // Parses the reply at the start of `in` into `out` (replacing what it held).

@@ -1,5 +1,6 @@
 #include "engine/broker/broker_wire.hpp"
 
+#include <cassert>
 #include <charconv>
 
 namespace ringcast::engine::broker {
@@ -10,19 +11,26 @@ void key_of(std::string& out, std::string_view prefix, Key k, std::string_view c
   out.append(prefix).append(1, '.').append(1, static_cast<char>(k)).append(1, '.').append(channel);
 }
 
+// Redis keeps a script's writes when a later call fails: every argument is checked before
+// the first one. Offsets are formatted with %d (Lua would write 1e+14 from there on).
 const std::string_view kPublishScript = R"lua(
+local size, ttl, meta_ttl = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+if not size or size < 1 or not ttl or ttl < 0 or not meta_ttl or meta_ttl < 0 or ARGV[1] == '' or
+   string.find(ARGV[1], ':', 1, true) then
+  return redis.error_reply('ERR ringcast publish: bad arguments')
+end
 local epoch = redis.call('HGET', KEYS[1], 'e')
 if not epoch then
   epoch = ARGV[1]
   redis.call('DEL', KEYS[2])
   redis.call('HSET', KEYS[1], 'e', epoch, 'o', 0)
 end
-local offset = redis.call('HINCRBY', KEYS[1], 'o', 1)
-redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], offset .. '-1', 'd', ARGV[5])
-if ARGV[3] ~= '0' then redis.call('EXPIRE', KEYS[2], ARGV[3]) end
-if ARGV[4] ~= '0' then redis.call('EXPIRE', KEYS[1], ARGV[4]) end
+local offset = string.format('%d', redis.call('HINCRBY', KEYS[1], 'o', 1))
+redis.call('XADD', KEYS[2], 'MAXLEN', size, offset .. '-1', 'd', ARGV[5])
+if ttl > 0 then redis.call('EXPIRE', KEYS[2], ttl) end
+if meta_ttl > 0 then redis.call('EXPIRE', KEYS[1], meta_ttl) end
 redis.call('PUBLISH', KEYS[3], offset .. ':' .. epoch .. ':' .. ARGV[5])
-return {offset, epoch}
+return {tonumber(offset), epoch}
 )lua";
 
 bool parse_envelope(std::string_view payload, Envelope& out) noexcept {
@@ -40,6 +48,7 @@ bool parse_envelope(std::string_view payload, Envelope& out) noexcept {
 }
 
 void write_envelope(std::string& out, std::uint64_t offset, std::string_view epoch, std::string_view record) {
+  assert(epoch.find(':') == std::string_view::npos && (offset == 0) == epoch.empty());
   char digits[20];
   const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, offset);
   (void)ec;

@@ -25,9 +25,10 @@ void key_of(std::string& out, std::string_view prefix, Key k, std::string_view c
 
 // For a channel with history. KEYS: meta, stream, pubsub. ARGV: an epoch for a new stream
 // (used when the meta hash is gone: first use, or idle past its TTL; the old stream is
-// dropped with it), the history size, the stream's TTL and the meta TTL in seconds (0:
-// none), the record. Returns {offset, epoch}. A channel without history is one PUBLISH of
-// the envelope with offset 0.
+// dropped with it; no ':' in it), the history size (>= 1), the stream's TTL and the meta
+// TTL in seconds (0: none), the record. Returns {offset, epoch}, or an error before any
+// write when an argument is wrong. A channel without history is one PUBLISH of the
+// envelope with offset 0.
 extern const std::string_view kPublishScript;
 
 // The envelope a node receives. Returns false for anything else (logged and dropped).
@@ -37,6 +38,7 @@ struct Envelope {
   std::string_view record;
 };
 [[nodiscard]] bool parse_envelope(std::string_view payload, Envelope& out) noexcept;
+// `epoch` holds no ':', and is empty exactly when `offset` is 0.
 void write_envelope(std::string& out, std::uint64_t offset, std::string_view epoch, std::string_view record);
 
 }  // namespace ringcast::engine::broker

@@ -21,12 +21,19 @@ bool host_chars(std::string_view h) {
   return !h.empty();
 }
 
+// 'text' (built by append: GCC 12's -Wrestrict misfires on "literal" + std::string).
+std::string quote(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + 2);
+  return out.append(1, '\'').append(text).append(1, '\'');
+}
+
 }  // namespace
 
 std::string parse_redis_address(std::string_view url, RedisAddress& out) {
   out = RedisAddress{};
   out.url = std::string(url);
-  const std::string quoted = "'" + std::string(url) + "'";
+  const std::string quoted = quote(url);
   constexpr std::string_view kScheme = "redis://";
   if (!url.starts_with(kScheme)) return quoted + ": expected redis://HOST[:PORT][/DB]";
   std::string_view rest = url.substr(kScheme.size());
@@ -73,7 +80,7 @@ std::string parse_broker_list(std::string_view list, std::vector<RedisAddress>& 
     RedisAddress a;
     if (std::string err = parse_redis_address(list.substr(0, comma), a); !err.empty()) return err;
     for (const RedisAddress& b : out) {
-      if (b.host == a.host && b.port == a.port && b.db == a.db) return "'" + a.url + "' is listed twice";
+      if (b.host == a.host && b.port == a.port && b.db == a.db) return quote(a.url) + " is listed twice";
     }
     out.push_back(std::move(a));
     if (comma == std::string_view::npos) return "";

@@ -22,8 +22,11 @@ struct RedisAddress {
 // Parses a comma-separated list of addresses (at least one, each different); "" or one line.
 [[nodiscard]] std::string parse_broker_list(std::string_view list, std::vector<RedisAddress>& out);
 
-// The address (0..n-1) that carries `channel`: jump consistent hash (Lamping and Veach,
-// 2014) of the name's 64-bit FNV-1a hash. Every node computes the same answer.
+// The address (0..n-1, n >= 1) that carries `channel`: jump consistent hash (Lamping and
+// Veach, 2014) of the name's 64-bit FNV-1a hash. Every node computes the same answer when
+// every node lists the same addresses in the same order; an address added at the end
+// takes only its share of the channels. (Duplicates are refused as written: "localhost"
+// and "127.0.0.1" are two addresses to the parser.)
 [[nodiscard]] std::uint32_t broker_shard(std::string_view channel, std::uint32_t n) noexcept;
 
 }  // namespace ringcast::engine

@@ -773,13 +773,21 @@ void connect_then_talk() {
   loop.io.detach(1);
   loop.io.close_fd(fd);
   close(peer);
-  // Nobody listening any more: refused.
   close(listener);
+  // A port held (bound) but not listening: refused, and nobody else can take it meanwhile.
+  int held = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in at{};
+  at.sin_family = AF_INET;
+  at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t at_len = sizeof at;
+  ASSERT_EQ(bind(held, reinterpret_cast<sockaddr*>(&at), sizeof at), 0);
+  ASSERT_EQ(getsockname(held, reinterpret_cast<sockaddr*>(&at), &at_len), 0);
   int again = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  loop.io.connect(again, reinterpret_cast<const sockaddr*>(&to), sizeof to, kConnect + 1);
+  loop.io.connect(again, reinterpret_cast<const sockaddr*>(&at), sizeof at, kConnect + 1);
   ASSERT_TRUE(loop.until([&] { return loop.count(kConnect + 1) == 1; }));
   EXPECT_EQ(loop.of(kConnect + 1)[0].res, -ECONNREFUSED);
   loop.io.close_fd(again);
+  close(held);
 }
 
 TEST(EpollBackend, ConnectCompletesThenTheSocketWorksAndARefusalIsItsErrno) { connect_then_talk<EpollBackend>(); }

@@ -1,18 +1,20 @@
-// RedisLink against a real redis-server (Debian's, started here on 127.0.0.1 with no
-// persistence; skipped when it is not installed: scripts/setup.sh --test installs it):
+// RedisLink against a real redis-server (Debian's, started here on a Unix socket of its
+// own with no persistence; skipped when it is not installed: scripts/setup.sh --test
+// installs it; a failure to start fails):
 // the RESP we write is what Redis reads, the replies and pub/sub messages it sends are
 // what we parse, and the publish script numbers, keeps and publishes in one order.
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdio>
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <utility>
@@ -26,24 +28,11 @@ namespace {
 
 namespace resp = protocol::resp;
 
-std::uint16_t free_port() {
-  int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  (void)::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  (void)::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(s);
-  return ntohs(a.sin_port);
-}
-
-int dial(std::uint16_t port) {
-  int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+int dial(const std::string& path) {
+  int s = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::snprintf(a.sun_path, sizeof a.sun_path, "%s", path.c_str());
   if (::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
     ::close(s);
     return -1;
@@ -51,24 +40,33 @@ int dial(std::uint16_t port) {
   return s;
 }
 
+// A private redis-server on a Unix socket in a fresh directory (no TCP port to race for).
 class RedisServer {
  public:
-  RedisServer() : port_(free_port()) {
-    const std::string port = std::to_string(port_);
+  RedisServer() {
+    char dir[] = "/tmp/ringcast-redis-XXXXXX";
+    if (::mkdtemp(dir) == nullptr) return;
+    dir_ = dir;
+    path_ = dir_ + "/redis.sock";
     pid_ = ::fork();
     if (pid_ == 0) {
-      ::execlp("redis-server", "redis-server", "--port", port.c_str(), "--bind", "127.0.0.1", "--save", "",
-               "--appendonly", "no", "--loglevel", "warning", static_cast<char*>(nullptr));
+      ::execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", path_.c_str(), "--unixsocketperm", "700",
+               "--save", "", "--appendonly", "no", "--dir", dir_.c_str(), "--loglevel", "warning",
+               static_cast<char*>(nullptr));
       ::_exit(127);
     }
-    for (int i = 0; i < 100 && pid_ > 0; ++i) {  // up to 5 s to listen
-      if (int s = dial(port_); s >= 0) {
+    for (int i = 0; i < 200 && pid_ > 0; ++i) {  // up to 10 s to listen
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {  // it exited: not installed, or it failed
+        pid_ = -1;
+        missing_ = WIFEXITED(status) && WEXITSTATUS(status) == 127;
+        return;
+      }
+      if (int s = dial(path_); s >= 0) {
         ::close(s);
         up_ = true;
         return;
       }
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) return;  // it exited: not installed, or refused
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
   }
@@ -77,37 +75,53 @@ class RedisServer {
       ::kill(pid_, SIGTERM);
       ::waitpid(pid_, nullptr, 0);
     }
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
   }
   [[nodiscard]] bool up() const noexcept { return up_; }
-  [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
+  [[nodiscard]] bool missing() const noexcept { return missing_; }
+  [[nodiscard]] const std::string& path() const noexcept { return path_; }
 
  private:
-  std::uint16_t port_;
+  std::string dir_, path_;
   pid_t pid_ = -1;
-  bool up_ = false;
+  bool up_ = false, missing_ = false;
 };
+
+// Skips where redis-server is not installed; fails where it is and did not start.
+#define REQUIRE_REDIS(redis)                                                                   \
+  do {                                                                                         \
+    if ((redis).missing()) GTEST_SKIP() << "redis-server is not installed (scripts/setup.sh --test)"; \
+    ASSERT_TRUE((redis).up()) << "redis-server did not start";                                 \
+  } while (0)
+
+// A reply as text: scalars as themselves (":" before integers, "-" before errors, "nil"),
+// arrays as "[a b c]".
+std::string text_of(const resp::Reply& r, std::uint32_t i) {
+  const resp::Value& v = r.at(i);
+  switch (v.type) {
+    case resp::Type::integer: return ":" + std::to_string(v.integer);
+    case resp::Type::error: return "-" + std::string(v.str);
+    case resp::Type::nil:
+    case resp::Type::nil_array: return "nil";
+    case resp::Type::array: {
+      std::string out = "[";
+      for (std::uint32_t k = 0; k < v.integer; ++k) out += (k ? " " : "") + text_of(r, r.element(i, k));
+      return out + "]";
+    }
+    default: return std::string(v.str);
+  }
+}
 
 struct Seen final : RedisLink::Handler {
   std::vector<std::pair<std::uint64_t, std::string>> replies;
   std::vector<std::pair<std::string, std::string>> messages;
-  void on_reply(std::uint64_t tag, const resp::Reply& r) override {
-    const resp::Value& v = r.root();
-    std::string what = v.type == resp::Type::integer ? ":" + std::to_string(v.integer)
-                       : v.type == resp::Type::array ? "*" + std::to_string(v.integer)
-                       : v.type == resp::Type::error ? "-" + std::string(v.str)
-                                                      : std::string(v.str);
-    if (v.type == resp::Type::array && v.integer > 0) {  // its last element, as text
-      const resp::Value& last = r.at(r.element(0, static_cast<std::uint32_t>(v.integer - 1)));
-      what += " " + (last.type == resp::Type::integer ? std::to_string(last.integer) : std::string(last.str));
-    }
-    replies.emplace_back(tag, what);
-  }
+  void on_reply(std::uint64_t tag, const resp::Reply& r) override { replies.emplace_back(tag, text_of(r, 0)); }
   void on_message(std::string_view channel, std::string_view payload) override { messages.emplace_back(channel, payload); }
 };
 
 // One connection driven by a RedisLink: writes what it queued, reads until `done`.
 struct Conn {
-  explicit Conn(std::uint16_t port) : fd(dial(port)) {}
+  explicit Conn(const RedisServer& redis) : fd(dial(redis.path())) {}
   ~Conn() {
     if (fd >= 0) ::close(fd);
   }
@@ -141,13 +155,13 @@ struct Conn {
 
 TEST(RedisLinkServer, PublishSubscribeAndAScript) {
   RedisServer redis;
-  if (!redis.up()) GTEST_SKIP() << "redis-server is not installed (scripts/setup.sh --test installs it)";
-  Conn sub(redis.port()), cmd(redis.port());
+  REQUIRE_REDIS(redis);
+  Conn sub(redis), cmd(redis);
   ASSERT_GE(sub.fd, 0);
   ASSERT_GE(cmd.fd, 0);
   ASSERT_TRUE(sub.command({"SUBSCRIBE", "rc:feed:a"}, 1));
   ASSERT_TRUE(sub.run([&] { return sub.seen.replies.size() == 1; }));
-  EXPECT_EQ(sub.seen.replies[0], (std::pair<std::uint64_t, std::string>{1, "*3 1"}));  // subscribed, 1 channel
+  EXPECT_EQ(sub.seen.replies[0], (std::pair<std::uint64_t, std::string>{1, "[subscribe rc:feed:a :1]"}));
   const std::string big(70000, 'z');  // more than one read, and past a socket buffer's first fill
   ASSERT_TRUE(cmd.command({"PUBLISH", "rc:feed:a", "first\r\nline"}, 10));
   ASSERT_TRUE(cmd.command({"PUBLISH", "rc:feed:a", big}, 11));
@@ -170,18 +184,18 @@ TEST(RedisLinkServer, PublishSubscribeAndAScript) {
       "return {o, redis.call('XLEN', KEYS[2])}";
   for (std::uint64_t t = 20; t < 23; ++t) ASSERT_TRUE(cmd.command({"EVAL", script, "2", "rc:o:a", "rc:s:a", "pub", "2"}, t));
   ASSERT_TRUE(cmd.run([&] { return cmd.seen.replies.size() == 7; }));
-  EXPECT_EQ(cmd.seen.replies[4].second, "*2 1");  // offset 1, one entry
-  EXPECT_EQ(cmd.seen.replies[6].second, "*2 2");  // offset 3, trimmed to two entries
+  EXPECT_EQ(cmd.seen.replies[4].second, "[:1 :1]");  // offset 1, one entry
+  EXPECT_EQ(cmd.seen.replies[6].second, "[:3 :2]");  // offset 3, trimmed to two entries
   ASSERT_TRUE(cmd.command({"XRANGE", "rc:s:a", "-", "+"}, 30));
   ASSERT_TRUE(cmd.run([&] { return cmd.seen.replies.size() == 8; }));
   EXPECT_EQ(cmd.seen.replies[7].first, 30u);
-  EXPECT_TRUE(cmd.seen.replies[7].second.starts_with("*2 ")) << "entries 2-1 and 3-1: " << cmd.seen.replies[7].second;
+  EXPECT_EQ(cmd.seen.replies[7].second, "[[2-1 [d pub]] [3-1 [d pub]]]");
 }
 
 TEST(RedisLinkServer, ThePublishScriptNumbersKeepsAndPublishesInOneOrder) {
   RedisServer redis;
-  if (!redis.up()) GTEST_SKIP() << "redis-server is not installed (scripts/setup.sh --test installs it)";
-  Conn sub(redis.port()), cmd(redis.port());
+  REQUIRE_REDIS(redis);
+  Conn sub(redis), cmd(redis);
   std::string meta, stream, pubsub;
   broker::key_of(meta, broker::kDefaultPrefix, broker::Key::meta, "feed:a");
   broker::key_of(stream, broker::kDefaultPrefix, broker::Key::stream, "feed:a");
@@ -193,7 +207,7 @@ TEST(RedisLinkServer, ThePublishScriptNumbersKeepsAndPublishesInOneOrder) {
   };
   for (std::uint64_t i = 1; i <= 3; ++i) ASSERT_TRUE(publish("epochAAA", "rec" + std::to_string(i), i));
   ASSERT_TRUE(cmd.run([&] { return cmd.seen.replies.size() == 3; }));
-  EXPECT_EQ(cmd.seen.replies[0].second, "*2 epochAAA");
+  EXPECT_EQ(cmd.seen.replies[0].second, "[:1 epochAAA]");
   ASSERT_TRUE(sub.run([&] { return sub.seen.messages.size() == 3; }));
   for (std::uint64_t i = 1; i <= 3; ++i) {
     broker::Envelope e;
@@ -206,17 +220,32 @@ TEST(RedisLinkServer, ThePublishScriptNumbersKeepsAndPublishesInOneOrder) {
   ASSERT_TRUE(cmd.command({"XRANGE", stream, "2-0", "+"}, 10));
   ASSERT_TRUE(cmd.command({"TTL", stream}, 11));
   ASSERT_TRUE(cmd.run([&] { return cmd.seen.replies.size() == 5; }));
-  EXPECT_EQ(cmd.seen.replies[3].second, "*2 ") << "two entries";
-  EXPECT_GT(std::stoi(cmd.seen.replies[4].second.substr(1)), 0);
+  EXPECT_EQ(cmd.seen.replies[3].second, "[[2-1 [d rec2]] [3-1 [d rec3]]]");
+  EXPECT_GT(std::stoi(cmd.seen.replies[4].second.substr(1)), 0) << "the stream expires";
   // The meta hash gone (idle past its TTL): a new epoch, offsets from 1, the old stream dropped.
   ASSERT_TRUE(cmd.command({"DEL", meta}, 12));
   ASSERT_TRUE(publish("epochBBB", "again", 13));
   ASSERT_TRUE(cmd.command({"XLEN", stream}, 14));
   ASSERT_TRUE(cmd.run([&] { return cmd.seen.replies.size() == 8; }));
-  EXPECT_EQ(cmd.seen.replies[6].second, "*2 epochBBB");
+  EXPECT_EQ(cmd.seen.replies[6].second, "[:1 epochBBB]");
   EXPECT_EQ(cmd.seen.replies[7].second, ":1");
   ASSERT_TRUE(sub.run([&] { return sub.seen.messages.size() == 4; }));
   EXPECT_EQ(sub.seen.messages[3].second, "1:epochBBB:again");
+  // Wrong arguments fail before the first write: the offset is not counted.
+  ASSERT_TRUE(cmd.command({"EVAL", broker::kPublishScript, "3", meta, stream, pubsub, "e", "2", "", "300", "x"}, 15));
+  ASSERT_TRUE(cmd.command({"EVAL", broker::kPublishScript, "3", meta, stream, pubsub, "e:1", "2", "0", "0", "x"}, 16));
+  ASSERT_TRUE(cmd.command({"HGET", meta, "o"}, 17));
+  ASSERT_TRUE(cmd.run([&] { return cmd.seen.replies.size() == 11; }));
+  EXPECT_TRUE(cmd.seen.replies[8].second.starts_with("-ERR ringcast publish: bad arguments")) << cmd.seen.replies[8].second;
+  EXPECT_TRUE(cmd.seen.replies[9].second.starts_with("-ERR ringcast publish")) << cmd.seen.replies[9].second;
+  EXPECT_EQ(cmd.seen.replies[10].second, "1");
+  // Past 10^14 the offset stays an integer (Lua's own formatting would write 1e+14).
+  ASSERT_TRUE(cmd.command({"HSET", meta, "o", "99999999999999"}, 18));
+  ASSERT_TRUE(publish("unused", "big", 19));
+  ASSERT_TRUE(cmd.run([&] { return cmd.seen.replies.size() == 13; }));
+  EXPECT_EQ(cmd.seen.replies[12].second, "[:100000000000000 epochBBB]");
+  ASSERT_TRUE(sub.run([&] { return sub.seen.messages.size() == 5; }));
+  EXPECT_EQ(sub.seen.messages[4].second, "100000000000000:epochBBB:big");
 }
 
 }  // namespace

@@ -61,22 +61,67 @@ TEST(RedisLink, CommandsGoOutAsRespAndRepliesFindTheirTags) {
 }
 
 TEST(RedisLink, RepliesCutAnywhereArriveWholeAndInOrder) {
-  const std::string stream = "+OK\r\n-ERR no\r\n$5\r\nab\r\nc\r\n*3\r\n$7\r\nmessage\r\n$1\r\nx\r\n$3\r\nyyy\r\n:7\r\n";
+  const std::string stream = "*3\r\n$9\r\nsubscribe\r\n$1\r\nx\r\n:1\r\n+OK\r\n-ERR no\r\n$5\r\nab\r\nc\r\n"
+                             "*3\r\n$7\r\nmessage\r\n$1\r\nx\r\n$3\r\nyyy\r\n:7\r\n";
   for (std::size_t cut = 0; cut <= stream.size(); ++cut) {
-    RedisLink link;
-    const std::string_view ping[] = {"PING"};
-    for (std::uint64_t t = 1; t <= 4; ++t) ASSERT_TRUE(link.command(ping, t));
-    Seen seen;
-    ASSERT_EQ(link.feed(bytes(std::string_view(stream).substr(0, cut)), seen), "");
-    ASSERT_EQ(link.feed(bytes(std::string_view(stream).substr(cut)), seen), "");
-    ASSERT_EQ(seen.replies.size(), 4u) << "cut at " << cut;
-    EXPECT_EQ(seen.replies[0].second, "OK");
-    EXPECT_EQ(seen.replies[1].second, "error:ERR no");
-    EXPECT_EQ(seen.replies[2].second, "ab\r\nc");
-    EXPECT_EQ(seen.replies[3], (std::pair<std::uint64_t, std::string>{4, "7"}));
-    ASSERT_EQ(seen.messages.size(), 1u);
-    EXPECT_EQ(seen.messages[0].second, "yyy");
+    for (std::size_t cut2 = cut; cut2 <= stream.size(); cut2 += 7) {  // three pieces
+      RedisLink link;
+      const std::string_view sub[] = {"SUBSCRIBE", "x"};
+      const std::string_view ping[] = {"PING"};
+      ASSERT_TRUE(link.command(sub, 1));
+      for (std::uint64_t t = 2; t <= 5; ++t) ASSERT_TRUE(link.command(ping, t));
+      Seen seen;
+      const std::string_view all(stream);
+      ASSERT_EQ(link.feed(bytes(all.substr(0, cut)), seen), "");
+      ASSERT_EQ(link.feed(bytes(all.substr(cut, cut2 - cut)), seen), "");
+      ASSERT_EQ(link.feed(bytes(all.substr(cut2)), seen), "");
+      ASSERT_EQ(seen.replies.size(), 5u) << "cut at " << cut << " and " << cut2;
+      EXPECT_EQ(seen.replies[1].second, "OK");
+      EXPECT_EQ(seen.replies[2].second, "error:ERR no");
+      EXPECT_EQ(seen.replies[3].second, "ab\r\nc");
+      EXPECT_EQ(seen.replies[4], (std::pair<std::uint64_t, std::string>{5, "7"}));
+      ASSERT_EQ(seen.messages.size(), 1u);
+      EXPECT_EQ(seen.messages[0].second, "yyy");
+    }
   }
+}
+
+TEST(RedisLink, SubscribeAnswersOncePerChannelAndOnlyASubscriberGetsPushes) {
+  RedisLink link;
+  Seen seen;
+  // Not subscribed: a reply that looks like a push (HMGET of three fields) is a reply.
+  const std::string_view hmget[] = {"HMGET", "h", "a", "b", "c"};
+  ASSERT_TRUE(link.command(hmget, 1));
+  ASSERT_EQ(link.feed(bytes("*3\r\n$7\r\nmessage\r\n$1\r\nx\r\n$1\r\ny\r\n"), seen), "");
+  ASSERT_EQ(seen.replies.size(), 1u);
+  EXPECT_TRUE(seen.messages.empty());
+  const std::string_view sub[] = {"SUBSCRIBE", "a", "b"};
+  const std::string_view ping[] = {"PING"};
+  ASSERT_TRUE(link.command(sub, 2));
+  ASSERT_TRUE(link.command(ping, 3));
+  EXPECT_EQ(link.pending(), 2u);
+  ASSERT_EQ(link.feed(bytes("*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n*3\r\n$7\r\nmessage\r\n$1\r\na\r\n$1\r\nm\r\n"
+                            "*3\r\n$9\r\nsubscribe\r\n$1\r\nb\r\n:2\r\n*2\r\n$4\r\npong\r\n$0\r\n\r\n"),
+                      seen),
+            "");
+  ASSERT_EQ(seen.replies.size(), 4u);
+  EXPECT_EQ(seen.replies[1].first, 2u);
+  EXPECT_EQ(seen.replies[2].first, 2u) << "both confirmations answer the SUBSCRIBE";
+  EXPECT_EQ(seen.replies[3].first, 3u) << "the pong is the PING's";
+  ASSERT_EQ(seen.messages.size(), 1u);
+  const std::string_view all_channels[] = {"UNSUBSCRIBE"};
+  EXPECT_FALSE(link.command(all_channels, 4)) << "its replies cannot be counted";
+}
+
+TEST(RedisLink, PartialSendsKeepTheBufferBounded) {
+  RedisLink link(RedisLink::Limits{.max_pending = 1u << 20, .max_out = 4096});
+  const std::string_view ping[] = {"PING"};  // 14 bytes each
+  for (int i = 0; i < 100000; ++i) {
+    ASSERT_TRUE(link.command(ping, static_cast<std::uint64_t>(i)));
+    link.sent(link.out().size() > 1 ? link.out().size() - 1 : 0);  // the network always leaves a byte
+  }
+  EXPECT_LT(link.out().size(), 64u);
+  EXPECT_LT(link.buffered(), 2u * 4096u) << "the sent part is dropped as the buffer fills";
 }
 
 TEST(RedisLink, WhatCannotBeTrustedDropsTheLink) {

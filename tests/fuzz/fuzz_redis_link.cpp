@@ -1,9 +1,11 @@
 // libFuzzer target for engine/broker/redis_link: the input is a conversation, the first
-// byte how many commands were sent, the rest what Redis sent back, cut into pieces at the
+// byte how many commands were sent (its top two bits: the first one a SUBSCRIBE of that
+// many channels, answered once per channel), the rest what Redis sent back, cut into pieces at the
 // places the next bytes say. Invariants: every reply goes to a command, oldest first, and
-// never more replies than commands; a link that reports an error has delivered only what
-// came before it; however the bytes are cut, the same replies and messages come out; reset
-// hands back exactly the unanswered tags; nothing crashes or leaks.
+// never more replies than commands; however the bytes are cut, the same replies, messages
+// and error (or none) come out; reset hands back exactly the unanswered tags; nothing
+// crashes or leaks.
+#include <algorithm>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -35,11 +37,14 @@ struct Run {
   std::vector<std::uint64_t> dropped;
 };
 
-Run run(std::size_t commands, std::span<const std::uint8_t> in, std::span<const std::uint8_t> cuts) {
+Run run(std::size_t commands, std::size_t channels, std::span<const std::uint8_t> in, std::span<const std::uint8_t> cuts) {
   Run r;
   RedisLink link(RedisLink::Limits{.max_pending = 64, .max_out = 1u << 20});
   const std::string_view ping[] = {"PING"};
-  for (std::uint64_t t = 1; t <= commands; ++t) FUZZ_CHECK(link.command(ping, t));
+  const std::string_view subscribe[] = {"SUBSCRIBE", "a", "b", "c"};
+  for (std::uint64_t t = 1; t <= commands; ++t) {
+    FUZZ_CHECK(t == 1 && channels != 0 ? link.command(std::span(subscribe).first(channels + 1), t) : link.command(ping, t));
+  }
   std::size_t k = 0;
   while (!in.empty() && r.error.empty()) {
     std::size_t n = cuts.empty() ? in.size() : (cuts[k++ % cuts.size()] % 64) + 1;
@@ -56,21 +61,26 @@ Run run(std::size_t commands, std::span<const std::uint8_t> in, std::span<const 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t size) {
   if (size < 2) return 0;
   const std::size_t commands = bytes[0] % 33;
+  const std::size_t channels = commands == 0 ? 0 : bytes[0] >> 6;
   const std::size_t ncuts = bytes[1] % 8;
   if (size < 2 + ncuts) return 0;
   const std::span<const std::uint8_t> cuts(bytes + 2, ncuts);
   const std::span<const std::uint8_t> in(bytes + 2 + ncuts, size - 2 - ncuts);
-  const Run whole = run(commands, in, {});
-  const Run pieces = run(commands, in, cuts);
+  // The replies the commands are owed, in order: the SUBSCRIBE's once per channel.
+  std::vector<std::uint64_t> owed;
+  for (std::uint64_t t = 1; t <= commands; ++t) owed.insert(owed.end(), t == 1 && channels != 0 ? channels : 1, t);
+  const Run whole = run(commands, channels, in, {});
+  const Run pieces = run(commands, channels, in, cuts);
   for (const Run* r : {&whole, &pieces}) {
-    FUZZ_CHECK(r->seen.tags.size() <= commands);
-    for (std::size_t i = 0; i < r->seen.tags.size(); ++i) FUZZ_CHECK(r->seen.tags[i] == i + 1);  // in order
-    // reset() returns the rest, in order: together every command exactly once.
-    FUZZ_CHECK(r->seen.tags.size() + r->dropped.size() == commands);
-    for (std::size_t i = 0; i < r->dropped.size(); ++i) FUZZ_CHECK(r->dropped[i] == r->seen.tags.size() + i + 1);
+    const std::vector<std::uint64_t>& got = r->seen.tags;
+    FUZZ_CHECK(got.size() <= owed.size() && std::equal(got.begin(), got.end(), owed.begin()));
+    // reset() returns every command not fully answered, in order.
+    std::vector<std::uint64_t> rest(owed.begin() + static_cast<std::ptrdiff_t>(got.size()), owed.end());
+    rest.erase(std::unique(rest.begin(), rest.end()), rest.end());
+    FUZZ_CHECK(r->dropped == rest);
   }
-  // Cutting changes nothing that was whole before an error.
-  FUZZ_CHECK(whole.error.empty() == pieces.error.empty());
+  // Cutting the bytes changes nothing.
+  FUZZ_CHECK(whole.error == pieces.error);
   FUZZ_CHECK(whole.seen.tags == pieces.seen.tags);
   FUZZ_CHECK(whole.seen.messages == pieces.seen.messages);
   return 0;

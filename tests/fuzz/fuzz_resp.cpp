@@ -1,7 +1,7 @@
 // libFuzzer target for protocol/resp: the input is a byte stream from a Redis server (after
 // a first byte choosing small or default limits). Invariants: a reply parses whole or not
-// at all: every shorter prefix of it is need_more; consumed stays inside the input; its
-// tree is consistent (each array's subtree ends where its `next` says, within the reply);
+// at all: its prefixes (one byte short, and half) are need_more; consumed stays inside
+// the input; its tree is consistent (each array's subtree ends where its `next` says, within the reply);
 // what parsed, encoded again as RESP, parses to the same tree; replies back to back parse
 // one by one to the end; nothing crashes, hangs or leaks.
 #include <cstdint>

@@ -303,16 +303,19 @@ std::size_t ScriptedBackend::pending_bytes(int fd) const {
 }
 
 void ScriptedBackend::cancel(std::uint64_t target, std::uint64_t tag) {
+  bool found = false;
   for (auto& [listen_fd, armed] : accept_tags_) {
     if (armed != 0 && armed == target) {
       post(armed, -ECANCELED);
       armed = 0;
+      found = true;
     }
   }
   for (std::size_t i = 0; i < timeouts_.size();) {
     if (timeouts_[i].second == target) {
       post(target, -ECANCELED);
       timeouts_.erase(timeouts_.begin() + static_cast<std::ptrdiff_t>(i));
+      found = true;
     } else {
       ++i;
     }
@@ -321,9 +324,10 @@ void ScriptedBackend::cancel(std::uint64_t target, std::uint64_t tag) {
     if (s.connect_tag != 0 && s.connect_tag == target) {
       post(target, -ECANCELED);
       s.connect_tag = 0;
+      found = true;
     }
   }
-  post(tag, 0);
+  post(tag, found ? 0 : -ENOENT);  // like IORING_OP_ASYNC_CANCEL's own completion
 }
 
 void ScriptedBackend::advance(std::uint64_t ms) {
