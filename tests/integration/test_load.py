@@ -130,7 +130,8 @@ def reconnect_storm_recovers_everything():
     cfg = config("storm.json", {"client": {"ping_interval": "5s"}, "channel": {"namespaces": [
         {"name": "feed", **ANYONE, "history_size": 1000, "history_ttl": "60s", "force_recovery": True},
         {"name": "short", **ANYONE, "history_size": 1, "history_ttl": "60s", "force_recovery": True}]}})
-    args = ["rate", "-c", "1000", "-p", "1", "-r", "200", "-d", "3", "--reconnect-at", "1"]
+    # 4 s for the storm to settle inside the run: under ASan on a busy 2-core box it took 2.3.
+    args = ["rate", "-c", "1000", "-p", "1", "-r", "200", "-d", "5", "--reconnect-at", "1"]
     with Server("--threads", "2", "--config", cfg) as srv:
         url = srv.url("/connection/websocket")
         r = run_load(*args, "--channel", "feed:storm", "--server-pid", str(srv.proc.pid), url)
