@@ -1,5 +1,7 @@
 #include "engine/broker/redis_address.hpp"
 
+#include <arpa/inet.h>
+
 #include <charconv>
 
 namespace ringcast::engine {
@@ -54,10 +56,8 @@ std::string parse_redis_address(std::string_view url, RedisAddress& out) {
     rest = rest.substr(close + 1);
     if (!rest.empty() && !rest.starts_with(':')) return quoted + ": expected ':PORT' after the IPv6 host";
     if (!rest.empty()) port = rest.substr(1);
-    for (char c : out.host) {
-      const bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' || c == '.';
-      if (!hex) return quoted + ": not an IPv6 address";
-    }
+    unsigned char addr[16];
+    if (inet_pton(AF_INET6, out.host.c_str(), addr) != 1) return quoted + ": not an IPv6 address";
   } else {
     const std::size_t colon = rest.find(':');
     const std::string_view host = rest.substr(0, colon);

@@ -41,6 +41,7 @@ TEST(RedisAddress, OneLineErrors) {
   EXPECT_EQ(parse_redis_address("redis://u:p@h", a), "'redis://u:p@h': user and password are not supported");
   EXPECT_EQ(parse_redis_address("redis://[::1", a), "'redis://[::1': an IPv6 host needs its closing ']'");
   EXPECT_EQ(parse_redis_address("redis://[zz]", a), "'redis://[zz]': not an IPv6 address");
+  EXPECT_EQ(parse_redis_address("redis://[1:2:3]", a), "'redis://[1:2:3]': not an IPv6 address") << "hex digits alone are not one";
   EXPECT_EQ(parse_redis_address("redis://h h", a), "'redis://h h': missing or invalid host");
 }
 
