@@ -131,6 +131,11 @@ options:
   --config FILE             the client protocol's and API's settings, in
                             Centrifugo's shape (client.*, channel.*, http_api.*;
                             other keys are logged and ignored)         [none]
+  --broker URL[,URL...]     join the nodes sharing these Redis servers
+                            (redis://HOST[:PORT][/DB]; several: channels
+                            spread over them by a hash of their name):
+                            publications go through Redis, so clients of
+                            every node see them, in one order  [none: alone]
   --demo-sdk FILE           the centrifuge SDK's browser build (npm
                             centrifuge, dist/centrifuge.js), served at
                             /demo/centrifuge.js for the demo pages
@@ -176,7 +181,7 @@ CliOptions parse_cli(const std::vector<std::string_view>& args) {
                                                   "--handshake-timeout", "--announce", "--coalesce", "--pin", "--log-level",
                                                   "--simd", "--backend", "--max-http-body", "--tls-cert", "--tls-key",
                                                   "--tls-port", "--tls-ciphers", "--tls-ciphersuites", "--config",
-                                                  "--demo-sdk", "--deflate", "--deflate-min-size"};
+                                                  "--demo-sdk", "--deflate", "--deflate-min-size", "--broker"};
     bool known = false;
     for (std::string_view k : kKnown) known = known || k == name;
     if (!known) return fail("unknown option '" + std::string(name) + "'");
@@ -263,6 +268,8 @@ CliOptions parse_cli(const std::vector<std::string_view>& args) {
     } else if (name == "--config") {
       if (value.empty()) return fail(bad + " (a JSON file)");
       o.config_file = std::string(value);
+    } else if (name == "--broker") {
+      if (std::string err = parse_broker_list(value, o.config.client.broker); !err.empty()) return fail("--broker: " + err);
     } else if (name == "--demo-sdk") {
       if (value.empty()) return fail(bad + " (a JavaScript file)");
       o.demo_sdk_file = std::string(value);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/app/rate_limit.hpp"
+#include "engine/broker/redis_address.hpp"
 
 namespace ringcast::engine {
 
@@ -155,6 +156,10 @@ struct ClientProtocolConfig {
   std::size_t recovery_max_publication_limit = 300;  // more missed: `recovered: false`
   std::size_t history_max_publication_limit = 300;   // the most a client's history call returns
   RateLimits rate_limit;                              // per connection (client.rate_limit.client_command)
+  // --broker / `broker`: the Redis addresses that join nodes (none: one node alone), and
+  // the prefix of every key and channel ringcast uses there (`broker_prefix`).
+  std::vector<RedisAddress> broker;
+  std::string broker_prefix = "ringcast";
   static constexpr char namespace_boundary = ':';
   ChannelOptions without_namespace;
   std::vector<ChannelOptions> namespaces;

@@ -185,6 +185,22 @@ struct Walker {
     return true;
   }
 
+  // "redis://HOST[:PORT][/DB]", several comma-separated, or an array of them.
+  bool broker(element v, std::vector<RedisAddress>& to) {
+    std::string list;
+    if (v.is_array()) {
+      std::vector<std::string> items;
+      if (!get_strings(v, "broker", items)) return false;
+      for (const std::string& item : items) list.append(list.empty() ? "" : ",").append(item);
+    } else if (!get_string(v, "broker", list)) {
+      return false;
+    }
+    std::vector<RedisAddress> parsed;
+    if (std::string err = parse_broker_list(list, parsed); !err.empty()) return fail("broker", err);
+    to = std::move(parsed);
+    return true;
+  }
+
   bool channel(object o, ClientProtocolConfig& cfg) {
     for (auto [key, value] : o) {
       std::string at = "channel." + std::string(key);
@@ -409,6 +425,14 @@ ConfigFileResult apply_config_file(std::string_view json, ClientProtocolConfig& 
       if (!w.get_object(value, "channel", section) || !w.channel(section, cfg)) return out;
     } else if (key == "http_api") {
       if (!w.get_object(value, "http_api", section) || !w.http_api(section, cfg.http_api)) return out;
+    } else if (key == "broker") {
+      if (!w.broker(value, cfg.broker)) return out;
+    } else if (key == "broker_prefix") {
+      if (!w.get_string(value, "broker_prefix", cfg.broker_prefix)) return out;
+      if (cfg.broker_prefix.empty()) {
+        w.fail("broker_prefix", "must not be empty");
+        return out;
+      }
     } else {
       w.ignore(key);
     }

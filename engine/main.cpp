@@ -63,7 +63,9 @@ int main(int argc, char** argv) {
   if (!opt.config_file.empty()) {
     std::optional<std::string> text = read_flag_file("--config", opt.config_file);
     if (!text) return 2;
+    std::vector<engine::RedisAddress> broker_flag = opt.config.client.broker;  // --broker wins over the file
     engine::ConfigFileResult r = engine::apply_config_file(*text, opt.config.client);
+    if (!broker_flag.empty()) opt.config.client.broker = std::move(broker_flag);
     if (!r.error.empty()) {
       std::fprintf(stderr, "ringcast: %s: %s\n", opt.config_file.c_str(), r.error.c_str());
       return 2;

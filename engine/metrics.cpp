@@ -196,6 +196,18 @@ std::string render_metrics(std::span<const ShardMetrics* const> shards, std::str
   line(out, "ringcast_messages_deflated_total", "counter",
        "Broadcast messages compressed for permessage-deflate subscribers (once each, shared by every shard).",
        sum(shards, [](const ShardMetrics& m) { return m.messages_deflated.get(); }));
+  line(out, "ringcast_broker_messages_total", "counter", "Publications received from the Redis broker (--broker).",
+       sum(shards, [](const ShardMetrics& m) { return m.broker_messages.get(); }));
+  line(out, "ringcast_broker_published_total", "counter", "Publishes sent to the Redis broker.",
+       sum(shards, [](const ShardMetrics& m) { return m.broker_published.get(); }));
+  line(out, "ringcast_broker_publish_failures_total", "counter",
+       "Publishes refused: the broker link down or full, or an error from Redis.",
+       sum(shards, [](const ShardMetrics& m) { return m.broker_publish_failures.get(); }));
+  line(out, "ringcast_broker_unconfirmed_total", "counter",
+       "Publishes whose Redis connection was lost before their reply.",
+       sum(shards, [](const ShardMetrics& m) { return m.broker_unconfirmed.get(); }));
+  line(out, "ringcast_broker_reconnects_total", "counter", "Redis connections made again after one was lost.",
+       sum(shards, [](const ShardMetrics& m) { return m.broker_reconnects.get(); }));
   line(out, "ringcast_slow_clients_closed_total", "counter", "Clients closed for exceeding their backlog.",
        sum(shards, [](const ShardMetrics& m) { return m.slow_clients_closed.get(); }));
   line(out, "ringcast_accept_errors_total", "counter", "accept() failures (EMFILE, ENFILE, ...).",

@@ -95,6 +95,10 @@ struct alignas(64) ShardMetrics {
   Counter publications_client, publications_api;  // accepted, one per channel
   Counter recoveries_ok, recoveries_failed;       // subscribes with recover: all missed given, or not
   Counter api_calls[kApiMethods][static_cast<std::size_t>(ApiStatus::count_)];
+  // --broker: publications received from Redis, publishes sent to it, publishes refused
+  // (the link down or full, or Redis answered an error), publishes lost with their
+  // connection unanswered, and connections made again after one was lost.
+  Counter broker_messages, broker_published, broker_publish_failures, broker_unconfirmed, broker_reconnects;
 };
 
 // Prometheus text exposition of the sum over `shards`, and which I/O backend they run on.

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "engine/app/channel_topic.hpp"
 #include "engine/io/listener.hpp"
 #include "engine/shard.hpp"
 #include "engine/app/builtin_apps.hpp"
@@ -52,6 +53,21 @@ std::size_t default_slots(unsigned shards) {
   return std::clamp<std::size_t>(per, 64, 65536);
 }
 
+// What --broker cannot share between nodes yet: a namespace's history (offsets and
+// epochs must then live in Redis).
+std::string broker_check(const ClientProtocolConfig& c) {
+  auto check = [](const ChannelOptions& o, std::string_view name) -> std::string {
+    if (!o.has_history()) return "";
+    return "--broker: " + std::string(name) +
+           " keeps history, which nodes cannot share through Redis yet (use --broker with channels without history)";
+  };
+  std::string err = check(c.without_namespace, "channel.without_namespace");
+  for (const ChannelOptions& ns : c.namespaces) {
+    if (err.empty()) err = check(ns, "namespace '" + ns.name + "'");
+  }
+  return err;
+}
+
 }  // namespace
 
 Server::Server(Config config) : impl_(std::make_unique<Impl>(std::move(config))) { impl_->apps.install(impl_->group); }
@@ -75,6 +91,14 @@ std::string Server::start() {
   cfg.threads = n;
   if (cfg.max_connections_per_shard == 0) cfg.max_connections_per_shard = default_slots(n);
   m.group.shard_count = n;
+
+  if (!cfg.client.broker.empty()) {
+    if (std::string err = broker_check(cfg.client); !err.empty()) return err;
+    BrokerShared& b = m.group.broker;
+    b.addresses = cfg.client.broker;
+    b.prefix = cfg.client.broker_prefix;
+    if (std::string err = b.resolve(); !err.empty()) return err;
+  }
 
   // wss on --port, or beside ws on --tls-port.
   bool tls = cfg.tls.enabled(), plain = !tls || cfg.tls.port.has_value();
@@ -109,6 +133,14 @@ std::string Server::start() {
   for (unsigned i = 0; i < n; ++i) {
     m.group.shards.push_back(std::make_unique<Shard>(m.group, i, fds[i], make_backend(backend.kind)));
     m.group.metrics.push_back(&m.group.shards.back()->metrics());
+  }
+  if (!m.group.broker.addresses.empty()) {
+    // A channel's first subscriber on this node, or its last leaving: shard 0's feed
+    // subscribes or unsubscribes (called under the registry's lock: it only posts).
+    ShardGroup& g = m.group;
+    g.topics.watch(kChannelTopicPrefix, [&g](std::string_view topic) {
+      if (g.broker.changes.push(std::string(topic.substr(kChannelTopicPrefix.size())))) g.shards[0]->wake();
+    });
   }
   m.started = true;
   m.running.store(n);

@@ -18,6 +18,24 @@ Shard::Shard(ShardGroup& group, unsigned id, ShardListeners listeners, std::uniq
   pending_.reserve(kPendingDeliveries);
   order_.reserve(kPendingDeliveries);
   closing_.reserve(2 * conns_.capacity());  // a close frame and a teardown each push once
+  if (!group.broker.addresses.empty()) {
+    extra_files_ = group.broker.files(id);
+    HttpHost& host = *this;  // a private base: converted here, not inside make_unique
+    broker_ = std::make_unique<Broker>(backend(), group.broker, id, extra_files_base(), group.topics,
+                                       group.broker_sink, host, metrics_);
+  }
+}
+
+void Shard::on_started() {
+  if (broker_) broker_->start();
+}
+
+void Shard::on_broker(const Completion& c) {
+  if (broker_) {
+    broker_->on_completion(c);
+  } else if (c.has_buffer) {
+    backend().recycle(c.buffer);
+  }
 }
 
 Shard::~Shard() = default;

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/broker/broker.hpp"
 #include "engine/config.hpp"
 #include "engine/core/mailbox.hpp"
 #include "engine/core/shard_loop.hpp"
@@ -53,6 +54,9 @@ struct ShardGroup {
   // route without one answers 404); shared by every shard.
   App* apps[static_cast<std::size_t>(Route::count_)] = {};
   HttpApp* http_api = nullptr;  // /api/<method>; none: 404
+  // --broker (Config::broker not empty): the nodes' Redis, and what takes its messages.
+  BrokerShared broker;
+  BrokerSink* broker_sink = nullptr;
   std::atomic<bool> stopping{false};
 };
 
@@ -88,6 +92,8 @@ class Shard final : public ShardLoop, private HttpHost {
   void before_flush(bool due) override;                                                  // pubsub
   void after_flush() override;                                                           // pubsub
   [[nodiscard]] bool broadcasts_pending() const noexcept override { return !pending_.empty(); }
+  void on_started() override;                                                            // shard.cpp
+  void on_broker(const Completion& c) override;                                          // shard.cpp
 
   // shard.cpp: the app's on_close, once per opened connection (deferred to the end of
   // the turn); then whatever the connection is still subscribed to is dropped.
@@ -110,6 +116,7 @@ class Shard final : public ShardLoop, private HttpHost {
   [[nodiscard]] History& history() noexcept override { return group_.history; }
   [[nodiscard]] Presence& presence() noexcept override { return group_.presence; }
   [[nodiscard]] const TopicRegistry& topics() const noexcept override { return group_.topics; }
+  [[nodiscard]] Broker* broker() noexcept override { return broker_.get(); }
   bool command_all(Route route, std::span<const std::uint8_t> command) override;
   // An app command from in_order_: its app's on_command for each of its open connections.
   void run_command(const Message& m);
@@ -191,6 +198,7 @@ class Shard final : public ShardLoop, private HttpHost {
   void post_wakeups();
 
   ShardGroup& group_;
+  std::unique_ptr<Broker> broker_;  // --broker only
   ShardTopics topics_;
   Subscriptions subs_{conns_, topics_};
   std::vector<Subscriber> closing_;  // {slot, gen} whose app's on_close is owed

@@ -2,7 +2,9 @@
 // A channel whose namespace keeps history gets the publication numbered into its stream
 // and handed to every shard in offset order, both under the stream's lock (so a
 // subscriber joining in order misses none and gets none twice); any other channel's
-// publication is encoded once and fanned out through the shards' mailboxes.
+// publication is encoded once and fanned out through the shards' mailboxes. With --broker
+// it goes to Redis instead (broker_wire.hpp's envelope), and every node, this one
+// included, delivers it from the feed (engine/app/broker_feed.hpp).
 #pragma once
 #include <algorithm>
 #include <array>
@@ -11,6 +13,8 @@
 #include <string_view>
 
 #include "engine/app/channel_topic.hpp"
+#include "engine/broker/broker.hpp"
+#include "engine/broker/broker_wire.hpp"
 #include "engine/config.hpp"
 #include "engine/pubsub/history.hpp"
 #include "engine/pubsub/topic.hpp"
@@ -25,7 +29,7 @@ namespace ringcast::engine {
 }
 
 struct Published {
-  bool ok = true;           // false: memory for the frame ran out
+  bool ok = true;           // false: memory for the frame ran out, or the broker refused
   std::uint64_t offset = 0;  // 0: the channel keeps no history
   std::array<char, Stream::kEpochLength> epoch{};
   [[nodiscard]] std::string_view epoch_view() const noexcept { return {epoch.data(), epoch.size()}; }
@@ -43,6 +47,13 @@ class ChannelPublisher {
     namespace client = protocol::client;
     Published r;
     if (!o.has_history()) {
+      if (Broker* b = host.broker()) {
+        record_.clear();
+        client::append_publication(record_, pub);
+        broker::write_envelope(push_, 0, {}, record_);
+        r.ok = b->publish(channel, push_);
+        return r;
+      }
       std::uint32_t id = host.find_topic(channel_topic(topic_, channel));
       if (id == kNoTopic) return r;  // nobody listens
       push_.clear();

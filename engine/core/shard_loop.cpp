@@ -104,7 +104,7 @@ std::uint64_t ShardLoop::now_tick() const noexcept {
 std::string ShardLoop::init() {
   if (!conns_.ok()) return "out of memory for the connection table";
   BackendLimits limits;  // the defaults of engine/io/backend.hpp, one file entry per slot
-  limits.files = static_cast<unsigned>(conns_.capacity());
+  limits.files = static_cast<unsigned>(conns_.capacity()) + extra_files_;
   if (std::string err = io_.init(limits); !err.empty()) {
     return err;
   }
@@ -156,6 +156,11 @@ void ShardLoop::start() {
   arm_accept(1);
   arm_tick();
   arm_wake();
+  on_started();
+}
+
+void ShardLoop::on_broker(const Completion& c) {
+  if (c.has_buffer) io_.recycle(c.buffer);
 }
 
 bool ShardLoop::turn() {
@@ -216,6 +221,7 @@ void ShardLoop::on_completion(const Completion& cqe) {
     case Op::throttle:  // the turn's before_flush sends what is due
       if (io_.now_ms() >= throttle_until_) throttle_until_ = 0;
       return;
+    case Op::broker: on_broker(cqe); return;
     case Op::mailbox:  // mailboxes are drained every turn; the CQE only woke us
     case Op::cancel: return;
   }

@@ -86,6 +86,14 @@ class ShardLoop : private CompletionSink {
   virtual void before_flush(bool due) = 0;
   // After the turn's sends (wake other shards).
   virtual void after_flush() = 0;
+  // The loop has armed its operations (the Redis links start here).
+  virtual void on_started() {}
+  // A completion tagged Op::broker (the Redis links'); a buffer it carries must be recycled.
+  virtual void on_broker(const Completion& c);
+  // Backend file-table entries past the connection slots, for the Redis links: set before
+  // init(); the first is extra_files_base().
+  std::uint32_t extra_files_ = 0;
+  [[nodiscard]] std::uint32_t extra_files_base() const noexcept { return static_cast<std::uint32_t>(conns_.capacity()); }
   // Broadcasts wait to be fanned out (they start the --coalesce timer).
   [[nodiscard]] virtual bool broadcasts_pending() const noexcept = 0;
   // A turn at `at_ms` (IoBackend::now_ms): a max-frequency topic's held publication is due

@@ -16,6 +16,7 @@ enum class Op : std::uint8_t {
   cancel,        // async cancel (completion ignored)
   coalesce,      // timeout: broadcast frames held by --coalesce are due
   throttle,      // timeout: a max-frequency topic's held publication may be due
+  broker,        // a Redis link's operation (engine/broker/redis_conn.hpp: slot and gen say which)
 };
 
 struct Tag {

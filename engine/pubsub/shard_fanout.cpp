@@ -472,6 +472,7 @@ void Shard::before_flush(bool due) {
 }
 
 void Shard::after_flush() {
+  if (broker_) broker_->end_of_turn();
   post_wakeups();
   // Max-frequency topics quiet for a whole interval leave their entries behind: swept
   // with the held ones' release, or here once a second when none is held.

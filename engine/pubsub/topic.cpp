@@ -9,6 +9,7 @@ std::uint32_t TopicRegistry::acquire(std::string_view name) {
     it = by_name_.emplace(std::string(name), Entry{next_id_, 0}).first;
     by_id_.emplace(next_id_, &it->first);
     ++next_id_;
+    if (watcher_ && name.starts_with(watch_prefix_)) watcher_(name);
   }
   ++it->second.subscribers;
   return it->second.id;
@@ -20,6 +21,7 @@ void TopicRegistry::release(std::uint32_t id) {
   if (idit == by_id_.end()) return;
   auto it = by_name_.find(*idit->second);
   if (--it->second.subscribers == 0) {
+    if (watcher_ && std::string_view(it->first).starts_with(watch_prefix_)) watcher_(it->first);
     by_id_.erase(idit);
     by_name_.erase(it);
   }

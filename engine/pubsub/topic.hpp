@@ -8,6 +8,7 @@
 #pragma once
 #include <cassert>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -30,6 +31,13 @@ class TopicRegistry {
   // The id for `name`, or kNoTopic when nobody is subscribed to it.
   [[nodiscard]] std::uint32_t find(std::string_view name) const;
   [[nodiscard]] std::size_t size() const;
+  // Before any subscriber: f(name) whenever a topic whose name starts with `prefix` gets
+  // its first subscriber or loses its last, called under the registry's lock (f must not
+  // call back into it: --broker posts the name to shard 0).
+  void watch(std::string_view prefix, std::function<void(std::string_view)> f) {
+    watch_prefix_ = std::string(prefix);
+    watcher_ = std::move(f);
+  }
   // f(name, subscribers) for every topic whose name starts with `prefix`, under the lock:
   // f must not call back into the registry.
   template <typename F>
@@ -49,6 +57,8 @@ class TopicRegistry {
   StringMap<Entry> by_name_;
   std::unordered_map<std::uint32_t, const std::string*> by_id_;  // keys of by_name_ (node-stable)
   std::uint32_t next_id_ = 0;
+  std::string watch_prefix_;
+  std::function<void(std::string_view)> watcher_;
 };
 
 struct Subscriber {

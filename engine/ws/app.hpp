@@ -15,6 +15,7 @@
 
 namespace ringcast::engine {
 
+class Broker;
 class History;
 class HttpHost;
 class Presence;
@@ -68,6 +69,8 @@ class Session {
   bool publish_forms(std::uint32_t topic, std::string_view raw, std::string_view full, std::string_view delta);
   // The channels' publication streams and presence (shared by every shard).
   [[nodiscard]] History& history() noexcept;
+  // This shard's side of the nodes' Redis broker; nullptr without --broker.
+  [[nodiscard]] Broker* broker() noexcept;
   [[nodiscard]] Presence& presence() noexcept;
   // The id of `topic`, or kNoTopic when nobody on any shard is subscribed to it.
   [[nodiscard]] std::uint32_t find_topic(std::string_view topic) const;

@@ -14,6 +14,7 @@
 
 namespace ringcast::engine {
 
+class Broker;
 class History;
 class Presence;
 class TopicRegistry;
@@ -34,6 +35,8 @@ class HttpHost {
   // The channels' publication streams and presence (shared by every shard).
   [[nodiscard]] virtual History& history() noexcept = 0;
   [[nodiscard]] virtual Presence& presence() noexcept = 0;
+  // This shard's side of the nodes' Redis broker; nullptr without --broker.
+  [[nodiscard]] virtual Broker* broker() noexcept = 0;
   // This shard's counters.
   [[nodiscard]] virtual ShardMetrics& counters() noexcept = 0;
   // Every shard's topics (the registry they share).

@@ -82,6 +82,7 @@ bool Session::publish_forms(std::uint32_t topic, std::string_view raw, std::stri
 }
 
 History& Session::history() noexcept { return shard_.group_.history; }
+Broker* Session::broker() noexcept { return shard_.broker_.get(); }
 
 Presence& Session::presence() noexcept { return shard_.group_.presence; }
 

@@ -231,8 +231,17 @@ bool Shard::serve_http(Conn& c, std::uint32_t slot, const protocol::HttpRequest&
   } else {
     std::string metrics_text;
     std::string_view text, type;
+    int ok = 200;
     if (route == Route::healthz) {
+      // --broker: a node cut off from Redis neither gets nor makes publications (503,
+      // so a load balancer sends new clients elsewhere).
       text = "ok\n";
+      if (broker_) {
+        std::string_view feed = group_.broker.feed_status();
+        bool up = feed == "up" && broker_->commands_up();
+        ok = up ? 200 : 503;
+        text = up ? "ok\nbroker: up\n" : feed == "connecting" ? "unavailable\nbroker: connecting\n" : "unavailable\nbroker: down\n";
+      }
       type = "text/plain; charset=utf-8";
     } else if (route == Route::metrics) {
       metrics_text = render_metrics(group_.metrics, backend().name());
@@ -245,7 +254,7 @@ bool Shard::serve_http(Conn& c, std::uint32_t slot, const protocol::HttpRequest&
       text = route == Route::demo ? demo_page_html(match.room) : chat_page_html();
       type = "text/html; charset=utf-8";
     }
-    if (!send_http_answer(c, slot, 200, type, text, keep, req.method == "HEAD")) return false;
+    if (!send_http_answer(c, slot, ok, type, text, keep, req.method == "HEAD")) return false;
   }
   if (!keep || c.state != ConnState::handshake) return false;
   // Between requests: the handshake deadline again, and its expiry is no failure.

@@ -1,0 +1,202 @@
+#include "engine/broker/broker.hpp"
+
+#include <netdb.h>
+
+#include <cstring>
+
+#include "engine/app/channel_topic.hpp"
+#include "engine/broker/broker_wire.hpp"
+#include "engine/core/user_data.hpp"
+#include "engine/log.hpp"
+#include "engine/pubsub/topic.hpp"
+
+namespace ringcast::engine {
+
+namespace resp = protocol::resp;
+
+namespace {
+constexpr std::size_t kSubscribeBatch = 256;  // channels per (UN)SUBSCRIBE command
+}
+
+std::string BrokerShared::resolve() {
+  if (addresses.size() > kMaxAddresses) {
+    return "--broker: at most " + std::to_string(kMaxAddresses) + " addresses";
+  }
+  endpoints.assign(addresses.size(), {});
+  for (std::size_t a = 0; a < addresses.size(); ++a) {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* found = nullptr;
+    const std::string port = std::to_string(addresses[a].port);
+    if (int rc = getaddrinfo(addresses[a].host.c_str(), port.c_str(), &hints, &found); rc != 0 || found == nullptr) {
+      return "--broker " + addresses[a].url + ": cannot resolve '" + addresses[a].host + "': " + gai_strerror(rc);
+    }
+    std::memcpy(&endpoints[a].addr, found->ai_addr, found->ai_addrlen);
+    endpoints[a].len = found->ai_addrlen;
+    freeaddrinfo(found);
+  }
+  return "";
+}
+
+const char* BrokerShared::feed_status() const noexcept {
+  const char* worst = "up";
+  for (std::size_t a = 0; a < addresses.size(); ++a) {
+    auto s = static_cast<RedisConn::State>(feed_state[a].load(std::memory_order_relaxed));
+    if (s == RedisConn::State::ready) continue;
+    worst = redis_conn_state_name(s);
+    if (std::strcmp(worst, "down") == 0) return worst;
+  }
+  return worst;
+}
+
+Broker::Broker(IoBackend& io, BrokerShared& shared, unsigned shard, std::uint32_t first_file, TopicRegistry& topics,
+               BrokerSink* sink, HttpHost& host, ShardMetrics& metrics)
+    : io_(io), shared_(shared), shard_(shard), topics_(topics), sink_(sink), host_(host), metrics_(metrics) {
+  const auto n = static_cast<std::uint32_t>(shared.addresses.size());
+  std::uint32_t file = first_file;
+  RedisConn::Owner& owner = *this;  // a private base: converted here, not inside make_unique
+  if (shard == 0) {
+    for (std::uint32_t a = 0; a < n; ++a) {
+      feeds_.push_back(std::make_unique<RedisConn>(io, owner, shared.addresses[a], shared.endpoints[a], a, file++, "feed"));
+    }
+    subscribed_.resize(n);
+  }
+  for (std::uint32_t a = 0; a < n; ++a) {
+    commands_.push_back(std::make_unique<RedisConn>(io, owner, shared.addresses[a], shared.endpoints[a], n + a, file++,
+                                                    "shard " + std::to_string(shard)));
+  }
+}
+
+Broker::~Broker() = default;
+
+void Broker::start() {
+  for (auto& c : feeds_) c->start();
+  for (auto& c : commands_) c->start();
+  for (std::size_t a = 0; a < feeds_.size(); ++a) publish_feed_state(a);
+}
+
+void Broker::on_completion(const Completion& c) {
+  const Tag t = unpack(c.tag);
+  const std::size_t n = shared_.addresses.size();
+  RedisConn* conn = t.slot < feeds_.size() ? feeds_[t.slot].get()
+                    : t.slot >= n && t.slot - n < commands_.size() ? commands_[t.slot - n].get()
+                                                                   : nullptr;
+  if (conn == nullptr) {  // never: every tag names a link
+    if (c.has_buffer) io_.recycle(c.buffer);
+    return;
+  }
+  conn->on_completion(c);
+  if (feed_link(*conn)) publish_feed_state(conn->index());
+}
+
+void Broker::publish_feed_state(std::size_t a) noexcept {
+  shared_.feed_state[a].store(static_cast<std::uint8_t>(feeds_[a]->state()), std::memory_order_relaxed);
+}
+
+bool Broker::publish(std::string_view channel, std::string_view payload) {
+  RedisConn& conn = *commands_[broker_shard(channel, static_cast<std::uint32_t>(commands_.size()))];
+  broker::key_of(key_, shared_.prefix, broker::Key::pubsub, channel);
+  const std::string_view args[] = {"PUBLISH", key_, payload};
+  if (!conn.command(args, 0)) {
+    metrics_.broker_publish_failures.add();
+    return false;
+  }
+  metrics_.broker_published.add();
+  return true;
+}
+
+bool Broker::commands_up() const noexcept {
+  for (const auto& c : commands_) {
+    if (!c->ready()) return false;
+  }
+  return true;
+}
+
+void Broker::end_of_turn() {
+  if (!feeds_.empty()) {
+    changed_.clear();
+    shared_.changes.drain([this](const std::string& name) { changed_.push_back(name); });
+    for (std::size_t a = 0; a < feeds_.size(); ++a) {
+      if (!feeds_[a]->ready()) continue;  // on_ready subscribes to all of them
+      batch_[0].clear();
+      batch_[1].clear();
+      for (const std::string& channel : changed_) {
+        if (broker_shard(channel, static_cast<std::uint32_t>(feeds_.size())) != a) continue;
+        const bool want = topics_.find(channel_topic(topic_, channel)) != kNoTopic;
+        auto it = subscribed_[a].find(channel);
+        if (want == (it != subscribed_[a].end())) continue;
+        if (want) {
+          subscribed_[a].insert(channel);
+        } else {
+          subscribed_[a].erase(it);
+        }
+        batch_[want].push_back(channel);
+      }
+      send_subscriptions(a, batch_[0], false);
+      send_subscriptions(a, batch_[1], true);
+    }
+  }
+  for (auto& c : feeds_) c->flush();
+  for (auto& c : commands_) c->flush();
+}
+
+void Broker::send_subscriptions(std::size_t a, std::span<const std::string> channels, bool subscribe) {
+  std::vector<std::string> keys;
+  std::vector<std::string_view> args;
+  for (std::size_t i = 0; i < channels.size(); i += kSubscribeBatch) {
+    const std::size_t end = std::min(channels.size(), i + kSubscribeBatch);
+    keys.resize(end - i);
+    args.assign(1, subscribe ? "SUBSCRIBE" : "UNSUBSCRIBE");
+    for (std::size_t j = i; j < end; ++j) {
+      broker::key_of(keys[j - i], shared_.prefix, broker::Key::pubsub, channels[j]);
+      args.push_back(keys[j - i]);
+    }
+    if (!feeds_[a]->command(args, 0)) {
+      // Past the link's limits: drop the connection, so on_ready subscribes afresh.
+      log_line(LogLevel::warn, "broker %s (feed): too many subscriptions queued", shared_.addresses[a].url.c_str());
+      subscribed_[a].clear();
+      return;
+    }
+  }
+}
+
+void Broker::on_ready(RedisConn& conn) {
+  if (conn.reconnects() > 0) metrics_.broker_reconnects.add();
+  if (!feed_link(conn)) return;
+  const std::size_t a = conn.index();
+  subscribed_[a].clear();
+  std::vector<std::string> all;
+  topics_.for_each(kChannelTopicPrefix, [&](std::string_view topic, std::uint64_t) {
+    std::string_view channel = topic.substr(kChannelTopicPrefix.size());
+    if (broker_shard(channel, static_cast<std::uint32_t>(feeds_.size())) == a) all.emplace_back(channel);
+  });
+  for (const std::string& c : all) subscribed_[a].insert(c);
+  send_subscriptions(a, all, true);
+}
+
+void Broker::on_lost(RedisConn& conn, std::span<const std::uint64_t> tags) {
+  if (feed_link(conn)) {
+    subscribed_[conn.index()].clear();
+    return;
+  }
+  // Publishes Redis may or may not have carried out: their callers were answered already.
+  metrics_.broker_unconfirmed.add(tags.size());
+}
+
+void Broker::on_reply(RedisConn& conn, std::uint64_t, const resp::Reply& reply) {
+  if (reply.root().type != resp::Type::error) return;
+  if (!feed_link(conn)) metrics_.broker_publish_failures.add();
+  static LogLimiter limiter;
+  limiter.log(LogLevel::warn, "broker %s: Redis refused a command: %.*s", conn.address().url.c_str(),
+              static_cast<int>(reply.root().str.size()), reply.root().str.data());
+}
+
+void Broker::on_message(RedisConn& conn, std::string_view channel, std::string_view payload) {
+  const std::size_t head = shared_.prefix.size() + 3;  // "<prefix>.p."
+  if (!feed_link(conn) || sink_ == nullptr || channel.size() < head) return;
+  metrics_.broker_messages.add();
+  sink_->on_broker_message(host_, channel.substr(head), payload);
+}
+
+}  // namespace ringcast::engine

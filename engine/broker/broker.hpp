@@ -1,0 +1,109 @@
+// A shard's side of the nodes' Redis broker (issue 15; engine/broker/broker_wire.hpp
+// says what travels). Every shard has a command connection to each Redis address, for
+// its own publishes; shard 0 also has the subscriber connections, one per address: it
+// SUBSCRIBEs a channel's broker channel while any shard of this node has a subscriber
+// of the channel (TopicRegistry's first and last subscriber, posted to shard 0 through
+// BrokerShared::changes) and hands what arrives to the BrokerSink, which fans it out to
+// every shard. So a publication crosses Redis once per node that needs it, and every
+// node, the publisher's included, delivers it from the feed: one order per channel.
+//
+// A link that is down refuses publishes at once (the caller answers with the protocol's
+// error); after it comes back, shard 0 subscribes again to every channel with local
+// subscribers. Nothing here blocks: the links run on the shard's own backend.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+#include "engine/broker/redis_address.hpp"
+#include "engine/broker/redis_conn.hpp"
+#include "engine/core/thread_inbox.hpp"
+#include "engine/io/backend.hpp"
+#include "engine/metrics.hpp"
+
+namespace ringcast::engine {
+
+class HttpHost;
+class TopicRegistry;
+
+// What a node does with a broker message (engine/app/broker_feed.hpp): called on shard
+// 0's thread, with shard 0 as the host that publishes to every shard.
+class BrokerSink {
+ public:
+  virtual void on_broker_message(HttpHost& host, std::string_view channel, std::string_view payload) = 0;
+
+ protected:
+  ~BrokerSink() = default;
+};
+
+// What every shard's broker shares: read-only after start, but for the change inbox and
+// the links' states.
+struct BrokerShared {
+  static constexpr std::size_t kMaxAddresses = 16;
+  std::vector<RedisAddress> addresses;
+  std::vector<RedisConn::Endpoint> endpoints;  // resolved at start, [address]
+  std::string prefix;
+  // Channels whose local subscriber count went from 0 to 1 or back (any shard).
+  ThreadInbox<std::string> changes{64};
+  // Shard 0's subscriber connections, [address]: RedisConn::State, for /healthz.
+  std::atomic<std::uint8_t> feed_state[kMaxAddresses] = {};
+
+  // Resolves every address (at start-up, blocking): "" or one line naming what failed.
+  [[nodiscard]] std::string resolve();
+  // Backend file-table entries a shard's links take: commands, plus the feed on shard 0.
+  [[nodiscard]] std::uint32_t files(unsigned shard) const noexcept {
+    return static_cast<std::uint32_t>(addresses.size() * (shard == 0 ? 2 : 1));
+  }
+  // "up" when every feed connection is up, else "down" (or "connecting").
+  [[nodiscard]] const char* feed_status() const noexcept;
+};
+
+class Broker final : private RedisConn::Owner {
+ public:
+  // `first_file`: the backend file-table entry of this shard's first link.
+  Broker(IoBackend& io, BrokerShared& shared, unsigned shard, std::uint32_t first_file, TopicRegistry& topics,
+         BrokerSink* sink, HttpHost& host, ShardMetrics& metrics);
+  ~Broker();
+
+  void start();
+  void on_completion(const Completion& c);
+  // Publishes `payload` on `channel`'s broker channel, through this shard's command link
+  // to the address that carries it. False (nothing sent) when that link is down or full.
+  [[nodiscard]] bool publish(std::string_view channel, std::string_view payload);
+  // The end of the shard's turn: shard 0 brings its subscriptions in line with the
+  // registry's changes; every link starts sending what was queued.
+  void end_of_turn();
+  // Every command link of this shard is up.
+  [[nodiscard]] bool commands_up() const noexcept;
+
+ private:
+  void on_ready(RedisConn& conn) override;
+  void on_lost(RedisConn& conn, std::span<const std::uint64_t> tags) override;
+  void on_reply(RedisConn& conn, std::uint64_t tag, const protocol::resp::Reply& reply) override;
+  void on_message(RedisConn& conn, std::string_view channel, std::string_view payload) override;
+  [[nodiscard]] bool feed_link(const RedisConn& conn) const noexcept { return conn.index() < feeds_.size(); }
+  // (UN)SUBSCRIBE `channels` (names without the prefix) on address `a`'s feed, in batches.
+  void send_subscriptions(std::size_t a, std::span<const std::string> channels, bool subscribe);
+  void publish_feed_state(std::size_t a) noexcept;
+
+  IoBackend& io_;
+  BrokerShared& shared_;
+  unsigned shard_;
+  TopicRegistry& topics_;
+  BrokerSink* sink_;
+  HttpHost& host_;
+  ShardMetrics& metrics_;
+  // feeds_[a] (shard 0 only) at index a; commands_[a] at index addresses + a.
+  std::vector<std::unique_ptr<RedisConn>> feeds_, commands_;
+  // Shard 0: the channels each feed has SUBSCRIBEd on its current connection.
+  std::vector<std::unordered_set<std::string>> subscribed_;
+  std::string key_, topic_;                       // scratch
+  std::vector<std::string> changed_, batch_[2];   // scratch: the turn's changes; [unsubscribe, subscribe]
+};
+
+}  // namespace ringcast::engine
