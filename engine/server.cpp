@@ -97,6 +97,7 @@ std::string Server::start() {
     BrokerShared& b = m.group.broker;
     b.addresses = cfg.client.broker;
     b.prefix = cfg.client.broker_prefix;
+    b.shards = n;
     if (std::string err = b.resolve(); !err.empty()) return err;
   }
 

@@ -14,7 +14,7 @@ echo "== release build"
 cmake --build "$root/build" -j"$jobs"
 ctest --test-dir "$root/build" -j"$jobs" --output-on-failure --timeout 300
 
-echo "== ThreadSanitizer build: cross-shard tests (the server on both backends, in-process publish, mailboxes, TLS reload, channel order, compress-once)"
+echo "== ThreadSanitizer build: cross-shard tests (the server on both backends, in-process publish, mailboxes, TLS reload, channel order, compress-once, the Redis broker)"
 if [[ ! -f "$root/build-tsan/build.ninja" ]]; then
   cmake -S "$root" -B "$root/build-tsan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DRINGCAST_TSAN=ON -DRINGCAST_BENCH=OFF >/dev/null
@@ -22,7 +22,7 @@ fi
 cmake --build "$root/build-tsan" -j"$jobs" --target ringcast engine_server_test engine_mailbox_test engine_history_test \
   engine_presence_test
 TSAN_OPTIONS=halt_on_error=1 ctest --test-dir "$root/build-tsan" --output-on-failure --timeout 300 \
-  -R '^(integration\.(epoll\.)?test_(shards|tls|history|presence|deflate)|engine\.(ServerTest|Mailbox|History|Presence)\..*)$'
+  -R '^(integration\.(epoll\.)?test_(shards|tls|history|presence|deflate|broker)|engine\.(ServerTest|Mailbox|History|Presence)\..*)$'
 
 echo "== ASan+UBSan build (clang) with fuzz targets"
 if [[ ! -f "$root/build-asan/build.ninja" ]]; then

@@ -39,15 +39,8 @@ std::string BrokerShared::resolve() {
   return "";
 }
 
-const char* BrokerShared::feed_status() const noexcept {
-  const char* worst = "up";
-  for (std::size_t a = 0; a < addresses.size(); ++a) {
-    auto s = static_cast<RedisConn::State>(feed_state[a].load(std::memory_order_relaxed));
-    if (s == RedisConn::State::ready) continue;
-    worst = redis_conn_state_name(s);
-    if (std::strcmp(worst, "down") == 0) return worst;
-  }
-  return worst;
+bool BrokerShared::up() const noexcept {
+  return links_up.load(std::memory_order_relaxed) == addresses.size() * (shards + 1);
 }
 
 Broker::Broker(IoBackend& io, BrokerShared& shared, unsigned shard, std::uint32_t first_file, TopicRegistry& topics,
@@ -73,7 +66,6 @@ Broker::~Broker() = default;
 void Broker::start() {
   for (auto& c : feeds_) c->start();
   for (auto& c : commands_) c->start();
-  for (std::size_t a = 0; a < feeds_.size(); ++a) publish_feed_state(a);
 }
 
 void Broker::on_completion(const Completion& c) {
@@ -86,12 +78,16 @@ void Broker::on_completion(const Completion& c) {
     if (c.has_buffer) io_.recycle(c.buffer);
     return;
   }
+  const bool was_up = conn->ready();
   conn->on_completion(c);
-  if (feed_link(*conn)) publish_feed_state(conn->index());
-}
+  if (conn->ready() != was_up) {
+    if (was_up) {
+      shared_.links_up.fetch_sub(1, std::memory_order_relaxed);
+    } else {
+      shared_.links_up.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
 
-void Broker::publish_feed_state(std::size_t a) noexcept {
-  shared_.feed_state[a].store(static_cast<std::uint8_t>(feeds_[a]->state()), std::memory_order_relaxed);
 }
 
 bool Broker::publish(std::string_view channel, std::string_view payload) {
@@ -103,13 +99,6 @@ bool Broker::publish(std::string_view channel, std::string_view payload) {
     return false;
   }
   metrics_.broker_published.add();
-  return true;
-}
-
-bool Broker::commands_up() const noexcept {
-  for (const auto& c : commands_) {
-    if (!c->ready()) return false;
-  }
   return true;
 }
 

@@ -50,8 +50,8 @@ struct BrokerShared {
   std::string prefix;
   // Channels whose local subscriber count went from 0 to 1 or back (any shard).
   ThreadInbox<std::string> changes{64};
-  // Shard 0's subscriber connections, [address]: RedisConn::State, for /healthz.
-  std::atomic<std::uint8_t> feed_state[kMaxAddresses] = {};
+  unsigned shards = 1;
+  std::atomic<std::uint32_t> links_up{0};  // of the feeds and every shard's command links
 
   // Resolves every address (at start-up, blocking): "" or one line naming what failed.
   [[nodiscard]] std::string resolve();
@@ -59,8 +59,8 @@ struct BrokerShared {
   [[nodiscard]] std::uint32_t files(unsigned shard) const noexcept {
     return static_cast<std::uint32_t>(addresses.size() * (shard == 0 ? 2 : 1));
   }
-  // "up" when every feed connection is up, else "down" (or "connecting").
-  [[nodiscard]] const char* feed_status() const noexcept;
+  // Every link of every shard is up (/healthz).
+  [[nodiscard]] bool up() const noexcept;
 };
 
 class Broker final : private RedisConn::Owner {
@@ -78,8 +78,6 @@ class Broker final : private RedisConn::Owner {
   // The end of the shard's turn: shard 0 brings its subscriptions in line with the
   // registry's changes; every link starts sending what was queued.
   void end_of_turn();
-  // Every command link of this shard is up.
-  [[nodiscard]] bool commands_up() const noexcept;
 
  private:
   void on_ready(RedisConn& conn) override;
@@ -89,7 +87,6 @@ class Broker final : private RedisConn::Owner {
   [[nodiscard]] bool feed_link(const RedisConn& conn) const noexcept { return conn.index() < feeds_.size(); }
   // (UN)SUBSCRIBE `channels` (names without the prefix) on address `a`'s feed, in batches.
   void send_subscriptions(std::size_t a, std::span<const std::string> channels, bool subscribe);
-  void publish_feed_state(std::size_t a) noexcept;
 
   IoBackend& io_;
   BrokerShared& shared_;

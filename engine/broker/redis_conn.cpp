@@ -20,18 +20,6 @@ std::uint64_t jittered(std::uint64_t ms) {
 }
 }  // namespace
 
-const char* redis_conn_state_name(RedisConn::State s) noexcept {
-  switch (s) {
-    case RedisConn::State::idle: return "idle";
-    case RedisConn::State::connecting: return "connecting";
-    case RedisConn::State::selecting: return "selecting";
-    case RedisConn::State::ready: return "up";
-    case RedisConn::State::closing:
-    case RedisConn::State::waiting: return "down";
-  }
-  return "down";
-}
-
 RedisConn::RedisConn(IoBackend& io, Owner& owner, const RedisAddress& address, const Endpoint& endpoint,
                      std::uint32_t index, std::uint32_t file, std::string_view role)
     : io_(io), owner_(owner), address_(address), endpoint_(endpoint), index_(index), file_(file), role_(role) {}

@@ -120,6 +120,4 @@ class RedisConn final : private RedisLink::Handler {
   std::string selected_error_;
 };
 
-[[nodiscard]] const char* redis_conn_state_name(RedisConn::State s) noexcept;
-
 }  // namespace ringcast::engine

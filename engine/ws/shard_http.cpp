@@ -237,10 +237,9 @@ bool Shard::serve_http(Conn& c, std::uint32_t slot, const protocol::HttpRequest&
       // so a load balancer sends new clients elsewhere).
       text = "ok\n";
       if (broker_) {
-        std::string_view feed = group_.broker.feed_status();
-        bool up = feed == "up" && broker_->commands_up();
+        const bool up = group_.broker.up();
         ok = up ? 200 : 503;
-        text = up ? "ok\nbroker: up\n" : feed == "connecting" ? "unavailable\nbroker: connecting\n" : "unavailable\nbroker: down\n";
+        text = up ? "ok\nbroker: up\n" : "unavailable\nbroker: down\n";
       }
       type = "text/plain; charset=utf-8";
     } else if (route == Route::metrics) {

@@ -1,0 +1,117 @@
+"""A real redis-server for the broker tests (Debian's, installed by scripts/setup.sh
+--test), started on 127.0.0.1:<free port> with no persistence, and a few RESP commands
+sent to it by hand (the tests ask Redis what ringcast did: PUBSUB NUMSUB, ...)."""
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+import harness as h
+
+
+def require_redis():
+    if shutil.which("redis-server") is None:
+        raise h.SkipTest("redis-server is missing (scripts/setup.sh --test installs it)")
+
+
+class Redis:
+    """redis-server on a free port; stop() and start() again keep the port (a restart)."""
+
+    def __init__(self):
+        require_redis()
+        self.port = h.free_port()
+        self.dir = tempfile.mkdtemp(prefix="ringcast-redis-")
+        self.proc = None
+        self.log = tempfile.TemporaryFile(mode="w+b")
+
+    @property
+    def url(self):
+        return f"redis://127.0.0.1:{self.port}"
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def start(self, timeout=10.0):
+        self.proc = subprocess.Popen(
+            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no",
+             "--dir", self.dir, "--protected-mode", "no"],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                self.log.seek(0)
+                raise AssertionError(f"redis-server exited with {self.proc.returncode}: {self.log.read()[-2000:]}")
+            try:
+                if self.command("PING") == "PONG":
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise AssertionError(f"redis-server did not answer on port {self.port} within {timeout}s")
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+
+    def command(self, *args, timeout=5.0):
+        """One command's reply: str, int, None, or a list of them (errors raise)."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as s:
+            out = f"*{len(args)}\r\n".encode()
+            for a in args:
+                a = a if isinstance(a, bytes) else str(a).encode()
+                out += b"$%d\r\n%s\r\n" % (len(a), a)
+            s.sendall(out)
+            return _Reader(s).value()
+
+    def numsub(self, channel):
+        """How many connections subscribe to `channel` (ringcast's nodes' feeds)."""
+        reply = self.command("PUBSUB", "NUMSUB", channel)
+        return int(reply[1])
+
+
+class _Reader:
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = b""
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise OSError("redis closed the connection")
+            self.buf += chunk
+        line, _, self.buf = self.buf.partition(b"\r\n")
+        return line
+
+    def _exact(self, n):
+        while len(self.buf) < n + 2:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise OSError("redis closed the connection")
+            self.buf += chunk
+        data, self.buf = self.buf[:n], self.buf[n + 2:]
+        return data
+
+    def value(self):
+        line = self._line()
+        kind, rest = line[:1], line[1:]
+        if kind == b"+":
+            return rest.decode()
+        if kind == b"-":
+            raise AssertionError(f"redis: {rest.decode()}")
+        if kind == b":":
+            return int(rest)
+        if kind == b"$":
+            n = int(rest)
+            return None if n < 0 else self._exact(n).decode(errors="replace")
+        if kind == b"*":
+            n = int(rest)
+            return None if n < 0 else [self.value() for _ in range(n)]
+        raise AssertionError(f"redis: unexpected reply {line!r}")

@@ -1,0 +1,231 @@
+"""Nodes joined through a real redis-server (--broker): subscribers of the real SDK and raw
+clients spread over three nodes get every publication made on any node (client publish and
+server API), once each, in one order per channel; a node's feed subscribes to a channel with
+its first local subscriber and unsubscribes with its last, on the Redis that carries the
+channel when there are several; Redis killed and started again: publishes fail fast with
+error 100 and /healthz says 503 meanwhile, then the nodes reconnect and subscribe again
+without a client noticing; bad --broker values get one line and a non-zero exit."""
+import json
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+from harness import test  # noqa: E402
+from protocol_clients import API, Raw, call, config_file, require_node, sdk, server  # noqa: E402
+from redis_server import Redis, require_redis  # noqa: E402
+
+
+# "comments:" channels: anyone may subscribe and publish (protocol_clients.OPEN).
+def feed_key(channel):
+    return f"ringcast.p.{channel}"
+
+
+def node(redis, *args):
+    urls = redis if isinstance(redis, str) else redis.url
+    return server(API, "--broker", urls, "--threads", "2", *args)
+
+
+def subscribe(srv, channel):
+    c = Raw(srv)
+    reply = c.call({"subscribe": {"channel": channel}})
+    h.check("subscribe" in reply, f"subscribe: {reply}")
+    return c
+
+
+def pushes(c, n, timeout=10):
+    """The data of the next `n` publications `c` receives."""
+    got = []
+    while len(got) < n:
+        for line in c.frames(timeout):
+            h.check("push" in line and "pub" in line["push"], f"expected a publication, got {line}")
+            got.append(line["push"]["pub"]["data"])
+    return got
+
+
+def health(srv):
+    status, _, body = srv.http_get("/healthz")
+    return status, body.decode()
+
+
+@test
+def subscribers_on_three_nodes_get_every_publication_in_one_order():
+    require_node()
+    with Redis() as redis, node(redis) as a, node(redis) as b, node(redis) as c:
+        nodes = [a, b, c]
+        raws = [subscribe(n, "comments:news") for n in nodes]
+        sdks = [sdk(n) for n in nodes]
+        try:
+            for s in sdks:
+                s.next("connected")
+                s.cmd(subscribe="comments:news")
+                s.next("subscribed", channel="comments:news")
+            h.wait_until(lambda: redis.numsub(feed_key("comments:news")) == 3, what="each node's feed on the channel")
+            publishers = [Raw(n) for n in nodes]
+            sent = []
+            for rnd in range(5):  # every node in turn, the client protocol and the API alike
+                for i, n in enumerate(nodes):
+                    d = {"node": i, "round": rnd, "by": "client"}
+                    reply = publishers[i].call({"publish": {"channel": "comments:news", "data": d}})
+                    h.check(reply.get("publish") == {}, f"publish: {reply}")
+                    d2 = {"node": i, "round": rnd, "by": "api"}
+                    status, answer = call(n, "publish", {"channel": "comments:news", "data": d2})
+                    h.check(status == 200 and answer == {"result": {}}, f"api publish: {status} {answer}")
+                    sent += [d, d2]
+            orders = [pushes(r, len(sent)) for r in raws]
+            for s in sdks:
+                orders.append([s.next("publication", channel="comments:news")["data"] for _ in sent])
+            for order in orders:
+                h.check(sorted(map(json.dumps, order)) == sorted(map(json.dumps, sent)),
+                        f"a subscriber got {order}, not each of {sent} once")
+                h.check(order == orders[0], f"two orders: {order} and {orders[0]}")
+            for r in raws:
+                r.silent(0.5)  # nothing twice
+            for s in sdks:
+                s.quiet(0.3)
+            for n in nodes:
+                m = h.metrics(n)
+                h.check(h.metric(m, "ringcast_broker_messages_total") == len(sent),
+                        f"broker messages on a node: {h.metric(m, 'ringcast_broker_messages_total')}")
+            published = sum(h.metric(h.metrics(n), "ringcast_broker_published_total") for n in nodes)
+            h.check(published == len(sent), f"publishes sent to Redis: {published}")
+        finally:
+            for s in sdks:
+                s.kill()
+
+
+@test
+def a_nodes_feed_follows_its_first_and_last_subscriber():
+    require_redis()
+    with Redis() as redis, node(redis) as a:
+        first = subscribe(a, "room")
+        second = subscribe(a, "room")  # the same node: still one subscription in Redis
+        h.wait_until(lambda: redis.numsub(feed_key("room")) == 1, what="the feed on the channel")
+        h.check(redis.numsub(feed_key("room")) == 1, "one feed subscription per node")
+        first.c.close()
+        status, _ = call(a, "publish", {"channel": "room", "data": {"still": "here"}})
+        h.check(status == 200, "publish")
+        h.check(pushes(second, 1) == [{"still": "here"}], "the remaining subscriber")
+        second.call({"unsubscribe": {"channel": "room"}})
+        h.wait_until(lambda: redis.numsub(feed_key("room")) == 0, what="the feed leaving with the last subscriber")
+        # A channel nobody on this node reads costs the node nothing: Redis sends it nowhere.
+        status, answer = call(a, "publish", {"channel": "room", "data": {"to": "nobody"}})
+        h.check(status == 200 and answer == {"result": {}}, f"publish: {answer}")
+        h.check(h.metric(h.metrics(a), "ringcast_broker_messages_total") == 1, "no message for an unread channel")
+
+
+@test
+def channels_spread_over_several_redis_servers():
+    require_redis()
+    with Redis() as r1, Redis() as r2, node(f"{r1.url},{r2.url}") as a, node(f"{r1.url},{r2.url}") as b:
+        channels = [f"comments:{i}" for i in range(24)]
+        readers = {ch: subscribe(b, ch) for ch in channels}
+        h.wait_until(lambda: sum(r.numsub(feed_key(ch)) for r in (r1, r2) for ch in channels) == len(channels),
+                     what="every channel's feed")
+        on1 = [ch for ch in channels if r1.numsub(feed_key(ch)) == 1]
+        on2 = [ch for ch in channels if r2.numsub(feed_key(ch)) == 1]
+        h.check(len(on1) + len(on2) == len(channels) and on1 and on2, f"channels by Redis: {on1} / {on2}")
+        publisher = Raw(a)
+        for ch in channels:  # node a has no subscriber: it publishes to the Redis that carries ch
+            reply = publisher.call({"publish": {"channel": ch, "data": {"ch": ch}}})
+            h.check(reply.get("publish") == {}, f"publish: {reply}")
+        for ch, r in readers.items():
+            h.check(pushes(r, 1) == [{"ch": ch}], f"{ch}'s subscriber")
+
+
+@test
+def redis_killed_and_started_again():
+    require_node()
+    with Redis() as redis, node(redis) as a, node(redis) as b:
+        readers = [subscribe(a, "comments:live"), subscribe(b, "comments:live")]
+        watcher = sdk(b)
+        try:
+            watcher.next("connected")
+            watcher.cmd(subscribe="comments:live")
+            watcher.next("subscribed", channel="comments:live")
+            h.wait_until(lambda: redis.numsub(feed_key("comments:live")) == 2, what="both feeds")
+            publisher = Raw(a)
+            h.check(health(a) == (200, "ok\nbroker: up\n"), f"healthz: {health(a)}")
+            redis.stop()
+            for n in (a, b):
+                h.wait_until(lambda n=n: health(n)[0] == 503, what="/healthz reporting the broker down")
+                h.check(health(n)[1].endswith("broker: down\n"), f"healthz: {health(n)}")
+            # Fail fast: the protocol's error at once, not a wait.
+            h.check(publisher.error({"publish": {"channel": "comments:live", "data": {"lost": True}}}) == 100,
+                    "a client publish while Redis is gone")
+            status, answer = call(b, "publish", {"channel": "comments:live", "data": {"lost": True}})
+            h.check(status == 200 and answer.get("error", {}).get("code") == 100, f"api publish: {answer}")
+            redis.start()
+            for n in (a, b):
+                h.wait_until(lambda n=n: health(n)[0] == 200, timeout=15, what="the nodes connected again")
+            h.wait_until(lambda: redis.numsub(feed_key("comments:live")) == 2, what="both feeds subscribed again")
+            reply = publisher.call({"publish": {"channel": "comments:live", "data": {"after": "restart"}}})
+            h.check(reply.get("publish") == {}, f"publish: {reply}")
+            for r in readers:
+                h.check(pushes(r, 1) == [{"after": "restart"}], "a subscriber after the restart")
+                r.silent(0.3)
+            h.check(watcher.next("publication", channel="comments:live")["data"] == {"after": "restart"}, "the SDK")
+            watcher.quiet(0.3)  # it never noticed: no disconnect, no resubscribe
+            for n in (a, b):
+                m = h.metrics(n)
+                h.check(h.metric(m, "ringcast_broker_reconnects_total") >= 3,  # the feed, a link per shard
+                        f"reconnects: {h.metric(m, 'ringcast_broker_reconnects_total')}")
+            h.check(h.metric(h.metrics(a), "ringcast_broker_publish_failures_total") >= 1, "failures counted")
+            h.check("Redis closed the connection" in a.log() and "connected again" in a.log(), a.log()[-2000:])
+        finally:
+            watcher.kill()
+
+
+@test
+def a_node_started_before_redis_waits_for_it():
+    require_redis()
+    redis = Redis()
+    try:
+        with node(redis) as a:
+            reader = subscribe(a, "early")
+            h.check(health(a) == (503, "unavailable\nbroker: down\n"), f"healthz before Redis: {health(a)}")
+            redis.start()
+            h.wait_until(lambda: health(a)[0] == 200, timeout=15, what="the node connected")
+            h.wait_until(lambda: redis.numsub(feed_key("early")) == 1, what="the early subscription")
+            status, answer = call(a, "publish", {"channel": "early", "data": 1})
+            h.check(status == 200 and answer == {"result": {}}, f"publish: {answer}")
+            h.check(pushes(reader, 1) == [1], "a publication after Redis came")
+    finally:
+        redis.stop()
+
+
+@test
+def the_config_file_names_the_broker_and_its_prefix():
+    require_redis()
+    with Redis() as redis:
+        cfg = dict(API, broker=[redis.url], broker_prefix="blue")
+        with server(cfg, "--threads", "1") as a:
+            subscribe(a, "x")
+            h.wait_until(lambda: redis.numsub("blue.p.x") == 1, what="the prefixed feed")
+
+
+def refused(*args):
+    p = subprocess.run([h.ARGS.ringcast, "--port", "0", *args], capture_output=True, text=True, timeout=10)
+    lines = p.stderr.strip().splitlines()
+    h.check(p.returncode != 0 and len(lines) == 1, f"{args}: rc {p.returncode}, stderr {p.stderr!r}")
+    return lines[0]
+
+
+@test
+def bad_broker_values_get_one_line():
+    require_redis()
+    h.check("expected redis://HOST" in refused("--broker", "http://127.0.0.1:6379"), "scheme")
+    h.check("cannot resolve" in refused("--broker", "redis://no-such-host.invalid"), "resolution")
+    line = refused("--broker", "redis://127.0.0.1:1,redis://127.0.0.1:1")
+    h.check("twice" in line or "more than once" in line or "duplicate" in line, line)
+    history = dict(API, channel=dict(API["channel"], namespaces=[{"name": "kept", "history_size": 10,
+                                                                    "history_ttl": "60s"}]))
+    line = refused("--config", config_file(history, "history.json"), "--broker", "redis://127.0.0.1:1")
+    h.check("namespace 'kept' keeps history" in line, line)
+    bad = dict(API, broker="redis://:0")
+    h.check("broker" in refused("--config", config_file(bad, "bad.json")), "a bad broker in the config file")
+
+
+if __name__ == "__main__":
+    h.main()
