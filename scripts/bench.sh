@@ -36,12 +36,18 @@
 #                 (ringcast-load --payload json), ~1 KiB and 64 B, with permessage-deflate
 #                 negotiated (--deflate) and without, in BENCH_RUNS interleaved rounds:
 #                 server CPU and bytes on the wire per delivery as median ratios to plain
+#        cluster  (the "ringcast" row) nodes joined through redis-server (--broker): one
+#                 node publishing at 50/s to 1,000 subscribers on each of two others,
+#                 against one node alone with the 2,000 subscribers and the publisher, in
+#                 BENCH_RUNS interleaved rounds: server CPU per delivery (the three nodes
+#                 summed) as a median ratio, Redis CPU per publication, and the latency
+#                 the broker hop adds (p50, p99); every process on core 0
 # Prints one table with ratios to (plain) ringcast; raw JSON, summary.json and bench.png go
 # to bench/results/.
 # Environment: BENCH_SECONDS (per scenario, default 3), BENCH_RUNS (fan-out rounds, the
 # servers interleaved; each row is the median run, default 3), BENCH_SERVERS (default "ringcast
 # ringcast-coalesce ringcast-epoll ringcast-wss node-ws python-websockets websocketpp"), BENCH_SCENARIOS (default
-# "fanout connect rate danmaku storm maxfreq conflate deflate"), BENCH_MICRO=0 to skip the kernels,
+# "fanout connect rate danmaku storm maxfreq conflate deflate cluster"), BENCH_MICRO=0 to skip the kernels,
 # BENCH_SWEEP="1 3 10 30 100 300 1000 3000" danmaku rates for the sweep ("" to skip),
 # BENCH_SWEEP_SUBS (the smaller room swept too, default 2000; "" for 10,000 only),
 # BENCH_CONNECT (connections of the connect scenario, default 10000), BENCH_CONNECT_PATH (its URL path, default /: ringcast's room,
@@ -62,7 +68,7 @@ runs=${BENCH_RUNS:-3}
 servers=${BENCH_SERVERS:-"ringcast ringcast-coalesce ringcast-epoll ringcast-wss node-ws python-websockets websocketpp"}
 sweep=${BENCH_SWEEP-"1 3 10 30 100 300 1000 3000"}
 sweep_small=${BENCH_SWEEP_SUBS-2000}
-scenarios=${BENCH_SCENARIOS:-"fanout connect rate danmaku storm maxfreq conflate deflate"}
+scenarios=${BENCH_SCENARIOS:-"fanout connect rate danmaku storm maxfreq conflate deflate cluster"}
 connect_n=${BENCH_CONNECT:-10000}
 connect_path=${BENCH_CONNECT_PATH:-/}
 results=${BENCH_RESULTS:-"$root/bench/results"}
@@ -387,6 +393,69 @@ PY
     done
   fi
 done
+
+# Nodes through Redis against one node: the broker hop's cost.
+cpu_ns() { awk '{print $1}' "/proc/$1/schedstat"; }  # time on a CPU, ns (stat's ticks are 10 ms)
+if want cluster && [[ " $servers " == *" ringcast "* ]]; then
+  need_cmd redis-server redis-server
+  cluster_cfg=(--config "$root/scripts/config/cluster.json")
+  for ((run = 1; run <= runs; run++)); do
+    # One node: the publisher and 2,000 subscribers on it.
+    server_extra=("${cluster_cfg[@]}")
+    url_path=/connection/websocket
+    run_load ringcast "cluster-one-run$run" rate -c 2000 -p 1 -s 64 -r 50 -d "$secs" --channel room:bench
+    # Three nodes and Redis on core 0: publish on A, 1,000 subscribers on each of B and C.
+    rport=$(free_port)
+    taskset -c 0 redis-server --bind 127.0.0.1 --port "$rport" --save "" --appendonly no >/dev/null 2>&1 &
+    redis_pid=$!
+    for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$rport") 2>/dev/null && break; sleep 0.05; done
+    server_extra=("${cluster_cfg[@]}" --broker "redis://127.0.0.1:$rport")
+    ports=()
+    for _ in 1 2 3; do ports+=("$(free_port)"); start_server ringcast "${ports[-1]}"; done
+    pids=$(IFS=,; echo "${server_pids[*]}")
+    echo "== ringcast cluster-run$run: 3 nodes + redis-server, publisher on :${ports[0]}"
+    sleep 0.5  # every node's links up
+    # Redis's own idle work (its cron) over as long, to take out of its figure.
+    i0=$(cpu_ns "$redis_pid"); sleep "$secs"; i1=$(cpu_ns "$redis_pid")
+    r0=$(cpu_ns "$redis_pid")
+    taskset -c 1 "$load" rate -c 2000 -p 1 -s 64 -r 50 -d "$secs" --channel room:bench ${BENCH_LOAD_ARGS---busy-poll}       --quiet --json --server-pid "$pids" --publish-to "ws://127.0.0.1:${ports[0]}/connection/websocket"       "ws://127.0.0.1:${ports[1]}/connection/websocket,ws://127.0.0.1:${ports[2]}/connection/websocket"       >"$results/ringcast.cluster-run$run.json" || echo "bench: cluster run $run failed" >&2
+    r1=$(cpu_ns "$redis_pid")
+    /usr/bin/python3 - "$results/ringcast.cluster-run$run.json" <<'PY' || true
+import json, sys
+d = json.load(open(sys.argv[1]))
+s = d.get("server") or {}
+print(f"   {d['deliveries_per_s']:>12,.0f} deliveries/s  p50 {d['latency_us']['p50']:,.0f} us  p99 {d['latency_us']['p99']:,.0f} us"
+      f"  lost {d['lost']}  open {d['connections']['opened']}/{d['connections']['requested']}"
+      f"  servers {s.get('cpu_ns_per_delivery', 0):,.0f} ns/delivery")
+PY
+    echo "$(( (r1 - r0 - (i1 - i0)) / 1000 ))" >"$results/ringcast.cluster-run$run.redis_cpu_us"
+    stop_server
+    kill "$redis_pid" 2>/dev/null || true
+    wait "$redis_pid" 2>/dev/null || true
+    server_extra=()
+    url_path=/
+  done
+  /usr/bin/python3 - "$results" "$runs" <<'PY' || true
+import json, statistics, sys
+results, runs = sys.argv[1], int(sys.argv[2])
+one = [json.load(open(f"{results}/ringcast.cluster-one-run{r}.json")) for r in range(1, runs + 1)]
+many = [json.load(open(f"{results}/ringcast.cluster-run{r}.json")) for r in range(1, runs + 1)]
+redis_us = [int(open(f"{results}/ringcast.cluster-run{r}.redis_cpu_us").read()) for r in range(1, runs + 1)]
+per = lambda d: (d.get("server") or {}).get("cpu_ns_per_delivery", 0)
+med = statistics.median
+cpu = med(per(m) / max(per(o), 1e-9) for o, m in zip(one, many))
+dps = med(m["deliveries_per_s"] / max(o["deliveries_per_s"], 1e-9) for o, m in zip(one, many))
+redis_pub = med(us / max(m["messages_sent"], 1) for us, m in zip(redis_us, many))
+hop = {k: med(m["latency_us"][k] - o["latency_us"][k] for o, m in zip(one, many)) for k in ("p50", "p99")}
+lost = sum(d["lost"] for d in one + many)
+print(f"   cluster: deliveries/s {dps:.2f}x one node, server CPU per delivery {cpu:.2f}x (3 nodes summed),"
+      f" Redis {redis_pub:.1f} us CPU per publication, the broker hop adds p50 {hop['p50']:,.0f} us,"
+      f" p99 {hop['p99']:,.0f} us (medians of {runs} rounds); lost {lost}")
+json.dump({"cpu_per_delivery_ratio": cpu, "deliveries_ratio": dps, "redis_us_per_publication": redis_pub,
+           "hop_p50_us": hop["p50"], "hop_p99_us": hop["p99"], "lost": lost, "rounds": runs},
+          open(f"{results}/cluster.json", "w"), indent=2)
+PY
+fi
 
 echo
 /usr/bin/python3 "$root/bench/load/tools/summarize.py" "$results" $servers

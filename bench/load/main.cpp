@@ -210,16 +210,29 @@ struct ChildEnd {
   std::uint64_t last_delivery = 0;
 };
 
+// The subscribers' servers (opt.urls) and, with --publish-to, the publishers'.
+std::string resolve_targets(const Options& opt, std::vector<Target>& targets, Target& publish_target) {
+  targets.assign(opt.urls.size(), Target{});
+  for (std::size_t i = 0; i < opt.urls.size(); ++i) {
+    if (std::string e = resolve_target(opt.urls[i], opt.allow_remote, targets[i]); !e.empty()) return e;
+    if (std::string e = resolve_sources(opt.sources, opt.allow_remote, targets[i]); !e.empty()) return e;
+  }
+  if (opt.publish_url.empty()) return "";
+  if (std::string e = resolve_target(opt.publish_url, opt.allow_remote, publish_target); !e.empty()) {
+    return "--publish-to: " + e;
+  }
+  return resolve_sources(opt.sources, opt.allow_remote, publish_target);
+}
+
 // One process's share of the run. `parent` is null for a standalone run (which samples
 // the server and prints the report itself), else this is a --processes child.
 int run_share(const Options& opt, const Share& share, Link* parent) {
-  Target target;
-  if (std::string e = resolve_target(opt.url, opt.allow_remote, target); !e.empty()) return usage_error(e);
-  if (std::string e = resolve_sources(opt.sources, opt.allow_remote, target); !e.empty()) return usage_error(e);
-
   RunPlan plan;
+  Target publish_target;
+  if (std::string e = resolve_targets(opt, plan.targets, publish_target); !e.empty()) return usage_error(e);
   plan.opt = &opt;
-  plan.target = &target;
+  plan.target = &plan.targets[0];
+  plan.publish_target = opt.publish_url.empty() ? plan.target : &publish_target;
   plan.subscribers = share.subscribers;
   plan.publishers = share.pub_total;
   plan.pub_base = share.pub_base;
@@ -596,9 +609,11 @@ void warn_ephemeral_ports(const Options& opt, const std::vector<Share>& shares) 
 }
 
 int run(const Options& opt) {
-  Target target;
-  if (std::string e = resolve_target(opt.url, opt.allow_remote, target); !e.empty()) return usage_error(e);
-  if (std::string e = resolve_sources(opt.sources, opt.allow_remote, target); !e.empty()) return usage_error(e);
+  {
+    std::vector<Target> targets;
+    Target publish_target;
+    if (std::string e = resolve_targets(opt, targets, publish_target); !e.empty()) return usage_error(e);
+  }
   const std::vector<Share> shares = split_run(opt);
   if (std::string e = check_limits(opt, shares, raise_fd_limit()); !e.empty()) return usage_error(e);
   for (pid_t pid : opt.server_pids) {

@@ -9,10 +9,11 @@
 namespace ringcast::load {
 namespace {
 
-constexpr const char* kUsage = R"(usage: ringcast-load SCENARIO [options] ws[s]://127.0.0.1:PORT/PATH
+constexpr const char* kUsage = R"(usage: ringcast-load SCENARIO [options] ws[s]://127.0.0.1:PORT/PATH[,URL...]
 
-Opens real WebSocket connections (RFC 6455 handshake, masked frames) to one server and
-measures broadcast delivery. Every message ends with `|p<pub>|s<seq>|t<ns>|`, parsed from
+Opens real WebSocket connections (RFC 6455 handshake, masked frames) to a server (or to
+nodes of one: several URLs spread the subscribers round robin) and measures broadcast
+delivery. Every message ends with `|p<pub>|s<seq>|t<ns>|`, parsed from
 the end, so chat servers that prefix messages work too; anything else (join notices, a
 message cut short) counts as "other".
 
@@ -44,6 +45,8 @@ options:
       --connect-timeout S      limit for the whole connect phase          [30]
       --processes N       connect: split the connections over N generator processes
                           (forked, in step phase by phase, one merged report) [1]
+      --publish-to URL    publishers connect to this server (a node of the same cluster:
+                          latency then includes the hop between nodes) [the first URL]
       --source ADDR[,ADDR...]   local addresses to connect from, round robin (e.g.
                           127.0.0.1,127.0.0.2): each one has its own ephemeral ports
       --server-pid PID[,PID...]  sample the server's CPU (utime+stime) and RSS from
@@ -257,6 +260,9 @@ bool parse_options(int argc, char** argv, Options& out, std::string& error, bool
     } else if (flag("", "--processes")) {
       if (!parse_uint(value, 1, kMaxProcesses, u)) return bad("an integer 1..64");
       out.processes = static_cast<std::uint32_t>(u);
+    } else if (flag("", "--publish-to")) {
+      if (value.empty()) return bad("a ws:// URL");
+      out.publish_url = std::string(value);
     } else if (flag("", "--source")) {
       std::string_view rest = value;
       while (true) {
@@ -286,6 +292,14 @@ bool parse_options(int argc, char** argv, Options& out, std::string& error, bool
   }
   if (!have_scenario) { error = "missing SCENARIO (fanout, rate, connect, chat); see --help"; return false; }
   if (out.url.empty()) { error = "missing target URL, e.g. ws://127.0.0.1:9000/"; return false; }
+  for (std::string_view rest = out.url;;) {
+    const std::size_t comma = rest.find(',');
+    if (rest.substr(0, comma).empty()) { error = "an empty URL in '" + out.url + "'"; return false; }
+    out.urls.emplace_back(rest.substr(0, comma));
+    if (comma == std::string_view::npos) break;
+    rest = rest.substr(comma + 1);
+  }
+  if (out.urls.size() > 64) { error = "at most 64 target URLs"; return false; }
   if (out.url.starts_with("wss://")) out.tls = true;
   if (out.tls_version != 0 && !out.tls) {
     error = "--tls-version: only with --tls or a wss:// URL";

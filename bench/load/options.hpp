@@ -14,7 +14,9 @@ enum class AckMode : std::uint8_t { sub, self };  // who releases a closed-loop 
 
 struct Options {
   Scenario scenario = Scenario::fanout;
-  std::string url;
+  std::string url;                   // as given: one URL, or several comma-separated
+  std::vector<std::string> urls;     // url split: subscribers go round robin over them
+  std::string publish_url;           // --publish-to: the publishers' server ("": urls[0])
   std::uint32_t connections = 100;   // subscribers (chat: clients, each also publishes)
   std::uint32_t publishers = 1;
   std::uint32_t size = 64;           // payload bytes per published message

@@ -3,6 +3,7 @@
 // thread, written with relaxed stores once per loop turn and read for progress lines.
 #pragma once
 #include <atomic>
+#include <vector>
 #include <cstdint>
 
 #include "bench/load/options.hpp"
@@ -33,7 +34,13 @@ struct alignas(64) LiveCounters {
 
 struct RunPlan {
   const Options* opt = nullptr;
-  const Target* target = nullptr;
+  const Target* target = nullptr;          // the first subscribers' URL
+  std::vector<Target> targets;              // every subscribers' URL, round robin ([0]: *target)
+  const Target* publish_target = nullptr;   // --publish-to, else *target
+  // The server connection `idx` talks to: publishers (not chat clients) to publish_target.
+  [[nodiscard]] const Target& target_of(std::uint32_t idx, bool publisher_only) const noexcept {
+    return publisher_only ? *publish_target : targets[idx % targets.size()];
+  }
   std::uint32_t subscribers = 0;   // connections of this process that count deliveries
   std::uint32_t publishers = 0;    // publisher ids 0..publishers-1 in the whole run (all processes)
   std::uint32_t pub_base = 0;      // this process's publishers: ids pub_base.. pub_base+local_publishers-1

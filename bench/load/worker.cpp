@@ -20,6 +20,13 @@ unsigned round_up_pow2(unsigned v) noexcept {
   return p;
 }
 
+// The longest request target plus Host header of the run's servers (an upgrade's room).
+std::size_t longest_target(const RunPlan& plan) {
+  std::size_t n = plan.publish_target->path.size() + plan.publish_target->host_header.size();
+  for (const Target& t : plan.targets) n = std::max(n, t.path.size() + t.host_header.size());
+  return n;
+}
+
 }  // namespace
 
 Worker::Worker(RunPlan& plan, std::uint32_t index, std::uint32_t threads)
@@ -43,7 +50,7 @@ Worker::Worker(RunPlan& plan, std::uint32_t index, std::uint32_t threads)
   }
   if (api) {
     suffix_ = "\"}";
-    api_head_ = api_publish_head(plan_.target->host_header, opt_.api_key);
+    api_head_ = api_publish_head(plan_.publish_target->host_header, opt_.api_key);
   } else if (!opt_.channel.empty()) {
     suffix_ = "\"}}";
   }
@@ -64,7 +71,7 @@ Worker::Worker(RunPlan& plan, std::uint32_t index, std::uint32_t threads)
   }
   // Every connection needs room for its upgrade request, a pong and a close frame.
   const std::uint32_t base_cap = static_cast<std::uint32_t>(
-      512 + plan_.target->path.size() + plan_.target->host_header.size() +
+      512 + longest_target(plan_) +
       (opt_.channel.empty() ? 0 : 128 + std::size_t{opt_.channels} * (64 + opt_.channel.size())));
 
   std::uint32_t k = 0;

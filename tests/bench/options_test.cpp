@@ -53,6 +53,21 @@ TEST(Options, ServerPidsAndSourcesAreLists) {
   EXPECT_FALSE(parse({"connect", "--source", "127.0.0.1,", "ws://127.0.0.1:9000/"}).ok);
 }
 
+TEST(Options, SeveralTargetsAndAPublishTarget) {
+  Parsed p = parse({"rate", "--channel", "c", "--publish-to", "ws://127.0.0.1:9001/connection/websocket",
+                    "ws://127.0.0.1:9002/connection/websocket,ws://127.0.0.1:9003/connection/websocket"});
+  ASSERT_TRUE(p.ok) << p.error;
+  EXPECT_EQ(p.opt.urls, (std::vector<std::string>{"ws://127.0.0.1:9002/connection/websocket",
+                                                  "ws://127.0.0.1:9003/connection/websocket"}));
+  EXPECT_EQ(p.opt.publish_url, "ws://127.0.0.1:9001/connection/websocket");
+  p = parse({"rate", "ws://127.0.0.1:9000/"});
+  ASSERT_TRUE(p.ok) << p.error;
+  EXPECT_EQ(p.opt.urls, (std::vector<std::string>{"ws://127.0.0.1:9000/"}));
+  EXPECT_TRUE(p.opt.publish_url.empty());
+  EXPECT_FALSE(parse({"rate", "ws://127.0.0.1:9000/,"}).ok);
+  EXPECT_FALSE(parse({"rate", "--publish-to", "", "ws://127.0.0.1:9000/"}).ok);
+}
+
 TEST(SplitRun, OneProcessIsTheWholeRun) {
   Parsed p = parse({"fanout", "-c", "1000", "-p", "3", "ws://127.0.0.1:9000/"});
   ASSERT_TRUE(p.ok);

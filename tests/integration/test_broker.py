@@ -96,6 +96,25 @@ def subscribers_on_three_nodes_get_every_publication_in_one_order():
 
 
 @test
+def ringcast_load_publishes_on_one_node_to_subscribers_of_two_others():
+    require_redis()
+    load = h.built("bench", "load", "ringcast-load")
+    with Redis() as redis, node(redis) as a, node(redis) as b, node(redis) as c:
+        urls = ",".join(n.url("/connection/websocket") for n in (b, c))
+        p = subprocess.run([load, "rate", "-c", "100", "-r", "100", "-d", "2", "--channel", "comments:load",
+                            "--api-key", "ringcast-api-key", "--publish-to", a.url("/connection/websocket"), urls,
+                            "--json", "--quiet"], capture_output=True, text=True, timeout=60)
+        h.check(p.returncode == 0, f"ringcast-load: {p.stderr}")
+        d = json.loads(p.stdout)
+        h.check(d["lost"] == 0 and d["protocol_errors"] == 0, f"lost {d['lost']}, errors {d['protocol_errors']}")
+        h.check(d["deliveries"] == d["messages_sent"] * 100 and d["messages_sent"] > 100, f"deliveries {d['deliveries']}")
+        for n in (b, c):  # the subscribers' nodes, round robin: each node's feed got every one
+            got = h.metric(h.metrics(n), "ringcast_broker_messages_total")
+            h.check(got == d["messages_sent"], f"node's broker messages {got} of {d['messages_sent']}")
+        h.check(h.metric(h.metrics(a), "ringcast_broker_published_total") == d["messages_sent"], "all published on A")
+
+
+@test
 def a_nodes_feed_follows_its_first_and_last_subscriber():
     require_redis()
     with Redis() as redis, node(redis) as a:
