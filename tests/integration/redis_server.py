@@ -61,19 +61,27 @@ class Redis:
             self.proc.wait(5)
 
     def command(self, *args, timeout=5.0):
-        """One command's reply: str, int, None, or a list of them (errors raise)."""
-        with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as s:
-            out = f"*{len(args)}\r\n".encode()
-            for a in args:
-                a = a if isinstance(a, bytes) else str(a).encode()
-                out += b"$%d\r\n%s\r\n" % (len(a), a)
-            s.sendall(out)
-            return _Reader(s).value()
+        return command(self.port, *args, timeout=timeout)
 
     def numsub(self, channel):
-        """How many connections subscribe to `channel` (ringcast's nodes' feeds)."""
-        reply = self.command("PUBSUB", "NUMSUB", channel)
-        return int(reply[1])
+        return numsub(self.port, channel)
+
+
+def command(port, *args, timeout=5.0):
+    """One command's reply from the Redis on `port`: str, int, None, or a list of them
+    (errors raise)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        out = f"*{len(args)}\r\n".encode()
+        for a in args:
+            a = a if isinstance(a, bytes) else str(a).encode()
+            out += b"$%d\r\n%s\r\n" % (len(a), a)
+        s.sendall(out)
+        return _Reader(s).value()
+
+
+def numsub(port, channel):
+    """How many connections subscribe to `channel` (ringcast's nodes' feeds)."""
+    return int(command(port, "PUBSUB", "NUMSUB", channel)[1])
 
 
 class _Reader:

@@ -15,6 +15,7 @@ import harness as h  # noqa: E402
 from harness import test  # noqa: E402
 from protocol_clients import API, Raw, call, config_file, require_node, sdk, server  # noqa: E402
 from redis_server import Redis, require_redis  # noqa: E402
+from redis_server import numsub as redis_numsub  # noqa: E402
 
 
 # "comments:" channels: anyone may subscribe and publish (protocol_clients.OPEN).
@@ -229,6 +230,52 @@ def refused(*args):
     lines = p.stderr.strip().splitlines()
     h.check(p.returncode != 0 and len(lines) == 1, f"{args}: rc {p.returncode}, stderr {p.stderr!r}")
     return lines[0]
+
+
+class Running:
+    """A server this test did not start (scripts/cluster.sh's nodes), as the clients see one."""
+
+    def __init__(self, port):
+        self.port, self.tls = port, False
+
+    def http_get(self, path):
+        return h.Server.http_get(self, path)
+
+
+@test
+def cluster_sh_starts_redis_and_nodes_that_share_publications():
+    require_redis()
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts", "cluster.sh")
+    base, redis_port = h.free_port(), h.free_port()
+    env = dict(os.environ, CLUSTER_BASE_PORT=str(base), CLUSTER_REDIS_PORT=str(redis_port),
+               CLUSTER_RINGCAST=h.ARGS.ringcast)
+    p = subprocess.Popen(["bash", script, "2"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    nodes = [Running(base), Running(base + 1)]
+
+    def up(n):
+        try:
+            return health(n)[0] == 200
+        except OSError:
+            return False
+    try:
+        for n in nodes:
+            h.wait_until(lambda n=n: up(n), timeout=20, what="a cluster node up with its broker")
+        reader = subscribe(nodes[1], "room:news")
+        h.wait_until(lambda: redis_numsub(redis_port, feed_key("room:news")) == 1, what="node 2's feed")
+        status, answer = call(nodes[0], "publish", {"channel": "room:news", "data": {"hi": 1}}, key="cluster-api-key")
+        h.check(status == 200 and answer == {"result": {}}, f"publish on node 1: {answer}")
+        h.check(pushes(reader, 1) == [{"hi": 1}], "node 2's subscriber")
+        reader.c.close()
+    finally:
+        p.terminate()
+        out, _ = p.communicate(timeout=15)
+    h.check("node 2:" in out, f"cluster.sh said: {out}")
+    for port in (base, base + 1, redis_port):  # it stopped everything it started
+        try:
+            h.connect(port, timeout=1).close()
+        except OSError:
+            continue
+        raise AssertionError(f"port {port} still answers after cluster.sh stopped")
 
 
 @test
