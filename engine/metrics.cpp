@@ -208,6 +208,12 @@ std::string render_metrics(std::span<const ShardMetrics* const> shards, std::str
        sum(shards, [](const ShardMetrics& m) { return m.broker_unconfirmed.get(); }));
   line(out, "ringcast_broker_reconnects_total", "counter", "Redis connections made again after one was lost.",
        sum(shards, [](const ShardMetrics& m) { return m.broker_reconnects.get(); }));
+  line(out, "ringcast_broker_gap_publications_total", "counter",
+       "Publications a node's feed missed that it then delivered from the Redis stream.",
+       sum(shards, [](const ShardMetrics& m) { return m.broker_gap_filled.get(); }));
+  line(out, "ringcast_broker_gaps_lost_total", "counter",
+       "Channels whose missed publications Redis no longer held: subscribers made to subscribe again (2500).",
+       sum(shards, [](const ShardMetrics& m) { return m.broker_gap_lost.get(); }));
   line(out, "ringcast_slow_clients_closed_total", "counter", "Clients closed for exceeding their backlog.",
        sum(shards, [](const ShardMetrics& m) { return m.slow_clients_closed.get(); }));
   line(out, "ringcast_accept_errors_total", "counter", "accept() failures (EMFILE, ENFILE, ...).",

@@ -99,6 +99,9 @@ struct alignas(64) ShardMetrics {
   // (the link down or full, or Redis answered an error), publishes lost with their
   // connection unanswered, and connections made again after one was lost.
   Counter broker_messages, broker_published, broker_publish_failures, broker_unconfirmed, broker_reconnects;
+  // Publications a node's feed missed and its load then took from the Redis stream, and the
+  // losses it could not fill that way (their subscribers were made to subscribe again).
+  Counter broker_gap_filled, broker_gap_lost;
 };
 
 // Prometheus text exposition of the sum over `shards`, and which I/O backend they run on.

@@ -53,13 +53,13 @@ std::size_t default_slots(unsigned shards) {
   return std::clamp<std::size_t>(per, 64, 65536);
 }
 
-// What --broker cannot share between nodes yet: a namespace's history (offsets and
-// epochs must then live in Redis).
+// What --broker cannot share between nodes yet: Fossil deltas (each node would need the
+// channel's previous publication as its base).
 std::string broker_check(const ClientProtocolConfig& c) {
   auto check = [](const ChannelOptions& o, std::string_view name) -> std::string {
-    if (!o.has_history()) return "";
+    if (!o.delta) return "";
     return "--broker: " + std::string(name) +
-           " keeps history, which nodes cannot share through Redis yet (use --broker with channels without history)";
+           " allows deltas, which nodes cannot share through Redis yet (drop allowed_delta_types there)";
   };
   std::string err = check(c.without_namespace, "channel.without_namespace");
   for (const ChannelOptions& ns : c.namespaces) {

@@ -1,5 +1,7 @@
 #include "engine/shard.hpp"
 
+#include "engine/pubsub/encode.hpp"
+
 namespace ringcast::engine {
 namespace {
 
@@ -24,6 +26,52 @@ Shard::Shard(ShardGroup& group, unsigned id, ShardListeners listeners, std::uniq
     broker_ = std::make_unique<Broker>(backend(), group.broker, id, extra_files_base(), group.topics,
                                        group.broker_sink, host, metrics_);
   }
+}
+
+bool Shard::hold(Conn& c, std::uint32_t slot, std::string_view topic, std::string_view stream,
+                 std::string_view request) {
+  if (held_.size() >= kMaxHeld) return false;
+  held_.push_back({slot, c.gen, group_.topics.acquire(topic), backend().now_ms() + Session::kHoldMs,
+                   std::string(request)});
+  if (group_.broker.wanted.push(std::string(stream)) && id_ != 0) group_.shards[0]->wake();
+  return true;
+}
+
+void Shard::stream_loaded(std::uint32_t topic) {
+  Message m = broadcast(nullptr, topic);
+  m.slot = kStreamLoaded;
+  for (unsigned t = 0; t < group_.shard_count; ++t) {
+    group_.shards[t]->in_order_.push(m);
+    if (t != id_) wake_target_[t] = true;
+  }
+}
+
+void Shard::release_held(std::uint32_t topic, std::uint64_t now_ms) {
+  releasing_.clear();
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < held_.size(); ++i) {
+    Held& h = held_[i];
+    // A hold without a request only keeps its channel loaded for a while (a server-side
+    // subscription's connect, failed meanwhile): it goes at its time.
+    if (topic == kNoTopic ? h.until_ms <= now_ms : h.topic == topic && !h.request.empty()) {
+      releasing_.push_back(std::move(h));
+    } else if (kept++ != i) {
+      held_[kept - 1] = std::move(h);  // never onto itself: a self-moved string may empty
+    }
+  }
+  held_.resize(kept);
+  // A released request may be held again (another load began): releasing_ is moved out
+  // first, and its registry count goes only after the request ran.
+  std::vector<Held> now = std::move(releasing_);
+  for (Held& h : now) {
+    Conn& c = conns_[h.slot];
+    if (c.gen == h.gen && c.state == ConnState::open && c.app_open) {
+      Session s(*this, c, h.slot);
+      app_of(c).on_released(s, as_bytes(h.request), topic != kNoTopic);
+    }
+    group_.topics.release(h.topic);
+  }
+  releasing_ = std::move(now);
 }
 
 void Shard::on_started() {

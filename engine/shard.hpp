@@ -117,6 +117,18 @@ class Shard final : public ShardLoop, private HttpHost {
   [[nodiscard]] Presence& presence() noexcept override { return group_.presence; }
   [[nodiscard]] const TopicRegistry& topics() const noexcept override { return group_.topics; }
   [[nodiscard]] Broker* broker() noexcept override { return broker_.get(); }
+  void stream_loaded(std::uint32_t topic) override;
+  // Requests held until their stream is loaded (Session::hold_until_loaded).
+  struct Held {
+    std::uint32_t slot, gen, topic;
+    std::uint64_t until_ms;
+    std::string request;
+  };
+  static constexpr std::size_t kMaxHeld = 65536;
+  bool hold(Conn& c, std::uint32_t slot, std::string_view topic, std::string_view stream, std::string_view request);
+  // Runs the held requests of `topic` (kNoTopic: those past their time) again.
+  void release_held(std::uint32_t topic, std::uint64_t now_ms);
+  std::vector<Held> held_, releasing_;
   bool command_all(Route route, std::span<const std::uint8_t> command) override;
   // An app command from in_order_: its app's on_command for each of its open connections.
   void run_command(const Message& m);

@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "protocol/client_reply.hpp"
 #include "protocol/json_value_internal.hpp"
 
 namespace ringcast::protocol::client {
@@ -215,6 +216,32 @@ CommandParser::Result CommandParser::parse(std::string_view frame, CommandSink& 
     p = nl == nullptr ? end : nl + 1;
   }
   return r;
+}
+
+void append_subscribe_command(std::string& out, const Command& c) {
+  out += "{\"id\":";
+  out += std::to_string(c.id);
+  out += ",\"subscribe\":{\"channel\":";
+  append_json_string(out, c.channel);
+  auto text = [&](std::string_view name, std::string_view v) {
+    if (v.empty()) return;
+    out.append(",\"").append(name).append("\":");
+    append_json_string(out, v);
+  };
+  auto flag = [&](std::string_view name, bool v) {
+    if (v) out.append(",\"").append(name).append("\":true");
+  };
+  text("token", c.token);
+  text("epoch", c.epoch);
+  text("delta", c.delta);
+  if (!c.data.empty()) out.append(",\"data\":").append(c.data);
+  if (c.offset != 0) out.append(",\"offset\":").append(std::to_string(c.offset));
+  if (c.flag != 0) out.append(",\"flag\":").append(std::to_string(c.flag));
+  flag("recover", c.recover);
+  flag("positioned", c.positioned);
+  flag("recoverable", c.recoverable);
+  flag("join_leave", c.join_leave);
+  out += "}}";
 }
 
 }  // namespace ringcast::protocol::client

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 #include <string_view>
 
 namespace ringcast::protocol::client {
@@ -94,5 +95,9 @@ class CommandParser {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// {"id":N,"subscribe":{...}}: a subscribe command written back as JSON, every field the
+// parser reads for it (a held subscribe runs again later from these bytes).
+void append_subscribe_command(std::string& out, const Command& c);
 
 }  // namespace ringcast::protocol::client

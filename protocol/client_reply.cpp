@@ -88,6 +88,9 @@ void append_error(std::string& out, std::uint32_t id, ErrorCode code) {
   append_uint(out, static_cast<std::uint32_t>(code));
   out += ",\"message\":";
   append_json_string(out, error_message(code));
+  // As Centrifugo marks it: the SDK retries a temporary error (a subscribe with backoff)
+  // instead of giving the subscription up.
+  if (code == ErrorCode::internal) out += ",\"temporary\":true";
   out += "}}";
 }
 
@@ -284,6 +287,17 @@ void append_record_as_full(std::string& out, std::string_view record) {
   out += kDataField;
   append_json_string(out, data);
   out += record.substr(kDataField.size() + data.size());
+}
+
+void append_record_with_offset(std::string& out, std::string_view record, std::uint64_t offset) {
+  // "{...}": its fields end before the last brace; "{}" has none.
+  const std::string_view inner = record.size() >= 2 ? record.substr(1, record.size() - 2) : std::string_view();
+  out += '{';
+  out += inner;
+  if (!inner.empty()) out += ',';
+  out += "\"offset\":";
+  append_uint(out, offset);
+  out += '}';
 }
 
 void append_publication_push(std::string& out, std::string_view channel, std::string_view publication) {

@@ -51,7 +51,7 @@ void append_json_string(std::string& out, std::string_view s);
 // [a,b,...]: values already written as JSON (publications as append_publication wrote them).
 void append_raw_array(std::string& out, std::span<const std::string_view> items);
 
-// {"id":N,"error":{"code":C,"message":"..."}}
+// {"id":N,"error":{"code":C,"message":"..."}} ("temporary":true for 100, internal)
 void append_error(std::string& out, std::uint32_t id, ErrorCode code);
 
 // {"id":N,"<method>":{}}: a command whose result has no fields (publish, unsubscribe, ...).
@@ -114,6 +114,7 @@ void append_history_result(std::string& out, std::uint32_t id, std::span<const s
 void append_unsubscribe_push(std::string& out, std::string_view channel, std::uint32_t code, std::string_view reason);
 inline constexpr std::uint32_t kUnsubscribeExpired = 2501;  // "subscription expired"
 inline constexpr std::uint32_t kUnsubscribeServer = 2000;   // "server unsubscribe": the SDK stays away
+inline constexpr std::uint32_t kUnsubscribeInsufficient = 2500;  // "insufficient state": the SDK subscribes again and recovers
 
 // Who published: {"user":"...","client":"...","conn_info":...,"chan_info":...} (the two
 // infos are raw JSON from the tokens, omitted when empty).
@@ -151,6 +152,9 @@ void append_publication(std::string& out, const Publication& pub, DataForm form 
 // {"push":{"channel":"...","pub":{...}}}: the same bytes for every subscriber.
 void append_publication_push(std::string& out, std::string_view channel, const Publication& pub,
                              DataForm form = DataForm::raw);
+// A record append_publication wrote without an offset (a publication from another node,
+// numbered by Redis), with `offset` added as append_publication would have written it.
+void append_record_with_offset(std::string& out, std::string_view record, std::uint64_t offset);
 // The same around a publication append_publication wrote before (a history record).
 void append_publication_push(std::string& out, std::string_view channel, std::string_view publication);
 // A record append_publication wrote (raw data) again with its data as a string (DataForm

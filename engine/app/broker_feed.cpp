@@ -1,31 +1,267 @@
 #include "engine/app/broker_feed.hpp"
 
+#include <algorithm>
+#include <charconv>
+
+#include "engine/app/channel_publisher.hpp"
 #include "engine/app/channel_topic.hpp"
+#include "engine/app/user_command.hpp"
 #include "engine/broker/broker_wire.hpp"
 #include "engine/log.hpp"
+#include "engine/pubsub/encode.hpp"
+#include "engine/pubsub/history.hpp"
 #include "engine/pubsub/topic.hpp"
 #include "engine/ws/http_app.hpp"
 #include "protocol/client_reply.hpp"
 
 namespace ringcast::engine {
 
-void BrokerFeed::on_broker_message(HttpHost& host, std::string_view channel, std::string_view payload) {
-  broker::Envelope e;
-  if (!broker::parse_envelope(payload, e) || e.offset != 0) {
-    static LogLimiter limiter;
-    limiter.log(LogLevel::warn, "broker: dropping a message on channel '%.*s' that is not a ringcast publication",
-                static_cast<int>(channel.size()), channel.data());
-    return;
-  }
+namespace resp = protocol::resp;
+
+namespace {
+LogLimiter g_feed_log;
+
+void log_dropped(std::string_view channel, const char* why) {
+  g_feed_log.log(LogLevel::warn, "broker: dropping a message on channel '%.*s': %s", static_cast<int>(channel.size()),
+                 channel.data(), why);
+}
+
+std::uint64_t seconds(std::chrono::milliseconds ms) { return static_cast<std::uint64_t>((ms.count() + 999) / 1000); }
+}  // namespace
+
+const ChannelOptions* BrokerFeed::history_options(std::string_view channel) const {
+  const ChannelOptions* o = cfg_.options_for(channel);
+  return o != nullptr && o->has_history() ? o : nullptr;
+}
+
+void BrokerFeed::deliver_plain(HttpHost& host, std::string_view channel, std::string_view record) {
   const std::uint32_t id = host.find_topic(channel_topic(topic_, channel));
   if (id == kNoTopic) return;  // the last subscriber left since the feed subscribed
   push_.clear();
-  protocol::client::append_publication_push(push_, channel, e.record);
-  if (!host.publish_text(id, push_, false)) {
-    static LogLimiter limiter;
-    limiter.log(LogLevel::warn, "broker: out of memory for a publication on '%.*s'", static_cast<int>(channel.size()),
-                channel.data());
+  protocol::client::append_publication_push(push_, channel, record);
+  if (!host.publish_text(id, push_, false)) log_dropped(channel, "out of memory for its frame");
+}
+
+void BrokerFeed::deliver(HttpHost& host, Stream& st, std::string_view channel, std::uint64_t offset,
+                         std::string_view record, bool publish) {
+  numbered_.clear();
+  protocol::client::append_record_with_offset(numbered_, record, offset);
+  if (publish) {
+    // Published before it is kept, as ChannelPublisher does: a frame that cannot be made
+    // must not leave a gap a recovery would paper over.
+    const std::uint32_t id = host.find_topic(channel_topic(topic_, channel));
+    if (id != kNoTopic) {
+      push_.clear();
+      protocol::client::append_publication_push(push_, channel, numbered_);
+      if (!host.publish_text(id, push_, true)) log_dropped(channel, "out of memory for its frame");
+    }
   }
+  (void)st.append(History::now_ms(), [&](std::uint64_t, std::string& kept) { kept = numbered_; });
+}
+
+void BrokerFeed::on_broker_message(HttpHost& host, std::string_view channel, std::string_view payload) {
+  broker::Envelope e;
+  if (!broker::parse_envelope(payload, e)) return log_dropped(channel, "not a ringcast publication");
+  const ChannelOptions* o = history_options(channel);
+  if (o == nullptr) return deliver_plain(host, channel, e.record);  // numbered elsewhere or not: no stream here
+  if (e.offset == 0) return log_dropped(channel, "no offset, in a namespace with history (nodes configured apart?)");
+  if (e.epoch.size() != Stream::kEpochLength) return log_dropped(channel, "an epoch ringcast does not make");
+  const std::string name(channel);
+  if (auto it = loading_.find(name); it != loading_.end() && it->second.tag != 0) {
+    Loading& l = it->second;
+    if (l.waiting.size() < kMaxWaiting) {
+      l.waiting.emplace_back(payload);
+    } else {
+      l.overflowed = true;  // the next load covers them
+    }
+    return;
+  }
+  {
+    History::Handle st = host.history().open(channel, stream_limits(cfg_, *o), History::now_ms(), true);
+    if (st->mirrored() && e.epoch == st->epoch()) {
+      if (e.offset <= st->top()) return;  // already delivered (a load brought it)
+      if (e.offset == st->top() + 1) return deliver(host, *st.stream, channel, e.offset, e.record, true);
+    }
+    // Not loaded yet, a gap (the feed missed some) or another epoch: load again; this one
+    // waits for it.
+    st->set_mirrored(false);
+  }
+  Loading& l = loading_[name];
+  l.waiting.emplace_back(payload);
+  start_load(host, name, *o);
+}
+
+void BrokerFeed::start_load(HttpHost& host, const std::string& channel, const ChannelOptions& o) {
+  Loading& l = loading_[channel];
+  if (l.tag != 0 || host.broker() == nullptr) return;
+  const std::uint64_t tag = next_tag_++;
+  const std::array<char, Stream::kEpochLength> epoch = History::new_epoch();
+  const Broker::StreamArgs args{.size = o.history_size,
+                                .ttl_s = seconds(o.history_ttl),
+                                .meta_ttl_s = seconds(cfg_.history_meta_ttl),
+                                .epoch = {epoch.data(), epoch.size()}};
+  // A link that is down loads nothing now: the feed's SUBSCRIBE after it comes back does.
+  if (!host.broker()->load(channel, args, tag)) return;
+  l.tag = tag;
+  loads_[tag] = channel;
+}
+
+void BrokerFeed::on_feed_subscribed(HttpHost& host, std::string_view channel) {
+  if (const ChannelOptions* o = history_options(channel)) start_load(host, std::string(channel), *o);
+}
+
+void BrokerFeed::on_wanted(HttpHost& host, std::string_view channel) {
+  const ChannelOptions* o = history_options(channel);
+  // Not subscribed yet: its SUBSCRIBE's confirmation starts the load.
+  if (o == nullptr || host.broker() == nullptr || !host.broker()->feed_has(channel)) return;
+  {
+    History::Handle st = host.history().open(channel, stream_limits(cfg_, *o), History::now_ms(), true);
+    if (st->mirrored()) {  // loaded meanwhile (or the stream aged out and was made anew)
+      if (std::uint32_t id = host.find_topic(channel_topic(topic_, channel)); id != kNoTopic) host.stream_loaded(id);
+      return;
+    }
+  }
+  start_load(host, std::string(channel), *o);
+}
+
+void BrokerFeed::on_feed_unsubscribed(HttpHost& host, std::string_view channel) {
+  const std::string name(channel);
+  mirrored_.erase(name);
+  loading_.erase(name);  // a load in flight still answers: its tag is no longer looked for
+  const ChannelOptions* o = history_options(channel);
+  if (o == nullptr) return;
+  History::Handle st = host.history().open(channel, stream_limits(cfg_, *o), History::now_ms(), false);
+  if (st) st->set_mirrored(false);
+}
+
+void BrokerFeed::on_feed_lost(HttpHost& host) {
+  for (const std::string& channel : mirrored_) {
+    const ChannelOptions* o = history_options(channel);
+    if (o == nullptr) continue;
+    History::Handle st = host.history().open(channel, stream_limits(cfg_, *o), History::now_ms(), false);
+    if (st) st->set_mirrored(false);
+  }
+  mirrored_.clear();
+  loading_.clear();
+}
+
+void BrokerFeed::on_load_reply(HttpHost& host, std::uint64_t tag, const resp::Reply* reply) {
+  auto t = loads_.find(tag);
+  if (t == loads_.end()) return;
+  const std::string channel = std::move(t->second);
+  loads_.erase(t);
+  auto it = loading_.find(channel);
+  if (it == loading_.end() || it->second.tag != tag) return;  // unsubscribed or lost meanwhile
+  it->second.tag = 0;
+  const ChannelOptions* o = history_options(channel);
+  if (o == nullptr || reply == nullptr) return;  // the link's SUBSCRIBE after it comes back loads again
+  if (reply->root().type == resp::Type::error) {
+    g_feed_log.log(LogLevel::warn, "broker: loading channel '%s' failed: %.*s", channel.c_str(),
+                   static_cast<int>(reply->root().str.size()), reply->root().str.data());
+    return;
+  }
+  if (!apply_load(host, channel, *o, *reply)) {
+    g_feed_log.log(LogLevel::warn, "broker: loading channel '%s': not the load script's reply", channel.c_str());
+  }
+}
+
+bool BrokerFeed::apply_load(HttpHost& host, const std::string& channel, const ChannelOptions& o,
+                            const resp::Reply& reply) {
+  // {epoch, top, [[id, ["d", record]], ...] newest first}
+  const resp::Value& root = reply.root();
+  if (root.type != resp::Type::array || root.integer != 3) return false;
+  const resp::Value& epoch = reply.at(reply.element(0, 0));
+  const resp::Value& top_v = reply.at(reply.element(0, 1));
+  const std::uint32_t list = reply.element(0, 2);
+  const resp::Value& entries = reply.at(list);
+  std::uint64_t top = 0;
+  if (epoch.type != resp::Type::bulk || epoch.str.size() != Stream::kEpochLength || top_v.type != resp::Type::bulk ||
+      std::from_chars(top_v.str.data(), top_v.str.data() + top_v.str.size(), top).ec != std::errc{} ||
+      entries.type != resp::Type::array) {
+    return false;
+  }
+  entries_.clear();
+  for (std::int64_t k = entries.integer - 1; k >= 0; --k) {  // oldest first
+    const std::uint32_t entry = reply.element(list, static_cast<std::uint32_t>(k));
+    if (reply.at(entry).type != resp::Type::array || reply.at(entry).integer != 2) return false;
+    const resp::Value& id = reply.at(reply.element(entry, 0));
+    const std::uint32_t fields = reply.element(entry, 1);
+    if (reply.at(fields).type != resp::Type::array || reply.at(fields).integer != 2) return false;
+    const resp::Value& data = reply.at(reply.element(fields, 1));
+    const std::uint64_t offset = broker::entry_offset(id.str);
+    // Contiguous up to top (the stream is trimmed from its oldest end only).
+    if (offset == 0 || data.type != resp::Type::bulk ||
+        (!entries_.empty() && offset != entries_.back().offset + 1)) {
+      return false;
+    }
+    entries_.push_back({offset, data.str});
+  }
+  if (!entries_.empty() && entries_.back().offset != top) return false;
+
+  bool lost = false;
+  std::uint32_t id = kNoTopic;
+  {
+    History::Handle st = host.history().open(channel, stream_limits(cfg_, o), History::now_ms(), true);
+    // What this node's subscribers were told: the stream's epoch and top, if it ever held
+    // Redis's. What they missed since, Redis still holds from first on.
+    const bool had = st->ever_mirrored();
+    const bool same = had && st->epoch() == epoch.str && st->top() <= top;
+    const std::uint64_t told = st->top();
+    const std::uint64_t first = entries_.empty() ? top + 1 : entries_.front().offset;
+    lost = had && (!same || (told < top && told + 1 < first));
+    st->mirror_from(epoch.str, first - 1);
+    for (const Entry& e : entries_) {
+      const bool missed = same && e.offset > told;
+      if (missed) host.counters().broker_gap_filled.add();
+      deliver(host, *st.stream, channel, e.offset, e.record, missed);
+    }
+    if (entries_.empty()) st->mirror_from(epoch.str, top);
+    st->set_mirrored(true);
+    mirrored_.insert(channel);
+    // What came on the feed while the load ran: after the snapshot, in order.
+    Loading& l = loading_[channel];
+    std::vector<std::string> waiting = std::move(l.waiting);
+    const bool overflowed = l.overflowed;
+    l.waiting.clear();
+    l.overflowed = false;
+    bool gap = overflowed;
+    for (const std::string& payload : waiting) {
+      broker::Envelope e;
+      if (gap || !broker::parse_envelope(payload, e)) continue;
+      if (e.epoch != st->epoch() || e.offset > st->top() + 1) {
+        gap = true;  // Redis moved on past what the feed brought: load again
+        continue;
+      }
+      if (e.offset == st->top() + 1) deliver(host, *st.stream, channel, e.offset, e.record, true);
+    }
+    if (gap) st->set_mirrored(false);
+    id = host.find_topic(channel_topic(topic_, channel));
+    if (!gap && id != kNoTopic) host.stream_loaded(id);
+    if (gap) {
+      loading_[channel].waiting.clear();
+    } else {
+      loading_.erase(channel);
+    }
+  }
+  if (lost) {
+    host.counters().broker_gap_lost.add();
+    insufficient(host, channel);
+  }
+  if (auto it = loading_.find(channel); it != loading_.end()) start_load(host, channel, o);
+  return true;
+}
+
+void BrokerFeed::insufficient(HttpHost& host, std::string_view channel) {
+  g_feed_log.log(LogLevel::info,
+                 "broker: channel '%.*s' lost publications its subscribers here had not got: they subscribe again",
+                 static_cast<int>(channel.size()), channel.data());
+  UserCommand c;
+  c.kind = UserCommand::Kind::resubscribe;
+  c.code = protocol::client::kUnsubscribeInsufficient;
+  c.channel = channel;
+  c.reason = "insufficient state";
+  encode(c, command_);
+  (void)host.command_all(Route::client_protocol, as_bytes(command_));
 }
 
 }  // namespace ringcast::engine

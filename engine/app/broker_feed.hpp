@@ -1,21 +1,79 @@
-// What a node does with a publication from the broker (--broker): the envelope's record
-// (broker_wire.hpp) becomes the channel's push, encoded once and fanned out to this
-// node's subscribers on every shard. Runs on shard 0's thread; a payload that is not
-// ringcast's envelope is dropped with a log line (something else publishing there).
+// What a node does with what its feed brings (--broker; shard 0's thread). A channel
+// without history: the envelope's record becomes the channel's push, encoded once and
+// fanned out to this node's subscribers on every shard. A channel with history: this
+// node's stream of it (engine/pubsub/history.hpp) is a copy of the stream in Redis, which
+// the node loads (broker_wire's load script) once the feed's SUBSCRIBE is confirmed, so
+// nothing published after the load's snapshot is missed, and keeps up to date from the
+// feed: a publication at the next offset is delivered in order and kept, one already held
+// is dropped (nothing twice), and a gap or another epoch loads the stream again. A load
+// that finds what local subscribers missed still in Redis delivers it to them in order (a
+// feed lost and back: nobody notices); one that cannot (trimmed, or a new epoch: Redis lost
+// it) unsubscribes them with 2500 "insufficient state", and the SDK subscribes again and
+// recovers, or is told it could not. Until a channel is loaded, a subscribe that counts
+// offsets waits for it (Session::hold_until_loaded); loading it tells every shard
+// (HttpHost::stream_loaded), in order with the channel's publications.
+// A payload that is not ringcast's envelope is dropped with a log line.
 #pragma once
+#include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
 
 #include "engine/broker/broker.hpp"
+#include "engine/config.hpp"
 
 namespace ringcast::engine {
 
+class Stream;
+
 class BrokerFeed final : public BrokerSink {
  public:
+  explicit BrokerFeed(const ClientProtocolConfig& cfg) : cfg_(cfg) {}
+
   void on_broker_message(HttpHost& host, std::string_view channel, std::string_view payload) override;
+  void on_feed_subscribed(HttpHost& host, std::string_view channel) override;
+  void on_feed_unsubscribed(HttpHost& host, std::string_view channel) override;
+  void on_feed_lost(HttpHost& host) override;
+  void on_load_reply(HttpHost& host, std::uint64_t tag, const protocol::resp::Reply* reply) override;
+  void on_wanted(HttpHost& host, std::string_view channel) override;
+
+  // Publications that came while a channel loads, kept per channel: past it, they are
+  // dropped and the load's result covers them (the load is made again).
+  static constexpr std::size_t kMaxWaiting = 10000;
 
  private:
-  std::string topic_, push_;  // shard 0's scratch
+  struct Loading {
+    std::uint64_t tag = 0;             // the load in flight (0: none)
+    std::vector<std::string> waiting;  // envelopes that came meanwhile, in order
+    bool overflowed = false;
+  };
+  // The stream's options where the channel keeps history (nullptr: it does not).
+  [[nodiscard]] const ChannelOptions* history_options(std::string_view channel) const;
+  void deliver_plain(HttpHost& host, std::string_view channel, std::string_view record);
+  // Under the stream's lock: publishes the record numbered `offset` (top() + 1) to the
+  // channel's subscribers, in order, then keeps it.
+  void deliver(HttpHost& host, Stream& st, std::string_view channel, std::uint64_t offset, std::string_view record,
+               bool publish);
+  void start_load(HttpHost& host, const std::string& channel, const ChannelOptions& o);
+  // The load's result into the stream; false when the reply is not what the script returns.
+  bool apply_load(HttpHost& host, const std::string& channel, const ChannelOptions& o,
+                  const protocol::resp::Reply& reply);
+  // Every subscriber of `channel` on every shard gets the 2500 unsubscribe push.
+  void insufficient(HttpHost& host, std::string_view channel);
+
+  const ClientProtocolConfig cfg_;  // a copy: the server moves its Config after the apps are made
+  std::unordered_map<std::string, Loading> loading_;
+  std::unordered_map<std::uint64_t, std::string> loads_;  // tag -> channel
+  std::unordered_set<std::string> mirrored_;  // channels whose stream the feed keeps up to date
+  std::uint64_t next_tag_ = 1;
+  std::string topic_, push_, numbered_, command_;  // scratch
+  struct Entry {
+    std::uint64_t offset;
+    std::string_view record;
+  };
+  std::vector<Entry> entries_;
 };
 
 }  // namespace ringcast::engine

@@ -14,7 +14,7 @@ namespace ringcast::engine {
 
 struct BuiltinApps {
   explicit BuiltinApps(const Config& cfg)
-      : chat(cfg.announce), client_protocol(cfg.client, kVersion), server_api(cfg.client, kVersion) {}
+      : chat(cfg.announce), client_protocol(cfg.client, kVersion), server_api(cfg.client, kVersion), broker_feed(cfg.client) {}
   // The apps must outlive every shard of `group`.
   void install(ShardGroup& group) noexcept {
     group.apps[static_cast<std::size_t>(Route::chat_room)] = &chat;

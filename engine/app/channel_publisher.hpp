@@ -46,14 +46,25 @@ class ChannelPublisher {
                     const protocol::client::Publication& pub, bool delta = false) {
     namespace client = protocol::client;
     Published r;
-    if (!o.has_history()) {
-      if (Broker* b = host.broker()) {
-        record_.clear();
-        client::append_publication(record_, pub);
+    if (Broker* b = host.broker()) {
+      record_.clear();
+      client::append_publication(record_, pub);  // no offset: Redis numbers it
+      if (o.has_history()) {
+        // Redis's script numbers it into the channel's stream there (the offset is not known
+        // here: the feed delivers it with its offset and epoch, as to every node).
+        const std::array<char, Stream::kEpochLength> epoch = History::new_epoch();
+        auto secs = [](std::chrono::milliseconds ms) { return static_cast<std::uint64_t>((ms.count() + 999) / 1000); };
+        r.ok = b->publish_numbered(channel,
+                                   {.size = o.history_size, .ttl_s = secs(o.history_ttl),
+                                    .meta_ttl_s = secs(cfg.history_meta_ttl), .epoch = {epoch.data(), epoch.size()}},
+                                   record_);
+      } else {
         broker::write_envelope(push_, 0, {}, record_);
         r.ok = b->publish(channel, push_);
-        return r;
       }
+      return r;
+    }
+    if (!o.has_history()) {
       std::uint32_t id = host.find_topic(channel_topic(topic_, channel));
       if (id == kNoTopic) return r;  // nobody listens
       push_.clear();

@@ -67,9 +67,13 @@ void leave(const ClientProtocol& app, Session& s, ClientState& st, std::string_v
 // shared by every shard, and these buffers keep their capacity from frame to frame.
 class FrameHandler final : public client::CommandSink {
  public:
-  void run(const ClientProtocol& app, Session& s, std::string_view frame) {
+  // `replay`: a held command running again (Session::hold_until_loaded): not counted or
+  // rate-limited twice; `expired`: its stream did not load in time.
+  void run(const ClientProtocol& app, Session& s, std::string_view frame, bool replay = false, bool expired = false) {
     app_ = &app;
     s_ = &s;
+    replay_ = replay;
+    expired_ = expired;
     replies_.clear();
     disconnect_ = {};
     why_ = "";
@@ -88,6 +92,7 @@ class FrameHandler final : public client::CommandSink {
   }
 
   bool on_command(const client::Command& cmd) override {
+    if (replay_) return cmd.method == Method::subscribe ? subscribe(cmd) : true;
     if (cmd.method != Method::none || cmd.id == 0) {  // an unknown method is counted as error 104
       s_->metrics().client_commands[static_cast<std::size_t>(cmd.method)].add();
     }
@@ -126,15 +131,18 @@ class FrameHandler final : public client::CommandSink {
 
   // The server API took `channel` from this connection: the 2000 unsubscribe push tells
   // the SDK not to come back.
-  void server_unsubscribe(const ClientProtocol& app, Session& s, std::string_view channel) {
+  // With `code` 2500 (insufficient state: the broker's feed lost what this subscription
+  // had not got) the SDK subscribes again and recovers; its grant stays for that.
+  void server_unsubscribe(const ClientProtocol& app, Session& s, std::string_view channel,
+                          std::uint32_t code = client::kUnsubscribeServer, std::string_view reason = "server unsubscribe") {
     std::uint32_t topic = s.find_topic(channel_topic(key_, channel));
     if (topic == kNoTopic || !s.unsubscribe(topic)) return;
     if (ClientState* st = find_client_state(s)) {
       leave(app, s, *st, channel);
-      st->drop_grant(channel);
+      if (code == client::kUnsubscribeServer) st->drop_grant(channel);
     }
     replies_.clear();
-    client::append_unsubscribe_push(replies_, channel, client::kUnsubscribeServer, "server unsubscribe");
+    client::append_unsubscribe_push(replies_, channel, code, reason);
     s.reply(protocol::Opcode::text, as_bytes(replies_));
   }
 
@@ -354,10 +362,12 @@ class FrameHandler final : public client::CommandSink {
                                 .was_recovering = false, .recovered = false, .epoch = {}, .offset = 0,
                                 .publications = {}, .delta = deltas};
       client::SubPosition from{.channel = cmd.channel, .epoch = cmd.epoch, .offset = cmd.offset, .recover = cmd.recover};
+      held_ = false;
       if (std::optional<ErrorCode> e =
-              join_stream(cmd.channel, *o, r, from, (cmd.flag & client::kRejectUnrecovered) != 0, cmd.id)) {
+              join_stream(cmd.channel, *o, r, from, (cmd.flag & client::kRejectUnrecovered) != 0, cmd.id, false, &cmd)) {
         return error(cmd, *e);
       }
+      if (held_) return true;  // answered when it runs again, once the stream is loaded
       if (!cmd.token.empty()) keep_grant(cmd.channel);
       enter(*o, cmd.channel);
       return true;
@@ -399,12 +409,23 @@ class FrameHandler final : public client::CommandSink {
   // stream): the subscribe result with `id` (none for id 0), which the join sends at its
   // place; or, for a server-side subscription, the entry in server_subs_, sent with the
   // connect reply ahead of anything the join lets through. Returns the error to answer, if any.
+  // With --broker the stream must be this node's copy of Redis's (Stream::mirrored): until
+  // it is, `hold` (a client's subscribe) waits for it, and a server-side subscription
+  // fails (3004: the SDK connects again) while its load keeps the channel for a while.
   std::optional<ErrorCode> join_stream(std::string_view channel, const ChannelOptions& o, client::SubscribeResult r,
                         const client::SubPosition& from, bool reject_unrecovered, std::uint32_t id,
-                        bool server_side = false) {
+                        bool server_side = false, const client::Command* hold = nullptr) {
     if (s_->subscribed(s_->find_topic(topic_key(channel)))) return ErrorCode::already_subscribed;
     std::int64_t now = History::now_ms();
     History::Handle stream = s_->history().open(channel, stream_limits(app_->config(), o), now, true);
+    if (Broker* b = s_->broker(); b != nullptr && !stream->mirrored()) {
+      if (expired_ || !b->all_up()) return ErrorCode::internal;  // fail fast: the protocol's error
+      held_line_.clear();
+      if (hold != nullptr) client::append_subscribe_command(held_line_, *hold);
+      if (!s_->hold_until_loaded(topic_key(channel), channel, held_line_) || hold == nullptr) return ErrorCode::internal;
+      held_ = true;
+      return std::nullopt;
+    }
     r.epoch = stream->epoch();
     r.offset = stream->top();
     records_.clear();
@@ -631,6 +652,8 @@ class FrameHandler final : public client::CommandSink {
   ChannelPublisher publisher_;
   PresenceCopy present_;
   std::vector<std::string_view> records_;  // a recovery's publications, views into a locked stream
+  bool replay_ = false, expired_ = false, held_ = false;
+  std::string held_line_;  // a held subscribe, written back
   std::string replies_, key_, reply_;
   client::Disconnect disconnect_{};
   const char* why_ = "";
@@ -673,6 +696,11 @@ void ClientProtocol::on_message(Session& s, protocol::Opcode op, std::span<const
   t_handler.run(*this, s, {reinterpret_cast<const char*>(payload.data()), payload.size()});
 }
 
+void ClientProtocol::on_released(Session& s, std::span<const std::uint8_t> request, bool loaded) {
+  if ((s.app_state() & kConnected) == 0 || request.empty()) return;
+  t_handler.run(*this, s, {reinterpret_cast<const char*>(request.data()), request.size()}, true, !loaded);
+}
+
 void ClientProtocol::on_keepalive(Session& s, bool heard) {
   bool connected = (s.app_state() & kConnected) != 0;
   if (!connected || !heard) {
@@ -695,6 +723,10 @@ void ClientProtocol::on_command(Session& s, std::span<const std::uint8_t> comman
     valid = decode(seen, c);
   }
   if ((s.app_state() & kConnected) == 0 || !valid) return;
+  if (c.kind == UserCommand::Kind::resubscribe) {  // whoever the user
+    t_handler.server_unsubscribe(*this, s, c.channel, c.code, c.reason);
+    return;
+  }
   ClientState* st = find_client_state(s);
   if ((st != nullptr ? std::string_view(st->user) : std::string_view()) != c.user) return;
   char id[37];

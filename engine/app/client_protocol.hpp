@@ -49,6 +49,8 @@ class ClientProtocol final : public App {
   void on_keepalive(Session& s, bool heard) override;
   // The server API's disconnect and unsubscribe (engine/app/user_command.hpp).
   void on_command(Session& s, std::span<const std::uint8_t> command) override;
+  // --broker: a subscribe held until its channel's stream loaded runs again.
+  void on_released(Session& s, std::span<const std::uint8_t> request, bool loaded) override;
   // Namespaces with online_push_interval: each channel's count, one shared publication.
   void on_second(HttpHost& host) override;
 

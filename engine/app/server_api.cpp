@@ -313,6 +313,12 @@ void ServerApi::history(bool remove, const api::Request& rq, HttpHost& host, std
   // history_remove drops the publications of a stream there is; history makes one to answer
   // where it stands, as a subscribe would.
   History::Handle stream = host.history().open(channel, stream_limits(cfg_, *o), History::now_ms(), !remove);
+  // --broker: the stream is Redis's; this node holds a copy only of the channels its
+  // clients subscribe to (a node that has none answers 100: ask one that has).
+  if (host.broker() != nullptr && (remove || !stream->mirrored())) {
+    api::append_error(out, ErrorCode::internal);
+    return;
+  }
   if (remove) {
     if (stream) stream->clear();
     api::append_empty_result(out);

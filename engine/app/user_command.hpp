@@ -1,7 +1,9 @@
 // What the server API's disconnect and unsubscribe ask of every shard's client-protocol
 // connections (HttpHost::command_all -> ClientProtocol::on_command), as bytes: the
 // connections of `user` (only `client` if set; none in `keep`), with a close code and
-// reason, or the channel to unsubscribe them from.
+// reason, or the channel to unsubscribe them from. `resubscribe` (the broker's feed):
+// every subscriber of `channel`, whoever its user, gets the unsubscribe push with `code`
+// and `reason` and subscribes again.
 #pragma once
 #include <cstdint>
 #include <cstring>
@@ -13,7 +15,7 @@
 namespace ringcast::engine {
 
 struct UserCommand {
-  enum class Kind : std::uint8_t { disconnect, unsubscribe };
+  enum class Kind : std::uint8_t { disconnect, unsubscribe, resubscribe };
   Kind kind = Kind::disconnect;
   std::uint16_t code = 0;
   std::string_view user, client, channel, reason;
@@ -54,7 +56,7 @@ inline bool decode(std::span<const std::uint8_t> in, UserCommand& c) {
   };
   std::uint8_t kind = 0;
   std::uint32_t fields = 0;
-  if (!take(&kind, 1) || kind > 1 || !take(&c.code, 2) || !take(&fields, 4) || fields < 4 || fields - 4 > left / 4) {
+  if (!take(&kind, 1) || kind > 2 || !take(&c.code, 2) || !take(&fields, 4) || fields < 4 || fields - 4 > left / 4) {
     return false;
   }
   c.kind = static_cast<UserCommand::Kind>(kind);

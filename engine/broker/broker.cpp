@@ -16,12 +16,33 @@ namespace resp = protocol::resp;
 
 namespace {
 constexpr std::size_t kSubscribeBatch = 256;  // channels per (UN)SUBSCRIBE command
+// Tags: 0 for commands whose reply only counts (an error is logged); loads carry the
+// sink's tag with this bit set.
+constexpr std::uint64_t kLoadBit = std::uint64_t{1} << 63;
+
+// ["subscribe", channel, count]: the channel a SUBSCRIBE confirmed ("" for any other reply).
+std::string_view subscribed_channel(const resp::Reply& r) {
+  const resp::Value& root = r.root();
+  if (root.type != resp::Type::array || root.integer != 3) return {};
+  const resp::Value& kind = r.at(r.element(0, 0));
+  const resp::Value& channel = r.at(r.element(0, 1));
+  if (kind.type != resp::Type::bulk || kind.str != "subscribe" || channel.type != resp::Type::bulk) return {};
+  return channel.str;
 }
+
+std::string_view decimal(std::string& buf, std::uint64_t v) {
+  buf = std::to_string(v);
+  return buf;
+}
+}  // namespace
 
 std::string BrokerShared::resolve() {
   if (addresses.size() > kMaxAddresses) {
     return "--broker: at most " + std::to_string(kMaxAddresses) + " addresses";
   }
+  publish_sha = broker::script_sha1(broker::kPublishScript);
+  load_sha = broker::script_sha1(broker::kLoadScript);
+  if (publish_sha.empty() || load_sha.empty()) return "--broker: cannot hash the scripts (OpenSSL's SHA-1)";
   endpoints.assign(addresses.size(), {});
   for (std::size_t a = 0; a < addresses.size(); ++a) {
     addrinfo hints{};
@@ -90,16 +111,55 @@ void Broker::on_completion(const Completion& c) {
 
 }
 
+RedisConn& Broker::command_link(std::string_view channel) noexcept {
+  return *commands_[broker_shard(channel, static_cast<std::uint32_t>(commands_.size()))];
+}
+
 bool Broker::publish(std::string_view channel, std::string_view payload) {
-  RedisConn& conn = *commands_[broker_shard(channel, static_cast<std::uint32_t>(commands_.size()))];
   broker::key_of(key_, shared_.prefix, broker::Key::pubsub, channel);
   const std::string_view args[] = {"PUBLISH", key_, payload};
-  if (!conn.command(args, 0)) {
+  if (!command_link(channel).command(args, 0)) {
     metrics_.broker_publish_failures.add();
     return false;
   }
   metrics_.broker_published.add();
   return true;
+}
+
+bool Broker::publish_numbered(std::string_view channel, const StreamArgs& a, std::string_view record) {
+  broker::key_of(key_, shared_.prefix, broker::Key::meta, channel);
+  broker::key_of(key2_, shared_.prefix, broker::Key::stream, channel);
+  broker::key_of(key3_, shared_.prefix, broker::Key::pubsub, channel);
+  const std::string_view args[] = {"EVALSHA", shared_.publish_sha, "3", key_, key2_, key3_, a.epoch,
+                                   decimal(num_[0], a.size), decimal(num_[1], a.ttl_s), decimal(num_[2], a.meta_ttl_s),
+                                   record};
+  if (!command_link(channel).command(args, 0)) {
+    metrics_.broker_publish_failures.add();
+    return false;
+  }
+  metrics_.broker_published.add();
+  return true;
+}
+
+bool Broker::load(std::string_view channel, const StreamArgs& a, std::uint64_t tag) {
+  broker::key_of(key_, shared_.prefix, broker::Key::meta, channel);
+  broker::key_of(key2_, shared_.prefix, broker::Key::stream, channel);
+  const std::string_view args[] = {"EVALSHA", shared_.load_sha, "2", key_, key2_, decimal(num_[0], a.size), a.epoch,
+                                   decimal(num_[1], a.meta_ttl_s)};
+  return command_link(channel).command(args, tag | kLoadBit);
+}
+
+bool Broker::feed_has(std::string_view channel) const {
+  if (feeds_.empty()) return false;
+  const std::size_t a = broker_shard(channel, static_cast<std::uint32_t>(feeds_.size()));
+  return feeds_[a]->ready() && subscribed_[a].contains(std::string(channel));
+}
+
+void Broker::load_scripts(RedisConn& conn) {
+  for (std::string_view script : {broker::kPublishScript, broker::kLoadScript}) {
+    const std::string_view args[] = {"SCRIPT", "LOAD", script};
+    (void)conn.command(args, 0);  // a fresh link: within its limits
+  }
 }
 
 void Broker::end_of_turn() {
@@ -124,6 +184,14 @@ void Broker::end_of_turn() {
       }
       send_subscriptions(a, batch_[0], false);
       send_subscriptions(a, batch_[1], true);
+      if (sink_ != nullptr) {
+        for (const std::string& channel : batch_[0]) sink_->on_feed_unsubscribed(host_, channel);
+      }
+    }
+    if (sink_ != nullptr) {
+      changed_.clear();
+      shared_.wanted.drain([this](const std::string& name) { changed_.push_back(name); });
+      for (const std::string& channel : changed_) sink_->on_wanted(host_, channel);
     }
   }
   for (auto& c : feeds_) c->flush();
@@ -152,7 +220,10 @@ void Broker::send_subscriptions(std::size_t a, std::span<const std::string> chan
 
 void Broker::on_ready(RedisConn& conn) {
   if (conn.reconnects() > 0) metrics_.broker_reconnects.add();
-  if (!feed_link(conn)) return;
+  if (!feed_link(conn)) {
+    load_scripts(conn);
+    return;
+  }
   const std::size_t a = conn.index();
   subscribed_[a].clear();
   std::vector<std::string> all;
@@ -167,13 +238,30 @@ void Broker::on_ready(RedisConn& conn) {
 void Broker::on_lost(RedisConn& conn, std::span<const std::uint64_t> tags) {
   if (feed_link(conn)) {
     subscribed_[conn.index()].clear();
+    if (sink_ != nullptr) sink_->on_feed_lost(host_);
     return;
   }
+  std::size_t loads = 0;
+  for (std::uint64_t tag : tags) {
+    if ((tag & kLoadBit) == 0) continue;
+    ++loads;
+    if (sink_ != nullptr) sink_->on_load_reply(host_, tag & ~kLoadBit, nullptr);
+  }
   // Publishes Redis may or may not have carried out: their callers were answered already.
-  metrics_.broker_unconfirmed.add(tags.size());
+  metrics_.broker_unconfirmed.add(tags.size() - loads);
 }
 
-void Broker::on_reply(RedisConn& conn, std::uint64_t, const resp::Reply& reply) {
+void Broker::on_reply(RedisConn& conn, std::uint64_t tag, const resp::Reply& reply) {
+  if ((tag & kLoadBit) != 0) {
+    if (sink_ != nullptr) sink_->on_load_reply(host_, tag & ~kLoadBit, &reply);
+    return;
+  }
+  if (std::string_view key = subscribed_channel(reply); feed_link(conn) && !key.empty()) {
+    if (sink_ != nullptr && key.size() > shared_.prefix.size() + 3) {
+      sink_->on_feed_subscribed(host_, key.substr(shared_.prefix.size() + 3));
+    }
+    return;
+  }
   if (reply.root().type != resp::Type::error) return;
   if (!feed_link(conn)) metrics_.broker_publish_failures.add();
   static LogLimiter limiter;

@@ -31,11 +31,21 @@ namespace ringcast::engine {
 class HttpHost;
 class TopicRegistry;
 
-// What a node does with a broker message (engine/app/broker_feed.hpp): called on shard
+// What a node does with what its feed brings (engine/app/broker_feed.hpp): called on shard
 // 0's thread, with shard 0 as the host that publishes to every shard.
 class BrokerSink {
  public:
   virtual void on_broker_message(HttpHost& host, std::string_view channel, std::string_view payload) = 0;
+  // Redis confirmed the feed's SUBSCRIBE: what is published from now on arrives.
+  virtual void on_feed_subscribed(HttpHost& host, std::string_view channel) = 0;
+  // The feed UNSUBSCRIBEd (the channel's last local subscriber left): nothing arrives now.
+  virtual void on_feed_unsubscribed(HttpHost& host, std::string_view channel) = 0;
+  // A feed connection is lost: nothing arrives on its channels until they are subscribed again.
+  virtual void on_feed_lost(HttpHost& host) = 0;
+  // The reply to Broker::load's command `tag`; `reply` nullptr: its connection was lost.
+  virtual void on_load_reply(HttpHost& host, std::uint64_t tag, const protocol::resp::Reply* reply) = 0;
+  // A shard asks for `channel`'s stream (BrokerShared::wanted: a subscribe waits for it).
+  virtual void on_wanted(HttpHost& host, std::string_view channel) = 0;
 
  protected:
   ~BrokerSink() = default;
@@ -50,6 +60,9 @@ struct BrokerShared {
   std::string prefix;
   // Channels whose local subscriber count went from 0 to 1 or back (any shard).
   ThreadInbox<std::string> changes{64};
+  // Channels a shard waits to have loaded (a subscribe held until then): shard 0 loads them.
+  ThreadInbox<std::string> wanted{64};
+  std::string publish_sha, load_sha;  // EVALSHA's names of broker_wire's scripts
   unsigned shards = 1;
   std::atomic<std::uint32_t> links_up{0};  // of the feeds and every shard's command links
 
@@ -75,6 +88,21 @@ class Broker final : private RedisConn::Owner {
   // Publishes `payload` on `channel`'s broker channel, through this shard's command link
   // to the address that carries it. False (nothing sent) when that link is down or full.
   [[nodiscard]] bool publish(std::string_view channel, std::string_view payload);
+  // A channel with history: the publish script numbers `record` into the channel's Redis
+  // stream (a new one named `epoch` if there is none) and publishes it. False as publish().
+  struct StreamArgs {
+    std::size_t size;           // records kept
+    std::uint64_t ttl_s, meta_ttl_s;  // 0: none
+    std::string_view epoch;     // for a new stream
+  };
+  [[nodiscard]] bool publish_numbered(std::string_view channel, const StreamArgs& a, std::string_view record);
+  // Shard 0: loads the channel's stream (the load script, the newest a.size records); the
+  // reply goes to BrokerSink::on_load_reply with `tag`. False when the link is down or full.
+  [[nodiscard]] bool load(std::string_view channel, const StreamArgs& a, std::uint64_t tag);
+  // Every link of every shard is up (BrokerShared::up).
+  [[nodiscard]] bool all_up() const noexcept { return shared_.up(); }
+  // Shard 0: the feed holds a confirmed-or-sent SUBSCRIBE for `channel` on a live link.
+  [[nodiscard]] bool feed_has(std::string_view channel) const;
   // The end of the shard's turn: shard 0 brings its subscriptions in line with the
   // registry's changes; every link starts sending what was queued.
   void end_of_turn();
@@ -87,6 +115,9 @@ class Broker final : private RedisConn::Owner {
   [[nodiscard]] bool feed_link(const RedisConn& conn) const noexcept { return conn.index() < feeds_.size(); }
   // (UN)SUBSCRIBE `channels` (names without the prefix) on address `a`'s feed, in batches.
   void send_subscriptions(std::size_t a, std::span<const std::string> channels, bool subscribe);
+  [[nodiscard]] RedisConn& command_link(std::string_view channel) noexcept;
+  // A command link's first commands on a new connection: the scripts EVALSHA runs.
+  void load_scripts(RedisConn& conn);
 
   IoBackend& io_;
   BrokerShared& shared_;
@@ -99,7 +130,7 @@ class Broker final : private RedisConn::Owner {
   std::vector<std::unique_ptr<RedisConn>> feeds_, commands_;
   // Shard 0: the channels each feed has SUBSCRIBEd on its current connection.
   std::vector<std::unordered_set<std::string>> subscribed_;
-  std::string key_, topic_;                       // scratch
+  std::string key_, key2_, key3_, topic_, num_[3];  // scratch
   std::vector<std::string> changed_, batch_[2];   // scratch: the turn's changes; [unsubscribe, subscribe]
 };
 

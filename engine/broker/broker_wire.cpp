@@ -1,5 +1,7 @@
 #include "engine/broker/broker_wire.hpp"
 
+#include <openssl/evp.h>
+
 #include <cassert>
 #include <charconv>
 
@@ -32,6 +34,43 @@ if meta_ttl > 0 then redis.call('EXPIRE', KEYS[1], meta_ttl) end
 redis.call('PUBLISH', KEYS[3], offset .. ':' .. epoch .. ':' .. ARGV[5])
 return {tonumber(offset), epoch}
 )lua";
+
+const std::string_view kLoadScript = R"lua(
+local count, meta_ttl = tonumber(ARGV[1]), tonumber(ARGV[3])
+if not count or count < 1 or not meta_ttl or meta_ttl < 0 or ARGV[2] == '' or
+   string.find(ARGV[2], ':', 1, true) then
+  return redis.error_reply('ERR ringcast load: bad arguments')
+end
+local epoch = redis.call('HGET', KEYS[1], 'e')
+if not epoch then
+  epoch = ARGV[2]
+  redis.call('DEL', KEYS[2])
+  redis.call('HSET', KEYS[1], 'e', epoch, 'o', 0)
+end
+if meta_ttl > 0 then redis.call('EXPIRE', KEYS[1], meta_ttl) end
+local top = redis.call('HGET', KEYS[1], 'o')
+return {epoch, top, redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', count)}
+)lua";
+
+std::string script_sha1(std::string_view script) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  if (EVP_Digest(script.data(), script.size(), digest, &n, EVP_sha1(), nullptr) != 1) return "";
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned int i = 0; i < n; ++i) {
+    hex += kHex[digest[i] >> 4];
+    hex += kHex[digest[i] & 15];
+  }
+  return hex;
+}
+
+std::uint64_t entry_offset(std::string_view id) noexcept {
+  std::uint64_t offset = 0;
+  const auto [end, ec] = std::from_chars(id.data(), id.data() + id.size(), offset);
+  if (ec != std::errc{} || std::string_view(end, static_cast<std::size_t>(id.data() + id.size() - end)) != "-1") return 0;
+  return offset;
+}
 
 bool parse_envelope(std::string_view payload, Envelope& out) noexcept {
   const std::size_t a = payload.find(':');

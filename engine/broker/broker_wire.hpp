@@ -31,6 +31,20 @@ void key_of(std::string& out, std::string_view prefix, Key k, std::string_view c
 // envelope with offset 0.
 extern const std::string_view kPublishScript;
 
+// For a channel with history, what a node loads before it serves the channel from its own
+// copy (and again after losing the feed). KEYS: meta, stream. ARGV: how many of the newest
+// records (>= 1), an epoch for a new stream (as the publish script's: the meta hash is made
+// here when missing, so the epoch a subscriber is told is the one publications will carry),
+// the meta TTL in seconds (0: none). Returns {epoch, last offset, XREVRANGE's entries
+// (newest first: [id "<offset>-1", ["d", record]])}.
+extern const std::string_view kLoadScript;
+
+// A script's SHA-1 in hex, as EVALSHA names it.
+[[nodiscard]] std::string script_sha1(std::string_view script);
+
+// The offset of a stream entry id "<offset>-1"; 0 when it is not one.
+[[nodiscard]] std::uint64_t entry_offset(std::string_view id) noexcept;
+
 // The envelope a node receives. Returns false for anything else (logged and dropped).
 struct Envelope {
   std::uint64_t offset = 0;

@@ -8,8 +8,10 @@
 namespace ringcast::engine {
 namespace {
 
+}  // namespace
+
 // Epochs only need to differ from the ones before: a per-thread generator seeded once.
-std::array<char, Stream::kEpochLength> new_epoch() {
+std::array<char, Stream::kEpochLength> History::new_epoch() {
   thread_local std::mt19937_64 gen = [] {
     std::uint64_t seed = 0;
     if (getrandom(&seed, sizeof seed, 0) != static_cast<ssize_t>(sizeof seed)) {
@@ -27,7 +29,13 @@ std::array<char, Stream::kEpochLength> new_epoch() {
   return e;
 }
 
-}  // namespace
+void Stream::mirror_from(std::string_view epoch, std::uint64_t top) noexcept {
+  std::copy_n(epoch.data(), std::min(epoch.size(), epoch_.size()), epoch_.data());
+  top_ = top;
+  head_ = count_ = 0;
+  delta_base_.clear();
+  ever_mirrored_ = true;
+}
 
 void Stream::clear() noexcept {
   ring_.clear();

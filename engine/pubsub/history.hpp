@@ -65,6 +65,17 @@ class Stream {
   }
   // Drops every record; the offset and epoch stay (the server API's history_remove).
   void clear() noexcept;
+
+  // --broker: the stream is a copy of the channel's stream in Redis, which shard 0's feed
+  // loads (mirror_from, then append) and keeps up to date while this node subscribes to the
+  // channel. Not mirrored: never loaded, or the feed lost it (its epoch and top stay, to
+  // tell what a reload brings that local subscribers missed).
+  [[nodiscard]] bool mirrored() const noexcept { return mirrored_; }
+  [[nodiscard]] bool ever_mirrored() const noexcept { return ever_mirrored_; }
+  void set_mirrored(bool on) noexcept { mirrored_ = on; }
+  // Starts the copy over: Redis's `epoch` (kEpochLength chars), no record, `top` the last
+  // offset given.
+  void mirror_from(std::string_view epoch, std::uint64_t top) noexcept;
   // The latest publication's data where its namespace sends deltas: the base the next
   // one's delta is made from ("" until one is kept; a new stream starts without).
   [[nodiscard]] std::string_view delta_base() const noexcept { return delta_base_; }
@@ -88,6 +99,7 @@ class Stream {
   std::int64_t expires_ms_ = 0;  // the records go at this time
   std::int64_t forget_ms_ = 0;   // the stream goes at this time
   std::string delta_base_;
+  bool mirrored_ = false, ever_mirrored_ = false;
 };
 
 class History {
@@ -110,6 +122,8 @@ class History {
   void sweep_next(std::int64_t now_ms);
   // Milliseconds on the clock every caller passes as now_ms.
   [[nodiscard]] static std::int64_t now_ms() noexcept;
+  // A new stream's name: random, kEpochLength letters and digits.
+  [[nodiscard]] static std::array<char, Stream::kEpochLength> new_epoch();
 
  private:
   struct alignas(64) Bucket {

@@ -426,6 +426,8 @@ void Shard::drain_mailboxes() {
   in_order_.drain([this](const Message& d) {
     if (d.slot == kAppCommand) {
       run_command(d);
+    } else if (d.slot == kStreamLoaded) {
+      release_held(d.topic, 0);
     } else {
       defer(d);
     }
@@ -472,7 +474,10 @@ void Shard::before_flush(bool due) {
 }
 
 void Shard::after_flush() {
-  if (broker_) broker_->end_of_turn();
+  if (broker_) {
+    broker_->end_of_turn();
+    if (!held_.empty()) release_held(kNoTopic, backend().now_ms());
+  }
   post_wakeups();
   // Max-frequency topics quiet for a whole interval leave their entries behind: swept
   // with the held ones' release, or here once a second when none is held.

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <tuple>
+
 #include <string>
 #include <vector>
 
@@ -88,6 +90,34 @@ TEST(ClientCommand, RecoveringSubscribeAsTheSdkSendsIt) {
   EXPECT_EQ(g.epoch, "abcd");
   EXPECT_EQ(g.flag, 3u);
   EXPECT_NE(g.flag & kRejectUnrecovered, 0u);
+}
+
+// A subscribe written back (a held one runs again from these bytes) parses to the same.
+TEST(ClientCommand, SubscribeWrittenBackParsesTheSame) {
+  struct Keep final : CommandSink {
+    std::string written;
+    bool on_command(const Command& c) override {
+      append_subscribe_command(written, c);
+      return true;
+    }
+  };
+  for (std::string_view line :
+       {R"({"id":2,"subscribe":{"channel":"feed:\"x\"","recoverable":true,"flag":3,"recover":true,)"
+        R"("offset":18446744073709551615,"epoch":"ab\\cd","token":"t.k.n","data":{"a":[1,"\n"]},)"
+        R"("positioned":true,"join_leave":true,"delta":"fossil"}})",
+        R"({"id":7,"subscribe":{"channel":"c"}})"}) {
+    Keep keep;
+    static CommandParser parser;
+    ASSERT_EQ(parser.parse(line, keep).error, ParseError::none);
+    Parsed once = parse(line), again = parse(keep.written);
+    ASSERT_EQ(again.result.error, ParseError::none) << keep.written;
+    ASSERT_EQ(again.got.size(), 1u);
+    const Got &a = once.got[0], &b = again.got[0];
+    EXPECT_EQ(std::tie(a.id, a.method, a.channel, a.token, a.data, a.epoch, a.delta, a.offset, a.flag),
+              std::tie(b.id, b.method, b.channel, b.token, b.data, b.epoch, b.delta, b.offset, b.flag)) << keep.written;
+    EXPECT_EQ(std::tie(a.recover, a.positioned, a.recoverable, a.join_leave),
+              std::tie(b.recover, b.positioned, b.recoverable, b.join_leave));
+  }
 }
 
 TEST(ClientCommand, SeveralCommandsPerMessage) {

@@ -225,5 +225,19 @@ TEST(ClientReply, StringsAreEscaped) {
   EXPECT_EQ(out, "\"\"");
 }
 
+TEST(ClientReply, ARecordGetsItsOffsetWhereAppendPublicationPutsIt) {
+  ClientInfo info{.user = "u", .client = "c", .conn_info = {}, .chan_info = {}};
+  for (Publication pub : {Publication{.data = R"({"x":1})", .offset = 0, .info = &info},
+                          Publication{.data = R"({"x":1})", .offset = 0, .info = nullptr},
+                          Publication{.data = {}, .offset = 0, .info = nullptr}}) {
+    std::string record, numbered, with;
+    append_publication(record, pub);
+    pub.offset = 42;
+    append_publication(numbered, pub);
+    append_record_with_offset(with, record, 42);
+    EXPECT_EQ(with, numbered) << record;
+  }
+}
+
 }  // namespace
 }  // namespace ringcast::protocol::client

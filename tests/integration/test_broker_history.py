@@ -1,0 +1,177 @@
+"""History and recovery across nodes joined through a real redis-server (--broker): every
+node tells its subscribers the stream Redis keeps (one epoch, one offset sequence,
+whichever node published); a client whose node died recovers on the node that replaces it;
+a node whose feed Redis dropped (CLIENT KILL TYPE pubsub) delivers what it missed from the
+stream, once each, without its clients noticing; Redis restarted without its data makes
+subscribers subscribe again and be told they could not recover; a subscribe that needs the
+stream while Redis is gone gets the temporary error 100 at once."""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+from harness import test  # noqa: E402
+from protocol_clients import API, Raw, call, config_file, require_node, sdk, server  # noqa: E402
+from redis_server import Redis, require_redis  # noqa: E402
+
+# "feed:" keeps history and recovers; anyone may subscribe and publish.
+HIST = dict(API, channel=dict(API["channel"], namespaces=API["channel"]["namespaces"] + [
+    {"name": "feed", "allow_subscribe_for_client": True, "allow_subscribe_for_anonymous": True,
+     "allow_publish_for_client": True, "allow_publish_for_anonymous": True, "allow_history_for_subscriber": True,
+     "allow_history_for_anonymous": True, "history_size": 100, "history_ttl": "300s", "force_recovery": True}]))
+
+
+def node(redis):
+    return server(HIST, "--broker", redis.url, "--threads", "2")
+
+
+def publish(srv, channel, data):
+    status, answer = call(srv, "publish", {"channel": channel, "data": data})
+    h.check(status == 200 and answer == {"result": {}}, f"api publish: {status} {answer}")
+
+
+def subscribed(s, channel, **match):
+    s.cmd(subscribe=channel)
+    return s.next("subscribed", channel=channel, **match)
+
+
+def publications(s, channel, n):
+    return [(p["offset"], p["data"]) for p in (s.next("publication", channel=channel) for _ in range(n))]
+
+
+@test
+def every_node_numbers_a_channel_as_redis_does():
+    require_node()
+    require_redis()
+    with Redis() as redis, node(redis) as a, node(redis) as b, node(redis) as c:
+        nodes = [a, b, c]
+        clients = [sdk(n) for n in nodes]
+        try:
+            for s in clients:
+                s.next("connected")
+            first = [subscribed(s, "feed:x") for s in clients]
+            epochs = {ev["position"]["epoch"] for ev in first}
+            h.check(len(epochs) == 1 and all(ev["position"]["offset"] == 0 for ev in first),
+                    f"every node tells the one stream: {first}")
+            sent = []
+            publisher = Raw(c)
+            for rnd in range(3):
+                for i, n in enumerate(nodes):
+                    publish(n, "feed:x", {"api": i, "round": rnd})
+                    reply = publisher.call({"publish": {"channel": "feed:x", "data": {"client": i, "round": rnd}}})
+                    h.check(reply.get("publish") == {}, f"client publish: {reply}")
+                    sent += [{"api": i, "round": rnd}, {"client": i, "round": rnd}]
+            got = [publications(s, "feed:x", len(sent)) for s in clients]
+            for g in got:
+                h.check([o for o, _ in g] == list(range(1, len(sent) + 1)), f"offsets {[o for o, _ in g]}")
+                h.check(g == got[0], "one order on every node")
+            h.check(sorted(str(d) for _, d in got[0]) == sorted(str(d) for d in sent), "each publication once")
+            # The history a subscriber reads is the same stream, from any node.
+            clients[2].cmd(history="feed:x", limit=3)
+            hist = clients[2].next("history", channel="feed:x")
+            h.check([p["offset"] for p in hist["publications"]] == [1, 2, 3] and hist["epoch"] in epochs,
+                    f"history: {hist}")
+            for s in clients:
+                s.quiet(0.3)
+        finally:
+            for s in clients:
+                s.kill()
+
+
+@test
+def a_client_of_a_dead_node_recovers_on_its_replacement():
+    require_node()
+    require_redis()
+    with Redis() as redis, node(redis) as b:
+        a = h.Server("--config", config_file(HIST), "--broker", redis.url, "--threads", "2")
+        a.start()
+        s = sdk(a)
+        try:
+            s.next("connected")
+            epoch = subscribed(s, "feed:y")["position"]["epoch"]
+            for k in range(3):
+                publish(b, "feed:y", {"k": k})
+            h.check(publications(s, "feed:y", 3) == [(1, {"k": 0}), (2, {"k": 1}), (3, {"k": 2})], "before the kill")
+            a.proc.kill()  # no goodbye: the SDK reconnects to the same address
+            a.proc.wait()
+            for k in range(3, 5):
+                publish(b, "feed:y", {"k": k})  # while the client has no node
+            a.start()  # a new process: it knows the channel only from Redis
+            ev = s.until("subscribed", channel="feed:y", timeout=20)
+            h.check(ev["wasRecovering"] and ev["recovered"] and ev["position"]["epoch"] == epoch, f"recovery: {ev}")
+            h.check(publications(s, "feed:y", 2) == [(4, {"k": 3}), (5, {"k": 4})], "what it missed, once")
+            publish(b, "feed:y", {"k": 5})
+            h.check(publications(s, "feed:y", 1) == [(6, {"k": 5})], "live again")
+            s.quiet(0.3)
+        finally:
+            s.kill()
+            a.stop()
+
+
+@test
+def a_node_that_lost_its_feed_delivers_what_it_missed_from_the_stream():
+    require_node()
+    require_redis()
+    with Redis() as redis, node(redis) as a, node(redis) as b:
+        s = sdk(b)
+        try:
+            s.next("connected")
+            subscribed(s, "feed:z")
+            publish(a, "feed:z", {"n": 0})
+            h.check(publications(s, "feed:z", 1) == [(1, {"n": 0})], "live")
+            killed = redis.command("CLIENT", "KILL", "TYPE", "pubsub")  # b's feed (a's subscribes to nothing)
+            h.check(killed == 1, f"the feed dropped: {killed}")
+            for n in range(1, 6):  # the feeds are reconnecting: Redis keeps these in the stream only
+                publish(a, "feed:z", {"n": n})
+            got = publications(s, "feed:z", 5)
+            h.check(got == [(n + 1, {"n": n}) for n in range(1, 6)], f"missed, in order: {got}")
+            s.quiet(0.5)  # no duplicate, no resubscribe
+            m = h.metrics(b)
+            h.check(h.metric(m, "ringcast_broker_reconnects_total") >= 1, "the feed came back")
+            # Fed from the stream, not the feed: it came back after the publishes.
+            h.check(h.metric(m, "ringcast_broker_gap_publications_total") >= 1,
+                    f"from the stream: {h.metric(m, 'ringcast_broker_gap_publications_total')}")
+        finally:
+            s.kill()
+
+
+@test
+def redis_restarted_empty_makes_subscribers_start_over():
+    require_node()
+    require_redis()
+    with Redis() as redis, node(redis) as a:
+        s = sdk(a)
+        try:
+            s.next("connected")
+            epoch = subscribed(s, "feed:w")["position"]["epoch"]
+            for k in range(2):
+                publish(a, "feed:w", {"k": k})
+            publications(s, "feed:w", 2)
+            redis.stop()
+            redis.start()  # no persistence: the stream and its epoch are gone
+            ev = s.until("subscribed", channel="feed:w", timeout=20)  # after the 2500 unsubscribe
+            h.check(ev["wasRecovering"] and not ev["recovered"] and ev["position"]["epoch"] != epoch,
+                    f"told it could not recover: {ev}")
+            h.wait_until(lambda: a.http_get("/healthz")[0] == 200, what="the node's links back")
+            h.check(h.metric(h.metrics(a), "ringcast_broker_gaps_lost_total") == 1, "the loss counted")
+            publish(a, "feed:w", {"k": "new"})
+            h.check(publications(s, "feed:w", 1) == [(1, {"k": "new"})], "the new stream")
+        finally:
+            s.kill()
+
+
+@test
+def a_subscribe_that_needs_redis_fails_fast_while_it_is_gone():
+    require_redis()
+    with Redis() as redis, node(redis) as a:
+        redis.stop()
+        h.wait_until(lambda: a.http_get("/healthz")[0] == 503, what="the broker down")
+        c = Raw(a)
+        reply = c.call({"subscribe": {"channel": "feed:q", "recover": True}})
+        h.check(reply.get("error") == {"code": 100, "message": "internal server error", "temporary": True},
+                f"subscribe while Redis is gone: {reply}")
+        h.check(c.error({"publish": {"channel": "feed:q", "data": 1}}) == 100, "publish too")
+
+
+if __name__ == "__main__":
+    h.main()
