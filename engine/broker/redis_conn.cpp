@@ -150,6 +150,7 @@ void RedisConn::on_recv(const Completion& c) {
       recv_armed_ = true;
       io_.recv_multishot(fd_, file_, tag(recv_op));
     }
+    if (state_ == State::closing) close_when_idle();  // a data completion may end the recv too
     return;
   }
   if (state_ == State::closing) {
@@ -200,7 +201,8 @@ void RedisConn::on_sent(int res) {
 
 void RedisConn::on_timer(int res) {
   timer_armed_ = false;
-  if (res == -ECANCELED) {
+  // Cancelled, or fired in the same batch as the failure that tried to cancel it.
+  if (res == -ECANCELED || state_ == State::closing) {
     close_when_idle();
     return;
   }

@@ -75,7 +75,8 @@ std::string RedisLink::feed(std::span<const std::uint8_t> bytes, Handler& handle
     }
     Pending& front = tags_.front();
     const std::uint64_t tag = front.tag;
-    if (--front.replies == 0) tags_.pop_front();
+    // An (UN)SUBSCRIBE that fails (an ACL, say) answers one error for all its channels.
+    if (--front.replies == 0 || reply_.root().type == resp::Type::error) tags_.pop_front();
     handler.on_reply(tag, reply_);
   }
   feeding_ = false;

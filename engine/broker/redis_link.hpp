@@ -2,7 +2,7 @@
 // (out(), then sent(n)), and what comes back (feed()) is matched to them in order, since
 // Redis answers in order. A connection that subscribed also gets pub/sub messages, told
 // apart from replies: ["message", channel, payload] goes to on_message; (UN)SUBSCRIBE
-// answers once per channel it names, each confirmation to its tag. The owner (the broker,
+// answers once per channel it names, each confirmation to its tag (or once, with an error). The owner (the broker,
 // on its shard's ring) moves the bytes and decides when to reconnect: after reset() the
 // link starts empty. Handlers must not call feed() or reset() (asserted).
 // Bounded: at most `max_pending` commands unanswered and `max_out` bytes unsent

@@ -113,6 +113,20 @@ TEST(RedisLink, SubscribeAnswersOncePerChannelAndOnlyASubscriberGetsPushes) {
   EXPECT_FALSE(link.command(all_channels, 4)) << "its replies cannot be counted";
 }
 
+TEST(RedisLink, ARefusedSubscribeAnswersOnceForAllItsChannels) {
+  RedisLink link;
+  Seen seen;
+  const std::string_view sub[] = {"SUBSCRIBE", "a", "b", "c"};
+  const std::string_view ping[] = {"PING"};
+  ASSERT_TRUE(link.command(sub, 1));
+  ASSERT_TRUE(link.command(ping, 2));
+  ASSERT_EQ(link.feed(bytes("-NOPERM no permissions\r\n+PONG\r\n"), seen), "");
+  ASSERT_EQ(seen.replies.size(), 2u);
+  EXPECT_EQ(seen.replies[0], (std::pair<std::uint64_t, std::string>{1, "error:NOPERM no permissions"}));
+  EXPECT_EQ(seen.replies[1], (std::pair<std::uint64_t, std::string>{2, "PONG"})) << "the next reply is still the PING's";
+  EXPECT_EQ(link.pending(), 0u);
+}
+
 TEST(RedisLink, PartialSendsKeepTheBufferBounded) {
   RedisLink link(RedisLink::Limits{.max_pending = 1u << 20, .max_out = 4096});
   const std::string_view ping[] = {"PING"};  // 14 bytes each

@@ -83,6 +83,22 @@ class RedisConnTest : public ::testing::Test {
     return fd;
   }
 
+  void failed_connect_and_timeout(bool failure_first) {
+    conn->start();
+    const int fd = dialled();
+    ASSERT_GE(fd, 0);
+    if (failure_first) io.complete_connect(fd, -ECONNREFUSED);
+    io.advance(RedisConn::kConnectTimeoutMs);
+    if (!failure_first) io.complete_connect(fd, -ECONNREFUSED);
+    turn();
+    turn();
+    EXPECT_TRUE(io.closed(fd));
+    ASSERT_EQ(conn->state(), RedisConn::State::waiting);
+    io.advance(RedisConn::kBackoffFirstMs);
+    turn();
+    EXPECT_GE(dialled(), 0) << "it connects again";
+  }
+
   ScriptedBackend io;
   Recorder rec;
   RedisAddress address;
@@ -172,6 +188,11 @@ TEST_F(RedisConnTest, AConnectThatHangsTimesOutAndTheBackOffDoubles) {
   }
   EXPECT_EQ(rec.ready, 0);
 }
+
+// The connect's failure and its timeout in one batch, in either order: the link still
+// closes and tries again (a timer that fired before its cancel must not leave it closing).
+TEST_F(RedisConnTest, AFailedConnectBeforeItsTimeoutInOneBatch) { failed_connect_and_timeout(true); }
+TEST_F(RedisConnTest, AFailedConnectAfterItsTimeoutInOneBatch) { failed_connect_and_timeout(false); }
 
 TEST_F(RedisConnTest, ARefusedSelectDropsTheConnection) {
   conn->start();
