@@ -28,18 +28,18 @@ Shard::Shard(ShardGroup& group, unsigned id, ShardListeners listeners, std::uniq
   }
 }
 
-bool Shard::hold(Conn& c, std::uint32_t slot, std::string_view topic, std::string_view stream,
+bool Shard::hold(Conn& c, std::uint32_t slot, std::string_view topic, std::string_view channel,
                  std::string_view request) {
   if (held_.size() >= kMaxHeld) return false;
   held_.push_back({slot, c.gen, group_.topics.acquire(topic), backend().now_ms() + Session::kHoldMs,
                    std::string(request)});
-  if (group_.broker.wanted.push(std::string(stream)) && id_ != 0) group_.shards[0]->wake();
+  if (group_.broker.wanted.push(std::string(channel)) && id_ != 0) group_.shards[0]->wake();
   return true;
 }
 
-void Shard::stream_loaded(std::uint32_t topic) {
+void Shard::channel_ready(std::uint32_t topic) {
   Message m = broadcast(nullptr, topic);
-  m.slot = kStreamLoaded;
+  m.slot = kChannelReady;
   for (unsigned t = 0; t < group_.shard_count; ++t) {
     group_.shards[t]->in_order_.push(m);
     if (t != id_) wake_target_[t] = true;

@@ -117,15 +117,15 @@ class Shard final : public ShardLoop, private HttpHost {
   [[nodiscard]] Presence& presence() noexcept override { return group_.presence; }
   [[nodiscard]] const TopicRegistry& topics() const noexcept override { return group_.topics; }
   [[nodiscard]] Broker* broker() noexcept override { return broker_.get(); }
-  void stream_loaded(std::uint32_t topic) override;
-  // Requests held until their stream is loaded (Session::hold_until_loaded).
+  void channel_ready(std::uint32_t topic) override;
+  // Requests held until their channel is ready (Session::hold_until_ready).
   struct Held {
     std::uint32_t slot, gen, topic;
     std::uint64_t until_ms;
     std::string request;
   };
   static constexpr std::size_t kMaxHeld = 65536;
-  bool hold(Conn& c, std::uint32_t slot, std::string_view topic, std::string_view stream, std::string_view request);
+  bool hold(Conn& c, std::uint32_t slot, std::string_view topic, std::string_view channel, std::string_view request);
   // Runs the held requests of `topic` (kNoTopic: those past their time) again.
   void release_held(std::uint32_t topic, std::uint64_t now_ms);
   std::vector<Held> held_, releasing_;

@@ -107,17 +107,25 @@ void BrokerFeed::start_load(HttpHost& host, const std::string& channel, const Ch
 }
 
 void BrokerFeed::on_feed_subscribed(HttpHost& host, std::string_view channel) {
-  if (const ChannelOptions* o = history_options(channel)) start_load(host, std::string(channel), *o);
+  if (const ChannelOptions* o = history_options(channel)) {
+    start_load(host, std::string(channel), *o);  // ready once loaded
+  } else if (std::uint32_t id = host.find_topic(channel_topic(topic_, channel)); id != kNoTopic) {
+    host.channel_ready(id);
+  }
 }
 
 void BrokerFeed::on_wanted(HttpHost& host, std::string_view channel) {
+  // Not confirmed yet: its SUBSCRIBE's confirmation says it is ready (or starts the load).
+  if (host.broker() == nullptr || !host.broker()->confirmed(channel)) return;
   const ChannelOptions* o = history_options(channel);
-  // Not subscribed yet: its SUBSCRIBE's confirmation starts the load.
-  if (o == nullptr || host.broker() == nullptr || !host.broker()->feed_has(channel)) return;
+  if (o == nullptr) {  // confirmed since the hold asked
+    if (std::uint32_t id = host.find_topic(channel_topic(topic_, channel)); id != kNoTopic) host.channel_ready(id);
+    return;
+  }
   {
     History::Handle st = host.history().open(channel, stream_limits(cfg_, *o), History::now_ms(), true);
     if (st->mirrored()) {  // loaded meanwhile (or the stream aged out and was made anew)
-      if (std::uint32_t id = host.find_topic(channel_topic(topic_, channel)); id != kNoTopic) host.stream_loaded(id);
+      if (std::uint32_t id = host.find_topic(channel_topic(topic_, channel)); id != kNoTopic) host.channel_ready(id);
       return;
     }
   }
@@ -134,15 +142,16 @@ void BrokerFeed::on_feed_unsubscribed(HttpHost& host, std::string_view channel) 
   if (st) st->set_mirrored(false);
 }
 
-void BrokerFeed::on_feed_lost(HttpHost& host) {
+void BrokerFeed::on_feed_lost(HttpHost& host, std::uint32_t a, std::uint32_t n) {
+  auto on_lost_feed = [&](const std::string& channel) { return broker_shard(channel, n) == a; };
   for (const std::string& channel : mirrored_) {
     const ChannelOptions* o = history_options(channel);
-    if (o == nullptr) continue;
+    if (o == nullptr || !on_lost_feed(channel)) continue;
     History::Handle st = host.history().open(channel, stream_limits(cfg_, *o), History::now_ms(), false);
     if (st) st->set_mirrored(false);
   }
-  mirrored_.clear();
-  loading_.clear();
+  std::erase_if(mirrored_, on_lost_feed);
+  std::erase_if(loading_, [&](const auto& entry) { return on_lost_feed(entry.first); });
 }
 
 void BrokerFeed::on_load_reply(HttpHost& host, std::uint64_t tag, const resp::Reply* reply) {
@@ -236,7 +245,7 @@ bool BrokerFeed::apply_load(HttpHost& host, const std::string& channel, const Ch
     }
     if (gap) st->set_mirrored(false);
     id = host.find_topic(channel_topic(topic_, channel));
-    if (!gap && id != kNoTopic) host.stream_loaded(id);
+    if (!gap && id != kNoTopic) host.channel_ready(id);
     if (gap) {
       loading_[channel].waiting.clear();
     } else {

@@ -10,8 +10,8 @@
 // feed lost and back: nobody notices); one that cannot (trimmed, or a new epoch: Redis lost
 // it) unsubscribes them with 2500 "insufficient state", and the SDK subscribes again and
 // recovers, or is told it could not. Until a channel is loaded, a subscribe that counts
-// offsets waits for it (Session::hold_until_loaded); loading it tells every shard
-// (HttpHost::stream_loaded), in order with the channel's publications.
+// offsets waits for it (Session::hold_until_ready); loading it tells every shard
+// (HttpHost::channel_ready), in order with the channel's publications.
 // A payload that is not ringcast's envelope is dropped with a log line.
 #pragma once
 #include <cstdint>
@@ -35,7 +35,7 @@ class BrokerFeed final : public BrokerSink {
   void on_broker_message(HttpHost& host, std::string_view channel, std::string_view payload) override;
   void on_feed_subscribed(HttpHost& host, std::string_view channel) override;
   void on_feed_unsubscribed(HttpHost& host, std::string_view channel) override;
-  void on_feed_lost(HttpHost& host) override;
+  void on_feed_lost(HttpHost& host, std::uint32_t a, std::uint32_t n) override;
   void on_load_reply(HttpHost& host, std::uint64_t tag, const protocol::resp::Reply* reply) override;
   void on_wanted(HttpHost& host, std::string_view channel) override;
 

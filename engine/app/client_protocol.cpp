@@ -67,8 +67,8 @@ void leave(const ClientProtocol& app, Session& s, ClientState& st, std::string_v
 // shared by every shard, and these buffers keep their capacity from frame to frame.
 class FrameHandler final : public client::CommandSink {
  public:
-  // `replay`: a held command running again (Session::hold_until_loaded): not counted or
-  // rate-limited twice; `expired`: its stream did not load in time.
+  // `replay`: a held command running again (Session::hold_until_ready): not counted or
+  // rate-limited twice; `expired`: its channel was not ready in time.
   void run(const ClientProtocol& app, Session& s, std::string_view frame, bool replay = false, bool expired = false) {
     app_ = &app;
     s_ = &s;
@@ -374,6 +374,16 @@ class FrameHandler final : public client::CommandSink {
     }
     std::optional<std::uint8_t> rate = rate_class_asked(cmd, *o);
     if (!rate) return error(cmd, ErrorCode::bad_request);
+    // --broker: answered once Redis confirmed this node's subscription to the channel, so
+    // what is published after the reply reaches it.
+    if (Broker* b = s_->broker(); b != nullptr && !b->confirmed(cmd.channel)) {
+      if (s_->subscribed(s_->find_topic(topic_key(cmd.channel)))) return error(cmd, ErrorCode::already_subscribed);
+      if (expired_ || !b->all_up()) return error(cmd, ErrorCode::internal);
+      held_line_.clear();
+      client::append_subscribe_command(held_line_, cmd);
+      if (!s_->hold_until_ready(topic_key(cmd.channel), cmd.channel, held_line_)) return error(cmd, ErrorCode::internal);
+      return true;  // answered when it runs again
+    }
     if (!s_->subscribe(topic_key(cmd.channel), o->topic_options(), deltas, *rate)) {
       return error(cmd, ErrorCode::already_subscribed);
     }
@@ -422,7 +432,7 @@ class FrameHandler final : public client::CommandSink {
       if (expired_ || !b->all_up()) return ErrorCode::internal;  // fail fast: the protocol's error
       held_line_.clear();
       if (hold != nullptr) client::append_subscribe_command(held_line_, *hold);
-      if (!s_->hold_until_loaded(topic_key(channel), channel, held_line_) || hold == nullptr) return ErrorCode::internal;
+      if (!s_->hold_until_ready(topic_key(channel), channel, held_line_) || hold == nullptr) return ErrorCode::internal;
       held_ = true;
       return std::nullopt;
     }

@@ -60,6 +60,25 @@ std::string BrokerShared::resolve() {
   return "";
 }
 
+bool BrokerShared::confirmed(std::string_view channel) const {
+  std::lock_guard lock(confirmed_mu_);
+  return confirmed_.contains(std::string(channel));
+}
+
+void BrokerShared::confirm(std::string_view channel, bool on) {
+  std::lock_guard lock(confirmed_mu_);
+  if (on) {
+    confirmed_.emplace(channel);
+  } else {
+    confirmed_.erase(std::string(channel));
+  }
+}
+
+void BrokerShared::forget_confirmed(std::uint32_t a, std::uint32_t n) {
+  std::lock_guard lock(confirmed_mu_);
+  std::erase_if(confirmed_, [&](const std::string& channel) { return broker_shard(channel, n) == a; });
+}
+
 bool BrokerShared::up() const noexcept {
   return links_up.load(std::memory_order_relaxed) == addresses.size() * (shards + 1);
 }
@@ -149,11 +168,7 @@ bool Broker::load(std::string_view channel, const StreamArgs& a, std::uint64_t t
   return command_link(channel).command(args, tag | kLoadBit);
 }
 
-bool Broker::feed_has(std::string_view channel) const {
-  if (feeds_.empty()) return false;
-  const std::size_t a = broker_shard(channel, static_cast<std::uint32_t>(feeds_.size()));
-  return feeds_[a]->ready() && subscribed_[a].contains(std::string(channel));
-}
+
 
 void Broker::load_scripts(RedisConn& conn) {
   for (std::string_view script : {broker::kPublishScript, broker::kLoadScript}) {
@@ -184,8 +199,9 @@ void Broker::end_of_turn() {
       }
       send_subscriptions(a, batch_[0], false);
       send_subscriptions(a, batch_[1], true);
-      if (sink_ != nullptr) {
-        for (const std::string& channel : batch_[0]) sink_->on_feed_unsubscribed(host_, channel);
+      for (const std::string& channel : batch_[0]) {
+        shared_.confirm(channel, false);
+        if (sink_ != nullptr) sink_->on_feed_unsubscribed(host_, channel);
       }
     }
     if (sink_ != nullptr) {
@@ -238,7 +254,9 @@ void Broker::on_ready(RedisConn& conn) {
 void Broker::on_lost(RedisConn& conn, std::span<const std::uint64_t> tags) {
   if (feed_link(conn)) {
     subscribed_[conn.index()].clear();
-    if (sink_ != nullptr) sink_->on_feed_lost(host_);
+    const auto n = static_cast<std::uint32_t>(feeds_.size());
+    shared_.forget_confirmed(conn.index(), n);
+    if (sink_ != nullptr) sink_->on_feed_lost(host_, conn.index(), n);
     return;
   }
   std::size_t loads = 0;
@@ -257,8 +275,11 @@ void Broker::on_reply(RedisConn& conn, std::uint64_t tag, const resp::Reply& rep
     return;
   }
   if (std::string_view key = subscribed_channel(reply); feed_link(conn) && !key.empty()) {
-    if (sink_ != nullptr && key.size() > shared_.prefix.size() + 3) {
-      sink_->on_feed_subscribed(host_, key.substr(shared_.prefix.size() + 3));
+    if (key.size() > shared_.prefix.size() + 3) {
+      const std::string_view channel = key.substr(shared_.prefix.size() + 3);
+      // Confirmed only while still wanted: an UNSUBSCRIBE may have followed it.
+      if (subscribed_[conn.index()].contains(std::string(channel))) shared_.confirm(channel, true);
+      if (sink_ != nullptr) sink_->on_feed_subscribed(host_, channel);
     }
     return;
   }

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -40,8 +41,9 @@ class BrokerSink {
   virtual void on_feed_subscribed(HttpHost& host, std::string_view channel) = 0;
   // The feed UNSUBSCRIBEd (the channel's last local subscriber left): nothing arrives now.
   virtual void on_feed_unsubscribed(HttpHost& host, std::string_view channel) = 0;
-  // A feed connection is lost: nothing arrives on its channels until they are subscribed again.
-  virtual void on_feed_lost(HttpHost& host) = 0;
+  // Feed `a` of `n` is lost: nothing arrives on its channels (broker_shard(channel, n) ==
+  // a) until they are subscribed again.
+  virtual void on_feed_lost(HttpHost& host, std::uint32_t a, std::uint32_t n) = 0;
   // The reply to Broker::load's command `tag`; `reply` nullptr: its connection was lost.
   virtual void on_load_reply(HttpHost& host, std::uint64_t tag, const protocol::resp::Reply* reply) = 0;
   // A shard asks for `channel`'s stream (BrokerShared::wanted: a subscribe waits for it).
@@ -63,8 +65,20 @@ struct BrokerShared {
   // Channels a shard waits to have loaded (a subscribe held until then): shard 0 loads them.
   ThreadInbox<std::string> wanted{64};
   std::string publish_sha, load_sha;  // EVALSHA's names of broker_wire's scripts
+  // Channels whose SUBSCRIBE Redis confirmed on a feed that is still up: what is published
+  // there now reaches this node (a subscribe waits for it). Shard 0 writes, any shard reads.
+  [[nodiscard]] bool confirmed(std::string_view channel) const;
+  void confirm(std::string_view channel, bool on);
+  // Feed `a` of `n` is lost: its channels are not confirmed any more.
+  void forget_confirmed(std::uint32_t a, std::uint32_t n);
   unsigned shards = 1;
   std::atomic<std::uint32_t> links_up{0};  // of the feeds and every shard's command links
+
+ private:
+  mutable std::mutex confirmed_mu_;
+  std::unordered_set<std::string> confirmed_;
+
+ public:
 
   // Resolves every address (at start-up, blocking): "" or one line naming what failed.
   [[nodiscard]] std::string resolve();
@@ -101,8 +115,8 @@ class Broker final : private RedisConn::Owner {
   [[nodiscard]] bool load(std::string_view channel, const StreamArgs& a, std::uint64_t tag);
   // Every link of every shard is up (BrokerShared::up).
   [[nodiscard]] bool all_up() const noexcept { return shared_.up(); }
-  // Shard 0: the feed holds a confirmed-or-sent SUBSCRIBE for `channel` on a live link.
-  [[nodiscard]] bool feed_has(std::string_view channel) const;
+  // Redis confirmed the feed's SUBSCRIBE to `channel` (BrokerShared::confirmed).
+  [[nodiscard]] bool confirmed(std::string_view channel) const { return shared_.confirmed(channel); }
   // The end of the shard's turn: shard 0 brings its subscriptions in line with the
   // registry's changes; every link starts sending what was queued.
   void end_of_turn();

@@ -18,9 +18,9 @@ inline constexpr std::uint32_t kEverySubscriber = UINT32_MAX;
 // `slot` of a message that is no publication but an app command (HttpHost::command_all):
 // `topic` holds the route, `frame` the command's bytes.
 inline constexpr std::uint32_t kAppCommand = UINT32_MAX - 1;
-// `slot` of a message saying `topic`'s stream is loaded on this node (--broker): the
-// requests held for it run again (Session::hold_until_loaded).
-inline constexpr std::uint32_t kStreamLoaded = UINT32_MAX - 2;
+// `slot` of a message saying this node is ready to serve `topic` (--broker: subscribed in
+// Redis, its stream loaded): the requests held for it run again (Session::hold_until_ready).
+inline constexpr std::uint32_t kChannelReady = UINT32_MAX - 2;
 
 struct Message {
   Frame* frame = nullptr;

@@ -426,7 +426,7 @@ void Shard::drain_mailboxes() {
   in_order_.drain([this](const Message& d) {
     if (d.slot == kAppCommand) {
       run_command(d);
-    } else if (d.slot == kStreamLoaded) {
+    } else if (d.slot == kChannelReady) {
       release_held(d.topic, 0);
     } else {
       defer(d);

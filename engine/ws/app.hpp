@@ -49,12 +49,13 @@ class Session {
   // False when it already was subscribed, or memory for the reply ran out.
   bool subscribe_in_order(std::string_view topic, std::span<const std::uint8_t> reply, const TopicOptions& options = {},
                           bool deltas = false);
-  // --broker: holds `request` (the app's bytes: a command to run again) until this node has
-  // loaded `stream`'s history from Redis, or for at most kHoldMs; then App::on_released.
-  // Meanwhile `topic` counts one more subscriber on this node, so the node's feed
-  // subscribes to it. False (nothing held) when the shard holds too many already.
-  static constexpr std::uint64_t kHoldMs = 5000;
-  [[nodiscard]] bool hold_until_loaded(std::string_view topic, std::string_view stream, std::string_view request);
+  // --broker: holds `request` (the app's bytes: a command to run again) until this node is
+  // ready to serve `channel` (its feed subscribed to it in Redis and, where it keeps
+  // history, loaded its stream), or for at most kHoldMs (under the SDKs' 5 s command
+  // timeout); then App::on_released. Meanwhile `topic` counts one more subscriber on this
+  // node, so the feed subscribes. False (nothing held) when the shard holds too many.
+  static constexpr std::uint64_t kHoldMs = 3000;
+  [[nodiscard]] bool hold_until_ready(std::string_view topic, std::string_view channel, std::string_view request);
   // False when it was not subscribed to the topic with id `topic`. The id stays valid for
   // publishing (a farewell to the others).
   bool unsubscribe(std::uint32_t topic) noexcept;
@@ -123,9 +124,9 @@ class App {
   // server API's disconnect and unsubscribe), once per open connection of the app, on its
   // shard's thread. The bytes are the sender's, in a format the two agree on.
   virtual void on_command(Session&, std::span<const std::uint8_t> /*command*/) {}
-  // A request Session::hold_until_loaded held: `loaded` its stream now is, else the hold
+  // A request Session::hold_until_ready held: `ready` its channel now is, else the hold
   // timed out (the connection is still open; one that closed meanwhile gets no call).
-  virtual void on_released(Session&, std::span<const std::uint8_t> /*request*/, bool /*loaded*/) {}
+  virtual void on_released(Session&, std::span<const std::uint8_t> /*request*/, bool /*ready*/) {}
   // Once a second, on the first shard's thread only: the app's own periodic work across
   // every shard (the client protocol's online counts), publishing through `host`.
   virtual void on_second(HttpHost& /*host*/) {}

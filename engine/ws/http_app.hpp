@@ -35,9 +35,10 @@ class HttpHost {
   // The channels' publication streams and presence (shared by every shard).
   [[nodiscard]] virtual History& history() noexcept = 0;
   [[nodiscard]] virtual Presence& presence() noexcept = 0;
-  // --broker, shard 0, holding the lock of `topic`'s stream: tells every shard the stream
-  // is loaded, in order with the topic's publications (held subscribes run again).
-  virtual void stream_loaded(std::uint32_t topic) = 0;
+  // --broker, shard 0 (holding the lock of `topic`'s stream where it has one): tells every
+  // shard this node is ready to serve the topic, in order with its publications (held
+  // subscribes run again).
+  virtual void channel_ready(std::uint32_t topic) = 0;
   // This shard's side of the nodes' Redis broker; nullptr without --broker.
   [[nodiscard]] virtual Broker* broker() noexcept = 0;
   // This shard's counters.

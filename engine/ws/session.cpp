@@ -83,8 +83,8 @@ bool Session::publish_forms(std::uint32_t topic, std::string_view raw, std::stri
 
 History& Session::history() noexcept { return shard_.group_.history; }
 Broker* Session::broker() noexcept { return shard_.broker_.get(); }
-bool Session::hold_until_loaded(std::string_view topic, std::string_view stream, std::string_view request) {
-  return shard_.hold(conn_, slot_, topic, stream, request);
+bool Session::hold_until_ready(std::string_view topic, std::string_view channel, std::string_view request) {
+  return shard_.hold(conn_, slot_, topic, channel, request);
 }
 
 Presence& Session::presence() noexcept { return shard_.group_.presence; }

@@ -199,18 +199,29 @@ def redis_killed_and_started_again():
 
 @test
 def a_node_started_before_redis_waits_for_it():
+    require_node()
     require_redis()
     redis = Redis()
     try:
         with node(redis) as a:
-            reader = subscribe(a, "early")
             h.check(health(a) == (503, "unavailable\nbroker: down\n"), f"healthz before Redis: {health(a)}")
-            redis.start()
-            h.wait_until(lambda: health(a)[0] == 200, timeout=15, what="the node connected")
-            h.wait_until(lambda: redis.numsub(feed_key("early")) == 1, what="the early subscription")
-            status, answer = call(a, "publish", {"channel": "early", "data": 1})
-            h.check(status == 200 and answer == {"result": {}}, f"publish: {answer}")
-            h.check(pushes(reader, 1) == [1], "a publication after Redis came")
+            # A subscribe is refused at once with the temporary 100; the SDK tries again.
+            raw = Raw(a)
+            reply = raw.call({"subscribe": {"channel": "early"}})
+            h.check(reply.get("error", {}).get("temporary") is True, f"subscribe before Redis: {reply}")
+            s = sdk(a)
+            try:
+                s.next("connected")
+                s.cmd(subscribe="early")
+                h.check(s.next("sub_error", channel="early")["code"] == 100, "the SDK told")
+                redis.start()
+                h.wait_until(lambda: health(a)[0] == 200, timeout=15, what="the node connected")
+                s.until("subscribed", channel="early", timeout=15)  # its own retry
+                status, answer = call(a, "publish", {"channel": "early", "data": 1})
+                h.check(status == 200 and answer == {"result": {}}, f"publish: {answer}")
+                h.check(s.next("publication", channel="early")["data"] == 1, "a publication after Redis came")
+            finally:
+                s.kill()
     finally:
         redis.stop()
 
