@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-#include "engine/app/channel_topic.hpp"
+#include "engine/pubsub/channel_topic.hpp"
 #include "engine/io/listener.hpp"
 #include "engine/shard.hpp"
 #include "engine/app/builtin_apps.hpp"

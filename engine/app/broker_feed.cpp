@@ -4,7 +4,7 @@
 #include <charconv>
 
 #include "engine/app/channel_publisher.hpp"
-#include "engine/app/channel_topic.hpp"
+#include "engine/pubsub/channel_topic.hpp"
 #include "engine/app/user_command.hpp"
 #include "engine/broker/broker_wire.hpp"
 #include "engine/log.hpp"

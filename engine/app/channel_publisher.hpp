@@ -12,7 +12,7 @@
 #include <string>
 #include <string_view>
 
-#include "engine/app/channel_topic.hpp"
+#include "engine/pubsub/channel_topic.hpp"
 #include "engine/broker/broker.hpp"
 #include "engine/broker/broker_wire.hpp"
 #include "engine/config.hpp"

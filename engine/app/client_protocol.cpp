@@ -8,7 +8,7 @@
 #include <string>
 
 #include "engine/app/channel_publisher.hpp"
-#include "engine/app/channel_topic.hpp"
+#include "engine/pubsub/channel_topic.hpp"
 #include "engine/app/client_state.hpp"
 #include "engine/app/history_query.hpp"
 #include "engine/app/presence_copy.hpp"

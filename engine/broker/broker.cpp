@@ -4,7 +4,7 @@
 
 #include <cstring>
 
-#include "engine/app/channel_topic.hpp"
+#include "engine/pubsub/channel_topic.hpp"
 #include "engine/broker/broker_wire.hpp"
 #include "engine/core/user_data.hpp"
 #include "engine/log.hpp"
@@ -94,6 +94,7 @@ Broker::Broker(IoBackend& io, BrokerShared& shared, unsigned shard, std::uint32_
       feeds_.push_back(std::make_unique<RedisConn>(io, owner, shared.addresses[a], shared.endpoints[a], a, file++, "feed"));
     }
     subscribed_.resize(n);
+    todo_.resize(n);
   }
   for (std::uint32_t a = 0; a < n; ++a) {
     commands_.push_back(std::make_unique<RedisConn>(io, owner, shared.addresses[a], shared.endpoints[a], n + a, file++,
@@ -183,8 +184,6 @@ void Broker::end_of_turn() {
     shared_.changes.drain([this](const std::string& name) { changed_.push_back(name); });
     for (std::size_t a = 0; a < feeds_.size(); ++a) {
       if (!feeds_[a]->ready()) continue;  // on_ready subscribes to all of them
-      batch_[0].clear();
-      batch_[1].clear();
       for (const std::string& channel : changed_) {
         if (broker_shard(channel, static_cast<std::uint32_t>(feeds_.size())) != a) continue;
         const bool want = topics_.find(channel_topic(topic_, channel)) != kNoTopic;
@@ -195,15 +194,14 @@ void Broker::end_of_turn() {
         } else {
           subscribed_[a].erase(it);
         }
-        batch_[want].push_back(channel);
-      }
-      send_subscriptions(a, batch_[0], false);
-      send_subscriptions(a, batch_[1], true);
-      for (const std::string& channel : batch_[0]) {
-        shared_.confirm(channel, false);
-        if (sink_ != nullptr) sink_->on_feed_unsubscribed(host_, channel);
+        todo_[a].push_back({channel, want});
+        if (!want) {
+          shared_.confirm(channel, false);
+          if (sink_ != nullptr) sink_->on_feed_unsubscribed(host_, channel);
+        }
       }
     }
+    for (std::size_t a = 0; a < feeds_.size(); ++a) pump_subscriptions(a);
     if (sink_ != nullptr) {
       changed_.clear();
       shared_.wanted.drain([this](const std::string& name) { changed_.push_back(name); });
@@ -214,23 +212,19 @@ void Broker::end_of_turn() {
   for (auto& c : commands_) c->flush();
 }
 
-void Broker::send_subscriptions(std::size_t a, std::span<const std::string> channels, bool subscribe) {
-  std::vector<std::string> keys;
-  std::vector<std::string_view> args;
-  for (std::size_t i = 0; i < channels.size(); i += kSubscribeBatch) {
-    const std::size_t end = std::min(channels.size(), i + kSubscribeBatch);
-    keys.resize(end - i);
-    args.assign(1, subscribe ? "SUBSCRIBE" : "UNSUBSCRIBE");
-    for (std::size_t j = i; j < end; ++j) {
-      broker::key_of(keys[j - i], shared_.prefix, broker::Key::pubsub, channels[j]);
-      args.push_back(keys[j - i]);
+void Broker::pump_subscriptions(std::size_t a) {
+  std::deque<Change>& todo = todo_[a];
+  keys_.resize(kSubscribeBatch);
+  while (!todo.empty() && feeds_[a]->ready()) {
+    const bool subscribe = todo.front().subscribe;
+    args_.assign(1, subscribe ? "SUBSCRIBE" : "UNSUBSCRIBE");
+    std::size_t n = 0;
+    for (; n < todo.size() && n < kSubscribeBatch && todo[n].subscribe == subscribe; ++n) {
+      broker::key_of(keys_[n], shared_.prefix, broker::Key::pubsub, todo[n].channel);
+      args_.push_back(keys_[n]);
     }
-    if (!feeds_[a]->command(args, 0)) {
-      // Past the link's limits: drop the connection, so on_ready subscribes afresh.
-      log_line(LogLevel::warn, "broker %s (feed): too many subscriptions queued", shared_.addresses[a].url.c_str());
-      subscribed_[a].clear();
-      return;
-    }
+    if (!feeds_[a]->command(args_, 0)) return;  // the link is full: the rest once it drains
+    todo.erase(todo.begin(), todo.begin() + static_cast<std::ptrdiff_t>(n));
   }
 }
 
@@ -247,13 +241,18 @@ void Broker::on_ready(RedisConn& conn) {
     std::string_view channel = topic.substr(kChannelTopicPrefix.size());
     if (broker_shard(channel, static_cast<std::uint32_t>(feeds_.size())) == a) all.emplace_back(channel);
   });
-  for (const std::string& c : all) subscribed_[a].insert(c);
-  send_subscriptions(a, all, true);
+  todo_[a].clear();
+  for (std::string& c : all) {
+    subscribed_[a].insert(c);
+    todo_[a].push_back({std::move(c), true});
+  }
+  pump_subscriptions(a);
 }
 
 void Broker::on_lost(RedisConn& conn, std::span<const std::uint64_t> tags) {
   if (feed_link(conn)) {
     subscribed_[conn.index()].clear();
+    todo_[conn.index()].clear();
     const auto n = static_cast<std::uint32_t>(feeds_.size());
     shared_.forget_confirmed(conn.index(), n);
     if (sink_ != nullptr) sink_->on_feed_lost(host_, conn.index(), n);

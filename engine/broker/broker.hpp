@@ -13,6 +13,7 @@
 #pragma once
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -127,8 +128,10 @@ class Broker final : private RedisConn::Owner {
   void on_reply(RedisConn& conn, std::uint64_t tag, const protocol::resp::Reply& reply) override;
   void on_message(RedisConn& conn, std::string_view channel, std::string_view payload) override;
   [[nodiscard]] bool feed_link(const RedisConn& conn) const noexcept { return conn.index() < feeds_.size(); }
-  // (UN)SUBSCRIBE `channels` (names without the prefix) on address `a`'s feed, in batches.
-  void send_subscriptions(std::size_t a, std::span<const std::string> channels, bool subscribe);
+  // Sends address `a`'s feed the (UN)SUBSCRIBEs it owes, in batches, as far as the link
+  // takes them now (the rest on a later turn, as its bytes go out: a node with very many
+  // channels subscribes to them all after a reconnect without outgrowing the link).
+  void pump_subscriptions(std::size_t a);
   [[nodiscard]] RedisConn& command_link(std::string_view channel) noexcept;
   // A command link's first commands on a new connection: the scripts EVALSHA runs.
   void load_scripts(RedisConn& conn);
@@ -144,8 +147,14 @@ class Broker final : private RedisConn::Owner {
   std::vector<std::unique_ptr<RedisConn>> feeds_, commands_;
   // Shard 0: the channels each feed has SUBSCRIBEd on its current connection.
   std::vector<std::unordered_set<std::string>> subscribed_;
+  struct Change {
+    std::string channel;
+    bool subscribe;
+  };
+  std::vector<std::deque<Change>> todo_;  // [address]: owed to Redis, in order
   std::string key_, key2_, key3_, topic_, num_[3];  // scratch
-  std::vector<std::string> changed_, batch_[2];   // scratch: the turn's changes; [unsubscribe, subscribe]
+  std::vector<std::string> changed_, keys_;  // scratch: the turn's changes; a batch's keys
+  std::vector<std::string_view> args_;
 };
 
 }  // namespace ringcast::engine

@@ -3,28 +3,38 @@
 namespace ringcast::engine {
 
 std::uint32_t TopicRegistry::acquire(std::string_view name) {
-  std::lock_guard lock(mu_);
-  auto it = by_name_.find(name);
-  if (it == by_name_.end()) {
-    it = by_name_.emplace(std::string(name), Entry{next_id_, 0}).first;
-    by_id_.emplace(next_id_, &it->first);
-    ++next_id_;
-    if (watcher_ && name.starts_with(watch_prefix_)) watcher_(name);
+  std::uint32_t id;
+  bool first = false;
+  {
+    std::lock_guard lock(mu_);
+    auto it = by_name_.find(name);
+    if (it == by_name_.end()) {
+      it = by_name_.emplace(std::string(name), Entry{next_id_, 0}).first;
+      by_id_.emplace(next_id_, &it->first);
+      ++next_id_;
+      first = true;
+    }
+    ++it->second.subscribers;
+    id = it->second.id;
   }
-  ++it->second.subscribers;
-  return it->second.id;
+  // Outside the lock: the watcher reads the registry again when it acts on the change.
+  if (first && watcher_ && name.starts_with(watch_prefix_)) watcher_(name);
+  return id;
 }
 
 void TopicRegistry::release(std::uint32_t id) {
-  std::lock_guard lock(mu_);
-  auto idit = by_id_.find(id);
-  if (idit == by_id_.end()) return;
-  auto it = by_name_.find(*idit->second);
-  if (--it->second.subscribers == 0) {
-    if (watcher_ && std::string_view(it->first).starts_with(watch_prefix_)) watcher_(it->first);
+  std::string last;  // a watched name that lost its last subscriber
+  {
+    std::lock_guard lock(mu_);
+    auto idit = by_id_.find(id);
+    if (idit == by_id_.end()) return;
+    auto it = by_name_.find(*idit->second);
+    if (--it->second.subscribers != 0) return;
+    if (watcher_ && std::string_view(it->first).starts_with(watch_prefix_)) last = it->first;
     by_id_.erase(idit);
     by_name_.erase(it);
   }
+  if (!last.empty()) watcher_(last);
 }
 
 std::uint32_t TopicRegistry::find(std::string_view name) const {

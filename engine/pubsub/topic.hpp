@@ -31,9 +31,10 @@ class TopicRegistry {
   // The id for `name`, or kNoTopic when nobody is subscribed to it.
   [[nodiscard]] std::uint32_t find(std::string_view name) const;
   [[nodiscard]] std::size_t size() const;
-  // Before any subscriber: f(name) whenever a topic whose name starts with `prefix` gets
-  // its first subscriber or loses its last, called under the registry's lock (f must not
-  // call back into it: --broker posts the name to shard 0).
+  // Before any subscriber: f(name) whenever a topic whose name starts with `prefix` got its
+  // first subscriber or lost its last, called after the change, outside the registry's lock
+  // (so f sees the registry as it is by then: --broker posts the name to shard 0, which
+  // looks the name up again when it acts).
   void watch(std::string_view prefix, std::function<void(std::string_view)> f) {
     watch_prefix_ = std::string(prefix);
     watcher_ = std::move(f);

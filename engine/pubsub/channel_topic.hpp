@@ -1,6 +1,6 @@
 // A client-protocol channel's pub/sub topic: "\x01<channel>". No request path can hold that
 // byte, so channels never meet the chat rooms. Shared by the client protocol and the
-// server API, which publish into the same topics.
+// server API, which publish into the same topics, and the broker, which follows them.
 #pragma once
 #include <string>
 #include <string_view>
