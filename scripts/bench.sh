@@ -187,7 +187,8 @@ stop_server() {
   for pid in "${server_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   server_pids=()
 }
-trap 'stop_server; rm -f "$server_log"' EXIT
+redis_pid=""  # the cluster scenario's redis-server
+trap 'stop_server; [[ -n "$redis_pid" ]] && kill "$redis_pid" 2>/dev/null; rm -f "$server_log"' EXIT
 
 run_load() {  # run_load SERVER SCENARIO-NAME LOAD-ARGS...
   local name=$1 tag=$2; shift 2
@@ -414,7 +415,19 @@ if want cluster && [[ " $servers " == *" ringcast "* ]]; then
     for _ in 1 2 3; do ports+=("$(free_port)"); start_server ringcast "${ports[-1]}"; done
     pids=$(IFS=,; echo "${server_pids[*]}")
     echo "== ringcast cluster-run$run: 3 nodes + redis-server, publisher on :${ports[0]}"
-    sleep 0.5  # every node's links up
+    /usr/bin/python3 - "${ports[@]}" <<'PY' || echo "bench: a node's broker links did not come up" >&2
+import sys, time, urllib.request
+for port in sys.argv[1:]:  # every node's links up: /healthz 200
+    for _ in range(100):
+        try:
+            if urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).status == 200:
+                break
+        except OSError:
+            pass
+        time.sleep(0.05)
+    else:
+        sys.exit(1)
+PY
     # Redis's own idle work (its cron) over as long, to take out of its figure.
     i0=$(cpu_ns "$redis_pid"); sleep "$secs"; i1=$(cpu_ns "$redis_pid")
     r0=$(cpu_ns "$redis_pid")
@@ -432,6 +445,7 @@ PY
     stop_server
     kill "$redis_pid" 2>/dev/null || true
     wait "$redis_pid" 2>/dev/null || true
+    redis_pid=""
     server_extra=()
     url_path=/
   done

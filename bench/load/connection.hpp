@@ -12,6 +12,7 @@
 #include "bench/load/tls_link.hpp"
 #include "protocol/handshake.hpp"
 #include "protocol/message.hpp"
+#include "bench/load/target.hpp"
 
 namespace ringcast::load {
 
@@ -49,6 +50,7 @@ struct Conn {
   std::uint8_t ops = 0;       // io_uring operations in flight on this fd
   std::uint32_t sub_slot = 0; // row in the thread's sequence table
   std::uint32_t pub_id = 0;
+  const Target* target = nullptr;  // the server it dials (RunPlan::target_of)
   std::uint64_t started_ns = 0;
 
   protocol::MessageReader reader{kServerFrames};

@@ -300,6 +300,22 @@ bool parse_options(int argc, char** argv, Options& out, std::string& error, bool
     rest = rest.substr(comma + 1);
   }
   if (out.urls.size() > 64) { error = "at most 64 target URLs"; return false; }
+  if ((out.urls.size() > 1 || !out.publish_url.empty()) && out.channel.empty()) {
+    // Chat rooms (and /echo) live on one server: deliveries across servers would all count lost.
+    error = "several URLs and --publish-to: only with --channel (nodes of one cluster)";
+    return false;
+  }
+  if (!out.publish_url.empty() && out.scenario == Scenario::chat) {
+    error = "--publish-to: not in the chat scenario (every client publishes where it subscribes)";
+    return false;
+  }
+  for (const std::string& u : out.urls) {
+    if (u.starts_with("wss://") != out.url.starts_with("wss://") ||
+        (!out.publish_url.empty() && out.publish_url.starts_with("wss://") != out.url.starts_with("wss://"))) {
+      error = "every URL must have the same scheme (ws:// or wss://)";
+      return false;
+    }
+  }
   if (out.url.starts_with("wss://")) out.tls = true;
   if (out.tls_version != 0 && !out.tls) {
     error = "--tls-version: only with --tls or a wss:// URL";

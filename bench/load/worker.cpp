@@ -97,6 +97,7 @@ Worker::Worker(RunPlan& plan, std::uint32_t index, std::uint32_t threads)
       pub_by_id_[c.pub_id] = &c;
     }
     c.out.allocate(base_cap + (c.is_pub ? pub_cap : 0));
+    c.target = &plan_.target_of(i, c.is_pub && !c.is_sub);  // round robin by the run's index
   }
   for (Conn* p : pubs_) p->self_ack = opt_.ack == AckMode::self || designated_ == nullptr;
   res_.seqs.reset(res_.sub_slots, pubs, opt_.channel.empty() ? 1 : opt_.channels);

@@ -35,7 +35,7 @@ void Worker::start_connects(std::uint64_t now) {
 
 void Worker::dial(std::uint32_t idx, std::uint64_t now) {
   Conn& c = conns_[idx];
-  const Target& t = plan_.target_of(idx, c.is_pub && !c.is_sub);
+  const Target& t = *c.target;
   c.started_ns = now;
   c.state = ConnState::connecting;
   ++connecting_;
@@ -87,7 +87,7 @@ void Worker::on_connect(Conn& c, int res) {
   }
   const int one = 1;
   (void)::setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  const Target& t = plan_.target_of(static_cast<std::uint32_t>(&c - conns_.data()), c.is_pub && !c.is_sub);
+  const Target& t = *c.target;
   if (tls_) {
     // The ClientHello goes first; the upgrade request waits in `out` for the handshake.
     c.tls = std::make_unique<TlsLink>();

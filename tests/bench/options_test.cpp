@@ -64,8 +64,13 @@ TEST(Options, SeveralTargetsAndAPublishTarget) {
   ASSERT_TRUE(p.ok) << p.error;
   EXPECT_EQ(p.opt.urls, (std::vector<std::string>{"ws://127.0.0.1:9000/"}));
   EXPECT_TRUE(p.opt.publish_url.empty());
-  EXPECT_FALSE(parse({"rate", "ws://127.0.0.1:9000/,"}).ok);
-  EXPECT_FALSE(parse({"rate", "--publish-to", "", "ws://127.0.0.1:9000/"}).ok);
+  EXPECT_FALSE(parse({"rate", "--channel", "c", "ws://127.0.0.1:9000/,"}).ok);
+  EXPECT_FALSE(parse({"rate", "--channel", "c", "--publish-to", "", "ws://127.0.0.1:9000/"}).ok);
+  p = parse({"rate", "ws://127.0.0.1:9000/,ws://127.0.0.1:9001/"});  // chat rooms live on one server
+  EXPECT_FALSE(p.ok);
+  EXPECT_EQ(p.error, "several URLs and --publish-to: only with --channel (nodes of one cluster)");
+  EXPECT_FALSE(parse({"rate", "--channel", "c", "ws://127.0.0.1:9000/,wss://127.0.0.1:9001/"}).ok);
+  EXPECT_FALSE(parse({"chat", "--channel", "c", "--publish-to", "ws://127.0.0.1:9001/", "ws://127.0.0.1:9000/"}).ok);
 }
 
 TEST(SplitRun, OneProcessIsTheWholeRun) {

@@ -7,6 +7,7 @@ error 100 and /healthz says 503 meanwhile, then the nodes reconnect and subscrib
 without a client noticing; bad --broker values get one line and a non-zero exit."""
 import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -243,6 +244,20 @@ def refused(*args):
     return lines[0]
 
 
+def consecutive_free_ports(n):
+    """The first of `n` consecutive ports free now (cluster.sh numbers its nodes' ports)."""
+    for _ in range(100):
+        base = h.free_port()
+        try:
+            for k in range(1, n):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", base + k))
+            return base
+        except OSError:
+            continue
+    raise AssertionError(f"no {n} consecutive free ports")
+
+
 class Running:
     """A server this test did not start (scripts/cluster.sh's nodes), as the clients see one."""
 
@@ -257,7 +272,10 @@ class Running:
 def cluster_sh_starts_redis_and_nodes_that_share_publications():
     require_redis()
     script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts", "cluster.sh")
-    base, redis_port = h.free_port(), h.free_port()
+    base = consecutive_free_ports(2)
+    redis_port = h.free_port()
+    while redis_port in (base, base + 1):
+        redis_port = h.free_port()
     env = dict(os.environ, CLUSTER_BASE_PORT=str(base), CLUSTER_REDIS_PORT=str(redis_port),
                CLUSTER_RINGCAST=h.ARGS.ringcast)
     p = subprocess.Popen(["bash", script, "2"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
