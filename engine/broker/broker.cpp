@@ -119,15 +119,7 @@ void Broker::on_completion(const Completion& c) {
     if (c.has_buffer) io_.recycle(c.buffer);
     return;
   }
-  const bool was_up = conn->ready();
-  conn->on_completion(c);
-  if (conn->ready() != was_up) {
-    if (was_up) {
-      shared_.links_up.fetch_sub(1, std::memory_order_relaxed);
-    } else {
-      shared_.links_up.fetch_add(1, std::memory_order_relaxed);
-    }
-  }
+  counted(*conn, [&] { conn->on_completion(c); });
 
 }
 
@@ -208,8 +200,13 @@ void Broker::end_of_turn() {
       for (const std::string& channel : changed_) sink_->on_wanted(host_, channel);
     }
   }
-  for (auto& c : feeds_) c->flush();
-  for (auto& c : commands_) c->flush();
+  const std::uint64_t now = io_.now_ms();
+  for (auto* links : {&feeds_, &commands_}) {
+    for (auto& c : *links) {
+      counted(*c, [&] { c->tick(now); });
+      c->flush();
+    }
+  }
 }
 
 void Broker::pump_subscriptions(std::size_t a) {

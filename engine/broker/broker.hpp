@@ -133,6 +133,18 @@ class Broker final : private RedisConn::Owner {
   // channels subscribes to them all after a reconnect without outgrowing the link).
   void pump_subscriptions(std::size_t a);
   [[nodiscard]] RedisConn& command_link(std::string_view channel) noexcept;
+  // Runs `f` on `conn` and keeps BrokerShared::links_up right if it went up or down.
+  template <typename F>
+  void counted(RedisConn& conn, F&& f) {
+    const bool was_up = conn.ready();
+    f();
+    if (conn.ready() == was_up) return;
+    if (was_up) {
+      shared_.links_up.fetch_sub(1, std::memory_order_relaxed);
+    } else {
+      shared_.links_up.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
   // A command link's first commands on a new connection: the scripts EVALSHA runs.
   void load_scripts(RedisConn& conn);
 

@@ -11,7 +11,7 @@
 namespace ringcast::engine {
 
 namespace {
-constexpr std::uint64_t kSelectTag = UINT64_MAX;
+constexpr std::uint64_t kSelectTag = UINT64_MAX, kPingTag = UINT64_MAX - 1;
 constexpr std::size_t kSendChunk = 256u << 10;  // bytes one send takes from the link
 
 std::uint64_t jittered(std::uint64_t ms) {
@@ -89,15 +89,19 @@ void RedisConn::on_connected(int res) {
   attached_ = true;
   recv_armed_ = true;
   io_.recv_multishot(fd_, file_, tag(recv_op));
-  if (address_.db == 0) {
-    became_ready();
-    return;
-  }
+  heard_ms_ = io_.now_ms();
+  // Ready once Redis answers (SELECT, or PING for database 0): a connect alone proves
+  // little (a stopped Redis's kernel still accepts), and publishes must not queue up there.
   char db[12];
   auto [end, ec] = std::to_chars(db, db + sizeof db, address_.db);
   (void)ec;
-  const std::string_view args[] = {"SELECT", std::string_view(db, static_cast<std::size_t>(end - db))};
-  (void)link_.command(args, kSelectTag);
+  const std::string_view select[] = {"SELECT", std::string_view(db, static_cast<std::size_t>(end - db))};
+  const std::string_view ping[] = {"PING"};
+  if (address_.db == 0) {
+    (void)link_.command(ping, kSelectTag);
+  } else {
+    (void)link_.command(select, kSelectTag);
+  }
   state_ = State::selecting;
   flush();
 }
@@ -114,12 +118,14 @@ void RedisConn::became_ready() {
 }
 
 void RedisConn::on_reply(std::uint64_t tag, const protocol::resp::Reply& reply) {
+  if (tag == kPingTag) return;
   if (tag != kSelectTag) {
     owner_.on_reply(*this, tag, reply);
     return;
   }
   if (reply.root().type == protocol::resp::Type::error) {
-    selected_error_ = "SELECT " + std::to_string(address_.db) + ": " + std::string(reply.root().str);
+    selected_error_ = (address_.db == 0 ? std::string("PING: ") : "SELECT " + std::to_string(address_.db) + ": ") +
+                      std::string(reply.root().str);
   } else {
     selected_ = true;
   }
@@ -132,6 +138,7 @@ void RedisConn::on_message(std::string_view channel, std::string_view payload) {
 void RedisConn::on_recv(const Completion& c) {
   if (!c.more) recv_armed_ = false;
   if (c.res > 0 && c.has_buffer) {
+    heard_ms_ = io_.now_ms();
     std::string err;
     if (state_ == State::ready || state_ == State::selecting) {
       err = link_.feed({io_.buffer(c.buffer), static_cast<std::size_t>(c.res)}, *this);
@@ -166,7 +173,22 @@ void RedisConn::on_recv(const Completion& c) {
 }
 
 bool RedisConn::command(std::span<const std::string_view> args, std::uint64_t tag) {
-  return state_ == State::ready && link_.command(args, tag);
+  if (state_ != State::ready) return false;
+  if (link_.pending() == 0) heard_ms_ = io_.now_ms();  // the wait for a reply starts now
+  return link_.command(args, tag);
+}
+
+void RedisConn::tick(std::uint64_t now_ms) {
+  if (state_ != State::ready && state_ != State::selecting) return;
+  if (link_.pending() == 0) {
+    if (now_ms - heard_ms_ < kPingMs) return;
+    const std::string_view ping[] = {"PING"};
+    heard_ms_ = now_ms;
+    (void)link_.command(ping, kPingTag);
+    flush();
+  } else if (now_ms - heard_ms_ >= kReplyTimeoutMs) {
+    fail("no reply from Redis within " + std::to_string(kReplyTimeoutMs / 1000) + " s");
+  }
 }
 
 void RedisConn::flush() {

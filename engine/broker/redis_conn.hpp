@@ -1,10 +1,10 @@
 // One Redis connection driven on a shard's backend (io_uring or epoll, the shard's own
 // ring: no thread of its own). It connects (within kConnectTimeout), SELECTs the
-// address's database, then moves a RedisLink's bytes: commands out, replies and pub/sub
+// address's database (or PINGs: it is ready once Redis answers), then moves a RedisLink's bytes: commands out, replies and pub/sub
 // messages in. When the connection fails or Redis closes it, every unanswered command is
 // failed to the owner, the socket is shut down and closed once nothing is pending on it,
 // and it connects again after a back-off (100 ms doubling to 5 s, jittered so nodes do
-// not come back in step).
+// not come back in step). A Redis that stops answering counts as lost (tick()).
 //
 // Its operations are tagged Op::broker, slot = its index among the shard's links, gen =
 // the operation's kind and the socket's generation, so a completion of a socket already
@@ -30,7 +30,7 @@ class RedisConn final : private RedisLink::Handler {
   enum class State : std::uint8_t {
     idle,        // not started, or stopped
     connecting,  // connect in flight (its timeout too)
-    selecting,   // connected, SELECT sent
+    selecting,   // connected, SELECT (or PING) sent
     ready,       // commands may be sent
     closing,     // failed: waiting for the socket's operations to end
     waiting,     // closed: the back-off timer runs
@@ -68,6 +68,12 @@ class RedisConn final : private RedisLink::Handler {
   [[nodiscard]] bool command(std::span<const std::string_view> args, std::uint64_t tag);
   // Starts a send of what is queued unless one is in flight (the shard's end of turn).
   void flush();
+  // The shard's end of turn, at IoBackend::now_ms: a Redis that answers nothing for
+  // kReplyTimeoutMs while commands wait (stalled, or a network that drops silently) loses
+  // its connection; an idle one gets a PING every kPingMs, so a feed that only listens
+  // notices too.
+  void tick(std::uint64_t now_ms);
+  static constexpr std::uint64_t kReplyTimeoutMs = 5000, kPingMs = 2000;
 
   [[nodiscard]] State state() const noexcept { return state_; }
   [[nodiscard]] bool ready() const noexcept { return state_ == State::ready; }
@@ -115,6 +121,7 @@ class RedisConn final : private RedisLink::Handler {
   std::uint64_t backoff_ms_ = kBackoffFirstMs;
   std::uint64_t reconnects_ = 0;
   bool ever_ready_ = false, logged_down_ = false;
+  std::uint64_t heard_ms_ = 0;  // the last bytes from Redis, or when commands began to wait
   // SELECT's answer, read inside the link's handler and acted on after it returns.
   bool selected_ = false;
   std::string selected_error_;

@@ -7,9 +7,11 @@ error 100 and /healthz says 503 meanwhile, then the nodes reconnect and subscrib
 without a client noticing; bad --broker values get one line and a non-zero exit."""
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
@@ -196,6 +198,44 @@ def redis_killed_and_started_again():
             h.check("Redis closed the connection" in a.log() and "connected again" in a.log(), a.log()[-2000:])
         finally:
             watcher.kill()
+
+
+@test
+def a_stalled_redis_is_left_and_found_again():
+    require_node()
+    require_redis()
+    with Redis() as redis, node(redis) as a:
+        reader = sdk(a)  # answers the server's pings through the stall (a raw client would not)
+        try:
+            reader.next("connected")
+            reader.cmd(subscribe="comments:stall")
+            reader.next("subscribed", channel="comments:stall")
+            redis.proc.send_signal(signal.SIGSTOP)  # connected, answering nothing
+            try:
+                call(a, "publish", {"channel": "comments:stall", "data": "lost"})  # queued, never answered
+                # No reply within 5 s (or no pong for an idle link): the links go, /healthz says
+                # so, and publishes are refused at once (each answer now, whatever Redis does).
+                h.wait_until(lambda: health(a)[0] == 503, timeout=12, what="the stalled Redis noticed")
+
+                def refused():
+                    t0 = time.monotonic()
+                    _, answer = call(a, "publish", {"channel": "comments:stall", "data": "refused"})
+                    h.check(time.monotonic() - t0 < 1, "an answer at once")
+                    return answer.get("error", {}).get("code") == 100
+                h.wait_until(refused, timeout=12, what="publishes refused while Redis is stalled")
+            finally:
+                redis.proc.send_signal(signal.SIGCONT)
+            h.wait_until(lambda: health(a)[0] == 200, timeout=15, what="the links back")
+            h.wait_until(lambda: redis.numsub(feed_key("comments:stall")) == 1, what="subscribed again")
+            status, answer = call(a, "publish", {"channel": "comments:stall", "data": "after"})
+            h.check(answer == {"result": {}}, f"publish: {answer}")
+            got = reader.until("publication", channel="comments:stall")["data"]
+            if got == "lost":  # carried out when Redis resumed, if its connection had survived
+                got = reader.next("publication", channel="comments:stall")["data"]
+            h.check(got == "after", f"after the stall: {got}")
+            h.check("no reply from Redis within 5 s" in a.log(), a.log()[-1500:])
+        finally:
+            reader.kill()
 
 
 @test

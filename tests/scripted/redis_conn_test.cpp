@@ -194,6 +194,34 @@ TEST_F(RedisConnTest, AConnectThatHangsTimesOutAndTheBackOffDoubles) {
 TEST_F(RedisConnTest, AFailedConnectBeforeItsTimeoutInOneBatch) { failed_connect_and_timeout(true); }
 TEST_F(RedisConnTest, AFailedConnectAfterItsTimeoutInOneBatch) { failed_connect_and_timeout(false); }
 
+TEST_F(RedisConnTest, AnIdleLinkPingsAndAStalledRedisIsLeft) {
+  const int fd = connect_ready();
+  io.advance(RedisConn::kPingMs - 1);
+  conn->tick(io.now_ms());
+  turn();
+  EXPECT_EQ(sent(fd), "") << "not yet";
+  io.advance(1);
+  conn->tick(io.now_ms());
+  turn();
+  EXPECT_EQ(sent(fd), "*1\r\n$4\r\nPING\r\n");
+  io.peer_send(fd, bytes("+PONG\r\n"));
+  turn();
+  EXPECT_TRUE(rec.replies.empty()) << "its own PING is not the owner's";
+  // A command Redis never answers: the link goes after kReplyTimeoutMs, the command failed.
+  const std::string_view publish[] = {"PUBLISH", "ch", "x"};
+  ASSERT_TRUE(conn->command(publish, 9));
+  conn->flush();
+  (void)sent(fd);
+  io.advance(RedisConn::kReplyTimeoutMs - 1);
+  conn->tick(io.now_ms());
+  EXPECT_EQ(conn->state(), RedisConn::State::ready);
+  io.advance(1);
+  conn->tick(io.now_ms());
+  turn();
+  EXPECT_EQ(rec.lost, (std::vector<std::uint64_t>{9}));
+  EXPECT_TRUE(io.closed(fd));
+}
+
 TEST_F(RedisConnTest, ARefusedSelectDropsTheConnection) {
   conn->start();
   const int fd = dialled();
