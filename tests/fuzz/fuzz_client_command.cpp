@@ -2,8 +2,9 @@
 // client commands. Invariants: the sink sees exactly `commands` commands; every `data` the
 // parser hands over is JSON (wrapped in a publish again it parses, to the same bytes); a
 // frame parsed twice gives the same answer; every `data` read as a subscribe's
-// (protocol/subscribe_data) gives the same answer twice; nothing crashes or reads out of
-// bounds.
+// (protocol/subscribe_data) gives the same answer twice; a subscribe written back
+// (append_subscribe_command: a held one runs again from it) parses to the same fields;
+// nothing crashes or reads out of bounds.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -17,12 +18,35 @@ namespace {
 using namespace ringcast::protocol::client;
 
 
+// A subscribe's fields, as strings, to compare a command with its written-back self.
+std::string fields(const Command& c) {
+  std::string f;
+  for (std::string_view v : {c.channel, c.token, c.data, c.epoch, c.delta}) f.append(v).append(1, '\0');
+  f += std::to_string(c.id) + "/" + std::to_string(c.offset) + "/" + std::to_string(c.flag) + "/";
+  for (bool b : {c.recover, c.positioned, c.recoverable, c.join_leave}) f += b ? '1' : '0';
+  return f;
+}
+
 struct Collect final : CommandSink {
   std::vector<std::string> data;
   std::vector<std::uint32_t> ids;
+  std::vector<std::pair<std::string, std::string>> subscribes;  // written back, fields
   bool on_command(const Command& c) override {
     data.emplace_back(c.data);
     ids.push_back(c.id);
+    if (c.method == Method::subscribe) {
+      std::string line;
+      append_subscribe_command(line, c);
+      subscribes.emplace_back(std::move(line), fields(c));
+    }
+    return true;
+  }
+};
+
+struct Fields final : CommandSink {
+  std::string got;
+  bool on_command(const Command& c) override {
+    got = fields(c);
     return true;
   }
 };
@@ -43,6 +67,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
   FUZZ_CHECK(a.commands == b.commands && a.error == b.error);
   FUZZ_CHECK(first.data == second.data && first.ids == second.ids);
   FUZZ_CHECK((a.error == ParseError::none) == (a.what[0] == '\0'));
+  for (const auto& [line, want] : first.subscribes) {
+    Fields f;
+    CommandParser::Result r = parser().parse(line, f);
+    FUZZ_CHECK(r.error == ParseError::none && r.commands == 1);
+    FUZZ_CHECK(f.got == want);
+  }
   for (const std::string& d : first.data) {
     if (d.empty()) continue;
     std::string again = "{\"id\":1,\"publish\":{\"data\":" + d + "}}";
