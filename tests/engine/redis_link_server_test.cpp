@@ -248,5 +248,41 @@ TEST(RedisLinkServer, ThePublishScriptNumbersKeepsAndPublishesInOneOrder) {
   EXPECT_EQ(sub.seen.messages[4].second, "100000000000000:epochBBB:big");
 }
 
+// The load script: a stream that is not there gets its meta hash (the epoch subscribers are
+// told is the one publications then carry); one that is gives its epoch, top and newest
+// records, newest first; EVALSHA runs both by the hash script_sha1 gives.
+TEST(RedisLinkServer, TheLoadScriptGivesTheStreamAsRedisHoldsIt) {
+  RedisServer redis;
+  REQUIRE_REDIS(redis);
+  Conn cmd(redis);
+  std::string meta, stream, pubsub;
+  broker::key_of(meta, broker::kDefaultPrefix, broker::Key::meta, "feed:l");
+  broker::key_of(stream, broker::kDefaultPrefix, broker::Key::stream, "feed:l");
+  broker::key_of(pubsub, broker::kDefaultPrefix, broker::Key::pubsub, "feed:l");
+  const std::string publish_sha = broker::script_sha1(broker::kPublishScript);
+  const std::string load_sha = broker::script_sha1(broker::kLoadScript);
+  ASSERT_TRUE(cmd.command({"SCRIPT", "LOAD", broker::kPublishScript}, 1));
+  ASSERT_TRUE(cmd.command({"SCRIPT", "LOAD", broker::kLoadScript}, 2));
+  ASSERT_TRUE(cmd.command({"EVALSHA", load_sha, "2", meta, stream, "10", "epochLLL", "300"}, 3));
+  ASSERT_TRUE(cmd.run([&] { return cmd.seen.replies.size() == 3; }));
+  EXPECT_EQ(cmd.seen.replies[0].second, publish_sha) << "our hash is Redis's";
+  EXPECT_EQ(cmd.seen.replies[1].second, load_sha);
+  EXPECT_EQ(cmd.seen.replies[2].second, "[epochLLL 0 []]");
+  for (std::uint64_t i = 1; i <= 3; ++i) {
+    ASSERT_TRUE(cmd.command({"EVALSHA", publish_sha, "3", meta, stream, pubsub, "other", "2", "60", "300",
+                             "r" + std::to_string(i)},
+                            3 + i));
+  }
+  ASSERT_TRUE(cmd.command({"EVALSHA", load_sha, "2", meta, stream, "10", "unused", "300"}, 7));
+  ASSERT_TRUE(cmd.command({"EVALSHA", load_sha, "2", meta, stream, "0", "unused", "300"}, 8));
+  ASSERT_TRUE(cmd.run([&] { return cmd.seen.replies.size() == 8; }));
+  EXPECT_EQ(cmd.seen.replies[3].second, "[:1 epochLLL]") << "the load's epoch, made first";
+  EXPECT_EQ(cmd.seen.replies[6].second, "[epochLLL 3 [[3-1 [d r3]] [2-1 [d r2]]]]") << "the newest two kept";
+  EXPECT_TRUE(cmd.seen.replies[7].second.starts_with("-ERR ringcast load: bad arguments"));
+  EXPECT_EQ(broker::entry_offset("3-1"), 3u);
+  EXPECT_EQ(broker::entry_offset("3-0"), 0u);
+  EXPECT_EQ(broker::entry_offset("x-1"), 0u);
+}
+
 }  // namespace
 }  // namespace ringcast::engine
