@@ -100,10 +100,24 @@ void BrokerFeed::start_load(HttpHost& host, const std::string& channel, const Ch
                                 .ttl_s = seconds(o.history_ttl),
                                 .meta_ttl_s = seconds(cfg_.history_meta_ttl),
                                 .epoch = {epoch.data(), epoch.size()}};
-  // A link that is down loads nothing now: the feed's SUBSCRIBE after it comes back does.
-  if (!host.broker()->load(channel, args, tag)) return;
+  // A command link that is down loads nothing now: it tries again once the link is up.
+  if (!host.broker()->load(channel, args, tag)) {
+    unsent_.insert(channel);
+    return;
+  }
+  unsent_.erase(channel);
   l.tag = tag;
   loads_[tag] = channel;
+}
+
+void BrokerFeed::on_commands_ready(HttpHost& host) {
+  std::vector<std::string> retry(unsent_.begin(), unsent_.end());
+  unsent_.clear();
+  for (const std::string& channel : retry) {
+    const ChannelOptions* o = history_options(channel);
+    // Still on a live feed (a lost one subscribes again and loads then).
+    if (o != nullptr && host.broker() != nullptr && host.broker()->confirmed(channel)) start_load(host, channel, *o);
+  }
 }
 
 void BrokerFeed::on_feed_subscribed(HttpHost& host, std::string_view channel) {
@@ -135,6 +149,7 @@ void BrokerFeed::on_wanted(HttpHost& host, std::string_view channel) {
 void BrokerFeed::on_feed_unsubscribed(HttpHost& host, std::string_view channel) {
   const std::string name(channel);
   mirrored_.erase(name);
+  unsent_.erase(name);
   loading_.erase(name);  // a load in flight still answers: its tag is no longer looked for
   const ChannelOptions* o = history_options(channel);
   if (o == nullptr) return;
@@ -151,6 +166,7 @@ void BrokerFeed::on_feed_lost(HttpHost& host, std::uint32_t a, std::uint32_t n) 
     if (st) st->set_mirrored(false);
   }
   std::erase_if(mirrored_, on_lost_feed);
+  std::erase_if(unsent_, on_lost_feed);
   std::erase_if(loading_, [&](const auto& entry) { return on_lost_feed(entry.first); });
 }
 

@@ -38,6 +38,7 @@ class BrokerFeed final : public BrokerSink {
   void on_feed_lost(HttpHost& host, std::uint32_t a, std::uint32_t n) override;
   void on_load_reply(HttpHost& host, std::uint64_t tag, const protocol::resp::Reply* reply) override;
   void on_wanted(HttpHost& host, std::string_view channel) override;
+  void on_commands_ready(HttpHost& host) override;
 
   // Publications that came while a channel loads, kept per channel: past it, they are
   // dropped and the load's result covers them (the load is made again).
@@ -67,6 +68,7 @@ class BrokerFeed final : public BrokerSink {
   std::unordered_map<std::string, Loading> loading_;
   std::unordered_map<std::uint64_t, std::string> loads_;  // tag -> channel
   std::unordered_set<std::string> mirrored_;  // channels whose stream the feed keeps up to date
+  std::unordered_set<std::string> unsent_;    // loads the command link refused (down): sent when it is up
   std::uint64_t next_tag_ = 1;
   std::string topic_, push_, numbered_, command_;  // scratch
   struct Entry {

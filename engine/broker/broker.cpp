@@ -229,6 +229,7 @@ void Broker::on_ready(RedisConn& conn) {
   if (conn.reconnects() > 0) metrics_.broker_reconnects.add();
   if (!feed_link(conn)) {
     load_scripts(conn);
+    if (shard_ == 0 && sink_ != nullptr) sink_->on_commands_ready(host_);
     return;
   }
   const std::size_t a = conn.index();

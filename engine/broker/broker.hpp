@@ -49,6 +49,8 @@ class BrokerSink {
   virtual void on_load_reply(HttpHost& host, std::uint64_t tag, const protocol::resp::Reply* reply) = 0;
   // A shard asks for `channel`'s stream (BrokerShared::wanted: a subscribe waits for it).
   virtual void on_wanted(HttpHost& host, std::string_view channel) = 0;
+  // Shard 0's command link to an address is up (again): loads it refused may go now.
+  virtual void on_commands_ready(HttpHost& host) = 0;
 
  protected:
   ~BrokerSink() = default;
