@@ -1,6 +1,6 @@
 // libFuzzer target for engine/broker/redis_link: the input is a conversation, the first
 // byte how many commands were sent (its top two bits: the first one a SUBSCRIBE of that
-// many channels, answered once per channel), the rest what Redis sent back, cut into pieces at the
+// many channels, answered once per channel, or once with an error), the rest what Redis sent back, cut into pieces at the
 // places the next bytes say. Invariants: every reply goes to a command, oldest first, and
 // never more replies than commands; however the bytes are cut, the same replies, messages
 // and error (or none) come out; reset hands back exactly the unanswered tags; nothing
@@ -22,10 +22,12 @@ namespace resp = ringcast::protocol::resp;
 
 struct Seen final : RedisLink::Handler {
   std::vector<std::uint64_t> tags;
+  std::vector<bool> errors;  // [i]: reply i was an error reply
   std::vector<std::pair<std::string, std::string>> messages;
   void on_reply(std::uint64_t tag, const resp::Reply& r) override {
     FUZZ_CHECK(r.size() >= 1);
     tags.push_back(tag);
+    errors.push_back(r.root().type == resp::Type::error);
   }
   void on_message(std::string_view channel, std::string_view payload) override { messages.emplace_back(channel, payload); }
 };
@@ -66,17 +68,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
   if (size < 2 + ncuts) return 0;
   const std::span<const std::uint8_t> cuts(bytes + 2, ncuts);
   const std::span<const std::uint8_t> in(bytes + 2 + ncuts, size - 2 - ncuts);
-  // The replies the commands are owed, in order: the SUBSCRIBE's once per channel.
-  std::vector<std::uint64_t> owed;
-  for (std::uint64_t t = 1; t <= commands; ++t) owed.insert(owed.end(), t == 1 && channels != 0 ? channels : 1, t);
   const Run whole = run(commands, channels, in, {});
   const Run pieces = run(commands, channels, in, cuts);
   for (const Run* r : {&whole, &pieces}) {
-    const std::vector<std::uint64_t>& got = r->seen.tags;
-    FUZZ_CHECK(got.size() <= owed.size() && std::equal(got.begin(), got.end(), owed.begin()));
+    // The replies the commands are owed, oldest first: the SUBSCRIBE's once per channel,
+    // or one error for all of them.
+    std::vector<std::pair<std::uint64_t, std::size_t>> owed;  // tag, replies still owed
+    for (std::uint64_t t = 1; t <= commands; ++t) owed.emplace_back(t, t == 1 && channels != 0 ? channels : 1);
+    std::size_t next = 0;
+    for (std::size_t i = 0; i < r->seen.tags.size(); ++i) {
+      FUZZ_CHECK(next < owed.size() && r->seen.tags[i] == owed[next].first);
+      if (r->seen.errors[i] || --owed[next].second == 0) ++next;
+    }
     // reset() returns every command not fully answered, in order.
-    std::vector<std::uint64_t> rest(owed.begin() + static_cast<std::ptrdiff_t>(got.size()), owed.end());
-    rest.erase(std::unique(rest.begin(), rest.end()), rest.end());
+    std::vector<std::uint64_t> rest;
+    for (std::size_t j = next; j < owed.size(); ++j) rest.push_back(owed[j].first);
     FUZZ_CHECK(r->dropped == rest);
   }
   // Cutting the bytes changes nothing.
