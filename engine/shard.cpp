@@ -81,8 +81,8 @@ void Shard::on_started() {
 void Shard::on_broker(const Completion& c) {
   if (broker_) {
     broker_->on_completion(c);
-  } else if (c.has_buffer) {
-    backend().recycle(c.buffer);
+  } else {
+    ShardLoop::on_broker(c);
   }
 }
 

@@ -26,7 +26,6 @@ void log_dropped(std::string_view channel, const char* why) {
                  channel.data(), why);
 }
 
-std::uint64_t seconds(std::chrono::milliseconds ms) { return static_cast<std::uint64_t>((ms.count() + 999) / 1000); }
 }  // namespace
 
 const ChannelOptions* BrokerFeed::history_options(std::string_view channel) const {
@@ -96,12 +95,8 @@ void BrokerFeed::start_load(HttpHost& host, const std::string& channel, const Ch
   if (l.tag != 0 || host.broker() == nullptr) return;
   const std::uint64_t tag = next_tag_++;
   const std::array<char, Stream::kEpochLength> epoch = History::new_epoch();
-  const Broker::StreamArgs args{.size = o.history_size,
-                                .ttl_s = seconds(o.history_ttl),
-                                .meta_ttl_s = seconds(cfg_.history_meta_ttl),
-                                .epoch = {epoch.data(), epoch.size()}};
   // A command link that is down loads nothing now: it tries again once the link is up.
-  if (!host.broker()->load(channel, args, tag)) {
+  if (!host.broker()->load(channel, broker_stream_args(cfg_, o, {epoch.data(), epoch.size()}), tag)) {
     unsent_.insert(channel);
     return;
   }

@@ -28,6 +28,14 @@ namespace ringcast::engine {
   return {.size = o.history_size, .ttl = o.history_ttl, .meta_ttl = cfg.history_meta_ttl};
 }
 
+// --broker: the channel's stream as Redis's scripts take it (TTLs in whole seconds, rounded
+// up), `epoch` naming a stream made anew.
+[[nodiscard]] inline Broker::StreamArgs broker_stream_args(const ClientProtocolConfig& cfg, const ChannelOptions& o,
+                                                           std::string_view epoch) noexcept {
+  auto secs = [](std::chrono::milliseconds ms) { return static_cast<std::uint64_t>((ms.count() + 999) / 1000); };
+  return {.size = o.history_size, .ttl_s = secs(o.history_ttl), .meta_ttl_s = secs(cfg.history_meta_ttl), .epoch = epoch};
+}
+
 struct Published {
   bool ok = true;           // false: memory for the frame ran out, or the broker refused
   std::uint64_t offset = 0;  // 0: the channel keeps no history
@@ -53,11 +61,7 @@ class ChannelPublisher {
         // Redis's script numbers it into the channel's stream there (the offset is not known
         // here: the feed delivers it with its offset and epoch, as to every node).
         const std::array<char, Stream::kEpochLength> epoch = History::new_epoch();
-        auto secs = [](std::chrono::milliseconds ms) { return static_cast<std::uint64_t>((ms.count() + 999) / 1000); };
-        r.ok = b->publish_numbered(channel,
-                                   {.size = o.history_size, .ttl_s = secs(o.history_ttl),
-                                    .meta_ttl_s = secs(cfg.history_meta_ttl), .epoch = {epoch.data(), epoch.size()}},
-                                   record_);
+        r.ok = b->publish_numbered(channel, broker_stream_args(cfg, o, {epoch.data(), epoch.size()}), record_);
       } else {
         broker::write_envelope(push_, 0, {}, record_);
         r.ok = b->publish(channel, push_);

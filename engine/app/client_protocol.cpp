@@ -378,10 +378,7 @@ class FrameHandler final : public client::CommandSink {
     // what is published after the reply reaches it.
     if (Broker* b = s_->broker(); b != nullptr && !b->confirmed(cmd.channel)) {
       if (s_->subscribed(s_->find_topic(topic_key(cmd.channel)))) return error(cmd, ErrorCode::already_subscribed);
-      if (expired_ || !b->all_up()) return error(cmd, ErrorCode::internal);
-      held_line_.clear();
-      client::append_subscribe_command(held_line_, cmd);
-      if (!s_->hold_until_ready(topic_key(cmd.channel), cmd.channel, held_line_)) return error(cmd, ErrorCode::internal);
+      if (expired_ || !b->all_up() || !hold(cmd.channel, &cmd)) return error(cmd, ErrorCode::internal);
       return true;  // answered when it runs again
     }
     if (!s_->subscribe(topic_key(cmd.channel), o->topic_options(), deltas, *rate)) {
@@ -420,19 +417,17 @@ class FrameHandler final : public client::CommandSink {
   // place; or, for a server-side subscription, the entry in server_subs_, sent with the
   // connect reply ahead of anything the join lets through. Returns the error to answer, if any.
   // With --broker the stream must be this node's copy of Redis's (Stream::mirrored): until
-  // it is, `hold` (a client's subscribe) waits for it, and a server-side subscription
+  // it is, `to_hold` (a client's subscribe) waits for it, and a server-side subscription
   // fails (3004: the SDK connects again) while its load keeps the channel for a while.
   std::optional<ErrorCode> join_stream(std::string_view channel, const ChannelOptions& o, client::SubscribeResult r,
                         const client::SubPosition& from, bool reject_unrecovered, std::uint32_t id,
-                        bool server_side = false, const client::Command* hold = nullptr) {
+                        bool server_side = false, const client::Command* to_hold = nullptr) {
     if (s_->subscribed(s_->find_topic(topic_key(channel)))) return ErrorCode::already_subscribed;
     std::int64_t now = History::now_ms();
     History::Handle stream = s_->history().open(channel, stream_limits(app_->config(), o), now, true);
     if (Broker* b = s_->broker(); b != nullptr && !stream->mirrored()) {
       if (expired_ || !b->all_up()) return ErrorCode::internal;  // fail fast: the protocol's error
-      held_line_.clear();
-      if (hold != nullptr) client::append_subscribe_command(held_line_, *hold);
-      if (!s_->hold_until_ready(topic_key(channel), channel, held_line_) || hold == nullptr) return ErrorCode::internal;
+      if (!hold(channel, to_hold) || to_hold == nullptr) return ErrorCode::internal;
       held_ = true;
       return std::nullopt;
     }
@@ -664,6 +659,14 @@ class FrameHandler final : public client::CommandSink {
   std::vector<std::string_view> records_;  // a recovery's publications, views into a locked stream
   bool replay_ = false, expired_ = false, held_ = false;
   std::string held_line_;  // a held subscribe, written back
+
+  // Holds `cmd` (nullptr: nothing to run again, the channel only kept ready for a while)
+  // until this node is ready to serve `channel`. False: the shard holds too many.
+  bool hold(std::string_view channel, const client::Command* cmd) {
+    held_line_.clear();
+    if (cmd != nullptr) client::append_subscribe_command(held_line_, *cmd);
+    return s_->hold_until_ready(topic_key(channel), channel, held_line_);
+  }
   std::string replies_, key_, reply_;
   client::Disconnect disconnect_{};
   const char* why_ = "";

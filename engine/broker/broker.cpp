@@ -130,6 +130,10 @@ RedisConn& Broker::command_link(std::string_view channel) noexcept {
 bool Broker::publish(std::string_view channel, std::string_view payload) {
   broker::key_of(key_, shared_.prefix, broker::Key::pubsub, channel);
   const std::string_view args[] = {"PUBLISH", key_, payload};
+  return send_publish(channel, args);
+}
+
+bool Broker::send_publish(std::string_view channel, std::span<const std::string_view> args) {
   if (!command_link(channel).command(args, 0)) {
     metrics_.broker_publish_failures.add();
     return false;
@@ -145,12 +149,7 @@ bool Broker::publish_numbered(std::string_view channel, const StreamArgs& a, std
   const std::string_view args[] = {"EVALSHA", shared_.publish_sha, "3", key_, key2_, key3_, a.epoch,
                                    decimal(num_[0], a.size), decimal(num_[1], a.ttl_s), decimal(num_[2], a.meta_ttl_s),
                                    record};
-  if (!command_link(channel).command(args, 0)) {
-    metrics_.broker_publish_failures.add();
-    return false;
-  }
-  metrics_.broker_published.add();
-  return true;
+  return send_publish(channel, args);
 }
 
 bool Broker::load(std::string_view channel, const StreamArgs& a, std::uint64_t tag) {

@@ -135,6 +135,8 @@ class Broker final : private RedisConn::Owner {
   // channels subscribes to them all after a reconnect without outgrowing the link).
   void pump_subscriptions(std::size_t a);
   [[nodiscard]] RedisConn& command_link(std::string_view channel) noexcept;
+  // Queues a publish command on the channel's link, counted as sent or refused.
+  [[nodiscard]] bool send_publish(std::string_view channel, std::span<const std::string_view> args);
   // Runs `f` on `conn` and keeps BrokerShared::links_up right if it went up or down.
   template <typename F>
   void counted(RedisConn& conn, F&& f) {
