@@ -40,6 +40,10 @@ bool Shard::hold(Conn& c, std::uint32_t slot, std::string_view topic, std::strin
 void Shard::channel_ready(std::uint32_t topic) {
   Message m = broadcast(nullptr, topic);
   m.slot = kChannelReady;
+  to_every_shard(m);
+}
+
+void Shard::to_every_shard(const Message& m) {
   for (unsigned t = 0; t < group_.shard_count; ++t) {
     group_.shards[t]->in_order_.push(m);
     if (t != id_) wake_target_[t] = true;
@@ -72,6 +76,15 @@ void Shard::release_held(std::uint32_t topic, std::uint64_t now_ms) {
     group_.topics.release(h.topic);
   }
   releasing_ = std::move(now);
+}
+
+void Shard::drop_held(const Conn& c, std::uint32_t slot, std::uint32_t topic, std::vector<std::string>& dropped) {
+  std::erase_if(held_, [&](Held& h) {
+    if (h.slot != slot || h.gen != c.gen || h.topic != topic || h.request.empty()) return false;
+    dropped.push_back(std::move(h.request));
+    group_.topics.release(h.topic);
+    return true;
+  });
 }
 
 void Shard::on_started() {

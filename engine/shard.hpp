@@ -128,10 +128,20 @@ class Shard final : public ShardLoop, private HttpHost {
   bool hold(Conn& c, std::uint32_t slot, std::string_view topic, std::string_view channel, std::string_view request);
   // Runs the held requests of `topic` (kNoTopic: those past their time) again.
   void release_held(std::uint32_t topic, std::uint64_t now_ms);
+  void drop_held(const Conn& c, std::uint32_t slot, std::uint32_t topic, std::vector<std::string>& dropped);
   std::vector<Held> held_, releasing_;
   bool command_all(Route route, std::span<const std::uint8_t> command) override;
-  // An app command from in_order_: its app's on_command for each of its open connections.
+  bool command_subscribers(std::uint32_t topic, Route route, std::span<const std::uint8_t> command) override;
+  // `command` in a frame with one holder per shard (nullptr: out of memory).
+  [[nodiscard]] Frame* command_frame(std::span<const std::uint8_t> command);
+  // Queues `m` on every shard's in_order_ (this one's included) and wakes the others.
+  void to_every_shard(const Message& m);
+  // An app command from in_order_: its app's on_command for each of its open connections
+  // (kAppCommand), or, at its place in the topic's order, for each subscriber of the topic
+  // (kTopicCommand).
   void run_command(const Message& m);
+  void run_topic_command(const Message& m);
+  std::vector<Subscriber> commanded_;  // scratch: run_topic_command's subscribers
   [[nodiscard]] std::uint64_t connections() const noexcept override;
   [[nodiscard]] std::uint64_t uptime_seconds() const noexcept override;
   [[nodiscard]] ShardMetrics& counters() noexcept override { return metrics_; }

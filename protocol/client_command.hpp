@@ -99,5 +99,7 @@ class CommandParser {
 // {"id":N,"subscribe":{...}}: a subscribe command written back as JSON, every field the
 // parser reads for it (a held subscribe runs again later from these bytes).
 void append_subscribe_command(std::string& out, const Command& c);
+// The id such a line starts with (0: not one).
+[[nodiscard]] std::uint32_t subscribe_command_id(std::string_view line) noexcept;
 
 }  // namespace ringcast::protocol::client

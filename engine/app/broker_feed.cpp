@@ -149,7 +149,7 @@ void BrokerFeed::on_feed_unsubscribed(HttpHost& host, std::string_view channel) 
   const ChannelOptions* o = history_options(channel);
   if (o == nullptr) return;
   History::Handle st = host.history().open(channel, stream_limits(cfg_, *o), History::now_ms(), false);
-  if (st) st->set_mirrored(false);
+  if (st) st->drop_mirror();
 }
 
 void BrokerFeed::on_feed_lost(HttpHost& host, std::uint32_t a, std::uint32_t n) {
@@ -218,35 +218,48 @@ bool BrokerFeed::apply_load(HttpHost& host, const std::string& channel, const Ch
   }
   if (!entries_.empty() && entries_.back().offset != top) return false;
 
-  bool lost = false;
-  std::uint32_t id = kNoTopic;
   {
     History::Handle st = host.history().open(channel, stream_limits(cfg_, o), History::now_ms(), true);
+    const std::uint32_t id = host.find_topic(channel_topic(topic_, channel));
+    Loading& l = loading_[channel];
     // What this node's subscribers were told: the stream's epoch and top, if it ever held
     // Redis's. What they missed since, Redis still holds from first on.
     const bool had = st->ever_mirrored();
     const bool same = had && st->epoch() == epoch.str && st->top() <= top;
     const std::uint64_t told = st->top();
     const std::uint64_t first = entries_.empty() ? top + 1 : entries_.front().offset;
-    lost = had && (!same || (told < top && told + 1 < first));
+    const bool lost = had && (!same || (told < top && told + 1 < first));
+    if (lost) {
+      // Before anything of the new state, in the channel's order: every subscriber then
+      // joined is told, and gets nothing after it (no jump past the gap for the SDK to
+      // take as its position); subscribes that run later join the new state.
+      host.counters().broker_gap_lost.add();
+      if (id != kNoTopic) insufficient(host, channel, id);
+    }
+    // Delivered to this node's subscribers: what they missed (a stream they were told of),
+    // or what the feed brought while the stream was loading (nobody here got it yet).
+    std::uint64_t from = UINT64_MAX;
+    broker::Envelope e;
+    if (same && !lost) {
+      from = told + 1;
+    } else if (!had && !l.waiting.empty() && broker::parse_envelope(l.waiting.front(), e) && e.epoch == epoch.str) {
+      from = e.offset;
+    }
     st->mirror_from(epoch.str, first - 1);
-    for (const Entry& e : entries_) {
-      const bool missed = same && e.offset > told;
-      if (missed) host.counters().broker_gap_filled.add();
-      deliver(host, *st.stream, channel, e.offset, e.record, missed);
+    for (const Entry& entry : entries_) {
+      const bool missed = entry.offset >= from;
+      if (missed && same) host.counters().broker_gap_filled.add();
+      deliver(host, *st.stream, channel, entry.offset, entry.record, missed);
     }
     if (entries_.empty()) st->mirror_from(epoch.str, top);
     st->set_mirrored(true);
     mirrored_.insert(channel);
     // What came on the feed while the load ran: after the snapshot, in order.
-    Loading& l = loading_[channel];
     std::vector<std::string> waiting = std::move(l.waiting);
-    const bool overflowed = l.overflowed;
+    bool gap = l.overflowed;
     l.waiting.clear();
     l.overflowed = false;
-    bool gap = overflowed;
     for (const std::string& payload : waiting) {
-      broker::Envelope e;
       if (gap || !broker::parse_envelope(payload, e)) continue;
       if (e.epoch != st->epoch() || e.offset > st->top() + 1) {
         gap = true;  // Redis moved on past what the feed brought: load again
@@ -254,24 +267,19 @@ bool BrokerFeed::apply_load(HttpHost& host, const std::string& channel, const Ch
       }
       if (e.offset == st->top() + 1) deliver(host, *st.stream, channel, e.offset, e.record, true);
     }
-    if (gap) st->set_mirrored(false);
-    id = host.find_topic(channel_topic(topic_, channel));
-    if (!gap && id != kNoTopic) host.channel_ready(id);
     if (gap) {
-      loading_[channel].waiting.clear();
+      st->set_mirrored(false);
+      l.waiting.clear();
     } else {
       loading_.erase(channel);
+      if (id != kNoTopic) host.channel_ready(id);
     }
-  }
-  if (lost) {
-    host.counters().broker_gap_lost.add();
-    insufficient(host, channel);
   }
   if (auto it = loading_.find(channel); it != loading_.end()) start_load(host, channel, o);
   return true;
 }
 
-void BrokerFeed::insufficient(HttpHost& host, std::string_view channel) {
+void BrokerFeed::insufficient(HttpHost& host, std::string_view channel, std::uint32_t topic) {
   g_feed_log.log(LogLevel::info,
                  "broker: channel '%.*s' lost publications its subscribers here had not got: they subscribe again",
                  static_cast<int>(channel.size()), channel.data());
@@ -281,7 +289,10 @@ void BrokerFeed::insufficient(HttpHost& host, std::string_view channel) {
   c.channel = channel;
   c.reason = "insufficient state";
   encode(c, command_);
-  (void)host.command_all(Route::client_protocol, as_bytes(command_));
+  if (!host.command_subscribers(topic, Route::client_protocol, as_bytes(command_))) {
+    g_feed_log.log(LogLevel::error, "broker: channel '%.*s': out of memory telling its subscribers they lost some",
+                   static_cast<int>(channel.size()), channel.data());
+  }
 }
 
 }  // namespace ringcast::engine

@@ -61,8 +61,9 @@ class BrokerFeed final : public BrokerSink {
   // The load's result into the stream; false when the reply is not what the script returns.
   bool apply_load(HttpHost& host, const std::string& channel, const ChannelOptions& o,
                   const protocol::resp::Reply& reply);
-  // Every subscriber of `channel` on every shard gets the 2500 unsubscribe push.
-  void insufficient(HttpHost& host, std::string_view channel);
+  // Holding the stream's lock: every subscriber of `channel` (topic id `topic`) on every
+  // shard gets the 2500 unsubscribe push, at this point of the channel's order.
+  void insufficient(HttpHost& host, std::string_view channel, std::uint32_t topic);
 
   const ClientProtocolConfig cfg_;  // a copy: the server moves its Config after the apps are made
   std::unordered_map<std::string, Loading> loading_;

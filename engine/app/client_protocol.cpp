@@ -554,7 +554,18 @@ class FrameHandler final : public client::CommandSink {
 
   bool unsubscribe(const client::Command& cmd) {
     if (cmd.channel.empty()) return disconnect(client::kBadRequest, "unsubscribe without a channel");
-    if (std::uint32_t topic = s_->find_topic(topic_key(cmd.channel)); topic != kNoTopic) s_->unsubscribe(topic);
+    if (std::uint32_t topic = s_->find_topic(topic_key(cmd.channel)); topic != kNoTopic) {
+      s_->unsubscribe(topic);
+      // A subscribe still held for --broker never runs: answered as failed, before this
+      // reply (the SDK's subscribe flow it belonged to is over).
+      dropped_.clear();
+      s_->drop_held(topic, dropped_);
+      for (const std::string& line : dropped_) {
+        client::Command held;
+        held.id = client::subscribe_command_id(line);
+        (void)error(held, ErrorCode::internal);
+      }
+    }
     if (ClientState* st = find_client_state(*s_)) {
       leave(*app_, *s_, *st, cmd.channel);
       st->drop_grant(cmd.channel);
@@ -659,6 +670,7 @@ class FrameHandler final : public client::CommandSink {
   std::vector<std::string_view> records_;  // a recovery's publications, views into a locked stream
   bool replay_ = false, expired_ = false, held_ = false;
   std::string held_line_;  // a held subscribe, written back
+  std::vector<std::string> dropped_;  // held subscribes an unsubscribe dropped
 
   // Holds `cmd` (nullptr: nothing to run again, the channel only kept ready for a while)
   // until this node is ready to serve `channel`. False: the shard holds too many.

@@ -44,7 +44,7 @@ void Stream::clear() noexcept {
 }
 
 bool Stream::age(std::int64_t now_ms) noexcept {
-  if (now_ms >= forget_ms_) return false;
+  if (now_ms >= forget_ms_ && !mirrored_) return false;
   if (count_ != 0 && now_ms >= expires_ms_) clear();
   return true;
 }

@@ -73,6 +73,9 @@ class Stream {
   [[nodiscard]] bool mirrored() const noexcept { return mirrored_; }
   [[nodiscard]] bool ever_mirrored() const noexcept { return ever_mirrored_; }
   void set_mirrored(bool on) noexcept { mirrored_ = on; }
+  // The node no longer subscribes to the channel: nobody here was told anything of it the
+  // next load must keep to.
+  void drop_mirror() noexcept { mirrored_ = ever_mirrored_ = false; }
   // Starts the copy over: Redis's `epoch` (kEpochLength chars), no record, `top` the last
   // offset given.
   void mirror_from(std::string_view epoch, std::uint64_t top) noexcept;
@@ -88,7 +91,8 @@ class Stream {
   void touch(std::int64_t now_ms) noexcept {
     forget_ms_ = now_ms + (top_ == 0 ? limits_.ttl : limits_.meta_ttl).count();
   }
-  // Applies the TTLs at `now_ms`: false when the whole stream is to be forgotten.
+  // Applies the TTLs at `now_ms`: false when the whole stream is to be forgotten (never
+  // while mirrored: the node's subscribers were told its epoch and top).
   bool age(std::int64_t now_ms) noexcept;
 
   StreamLimits limits_;

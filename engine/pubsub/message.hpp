@@ -21,6 +21,10 @@ inline constexpr std::uint32_t kAppCommand = UINT32_MAX - 1;
 // `slot` of a message saying this node is ready to serve `topic` (--broker: subscribed in
 // Redis, its stream loaded): the requests held for it run again (Session::hold_until_ready).
 inline constexpr std::uint32_t kChannelReady = UINT32_MAX - 2;
+// `slot` of an app command for the subscribers of `topic` (HttpHost::command_subscribers):
+// at its place among the topic's messages, each connection then subscribed (joined) gets
+// it; `gen` holds the route, `frame` the command's bytes.
+inline constexpr std::uint32_t kTopicCommand = UINT32_MAX - 3;
 
 struct Message {
   Frame* frame = nullptr;

@@ -30,10 +30,10 @@ void Shard::publish_in_order(Message m) {
   }
   // One queue per receiving shard that every sender shares, this one included: the order
   // the callers' lock gave is the order each shard fans out in.
-  for (unsigned t = 0; t < group_.shard_count; ++t) {
-    if (m.slot != kEverySubscriber && t != id_) continue;
-    group_.shards[t]->in_order_.push(m);
-    if (t != id_) wake_target_[t] = true;
+  if (m.slot == kEverySubscriber) {
+    to_every_shard(m);
+  } else {
+    in_order_.push(m);
   }
 }
 
@@ -359,6 +359,24 @@ void Shard::run_command(const Message& m) {
   release_holder(m.frame, &frames_);
 }
 
+void Shard::run_topic_command(const Message& m) {
+  const auto route = static_cast<std::size_t>(m.gen);
+  App* app = route < static_cast<std::size_t>(Route::count_) ? group_.apps[route] : nullptr;
+  const SubscriberList* list = topics_.find(m.topic);
+  if (app != nullptr && list != nullptr) {
+    // Copied first: the app may unsubscribe them (which reorders the list).
+    commanded_.assign(list->all().begin(), list->all().end());
+    std::span<const std::uint8_t> command(m.frame->bytes(), m.frame->len);
+    for (const Subscriber& sub : commanded_) {
+      Conn& c = conns_[sub.slot];
+      if (c.gen != sub.gen || !c.app_open || c.app != route || c.state != ConnState::open || c.close_sent) continue;
+      Session session(*this, c, sub.slot);
+      app->on_command(session, command);
+    }
+  }
+  release_holder(m.frame, &frames_);
+}
+
 void Shard::join(const Message& m) {
   Conn& c = conns_[m.slot];
   // Gone or closing: the reply goes nowhere. Unsubscribed since it asked (the ticket is
@@ -428,6 +446,10 @@ void Shard::drain_mailboxes() {
       run_command(d);
     } else if (d.slot == kChannelReady) {
       release_held(d.topic, 0);
+    } else if (d.slot == kTopicCommand) {
+      // What came before it in the topic's order (publications, joins) is out first.
+      fanout_pending();
+      run_topic_command(d);
     } else {
       defer(d);
     }

@@ -7,7 +7,9 @@
 #include <chrono>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "engine/config.hpp"
 #include "engine/metrics.hpp"
@@ -56,6 +58,9 @@ class Session {
   // node, so the feed subscribes. False (nothing held) when the shard holds too many.
   static constexpr std::uint64_t kHoldMs = 3000;
   [[nodiscard]] bool hold_until_ready(std::string_view topic, std::string_view channel, std::string_view request);
+  // Drops what this connection holds for the topic with id `topic` (it unsubscribed
+  // before its subscribe could run): it never runs; its request is appended to `dropped`.
+  void drop_held(std::uint32_t topic, std::vector<std::string>& dropped);
   // False when it was not subscribed to the topic with id `topic`. The id stays valid for
   // publishing (a farewell to the others).
   bool unsubscribe(std::uint32_t topic) noexcept;

@@ -87,6 +87,10 @@ bool Session::hold_until_ready(std::string_view topic, std::string_view channel,
   return shard_.hold(conn_, slot_, topic, channel, request);
 }
 
+void Session::drop_held(std::uint32_t topic, std::vector<std::string>& dropped) {
+  shard_.drop_held(conn_, slot_, topic, dropped);
+}
+
 Presence& Session::presence() noexcept { return shard_.group_.presence; }
 
 std::uint32_t Session::find_topic(std::string_view topic) const { return shard_.group_.topics.find(topic); }

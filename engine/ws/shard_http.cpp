@@ -131,18 +131,31 @@ void Shard::on_handshake_bytes(Conn& c, std::uint32_t slot, const std::uint8_t* 
 
 std::uint32_t Shard::find_topic(std::string_view topic) const { return group_.topics.find(topic); }
 
-bool Shard::command_all(Route route, std::span<const std::uint8_t> command) {
+Frame* Shard::command_frame(std::span<const std::uint8_t> command) {
   Frame* f = frames_.acquire(command.size());
-  if (f == nullptr) return false;
+  if (f == nullptr) return nullptr;
   if (!command.empty()) std::memcpy(f->bytes(), command.data(), command.size());
   f->len = static_cast<std::uint32_t>(command.size());
   f->holders.store(group_.shard_count, std::memory_order_relaxed);
+  return f;
+}
+
+bool Shard::command_all(Route route, std::span<const std::uint8_t> command) {
+  Frame* f = command_frame(command);
+  if (f == nullptr) return false;
   Message m = broadcast(f, static_cast<std::uint32_t>(route));
   m.slot = kAppCommand;
-  for (unsigned t = 0; t < group_.shard_count; ++t) {
-    group_.shards[t]->in_order_.push(m);
-    if (t != id_) wake_target_[t] = true;
-  }
+  to_every_shard(m);
+  return true;
+}
+
+bool Shard::command_subscribers(std::uint32_t topic, Route route, std::span<const std::uint8_t> command) {
+  Frame* f = command_frame(command);
+  if (f == nullptr) return false;
+  Message m = broadcast(f, topic);
+  m.slot = kTopicCommand;
+  m.gen = static_cast<std::uint32_t>(route);
+  to_every_shard(m);
   return true;
 }
 

@@ -3,7 +3,8 @@
 // parser hands over is JSON (wrapped in a publish again it parses, to the same bytes); a
 // frame parsed twice gives the same answer; every `data` read as a subscribe's
 // (protocol/subscribe_data) gives the same answer twice; a subscribe written back
-// (append_subscribe_command: a held one runs again from it) parses to the same fields;
+// (append_subscribe_command: a held one runs again from it) parses to the same fields
+// and starts with its id (subscribe_command_id);
 // nothing crashes or reads out of bounds.
 #include <cstdint>
 #include <string>
@@ -37,6 +38,7 @@ struct Collect final : CommandSink {
     if (c.method == Method::subscribe) {
       std::string line;
       append_subscribe_command(line, c);
+      FUZZ_CHECK(subscribe_command_id(line) == c.id);
       subscribes.emplace_back(std::move(line), fields(c));
     }
     return true;

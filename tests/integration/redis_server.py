@@ -1,10 +1,12 @@
 """A real redis-server for the broker tests (Debian's, installed by scripts/setup.sh
 --test), started on 127.0.0.1:<free port> with no persistence, and a few RESP commands
-sent to it by hand (the tests ask Redis what ringcast did: PUBSUB NUMSUB, ...)."""
+sent to it by hand (the tests ask Redis what ringcast did: PUBSUB NUMSUB, ...), and a
+relay that cuts or stalls one node's links to it."""
 import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 import harness as h
@@ -123,3 +125,96 @@ class _Reader:
             n = int(rest)
             return None if n < 0 else [self.value() for _ in range(n)]
         raise AssertionError(f"redis: unexpected reply {line!r}")
+
+
+class Relay:
+    """A TCP relay in front of the Redis on `port`, for a partition between one node and
+    Redis: cut() closes every relayed connection and refuses new ones until mend();
+    stall() stops passing Redis's bytes on (they wait, unread) until flow()."""
+
+    def __init__(self, port):
+        self.target = port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.lock = threading.Lock()
+        self.pairs = []
+        self.cut_off = False
+        self.flowing = threading.Event()
+        self.flowing.set()
+        self.closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self):
+        return f"redis://127.0.0.1:{self.port}"
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.closed = True
+        self.flowing.set()
+        self.listener.close()
+        self.cut()
+
+    def cut(self):
+        with self.lock:
+            self.cut_off = True
+            pairs, self.pairs = self.pairs, []
+        for pair in pairs:
+            for s in pair:
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                s.close()
+
+    def mend(self):
+        with self.lock:
+            self.cut_off = False
+
+    def stall(self):
+        self.flowing.clear()
+
+    def flow(self):
+        self.flowing.set()
+
+    def _accept(self):
+        while not self.closed:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            with self.lock:
+                refused = self.cut_off
+            if refused:
+                client.close()
+                continue
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target), timeout=5)
+            except OSError:
+                client.close()
+                continue
+            with self.lock:
+                self.pairs.append((client, upstream))
+            threading.Thread(target=self._pump, args=(client, upstream, False), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, True), daemon=True).start()
+
+    def _pump(self, src, dst, from_redis):
+        try:
+            while True:
+                if from_redis:
+                    self.flowing.wait()
+                data = src.recv(65536)
+                if not data:
+                    break
+                if from_redis:
+                    self.flowing.wait()
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass

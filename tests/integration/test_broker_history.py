@@ -2,9 +2,11 @@
 node tells its subscribers the stream Redis keeps (one epoch, one offset sequence,
 whichever node published); a client whose node died recovers on the node that replaces it;
 a node whose feed Redis dropped (CLIENT KILL TYPE pubsub) delivers what it missed from the
-stream, once each, without its clients noticing; Redis restarted without its data makes
-subscribers subscribe again and be told they could not recover; a subscribe that needs the
-stream while Redis is gone gets the temporary error 100 at once."""
+stream, once each, without its clients noticing; Redis restarted without its data, or a
+node cut off from Redis for longer than the stream keeps, makes subscribers subscribe again
+and be told they could not recover, and nothing past the gap reaches them first; an
+unsubscribe drops the subscribe it overtook while that waited for Redis; a subscribe that
+needs the stream while Redis is gone gets the temporary error 100 at once."""
 import os
 import sys
 
@@ -12,13 +14,16 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 from harness import test  # noqa: E402
 from protocol_clients import API, Raw, call, config_file, require_node, sdk, server  # noqa: E402
-from redis_server import Redis, require_redis  # noqa: E402
+from redis_server import Redis, Relay, require_redis  # noqa: E402
 
 # "feed:" keeps history and recovers; anyone may subscribe and publish.
 HIST = dict(API, channel=dict(API["channel"], namespaces=API["channel"]["namespaces"] + [
     {"name": "feed", "allow_subscribe_for_client": True, "allow_subscribe_for_anonymous": True,
      "allow_publish_for_client": True, "allow_publish_for_anonymous": True, "allow_history_for_subscriber": True,
-     "allow_history_for_anonymous": True, "history_size": 100, "history_ttl": "300s", "force_recovery": True}]))
+     "allow_history_for_anonymous": True, "history_size": 100, "history_ttl": "300s", "force_recovery": True},
+    {"name": "short", "allow_subscribe_for_client": True, "allow_subscribe_for_anonymous": True,
+     "allow_publish_for_client": True, "allow_publish_for_anonymous": True, "history_size": 3,
+     "history_ttl": "300s", "force_recovery": True}]))
 
 
 def node(redis):
@@ -37,6 +42,14 @@ def subscribed(s, channel, **match):
 
 def publications(s, channel, n):
     return [(p["offset"], p["data"]) for p in (s.next("publication", channel=channel) for _ in range(n))]
+
+
+def before(s, kind, timeout=20, **match):
+    """The SDK's events up to the next `kind` (with fields `match`), that one last."""
+    seen = []
+    while not seen or seen[-1]["event"] != kind or any(seen[-1].get(k) != v for k, v in match.items()):
+        seen.append(s.events.get(timeout=timeout))
+    return seen
 
 
 @test
@@ -158,6 +171,68 @@ def redis_restarted_empty_makes_subscribers_start_over():
             h.check(publications(s, "feed:w", 1) == [(1, {"k": "new"})], "the new stream")
         finally:
             s.kill()
+
+
+@test
+def a_node_cut_off_past_what_redis_keeps_makes_subscribers_start_over():
+    require_node()
+    require_redis()
+    with Redis() as redis, Relay(redis.port) as relay, node(redis) as a, \
+            server(HIST, "--broker", relay.url, "--threads", "2") as b:
+        s, late = sdk(b), sdk(b)
+        try:
+            s.next("connected")
+            epoch = subscribed(s, "short:x")["position"]["epoch"]
+            publish(a, "short:x", {"k": 1})
+            h.check(publications(s, "short:x", 1) == [(1, {"k": 1})], "live")
+            relay.cut()  # b's links to Redis drop, and cannot come back yet
+            h.wait_until(lambda: b.http_get("/healthz")[0] == 503, what="b's links down")
+            for k in range(2, 8):  # Redis keeps only 5..7: b's subscriber misses 2..4 for good
+                publish(a, "short:x", {"k": k})
+            relay.mend()
+            late.next("connected")
+            late.cmd(subscribe="short:x")  # while b reloads: held, then joined to the new state
+            # Nothing past the gap reaches it before it is told: the 2500, and its
+            # resubscribe cannot recover (an SDK taking 5..7 first would "recover" from 7).
+            seen = before(s, "subscribed", channel="short:x")
+            ev = seen.pop()
+            h.check(not [e for e in seen if e["event"] == "publication"], f"nothing before it is told: {seen}")
+            h.check(ev["wasRecovering"] and not ev["recovered"] and ev["position"] == {"offset": 7, "epoch": epoch},
+                    f"told it could not recover: {ev}")
+            h.check(late.until("subscribed", channel="short:x", timeout=20)["position"]["offset"] == 7,
+                    "the late subscriber joined the new state")
+            h.check(h.metric(h.metrics(b), "ringcast_broker_gaps_lost_total") == 1, "the loss counted")
+            publish(a, "short:x", {"k": 8})
+            h.check(publications(s, "short:x", 1) == [(8, {"k": 8})], "live again")
+            h.check(publications(late, "short:x", 1) == [(8, {"k": 8})], "the late one too")
+            s.quiet(0.3)
+        finally:
+            s.kill()
+            late.kill()
+
+
+@test
+def an_unsubscribe_drops_the_subscribe_it_overtook():
+    require_redis()
+    with Redis() as redis, Relay(redis.port) as relay, server(HIST, "--broker", relay.url) as b:
+        h.wait_until(lambda: b.http_get("/healthz")[0] == 200, what="b's links up")
+        c = Raw(b)
+        relay.stall()  # Redis's confirmation of b's SUBSCRIBE waits
+        try:
+            first, _, again = c.send({"subscribe": {"channel": "feed:h"}}, {"unsubscribe": {"channel": "feed:h"}},
+                                     {"subscribe": {"channel": "feed:h"}})
+            replies = c.frames()
+            h.check(replies == [{"id": first, "error": {"code": 100, "message": "internal server error",
+                                                         "temporary": True}}, {"id": first + 1, "unsubscribe": {}}],
+                    f"the overtaken subscribe is answered, then the unsubscribe: {replies}")
+        finally:
+            relay.flow()
+        reply = c.frames()
+        h.check(len(reply) == 1 and reply[0].get("id") == again and "subscribe" in reply[0],
+                f"the second subscribe runs once the channel is ready: {reply}")
+        publish(b, "feed:h", {"k": 1})
+        h.check(c.push()["pub"]["data"] == {"k": 1}, "subscribed once")
+        c.silent(0.3)
 
 
 @test

@@ -117,7 +117,10 @@ TEST(ClientCommand, SubscribeWrittenBackParsesTheSame) {
               std::tie(b.id, b.method, b.channel, b.token, b.data, b.epoch, b.delta, b.offset, b.flag)) << keep.written;
     EXPECT_EQ(std::tie(a.recover, a.positioned, a.recoverable, a.join_leave),
               std::tie(b.recover, b.positioned, b.recoverable, b.join_leave));
+    EXPECT_EQ(subscribe_command_id(keep.written), a.id);
   }
+  EXPECT_EQ(subscribe_command_id(R"({"subscribe":{}})"), 0u);
+  EXPECT_EQ(subscribe_command_id(R"({"id":x})"), 0u);
 }
 
 TEST(ClientCommand, SeveralCommandsPerMessage) {
