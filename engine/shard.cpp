@@ -31,8 +31,10 @@ Shard::Shard(ShardGroup& group, unsigned id, ShardListeners listeners, std::uniq
 bool Shard::hold(Conn& c, std::uint32_t slot, std::string_view topic, std::string_view channel,
                  std::string_view request) {
   if (held_.size() >= kMaxHeld) return false;
-  held_.push_back({slot, c.gen, group_.topics.acquire(topic), backend().now_ms() + Session::kHoldMs,
-                   std::string(request)});
+  // A request held again as it runs (another load began) keeps its first deadline.
+  const std::uint64_t until = rerun_until_ms_ != 0 ? rerun_until_ms_ : backend().now_ms() + Session::kHoldMs;
+  held_.push_back({slot, c.gen, group_.topics.acquire(topic), until, std::string(request)});
+  ++held_by_conn_[conn_key(slot, c.gen)];
   if (group_.broker.wanted.push(std::string(channel)) && id_ != 0) group_.shards[0]->wake();
   return true;
 }
@@ -58,6 +60,7 @@ void Shard::release_held(std::uint32_t topic, std::uint64_t now_ms) {
     // A hold without a request only keeps its channel loaded for a while (a server-side
     // subscription's connect, failed meanwhile): it goes at its time.
     if (topic == kNoTopic ? h.until_ms <= now_ms : h.topic == topic && !h.request.empty()) {
+      unhold(h);
       releasing_.push_back(std::move(h));
     } else if (kept++ != i) {
       held_[kept - 1] = std::move(h);  // never onto itself: a self-moved string may empty
@@ -71,7 +74,9 @@ void Shard::release_held(std::uint32_t topic, std::uint64_t now_ms) {
     Conn& c = conns_[h.slot];
     if (c.gen == h.gen && c.state == ConnState::open && c.app_open) {
       Session s(*this, c, h.slot);
+      rerun_until_ms_ = h.until_ms;
       app_of(c).on_released(s, as_bytes(h.request), topic != kNoTopic);
+      rerun_until_ms_ = 0;
     }
     group_.topics.release(h.topic);
   }
@@ -82,9 +87,20 @@ void Shard::drop_held(const Conn& c, std::uint32_t slot, std::uint32_t topic, st
   std::erase_if(held_, [&](Held& h) {
     if (h.slot != slot || h.gen != c.gen || h.topic != topic || h.request.empty()) return false;
     dropped.push_back(std::move(h.request));
+    unhold(h);
     group_.topics.release(h.topic);
     return true;
   });
+}
+
+void Shard::unhold(const Held& h) noexcept {
+  auto it = held_by_conn_.find(conn_key(h.slot, h.gen));
+  if (it != held_by_conn_.end() && --it->second == 0) held_by_conn_.erase(it);
+}
+
+std::uint32_t Shard::held(const Conn& c, std::uint32_t slot) const noexcept {
+  auto it = held_by_conn_.find(conn_key(slot, c.gen));
+  return it != held_by_conn_.end() ? it->second : 0;
 }
 
 void Shard::on_started() {

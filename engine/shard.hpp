@@ -12,6 +12,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "engine/broker/broker.hpp"
@@ -130,6 +131,13 @@ class Shard final : public ShardLoop, private HttpHost {
   void release_held(std::uint32_t topic, std::uint64_t now_ms);
   void drop_held(const Conn& c, std::uint32_t slot, std::uint32_t topic, std::vector<std::string>& dropped);
   std::vector<Held> held_, releasing_;
+  std::uint64_t rerun_until_ms_ = 0;  // while a released request runs: its deadline
+  std::unordered_map<std::uint64_t, std::uint32_t> held_by_conn_;  // {slot, gen} -> requests in held_
+  [[nodiscard]] static std::uint64_t conn_key(std::uint32_t slot, std::uint32_t gen) noexcept {
+    return std::uint64_t{slot} << 32 | gen;
+  }
+  void unhold(const Held& h) noexcept;  // h leaves held_: no longer counted for its connection
+  [[nodiscard]] std::uint32_t held(const Conn& c, std::uint32_t slot) const noexcept;
   bool command_all(Route route, std::span<const std::uint8_t> command) override;
   bool command_subscribers(std::uint32_t topic, Route route, std::span<const std::uint8_t> command) override;
   // `command` in a frame with one holder per shard (nullptr: out of memory).

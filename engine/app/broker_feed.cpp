@@ -67,12 +67,7 @@ void BrokerFeed::on_broker_message(HttpHost& host, std::string_view channel, std
   if (e.epoch.size() != Stream::kEpochLength) return log_dropped(channel, "an epoch ringcast does not make");
   const std::string name(channel);
   if (auto it = loading_.find(name); it != loading_.end() && it->second.tag != 0) {
-    Loading& l = it->second;
-    if (l.waiting.size() < kMaxWaiting) {
-      l.waiting.emplace_back(payload);
-    } else {
-      l.overflowed = true;  // the next load covers them
-    }
+    it->second.keep(payload);
     return;
   }
   {
@@ -85,8 +80,7 @@ void BrokerFeed::on_broker_message(HttpHost& host, std::string_view channel, std
     // waits for it.
     st->set_mirrored(false);
   }
-  Loading& l = loading_[name];
-  l.waiting.emplace_back(payload);
+  loading_[name].keep(payload);
   start_load(host, name, *o);
 }
 
@@ -174,7 +168,11 @@ void BrokerFeed::on_load_reply(HttpHost& host, std::uint64_t tag, const resp::Re
   if (it == loading_.end() || it->second.tag != tag) return;  // unsubscribed or lost meanwhile
   it->second.tag = 0;
   const ChannelOptions* o = history_options(channel);
-  if (o == nullptr || reply == nullptr) return;  // the link's SUBSCRIBE after it comes back loads again
+  if (o == nullptr) return;
+  if (reply == nullptr) {  // the command link dropped: loaded again once it is up
+    unsent_.insert(channel);
+    return;
+  }
   if (reply->root().type == resp::Type::error) {
     g_feed_log.log(LogLevel::warn, "broker: loading channel '%s' failed: %.*s", channel.c_str(),
                    static_cast<int>(reply->root().str.size()), reply->root().str.data());

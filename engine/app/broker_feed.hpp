@@ -46,9 +46,17 @@ class BrokerFeed final : public BrokerSink {
 
  private:
   struct Loading {
-    std::uint64_t tag = 0;             // the load in flight (0: none)
+    std::uint64_t tag = 0;             // the load in flight (0: none, or not sent yet)
     std::vector<std::string> waiting;  // envelopes that came meanwhile, in order
     bool overflowed = false;
+    // Past kMaxWaiting an envelope is dropped: the load then made again covers it.
+    void keep(std::string_view payload) {
+      if (waiting.size() < kMaxWaiting) {
+        waiting.emplace_back(payload);
+      } else {
+        overflowed = true;
+      }
+    }
   };
   // The stream's options where the channel keeps history (nullptr: it does not).
   [[nodiscard]] const ChannelOptions* history_options(std::string_view channel) const;

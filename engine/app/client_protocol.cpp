@@ -349,7 +349,10 @@ class FrameHandler final : public client::CommandSink {
                      (!user().empty() || o->allow_subscribe_for_anonymous);
       if (!allowed) return error(cmd, ErrorCode::permission_denied);
     }
-    if (s_->subscriptions() >= app_->config().channel_limit) return error(cmd, ErrorCode::limit_exceeded);
+    // Subscribes held for --broker count: they become subscriptions.
+    if (s_->subscriptions() + s_->held() >= app_->config().channel_limit) {
+      return error(cmd, ErrorCode::limit_exceeded);
+    }
     client::Expiry expiry;
     if (!cmd.token.empty()) expiry = expiry_at(lifetime_end(claims_), now);
     bool recoverable = o->has_history() && (o->force_recovery || (o->allow_recovery && cmd.recoverable));

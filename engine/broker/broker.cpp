@@ -94,6 +94,7 @@ Broker::Broker(IoBackend& io, BrokerShared& shared, unsigned shard, std::uint32_
       feeds_.push_back(std::make_unique<RedisConn>(io, owner, shared.addresses[a], shared.endpoints[a], a, file++, "feed"));
     }
     subscribed_.resize(n);
+    subscribing_.resize(n);
     todo_.resize(n);
   }
   for (std::uint32_t a = 0; a < n; ++a) {
@@ -220,6 +221,7 @@ void Broker::pump_subscriptions(std::size_t a) {
       args_.push_back(keys_[n]);
     }
     if (!feeds_[a]->command(args_, 0)) return;  // the link is full: the rest once it drains
+    for (std::size_t k = 0; subscribe && k < n; ++k) ++subscribing_[a][todo[k].channel];
     todo.erase(todo.begin(), todo.begin() + static_cast<std::ptrdiff_t>(n));
   }
 }
@@ -233,6 +235,7 @@ void Broker::on_ready(RedisConn& conn) {
   }
   const std::size_t a = conn.index();
   subscribed_[a].clear();
+  subscribing_[a].clear();
   std::vector<std::string> all;
   topics_.for_each(kChannelTopicPrefix, [&](std::string_view topic, std::uint64_t) {
     std::string_view channel = topic.substr(kChannelTopicPrefix.size());
@@ -249,6 +252,7 @@ void Broker::on_ready(RedisConn& conn) {
 void Broker::on_lost(RedisConn& conn, std::span<const std::uint64_t> tags) {
   if (feed_link(conn)) {
     subscribed_[conn.index()].clear();
+    subscribing_[conn.index()].clear();
     todo_[conn.index()].clear();
     const auto n = static_cast<std::uint32_t>(feeds_.size());
     shared_.forget_confirmed(conn.index(), n);
@@ -273,8 +277,14 @@ void Broker::on_reply(RedisConn& conn, std::uint64_t tag, const resp::Reply& rep
   if (std::string_view key = subscribed_channel(reply); feed_link(conn) && !key.empty()) {
     if (key.size() > shared_.prefix.size() + 3) {
       const std::string_view channel = key.substr(shared_.prefix.size() + 3);
+      StringMap<std::uint32_t>& pending = subscribing_[conn.index()];
+      if (auto it = pending.find(channel); it != pending.end()) {
+        if (--it->second != 0) return;  // a later SUBSCRIBE of it is still to answer
+        pending.erase(it);
+      }
       // Confirmed only while still wanted: an UNSUBSCRIBE may have followed it.
-      if (subscribed_[conn.index()].contains(std::string(channel))) shared_.confirm(channel, true);
+      if (!subscribed_[conn.index()].contains(std::string(channel))) return;
+      shared_.confirm(channel, true);
       if (sink_ != nullptr) sink_->on_feed_subscribed(host_, channel);
     }
     return;

@@ -24,6 +24,7 @@
 
 #include "engine/broker/redis_address.hpp"
 #include "engine/broker/redis_conn.hpp"
+#include "engine/core/string_map.hpp"
 #include "engine/core/thread_inbox.hpp"
 #include "engine/io/backend.hpp"
 #include "engine/metrics.hpp"
@@ -163,6 +164,9 @@ class Broker final : private RedisConn::Owner {
   std::vector<std::unique_ptr<RedisConn>> feeds_, commands_;
   // Shard 0: the channels each feed has SUBSCRIBEd on its current connection.
   std::vector<std::unordered_set<std::string>> subscribed_;
+  // Shard 0: per feed, the SUBSCRIBEs sent on its current connection and not answered yet,
+  // per channel (one answered while a later one is in flight, past an UNSUBSCRIBE, is stale).
+  std::vector<StringMap<std::uint32_t>> subscribing_;
   struct Change {
     std::string channel;
     bool subscribe;

@@ -61,6 +61,8 @@ class Session {
   // Drops what this connection holds for the topic with id `topic` (it unsubscribed
   // before its subscribe could run): it never runs; its request is appended to `dropped`.
   void drop_held(std::uint32_t topic, std::vector<std::string>& dropped);
+  // How many of its requests are held now.
+  [[nodiscard]] std::uint32_t held() const noexcept;
   // False when it was not subscribed to the topic with id `topic`. The id stays valid for
   // publishing (a farewell to the others).
   bool unsubscribe(std::uint32_t topic) noexcept;

@@ -91,6 +91,8 @@ void Session::drop_held(std::uint32_t topic, std::vector<std::string>& dropped) 
   shard_.drop_held(conn_, slot_, topic, dropped);
 }
 
+std::uint32_t Session::held() const noexcept { return shard_.held(conn_, slot_); }
+
 Presence& Session::presence() noexcept { return shard_.group_.presence; }
 
 std::uint32_t Session::find_topic(std::string_view topic) const { return shard_.group_.topics.find(topic); }

@@ -5,8 +5,9 @@ a node whose feed Redis dropped (CLIENT KILL TYPE pubsub) delivers what it misse
 stream, once each, without its clients noticing; Redis restarted without its data, or a
 node cut off from Redis for longer than the stream keeps, makes subscribers subscribe again
 and be told they could not recover, and nothing past the gap reaches them first; an
-unsubscribe drops the subscribe it overtook while that waited for Redis; a subscribe that
-needs the stream while Redis is gone gets the temporary error 100 at once."""
+unsubscribe drops the subscribe it overtook while that waited for Redis, and such waiting
+subscribes count against client.channel_limit; a subscribe that needs the stream while
+Redis is gone gets the temporary error 100 at once."""
 import os
 import sys
 
@@ -233,6 +234,26 @@ def an_unsubscribe_drops_the_subscribe_it_overtook():
         publish(b, "feed:h", {"k": 1})
         h.check(c.push()["pub"]["data"] == {"k": 1}, "subscribed once")
         c.silent(0.3)
+
+
+@test
+def held_subscribes_count_against_the_channel_limit():
+    require_redis()
+    limited = dict(HIST, client=dict(HIST["client"], channel_limit=2))
+    with Redis() as redis, Relay(redis.port) as relay, server(limited, "--broker", relay.url) as b:
+        h.wait_until(lambda: b.http_get("/healthz")[0] == 200, what="b's links up")
+        c = Raw(b)
+        relay.stall()
+        try:
+            c.send({"subscribe": {"channel": "feed:l1"}}, {"subscribe": {"channel": "feed:l2"}})
+            h.check(c.error({"subscribe": {"channel": "feed:l3"}}) == 106, "a third while two wait: 106")
+        finally:
+            relay.flow()
+        replies = []
+        while len(replies) < 2:
+            replies += c.frames()
+        h.check(all("subscribe" in r for r in replies) and len(replies) == 2,
+                f"the two held ones subscribed: {replies}")
 
 
 @test
