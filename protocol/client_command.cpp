@@ -219,7 +219,7 @@ CommandParser::Result CommandParser::parse(std::string_view frame, CommandSink& 
   return r;
 }
 
-std::uint32_t subscribe_command_id(std::string_view line) noexcept {
+std::uint32_t command_line_id(std::string_view line) noexcept {
   constexpr std::string_view kHead = "{\"id\":";
   if (!line.starts_with(kHead)) return 0;
   std::uint32_t id = 0;
@@ -228,29 +228,40 @@ std::uint32_t subscribe_command_id(std::string_view line) noexcept {
   return id;
 }
 
-void append_subscribe_command(std::string& out, const Command& c) {
+void append_command_line(std::string& out, const Command& c) {
   out += "{\"id\":";
   out += std::to_string(c.id);
-  out += ",\"subscribe\":{\"channel\":";
+  out.append(",\"").append(method_name(c.method)).append("\":{\"channel\":");
   append_json_string(out, c.channel);
   auto text = [&](std::string_view name, std::string_view v) {
     if (v.empty()) return;
     out.append(",\"").append(name).append("\":");
     append_json_string(out, v);
   };
+  auto number = [&](std::string_view name, auto v) {
+    if (v != 0) out.append(",\"").append(name).append("\":").append(std::to_string(v));
+  };
   auto flag = [&](std::string_view name, bool v) {
     if (v) out.append(",\"").append(name).append("\":true");
   };
   text("token", c.token);
-  text("epoch", c.epoch);
   text("delta", c.delta);
   if (!c.data.empty()) out.append(",\"data\":").append(c.data);
-  if (c.offset != 0) out.append(",\"offset\":").append(std::to_string(c.offset));
-  if (c.flag != 0) out.append(",\"flag\":").append(std::to_string(c.flag));
+  if (c.has_since) {  // the position is the since's
+    out += ",\"since\":{\"epoch\":";
+    append_json_string(out, c.epoch);
+    out.append(",\"offset\":").append(std::to_string(c.offset)).append("}");
+  } else {
+    text("epoch", c.epoch);
+    number("offset", c.offset);
+  }
+  number("flag", c.flag);
+  number("limit", c.limit);
   flag("recover", c.recover);
   flag("positioned", c.positioned);
   flag("recoverable", c.recoverable);
   flag("join_leave", c.join_leave);
+  flag("reverse", c.reverse);
   out += "}}";
 }
 

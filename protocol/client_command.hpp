@@ -96,10 +96,10 @@ class CommandParser {
   std::unique_ptr<Impl> impl_;
 };
 
-// {"id":N,"subscribe":{...}}: a subscribe command written back as JSON, every field the
-// parser reads for it (a held subscribe runs again later from these bytes).
-void append_subscribe_command(std::string& out, const Command& c);
+// {"id":N,"<method>":{...}}: a subscribe or history command written back as JSON, every
+// field the parser reads for it (a held one runs again later from these bytes).
+void append_command_line(std::string& out, const Command& c);
 // The id such a line starts with (0: not one).
-[[nodiscard]] std::uint32_t subscribe_command_id(std::string_view line) noexcept;
+[[nodiscard]] std::uint32_t command_line_id(std::string_view line) noexcept;
 
 }  // namespace ringcast::protocol::client

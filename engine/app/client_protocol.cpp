@@ -92,7 +92,10 @@ class FrameHandler final : public client::CommandSink {
   }
 
   bool on_command(const client::Command& cmd) override {
-    if (replay_) return cmd.method == Method::subscribe ? subscribe(cmd) : true;
+    if (replay_) {  // a held command runs again
+      if (cmd.method == Method::subscribe) return subscribe(cmd);
+      return cmd.method != Method::history || history(cmd);
+    }
     if (cmd.method != Method::none || cmd.id == 0) {  // an unknown method is counted as error 104
       s_->metrics().client_commands[static_cast<std::size_t>(cmd.method)].add();
     }
@@ -503,6 +506,13 @@ class FrameHandler final : public client::CommandSink {
     const ClientProtocolConfig& cfg = app_->config();
     // A read makes no stream (clients could make one per name): none answers an empty one.
     History::Handle stream = s_->history().open(cmd.channel, stream_limits(cfg, *o), History::now_ms(), false);
+    if (Broker* b = s_->broker(); b != nullptr && (!stream || !stream->mirrored())) {
+      // --broker: the stream is Redis's. Held until this node holds a copy (its feed
+      // subscribes to the channel meanwhile, and lets it go once answered).
+      stream = {};
+      if (expired_ || !b->all_up() || !hold(cmd.channel, &cmd)) return error(cmd, ErrorCode::internal);
+      return true;
+    }
     if (!stream) {
       if (cmd.has_since && !cmd.epoch.empty()) return error(cmd, ErrorCode::unrecoverable_position);
       if (cmd.id == 0) return true;
@@ -565,7 +575,7 @@ class FrameHandler final : public client::CommandSink {
       s_->drop_held(topic, dropped_);
       for (const std::string& line : dropped_) {
         client::Command held;
-        held.id = client::subscribe_command_id(line);
+        held.id = client::command_line_id(line);
         (void)error(held, ErrorCode::internal);
       }
     }
@@ -679,7 +689,7 @@ class FrameHandler final : public client::CommandSink {
   // until this node is ready to serve `channel`. False: the shard holds too many.
   bool hold(std::string_view channel, const client::Command* cmd) {
     held_line_.clear();
-    if (cmd != nullptr) client::append_subscribe_command(held_line_, *cmd);
+    if (cmd != nullptr) client::append_command_line(held_line_, *cmd);
     return s_->hold_until_ready(topic_key(channel), channel, held_line_);
   }
   std::string replies_, key_, reply_;

@@ -2,9 +2,9 @@
 // client commands. Invariants: the sink sees exactly `commands` commands; every `data` the
 // parser hands over is JSON (wrapped in a publish again it parses, to the same bytes); a
 // frame parsed twice gives the same answer; every `data` read as a subscribe's
-// (protocol/subscribe_data) gives the same answer twice; a subscribe written back
-// (append_subscribe_command: a held one runs again from it) parses to the same fields
-// and starts with its id (subscribe_command_id);
+// (protocol/subscribe_data) gives the same answer twice; a subscribe
+// and a history written back (append_command_line: a held one runs again from it) parse
+// to the same fields and start with their id (command_line_id);
 // nothing crashes or reads out of bounds.
 #include <cstdint>
 #include <string>
@@ -19,12 +19,14 @@ namespace {
 using namespace ringcast::protocol::client;
 
 
-// A subscribe's fields, as strings, to compare a command with its written-back self.
+// A subscribe's or history's fields, as strings, to compare a command with its
+// written-back self.
 std::string fields(const Command& c) {
-  std::string f;
+  std::string f(method_name(c.method));
   for (std::string_view v : {c.channel, c.token, c.data, c.epoch, c.delta}) f.append(v).append(1, '\0');
-  f += std::to_string(c.id) + "/" + std::to_string(c.offset) + "/" + std::to_string(c.flag) + "/";
-  for (bool b : {c.recover, c.positioned, c.recoverable, c.join_leave}) f += b ? '1' : '0';
+  f += std::to_string(c.id) + "/" + std::to_string(c.offset) + "/" + std::to_string(c.flag) + "/" +
+       std::to_string(c.limit) + "/";
+  for (bool b : {c.recover, c.positioned, c.recoverable, c.join_leave, c.reverse, c.has_since}) f += b ? '1' : '0';
   return f;
 }
 
@@ -35,10 +37,10 @@ struct Collect final : CommandSink {
   bool on_command(const Command& c) override {
     data.emplace_back(c.data);
     ids.push_back(c.id);
-    if (c.method == Method::subscribe) {
+    if (c.method == Method::subscribe || c.method == Method::history) {
       std::string line;
-      append_subscribe_command(line, c);
-      FUZZ_CHECK(subscribe_command_id(line) == c.id);
+      append_command_line(line, c);
+      FUZZ_CHECK(command_line_id(line) == c.id);
       subscribes.emplace_back(std::move(line), fields(c));
     }
     return true;

@@ -1,6 +1,7 @@
 """History and recovery across nodes joined through a real redis-server (--broker): every
 node tells its subscribers the stream Redis keeps (one epoch, one offset sequence,
-whichever node published); a client whose node died recovers on the node that replaces it;
+whichever node published), and a history read on a node nobody subscribes on reads it
+from Redis; a client whose node died recovers on the node that replaces it;
 a node whose feed Redis dropped (CLIENT KILL TYPE pubsub) delivers what it missed from the
 stream, once each, without its clients noticing; Redis restarted without its data, or a
 node cut off from Redis for longer than the stream keeps, makes subscribers subscribe again
@@ -20,7 +21,7 @@ from redis_server import Redis, Relay, require_redis  # noqa: E402
 # "feed:" keeps history and recovers; anyone may subscribe and publish.
 HIST = dict(API, channel=dict(API["channel"], namespaces=API["channel"]["namespaces"] + [
     {"name": "feed", "allow_subscribe_for_client": True, "allow_subscribe_for_anonymous": True,
-     "allow_publish_for_client": True, "allow_publish_for_anonymous": True, "allow_history_for_subscriber": True,
+     "allow_publish_for_client": True, "allow_publish_for_anonymous": True, "allow_history_for_client": True,
      "allow_history_for_anonymous": True, "history_size": 100, "history_ttl": "300s", "force_recovery": True},
     {"name": "short", "allow_subscribe_for_client": True, "allow_subscribe_for_anonymous": True,
      "allow_publish_for_client": True, "allow_publish_for_anonymous": True, "history_size": 3,
@@ -172,6 +173,27 @@ def redis_restarted_empty_makes_subscribers_start_over():
             h.check(publications(s, "feed:w", 1) == [(1, {"k": "new"})], "the new stream")
         finally:
             s.kill()
+
+
+@test
+def history_reads_redis_on_a_node_nobody_subscribes_on():
+    require_redis()
+    with Redis() as redis, node(redis) as a, node(redis) as b:
+        for k in range(3):
+            publish(a, "feed:r", {"k": k})
+        c = Raw(b)  # not subscribed: allow_history_for_client (and _anonymous)
+        reply = c.call({"history": {"channel": "feed:r", "limit": -1}})
+        h.check("history" in reply, f"history on b: {reply}")
+        hist = reply["history"]
+        h.check([p["data"] for p in hist["publications"]] == [{"k": 0}, {"k": 1}, {"k": 2}] and hist["offset"] == 3,
+                f"Redis's stream, read on b: {hist}")
+        since = c.call({"history": {"channel": "feed:r", "limit": 10, "since": {"offset": 1, "epoch": hist["epoch"]}}})
+        h.check([p["offset"] for p in since["history"]["publications"]] == [2, 3], f"since: {since}")
+        # Once answered, b lets the channel go: it follows only what its clients subscribe to.
+        h.wait_until(lambda: redis.numsub("ringcast.p.feed:r") == 0, what="b's feed off the channel")
+        empty = c.call({"history": {"channel": "feed:none", "limit": -1}})["history"]
+        h.check(empty.get("publications", []) == [] and empty.get("offset", 0) == 0 and empty["epoch"],
+                f"a channel never published to: {empty}")
 
 
 @test

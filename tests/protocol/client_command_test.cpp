@@ -92,12 +92,13 @@ TEST(ClientCommand, RecoveringSubscribeAsTheSdkSendsIt) {
   EXPECT_NE(g.flag & kRejectUnrecovered, 0u);
 }
 
-// A subscribe written back (a held one runs again from these bytes) parses to the same.
-TEST(ClientCommand, SubscribeWrittenBackParsesTheSame) {
+// A subscribe or history written back (a held one runs again from these bytes) parses to
+// the same.
+TEST(ClientCommand, CommandWrittenBackParsesTheSame) {
   struct Keep final : CommandSink {
     std::string written;
     bool on_command(const Command& c) override {
-      append_subscribe_command(written, c);
+      append_command_line(written, c);
       return true;
     }
   };
@@ -105,7 +106,9 @@ TEST(ClientCommand, SubscribeWrittenBackParsesTheSame) {
        {R"({"id":2,"subscribe":{"channel":"feed:\"x\"","recoverable":true,"flag":3,"recover":true,)"
         R"("offset":18446744073709551615,"epoch":"ab\\cd","token":"t.k.n","data":{"a":[1,"\n"]},)"
         R"("positioned":true,"join_leave":true,"delta":"fossil"}})",
-        R"({"id":7,"subscribe":{"channel":"c"}})"}) {
+        R"({"id":7,"subscribe":{"channel":"c"}})",
+        R"({"id":8,"history":{"channel":"feed:x","limit":-1,"reverse":true,"since":{"offset":4,"epoch":"e"}}})",
+        R"({"id":9,"history":{"channel":"feed:x","limit":10}})"}) {
     Keep keep;
     static CommandParser parser;
     ASSERT_EQ(parser.parse(line, keep).error, ParseError::none);
@@ -113,14 +116,15 @@ TEST(ClientCommand, SubscribeWrittenBackParsesTheSame) {
     ASSERT_EQ(again.result.error, ParseError::none) << keep.written;
     ASSERT_EQ(again.got.size(), 1u);
     const Got &a = once.got[0], &b = again.got[0];
-    EXPECT_EQ(std::tie(a.id, a.method, a.channel, a.token, a.data, a.epoch, a.delta, a.offset, a.flag),
-              std::tie(b.id, b.method, b.channel, b.token, b.data, b.epoch, b.delta, b.offset, b.flag)) << keep.written;
-    EXPECT_EQ(std::tie(a.recover, a.positioned, a.recoverable, a.join_leave),
-              std::tie(b.recover, b.positioned, b.recoverable, b.join_leave));
-    EXPECT_EQ(subscribe_command_id(keep.written), a.id);
+    EXPECT_EQ(std::tie(a.id, a.method, a.channel, a.token, a.data, a.epoch, a.delta, a.offset, a.flag, a.limit),
+              std::tie(b.id, b.method, b.channel, b.token, b.data, b.epoch, b.delta, b.offset, b.flag, b.limit))
+        << keep.written;
+    EXPECT_EQ(std::tie(a.recover, a.positioned, a.recoverable, a.join_leave, a.reverse, a.has_since),
+              std::tie(b.recover, b.positioned, b.recoverable, b.join_leave, b.reverse, b.has_since));
+    EXPECT_EQ(command_line_id(keep.written), a.id);
   }
-  EXPECT_EQ(subscribe_command_id(R"({"subscribe":{}})"), 0u);
-  EXPECT_EQ(subscribe_command_id(R"({"id":x})"), 0u);
+  EXPECT_EQ(command_line_id(R"({"subscribe":{}})"), 0u);
+  EXPECT_EQ(command_line_id(R"({"id":x})"), 0u);
 }
 
 TEST(ClientCommand, SeveralCommandsPerMessage) {
