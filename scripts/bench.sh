@@ -38,7 +38,8 @@
 #                 server CPU and bytes on the wire per delivery as median ratios to plain
 #        cluster  (the "ringcast" row) nodes joined through redis-server (--broker): one
 #                 node publishing at BENCH_CLUSTER_RATE/s (default 50) to 1,000
-#                 subscribers on each of two others,
+#                 subscribers on each of two others (BENCH_CLUSTER_CHANNEL, default room:bench;
+#                 feed:bench keeps history),
 #                 against one node alone with the 2,000 subscribers and the publisher, in
 #                 BENCH_RUNS interleaved rounds: server CPU per delivery (the three nodes
 #                 summed) as a median ratio, Redis CPU per publication, and the latency
@@ -402,11 +403,12 @@ if want cluster && [[ " $servers " == *" ringcast "* ]]; then
   need_cmd redis-server redis-server
   cluster_cfg=(--config "$root/scripts/config/cluster.json")
   cluster_rate=${BENCH_CLUSTER_RATE:-50}
+  cluster_channel=${BENCH_CLUSTER_CHANNEL:-room:bench}
   for ((run = 1; run <= runs; run++)); do
     # One node: the publisher and 2,000 subscribers on it.
     server_extra=("${cluster_cfg[@]}")
     url_path=/connection/websocket
-    run_load ringcast "cluster-one-run$run" rate -c 2000 -p 1 -s 64 -r "$cluster_rate" -d "$secs" --channel room:bench
+    run_load ringcast "cluster-one-run$run" rate -c 2000 -p 1 -s 64 -r "$cluster_rate" -d "$secs" --channel "$cluster_channel"
     # Three nodes and Redis on core 0: publish on A, 1,000 subscribers on each of B and C.
     rport=$(free_port)
     taskset -c 0 redis-server --bind 127.0.0.1 --port "$rport" --save "" --appendonly no >/dev/null 2>&1 &
@@ -433,7 +435,7 @@ PY
     # Redis's own idle work (its cron) over as long, to take out of its figure.
     i0=$(cpu_ns "$redis_pid"); sleep "$secs"; i1=$(cpu_ns "$redis_pid")
     r0=$(cpu_ns "$redis_pid")
-    taskset -c 1 "$load" rate -c 2000 -p 1 -s 64 -r "$cluster_rate" -d "$secs" --channel room:bench ${BENCH_LOAD_ARGS---busy-poll}       --quiet --json --server-pid "$pids" --publish-to "ws://127.0.0.1:${ports[0]}/connection/websocket"       "ws://127.0.0.1:${ports[1]}/connection/websocket,ws://127.0.0.1:${ports[2]}/connection/websocket"       >"$results/ringcast.cluster-run$run.json" || echo "bench: cluster run $run failed" >&2
+    taskset -c 1 "$load" rate -c 2000 -p 1 -s 64 -r "$cluster_rate" -d "$secs" --channel "$cluster_channel" ${BENCH_LOAD_ARGS---busy-poll}       --quiet --json --server-pid "$pids" --publish-to "ws://127.0.0.1:${ports[0]}/connection/websocket"       "ws://127.0.0.1:${ports[1]}/connection/websocket,ws://127.0.0.1:${ports[2]}/connection/websocket"       >"$results/ringcast.cluster-run$run.json" || echo "bench: cluster run $run failed" >&2
     r1=$(cpu_ns "$redis_pid")
     /usr/bin/python3 - "$results/ringcast.cluster-run$run.json" <<'PY' || true
 import json, sys

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Starts a ringcast cluster on this machine: redis-server on 127.0.0.1 (no persistence)
 # and N ringcast nodes (default 3) joined through it with --broker, on ports 9001..900N,
-# each serving the client protocol with scripts/config/cluster.json (channels without
-# history; the server API takes X-API-Key: cluster-api-key) and the demo pages.
+# each serving the client protocol with scripts/config/cluster.json ("feed:" channels keep
+# history in Redis and recover on any node, the others do not; the server API takes
+# X-API-Key: cluster-api-key) and the demo pages.
 # Open /demo/danmaku on two nodes and send a comment from one: it flies on both.
 # Or publish on one node and watch every node's subscribers get it:
 #   curl -H 'X-API-Key: cluster-api-key' -d '{"channel":"room:news","data":{"hi":1}}' \
