@@ -28,13 +28,14 @@ Shard::Shard(ShardGroup& group, unsigned id, ShardListeners listeners, std::uniq
   }
 }
 
-bool Shard::hold(Conn& c, std::uint32_t slot, std::string_view topic, std::string_view channel,
-                 std::string_view request) {
+bool Shard::hold(Conn& c, std::uint32_t slot, std::string_view topic, std::string_view channel, const HoldRequest& r) {
   if (held_.size() >= kMaxHeld) return false;
   // A request held again as it runs (another load began) keeps its first deadline.
   const std::uint64_t until = rerun_until_ms_ != 0 ? rerun_until_ms_ : backend().now_ms() + Session::kHoldMs;
-  held_.push_back({slot, c.gen, group_.topics.acquire(topic), until, std::string(request)});
-  ++held_by_conn_[conn_key(slot, c.gen)];
+  held_.push_back({slot, c.gen, group_.topics.acquire(topic), until, std::string(r.request), r.tag, r.subscription});
+  HeldCount& n = held_by_conn_[conn_key(slot, c.gen)];
+  ++n.all;
+  n.subscriptions += r.subscription ? 1 : 0;
   if (group_.broker.wanted.push(std::string(channel)) && id_ != 0) group_.shards[0]->wake();
   return true;
 }
@@ -83,10 +84,10 @@ void Shard::release_held(std::uint32_t topic, std::uint64_t now_ms) {
   releasing_ = std::move(now);
 }
 
-void Shard::drop_held(const Conn& c, std::uint32_t slot, std::uint32_t topic, std::vector<std::string>& dropped) {
-  std::erase_if(held_, [&](Held& h) {
-    if (h.slot != slot || h.gen != c.gen || h.topic != topic || h.request.empty()) return false;
-    dropped.push_back(std::move(h.request));
+void Shard::drop_held(const Conn& c, std::uint32_t slot, std::uint32_t topic, std::vector<std::uint32_t>& dropped) {
+  std::erase_if(held_, [&](const Held& h) {
+    if (h.slot != slot || h.gen != c.gen || h.topic != topic || !h.subscription) return false;
+    dropped.push_back(h.tag);
     unhold(h);
     group_.topics.release(h.topic);
     return true;
@@ -95,12 +96,15 @@ void Shard::drop_held(const Conn& c, std::uint32_t slot, std::uint32_t topic, st
 
 void Shard::unhold(const Held& h) noexcept {
   auto it = held_by_conn_.find(conn_key(h.slot, h.gen));
-  if (it != held_by_conn_.end() && --it->second == 0) held_by_conn_.erase(it);
+  if (it == held_by_conn_.end()) return;
+  it->second.subscriptions -= h.subscription ? 1 : 0;
+  if (--it->second.all == 0) held_by_conn_.erase(it);
 }
 
-std::uint32_t Shard::held(const Conn& c, std::uint32_t slot) const noexcept {
+std::uint32_t Shard::held(const Conn& c, std::uint32_t slot, bool subscriptions) const noexcept {
   auto it = held_by_conn_.find(conn_key(slot, c.gen));
-  return it != held_by_conn_.end() ? it->second : 0;
+  if (it == held_by_conn_.end()) return 0;
+  return subscriptions ? it->second.subscriptions : it->second.all;
 }
 
 void Shard::on_started() {

@@ -120,24 +120,34 @@ class Shard final : public ShardLoop, private HttpHost {
   [[nodiscard]] Broker* broker() noexcept override { return broker_.get(); }
   void channel_ready(std::uint32_t topic) override;
   // Requests held until their channel is ready (Session::hold_until_ready).
+  struct HoldRequest {
+    std::string_view request;
+    std::uint32_t tag;
+    bool subscription;
+  };
   struct Held {
     std::uint32_t slot, gen, topic;
     std::uint64_t until_ms;
     std::string request;
+    std::uint32_t tag;
+    bool subscription;
   };
   static constexpr std::size_t kMaxHeld = 65536;
-  bool hold(Conn& c, std::uint32_t slot, std::string_view topic, std::string_view channel, std::string_view request);
+  bool hold(Conn& c, std::uint32_t slot, std::string_view topic, std::string_view channel, const HoldRequest& r);
   // Runs the held requests of `topic` (kNoTopic: those past their time) again.
   void release_held(std::uint32_t topic, std::uint64_t now_ms);
-  void drop_held(const Conn& c, std::uint32_t slot, std::uint32_t topic, std::vector<std::string>& dropped);
+  void drop_held(const Conn& c, std::uint32_t slot, std::uint32_t topic, std::vector<std::uint32_t>& dropped);
   std::vector<Held> held_, releasing_;
   std::uint64_t rerun_until_ms_ = 0;  // while a released request runs: its deadline
-  std::unordered_map<std::uint64_t, std::uint32_t> held_by_conn_;  // {slot, gen} -> requests in held_
+  struct HeldCount {
+    std::uint32_t all = 0, subscriptions = 0;
+  };
+  std::unordered_map<std::uint64_t, HeldCount> held_by_conn_;  // {slot, gen} -> its requests in held_
   [[nodiscard]] static std::uint64_t conn_key(std::uint32_t slot, std::uint32_t gen) noexcept {
     return std::uint64_t{slot} << 32 | gen;
   }
   void unhold(const Held& h) noexcept;  // h leaves held_: no longer counted for its connection
-  [[nodiscard]] std::uint32_t held(const Conn& c, std::uint32_t slot) const noexcept;
+  [[nodiscard]] std::uint32_t held(const Conn& c, std::uint32_t slot, bool subscriptions) const noexcept;
   bool command_all(Route route, std::span<const std::uint8_t> command) override;
   bool command_subscribers(std::uint32_t topic, Route route, std::span<const std::uint8_t> command) override;
   // `command` in a frame with one holder per shard (nullptr: out of memory).

@@ -1,6 +1,5 @@
 #include "protocol/client_command.hpp"
 
-#include <charconv>
 #include <cstring>
 #include <optional>
 #include <utility>
@@ -217,15 +216,6 @@ CommandParser::Result CommandParser::parse(std::string_view frame, CommandSink& 
     p = nl == nullptr ? end : nl + 1;
   }
   return r;
-}
-
-std::uint32_t command_line_id(std::string_view line) noexcept {
-  constexpr std::string_view kHead = "{\"id\":";
-  if (!line.starts_with(kHead)) return 0;
-  std::uint32_t id = 0;
-  const char* begin = line.data() + kHead.size();
-  if (std::from_chars(begin, line.data() + line.size(), id).ec != std::errc{}) return 0;
-  return id;
 }
 
 void append_command_line(std::string& out, const Command& c) {

@@ -99,7 +99,5 @@ class CommandParser {
 // {"id":N,"<method>":{...}}: a subscribe or history command written back as JSON, every
 // field the parser reads for it (a held one runs again later from these bytes).
 void append_command_line(std::string& out, const Command& c);
-// The id such a line starts with (0: not one).
-[[nodiscard]] std::uint32_t command_line_id(std::string_view line) noexcept;
 
 }  // namespace ringcast::protocol::client

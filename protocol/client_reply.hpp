@@ -38,6 +38,7 @@ struct Disconnect {
 };
 inline constexpr Disconnect kServerError{3004, "internal server error"};  // the SDK reconnects
 inline constexpr Disconnect kExpired{3005, "connection expired"};  // the SDK refreshes its token and reconnects
+inline constexpr Disconnect kInsufficientState{3010, "insufficient state"};  // the SDK reconnects and recovers
 inline constexpr Disconnect kNoPong{3012, "no pong"};
 inline constexpr Disconnect kInvalidToken{3500, "invalid token"};
 inline constexpr Disconnect kBadRequest{3501, "bad request"};

@@ -9,9 +9,11 @@
 // that finds what local subscribers missed still in Redis delivers it to them in order (a
 // feed lost and back: nobody notices); one that cannot (trimmed, or a new epoch: Redis lost
 // it) unsubscribes them with 2500 "insufficient state", and the SDK subscribes again and
-// recovers, or is told it could not. Until a channel is loaded, a subscribe that counts
-// offsets waits for it (Session::hold_until_ready); loading it tells every shard
-// (HttpHost::channel_ready), in order with the channel's publications.
+// recovers, or is told it could not (a server-side subscription: its connection is closed
+// with 3010, and the SDK reconnects and recovers). Until a channel is loaded, a subscribe
+// that counts offsets, or a history read, waits for it (Session::hold_until_ready);
+// loading it tells every shard (HttpHost::channel_ready), in order with the channel's
+// publications.
 // A payload that is not ringcast's envelope is dropped with a log line.
 #pragma once
 #include <cstdint>

@@ -33,6 +33,8 @@ using protocol::JwtError;
 
 // Session::app_state bits.
 constexpr std::uint8_t kConnected = 1;
+// --broker: history reads one connection may have waiting for their channel's stream.
+constexpr std::uint32_t kMaxHeldReads = 16;
 
 LogLimiter g_bad_input_log;
 LogLimiter g_token_log;
@@ -139,10 +141,20 @@ class FrameHandler final : public client::CommandSink {
   void server_unsubscribe(const ClientProtocol& app, Session& s, std::string_view channel,
                           std::uint32_t code = client::kUnsubscribeServer, std::string_view reason = "server unsubscribe") {
     std::uint32_t topic = s.find_topic(channel_topic(key_, channel));
-    if (topic == kNoTopic || !s.unsubscribe(topic)) return;
-    if (ClientState* st = find_client_state(s)) {
+    if (topic == kNoTopic || !s.subscribed(topic)) return;
+    ClientState* st = find_client_state(s);
+    const bool server_side = st != nullptr && std::ranges::find(st->server_side, channel) != st->server_side.end();
+    if (server_side && code == client::kUnsubscribeInsufficient) {
+      // The SDK drops a server-side subscription on any unsubscribe push, never to come
+      // back: the connection starts over instead, as Centrifugo's does, and recovers.
+      s.close(client::kInsufficientState.code, client::kInsufficientState.reason);
+      return;
+    }
+    (void)s.unsubscribe(topic);
+    if (st != nullptr) {
       leave(app, s, *st, channel);
       if (code == client::kUnsubscribeServer) st->drop_grant(channel);
+      if (server_side) std::erase(st->server_side, channel);
     }
     replies_.clear();
     client::append_unsubscribe_push(replies_, channel, code, reason);
@@ -243,6 +255,7 @@ class FrameHandler final : public client::CommandSink {
         if (!s_->subscribe(topic_key(ch), o->topic_options())) continue;
         client::append_server_sub(server_subs_, ch, {});
       }
+      client_state(*s_).server_side.emplace_back(ch);
       enter(*o, ch);
     }
     return true;
@@ -353,7 +366,7 @@ class FrameHandler final : public client::CommandSink {
       if (!allowed) return error(cmd, ErrorCode::permission_denied);
     }
     // Subscribes held for --broker count: they become subscriptions.
-    if (s_->subscriptions() + s_->held() >= app_->config().channel_limit) {
+    if (s_->subscriptions() + s_->held(true) >= app_->config().channel_limit) {
       return error(cmd, ErrorCode::limit_exceeded);
     }
     client::Expiry expiry;
@@ -504,12 +517,16 @@ class FrameHandler final : public client::CommandSink {
       return error(cmd, ErrorCode::permission_denied);
     }
     const ClientProtocolConfig& cfg = app_->config();
-    // A read makes no stream (clients could make one per name): none answers an empty one.
+    // A read makes no stream here (clients could make one per name): none answers an
+    // empty one.
     History::Handle stream = s_->history().open(cmd.channel, stream_limits(cfg, *o), History::now_ms(), false);
     if (Broker* b = s_->broker(); b != nullptr && (!stream || !stream->mirrored())) {
       // --broker: the stream is Redis's. Held until this node holds a copy (its feed
-      // subscribes to the channel meanwhile, and lets it go once answered).
+      // subscribes to the channel meanwhile, and lets it go once answered). Loading it
+      // gives a channel never published to its epoch in Redis, as Centrifugo's Redis
+      // engine's history does; the copy here ages out with the history TTL.
       stream = {};
+      if (s_->held(false) - s_->held(true) >= kMaxHeldReads) return error(cmd, ErrorCode::limit_exceeded);
       if (expired_ || !b->all_up() || !hold(cmd.channel, &cmd)) return error(cmd, ErrorCode::internal);
       return true;
     }
@@ -573,9 +590,9 @@ class FrameHandler final : public client::CommandSink {
       // reply (the SDK's subscribe flow it belonged to is over).
       dropped_.clear();
       s_->drop_held(topic, dropped_);
-      for (const std::string& line : dropped_) {
+      for (std::uint32_t id : dropped_) {
         client::Command held;
-        held.id = client::command_line_id(line);
+        held.id = id;
         (void)error(held, ErrorCode::internal);
       }
     }
@@ -682,15 +699,16 @@ class FrameHandler final : public client::CommandSink {
   PresenceCopy present_;
   std::vector<std::string_view> records_;  // a recovery's publications, views into a locked stream
   bool replay_ = false, expired_ = false, held_ = false;
-  std::string held_line_;  // a held subscribe, written back
-  std::vector<std::string> dropped_;  // held subscribes an unsubscribe dropped
+  std::string held_line_;  // a held command (subscribe or history), written back
+  std::vector<std::uint32_t> dropped_;  // ids of held subscribes an unsubscribe dropped
 
   // Holds `cmd` (nullptr: nothing to run again, the channel only kept ready for a while)
   // until this node is ready to serve `channel`. False: the shard holds too many.
   bool hold(std::string_view channel, const client::Command* cmd) {
     held_line_.clear();
     if (cmd != nullptr) client::append_command_line(held_line_, *cmd);
-    return s_->hold_until_ready(topic_key(channel), channel, held_line_);
+    return s_->hold_until_ready(topic_key(channel), channel, held_line_, cmd != nullptr ? cmd->id : 0,
+                                cmd != nullptr && cmd->method == Method::subscribe);
   }
   std::string replies_, key_, reply_;
   client::Disconnect disconnect_{};

@@ -29,6 +29,7 @@ struct ClientState {
   std::int64_t expire_at = 0;  // the connection's; 0: never
   std::vector<ClientGrant> grants;
   std::vector<std::string> presence;  // channels it is recorded in (engine/pubsub/presence.hpp)
+  std::vector<std::string> server_side;  // channels its connect token subscribed it to
   std::vector<std::int64_t> rate_cells;  // its command rate limits' state (engine/app/rate_limit.hpp)
 
   [[nodiscard]] ClientGrant* grant(std::string_view channel) noexcept {

@@ -447,7 +447,8 @@ void Shard::drain_mailboxes() {
     } else if (d.slot == kChannelReady) {
       release_held(d.topic, 0);
     } else if (d.slot == kTopicCommand) {
-      // What came before it in the topic's order (publications, joins) is out first.
+      // What came before it in the topic's order (publications, joins) is out first: every
+      // topic's, early under --coalesce (a rare command: a feed's lost publications).
       fanout_pending();
       run_topic_command(d);
     } else {

@@ -7,7 +7,6 @@
 #include <chrono>
 #include <cstdint>
 #include <span>
-#include <string>
 #include <string_view>
 #include <vector>
 
@@ -51,18 +50,22 @@ class Session {
   // False when it already was subscribed, or memory for the reply ran out.
   bool subscribe_in_order(std::string_view topic, std::span<const std::uint8_t> reply, const TopicOptions& options = {},
                           bool deltas = false);
-  // --broker: holds `request` (the app's bytes: a command to run again) until this node is
-  // ready to serve `channel` (its feed subscribed to it in Redis and, where it keeps
-  // history, loaded its stream), or for at most kHoldMs (under the SDKs' 5 s command
-  // timeout); then App::on_released. Meanwhile `topic` counts one more subscriber on this
-  // node, so the feed subscribes. False (nothing held) when the shard holds too many.
+  // --broker: holds `request` (the app's bytes: a command to run again; empty: nothing,
+  // the channel is only kept ready a while) until this node is ready to serve `channel`
+  // (its feed subscribed to it in Redis and, where it keeps history, loaded its stream),
+  // or for at most kHoldMs (under the SDKs' 5 s command timeout); then App::on_released.
+  // Meanwhile `topic` counts one more subscriber on this node, so the feed subscribes.
+  // `tag`: the app's (drop_held hands it back); a `subscription` hold is a subscribe,
+  // counted apart (held(true)). False (nothing held) when the shard holds too many.
   static constexpr std::uint64_t kHoldMs = 3000;
-  [[nodiscard]] bool hold_until_ready(std::string_view topic, std::string_view channel, std::string_view request);
-  // Drops what this connection holds for the topic with id `topic` (it unsubscribed
-  // before its subscribe could run): it never runs; its request is appended to `dropped`.
-  void drop_held(std::uint32_t topic, std::vector<std::string>& dropped);
-  // How many of its requests are held now.
-  [[nodiscard]] std::uint32_t held() const noexcept;
+  [[nodiscard]] bool hold_until_ready(std::string_view topic, std::string_view channel, std::string_view request,
+                                      std::uint32_t tag, bool subscription);
+  // Drops this connection's subscription holds for the topic with id `topic` (it
+  // unsubscribed before its subscribe could run): they never run; their tags are
+  // appended to `dropped`.
+  void drop_held(std::uint32_t topic, std::vector<std::uint32_t>& dropped);
+  // How many of its requests are held now (`subscriptions`: of those, the subscribes).
+  [[nodiscard]] std::uint32_t held(bool subscriptions) const noexcept;
   // False when it was not subscribed to the topic with id `topic`. The id stays valid for
   // publishing (a farewell to the others).
   bool unsubscribe(std::uint32_t topic) noexcept;

@@ -33,9 +33,10 @@ class HttpHost {
   // (App::on_command), after this call returns; false when memory for it ran out.
   virtual bool command_all(Route route, std::span<const std::uint8_t> command) = 0;
   // Holding the lock that orders `topic` (engine/pubsub/history.hpp): hands `command` to
-  // `route`'s app for each connection subscribed to `topic` at this point of its order
-  // (publications before it reached them, none after; a subscription still joining is not
-  // one), on every shard. False when memory for it ran out.
+  // `route`'s app for each connection subscribed to `topic` at this point of its order, on
+  // every shard: a subscription whose join was queued before it is one (joined first, its
+  // reply sent), one that joins after it is not; publications before it reached them.
+  // False when memory for it ran out.
   virtual bool command_subscribers(std::uint32_t topic, Route route, std::span<const std::uint8_t> command) = 0;
   // The channels' publication streams and presence (shared by every shard).
   [[nodiscard]] virtual History& history() noexcept = 0;

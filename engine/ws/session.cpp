@@ -83,15 +83,16 @@ bool Session::publish_forms(std::uint32_t topic, std::string_view raw, std::stri
 
 History& Session::history() noexcept { return shard_.group_.history; }
 Broker* Session::broker() noexcept { return shard_.broker_.get(); }
-bool Session::hold_until_ready(std::string_view topic, std::string_view channel, std::string_view request) {
-  return shard_.hold(conn_, slot_, topic, channel, request);
+bool Session::hold_until_ready(std::string_view topic, std::string_view channel, std::string_view request,
+                               std::uint32_t tag, bool subscription) {
+  return shard_.hold(conn_, slot_, topic, channel, {.request = request, .tag = tag, .subscription = subscription});
 }
 
-void Session::drop_held(std::uint32_t topic, std::vector<std::string>& dropped) {
+void Session::drop_held(std::uint32_t topic, std::vector<std::uint32_t>& dropped) {
   shard_.drop_held(conn_, slot_, topic, dropped);
 }
 
-std::uint32_t Session::held() const noexcept { return shard_.held(conn_, slot_); }
+std::uint32_t Session::held(bool subscriptions) const noexcept { return shard_.held(conn_, slot_, subscriptions); }
 
 Presence& Session::presence() noexcept { return shard_.group_.presence; }
 

@@ -6,8 +6,9 @@ a node whose feed Redis dropped (CLIENT KILL TYPE pubsub) delivers what it misse
 stream, once each, without its clients noticing; Redis restarted without its data, or a
 node cut off from Redis for longer than the stream keeps, makes subscribers subscribe again
 and be told they could not recover, and nothing past the gap reaches them first; an
-unsubscribe drops the subscribe it overtook while that waited for Redis, and such waiting
-subscribes count against client.channel_limit; a subscribe that needs the stream while
+unsubscribe drops the subscribe it overtook while that waited for Redis (not a history
+read), such waiting subscribes count against client.channel_limit and at most 16 reads
+wait per connection; a subscribe that needs the stream while
 Redis is gone gets the temporary error 100 at once."""
 import os
 import sys
@@ -15,7 +16,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 from harness import test  # noqa: E402
-from protocol_clients import API, Raw, call, config_file, require_node, sdk, server  # noqa: E402
+from protocol_clients import API, SECRET, Raw, call, config_file, require_node, sdk, server, token  # noqa: E402
 from redis_server import Redis, Relay, require_redis  # noqa: E402
 
 # "feed:" keeps history and recovers; anyone may subscribe and publish.
@@ -200,12 +201,15 @@ def history_reads_redis_on_a_node_nobody_subscribes_on():
 def a_node_cut_off_past_what_redis_keeps_makes_subscribers_start_over():
     require_node()
     require_redis()
+    with_tokens = dict(HIST, client=dict(HIST["client"], token={"hmac_secret_key": SECRET}))
     with Redis() as redis, Relay(redis.port) as relay, node(redis) as a, \
-            server(HIST, "--broker", relay.url, "--threads", "2") as b:
+            server(with_tokens, "--broker", relay.url, "--threads", "2") as b:
         s, late = sdk(b), sdk(b)
         try:
             s.next("connected")
             epoch = subscribed(s, "short:x")["position"]["epoch"]
+            side = Raw(b, token=token(channels=["short:x"]))  # subscribed by its connect token
+            h.check("short:x" in side.connected.get("subs", {}), f"server-side: {side.connected}")
             publish(a, "short:x", {"k": 1})
             h.check(publications(s, "short:x", 1) == [(1, {"k": 1})], "live")
             relay.cut()  # b's links to Redis drop, and cannot come back yet
@@ -224,6 +228,9 @@ def a_node_cut_off_past_what_redis_keeps_makes_subscribers_start_over():
                     f"told it could not recover: {ev}")
             h.check(late.until("subscribed", channel="short:x", timeout=20)["position"]["offset"] == 7,
                     "the late subscriber joined the new state")
+            # A server-side subscription cannot subscribe again by itself: its connection
+            # starts over (3010), and the SDK reconnects with its position.
+            h.check(side.close_code(timeout=20, skip_pushes=True) == 3010, "the server-side subscriber: 3010")
             h.check(h.metric(h.metrics(b), "ringcast_broker_gaps_lost_total") == 1, "the loss counted")
             publish(a, "short:x", {"k": 8})
             h.check(publications(s, "short:x", 1) == [(8, {"k": 8})], "live again")
@@ -242,17 +249,20 @@ def an_unsubscribe_drops_the_subscribe_it_overtook():
         c = Raw(b)
         relay.stall()  # Redis's confirmation of b's SUBSCRIBE waits
         try:
-            first, _, again = c.send({"subscribe": {"channel": "feed:h"}}, {"unsubscribe": {"channel": "feed:h"}},
-                                     {"subscribe": {"channel": "feed:h"}})
+            first, read, _, again = c.send({"subscribe": {"channel": "feed:h"}},
+                                           {"history": {"channel": "feed:h", "limit": -1}},
+                                           {"unsubscribe": {"channel": "feed:h"}}, {"subscribe": {"channel": "feed:h"}})
             replies = c.frames()
             h.check(replies == [{"id": first, "error": {"code": 100, "message": "internal server error",
-                                                         "temporary": True}}, {"id": first + 1, "unsubscribe": {}}],
+                                                         "temporary": True}}, {"id": read + 1, "unsubscribe": {}}],
                     f"the overtaken subscribe is answered, then the unsubscribe: {replies}")
         finally:
             relay.flow()
-        reply = c.frames()
-        h.check(len(reply) == 1 and reply[0].get("id") == again and "subscribe" in reply[0],
-                f"the second subscribe runs once the channel is ready: {reply}")
+        replies = []
+        while len(replies) < 2:
+            replies += c.frames()
+        h.check([r.get("id") for r in replies] == [read, again] and "history" in replies[0] and
+                "subscribe" in replies[1], f"the history read is kept, the second subscribe runs: {replies}")
         publish(b, "feed:h", {"k": 1})
         h.check(c.push()["pub"]["data"] == {"k": 1}, "subscribed once")
         c.silent(0.3)
@@ -267,17 +277,21 @@ def held_subscribes_count_against_the_channel_limit():
         c = Raw(b)
         relay.stall()
         try:
-            c.send({"subscribe": {"channel": "feed:l1"}}, {"subscribe": {"channel": "feed:l2"}})
+            # Waiting history reads are no subscriptions; a third subscribe while two wait is.
+            c.send({"history": {"channel": "feed:l0"}}, {"history": {"channel": "feed:l1"}},
+                   {"subscribe": {"channel": "feed:l1"}}, {"subscribe": {"channel": "feed:l2"}})
             h.check(c.error({"subscribe": {"channel": "feed:l3"}}) == 106, "a third while two wait: 106")
+            reads = c.send(*[{"history": {"channel": f"feed:r{k}"}} for k in range(20)])
+            replies = c.frames()
+            h.check([r["id"] for r in replies] == reads[14:] and all(r["error"]["code"] == 106 for r in replies),
+                    f"at most 16 reads wait per connection: {replies}")
         finally:
             relay.flow()
         replies = []
-        while len(replies) < 2:
+        while len(replies) < 18:
             replies += c.frames()
-        h.check(all("subscribe" in r for r in replies) and len(replies) == 2,
-                f"the two held ones subscribed: {replies}")
-
-
+        h.check(sum("subscribe" in r for r in replies) == 2 and sum("history" in r for r in replies) == 16,
+                f"the held ones answered: {replies}")
 @test
 def a_subscribe_that_needs_redis_fails_fast_while_it_is_gone():
     require_redis()
