@@ -59,6 +59,12 @@ void BrokerFeed::deliver(HttpHost& host, Stream& st, std::string_view channel, s
 }
 
 void BrokerFeed::on_broker_message(HttpHost& host, std::string_view channel, std::string_view payload) {
+  std::string_view node;
+  std::uint64_t tag = 0;
+  if (broker::parse_load_marker(payload, node, tag)) {  // every node's loads: ours only
+    if (host.broker() != nullptr && node == host.broker()->node()) on_load_marker(host, std::string(channel), tag);
+    return;
+  }
   broker::Envelope e;
   if (!broker::parse_envelope(payload, e)) return log_dropped(channel, "not a ringcast publication");
   const ChannelOptions* o = history_options(channel);
@@ -166,25 +172,49 @@ void BrokerFeed::on_load_reply(HttpHost& host, std::uint64_t tag, const resp::Re
   loads_.erase(t);
   auto it = loading_.find(channel);
   if (it == loading_.end() || it->second.tag != tag) return;  // unsubscribed or lost meanwhile
-  it->second.tag = 0;
+  Loading& l = it->second;
   const ChannelOptions* o = history_options(channel);
-  if (o == nullptr) return;
-  if (reply == nullptr) {  // the command link dropped: loaded again once it is up
+  Snapshot snap;
+  const char* failed = nullptr;
+  if (o == nullptr) {
+    failed = "";
+  } else if (reply == nullptr) {  // the command link dropped: loaded again once it is up
     unsent_.insert(channel);
-    return;
-  }
-  if (reply->root().type == resp::Type::error) {
+    failed = "";
+  } else if (reply->root().type == resp::Type::error) {
     g_feed_log.log(LogLevel::warn, "broker: loading channel '%s' failed: %.*s", channel.c_str(),
                    static_cast<int>(reply->root().str.size()), reply->root().str.data());
+    failed = "";
+  } else if (!read_load(*reply, snap)) {
+    failed = "not the load script's reply";
+  }
+  if (failed != nullptr) {
+    if (*failed != '\0') g_feed_log.log(LogLevel::warn, "broker: loading channel '%s': %s", channel.c_str(), failed);
+    l.tag = 0;  // the next publication or subscribe loads it again
+    l.marked = false;
     return;
   }
-  if (!apply_load(host, channel, *o, *reply)) {
-    g_feed_log.log(LogLevel::warn, "broker: loading channel '%s': not the load script's reply", channel.c_str());
+  if (!l.marked) {  // what the feed brings until the marker is in the snapshot: it waits
+    l.snapshot = std::move(snap);
+    return;
   }
+  apply_load(host, channel, *o, snap);
 }
 
-bool BrokerFeed::apply_load(HttpHost& host, const std::string& channel, const ChannelOptions& o,
-                            const resp::Reply& reply) {
+void BrokerFeed::on_load_marker(HttpHost& host, const std::string& channel, std::uint64_t tag) {
+  auto it = loading_.find(channel);
+  if (it == loading_.end() || it->second.tag != tag) return;  // a load given up on
+  Loading& l = it->second;
+  const ChannelOptions* o = history_options(channel);
+  if (!l.snapshot || o == nullptr) {
+    l.marked = true;  // the reply applies when it comes
+    return;
+  }
+  const Snapshot snap = std::move(*l.snapshot);
+  apply_load(host, channel, *o, snap);
+}
+
+bool BrokerFeed::read_load(const resp::Reply& reply, Snapshot& out) {
   // {epoch, top, [[id, ["d", record]], ...] newest first}
   const resp::Value& root = reply.root();
   if (root.type != resp::Type::array || root.integer != 3) return false;
@@ -198,7 +228,9 @@ bool BrokerFeed::apply_load(HttpHost& host, const std::string& channel, const Ch
       entries.type != resp::Type::array) {
     return false;
   }
-  entries_.clear();
+  out.epoch = epoch.str;
+  out.top = top;
+  out.entries.clear();
   for (std::int64_t k = entries.integer - 1; k >= 0; --k) {  // oldest first
     const std::uint32_t entry = reply.element(list, static_cast<std::uint32_t>(k));
     if (reply.at(entry).type != resp::Type::array || reply.at(entry).integer != 2) return false;
@@ -209,23 +241,30 @@ bool BrokerFeed::apply_load(HttpHost& host, const std::string& channel, const Ch
     const std::uint64_t offset = broker::entry_offset(id.str);
     // Contiguous up to top (the stream is trimmed from its oldest end only).
     if (offset == 0 || data.type != resp::Type::bulk ||
-        (!entries_.empty() && offset != entries_.back().offset + 1)) {
+        (!out.entries.empty() && offset != out.entries.back().offset + 1)) {
       return false;
     }
-    entries_.push_back({offset, data.str});
+    out.entries.push_back({offset, std::string(data.str)});
   }
-  if (!entries_.empty() && entries_.back().offset != top) return false;
+  return out.entries.empty() || out.entries.back().offset == top;
+}
 
+void BrokerFeed::apply_load(HttpHost& host, const std::string& channel, const ChannelOptions& o, const Snapshot& snap) {
+  const std::string_view epoch = snap.epoch;
+  const std::uint64_t top = snap.top;
   {
     History::Handle st = host.history().open(channel, stream_limits(cfg_, o), History::now_ms(), true);
     const std::uint32_t id = host.find_topic(channel_topic(topic_, channel));
     Loading& l = loading_[channel];
+    l.tag = 0;  // this load is done
+    l.marked = false;
+    l.snapshot.reset();
     // What this node's subscribers were told: the stream's epoch and top, if it ever held
     // Redis's. What they missed since, Redis still holds from first on.
     const bool had = st->ever_mirrored();
-    const bool same = had && st->epoch() == epoch.str && st->top() <= top;
+    const bool same = had && st->epoch() == epoch && st->top() <= top;
     const std::uint64_t told = st->top();
-    const std::uint64_t first = entries_.empty() ? top + 1 : entries_.front().offset;
+    const std::uint64_t first = snap.entries.empty() ? top + 1 : snap.entries.front().offset;
     const bool lost = had && (!same || (told < top && told + 1 < first));
     if (lost) {
       // Before anything of the new state, in the channel's order: every subscriber then
@@ -235,24 +274,26 @@ bool BrokerFeed::apply_load(HttpHost& host, const std::string& channel, const Ch
       if (id != kNoTopic) insufficient(host, channel, id);
     }
     // Delivered to this node's subscribers: what they missed (a stream they were told of),
-    // or what the feed brought while the stream was loading (nobody here got it yet).
+    // or what the feed brought while the stream loaded (nobody here got it yet: published
+    // after the node's SUBSCRIBE, so after every subscribe here was answered).
     std::uint64_t from = UINT64_MAX;
     broker::Envelope e;
     if (same && !lost) {
       from = told + 1;
-    } else if (!had && !l.waiting.empty() && broker::parse_envelope(l.waiting.front(), e) && e.epoch == epoch.str) {
+    } else if (!had && !l.waiting.empty() && broker::parse_envelope(l.waiting.front(), e) && e.epoch == epoch) {
       from = e.offset;
     }
-    st->mirror_from(epoch.str, first - 1);
-    for (const Entry& entry : entries_) {
+    st->mirror_from(epoch, first - 1);
+    for (const Snapshot::Kept& entry : snap.entries) {
       const bool missed = entry.offset >= from;
       if (missed && same) host.counters().broker_gap_filled.add();
       deliver(host, *st.stream, channel, entry.offset, entry.record, missed);
     }
-    if (entries_.empty()) st->mirror_from(epoch.str, top);
+    if (snap.entries.empty()) st->mirror_from(epoch, top);
     st->set_mirrored(true);
     mirrored_.insert(channel);
-    // What came on the feed while the load ran: after the snapshot, in order.
+    // What came on the feed while the load ran, in order: before its marker, publications
+    // the snapshot holds (delivered above where nobody here had them); after it, the next.
     std::vector<std::string> waiting = std::move(l.waiting);
     bool gap = l.overflowed;
     l.waiting.clear();
@@ -274,7 +315,6 @@ bool BrokerFeed::apply_load(HttpHost& host, const std::string& channel, const Ch
     }
   }
   if (auto it = loading_.find(channel); it != loading_.end()) start_load(host, channel, o);
-  return true;
 }
 
 void BrokerFeed::insufficient(HttpHost& host, std::string_view channel, std::uint32_t topic) {

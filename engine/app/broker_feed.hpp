@@ -2,21 +2,23 @@
 // without history: the envelope's record becomes the channel's push, encoded once and
 // fanned out to this node's subscribers on every shard. A channel with history: this
 // node's stream of it (engine/pubsub/history.hpp) is a copy of the stream in Redis, which
-// the node loads (broker_wire's load script) once the feed's SUBSCRIBE is confirmed, so
-// nothing published after the load's snapshot is missed, and keeps up to date from the
-// feed: a publication at the next offset is delivered in order and kept, one already held
-// is dropped (nothing twice), and a gap or another epoch loads the stream again. A load
-// that finds what local subscribers missed still in Redis delivers it to them in order (a
-// feed lost and back: nobody notices); one that cannot (trimmed, or a new epoch: Redis lost
-// it) unsubscribes them with 2500 "insufficient state", and the SDK subscribes again and
-// recovers, or is told it could not (a server-side subscription: its connection is closed
-// with 3010, and the SDK reconnects and recovers). Until a channel is loaded, a subscribe
-// that counts offsets, or a history read, waits for it (Session::hold_until_ready);
-// loading it tells every shard (HttpHost::channel_ready), in order with the channel's
-// publications.
-// A payload that is not ringcast's envelope is dropped with a log line.
+// the node loads (broker_wire's load script) once the feed's SUBSCRIBE is confirmed: what
+// the feed brings before the load's marker is in its snapshot, what comes after is not, so
+// nothing is missed or kept twice whichever of the reply and the marker comes first. The
+// feed keeps it up to date: a publication at the next offset is delivered in order and
+// kept, one already held is dropped (nothing twice), and a gap or another epoch loads the
+// stream again. A load that finds what local subscribers missed still in Redis delivers it
+// to them in order (a feed lost and back: nobody notices); one that cannot (trimmed, or a
+// new epoch: Redis lost it) unsubscribes them with 2500 "insufficient state", and the SDK
+// subscribes again and recovers, or is told it could not (a server-side subscription: its
+// connection is closed with 3010, and the SDK reconnects and recovers). Until a channel is
+// loaded, a subscribe that counts offsets, or a history read, waits for it
+// (Session::hold_until_ready); loading it tells every shard (HttpHost::channel_ready), in
+// order with the channel's publications.
+// A payload that is not ringcast's envelope (or a load's marker) is dropped with a log line.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -47,9 +49,23 @@ class BrokerFeed final : public BrokerSink {
   static constexpr std::size_t kMaxWaiting = 10000;
 
  private:
+  // A load's result, kept until its marker came on the feed.
+  struct Snapshot {
+    std::string epoch;
+    std::uint64_t top = 0;
+    struct Kept {
+      std::uint64_t offset;
+      std::string record;
+    };
+    std::vector<Kept> entries;  // oldest first
+  };
   struct Loading {
-    std::uint64_t tag = 0;             // the load in flight (0: none, or not sent yet)
-    std::vector<std::string> waiting;  // envelopes that came meanwhile, in order
+    // The load in flight (0: none, or not sent yet) until it is applied: once both its
+    // reply and its marker came, whichever is first.
+    std::uint64_t tag = 0;
+    bool marked = false;                // its marker came
+    std::optional<Snapshot> snapshot;   // its reply came (waiting for the marker)
+    std::vector<std::string> waiting;   // envelopes that came meanwhile, in order
     bool overflowed = false;
     // Past kMaxWaiting an envelope is dropped: the load then made again covers it.
     void keep(std::string_view payload) {
@@ -68,9 +84,12 @@ class BrokerFeed final : public BrokerSink {
   void deliver(HttpHost& host, Stream& st, std::string_view channel, std::uint64_t offset, std::string_view record,
                bool publish);
   void start_load(HttpHost& host, const std::string& channel, const ChannelOptions& o);
-  // The load's result into the stream; false when the reply is not what the script returns.
-  bool apply_load(HttpHost& host, const std::string& channel, const ChannelOptions& o,
-                  const protocol::resp::Reply& reply);
+  // The load script's reply; false when it is not what the script returns.
+  [[nodiscard]] static bool read_load(const protocol::resp::Reply& reply, Snapshot& out);
+  // Our load `tag`'s marker came on `channel`'s feed.
+  void on_load_marker(HttpHost& host, const std::string& channel, std::uint64_t tag);
+  // The load's result into the stream, and what waited delivered.
+  void apply_load(HttpHost& host, const std::string& channel, const ChannelOptions& o, const Snapshot& snap);
   // Holding the stream's lock: every subscriber of `channel` (topic id `topic`) on every
   // shard gets the 2500 unsubscribe push, at this point of the channel's order.
   void insufficient(HttpHost& host, std::string_view channel, std::uint32_t topic);
@@ -82,11 +101,6 @@ class BrokerFeed final : public BrokerSink {
   std::unordered_set<std::string> unsent_;    // loads the command link refused (down): sent when it is up
   std::uint64_t next_tag_ = 1;
   std::string topic_, push_, numbered_, command_;  // scratch
-  struct Entry {
-    std::uint64_t offset;
-    std::string_view record;
-  };
-  std::vector<Entry> entries_;
 };
 
 }  // namespace ringcast::engine

@@ -2,12 +2,14 @@
 
 #include <netdb.h>
 
+#include <array>
 #include <cstring>
 
 #include "engine/pubsub/channel_topic.hpp"
 #include "engine/broker/broker_wire.hpp"
 #include "engine/core/user_data.hpp"
 #include "engine/log.hpp"
+#include "engine/pubsub/history.hpp"
 #include "engine/pubsub/topic.hpp"
 
 namespace ringcast::engine {
@@ -40,6 +42,8 @@ std::string BrokerShared::resolve() {
   if (addresses.size() > kMaxAddresses) {
     return "--broker: at most " + std::to_string(kMaxAddresses) + " addresses";
   }
+  const std::array<char, Stream::kEpochLength> id = History::new_epoch();
+  node.assign(id.data(), id.size());
   publish_sha = broker::script_sha1(broker::kPublishScript);
   load_sha = broker::script_sha1(broker::kLoadScript);
   if (publish_sha.empty() || load_sha.empty()) return "--broker: cannot hash the scripts (OpenSSL's SHA-1)";
@@ -156,8 +160,10 @@ bool Broker::publish_numbered(std::string_view channel, const StreamArgs& a, std
 bool Broker::load(std::string_view channel, const StreamArgs& a, std::uint64_t tag) {
   broker::key_of(key_, shared_.prefix, broker::Key::meta, channel);
   broker::key_of(key2_, shared_.prefix, broker::Key::stream, channel);
-  const std::string_view args[] = {"EVALSHA", shared_.load_sha, "2", key_, key2_, decimal(num_[0], a.size), a.epoch,
-                                   decimal(num_[1], a.meta_ttl_s)};
+  broker::key_of(key3_, shared_.prefix, broker::Key::pubsub, channel);
+  broker::write_load_marker(marker_, shared_.node, tag);
+  const std::string_view args[] = {"EVALSHA", shared_.load_sha, "3", key_, key2_, key3_, decimal(num_[0], a.size),
+                                   a.epoch, decimal(num_[1], a.meta_ttl_s), marker_};
   return command_link(channel).command(args, tag | kLoadBit);
 }
 

@@ -69,6 +69,7 @@ struct BrokerShared {
   // Channels a shard waits to have loaded (a subscribe held until then): shard 0 loads them.
   ThreadInbox<std::string> wanted{64};
   std::string publish_sha, load_sha;  // EVALSHA's names of broker_wire's scripts
+  std::string node;  // this process among the nodes (random at start): its loads' markers
   // Channels whose SUBSCRIBE Redis confirmed on a feed that is still up: what is published
   // there now reaches this node (a subscribe waits for it). Shard 0 writes, any shard reads.
   [[nodiscard]] bool confirmed(std::string_view channel) const;
@@ -115,12 +116,14 @@ class Broker final : private RedisConn::Owner {
   };
   [[nodiscard]] bool publish_numbered(std::string_view channel, const StreamArgs& a, std::string_view record);
   // Shard 0: loads the channel's stream (the load script, the newest a.size records); the
-  // reply goes to BrokerSink::on_load_reply with `tag`. False when the link is down or full.
+  // reply goes to BrokerSink::on_load_reply with `tag`, and the load's marker (broker_wire)
+  // to the channel's feed. False when the link is down or full.
   [[nodiscard]] bool load(std::string_view channel, const StreamArgs& a, std::uint64_t tag);
   // Every link of every shard is up (BrokerShared::up).
   [[nodiscard]] bool all_up() const noexcept { return shared_.up(); }
   // Redis confirmed the feed's SUBSCRIBE to `channel` (BrokerShared::confirmed).
   [[nodiscard]] bool confirmed(std::string_view channel) const { return shared_.confirmed(channel); }
+  [[nodiscard]] std::string_view node() const noexcept { return shared_.node; }
   // The end of the shard's turn: shard 0 brings its subscriptions in line with the
   // registry's changes; every link starts sending what was queued.
   void end_of_turn();
@@ -172,7 +175,7 @@ class Broker final : private RedisConn::Owner {
     bool subscribe;
   };
   std::vector<std::deque<Change>> todo_;  // [address]: owed to Redis, in order
-  std::string key_, key2_, key3_, topic_, num_[3];  // scratch
+  std::string key_, key2_, key3_, topic_, num_[3], marker_;  // scratch
   std::vector<std::string> changed_, keys_;  // scratch: the turn's changes; a batch's keys
   std::vector<std::string_view> args_;
 };

@@ -37,7 +37,7 @@ return {tonumber(offset), epoch}
 
 const std::string_view kLoadScript = R"lua(
 local count, meta_ttl = tonumber(ARGV[1]), tonumber(ARGV[3])
-if not count or count < 1 or not meta_ttl or meta_ttl < 0 or ARGV[2] == '' or
+if not count or count < 1 or not meta_ttl or meta_ttl < 0 or ARGV[2] == '' or not ARGV[4] or
    string.find(ARGV[2], ':', 1, true) then
   return redis.error_reply('ERR ringcast load: bad arguments')
 end
@@ -49,7 +49,9 @@ if not epoch then
 end
 if meta_ttl > 0 then redis.call('EXPIRE', KEYS[1], meta_ttl) end
 local top = redis.call('HGET', KEYS[1], 'o')
-return {epoch, top, redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', count)}
+local entries = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', count)
+redis.call('PUBLISH', KEYS[3], ARGV[4])
+return {epoch, top, entries}
 )lua";
 
 std::string script_sha1(std::string_view script) {
@@ -93,6 +95,23 @@ void write_envelope(std::string& out, std::uint64_t offset, std::string_view epo
   (void)ec;
   out.clear();
   out.append(digits, end).append(1, ':').append(epoch).append(1, ':').append(record);
+}
+
+void write_load_marker(std::string& out, std::string_view node, std::uint64_t tag) {
+  assert(node.find(':') == std::string_view::npos);
+  out.assign("load:").append(node).append(1, ':').append(std::to_string(tag));
+}
+
+bool parse_load_marker(std::string_view payload, std::string_view& node, std::uint64_t& tag) noexcept {
+  constexpr std::string_view kHead = "load:";
+  if (!payload.starts_with(kHead)) return false;
+  const std::string_view rest = payload.substr(kHead.size());
+  const std::size_t colon = rest.find(':');
+  if (colon == std::string_view::npos) return false;
+  const auto [end, ec] = std::from_chars(rest.data() + colon + 1, rest.data() + rest.size(), tag);
+  if (ec != std::errc{} || end != rest.data() + rest.size()) return false;
+  node = rest.substr(0, colon);
+  return true;
 }
 
 }  // namespace ringcast::engine::broker

@@ -32,11 +32,13 @@ void key_of(std::string& out, std::string_view prefix, Key k, std::string_view c
 extern const std::string_view kPublishScript;
 
 // For a channel with history, what a node loads before it serves the channel from its own
-// copy (and again after losing the feed). KEYS: meta, stream. ARGV: how many of the newest
-// records (>= 1), an epoch for a new stream (as the publish script's: the meta hash is made
-// here when missing, so the epoch a subscriber is told is the one publications will carry),
-// the meta TTL in seconds (0: none). Returns {epoch, last offset, XREVRANGE's entries
-// (newest first: [id "<offset>-1", ["d", record]])}.
+// copy (and again after losing the feed). KEYS: meta, stream, pubsub. ARGV: how many of
+// the newest records (>= 1), an epoch for a new stream (as the publish script's: the meta
+// hash is made here when missing, so the epoch a subscriber is told is the one
+// publications will carry), the meta TTL in seconds (0: none), the load's marker. Returns
+// {epoch, last offset, XREVRANGE's entries (newest first: [id "<offset>-1", ["d",
+// record]])}, and PUBLISHes the marker: on the node's feed, what comes before it is in
+// the snapshot and what comes after is not (the reply travels on another connection).
 extern const std::string_view kLoadScript;
 
 // A script's SHA-1 in hex, as EVALSHA names it.
@@ -54,5 +56,11 @@ struct Envelope {
 [[nodiscard]] bool parse_envelope(std::string_view payload, Envelope& out) noexcept;
 // `epoch` holds no ':', and is empty exactly when `offset` is 0.
 void write_envelope(std::string& out, std::uint64_t offset, std::string_view epoch, std::string_view record);
+
+// A load's marker, "load:<node>:<tag>" (no envelope starts with a letter): `node` names
+// the loading node (no ':'), `tag` its load.
+void write_load_marker(std::string& out, std::string_view node, std::uint64_t tag);
+// True for any load's marker (every node on the channel gets them), read into node and tag.
+[[nodiscard]] bool parse_load_marker(std::string_view payload, std::string_view& node, std::uint64_t& tag) noexcept;
 
 }  // namespace ringcast::engine::broker

@@ -35,5 +35,24 @@ TEST(BrokerWire, EnvelopesRoundTripAndOddOnesAreRefused) {
   }
 }
 
+// A load's marker travels the channel beside its publications: neither is taken for the other.
+TEST(BrokerWire, LoadMarkersAreNoEnvelopes) {
+  std::string out;
+  write_load_marker(out, "n0de1d", 12);
+  EXPECT_EQ(out, "load:n0de1d:12");
+  std::string_view node;
+  std::uint64_t tag = 0;
+  ASSERT_TRUE(parse_load_marker(out, node, tag));
+  EXPECT_EQ(node, "n0de1d");
+  EXPECT_EQ(tag, 12u);
+  Envelope e;
+  EXPECT_FALSE(parse_envelope(out, e));
+  write_envelope(out, 3, "load", "load:x:1");
+  EXPECT_FALSE(parse_load_marker(out, node, tag));
+  for (std::string_view bad : {"load:", "load:n", "load:n:", "load:n:1x", "load:n:-1", "Load:n:1"}) {
+    EXPECT_FALSE(parse_load_marker(bad, node, tag)) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace ringcast::engine::broker

@@ -250,20 +250,25 @@ TEST(RedisLinkServer, ThePublishScriptNumbersKeepsAndPublishesInOneOrder) {
 
 // The load script: a stream that is not there gets its meta hash (the epoch subscribers are
 // told is the one publications then carry); one that is gives its epoch, top and newest
-// records, newest first; EVALSHA runs both by the hash script_sha1 gives.
+// records, newest first, and publishes the load's marker after them on the channel;
+// EVALSHA runs both by the hash script_sha1 gives.
 TEST(RedisLinkServer, TheLoadScriptGivesTheStreamAsRedisHoldsIt) {
   RedisServer redis;
   REQUIRE_REDIS(redis);
-  Conn cmd(redis);
+  Conn sub(redis), cmd(redis);
   std::string meta, stream, pubsub;
   broker::key_of(meta, broker::kDefaultPrefix, broker::Key::meta, "feed:l");
   broker::key_of(stream, broker::kDefaultPrefix, broker::Key::stream, "feed:l");
   broker::key_of(pubsub, broker::kDefaultPrefix, broker::Key::pubsub, "feed:l");
   const std::string publish_sha = broker::script_sha1(broker::kPublishScript);
   const std::string load_sha = broker::script_sha1(broker::kLoadScript);
+  ASSERT_TRUE(sub.command({"SUBSCRIBE", pubsub}, 1));
+  ASSERT_TRUE(sub.run([&] { return sub.seen.replies.size() == 1; }));
+  std::string marker;
+  broker::write_load_marker(marker, "nodeA", 3);
   ASSERT_TRUE(cmd.command({"SCRIPT", "LOAD", broker::kPublishScript}, 1));
   ASSERT_TRUE(cmd.command({"SCRIPT", "LOAD", broker::kLoadScript}, 2));
-  ASSERT_TRUE(cmd.command({"EVALSHA", load_sha, "2", meta, stream, "10", "epochLLL", "300"}, 3));
+  ASSERT_TRUE(cmd.command({"EVALSHA", load_sha, "3", meta, stream, pubsub, "10", "epochLLL", "300", marker}, 3));
   ASSERT_TRUE(cmd.run([&] { return cmd.seen.replies.size() == 3; }));
   EXPECT_EQ(cmd.seen.replies[0].second, publish_sha) << "our hash is Redis's";
   EXPECT_EQ(cmd.seen.replies[1].second, load_sha);
@@ -273,12 +278,27 @@ TEST(RedisLinkServer, TheLoadScriptGivesTheStreamAsRedisHoldsIt) {
                              "r" + std::to_string(i)},
                             3 + i));
   }
-  ASSERT_TRUE(cmd.command({"EVALSHA", load_sha, "2", meta, stream, "10", "unused", "300"}, 7));
-  ASSERT_TRUE(cmd.command({"EVALSHA", load_sha, "2", meta, stream, "0", "unused", "300"}, 8));
-  ASSERT_TRUE(cmd.run([&] { return cmd.seen.replies.size() == 8; }));
+  broker::write_load_marker(marker, "nodeA", 7);
+  ASSERT_TRUE(cmd.command({"EVALSHA", load_sha, "3", meta, stream, pubsub, "10", "unused", "300", marker}, 7));
+  ASSERT_TRUE(cmd.command({"EVALSHA", load_sha, "3", meta, stream, pubsub, "0", "unused", "300", marker}, 8));
+  ASSERT_TRUE(cmd.command({"EVALSHA", load_sha, "3", meta, stream, pubsub, "10", "unused", "300"}, 9));
+  ASSERT_TRUE(cmd.run([&] { return cmd.seen.replies.size() == 9; }));
   EXPECT_EQ(cmd.seen.replies[3].second, "[:1 epochLLL]") << "the load's epoch, made first";
   EXPECT_EQ(cmd.seen.replies[6].second, "[epochLLL 3 [[3-1 [d r3]] [2-1 [d r2]]]]") << "the newest two kept";
   EXPECT_TRUE(cmd.seen.replies[7].second.starts_with("-ERR ringcast load: bad arguments"));
+  EXPECT_TRUE(cmd.seen.replies[8].second.starts_with("-ERR ringcast load: bad arguments")) << "no marker";
+  // On the channel: the first load's marker, the three publications, the second's marker.
+  ASSERT_TRUE(sub.run([&] { return sub.seen.messages.size() == 5; }));
+  std::string_view node;
+  std::uint64_t tag = 0;
+  EXPECT_TRUE(broker::parse_load_marker(sub.seen.messages[0].second, node, tag));
+  EXPECT_EQ(node, "nodeA");
+  EXPECT_EQ(tag, 3u);
+  EXPECT_FALSE(broker::parse_load_marker(sub.seen.messages[1].second, node, tag)) << "a publication";
+  EXPECT_TRUE(broker::parse_load_marker(sub.seen.messages[4].second, node, tag));
+  EXPECT_EQ(tag, 7u);
+  EXPECT_FALSE(broker::parse_load_marker("load:x:", node, tag));
+  EXPECT_FALSE(broker::parse_load_marker("load:x:7z", node, tag));
   EXPECT_EQ(broker::entry_offset("3-1"), 3u);
   EXPECT_EQ(broker::entry_offset("3-0"), 0u);
   EXPECT_EQ(broker::entry_offset("x-1"), 0u);

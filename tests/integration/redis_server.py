@@ -130,17 +130,18 @@ class _Reader:
 class Relay:
     """A TCP relay in front of the Redis on `port`, for a partition between one node and
     Redis: cut() closes every relayed connection and refuses new ones until mend();
-    stall() stops passing Redis's bytes on (they wait, unread) until flow()."""
+    stall(kind) stops passing bytes either way on that kind of link (they wait, unread)
+    until flow(kind). A link's kind is what it first sends past its PING: "commands" (a
+    command link loads its scripts) or "feed" (SUBSCRIBE); None: every link."""
 
     def __init__(self, port):
         self.target = port
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
-        self.lock = threading.Lock()
+        self.lock = threading.Condition()
         self.pairs = []
         self.cut_off = False
-        self.flowing = threading.Event()
-        self.flowing.set()
+        self.stalled = set()
         self.closed = False
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -153,7 +154,7 @@ class Relay:
 
     def __exit__(self, *exc):
         self.closed = True
-        self.flowing.set()
+        self.flow()
         self.listener.close()
         self.cut()
 
@@ -162,7 +163,7 @@ class Relay:
             self.cut_off = True
             pairs, self.pairs = self.pairs, []
         for pair in pairs:
-            for s in pair:
+            for s in pair["socks"]:
                 try:
                     s.shutdown(socket.SHUT_RDWR)
                 except OSError:
@@ -173,11 +174,19 @@ class Relay:
         with self.lock:
             self.cut_off = False
 
-    def stall(self):
-        self.flowing.clear()
+    def stall(self, kind=None):
+        with self.lock:
+            self.stalled.add(kind)
 
-    def flow(self):
-        self.flowing.set()
+    def flow(self, kind=None):
+        with self.lock:
+            self.stalled.discard(kind)
+            self.lock.notify_all()
+
+    def _wait_flowing(self, pair):
+        with self.lock:
+            while not self.closed and (None in self.stalled or pair["kind"] in self.stalled):
+                self.lock.wait()
 
     def _accept(self):
         while not self.closed:
@@ -195,21 +204,24 @@ class Relay:
             except OSError:
                 client.close()
                 continue
+            upstream.settimeout(None)
+            pair = {"socks": (client, upstream), "kind": None}
             with self.lock:
-                self.pairs.append((client, upstream))
-            threading.Thread(target=self._pump, args=(client, upstream, False), daemon=True).start()
-            threading.Thread(target=self._pump, args=(upstream, client, True), daemon=True).start()
+                self.pairs.append(pair)
+            threading.Thread(target=self._pump, args=(pair, client, upstream), daemon=True).start()
+            threading.Thread(target=self._pump, args=(pair, upstream, client), daemon=True).start()
 
-    def _pump(self, src, dst, from_redis):
+    def _pump(self, pair, src, dst):
         try:
             while True:
-                if from_redis:
-                    self.flowing.wait()
+                self._wait_flowing(pair)
                 data = src.recv(65536)
                 if not data:
                     break
-                if from_redis:
-                    self.flowing.wait()
+                if pair["kind"] is None and src is pair["socks"][0]:
+                    with self.lock:  # after the link's first PING
+                        pair["kind"] = "commands" if b"SCRIPT" in data else "feed" if b"SUBSCRIBE" in data else None
+                self._wait_flowing(pair)
                 dst.sendall(data)
         except OSError:
             pass

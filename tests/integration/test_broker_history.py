@@ -12,6 +12,7 @@ wait per connection; a subscribe that needs the stream while
 Redis is gone gets the temporary error 100 at once."""
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
@@ -26,7 +27,10 @@ HIST = dict(API, channel=dict(API["channel"], namespaces=API["channel"]["namespa
      "allow_history_for_anonymous": True, "history_size": 100, "history_ttl": "300s", "force_recovery": True},
     {"name": "short", "allow_subscribe_for_client": True, "allow_subscribe_for_anonymous": True,
      "allow_publish_for_client": True, "allow_publish_for_anonymous": True, "history_size": 3,
-     "history_ttl": "300s", "force_recovery": True}]))
+     "history_ttl": "300s", "force_recovery": True},
+    {"name": "plain", "allow_subscribe_for_client": True, "allow_subscribe_for_anonymous": True,
+     "allow_publish_for_client": True, "allow_publish_for_anonymous": True, "history_size": 10,
+     "history_ttl": "300s"}]))
 
 
 def node(redis):
@@ -239,6 +243,28 @@ def a_node_cut_off_past_what_redis_keeps_makes_subscribers_start_over():
         finally:
             s.kill()
             late.kill()
+
+
+@test
+def a_publication_racing_the_first_load_reaches_its_subscribers():
+    require_redis()
+    with Redis() as redis, Relay(redis.port) as relay, node(redis) as a, server(HIST, "--broker", relay.url) as b:
+        h.wait_until(lambda: b.http_get("/healthz")[0] == 200, what="b's links up")
+        c = Raw(b)
+        relay.stall("commands")  # b's load of the channel waits on its way to Redis
+        t0 = time.monotonic()
+        reply = c.call({"subscribe": {"channel": "plain:x"}})
+        print("DEBUG call", time.monotonic() - t0, reply)  # no position: answered once Redis confirms
+        h.check("subscribe" in reply, f"subscribed: {reply}")
+        relay.stall("feed")
+        publish(a, "plain:x", {"k": 1})  # after the subscribe's answer, before the load runs
+        relay.flow("commands")  # the load's snapshot holds it; its reply may come first
+        time.sleep(0.3)
+        relay.flow("feed")
+        h.check(c.push()["pub"]["data"] == {"k": 1}, "what was published after the answer")
+        publish(a, "plain:x", {"k": 2})
+        h.check(c.push()["pub"]["data"] == {"k": 2}, "and after")
+        c.silent(0.3)
 
 
 @test
