@@ -133,9 +133,10 @@ options:
                             other keys are logged and ignored)         [none]
   --broker URL[,URL...]     join the nodes sharing these Redis servers
                             (redis://HOST[:PORT][/DB]; several: channels
-                            spread over them by a hash of their name):
-                            publications go through Redis, so clients of
-                            every node see them, in one order  [none: alone]
+                            and rooms spread over them by a hash of their
+                            name): publications and chat lines go through
+                            Redis, so clients of every node see them, in
+                            one order                          [none: alone]
   --demo-sdk FILE           the centrifuge SDK's browser build (npm
                             centrifuge, dist/centrifuge.js), served at
                             /demo/centrifuge.js for the demo pages

@@ -136,11 +136,11 @@ std::string Server::start() {
     m.group.metrics.push_back(&m.group.shards.back()->metrics());
   }
   if (!m.group.broker.addresses.empty()) {
-    // A channel's first subscriber on this node, or its last leaving: shard 0's feed
-    // subscribes or unsubscribes (called under the registry's lock: it only posts).
+    // A topic's (a channel's or a room's) first subscriber on this node, or its last
+    // leaving: shard 0's feed subscribes or unsubscribes (it only posts).
     ShardGroup& g = m.group;
-    g.topics.watch(kChannelTopicPrefix, [&g](std::string_view topic) {
-      if (g.broker.changes.push(std::string(topic.substr(kChannelTopicPrefix.size())))) g.shards[0]->wake();
+    g.topics.watch("", [&g](std::string_view topic) {
+      if (g.broker.changes.push(std::string(topic))) g.shards[0]->wake();
     });
   }
   m.started = true;
@@ -224,6 +224,11 @@ BackendKind Server::backend() const noexcept { return impl_->backend; }
 bool Server::publish(std::string_view topic, std::span<const std::uint8_t> payload, bool binary) {
   Impl& m = *impl_;
   if (!m.started || !m.go || m.group.stopping.load(std::memory_order_acquire)) return false;
+  if (!m.group.broker.addresses.empty()) {  // to every node's subscribers: shard 0 sends it to Redis
+    const std::string_view bytes(reinterpret_cast<const char*>(payload.data()), payload.size());
+    if (m.group.broker.outbox.push({std::string(topic), std::string(bytes), binary})) m.group.shards[0]->wake();
+    return true;
+  }
   std::uint32_t id = m.group.topics.find(topic);
   if (id == kNoTopic) return true;  // nobody subscribed anywhere: nothing to deliver
   Frame* f = encode_frame(nullptr, binary ? protocol::Opcode::binary : protocol::Opcode::text, payload);

@@ -113,6 +113,7 @@ class Shard final : public ShardLoop, private HttpHost {
   // HttpHost: what /api/<method> may do (ws/shard_http.cpp).
   [[nodiscard]] std::uint32_t find_topic(std::string_view topic) const override;
   bool publish_text(std::uint32_t topic, std::string_view text, bool in_order) override;
+  bool publish_message(std::uint32_t topic, protocol::Opcode op, std::span<const std::uint8_t> payload) override;
   bool publish_forms(std::uint32_t topic, std::string_view raw, std::string_view full, std::string_view delta) override;
   [[nodiscard]] History& history() noexcept override { return group_.history; }
   [[nodiscard]] Presence& presence() noexcept override { return group_.presence; }

@@ -41,6 +41,17 @@ void BrokerFeed::deliver_plain(HttpHost& host, std::string_view channel, std::st
   if (!host.publish_text(id, push_, false)) log_dropped(channel, "out of memory for its frame");
 }
 
+void BrokerFeed::on_room_message(HttpHost& host, std::string_view topic, std::string_view payload) {
+  bool binary = false;
+  std::string_view bytes;
+  if (!broker::parse_room_message(payload, binary, bytes)) return log_dropped(topic, "not a ringcast room message");
+  const std::uint32_t id = host.find_topic(topic);
+  if (id == kNoTopic) return;  // the room's last member here left since the feed subscribed
+  if (!host.publish_message(id, binary ? protocol::Opcode::binary : protocol::Opcode::text, as_bytes(bytes))) {
+    log_dropped(topic, "out of memory for its frame");
+  }
+}
+
 void BrokerFeed::deliver(HttpHost& host, Stream& st, std::string_view channel, std::uint64_t offset,
                          std::string_view record, bool publish) {
   numbered_.clear();
@@ -111,7 +122,9 @@ void BrokerFeed::on_commands_ready(HttpHost& host) {
   for (const std::string& channel : retry) {
     const ChannelOptions* o = history_options(channel);
     // Still on a live feed (a lost one subscribes again and loads then).
-    if (o != nullptr && host.broker() != nullptr && host.broker()->confirmed(channel)) start_load(host, channel, *o);
+    if (o != nullptr && host.broker() != nullptr && host.broker()->confirmed(channel_topic(topic_, channel))) {
+      start_load(host, channel, *o);
+    }
   }
 }
 
@@ -125,7 +138,7 @@ void BrokerFeed::on_feed_subscribed(HttpHost& host, std::string_view channel) {
 
 void BrokerFeed::on_wanted(HttpHost& host, std::string_view channel) {
   // Not confirmed yet: its SUBSCRIBE's confirmation says it is ready (or starts the load).
-  if (host.broker() == nullptr || !host.broker()->confirmed(channel)) return;
+  if (host.broker() == nullptr || !host.broker()->confirmed(channel_topic(topic_, channel))) return;
   const ChannelOptions* o = history_options(channel);
   if (o == nullptr) {  // confirmed since the hold asked
     if (std::uint32_t id = host.find_topic(channel_topic(topic_, channel)); id != kNoTopic) host.channel_ready(id);

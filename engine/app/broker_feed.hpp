@@ -37,6 +37,9 @@ class BrokerFeed final : public BrokerSink {
   explicit BrokerFeed(const ClientProtocolConfig& cfg) : cfg_(cfg) {}
 
   void on_broker_message(HttpHost& host, std::string_view channel, std::string_view payload) override;
+  // A room's message: to this node's members, encoded once (at most once, as a channel
+  // without history: what Redis sent while the feed was down is gone).
+  void on_room_message(HttpHost& host, std::string_view topic, std::string_view payload) override;
   void on_feed_subscribed(HttpHost& host, std::string_view channel) override;
   void on_feed_unsubscribed(HttpHost& host, std::string_view channel) override;
   void on_feed_lost(HttpHost& host, std::uint32_t a, std::uint32_t n) override;

@@ -28,10 +28,11 @@ void ChatRoom::on_message(Session& s, protocol::Opcode op, std::span<const std::
 }
 
 void ChatRoom::on_close(Session& s) noexcept {
-  // Unsubscribed first: the leaver does not hear its own farewell.
+  // Announced while still a member (with --broker the room's name goes to Redis only while
+  // someone here is in it); the leaver, closing, hears nothing more.
   std::uint32_t room = s.topic();
-  s.unsubscribe(room);
   if (announce_) notice(s, room, "left");
+  s.unsubscribe(room);
 }
 
 }  // namespace ringcast::engine

@@ -395,7 +395,7 @@ class FrameHandler final : public client::CommandSink {
     if (!rate) return error(cmd, ErrorCode::bad_request);
     // --broker: answered once Redis confirmed this node's subscription to the channel, so
     // what is published after the reply reaches it.
-    if (Broker* b = s_->broker(); b != nullptr && !b->confirmed(cmd.channel)) {
+    if (Broker* b = s_->broker(); b != nullptr && !b->confirmed(topic_key(cmd.channel))) {
       if (s_->subscribed(s_->find_topic(topic_key(cmd.channel)))) return error(cmd, ErrorCode::already_subscribed);
       if (expired_ || !b->all_up() || !hold(cmd.channel, &cmd)) return error(cmd, ErrorCode::internal);
       return true;  // answered when it runs again

@@ -64,23 +64,23 @@ std::string BrokerShared::resolve() {
   return "";
 }
 
-bool BrokerShared::confirmed(std::string_view channel) const {
+bool BrokerShared::confirmed(std::string_view topic) const {
   std::lock_guard lock(confirmed_mu_);
-  return confirmed_.contains(std::string(channel));
+  return confirmed_.contains(std::string(topic));
 }
 
-void BrokerShared::confirm(std::string_view channel, bool on) {
+void BrokerShared::confirm(std::string_view topic, bool on) {
   std::lock_guard lock(confirmed_mu_);
   if (on) {
-    confirmed_.emplace(channel);
+    confirmed_.emplace(topic);
   } else {
-    confirmed_.erase(std::string(channel));
+    confirmed_.erase(std::string(topic));
   }
 }
 
 void BrokerShared::forget_confirmed(std::uint32_t a, std::uint32_t n) {
   std::lock_guard lock(confirmed_mu_);
-  std::erase_if(confirmed_, [&](const std::string& channel) { return broker_shard(channel, n) == a; });
+  std::erase_if(confirmed_, [&](const std::string& topic) { return broker_shard(broker::broker_name(topic), n) == a; });
 }
 
 bool BrokerShared::up() const noexcept {
@@ -138,6 +138,19 @@ bool Broker::publish(std::string_view channel, std::string_view payload) {
   return send_publish(channel, args);
 }
 
+void Broker::log_refused_room(std::string_view room) {
+  static LogLimiter limiter;
+  limiter.log(LogLevel::warn, "broker: a message to room '%.*s' is lost: the link to its Redis is down or full",
+              static_cast<int>(room.size()), room.data());
+}
+
+bool Broker::publish_room(std::string_view room, bool binary, std::string_view bytes) {
+  broker::key_of(key_, shared_.prefix, broker::Key::room, room);
+  broker::write_room_message(key2_, binary, bytes);
+  const std::string_view args[] = {"PUBLISH", key_, key2_};
+  return send_publish(room, args);
+}
+
 bool Broker::send_publish(std::string_view channel, std::span<const std::string_view> args) {
   if (!command_link(channel).command(args, 0)) {
     metrics_.broker_publish_failures.add();
@@ -182,24 +195,29 @@ void Broker::end_of_turn() {
     shared_.changes.drain([this](const std::string& name) { changed_.push_back(name); });
     for (std::size_t a = 0; a < feeds_.size(); ++a) {
       if (!feeds_[a]->ready()) continue;  // on_ready subscribes to all of them
-      for (const std::string& channel : changed_) {
-        if (broker_shard(channel, static_cast<std::uint32_t>(feeds_.size())) != a) continue;
-        const bool want = topics_.find(channel_topic(topic_, channel)) != kNoTopic;
-        auto it = subscribed_[a].find(channel);
+      for (const std::string& topic : changed_) {
+        if (broker_shard(broker::broker_name(topic), static_cast<std::uint32_t>(feeds_.size())) != a) continue;
+        const bool want = topics_.find(topic) != kNoTopic;
+        auto it = subscribed_[a].find(topic);
         if (want == (it != subscribed_[a].end())) continue;
         if (want) {
-          subscribed_[a].insert(channel);
+          subscribed_[a].insert(topic);
         } else {
           subscribed_[a].erase(it);
         }
-        todo_[a].push_back({channel, want});
+        todo_[a].push_back({topic, want});
         if (!want) {
-          shared_.confirm(channel, false);
-          if (sink_ != nullptr) sink_->on_feed_unsubscribed(host_, channel);
+          shared_.confirm(topic, false);
+          if (sink_ != nullptr && topic.starts_with(kChannelTopicPrefix)) {
+            sink_->on_feed_unsubscribed(host_, broker::broker_name(topic));
+          }
         }
       }
     }
     for (std::size_t a = 0; a < feeds_.size(); ++a) pump_subscriptions(a);
+    shared_.outbox.drain([this](const BrokerShared::RoomPublish& m) {
+      if (!publish_room(m.room, m.binary, m.bytes)) log_refused_room(m.room);
+    });
     if (sink_ != nullptr) {
       changed_.clear();
       shared_.wanted.drain([this](const std::string& name) { changed_.push_back(name); });
@@ -223,11 +241,11 @@ void Broker::pump_subscriptions(std::size_t a) {
     args_.assign(1, subscribe ? "SUBSCRIBE" : "UNSUBSCRIBE");
     std::size_t n = 0;
     for (; n < todo.size() && n < kSubscribeBatch && todo[n].subscribe == subscribe; ++n) {
-      broker::key_of(keys_[n], shared_.prefix, broker::Key::pubsub, todo[n].channel);
+      broker::pubsub_key_of_topic(keys_[n], shared_.prefix, todo[n].topic);
       args_.push_back(keys_[n]);
     }
     if (!feeds_[a]->command(args_, 0)) return;  // the link is full: the rest once it drains
-    for (std::size_t k = 0; subscribe && k < n; ++k) ++subscribing_[a][todo[k].channel];
+    for (std::size_t k = 0; subscribe && k < n; ++k) ++subscribing_[a][todo[k].topic];
     todo.erase(todo.begin(), todo.begin() + static_cast<std::ptrdiff_t>(n));
   }
 }
@@ -243,9 +261,10 @@ void Broker::on_ready(RedisConn& conn) {
   subscribed_[a].clear();
   subscribing_[a].clear();
   std::vector<std::string> all;
-  topics_.for_each(kChannelTopicPrefix, [&](std::string_view topic, std::uint64_t) {
-    std::string_view channel = topic.substr(kChannelTopicPrefix.size());
-    if (broker_shard(channel, static_cast<std::uint32_t>(feeds_.size())) == a) all.emplace_back(channel);
+  topics_.for_each("", [&](std::string_view topic, std::uint64_t) {
+    if (broker_shard(broker::broker_name(topic), static_cast<std::uint32_t>(feeds_.size())) == a) {
+      all.emplace_back(topic);
+    }
   });
   todo_[a].clear();
   for (std::string& c : all) {
@@ -281,17 +300,18 @@ void Broker::on_reply(RedisConn& conn, std::uint64_t tag, const resp::Reply& rep
     return;
   }
   if (std::string_view key = subscribed_channel(reply); feed_link(conn) && !key.empty()) {
-    if (key.size() > shared_.prefix.size() + 3) {
-      const std::string_view channel = key.substr(shared_.prefix.size() + 3);
+    if (broker::topic_of_pubsub_key(topic_, shared_.prefix, key)) {
       StringMap<std::uint32_t>& pending = subscribing_[conn.index()];
-      if (auto it = pending.find(channel); it != pending.end()) {
+      if (auto it = pending.find(topic_); it != pending.end()) {
         if (--it->second != 0) return;  // a later SUBSCRIBE of it is still to answer
         pending.erase(it);
       }
       // Confirmed only while still wanted: an UNSUBSCRIBE may have followed it.
-      if (!subscribed_[conn.index()].contains(std::string(channel))) return;
-      shared_.confirm(channel, true);
-      if (sink_ != nullptr) sink_->on_feed_subscribed(host_, channel);
+      if (!subscribed_[conn.index()].contains(topic_)) return;
+      shared_.confirm(topic_, true);
+      if (sink_ != nullptr && topic_.starts_with(kChannelTopicPrefix)) {
+        sink_->on_feed_subscribed(host_, broker::broker_name(topic_));
+      }
     }
     return;
   }
@@ -302,11 +322,14 @@ void Broker::on_reply(RedisConn& conn, std::uint64_t tag, const resp::Reply& rep
               static_cast<int>(reply.root().str.size()), reply.root().str.data());
 }
 
-void Broker::on_message(RedisConn& conn, std::string_view channel, std::string_view payload) {
-  const std::size_t head = shared_.prefix.size() + 3;  // "<prefix>.p."
-  if (!feed_link(conn) || sink_ == nullptr || channel.size() < head) return;
+void Broker::on_message(RedisConn& conn, std::string_view key, std::string_view payload) {
+  if (!feed_link(conn) || sink_ == nullptr || !broker::topic_of_pubsub_key(topic_, shared_.prefix, key)) return;
   metrics_.broker_messages.add();
-  sink_->on_broker_message(host_, channel.substr(head), payload);
+  if (topic_.starts_with(kChannelTopicPrefix)) {
+    sink_->on_broker_message(host_, broker::broker_name(topic_), payload);
+  } else {
+    sink_->on_room_message(host_, topic_, payload);
+  }
 }
 
 }  // namespace ringcast::engine

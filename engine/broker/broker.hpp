@@ -39,6 +39,8 @@ class TopicRegistry;
 class BrokerSink {
  public:
   virtual void on_broker_message(HttpHost& host, std::string_view channel, std::string_view payload) = 0;
+  // A chat room's (or an embedding publish()'s) message to `topic` (broker_wire's room message).
+  virtual void on_room_message(HttpHost& host, std::string_view topic, std::string_view payload) = 0;
   // Redis confirmed the feed's SUBSCRIBE: what is published from now on arrives.
   virtual void on_feed_subscribed(HttpHost& host, std::string_view channel) = 0;
   // The feed UNSUBSCRIBEd (the channel's last local subscriber left): nothing arrives now.
@@ -64,16 +66,23 @@ struct BrokerShared {
   std::vector<RedisAddress> addresses;
   std::vector<RedisConn::Endpoint> endpoints;  // resolved at start, [address]
   std::string prefix;
-  // Channels whose local subscriber count went from 0 to 1 or back (any shard).
+  // Topics (a channel's or a room's) whose local subscriber count went from 0 to 1 or back
+  // (any shard).
   ThreadInbox<std::string> changes{64};
+  // Room messages published from outside the shards (Server::publish): shard 0 sends them.
+  struct RoomPublish {
+    std::string room, bytes;
+    bool binary;
+  };
+  ThreadInbox<RoomPublish> outbox{64};
   // Channels a shard waits to have loaded (a subscribe held until then): shard 0 loads them.
   ThreadInbox<std::string> wanted{64};
   std::string publish_sha, load_sha;  // EVALSHA's names of broker_wire's scripts
   std::string node;  // this process among the nodes (random at start): its loads' markers
-  // Channels whose SUBSCRIBE Redis confirmed on a feed that is still up: what is published
+  // Topics whose SUBSCRIBE Redis confirmed on a feed that is still up: what is published
   // there now reaches this node (a subscribe waits for it). Shard 0 writes, any shard reads.
-  [[nodiscard]] bool confirmed(std::string_view channel) const;
-  void confirm(std::string_view channel, bool on);
+  [[nodiscard]] bool confirmed(std::string_view topic) const;
+  void confirm(std::string_view topic, bool on);
   // Feed `a` of `n` is lost: its channels are not confirmed any more.
   void forget_confirmed(std::uint32_t a, std::uint32_t n);
   unsigned shards = 1;
@@ -115,14 +124,19 @@ class Broker final : private RedisConn::Owner {
     std::string_view epoch;     // for a new stream
   };
   [[nodiscard]] bool publish_numbered(std::string_view channel, const StreamArgs& a, std::string_view record);
+  // A chat room's message (text or binary) to every node's members of `room`. False as
+  // publish().
+  [[nodiscard]] bool publish_room(std::string_view room, bool binary, std::string_view bytes);
+  // One line (rate-limited) for a room message publish_room refused.
+  static void log_refused_room(std::string_view room);
   // Shard 0: loads the channel's stream (the load script, the newest a.size records); the
   // reply goes to BrokerSink::on_load_reply with `tag`, and the load's marker (broker_wire)
   // to the channel's feed. False when the link is down or full.
   [[nodiscard]] bool load(std::string_view channel, const StreamArgs& a, std::uint64_t tag);
   // Every link of every shard is up (BrokerShared::up).
   [[nodiscard]] bool all_up() const noexcept { return shared_.up(); }
-  // Redis confirmed the feed's SUBSCRIBE to `channel` (BrokerShared::confirmed).
-  [[nodiscard]] bool confirmed(std::string_view channel) const { return shared_.confirmed(channel); }
+  // Redis confirmed the feed's SUBSCRIBE to `topic` (BrokerShared::confirmed).
+  [[nodiscard]] bool confirmed(std::string_view topic) const { return shared_.confirmed(topic); }
   [[nodiscard]] std::string_view node() const noexcept { return shared_.node; }
   // The end of the shard's turn: shard 0 brings its subscriptions in line with the
   // registry's changes; every link starts sending what was queued.
@@ -132,7 +146,7 @@ class Broker final : private RedisConn::Owner {
   void on_ready(RedisConn& conn) override;
   void on_lost(RedisConn& conn, std::span<const std::uint64_t> tags) override;
   void on_reply(RedisConn& conn, std::uint64_t tag, const protocol::resp::Reply& reply) override;
-  void on_message(RedisConn& conn, std::string_view channel, std::string_view payload) override;
+  void on_message(RedisConn& conn, std::string_view key, std::string_view payload) override;
   [[nodiscard]] bool feed_link(const RedisConn& conn) const noexcept { return conn.index() < feeds_.size(); }
   // Sends address `a`'s feed the (UN)SUBSCRIBEs it owes, in batches, as far as the link
   // takes them now (the rest on a later turn, as its bytes go out: a node with very many
@@ -165,13 +179,13 @@ class Broker final : private RedisConn::Owner {
   ShardMetrics& metrics_;
   // feeds_[a] (shard 0 only) at index a; commands_[a] at index addresses + a.
   std::vector<std::unique_ptr<RedisConn>> feeds_, commands_;
-  // Shard 0: the channels each feed has SUBSCRIBEd on its current connection.
+  // Shard 0: the topics each feed has SUBSCRIBEd on its current connection.
   std::vector<std::unordered_set<std::string>> subscribed_;
   // Shard 0: per feed, the SUBSCRIBEs sent on its current connection and not answered yet,
   // per channel (one answered while a later one is in flight, past an UNSUBSCRIBE, is stale).
   std::vector<StringMap<std::uint32_t>> subscribing_;
   struct Change {
-    std::string channel;
+    std::string topic;
     bool subscribe;
   };
   std::vector<std::deque<Change>> todo_;  // [address]: owed to Redis, in order

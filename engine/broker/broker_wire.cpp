@@ -5,12 +5,51 @@
 #include <cassert>
 #include <charconv>
 
+#include "engine/pubsub/channel_topic.hpp"
+
 namespace ringcast::engine::broker {
 
 void key_of(std::string& out, std::string_view prefix, Key k, std::string_view channel) {
   out.clear();
   out.reserve(prefix.size() + 3 + channel.size());
   out.append(prefix).append(1, '.').append(1, static_cast<char>(k)).append(1, '.').append(channel);
+}
+
+void pubsub_key_of_topic(std::string& out, std::string_view prefix, std::string_view topic) {
+  const bool channel = topic.starts_with(kChannelTopicPrefix);
+  key_of(out, prefix, channel ? Key::pubsub : Key::room, broker_name(topic));
+}
+
+std::string_view broker_name(std::string_view topic) noexcept {
+  return topic.starts_with(kChannelTopicPrefix) ? topic.substr(kChannelTopicPrefix.size()) : topic;
+}
+
+bool topic_of_pubsub_key(std::string& out, std::string_view prefix, std::string_view key) {
+  if (key.size() < prefix.size() + 3 || !key.starts_with(prefix) || key[prefix.size()] != '.' ||
+      key[prefix.size() + 2] != '.') {
+    return false;
+  }
+  const std::string_view name = key.substr(prefix.size() + 3);
+  const char k = key[prefix.size() + 1];
+  if (k == static_cast<char>(Key::pubsub) && !name.empty()) {
+    out.assign(kChannelTopicPrefix).append(name);
+  } else if (k == static_cast<char>(Key::room)) {
+    out.assign(name);
+  } else {
+    return false;
+  }
+  return true;
+}
+
+void write_room_message(std::string& out, bool binary, std::string_view bytes) {
+  out.assign(1, binary ? 'b' : 't').append(bytes);
+}
+
+bool parse_room_message(std::string_view payload, bool& binary, std::string_view& bytes) noexcept {
+  if (payload.empty() || (payload[0] != 't' && payload[0] != 'b')) return false;
+  binary = payload[0] == 'b';
+  bytes = payload.substr(1);
+  return true;
 }
 
 // Redis keeps a script's writes when a later call fails: every argument is checked before

@@ -3,6 +3,7 @@
 //   <prefix>.p.<channel>  the pub/sub channel a node subscribes to while it has subscribers
 //   <prefix>.m.<channel>  a hash: "e" the stream's epoch, "o" its last offset
 //   <prefix>.s.<channel>  the stream: one entry per publication, id "<offset>-1", field "d"
+//   <prefix>.r.<room>     a chat room's (or an embedding publish()'s topic's) pub/sub channel
 //
 // A publication goes out as one script (kPublishScript): numbering it, keeping it and
 // publishing it happen atomically, so every node receives a channel's publications in
@@ -18,10 +19,22 @@ namespace ringcast::engine::broker {
 
 inline constexpr std::string_view kDefaultPrefix = "ringcast";
 
-enum class Key : char { pubsub = 'p', meta = 'm', stream = 's' };
+enum class Key : char { pubsub = 'p', meta = 'm', stream = 's', room = 'r' };
 
 // "<prefix>.<k>.<channel>" into `out` (replacing it).
 void key_of(std::string& out, std::string_view prefix, Key k, std::string_view channel);
+
+// A pub/sub topic of this node (engine/pubsub/topic.hpp: a channel's, "\x01<channel>", or a
+// room's) as the broker names it: its pub/sub key, and the name it is spread over the
+// addresses by (the channel's or the room's).
+void pubsub_key_of_topic(std::string& out, std::string_view prefix, std::string_view topic);
+[[nodiscard]] std::string_view broker_name(std::string_view topic) noexcept;
+// The topic a pub/sub key names, into `out`; false when the key is none of ours.
+[[nodiscard]] bool topic_of_pubsub_key(std::string& out, std::string_view prefix, std::string_view key);
+
+// A chat room's message: "t" or "b" (text or binary) and the bytes, as every member gets them.
+void write_room_message(std::string& out, bool binary, std::string_view bytes);
+[[nodiscard]] bool parse_room_message(std::string_view payload, bool& binary, std::string_view& bytes) noexcept;
 
 // For a channel with history. KEYS: meta, stream, pubsub. ARGV: an epoch for a new stream
 // (used when the meta hash is gone: first use, or idle past its TTL; the old stream is

@@ -43,6 +43,14 @@ std::uint32_t TopicRegistry::find(std::string_view name) const {
   return it == by_name_.end() ? kNoTopic : it->second.id;
 }
 
+bool TopicRegistry::name_of(std::uint32_t id, std::string& out) const {
+  std::lock_guard lock(mu_);
+  auto it = by_id_.find(id);
+  if (it == by_id_.end()) return false;
+  out = *it->second;
+  return true;
+}
+
 std::size_t TopicRegistry::size() const {
   std::lock_guard lock(mu_);
   return by_name_.size();

@@ -30,6 +30,8 @@ class TopicRegistry {
   void release(std::uint32_t id);
   // The id for `name`, or kNoTopic when nobody is subscribed to it.
   [[nodiscard]] std::uint32_t find(std::string_view name) const;
+  // The name of `id` into `out`; false once it is forgotten (nobody subscribed any more).
+  [[nodiscard]] bool name_of(std::uint32_t id, std::string& out) const;
   [[nodiscard]] std::size_t size() const;
   // Before any subscriber: f(name) whenever a topic whose name starts with `prefix` got its
   // first subscriber or lost its last, called after the change, outside the registry's lock

@@ -10,6 +10,7 @@
 
 #include "engine/metrics.hpp"
 #include "engine/ws/routes.hpp"
+#include "protocol/frame.hpp"
 #include "protocol/handshake.hpp"
 
 namespace ringcast::engine {
@@ -27,6 +28,9 @@ class HttpHost {
   // Encodes `text` once as a text frame and delivers it to every subscriber of `topic` on
   // every shard; false when memory for the frame ran out. `in_order`: Session::publish_text's.
   virtual bool publish_text(std::uint32_t topic, std::string_view text, bool in_order) = 0;
+  // Encodes `payload` once as one `op` frame for every subscriber of `topic` on every shard
+  // of this node; false when memory ran out.
+  virtual bool publish_message(std::uint32_t topic, protocol::Opcode op, std::span<const std::uint8_t> payload) = 0;
   // Session::publish_forms's.
   virtual bool publish_forms(std::uint32_t topic, std::string_view raw, std::string_view full, std::string_view delta) = 0;
   // Hands `command` to `route`'s app for each of its open connections, on every shard

@@ -182,6 +182,13 @@ bool Shard::publish_text(std::uint32_t topic, std::string_view text, bool in_ord
   return true;
 }
 
+bool Shard::publish_message(std::uint32_t topic, protocol::Opcode op, std::span<const std::uint8_t> payload) {
+  Frame* f = encode_frame(&frames_, op, payload);
+  if (f == nullptr) return false;
+  publish(topic, f);
+  return true;
+}
+
 bool Shard::publish_forms(std::uint32_t topic, std::string_view raw, std::string_view full, std::string_view delta) {
   std::string_view text[3] = {raw, full, delta};
   Frame* f[3] = {nullptr, nullptr, nullptr};

@@ -1,7 +1,13 @@
 // The engine in-process through its embedding API: publish() from an outside thread and a
 // client's message both reach every subscriber on every shard, in publish order; rooms are
-// separate; stop() closes everyone with 1001 and returns.
+// separate; stop() closes everyone with 1001 and returns; with --broker, publish() reaches
+// another node's members through a real redis-server.
 #include "engine/server.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
@@ -10,6 +16,7 @@
 #include <vector>
 
 #include "engine/raw_client.hpp"  // tests/engine/raw_client.hpp
+#include "tests/support/redis_server.hpp"
 
 namespace ringcast::engine {
 namespace {
@@ -122,6 +129,60 @@ TEST_F(ServerTest, StopClosesEveryoneWithGoingAway) {
   server->wait();
   EXPECT_FALSE(server->running());
   EXPECT_FALSE(server->publish("", "late"));
+}
+
+// A port nobody listens on now (a small race with other processes: the test then fails).
+std::uint16_t free_port() {
+  int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  std::uint16_t port = 0;
+  if (::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+      ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
+    port = ntohs(a.sin_port);
+  }
+  ::close(s);
+  return port;
+}
+
+// --broker: publish() on one node reaches a room's members on another, in order, through
+// a real redis-server (the message goes to Redis from shard 0, not to local shards).
+TEST(ServerBrokerTest, OutsidePublishReachesAnotherNodesRoomInOrder) {
+  const std::uint16_t redis_port = free_port();
+  RedisServer redis(redis_port);
+  REQUIRE_REDIS(redis);
+  std::unique_ptr<Server> nodes[2];
+  for (auto& n : nodes) {
+    Config cfg;
+    cfg.port = 0;
+    cfg.threads = 2;
+    ASSERT_EQ(parse_broker_list(cat("redis://127.0.0.1:", std::to_string(redis_port)), cfg.client.broker), "");
+    n = std::make_unique<Server>(cfg);
+    std::string err = n->start();
+    if (err.find("io_uring") != std::string::npos) GTEST_SKIP() << err;
+    ASSERT_EQ(err, "");
+  }
+  RawClient member(nodes[1]->port(), "/news");
+  ASSERT_TRUE(member.ok());
+  // Until node 1's feed is on the room, what node 0 publishes reaches nobody (at most once).
+  bool heard = false;
+  for (int i = 0; i < 100 && !heard; ++i) {
+    ASSERT_TRUE(nodes[0]->publish("news", "ping"));
+    for (auto f = member.next(50ms); f.has_value(); f = member.next(50ms)) heard = heard || f->payload == "ping";
+  }
+  ASSERT_TRUE(heard) << "node 1 never heard node 0's publish";
+  constexpr int kMessages = 100;
+  for (int i = 0; i < kMessages; ++i) ASSERT_TRUE(nodes[0]->publish("news", cat("n", std::to_string(i))));
+  std::vector<std::string> got;
+  while (got.size() < kMessages) {
+    auto f = member.next(5000ms);
+    ASSERT_TRUE(f.has_value()) << "stalled after " << got.size();
+    if (f->payload != "ping") got.push_back(f->payload);
+  }
+  for (int i = 0; i < kMessages; ++i) ASSERT_EQ(got[static_cast<std::size_t>(i)], cat("n", std::to_string(i)));
+  EXPECT_NE(nodes[0]->metrics_text().find("ringcast_broker_published_total"), std::string::npos);
 }
 
 }  // namespace

@@ -4,7 +4,8 @@ server API), once each, in one order per channel; a node's feed subscribes to a 
 its first local subscriber and unsubscribes with its last, on the Redis that carries the
 channel when there are several; Redis killed and started again: publishes fail fast with
 error 100 and /healthz says 503 meanwhile, then the nodes reconnect and subscribe again
-without a client noticing; bad --broker values get one line and a non-zero exit."""
+without a client noticing; the chat room spans the nodes too; bad --broker values get one
+line and a non-zero exit."""
 import json
 import os
 import signal
@@ -51,6 +52,51 @@ def pushes(c, n, timeout=10):
 def health(srv):
     status, _, body = srv.http_get("/healthz")
     return status, body.decode()
+
+
+@test
+def a_chat_room_spans_the_nodes():
+    # The seed's chat room with Python websockets (Debian's): members on two nodes hear each
+    # other's lines, binary relayed as is, joins and leaves, each once.
+    try:
+        import asyncio
+        import websockets
+    except ImportError:
+        raise h.SkipTest("python3-websockets is missing (scripts/setup.sh --test installs it)")
+    require_redis()
+
+    async def line(ws, timeout=10):
+        # A member's own join may come back or not: announced before its node's feed was
+        # confirmed on the room, it reached only the other nodes (at most once, as Redis is).
+        while True:
+            msg = await asyncio.wait_for(ws.recv(), timeout)
+            if msg != f"ID{ws.local_address[1]} joined":
+                return msg
+
+    async def go(a, b, redis):
+        def connect(srv):
+            return websockets.connect(srv.url("/lobby"), compression=None, ping_interval=None, open_timeout=10)
+        x = await connect(a)
+        h.wait_until(lambda: redis.numsub("ringcast.r.lobby") == 1, what="a's feed on the room")
+        y = await connect(b)
+        h.wait_until(lambda: redis.numsub("ringcast.r.lobby") == 2, what="b's feed on the room")
+        x_name, y_name = f"ID{x.local_address[1]}", f"ID{y.local_address[1]}"
+        h.check(await line(x) == f"{y_name} joined", "a's member hears b's join")
+        await x.send("hello from a")
+        await y.send("hello from b")
+        await y.send(b"\x00\xffbin")
+        for ws in (x, y):
+            got = [await line(ws) for _ in range(3)]
+            h.check(sorted(got, key=str) == sorted([f"{x_name}: hello from a", f"{y_name}: hello from b",
+                                                    b"\x00\xffbin"], key=str), f"each line once: {got}")
+        await y.close()
+        h.check(await line(x) == f"{y_name} left", "the leave crosses too")
+        h.wait_until(lambda: redis.numsub("ringcast.r.lobby") == 1, what="b's feed off the room")
+        await x.close()
+
+    with Redis() as redis, h.Server("--broker", redis.url, "--threads", "2") as a, \
+            h.Server("--broker", redis.url, "--threads", "2") as b:
+        asyncio.run(asyncio.wait_for(go(a, b, redis), 60))
 
 
 @test
