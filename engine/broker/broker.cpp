@@ -316,7 +316,13 @@ void Broker::on_reply(RedisConn& conn, std::uint64_t tag, const resp::Reply& rep
     return;
   }
   if (reply.root().type != resp::Type::error) return;
-  if (!feed_link(conn)) metrics_.broker_publish_failures.add();
+  if (feed_link(conn)) {
+    // A refused (UN)SUBSCRIBE answers once for its whole batch: which channels it named, and
+    // so what is confirmed, is no longer known. The feed starts over and subscribes again.
+    conn.fail_after_replies("Redis refused a SUBSCRIBE: " + std::string(reply.root().str));
+    return;
+  }
+  metrics_.broker_publish_failures.add();
   static LogLimiter limiter;
   limiter.log(LogLevel::warn, "broker %s: Redis refused a command: %.*s", conn.address().url.c_str(),
               static_cast<int>(reply.root().str.size()), reply.root().str.data());

@@ -124,7 +124,7 @@ void RedisConn::on_reply(std::uint64_t tag, const protocol::resp::Reply& reply) 
     return;
   }
   if (reply.root().type == protocol::resp::Type::error) {
-    selected_error_ = (address_.db == 0 ? std::string("PING: ") : "SELECT " + std::to_string(address_.db) + ": ") +
+    deferred_error_ = (address_.db == 0 ? std::string("PING: ") : "SELECT " + std::to_string(address_.db) + ": ") +
                       std::string(reply.root().str);
   } else {
     selected_ = true;
@@ -144,7 +144,7 @@ void RedisConn::on_recv(const Completion& c) {
       err = link_.feed({io_.buffer(c.buffer), static_cast<std::size_t>(c.res)}, *this);
     }
     io_.recycle(c.buffer);
-    if (err.empty() && !selected_error_.empty()) err = std::move(selected_error_);
+    if (err.empty() && !deferred_error_.empty()) err = std::move(deferred_error_);
     if (!err.empty()) {
       fail(err);
       return;
@@ -246,7 +246,7 @@ void RedisConn::fail(const std::string& why) {
   state_ = State::closing;
   std::vector<std::uint64_t> lost = link_.reset();
   selected_ = false;
-  selected_error_.clear();
+  deferred_error_.clear();
   sending_.clear();
   sending_done_ = 0;
   owner_.on_lost(*this, lost);

@@ -68,6 +68,12 @@ class RedisConn final : private RedisLink::Handler {
   [[nodiscard]] bool command(std::span<const std::string_view> args, std::uint64_t tag);
   // Starts a send of what is queued unless one is in flight (the shard's end of turn).
   void flush();
+  // From Owner::on_reply: the connection cannot go on (a feed whose SUBSCRIBE Redis
+  // refused): it ends once the replies in hand are handled, and connects again after the
+  // back-off.
+  void fail_after_replies(std::string why) {
+    if (deferred_error_.empty()) deferred_error_ = std::move(why);
+  }
   // The shard's end of turn, at IoBackend::now_ms: a Redis that answers nothing for
   // kReplyTimeoutMs while commands wait (stalled, or a network that drops silently) loses
   // its connection; an idle one gets a PING every kPingMs, so a feed that only listens
@@ -122,9 +128,10 @@ class RedisConn final : private RedisLink::Handler {
   std::uint64_t reconnects_ = 0;
   bool ever_ready_ = false, logged_down_ = false;
   std::uint64_t heard_ms_ = 0;  // the last bytes from Redis, or when commands began to wait
-  // SELECT's answer, read inside the link's handler and acted on after it returns.
+  // SELECT's answer, read inside the link's handler and acted on after it returns; and
+  // why the connection ends once it returns (SELECT refused, or fail_after_replies).
   bool selected_ = false;
-  std::string selected_error_;
+  std::string deferred_error_;
 };
 
 }  // namespace ringcast::engine

@@ -185,6 +185,22 @@ def a_nodes_feed_follows_its_first_and_last_subscriber():
 
 
 @test
+def a_refused_subscribe_makes_the_feed_start_over():
+    # Redis's ACLs refuse the channel (NOPERM, once for the batch): the feed connects again
+    # and subscribes afresh, so the channel works once Redis allows it.
+    require_redis()
+    with Redis() as redis, node(redis) as a:
+        redis.command("ACL", "SETUSER", "default", "resetchannels", "&ringcast.p.ok*")
+        h.check(Raw(a).error({"subscribe": {"channel": "room"}}) == 100, "a refused channel: 100 after the wait")
+        h.check("refused a SUBSCRIBE" in a.log(), "the log names the cause")
+        h.wait_until(lambda: h.metric(h.metrics(a), "ringcast_broker_reconnects_total") >= 1, what="the feed again")
+        redis.command("ACL", "SETUSER", "default", "allchannels")
+        c = subscribe(a, "room")
+        status, _ = call(a, "publish", {"channel": "room", "data": {"now": "allowed"}})
+        h.check(status == 200 and pushes(c, 1) == [{"now": "allowed"}], "the channel once Redis allows it")
+
+
+@test
 def channels_spread_over_several_redis_servers():
     require_redis()
     with Redis() as r1, Redis() as r2, node(f"{r1.url},{r2.url}") as a, node(f"{r1.url},{r2.url}") as b:
