@@ -1,5 +1,7 @@
 #include "engine/shard.hpp"
 
+#include <algorithm>
+
 #include "engine/pubsub/encode.hpp"
 
 namespace ringcast::engine {
@@ -33,6 +35,7 @@ bool Shard::hold(Conn& c, std::uint32_t slot, std::string_view topic, std::strin
   // A request held again as it runs (another load began) keeps its first deadline.
   const std::uint64_t until = rerun_until_ms_ != 0 ? rerun_until_ms_ : backend().now_ms() + Session::kHoldMs;
   held_.push_back({slot, c.gen, group_.topics.acquire(topic), until, std::string(r.request), r.tag, r.subscription});
+  held_soonest_ms_ = std::min(held_soonest_ms_, until);
   HeldCount& n = held_by_conn_[conn_key(slot, c.gen)];
   ++n.all;
   n.subscriptions += r.subscription ? 1 : 0;
@@ -54,8 +57,10 @@ void Shard::to_every_shard(const Message& m) {
 }
 
 void Shard::release_held(std::uint32_t topic, std::uint64_t now_ms) {
+  if (topic == kNoTopic && now_ms < held_soonest_ms_) return;  // none due: no scan every turn
   releasing_.clear();
   std::size_t kept = 0;
+  held_soonest_ms_ = UINT64_MAX;
   for (std::size_t i = 0; i < held_.size(); ++i) {
     Held& h = held_[i];
     // A hold without a request only keeps its channel loaded for a while (a server-side
@@ -63,8 +68,9 @@ void Shard::release_held(std::uint32_t topic, std::uint64_t now_ms) {
     if (topic == kNoTopic ? h.until_ms <= now_ms : h.topic == topic && !h.request.empty()) {
       unhold(h);
       releasing_.push_back(std::move(h));
-    } else if (kept++ != i) {
-      held_[kept - 1] = std::move(h);  // never onto itself: a self-moved string may empty
+    } else {
+      held_soonest_ms_ = std::min(held_soonest_ms_, h.until_ms);
+      if (kept++ != i) held_[kept - 1] = std::move(h);  // never onto itself: a self-moved string may empty
     }
   }
   held_.resize(kept);

@@ -140,6 +140,7 @@ class Shard final : public ShardLoop, private HttpHost {
   void drop_held(const Conn& c, std::uint32_t slot, std::uint32_t topic, std::vector<std::uint32_t>& dropped);
   std::vector<Held> held_, releasing_;
   std::uint64_t rerun_until_ms_ = 0;  // while a released request runs: its deadline
+  std::uint64_t held_soonest_ms_ = UINT64_MAX;  // no entry of held_ is due before (may be early)
   struct HeldCount {
     std::uint32_t all = 0, subscriptions = 0;
   };
