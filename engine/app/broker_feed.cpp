@@ -130,7 +130,15 @@ void BrokerFeed::on_commands_ready(HttpHost& host) {
 
 void BrokerFeed::on_feed_subscribed(HttpHost& host, std::string_view channel) {
   if (const ChannelOptions* o = history_options(channel)) {
-    start_load(host, std::string(channel), *o);  // ready once loaded
+    // Only a load sent from now on is sure to see its marker on the feed: one in flight
+    // is given up (its reply and marker find another tag) and made again.
+    const std::string name(channel);
+    if (auto it = loading_.find(name); it != loading_.end()) {
+      it->second.tag = 0;
+      it->second.marked = false;
+      it->second.snapshot.reset();
+    }
+    start_load(host, name, *o);  // ready once loaded
   } else if (std::uint32_t id = host.find_topic(channel_topic(topic_, channel)); id != kNoTopic) {
     host.channel_ready(id);
   }

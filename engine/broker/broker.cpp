@@ -330,6 +330,9 @@ void Broker::on_reply(RedisConn& conn, std::uint64_t tag, const resp::Reply& rep
 
 void Broker::on_message(RedisConn& conn, std::string_view key, std::string_view payload) {
   if (!feed_link(conn) || sink_ == nullptr || !broker::topic_of_pubsub_key(topic_, shared_.prefix, key)) return;
+  // Sent before Redis took an UNSUBSCRIBE of ours: nobody here wants it (a load it would
+  // start could never see its marker).
+  if (!subscribed_[conn.index()].contains(topic_)) return;
   metrics_.broker_messages.add();
   if (topic_.starts_with(kChannelTopicPrefix)) {
     sink_->on_broker_message(host_, broker::broker_name(topic_), payload);
