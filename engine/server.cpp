@@ -224,10 +224,13 @@ BackendKind Server::backend() const noexcept { return impl_->backend; }
 bool Server::publish(std::string_view topic, std::span<const std::uint8_t> payload, bool binary) {
   Impl& m = *impl_;
   if (!m.started || !m.go || m.group.stopping.load(std::memory_order_acquire)) return false;
-  if (!m.group.broker.addresses.empty()) {  // to every node's subscribers: shard 0 sends it to Redis
+  if (BrokerShared& b = m.group.broker; !b.addresses.empty()) {  // the other nodes': shard 0 sends it to Redis
+    if (b.outbox_size.fetch_add(1, std::memory_order_relaxed) >= BrokerShared::kMaxOutbox) {
+      b.outbox_size.fetch_sub(1, std::memory_order_relaxed);
+      return false;
+    }
     const std::string_view bytes(reinterpret_cast<const char*>(payload.data()), payload.size());
-    if (m.group.broker.outbox.push({std::string(topic), std::string(bytes), binary})) m.group.shards[0]->wake();
-    return true;
+    if (b.outbox.push({std::string(topic), std::string(bytes), binary})) m.group.shards[0]->wake();
   }
   std::uint32_t id = m.group.topics.find(topic);
   if (id == kNoTopic) return true;  // nobody subscribed anywhere: nothing to deliver

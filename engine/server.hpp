@@ -51,8 +51,9 @@ class Server {
 
   // Any thread: encodes `payload` once as one text (or binary) frame and delivers it to
   // every subscriber of `topic` (a room name; "" is the default room) on every shard.
-  // With --broker, to every node's: shard 0 sends it to Redis (a message its link refuses
-  // is lost, with a log line). Returns false when the server is not running or memory ran out.
+  // With --broker, to the other nodes' too: shard 0 sends it to Redis (what its link
+  // refuses reaches no other node, with a log line). Returns false when the server is not
+  // running, memory ran out, or 65,536 wait for shard 0 already (--broker).
   bool publish(std::string_view topic, std::span<const std::uint8_t> payload, bool binary = false);
   bool publish(std::string_view topic, std::string_view text) {
     return publish(topic, {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()}, false);

@@ -21,9 +21,10 @@ namespace resp = protocol::resp;
 namespace {
 LogLimiter g_feed_log;
 
-void log_dropped(std::string_view channel, const char* why) {
-  g_feed_log.log(LogLevel::warn, "broker: dropping a message on channel '%.*s': %s", static_cast<int>(channel.size()),
-                 channel.data(), why);
+// `what`: "channel" or "room", and its name.
+void log_dropped(std::string_view name, const char* why, const char* what = "channel") {
+  g_feed_log.log(LogLevel::warn, "broker: dropping a message on %s '%.*s': %s", what, static_cast<int>(name.size()),
+                 name.data(), why);
 }
 
 }  // namespace
@@ -42,13 +43,13 @@ void BrokerFeed::deliver_plain(HttpHost& host, std::string_view channel, std::st
 }
 
 void BrokerFeed::on_room_message(HttpHost& host, std::string_view topic, std::string_view payload) {
-  bool binary = false;
-  std::string_view bytes;
-  if (!broker::parse_room_message(payload, binary, bytes)) return log_dropped(topic, "not a ringcast room message");
+  broker::RoomMessage m;
+  if (!broker::parse_room_message(payload, m)) return log_dropped(topic, "not a ringcast room message", "room");
+  if (host.broker() != nullptr && m.node == host.broker()->node()) return;  // delivered here when sent
   const std::uint32_t id = host.find_topic(topic);
   if (id == kNoTopic) return;  // the room's last member here left since the feed subscribed
-  if (!host.publish_message(id, binary ? protocol::Opcode::binary : protocol::Opcode::text, as_bytes(bytes))) {
-    log_dropped(topic, "out of memory for its frame");
+  if (!host.publish_message(id, m.binary ? protocol::Opcode::binary : protocol::Opcode::text, as_bytes(m.bytes))) {
+    log_dropped(topic, "out of memory for its frame", "room");
   }
 }
 

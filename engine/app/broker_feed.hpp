@@ -15,7 +15,8 @@
 // loaded, a subscribe that counts offsets, or a history read, waits for it
 // (Session::hold_until_ready); loading it tells every shard (HttpHost::channel_ready), in
 // order with the channel's publications.
-// A payload that is not ringcast's envelope (or a load's marker) is dropped with a log line.
+// A payload that is not ringcast's (an envelope, a room message, a load's marker) is
+// dropped with a log line; other nodes' load markers are ignored.
 #pragma once
 #include <cstdint>
 #include <optional>

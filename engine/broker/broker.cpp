@@ -17,7 +17,7 @@ namespace ringcast::engine {
 namespace resp = protocol::resp;
 
 namespace {
-constexpr std::size_t kSubscribeBatch = 256;  // channels per (UN)SUBSCRIBE command
+constexpr std::size_t kSubscribeBatch = 256;  // topics per (UN)SUBSCRIBE command
 // Tags: 0 for commands whose reply only counts (an error is logged); loads carry the
 // sink's tag with this bit set.
 constexpr std::uint64_t kLoadBit = std::uint64_t{1} << 63;
@@ -140,13 +140,13 @@ bool Broker::publish(std::string_view channel, std::string_view payload) {
 
 void Broker::log_refused_room(std::string_view room) {
   static LogLimiter limiter;
-  limiter.log(LogLevel::warn, "broker: a message to room '%.*s' is lost: the link to its Redis is down or full",
+  limiter.log(LogLevel::warn, "broker: a message to room '%.*s' reaches no other node: the link to its Redis is down or full",
               static_cast<int>(room.size()), room.data());
 }
 
-bool Broker::publish_room(std::string_view room, bool binary, std::string_view bytes) {
+bool Broker::publish_room(std::string_view room, bool binary, std::string_view prefix, std::string_view bytes) {
   broker::key_of(key_, shared_.prefix, broker::Key::room, room);
-  broker::write_room_message(key2_, binary, bytes);
+  broker::write_room_message(key2_, shared_.node, binary, prefix, bytes);
   const std::string_view args[] = {"PUBLISH", key_, key2_};
   return send_publish(room, args);
 }
@@ -216,7 +216,8 @@ void Broker::end_of_turn() {
     }
     for (std::size_t a = 0; a < feeds_.size(); ++a) pump_subscriptions(a);
     shared_.outbox.drain([this](const BrokerShared::RoomPublish& m) {
-      if (!publish_room(m.room, m.binary, m.bytes)) log_refused_room(m.room);
+      shared_.outbox_size.fetch_sub(1, std::memory_order_relaxed);
+      if (!publish_room(m.room, m.binary, {}, m.bytes)) log_refused_room(m.room);
     });
     if (sink_ != nullptr) {
       changed_.clear();

@@ -38,12 +38,14 @@ class TopicRegistry;
 // 0's thread, with shard 0 as the host that publishes to every shard.
 class BrokerSink {
  public:
+  // The views passed here point into the broker's scratch: valid for the call only.
   virtual void on_broker_message(HttpHost& host, std::string_view channel, std::string_view payload) = 0;
   // A chat room's (or an embedding publish()'s) message to `topic` (broker_wire's room message).
   virtual void on_room_message(HttpHost& host, std::string_view topic, std::string_view payload) = 0;
-  // Redis confirmed the feed's SUBSCRIBE: what is published from now on arrives.
+  // Redis confirmed the feed's SUBSCRIBE of a channel (rooms need no word): what is
+  // published from now on arrives.
   virtual void on_feed_subscribed(HttpHost& host, std::string_view channel) = 0;
-  // The feed UNSUBSCRIBEd (the channel's last local subscriber left): nothing arrives now.
+  // The feed UNSUBSCRIBEs the channel (its last local subscriber left): nothing arrives now.
   virtual void on_feed_unsubscribed(HttpHost& host, std::string_view channel) = 0;
   // Feed `a` of `n` is lost: nothing arrives on its channels (broker_shard(channel, n) ==
   // a) until they are subscribed again.
@@ -75,6 +77,8 @@ struct BrokerShared {
     bool binary;
   };
   ThreadInbox<RoomPublish> outbox{64};
+  static constexpr std::size_t kMaxOutbox = 65536;
+  std::atomic<std::size_t> outbox_size{0};  // in outbox now: past kMaxOutbox, publish() refuses
   // Channels a shard waits to have loaded (a subscribe held until then): shard 0 loads them.
   ThreadInbox<std::string> wanted{64};
   std::string publish_sha, load_sha;  // EVALSHA's names of broker_wire's scripts
@@ -83,7 +87,7 @@ struct BrokerShared {
   // there now reaches this node (a subscribe waits for it). Shard 0 writes, any shard reads.
   [[nodiscard]] bool confirmed(std::string_view topic) const;
   void confirm(std::string_view topic, bool on);
-  // Feed `a` of `n` is lost: its channels are not confirmed any more.
+  // Feed `a` of `n` is lost: its topics are not confirmed any more.
   void forget_confirmed(std::uint32_t a, std::uint32_t n);
   unsigned shards = 1;
   std::atomic<std::uint32_t> links_up{0};  // of the feeds and every shard's command links
@@ -124,9 +128,9 @@ class Broker final : private RedisConn::Owner {
     std::string_view epoch;     // for a new stream
   };
   [[nodiscard]] bool publish_numbered(std::string_view channel, const StreamArgs& a, std::string_view record);
-  // A chat room's message (text or binary) to every node's members of `room`. False as
-  // publish().
-  [[nodiscard]] bool publish_room(std::string_view room, bool binary, std::string_view bytes);
+  // A chat room's message (text or binary: `prefix` + `bytes`) to the other nodes' members
+  // of `room` (this node's got it already). False as publish().
+  [[nodiscard]] bool publish_room(std::string_view room, bool binary, std::string_view prefix, std::string_view bytes);
   // One line (rate-limited) for a room message publish_room refused.
   static void log_refused_room(std::string_view room);
   // Shard 0: loads the channel's stream (the load script, the newest a.size records); the
@@ -182,7 +186,7 @@ class Broker final : private RedisConn::Owner {
   // Shard 0: the topics each feed has SUBSCRIBEd on its current connection.
   std::vector<std::unordered_set<std::string>> subscribed_;
   // Shard 0: per feed, the SUBSCRIBEs sent on its current connection and not answered yet,
-  // per channel (one answered while a later one is in flight, past an UNSUBSCRIBE, is stale).
+  // per topic (one answered while a later one is in flight, past an UNSUBSCRIBE, is stale).
   std::vector<StringMap<std::uint32_t>> subscribing_;
   struct Change {
     std::string topic;

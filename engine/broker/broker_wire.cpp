@@ -33,7 +33,7 @@ bool topic_of_pubsub_key(std::string& out, std::string_view prefix, std::string_
   const char k = key[prefix.size() + 1];
   if (k == static_cast<char>(Key::pubsub) && !name.empty()) {
     out.assign(kChannelTopicPrefix).append(name);
-  } else if (k == static_cast<char>(Key::room)) {
+  } else if (k == static_cast<char>(Key::room) && !name.starts_with(kChannelTopicPrefix)) {
     out.assign(name);
   } else {
     return false;
@@ -41,14 +41,17 @@ bool topic_of_pubsub_key(std::string& out, std::string_view prefix, std::string_
   return true;
 }
 
-void write_room_message(std::string& out, bool binary, std::string_view bytes) {
-  out.assign(1, binary ? 'b' : 't').append(bytes);
+void write_room_message(std::string& out, std::string_view node, bool binary, std::string_view prefix,
+                        std::string_view bytes) {
+  assert(node.find(':') == std::string_view::npos);
+  out.assign(1, binary ? 'b' : 't').append(node).append(1, ':').append(prefix).append(bytes);
 }
 
-bool parse_room_message(std::string_view payload, bool& binary, std::string_view& bytes) noexcept {
+bool parse_room_message(std::string_view payload, RoomMessage& out) noexcept {
   if (payload.empty() || (payload[0] != 't' && payload[0] != 'b')) return false;
-  binary = payload[0] == 'b';
-  bytes = payload.substr(1);
+  const std::size_t colon = payload.find(':');
+  if (colon == std::string_view::npos) return false;
+  out = {payload.substr(1, colon - 1), payload[0] == 'b', payload.substr(colon + 1)};
   return true;
 }
 

@@ -32,9 +32,16 @@ void pubsub_key_of_topic(std::string& out, std::string_view prefix, std::string_
 // The topic a pub/sub key names, into `out`; false when the key is none of ours.
 [[nodiscard]] bool topic_of_pubsub_key(std::string& out, std::string_view prefix, std::string_view key);
 
-// A chat room's message: "t" or "b" (text or binary) and the bytes, as every member gets them.
-void write_room_message(std::string& out, bool binary, std::string_view bytes);
-[[nodiscard]] bool parse_room_message(std::string_view payload, bool& binary, std::string_view& bytes) noexcept;
+// A chat room's message: "t" or "b" (text or binary), the sending node (no ':'), ':' and
+// the bytes, as every member gets them (the sender's node delivered it at once itself).
+void write_room_message(std::string& out, std::string_view node, bool binary, std::string_view prefix,
+                        std::string_view bytes);
+struct RoomMessage {
+  std::string_view node;
+  bool binary = false;
+  std::string_view bytes;
+};
+[[nodiscard]] bool parse_room_message(std::string_view payload, RoomMessage& out) noexcept;
 
 // For a channel with history. KEYS: meta, stream, pubsub. ARGV: an epoch for a new stream
 // (used when the meta hash is gone: first use, or idle past its TTL; the old stream is

@@ -72,9 +72,9 @@ class Session {
   // The id of its first subscription (kNoTopic when none).
   [[nodiscard]] std::uint32_t topic() const noexcept;
   // Encodes `prefix` + `payload` once and delivers it to every subscriber of `topic` on
-  // every shard (this connection included, if subscribed). --broker: on every node, through
-  // Redis (the topic's room channel; nothing when no one on this node subscribes to it),
-  // each node's members getting it from that node's feed.
+  // every shard (this connection included, if subscribed). --broker: the other nodes'
+  // subscribers get it through Redis (the topic's room channel, while someone on this node
+  // subscribes to it), from their node's feed.
   void publish(std::uint32_t topic, protocol::Opcode op, std::span<const std::uint8_t> payload,
                std::string_view prefix = {});
   // Encodes `text` once as a text frame for every subscriber of `topic`; `in_order`: while

@@ -70,14 +70,13 @@ bool Session::unsubscribe(std::uint32_t topic) noexcept {
 void Session::publish(std::uint32_t topic, protocol::Opcode op, std::span<const std::uint8_t> payload,
                       std::string_view prefix) {
   if (topic == kNoTopic) return;
-  if (Broker* b = shard_.broker_.get()) {  // every node's members get it from their feed
-    thread_local std::string name, bytes;
-    if (!shard_.group_.topics.name_of(topic, name)) return;  // forgotten: nobody here subscribes to it
-    bytes.assign(prefix).append(reinterpret_cast<const char*>(payload.data()), payload.size());
-    if (!b->publish_room(name, op == protocol::Opcode::binary, bytes)) Broker::log_refused_room(name);
-    return;
-  }
   if (Frame* f = encode_frame(&shard_.frames_, op, payload, prefix)) shard_.publish(topic, f);
+  if (Broker* b = shard_.broker_.get()) {  // and to the other nodes' members, through Redis
+    thread_local std::string name;
+    if (!shard_.group_.topics.name_of(topic, name)) return;  // forgotten: nobody here subscribes to it
+    const std::string_view bytes(reinterpret_cast<const char*>(payload.data()), payload.size());
+    if (!b->publish_room(name, op == protocol::Opcode::binary, prefix, bytes)) Broker::log_refused_room(name);
+  }
 }
 
 bool Session::publish_text(std::uint32_t topic, std::string_view text, bool in_order) {

@@ -171,14 +171,10 @@ std::uint64_t Shard::uptime_seconds() const noexcept {
 }
 
 bool Shard::publish_text(std::uint32_t topic, std::string_view text, bool in_order) {
-  Frame* f = encode_frame(&frames_, protocol::Opcode::text,
-                          {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()});
+  if (!in_order) return publish_message(topic, protocol::Opcode::text, as_bytes(text));
+  Frame* f = encode_frame(&frames_, protocol::Opcode::text, as_bytes(text));
   if (f == nullptr) return false;
-  if (in_order) {
-    publish_in_order(broadcast(f, topic));
-  } else {
-    publish(topic, f);
-  }
+  publish_in_order(broadcast(f, topic));
   return true;
 }
 

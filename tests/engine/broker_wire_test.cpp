@@ -35,6 +35,44 @@ TEST(BrokerWire, EnvelopesRoundTripAndOddOnesAreRefused) {
   }
 }
 
+// Topics map to their keys and back: a channel's to .p., a room's (the default room "" too)
+// to .r.; a room key naming a channel topic, or another prefix's key, is none of ours.
+TEST(BrokerWire, TopicsAndTheirPubsubKeys) {
+  std::string key, topic;
+  pubsub_key_of_topic(key, "rc", "\x01news");
+  EXPECT_EQ(key, "rc.p.news");
+  ASSERT_TRUE(topic_of_pubsub_key(topic, "rc", key));
+  EXPECT_EQ(topic, "\x01news");
+  for (std::string_view room : {"lobby", ""}) {
+    pubsub_key_of_topic(key, "rc", room);
+    EXPECT_EQ(key, "rc.r." + std::string(room));
+    ASSERT_TRUE(topic_of_pubsub_key(topic, "rc", key));
+    EXPECT_EQ(topic, room);
+  }
+  EXPECT_EQ(broker_name("\x01news"), "news");
+  EXPECT_EQ(broker_name("lobby"), "lobby");
+  for (std::string_view bad : {"rc.r.\x01news", "rc.p.", "rc.m.x", "other.p.x", "rc", "rcxp.x"}) {
+    EXPECT_FALSE(topic_of_pubsub_key(topic, "rc", bad)) << bad;
+  }
+}
+
+// A room's message names its sender's node, so that node skips its own (delivered at once).
+TEST(BrokerWire, RoomMessagesCarryTheirNode) {
+  std::string out;
+  write_room_message(out, "n0de", false, "ID1: ", "hi: there");
+  EXPECT_EQ(out, "tn0de:ID1: hi: there");
+  RoomMessage m;
+  ASSERT_TRUE(parse_room_message(out, m));
+  EXPECT_EQ(m.node, "n0de");
+  EXPECT_FALSE(m.binary);
+  EXPECT_EQ(m.bytes, "ID1: hi: there");
+  write_room_message(out, "n0de", true, {}, std::string_view("\0\xff", 2));
+  ASSERT_TRUE(parse_room_message(out, m));
+  EXPECT_TRUE(m.binary);
+  EXPECT_EQ(m.bytes, std::string_view("\0\xff", 2));
+  for (std::string_view bad : {"", "x", "tnonode", "Xn:abc"}) EXPECT_FALSE(parse_room_message(bad, m)) << bad;
+}
+
 // A load's marker travels the channel beside its publications: neither is taken for the other.
 TEST(BrokerWire, LoadMarkersAreNoEnvelopes) {
   std::string out;

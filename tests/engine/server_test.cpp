@@ -182,7 +182,9 @@ TEST(ServerBrokerTest, OutsidePublishReachesAnotherNodesRoomInOrder) {
     if (f->payload != "ping") got.push_back(f->payload);
   }
   for (int i = 0; i < kMessages; ++i) ASSERT_EQ(got[static_cast<std::size_t>(i)], cat("n", std::to_string(i)));
-  EXPECT_NE(nodes[0]->metrics_text().find("ringcast_broker_published_total"), std::string::npos);
+  const std::string metrics = nodes[0]->metrics_text();
+  EXPECT_EQ(metrics.find("ringcast_broker_published_total 0\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("ringcast_broker_published_total"), std::string::npos) << metrics;
 }
 
 }  // namespace
