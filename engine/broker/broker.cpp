@@ -296,6 +296,14 @@ void Broker::on_lost(RedisConn& conn, std::span<const std::uint64_t> tags) {
 }
 
 void Broker::on_reply(RedisConn& conn, std::uint64_t tag, const resp::Reply& reply) {
+  if (!feed_link(conn) && reply.root().type == resp::Type::error && reply.root().str.starts_with("NOSCRIPT")) {
+    // Redis lost our scripts (SCRIPT FLUSH, or a failover to a server without them): the
+    // link starts over, which loads them again; this command counts as lost with it.
+    conn.fail_after_replies("Redis does not know our scripts (NOSCRIPT)");
+    if ((tag & kLoadBit) != 0 && sink_ != nullptr) sink_->on_load_reply(host_, tag & ~kLoadBit, nullptr);
+    if ((tag & kLoadBit) == 0) metrics_.broker_publish_failures.add();
+    return;
+  }
   if ((tag & kLoadBit) != 0) {
     if (sink_ != nullptr) sink_->on_load_reply(host_, tag & ~kLoadBit, &reply);
     return;

@@ -348,6 +348,23 @@ def held_subscribes_count_against_the_channel_limit():
         h.check(sum("subscribe" in r for r in replies) == 2 and sum("history" in r for r in replies) == 16,
                 f"the held ones answered: {replies}")
 @test
+def scripts_redis_forgot_are_loaded_again():
+    require_redis()
+    with Redis() as redis, node(redis) as a:
+        c = Raw(a)
+        h.check("subscribe" in c.call({"subscribe": {"channel": "feed:f"}}), "subscribed")
+        publish(a, "feed:f", {"k": 1})
+        h.check(c.push()["pub"]["data"] == {"k": 1}, "live")
+        redis.command("SCRIPT", "FLUSH")
+        publish(a, "feed:f", {"k": 2})  # NOSCRIPT: lost, and the link starts over
+        h.wait_until(lambda: "NOSCRIPT" in a.log() and a.http_get("/healthz")[0] == 200, what="the link back")
+        h.check(h.metric(h.metrics(a), "ringcast_broker_publish_failures_total") == 1, "the lost one counted")
+        publish(a, "feed:f", {"k": 3})
+        got = c.push()["pub"]
+        h.check(got["data"] == {"k": 3}, f"published again once the scripts are back: {got}")
+
+
+@test
 def a_subscribe_that_needs_redis_fails_fast_while_it_is_gone():
     require_redis()
     with Redis() as redis, node(redis) as a:
