@@ -32,7 +32,7 @@ bool topic_of_pubsub_key(std::string& out, std::string_view prefix, std::string_
   const std::string_view name = key.substr(prefix.size() + 3);
   const char k = key[prefix.size() + 1];
   if (k == static_cast<char>(Key::pubsub) && !name.empty()) {
-    out.assign(kChannelTopicPrefix).append(name);
+    (void)channel_topic(out, name);
   } else if (k == static_cast<char>(Key::room) && !name.starts_with(kChannelTopicPrefix)) {
     out.assign(name);
   } else {
