@@ -51,6 +51,18 @@ def publications(s, channel, n):
     return [(p["offset"], p["data"]) for p in (s.next("publication", channel=channel) for _ in range(n))]
 
 
+def links_up(srv):
+    h.wait_until(lambda: srv.http_get("/healthz")[0] == 200, what="the node's links to Redis up")
+
+
+def frames_of(c, n):
+    """The next `n` lines `c` receives, over as many frames as they take."""
+    lines = []
+    while len(lines) < n:
+        lines += c.frames()
+    return lines
+
+
 def before(s, kind, timeout=20, **match):
     """The SDK's events up to the next `kind` (with fields `match`), that one last."""
     seen = []
@@ -249,7 +261,7 @@ def a_node_cut_off_past_what_redis_keeps_makes_subscribers_start_over():
 def a_publication_racing_the_first_load_reaches_its_subscribers():
     require_redis()
     with Redis() as redis, Relay(redis.port) as relay, node(redis) as a, server(HIST, "--broker", relay.url) as b:
-        h.wait_until(lambda: b.http_get("/healthz")[0] == 200, what="b's links up")
+        links_up(b)
         first, c = Raw(b), Raw(b)
         relay.stall("commands")  # b's load of the channel waits on its way to Redis
         (sub,) = first.send({"subscribe": {"channel": "plain:x"}})  # waits for the load
@@ -279,7 +291,7 @@ def a_publication_that_crossed_the_feeds_unsubscribe_is_dropped():
     # it must not start a load (its marker would never come) that wedges the channel.
     require_redis()
     with Redis() as redis, Relay(redis.port) as relay, node(redis) as a, server(HIST, "--broker", relay.url) as b:
-        h.wait_until(lambda: b.http_get("/healthz")[0] == 200, what="b's links up")
+        links_up(b)
         c = Raw(b)
         h.check("subscribe" in c.call({"subscribe": {"channel": "plain:u"}}), "subscribed")
         publish(a, "plain:u", {"k": 1})
@@ -300,7 +312,7 @@ def a_publication_that_crossed_the_feeds_unsubscribe_is_dropped():
 def an_unsubscribe_drops_the_subscribe_it_overtook():
     require_redis()
     with Redis() as redis, Relay(redis.port) as relay, server(HIST, "--broker", relay.url) as b:
-        h.wait_until(lambda: b.http_get("/healthz")[0] == 200, what="b's links up")
+        links_up(b)
         c = Raw(b)
         relay.stall()  # Redis's confirmation of b's SUBSCRIBE waits
         try:
@@ -313,9 +325,7 @@ def an_unsubscribe_drops_the_subscribe_it_overtook():
                     f"the overtaken subscribe is answered, then the unsubscribe: {replies}")
         finally:
             relay.flow()
-        replies = []
-        while len(replies) < 2:
-            replies += c.frames()
+        replies = frames_of(c, 2)
         h.check([r.get("id") for r in replies] == [read, again] and "history" in replies[0] and
                 "subscribe" in replies[1], f"the history read is kept, the second subscribe runs: {replies}")
         publish(b, "feed:h", {"k": 1})
@@ -328,7 +338,7 @@ def held_subscribes_count_against_the_channel_limit():
     require_redis()
     limited = dict(HIST, client=dict(HIST["client"], channel_limit=2))
     with Redis() as redis, Relay(redis.port) as relay, server(limited, "--broker", relay.url) as b:
-        h.wait_until(lambda: b.http_get("/healthz")[0] == 200, what="b's links up")
+        links_up(b)
         c = Raw(b)
         relay.stall()
         try:
@@ -342,9 +352,7 @@ def held_subscribes_count_against_the_channel_limit():
                     f"at most 16 reads wait per connection: {replies}")
         finally:
             relay.flow()
-        replies = []
-        while len(replies) < 18:
-            replies += c.frames()
+        replies = frames_of(c, 18)
         h.check(sum("subscribe" in r for r in replies) == 2 and sum("history" in r for r in replies) == 16,
                 f"the held ones answered: {replies}")
 @test
