@@ -86,6 +86,7 @@ void BrokerFeed::on_broker_message(HttpHost& host, std::string_view channel, std
   const std::string name(channel);
   if (auto it = loading_.find(name); it != loading_.end() && it->second.tag != 0) {
     it->second.keep(payload);
+    start_load(host, name, *o);  // only if that load is past its time
     return;
   }
   {
@@ -104,7 +105,16 @@ void BrokerFeed::on_broker_message(HttpHost& host, std::string_view channel, std
 
 void BrokerFeed::start_load(HttpHost& host, const std::string& channel, const ChannelOptions& o) {
   Loading& l = loading_[channel];
-  if (l.tag != 0 || host.broker() == nullptr) return;
+  if (host.broker() == nullptr) return;
+  if (l.tag != 0) {
+    if (History::now_ms() - l.sent_ms < kLoadGiveUpMs) return;  // in flight
+    // Its reply or its marker never came (the link drops a command waiting 5 s: a marker,
+    // then, that the feed should have brought): given up, and loaded again.
+    g_feed_log.log(LogLevel::warn, "broker: loading channel '%s' did not finish in %lld ms: loading it again",
+                   channel.c_str(), static_cast<long long>(kLoadGiveUpMs));
+    l.marked = false;
+    l.snapshot.reset();
+  }
   const std::uint64_t tag = next_tag_++;
   const std::array<char, Stream::kEpochLength> epoch = History::new_epoch();
   // A command link that is down loads nothing now: it tries again once the link is up.
@@ -114,6 +124,7 @@ void BrokerFeed::start_load(HttpHost& host, const std::string& channel, const Ch
   }
   unsent_.erase(channel);
   l.tag = tag;
+  l.sent_ms = History::now_ms();
   loads_[tag] = channel;
 }
 

@@ -51,6 +51,9 @@ class BrokerFeed final : public BrokerSink {
   // Publications that came while a channel loads, kept per channel: past it, they are
   // dropped and the load's result covers them (the load is made again).
   static constexpr std::size_t kMaxWaiting = 10000;
+  // A load not applied after this long is sent again (a safety net: its reply comes within
+  // the link's 5 s or the link drops, and its marker before the reply's next publication).
+  static constexpr std::int64_t kLoadGiveUpMs = 10000;
 
  private:
   // A load's result, kept until its marker came on the feed.
@@ -67,6 +70,7 @@ class BrokerFeed final : public BrokerSink {
     // The load in flight (0: none, or not sent yet) until it is applied: once both its
     // reply and its marker came, whichever is first.
     std::uint64_t tag = 0;
+    std::int64_t sent_ms = 0;           // when it was sent (History::now_ms)
     bool marked = false;                // its marker came
     std::optional<Snapshot> snapshot;   // its reply came (waiting for the marker)
     std::vector<std::string> waiting;   // envelopes that came meanwhile, in order
