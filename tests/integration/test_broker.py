@@ -192,6 +192,8 @@ def a_refused_subscribe_makes_the_feed_start_over():
         h.check("refused a SUBSCRIBE" in a.log(), "the log names the cause")
         h.wait_until(lambda: h.metric(h.metrics(a), "ringcast_broker_reconnects_total") >= 1, what="the feed again")
         redis.command("ACL", "SETUSER", "default", "allchannels")
+        # The feed may be in its back-off right now (a subscribe then fails fast with 100).
+        h.wait_until(lambda: health(a)[0] == 200, what="the feed up again")
         c = subscribe(a, "room")
         status, _ = call(a, "publish", {"channel": "room", "data": {"now": "allowed"}})
         h.check(status == 200 and pushes(c, 1) == [{"now": "allowed"}], "the channel once Redis allows it")
