@@ -25,8 +25,9 @@ Shard::Shard(ShardGroup& group, unsigned id, ShardListeners listeners, std::uniq
   if (!group.broker.addresses.empty()) {
     extra_files_ = group.broker.files(id);
     HttpHost& host = *this;  // a private base: converted here, not inside make_unique
+    BrokerQueries& queries = *this;
     broker_ = std::make_unique<Broker>(backend(), group.broker, id, extra_files_base(), group.topics,
-                                       group.broker_sink, host, metrics_);
+                                       group.broker_sink, host, queries, metrics_);
   }
 }
 
@@ -111,6 +112,44 @@ std::uint32_t Shard::held(const Conn& c, std::uint32_t slot, bool subscriptions)
   auto it = held_by_conn_.find(conn_key(slot, c.gen));
   if (it == held_by_conn_.end()) return 0;
   return subscriptions ? it->second.subscriptions : it->second.all;
+}
+
+bool Shard::query(std::uint32_t slot, std::uint32_t gen, App& app, Broker::Query q, std::string_view channel,
+                  std::string_view request) {
+  if (!broker_) return false;
+  const std::uint64_t tag = next_query_;
+  if (!broker_->query(q, channel, tag)) return false;
+  ++next_query_;
+  queries_.emplace(tag, Query{slot, gen, &app, std::string(request)});
+  if (slot != kNoSlot) ++queries_by_conn_[conn_key(slot, gen)];
+  return true;
+}
+
+bool Shard::query_broker(App& app, Broker::Query q, std::string_view channel, std::string_view request) {
+  return query(kNoSlot, 0, app, q, channel, request);
+}
+
+void Shard::on_query_reply(std::uint64_t tag, const protocol::resp::Reply* reply) {
+  auto it = queries_.find(tag);
+  if (it == queries_.end()) return;
+  Query q = std::move(it->second);
+  queries_.erase(it);
+  if (q.slot == kNoSlot) {
+    q.app->on_node_query_reply(*this, as_bytes(q.request), reply);
+    return;
+  }
+  if (auto n = queries_by_conn_.find(conn_key(q.slot, q.gen)); n != queries_by_conn_.end() && --n->second == 0) {
+    queries_by_conn_.erase(n);
+  }
+  Conn& c = conns_[q.slot];
+  if (c.gen != q.gen || c.state != ConnState::open || !c.app_open) return;  // it closed meanwhile
+  Session s(*this, c, q.slot);
+  app_of(c).on_query_reply(s, as_bytes(q.request), reply);
+}
+
+std::uint32_t Shard::queries(const Conn& c, std::uint32_t slot) const noexcept {
+  auto it = queries_by_conn_.find(conn_key(slot, c.gen));
+  return it == queries_by_conn_.end() ? 0 : it->second;
 }
 
 void Shard::on_started() {

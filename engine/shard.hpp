@@ -61,7 +61,7 @@ struct ShardGroup {
   std::atomic<bool> stopping{false};
 };
 
-class Shard final : public ShardLoop, private HttpHost {
+class Shard final : public ShardLoop, private HttpHost, private BrokerQueries {
   friend class Session;  // what an app may do, on this shard (engine/ws/session.cpp)
 
  public:
@@ -150,6 +150,22 @@ class Shard final : public ShardLoop, private HttpHost {
   }
   void unhold(const Held& h) noexcept;  // h leaves held_: no longer counted for its connection
   [[nodiscard]] std::uint32_t held(const Conn& c, std::uint32_t slot, bool subscriptions) const noexcept;
+  // Broker queries waiting for Redis (Session::query_broker, HttpHost::query_broker): for
+  // a connection (slot, gen) or, without one (slot kNoSlot), for `app` itself.
+  struct Query {
+    std::uint32_t slot, gen;
+    App* app;
+    std::string request;
+  };
+  static constexpr std::uint32_t kNoSlot = UINT32_MAX;
+  bool query(std::uint32_t slot, std::uint32_t gen, App& app, Broker::Query q, std::string_view channel,
+             std::string_view request);
+  bool query_broker(App& app, Broker::Query q, std::string_view channel, std::string_view request) override;
+  void on_query_reply(std::uint64_t tag, const protocol::resp::Reply* reply) override;
+  std::unordered_map<std::uint64_t, Query> queries_;       // tag -> the query
+  std::unordered_map<std::uint64_t, std::uint32_t> queries_by_conn_;  // {slot, gen} -> its queries
+  std::uint64_t next_query_ = 1;
+  [[nodiscard]] std::uint32_t queries(const Conn& c, std::uint32_t slot) const noexcept;
   bool command_all(Route route, std::span<const std::uint8_t> command) override;
   bool command_subscribers(std::uint32_t topic, Route route, std::span<const std::uint8_t> command) override;
   // `command` in a frame with one holder per shard (nullptr: out of memory).

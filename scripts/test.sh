@@ -22,7 +22,7 @@ fi
 cmake --build "$root/build-tsan" -j"$jobs" --target ringcast engine_server_test engine_mailbox_test engine_history_test \
   engine_presence_test
 TSAN_OPTIONS=halt_on_error=1 ctest --test-dir "$root/build-tsan" --output-on-failure --timeout 300 \
-  -R '^(integration\.(epoll\.)?test_(shards|tls|history|presence|deflate|broker|broker_history)|engine\.(ServerTest|Mailbox|History|Presence)\..*)$'
+  -R '^(integration\.(epoll\.)?test_(shards|tls|history|presence|deflate|broker|broker_history|broker_presence)|engine\.(ServerTest|Mailbox|History|Presence)\..*)$'
 
 echo "== ASan+UBSan build (clang) with fuzz targets"
 if [[ ! -f "$root/build-asan/build.ninja" ]]; then

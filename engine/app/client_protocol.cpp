@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "engine/app/broker_presence.hpp"
 #include "engine/app/channel_publisher.hpp"
 #include "engine/pubsub/channel_topic.hpp"
 #include "engine/app/client_state.hpp"
@@ -33,11 +34,13 @@ using protocol::JwtError;
 
 // Session::app_state bits.
 constexpr std::uint8_t kConnected = 1;
-// --broker: history reads one connection may have waiting for their channel's stream.
+// --broker: history reads one connection may have waiting for their channel's stream, and
+// presence reads waiting for Redis.
 constexpr std::uint32_t kMaxHeldReads = 16;
 
 LogLimiter g_bad_input_log;
 LogLimiter g_token_log;
+LogLimiter g_broker_log;
 
 // Token times are wall-clock seconds since the epoch.
 std::int64_t now_seconds() noexcept {
@@ -62,6 +65,7 @@ void leave(const ClientProtocol& app, Session& s, ClientState& st, std::string_v
   char id[37];
   app.format_client_id(s.id(), id);
   s.presence().remove(channel, {id, 36});
+  if (Broker* b = s.broker()) (void)b->presence_remove(channel, {id, 36});  // refused: it expires
   st.presence.erase(it);
 }
 
@@ -71,11 +75,16 @@ class FrameHandler final : public client::CommandSink {
  public:
   // `replay`: a held command running again (Session::hold_until_ready): not counted or
   // rate-limited twice; `expired`: its channel was not ready in time.
-  void run(const ClientProtocol& app, Session& s, std::string_view frame, bool replay = false, bool expired = false) {
+  // `answer`: a presence read's reply from Redis (Session::query_broker) for the command
+  // in `frame`, which runs again to answer it (nullptr with `answering`: none came).
+  void run(const ClientProtocol& app, Session& s, std::string_view frame, bool replay = false, bool expired = false,
+           bool answering = false, const protocol::resp::Reply* answer = nullptr) {
     app_ = &app;
     s_ = &s;
     replay_ = replay;
     expired_ = expired;
+    answering_ = answering;
+    answer_ = answer;
     replies_.clear();
     disconnect_ = {};
     why_ = "";
@@ -94,6 +103,10 @@ class FrameHandler final : public client::CommandSink {
   }
 
   bool on_command(const client::Command& cmd) override {
+    if (answering_) {  // Redis answered a presence read
+      return (cmd.method != Method::presence && cmd.method != Method::presence_stats) ||
+             presence(cmd, cmd.method == Method::presence_stats);
+    }
     if (replay_) {  // a held command runs again
       if (cmd.method == Method::subscribe) return subscribe(cmd);
       return cmd.method != Method::history || history(cmd);
@@ -182,6 +195,16 @@ class FrameHandler final : public client::CommandSink {
         replies_ += '\n';
         return true;
       });
+    }
+    if (ClientState* st = find_client_state(s); st != nullptr && s.broker() != nullptr) {
+      // Presence in Redis expires unless refreshed: every keepalive moves it on.
+      char id[37];
+      app.format_client_id(s.id(), id);
+      for (const std::string& channel : st->presence) {
+        const ClientGrant* g = st->grant(channel);
+        add_broker_presence(*s.broker(), app.config(), channel, {id, 36}, st->user, st->conn_info,
+                            g != nullptr ? std::string_view(g->chan_info) : std::string_view(), value_);
+      }
     }
     replies_ += client::kPing;
     s.reply(protocol::Opcode::text, as_bytes(replies_));
@@ -561,6 +584,7 @@ class FrameHandler final : public client::CommandSink {
       return error(cmd, ErrorCode::permission_denied);
     }
     if (cmd.id == 0) return true;
+    if (s_->broker() != nullptr) return broker_presence(cmd, stats);
     next_line();
     if (stats) {
       Presence::Stats st = s_->presence().stats(cmd.channel);
@@ -571,14 +595,44 @@ class FrameHandler final : public client::CommandSink {
     return true;
   }
 
+  // --broker: every node's presence, from Redis. The command is asked first, and runs
+  // again with the reply (answering_) to be answered.
+  bool broker_presence(const client::Command& cmd, bool stats) {
+    if (!answering_) {
+      if (s_->queries() >= kMaxHeldReads) return error(cmd, ErrorCode::limit_exceeded);
+      held_line_.clear();
+      client::append_command_line(held_line_, cmd);
+      const Broker::Query q = stats ? Broker::Query::presence_stats : Broker::Query::presence;
+      if (!s_->query_broker(q, cmd.channel, held_line_)) return error(cmd, ErrorCode::internal);
+      return true;
+    }
+    PresenceCounts counts;
+    if (answer_ == nullptr || (stats ? !read_broker_presence_stats(*answer_, counts)
+                                     : !read_broker_presence(*answer_, infos_))) {
+      g_broker_log.log(LogLevel::warn, "client protocol: a presence read of '%.*s' got no answer from Redis",
+                       static_cast<int>(cmd.channel.size()), cmd.channel.data());
+      return error(cmd, ErrorCode::internal);
+    }
+    next_line();
+    if (stats) {
+      client::append_presence_stats_result(replies_, cmd.id, counts.clients, counts.users);
+    } else {
+      client::append_presence_result(replies_, cmd.id, infos_);
+    }
+    return true;
+  }
+
   // Records this connection in a channel that keeps presence (once it is subscribed).
   void enter(const ChannelOptions& o, std::string_view channel) {
     if (!o.presence) return;
     ClientState& st = client_state(*s_);
     const ClientGrant* g = st.grant(channel);
+    const std::string_view chan_info = g != nullptr ? std::string_view(g->chan_info) : std::string_view();
     char id[37];
-    s_->presence().add(channel, client_id(id),
-                       {.user = st.user, .conn_info = st.conn_info, .chan_info = g != nullptr ? g->chan_info : ""});
+    s_->presence().add(channel, client_id(id), {.user = st.user, .conn_info = st.conn_info, .chan_info = std::string(chan_info)});
+    if (Broker* b = s_->broker()) {
+      add_broker_presence(*b, app_->config(), channel, {id, 36}, st.user, st.conn_info, chan_info, value_);
+    }
     st.presence.emplace_back(channel);
   }
 
@@ -698,7 +752,10 @@ class FrameHandler final : public client::CommandSink {
   ChannelPublisher publisher_;
   PresenceCopy present_;
   std::vector<std::string_view> records_;  // a recovery's publications, views into a locked stream
-  bool replay_ = false, expired_ = false, held_ = false;
+  bool replay_ = false, expired_ = false, held_ = false, answering_ = false;
+  const protocol::resp::Reply* answer_ = nullptr;
+  std::vector<client::ClientInfo> infos_;  // a presence answer's, views into Redis's reply
+  std::string value_;                      // a presence value for Redis
   std::string held_line_;  // a held command (subscribe or history), written back
   std::vector<std::uint32_t> dropped_;  // ids of held subscribes an unsubscribe dropped
 
@@ -755,6 +812,12 @@ void ClientProtocol::on_message(Session& s, protocol::Opcode op, std::span<const
 void ClientProtocol::on_released(Session& s, std::span<const std::uint8_t> request, bool loaded) {
   if ((s.app_state() & kConnected) == 0 || request.empty()) return;
   t_handler.run(*this, s, {reinterpret_cast<const char*>(request.data()), request.size()}, true, !loaded);
+}
+
+void ClientProtocol::on_query_reply(Session& s, std::span<const std::uint8_t> request,
+                                    const protocol::resp::Reply* reply) {
+  if ((s.app_state() & kConnected) == 0) return;
+  t_handler.run(*this, s, {reinterpret_cast<const char*>(request.data()), request.size()}, false, false, true, reply);
 }
 
 void ClientProtocol::on_keepalive(Session& s, bool heard) {
@@ -819,22 +882,43 @@ void ClientProtocol::on_second(HttpHost& host) {
   host.presence().for_each_channel([&](std::string_view channel, Presence::Stats st) {
     if (std::find(due.begin(), due.end(), cfg_.options_for(channel)) != due.end()) counts.push_back({std::string(channel), st});
   });
-  std::string key, data, push;
   for (const Count& c : counts) {
-    std::uint32_t topic = host.find_topic(channel_topic(key, c.channel));
-    if (topic == kNoTopic) continue;
-    data = "{\"online\":" + std::to_string(c.stats.clients) + ",\"users\":" + std::to_string(c.stats.users) + "}";
-    push.clear();
-    protocol::client::append_publication_push(push, c.channel, {.data = data, .offset = 0, .info = nullptr});
-    (void)host.publish_text(topic, push, false);
+    // --broker: every node's count, from Redis (pushed when it answers).
+    if (host.broker() == nullptr) {
+      push_online(host, c.channel, c.stats.clients, c.stats.users);
+    } else if (!host.query_broker(*this, Broker::Query::presence_stats, c.channel, c.channel)) {
+      g_broker_log.log(LogLevel::warn, "client protocol: the online count of '%s' not read: Redis's link is down or full",
+                       c.channel.c_str());
+    }
   }
+}
+
+void ClientProtocol::on_node_query_reply(HttpHost& host, std::span<const std::uint8_t> request,
+                                         const protocol::resp::Reply* reply) {
+  const std::string_view channel(reinterpret_cast<const char*>(request.data()), request.size());
+  PresenceCounts counts;
+  if (reply == nullptr || !read_broker_presence_stats(*reply, counts)) return;  // the next interval tries again
+  push_online(host, channel, counts.clients, counts.users);
+}
+
+void ClientProtocol::push_online(HttpHost& host, std::string_view channel, std::size_t clients, std::size_t users) {
+  thread_local std::string key, data, push;
+  std::uint32_t topic = host.find_topic(channel_topic(key, channel));
+  if (topic == kNoTopic) return;
+  data = "{\"online\":" + std::to_string(clients) + ",\"users\":" + std::to_string(users) + "}";
+  push.clear();
+  protocol::client::append_publication_push(push, channel, {.data = data, .offset = 0, .info = nullptr});
+  (void)host.publish_text(topic, push, false);
 }
 
 void ClientProtocol::on_close(Session& s) noexcept {
   if (ClientState* st = find_client_state(s); st != nullptr && !st->presence.empty()) {
     char id[37];
     format_client_id(s.id(), id);
-    for (const std::string& channel : st->presence) s.presence().remove(channel, {id, 36});
+    for (const std::string& channel : st->presence) {
+      s.presence().remove(channel, {id, 36});
+      if (Broker* b = s.broker()) (void)b->presence_remove(channel, {id, 36});  // refused: it expires
+    }
   }
   forget_client_state(s);
 }

@@ -18,7 +18,8 @@
 // (Session::subscribe_in_order), its reply carrying what a `recover` missed (server-side
 // subscriptions: the connect reply, for what connect's `subs` recover); `history`
 // reads the stream (engine/app/history_query.hpp). Where it keeps presence, subscriptions
-// are recorded (engine/pubsub/presence.hpp) for `presence` and `presence_stats`.
+// are recorded (engine/pubsub/presence.hpp) for `presence` and `presence_stats` (--broker:
+// in Redis too, for every node's, engine/app/broker_presence.hpp).
 // Bad input gets the protocol's answer: an error reply for a refused command (102 unknown
 // namespace, 103 denied, 105 already subscribed, 106 channel limit, 108 not available
 // yet, 109 token expired: the SDK fetches a new one, 112 a position in another epoch),
@@ -51,8 +52,13 @@ class ClientProtocol final : public App {
   void on_command(Session& s, std::span<const std::uint8_t> command) override;
   // --broker: a subscribe held until its channel's stream loaded runs again.
   void on_released(Session& s, std::span<const std::uint8_t> request, bool loaded) override;
-  // Namespaces with online_push_interval: each channel's count, one shared publication.
+  // --broker: a presence read's reply from Redis answers its command.
+  void on_query_reply(Session& s, std::span<const std::uint8_t> request, const protocol::resp::Reply* reply) override;
+  // Namespaces with online_push_interval: each channel's count, one shared publication
+  // (--broker: every node's count, read from Redis and pushed by on_node_query_reply).
   void on_second(HttpHost& host) override;
+  void on_node_query_reply(HttpHost& host, std::span<const std::uint8_t> request,
+                           const protocol::resp::Reply* reply) override;
 
   [[nodiscard]] const ClientProtocolConfig& config() const noexcept { return cfg_; }
   [[nodiscard]] std::string_view version() const noexcept { return version_; }
@@ -60,6 +66,7 @@ class ClientProtocol final : public App {
   void format_client_id(const Session::Id& id, char (&out)[37]) const noexcept;
 
  private:
+  static void push_online(HttpHost& host, std::string_view channel, std::size_t clients, std::size_t users);
   const ClientProtocolConfig cfg_;  // a copy: the server moves its Config after the apps are made
   std::string_view version_;
   std::array<std::uint8_t, 6> process_random_{};  // tells this process's ids from a restart's

@@ -3,6 +3,7 @@
 #include <netdb.h>
 
 #include <array>
+#include <chrono>
 #include <cstring>
 
 #include "engine/pubsub/channel_topic.hpp"
@@ -19,8 +20,10 @@ namespace resp = protocol::resp;
 namespace {
 constexpr std::size_t kSubscribeBatch = 256;  // topics per (UN)SUBSCRIBE command
 // Tags: 0 for commands whose reply only counts (an error is logged); loads carry the
-// sink's tag with this bit set.
+// sink's tag with kLoadBit set, queries the shard's with kQueryBit.
 constexpr std::uint64_t kLoadBit = std::uint64_t{1} << 63;
+constexpr std::uint64_t kQueryBit = std::uint64_t{1} << 62;
+constexpr std::uint64_t kTagBits = kLoadBit | kQueryBit;
 
 // ["subscribe", channel, count]: the channel a SUBSCRIBE confirmed ("" for any other reply).
 std::string_view subscribed_channel(const resp::Reply& r) {
@@ -44,9 +47,10 @@ std::string BrokerShared::resolve() {
   }
   const std::array<char, Stream::kEpochLength> id = History::new_epoch();
   node.assign(id.data(), id.size());
-  publish_sha = broker::script_sha1(broker::kPublishScript);
-  load_sha = broker::script_sha1(broker::kLoadScript);
-  if (publish_sha.empty() || load_sha.empty()) return "--broker: cannot hash the scripts (OpenSSL's SHA-1)";
+  for (std::size_t i = 0; i < broker::kScriptCount; ++i) {
+    sha[i] = broker::script_sha1(broker::script_text(static_cast<broker::Script>(i)));
+    if (sha[i].empty()) return "--broker: cannot hash the scripts (OpenSSL's SHA-1)";
+  }
   endpoints.assign(addresses.size(), {});
   for (std::size_t a = 0; a < addresses.size(); ++a) {
     addrinfo hints{};
@@ -88,8 +92,15 @@ bool BrokerShared::up() const noexcept {
 }
 
 Broker::Broker(IoBackend& io, BrokerShared& shared, unsigned shard, std::uint32_t first_file, TopicRegistry& topics,
-               BrokerSink* sink, HttpHost& host, ShardMetrics& metrics)
-    : io_(io), shared_(shared), shard_(shard), topics_(topics), sink_(sink), host_(host), metrics_(metrics) {
+               BrokerSink* sink, HttpHost& host, BrokerQueries& queries, ShardMetrics& metrics)
+    : io_(io),
+      shared_(shared),
+      shard_(shard),
+      topics_(topics),
+      sink_(sink),
+      host_(host),
+      queries_(queries),
+      metrics_(metrics) {
   const auto n = static_cast<std::uint32_t>(shared.addresses.size());
   std::uint32_t file = first_file;
   RedisConn::Owner& owner = *this;  // a private base: converted here, not inside make_unique
@@ -164,7 +175,7 @@ bool Broker::publish_numbered(std::string_view channel, const StreamArgs& a, std
   broker::key_of(key_, shared_.prefix, broker::Key::meta, channel);
   broker::key_of(key2_, shared_.prefix, broker::Key::stream, channel);
   broker::key_of(key3_, shared_.prefix, broker::Key::pubsub, channel);
-  const std::string_view args[] = {"EVALSHA", shared_.publish_sha, "3", key_, key2_, key3_, a.epoch,
+  const std::string_view args[] = {"EVALSHA", shared_.sha_of(broker::Script::publish), "3", key_, key2_, key3_, a.epoch,
                                    decimal(num_[0], a.size), decimal(num_[1], a.ttl_s), decimal(num_[2], a.meta_ttl_s),
                                    record};
   return send_publish(channel, args);
@@ -175,16 +186,70 @@ bool Broker::load(std::string_view channel, const StreamArgs& a, std::uint64_t t
   broker::key_of(key2_, shared_.prefix, broker::Key::stream, channel);
   broker::key_of(key3_, shared_.prefix, broker::Key::pubsub, channel);
   broker::write_load_marker(marker_, shared_.node, tag);
-  const std::string_view args[] = {"EVALSHA", shared_.load_sha, "3", key_, key2_, key3_, decimal(num_[0], a.size),
+  const std::string_view args[] = {"EVALSHA", shared_.sha_of(broker::Script::load), "3", key_, key2_, key3_, decimal(num_[0], a.size),
                                    a.epoch, decimal(num_[1], a.meta_ttl_s), marker_};
   return command_link(channel).command(args, tag | kLoadBit);
 }
 
 
+void Broker::presence_keys(std::string_view channel) {
+  broker::key_of(key_, shared_.prefix, broker::Key::presence, channel);
+  broker::key_of(key2_, shared_.prefix, broker::Key::presence_expiry, channel);
+}
+
+namespace {
+// Presence expiries are wall-clock: every node reads them.
+std::uint64_t wall_ms() noexcept {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+}
+
+void log_presence_refused(std::string_view channel) {
+  static LogLimiter limiter;
+  limiter.log(LogLevel::warn, "broker: presence in '%.*s' not written: the link to its Redis is down or full",
+              static_cast<int>(channel.size()), channel.data());
+}
+}  // namespace
+
+bool Broker::presence_add(std::string_view channel, std::string_view client, std::string_view value,
+                          std::uint32_t ttl_s) {
+  presence_keys(channel);
+  const std::uint64_t expires = wall_ms() + std::uint64_t{ttl_s} * 1000;
+  const std::string_view args[] = {"EVALSHA", shared_.sha_of(broker::Script::presence_add), "2", key_, key2_,
+                                   decimal(num_[0], ttl_s), decimal(num_[1], expires),
+                                   client, value};
+  if (command_link(channel).command(args, 0)) return true;
+  log_presence_refused(channel);
+  return false;
+}
+
+bool Broker::presence_remove(std::string_view channel, std::string_view client) {
+  presence_keys(channel);
+  const std::string_view args[] = {"EVALSHA", shared_.sha_of(broker::Script::presence_remove), "2", key_, key2_, client};
+  if (command_link(channel).command(args, 0)) return true;
+  log_presence_refused(channel);
+  return false;
+}
+
+bool Broker::query(Query q, std::string_view channel, std::uint64_t tag) {
+  presence_keys(channel);
+  const broker::Script s = q == Query::presence ? broker::Script::presence : broker::Script::presence_stats;
+  const std::string_view args[] = {"EVALSHA", shared_.sha_of(s), "2", key_, key2_,
+                                   decimal(num_[0], wall_ms())};
+  return command_link(channel).command(args, tag | kQueryBit);
+}
+
+void Broker::answer(std::uint64_t tag, const resp::Reply* reply) {
+  if ((tag & kQueryBit) != 0) {
+    queries_.on_query_reply(tag & ~kTagBits, reply);
+  } else if ((tag & kLoadBit) != 0 && sink_ != nullptr) {
+    sink_->on_load_reply(host_, tag & ~kTagBits, reply);
+  }
+}
 
 void Broker::load_scripts(RedisConn& conn) {
-  for (std::string_view script : {broker::kPublishScript, broker::kLoadScript}) {
-    const std::string_view args[] = {"SCRIPT", "LOAD", script};
+  for (std::size_t i = 0; i < broker::kScriptCount; ++i) {
+    const std::string_view args[] = {"SCRIPT", "LOAD", broker::script_text(static_cast<broker::Script>(i))};
     (void)conn.command(args, 0);  // a fresh link: within its limits
   }
 }
@@ -285,14 +350,14 @@ void Broker::on_lost(RedisConn& conn, std::span<const std::uint64_t> tags) {
     if (sink_ != nullptr) sink_->on_feed_lost(host_, conn.index(), n);
     return;
   }
-  std::size_t loads = 0;
+  std::size_t waited = 0;
   for (std::uint64_t tag : tags) {
-    if ((tag & kLoadBit) == 0) continue;
-    ++loads;
-    if (sink_ != nullptr) sink_->on_load_reply(host_, tag & ~kLoadBit, nullptr);
+    if ((tag & kTagBits) == 0) continue;
+    ++waited;
+    answer(tag, nullptr);
   }
   // Publishes Redis may or may not have carried out: their callers were answered already.
-  metrics_.broker_unconfirmed.add(tags.size() - loads);
+  metrics_.broker_unconfirmed.add(tags.size() - waited);
 }
 
 void Broker::on_reply(RedisConn& conn, std::uint64_t tag, const resp::Reply& reply) {
@@ -300,12 +365,12 @@ void Broker::on_reply(RedisConn& conn, std::uint64_t tag, const resp::Reply& rep
     // Redis lost our scripts (SCRIPT FLUSH, or a failover to a server without them): the
     // link starts over, which loads them again; this command counts as lost with it.
     conn.fail_after_replies("Redis does not know our scripts (NOSCRIPT)");
-    if ((tag & kLoadBit) != 0 && sink_ != nullptr) sink_->on_load_reply(host_, tag & ~kLoadBit, nullptr);
-    if ((tag & kLoadBit) == 0) metrics_.broker_publish_failures.add();
+    if ((tag & kTagBits) != 0) answer(tag, nullptr);
+    if ((tag & kTagBits) == 0) metrics_.broker_publish_failures.add();
     return;
   }
-  if ((tag & kLoadBit) != 0) {
-    if (sink_ != nullptr) sink_->on_load_reply(host_, tag & ~kLoadBit, &reply);
+  if ((tag & kTagBits) != 0) {
+    answer(tag, &reply);
     return;
   }
   if (std::string_view key = subscribed_channel(reply); feed_link(conn) && !key.empty()) {

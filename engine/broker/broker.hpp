@@ -11,6 +11,7 @@
 // error); after it comes back, shard 0 subscribes again to every channel with local
 // subscribers. Nothing here blocks: the links run on the shard's own backend.
 #pragma once
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <deque>
@@ -22,6 +23,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "engine/broker/broker_wire.hpp"
 #include "engine/broker/redis_address.hpp"
 #include "engine/broker/redis_conn.hpp"
 #include "engine/core/string_map.hpp"
@@ -61,6 +63,16 @@ class BrokerSink {
   ~BrokerSink() = default;
 };
 
+// Where a shard's Broker::query replies go (the shard: engine/shard.hpp), on its thread.
+class BrokerQueries {
+ public:
+  // `reply` nullptr: the link was lost before Redis answered (or Redis lost our scripts).
+  virtual void on_query_reply(std::uint64_t tag, const protocol::resp::Reply* reply) = 0;
+
+ protected:
+  ~BrokerQueries() = default;
+};
+
 // What every shard's broker shares: read-only after start, but for the change inbox and
 // the links' states.
 struct BrokerShared {
@@ -81,7 +93,8 @@ struct BrokerShared {
   std::atomic<std::size_t> outbox_size{0};  // in outbox now: past kMaxOutbox, publish() refuses
   // Channels a shard waits to have loaded (a subscribe held until then): shard 0 loads them.
   ThreadInbox<std::string> wanted{64};
-  std::string publish_sha, load_sha;  // EVALSHA's names of broker_wire's scripts
+  std::array<std::string, broker::kScriptCount> sha;  // EVALSHA's names of broker_wire's scripts
+  [[nodiscard]] std::string_view sha_of(broker::Script s) const noexcept { return sha[static_cast<std::size_t>(s)]; }
   std::string node;  // this process among the nodes (random at start): its loads' markers
   // Topics whose SUBSCRIBE Redis confirmed on a feed that is still up: what is published
   // there now reaches this node (a subscribe waits for it). Shard 0 writes, any shard reads.
@@ -112,7 +125,7 @@ class Broker final : private RedisConn::Owner {
  public:
   // `first_file`: the backend file-table entry of this shard's first link.
   Broker(IoBackend& io, BrokerShared& shared, unsigned shard, std::uint32_t first_file, TopicRegistry& topics,
-         BrokerSink* sink, HttpHost& host, ShardMetrics& metrics);
+         BrokerSink* sink, HttpHost& host, BrokerQueries& queries, ShardMetrics& metrics);
   ~Broker();
 
   void start();
@@ -137,6 +150,17 @@ class Broker final : private RedisConn::Owner {
   // reply goes to BrokerSink::on_load_reply with `tag`, and the load's marker (broker_wire)
   // to the channel's feed. False when the link is down or full.
   [[nodiscard]] bool load(std::string_view channel, const StreamArgs& a, std::uint64_t tag);
+  // Presence in Redis (broker_wire's presence keys and scripts): `client`'s entry in
+  // `channel` added, or refreshed, to expire `ttl_s` from now; or removed. False when the
+  // link is down or full (logged: a refresh, every keepalive, adds it again).
+  bool presence_add(std::string_view channel, std::string_view client, std::string_view value, std::uint32_t ttl_s);
+  bool presence_remove(std::string_view channel, std::string_view client);
+  // A read of every node's presence in `channel`: the presence script's reply (pairs of
+  // client id and presence value) or the stats script's ({clients, users}) goes to
+  // BrokerQueries::on_query_reply with `tag`. False (nothing sent) when the link is down
+  // or full.
+  enum class Query : std::uint8_t { presence, presence_stats };
+  [[nodiscard]] bool query(Query q, std::string_view channel, std::uint64_t tag);
   // Every link of every shard is up (BrokerShared::up).
   [[nodiscard]] bool all_up() const noexcept { return shared_.up(); }
   // Redis confirmed the feed's SUBSCRIBE to `topic` (BrokerShared::confirmed).
@@ -173,6 +197,10 @@ class Broker final : private RedisConn::Owner {
   }
   // A command link's first commands on a new connection: the scripts EVALSHA runs.
   void load_scripts(RedisConn& conn);
+  // The presence keys of `channel` into key_ and key2_.
+  void presence_keys(std::string_view channel);
+  // The reply to a command sent with `tag` (nullptr: lost) to whoever waits for it.
+  void answer(std::uint64_t tag, const protocol::resp::Reply* reply);
 
   IoBackend& io_;
   BrokerShared& shared_;
@@ -180,6 +208,7 @@ class Broker final : private RedisConn::Owner {
   TopicRegistry& topics_;
   BrokerSink* sink_;
   HttpHost& host_;
+  BrokerQueries& queries_;
   ShardMetrics& metrics_;
   // feeds_[a] (shard 0 only) at index a; commands_[a] at index addresses + a.
   std::vector<std::unique_ptr<RedisConn>> feeds_, commands_;

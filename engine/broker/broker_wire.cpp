@@ -96,6 +96,89 @@ redis.call('PUBLISH', KEYS[3], ARGV[4])
 return {epoch, top, entries}
 )lua";
 
+// Expired entries go first, from both keys, so a dead node's clients fade within the TTL.
+#define RINGCAST_PRESENCE_EXPIRE \
+  "local gone = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])\n" \
+  "for _, id in ipairs(gone) do redis.call('HDEL', KEYS[1], id) end\n" \
+  "if #gone > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1]) end\n"
+
+const std::string_view kPresenceAddScript = R"lua(
+local ttl = tonumber(ARGV[1])
+if not ttl or ttl < 1 or not tonumber(ARGV[2]) or not ARGV[4] then
+  return redis.error_reply('ERR ringcast presence: bad arguments')
+end
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+redis.call('HSET', KEYS[1], ARGV[3], ARGV[4])
+redis.call('EXPIRE', KEYS[1], ttl)
+redis.call('EXPIRE', KEYS[2], ttl)
+return 1
+)lua";
+
+const std::string_view kPresenceRemoveScript = R"lua(
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return 1
+)lua";
+
+const std::string_view kPresenceScript = "\n" RINGCAST_PRESENCE_EXPIRE "return redis.call('HGETALL', KEYS[1])\n";
+
+const std::string_view kPresenceStatsScript = "\n" RINGCAST_PRESENCE_EXPIRE R"lua(
+local users, distinct = {}, 0
+local values = redis.call('HVALS', KEYS[1])
+for _, v in ipairs(values) do
+  local colon = string.find(v, ':', 1, true)
+  local n = colon and tonumber(string.sub(v, 1, colon - 1))
+  local user = n and string.sub(v, colon + 1, colon + n) or v
+  if not users[user] then
+    users[user] = true
+    distinct = distinct + 1
+  end
+end
+return {#values, distinct}
+)lua";
+
+#undef RINGCAST_PRESENCE_EXPIRE
+
+void write_presence_value(std::string& out, std::string_view user, std::string_view conn_info,
+                          std::string_view chan_info) {
+  out.assign(std::to_string(user.size())).append(1, ':').append(user);
+  out.append(std::to_string(conn_info.size())).append(1, ':').append(conn_info).append(chan_info);
+}
+
+namespace {
+// "<n>:" then n bytes, from the front of `in` (advanced past them).
+bool take_counted(std::string_view& in, std::string_view& out) noexcept {
+  const std::size_t colon = in.find(':');
+  if (colon == std::string_view::npos || colon == 0 || colon > 10) return false;
+  std::size_t n = 0;
+  const auto [end, ec] = std::from_chars(in.data(), in.data() + colon, n);
+  if (ec != std::errc{} || end != in.data() + colon || n > in.size() - colon - 1) return false;
+  out = in.substr(colon + 1, n);
+  in.remove_prefix(colon + 1 + n);
+  return true;
+}
+}  // namespace
+
+bool parse_presence_value(std::string_view value, PresenceValue& out) noexcept {
+  PresenceValue v;
+  if (!take_counted(value, v.user) || !take_counted(value, v.conn_info)) return false;
+  v.chan_info = value;
+  out = v;
+  return true;
+}
+
+std::string_view script_text(Script s) noexcept {
+  switch (s) {
+    case Script::publish: return kPublishScript;
+    case Script::load: return kLoadScript;
+    case Script::presence_add: return kPresenceAddScript;
+    case Script::presence_remove: return kPresenceRemoveScript;
+    case Script::presence: return kPresenceScript;
+    case Script::presence_stats: return kPresenceStatsScript;
+  }
+  return {};
+}
+
 std::string script_sha1(std::string_view script) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int n = 0;

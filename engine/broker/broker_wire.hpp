@@ -4,6 +4,8 @@
 //   <prefix>.m.<channel>  a hash: "e" the stream's epoch, "o" its last offset
 //   <prefix>.s.<channel>  the stream: one entry per publication, id "<offset>-1", field "d"
 //   <prefix>.r.<room>     a chat room's (or an embedding publish()'s topic's) pub/sub channel
+//   <prefix>.h.<channel>  presence: a hash, client id -> its presence value (below)
+//   <prefix>.z.<channel>  presence: a sorted set, client id -> when it expires (wall-clock ms)
 //
 // A publication goes out as one script (kPublishScript): numbering it, keeping it and
 // publishing it happen atomically, so every node receives a channel's publications in
@@ -19,7 +21,7 @@ namespace ringcast::engine::broker {
 
 inline constexpr std::string_view kDefaultPrefix = "ringcast";
 
-enum class Key : char { pubsub = 'p', meta = 'm', stream = 's', room = 'r' };
+enum class Key : char { pubsub = 'p', meta = 'm', stream = 's', room = 'r', presence = 'h', presence_expiry = 'z' };
 
 // "<prefix>.<k>.<channel>" into `out` (replacing it).
 void key_of(std::string& out, std::string_view prefix, Key k, std::string_view channel);
@@ -60,6 +62,32 @@ extern const std::string_view kPublishScript;
 // record]])}, and PUBLISHes the marker: on the node's feed, what comes before it is in
 // the snapshot and what comes after is not (the reply travels on another connection).
 extern const std::string_view kLoadScript;
+
+// Presence, every node's clients of a channel in one place. Each node adds its client on
+// subscribe and again every keepalive (the expiry moves on), and removes it on leave; a
+// node that dies leaves its clients to expire. KEYS: presence, presence_expiry.
+// kPresenceAddScript ARGV: the keys' TTL in seconds, the expiry (ms), client id, value.
+// kPresenceRemoveScript ARGV: client id. kPresenceScript ARGV: now (ms): drops the expired,
+// returns the hash (HGETALL's [id, value, ...]). kPresenceStatsScript: the same, returns
+// {clients, distinct users}.
+extern const std::string_view kPresenceAddScript;
+extern const std::string_view kPresenceRemoveScript;
+extern const std::string_view kPresenceScript;
+extern const std::string_view kPresenceStatsScript;
+
+// A client's presence value: "<n>:<user><m>:<conn_info><chan_info>" (n, m: decimal byte
+// counts), so the stats script counts users without parsing JSON.
+void write_presence_value(std::string& out, std::string_view user, std::string_view conn_info,
+                          std::string_view chan_info);
+struct PresenceValue {
+  std::string_view user, conn_info, chan_info;
+};
+[[nodiscard]] bool parse_presence_value(std::string_view value, PresenceValue& out) noexcept;
+
+// Every script above, as the command links load them (EVALSHA names them by SHA-1).
+enum class Script : std::uint8_t { publish, load, presence_add, presence_remove, presence, presence_stats };
+inline constexpr std::size_t kScriptCount = 6;
+[[nodiscard]] std::string_view script_text(Script s) noexcept;
 
 // A script's SHA-1 in hex, as EVALSHA names it.
 [[nodiscard]] std::string script_sha1(std::string_view script);

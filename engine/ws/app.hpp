@@ -10,13 +10,13 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/broker/broker.hpp"
 #include "engine/config.hpp"
 #include "engine/metrics.hpp"
 #include "protocol/frame.hpp"
 
 namespace ringcast::engine {
 
-class Broker;
 class History;
 class HttpHost;
 class Presence;
@@ -60,6 +60,13 @@ class Session {
   static constexpr std::uint64_t kHoldMs = 3000;
   [[nodiscard]] bool hold_until_ready(std::string_view topic, std::string_view channel, std::string_view request,
                                       std::uint32_t tag, bool subscription);
+  // --broker: reads every node's presence in `channel` from Redis (Broker::query); the
+  // reply, or nullptr when none came (the link was lost: within its reply timeout), goes
+  // to App::on_query_reply with `request` (the app's bytes) if this connection is still
+  // open. False (nothing sent) without --broker, or when the link is down or full.
+  [[nodiscard]] bool query_broker(Broker::Query q, std::string_view channel, std::string_view request);
+  // Its queries waiting for Redis now.
+  [[nodiscard]] std::uint32_t queries() const noexcept;
   // Drops this connection's subscription holds for the topic with id `topic` (it
   // unsubscribed before its subscribe could run): they never run; their tags are
   // appended to `dropped`.
@@ -139,6 +146,12 @@ class App {
   // A request Session::hold_until_ready held: `ready` its channel now is, else the hold
   // timed out (the connection is still open; one that closed meanwhile gets no call).
   virtual void on_released(Session&, std::span<const std::uint8_t> /*request*/, bool /*ready*/) {}
+  // The reply to Session::query_broker (nullptr: none came), on the connection's shard.
+  virtual void on_query_reply(Session&, std::span<const std::uint8_t> /*request*/,
+                              const protocol::resp::Reply* /*reply*/) {}
+  // The reply to HttpHost::query_broker, on the shard that asked.
+  virtual void on_node_query_reply(HttpHost&, std::span<const std::uint8_t> /*request*/,
+                                   const protocol::resp::Reply* /*reply*/) {}
   // Once a second, on the first shard's thread only: the app's own periodic work across
   // every shard (the client protocol's online counts), publishing through `host`.
   virtual void on_second(HttpHost& /*host*/) {}

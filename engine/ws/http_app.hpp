@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "engine/broker/broker.hpp"
 #include "engine/metrics.hpp"
 #include "engine/ws/routes.hpp"
 #include "protocol/frame.hpp"
@@ -15,7 +16,7 @@
 
 namespace ringcast::engine {
 
-class Broker;
+class App;
 class History;
 class Presence;
 class TopicRegistry;
@@ -51,6 +52,10 @@ class HttpHost {
   virtual void channel_ready(std::uint32_t topic) = 0;
   // This shard's side of the nodes' Redis broker; nullptr without --broker.
   [[nodiscard]] virtual Broker* broker() noexcept = 0;
+  // --broker: reads every node's presence in `channel` from Redis (Broker::query); the
+  // reply goes to app.on_node_query_reply with `request` (the app's bytes), on this
+  // shard's thread. False (nothing sent) without --broker or when the link is down or full.
+  virtual bool query_broker(App& app, Broker::Query q, std::string_view channel, std::string_view request) = 0;
   // This shard's counters.
   [[nodiscard]] virtual ShardMetrics& counters() noexcept = 0;
   // Every shard's topics (the registry they share).

@@ -94,6 +94,12 @@ bool Session::hold_until_ready(std::string_view topic, std::string_view channel,
   return shard_.hold(conn_, slot_, topic, channel, {.request = request, .tag = tag, .subscription = subscription});
 }
 
+bool Session::query_broker(Broker::Query q, std::string_view channel, std::string_view request) {
+  return shard_.query(slot_, conn_.gen, shard_.app_of(conn_), q, channel, request);
+}
+
+std::uint32_t Session::queries() const noexcept { return shard_.queries(conn_, slot_); }
+
 void Session::drop_held(std::uint32_t topic, std::vector<std::uint32_t>& dropped) {
   shard_.drop_held(conn_, slot_, topic, dropped);
 }

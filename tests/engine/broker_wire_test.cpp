@@ -92,5 +92,24 @@ TEST(BrokerWire, LoadMarkersAreNoEnvelopes) {
   }
 }
 
+// A presence value counts its parts, so any bytes may be in them.
+TEST(BrokerWire, PresenceValuesCountTheirParts) {
+  std::string out;
+  write_presence_value(out, "a:1", R"({"x":":"})", R"({"c":1})");
+  EXPECT_EQ(out, R"(3:a:19:{"x":":"}{"c":1})");
+  PresenceValue v;
+  ASSERT_TRUE(parse_presence_value(out, v));
+  EXPECT_EQ(v.user, "a:1");
+  EXPECT_EQ(v.conn_info, R"({"x":":"})");
+  EXPECT_EQ(v.chan_info, R"({"c":1})");
+  write_presence_value(out, "", "", "");
+  EXPECT_EQ(out, "0:0:");
+  ASSERT_TRUE(parse_presence_value(out, v));
+  EXPECT_TRUE(v.user.empty() && v.conn_info.empty() && v.chan_info.empty());
+  for (std::string_view bad : {"", "5:abc", "x:1:", "3:abc", "3:abc9:{}", "-1:a0:", "12345678901:a"}) {
+    EXPECT_FALSE(parse_presence_value(bad, v)) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace ringcast::engine::broker

@@ -56,6 +56,24 @@ API = dict(OPEN, http_api={"key": KEY})  # OPEN with the server API on
 
 NO_GRACE = dict(TOKENS, client=dict(TOKENS["client"], expired_close_delay="0s", expired_sub_close_delay="0s"))
 
+# Namespaces that keep presence (test_presence, test_broker_presence).
+ANYONE = {"allow_subscribe_for_client": True, "allow_subscribe_for_anonymous": True}
+PRESENCE = dict(API, client=dict(OPEN["client"], token={"hmac_secret_key": SECRET}),
+                channel=dict(OPEN["channel"], namespaces=OPEN["channel"]["namespaces"] + [
+                    {"name": "room", **ANYONE, "presence": True, "allow_presence_for_subscriber": True,
+                     "allow_presence_for_anonymous": True},
+                    {"name": "members", **ANYONE, "presence": True, "allow_presence_for_client": True},
+                    {"name": "live", **ANYONE, "presence": True, "online_push_interval": "1s"},
+                ]))
+
+
+def presence_stats(c, channel):
+    reply = c.call({"presence_stats": {"channel": channel}})
+    h.check("presence_stats" in reply, f"presence_stats: {reply}")
+    return reply["presence_stats"]
+
+
+
 
 def token(sub="42", ttl=3600, key=SECRET, alg="HS256", **claims):
     """A JWT as a backend would mint it (ttl None: no exp)."""
@@ -276,3 +294,12 @@ def call(srv, method, body, key=KEY, c=None, http_method="POST"):
     if r.getheader("Content-Type", "").startswith("application/json"):
         return r.status, json.loads(data)
     return r.status, data
+
+
+def next_count(c, channel, timeout=4):
+    """The next online count pushed to `c` in `channel` (other pushes skipped)."""
+    while True:
+        for line in c.frames(timeout=timeout):
+            pub = line.get("push", {}).get("pub")
+            if line.get("push", {}).get("channel") == channel and pub and "online" in pub.get("data", {}):
+                return pub

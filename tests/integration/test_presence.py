@@ -9,22 +9,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 from harness import test  # noqa: E402
-from protocol_clients import API, OPEN, SECRET, Raw, call, require_node, sdk, server, token  # noqa: E402
-
-ANYONE = {"allow_subscribe_for_client": True, "allow_subscribe_for_anonymous": True}
-PRESENCE = dict(API, client=dict(OPEN["client"], token={"hmac_secret_key": SECRET}),
-                channel=dict(OPEN["channel"], namespaces=OPEN["channel"]["namespaces"] + [
-                    {"name": "room", **ANYONE, "presence": True, "allow_presence_for_subscriber": True,
-                     "allow_presence_for_anonymous": True},
-                    {"name": "members", **ANYONE, "presence": True, "allow_presence_for_client": True},
-                    {"name": "live", **ANYONE, "presence": True, "online_push_interval": "1s"},
-                ]))
-
-
-def stats(c, channel):
-    reply = c.call({"presence_stats": {"channel": channel}})
-    h.check("presence_stats" in reply, f"presence_stats: {reply}")
-    return reply["presence_stats"]
+from protocol_clients import PRESENCE, Raw, call, next_count, require_node, sdk, server, token  # noqa: E402
+from protocol_clients import presence_stats as stats  # noqa: E402
 
 
 def api_stats(srv, channel):
@@ -100,15 +86,6 @@ def sdk_reads_presence():
         finally:
             a.kill()
             b.kill()
-
-
-def next_count(c, channel, timeout=4):
-    """The next online count pushed to `c` in `channel` (other pushes skipped)."""
-    while True:
-        for line in c.frames(timeout=timeout):
-            pub = line.get("push", {}).get("pub")
-            if line.get("push", {}).get("channel") == channel and pub and "online" in pub.get("data", {}):
-                return pub
 
 
 @test
