@@ -129,11 +129,26 @@ bool Shard::query_broker(App& app, Broker::Query q, std::string_view channel, st
   return query(kNoSlot, 0, app, q, channel, request);
 }
 
+std::uint64_t Shard::defer_answer(std::string_view request) {
+  if (!broker_ || serving_.slot == kNoSlot) return 0;
+  const std::uint64_t tag = next_query_++;
+  queries_.emplace(tag, Query{serving_.slot, serving_.gen, nullptr, std::string(request), true, serving_.keep});
+  return tag;
+}
+
+void Shard::undefer(std::uint64_t tag) noexcept { queries_.erase(tag); }
+
 void Shard::on_query_reply(std::uint64_t tag, const protocol::resp::Reply* reply) {
   auto it = queries_.find(tag);
   if (it == queries_.end()) return;
   Query q = std::move(it->second);
   queries_.erase(it);
+  if (q.http) {
+    Conn& c = conns_[q.slot];
+    if (c.gen != q.gen || c.state != ConnState::handshake || !c.http_waiting) return;  // it closed meanwhile
+    send_deferred(c, q.slot, group_.http_api->on_query_reply(*this, as_bytes(q.request), reply), q.keep);
+    return;
+  }
   if (q.slot == kNoSlot) {
     q.app->on_node_query_reply(*this, as_bytes(q.request), reply);
     return;

@@ -150,18 +150,29 @@ class Shard final : public ShardLoop, private HttpHost, private BrokerQueries {
   }
   void unhold(const Held& h) noexcept;  // h leaves held_: no longer counted for its connection
   [[nodiscard]] std::uint32_t held(const Conn& c, std::uint32_t slot, bool subscriptions) const noexcept;
-  // Broker queries waiting for Redis (Session::query_broker, HttpHost::query_broker): for
-  // a connection (slot, gen) or, without one (slot kNoSlot), for `app` itself.
+  // Broker queries waiting for Redis: for a WebSocket connection's app (slot, gen:
+  // Session::query_broker), for `app` itself (slot kNoSlot: HttpHost::query_broker), or
+  // for an HTTP connection's answer (`http`: HttpHost::defer_answer).
   struct Query {
     std::uint32_t slot, gen;
     App* app;
     std::string request;
+    bool http = false, keep = false;  // http: the connection stays open after the answer
   };
   static constexpr std::uint32_t kNoSlot = UINT32_MAX;
   bool query(std::uint32_t slot, std::uint32_t gen, App& app, Broker::Query q, std::string_view channel,
              std::string_view request);
   bool query_broker(App& app, Broker::Query q, std::string_view channel, std::string_view request) override;
   void on_query_reply(std::uint64_t tag, const protocol::resp::Reply* reply) override;
+  [[nodiscard]] std::uint64_t defer_answer(std::string_view request) override;
+  void undefer(std::uint64_t tag) noexcept override;
+  // The HTTP request serve_http hands to the API now (defer_answer's), slot kNoSlot if none.
+  struct Serving {
+    std::uint32_t slot = kNoSlot, gen = 0;
+    bool keep = false;
+  } serving_;
+  // Sends `a`, the deferred answer of connection `slot`, and reads its next request.
+  void send_deferred(Conn& c, std::uint32_t slot, const HttpApp::Answer& a, bool keep);
   std::unordered_map<std::uint64_t, Query> queries_;       // tag -> the query
   std::unordered_map<std::uint64_t, std::uint32_t> queries_by_conn_;  // {slot, gen} -> its queries
   std::uint64_t next_query_ = 1;

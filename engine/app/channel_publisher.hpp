@@ -49,9 +49,10 @@ class ChannelPublisher {
   // `Host`: a Session or an HttpHost (find_topic, publish_text, publish_forms, history).
   // `delta`: the publisher asks for a delta (the server API's "delta"; the namespace's
   // delta_publish asks for every publication).
+  // `tag` (--broker): Redis's reply goes to the query of HttpHost::defer_answer's tag.
   template <typename Host>
   Published publish(Host& host, const ClientProtocolConfig& cfg, const ChannelOptions& o, std::string_view channel,
-                    const protocol::client::Publication& pub, bool delta = false) {
+                    const protocol::client::Publication& pub, bool delta = false, std::uint64_t tag = 0) {
     namespace client = protocol::client;
     Published r;
     if (Broker* b = host.broker()) {
@@ -61,10 +62,10 @@ class ChannelPublisher {
         // Redis's script numbers it into the channel's stream there (the offset is not known
         // here: the feed delivers it with its offset and epoch, as to every node).
         const std::array<char, Stream::kEpochLength> epoch = History::new_epoch();
-        r.ok = b->publish_numbered(channel, broker_stream_args(cfg, o, {epoch.data(), epoch.size()}), record_);
+        r.ok = b->publish_numbered(channel, broker_stream_args(cfg, o, {epoch.data(), epoch.size()}), record_, tag);
       } else {
         broker::write_envelope(push_, 0, {}, record_);
-        r.ok = b->publish(channel, push_);
+        r.ok = b->publish(channel, push_, tag);
       }
       return r;
     }

@@ -9,6 +9,7 @@
 
 #include <string>
 
+#include "engine/app/broker_presence.hpp"
 #include "engine/app/channel_publisher.hpp"
 #include "engine/pubsub/channel_topic.hpp"
 #include "engine/app/history_query.hpp"
@@ -50,6 +51,10 @@ struct Scratch {
   PresenceCopy present;
   std::vector<std::string_view> records;  // a history answer's, views into a locked stream
   std::string answer;
+  // --broker: the call may wait for Redis to answer (a call alone, not in a batch), and did.
+  bool may_defer = false, deferred = false;
+  std::string waiting;  // a deferred call's, for on_query_reply: its kind byte, then its channel
+  std::vector<protocol::client::ClientInfo> infos;  // a presence answer's, views into Redis's reply
 };
 thread_local Scratch t_scratch;
 
@@ -72,7 +77,7 @@ HttpApp::Answer ServerApi::on_request(const protocol::HttpRequest& req, std::str
                                       std::span<const std::uint8_t> body, HttpHost& host) {
   api::Method m = api::method_of(method);
   Answer a = answer(req, m, method, body, host);
-  ApiStatus st = a.status == 200   ? ApiStatus::ok
+  ApiStatus st = a.status == 200 || a.status == 0 ? ApiStatus::ok  // 0: answered from Redis's reply
                  : a.status == 400 ? ApiStatus::bad_request
                  : a.status == 401 ? ApiStatus::unauthorized
                  : a.status == 404 ? ApiStatus::not_found
@@ -97,12 +102,64 @@ HttpApp::Answer ServerApi::answer(const protocol::HttpRequest& req, api::Method 
   if (m == api::Method::unknown) return {.status = 404, .content_type = {}, .body = {}};
   Scratch& s = t_scratch;
   s.answer.clear();
+  s.may_defer = m != api::Method::batch;
+  s.deferred = false;
   std::string_view text(reinterpret_cast<const char*>(body.data()), body.size());
   api::RequestParser::Result r = m == api::Method::batch ? batch(text, host, s.answer) : call(m, text, s.parser, host, s.answer);
+  s.may_defer = false;
   if (r.error != api::ParseError::none) {
     g_api_log.log(LogLevel::info, "server API: /api/%.*s: bad request: %s", static_cast<int>(method.size()),
                   method.data(), r.what);
     return {.status = 400, .content_type = {}, .body = {}};
+  }
+  if (s.deferred) return Answer::later();
+  return {.status = 200, .content_type = kJson, .body = s.answer};
+}
+
+bool ServerApi::defer(HttpHost& host, char kind, std::string_view channel, std::uint64_t& tag) {
+  Scratch& s = t_scratch;
+  tag = 0;
+  if (!s.may_defer || host.broker() == nullptr) return false;
+  s.waiting.assign(1, kind).append(channel);
+  tag = host.defer_answer(s.waiting);
+  return tag != 0;
+}
+
+void ServerApi::deferred(HttpHost& host, std::uint64_t tag, bool sent, std::string& out) {
+  if (sent) {
+    t_scratch.deferred = true;
+    return;
+  }
+  host.undefer(tag);
+  api::append_error(out, ErrorCode::internal);
+}
+
+HttpApp::Answer ServerApi::on_query_reply(HttpHost& host, std::span<const std::uint8_t> request,
+                                          const protocol::resp::Reply* reply) {
+  namespace resp = protocol::resp;
+  Scratch& s = t_scratch;
+  s.answer.clear();
+  const std::string_view rq(reinterpret_cast<const char*>(request.data()), request.size());
+  const char kind = rq.empty() ? '\0' : rq[0];
+  const std::string_view channel = rq.substr(rq.empty() ? 0 : 1);
+  PresenceCounts counts;
+  const bool error = reply == nullptr || reply->root().type == resp::Type::error;
+  if (!error && kind == kPublish && reply->root().type == resp::Type::integer) {
+    api::append_empty_result(s.answer);  // PUBLISH's count: a channel without history
+  } else if (!error && kind == kPublish && reply->root().type == resp::Type::array && reply->root().integer == 2 &&
+             reply->at(1).type == resp::Type::integer && reply->at(2).type == resp::Type::bulk) {
+    api::append_publish_result(s.answer, static_cast<std::uint64_t>(reply->at(1).integer), reply->at(2).str);
+  } else if (!error && kind == kPresenceStats && read_broker_presence_stats(*reply, counts)) {
+    api::append_presence_stats_result(s.answer, counts.clients, counts.users);
+  } else if (!error && kind == kPresence && read_broker_presence(*reply, s.infos)) {
+    api::append_presence_result(s.answer, s.infos);
+  } else {
+    g_api_log.log(LogLevel::warn, "server API: %s in '%.*s' got no answer from Redis%s%.*s",
+                  kind == kPublish ? "a publish" : "a presence read", static_cast<int>(channel.size()), channel.data(),
+                  reply != nullptr ? ": " : "", reply != nullptr ? static_cast<int>(reply->root().str.size()) : 0,
+                  reply != nullptr ? reply->root().str.data() : "");
+    if (kind == kPublish) host.counters().broker_publish_failures.add();
+    api::append_error(s.answer, ErrorCode::internal);
   }
   return {.status = 200, .content_type = kJson, .body = s.answer};
 }
@@ -201,8 +258,16 @@ void ServerApi::publish(bool broadcast, const api::Request& rq, HttpHost& host, 
     const ChannelOptions* o = channel_options(channel, out);
     if (o == nullptr) continue;
     host.counters().publications_api.add();
-    Published p = s.publisher.publish(host, cfg_, *o, channel, {.data = rq.data, .offset = 0, .info = nullptr}, rq.delta);
-    if (!p.ok) {
+    // --broker: a publish alone is answered once Redis took it (with its offset and epoch),
+    // so a backend's publishes one after the other are numbered in that order; in a
+    // broadcast or a batch, as soon as it is queued.
+    std::uint64_t tag = 0;
+    const bool defer_it = !broadcast && defer(host, kPublish, channel, tag);
+    Published p = s.publisher.publish(host, cfg_, *o, channel, {.data = rq.data, .offset = 0, .info = nullptr}, rq.delta,
+                                      tag);
+    if (defer_it) {
+      deferred(host, tag, p.ok, out);
+    } else if (!p.ok) {
       api::append_error(out, ErrorCode::internal);
     } else if (p.offset != 0) {
       api::append_publish_result(out, p.offset, p.epoch_view());
@@ -291,6 +356,18 @@ void ServerApi::presence(bool stats, const api::Request& rq, HttpHost& host, std
   std::string_view channel = rq.channels.front();
   if (!o->presence) {
     api::append_error(out, ErrorCode::not_available);
+    return;
+  }
+  if (host.broker() != nullptr) {  // every node's, from Redis: answered when it replies
+    std::uint64_t tag = 0;
+    if (!defer(host, stats ? kPresenceStats : kPresence, channel, tag)) {
+      // A batch answers at once: it cannot wait for Redis.
+      g_api_log.log(LogLevel::info, "server API: presence in a batch is not served with --broker: call it alone");
+      api::append_error(out, ErrorCode::not_available);
+      return;
+    }
+    const Broker::Query q = stats ? Broker::Query::presence_stats : Broker::Query::presence;
+    deferred(host, tag, host.broker()->query(q, channel, tag), out);
     return;
   }
   if (stats) {

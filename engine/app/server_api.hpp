@@ -16,6 +16,11 @@
 // is 404, one ringcast does not serve yet error 108. Counted in
 // ringcast_api_calls_total{method,status} and ringcast_publications_total{source="api"}.
 // Bodies are bounded by --max-http-body (413) and slow requests by --handshake-timeout.
+// --broker: a `publish` alone is answered once Redis took it (its offset and epoch are
+// Redis's), and `presence` and `presence_stats` are every node's, read from Redis
+// (engine/app/broker_presence.hpp): the answer waits for the reply (HttpHost::defer_answer;
+// 100 when the link is down or lost). A batch cannot wait: its publishes are answered when
+// queued, its presence calls get 108.
 #pragma once
 #include <string>
 #include <string_view>
@@ -31,6 +36,9 @@ class ServerApi final : public HttpApp {
   ServerApi(const ClientProtocolConfig& cfg, std::string_view version);
   Answer on_request(const protocol::HttpRequest& req, std::string_view method, std::span<const std::uint8_t> body,
                     HttpHost& host) override;
+  // --broker: a publish or presence call's answer from Redis's reply.
+  Answer on_query_reply(HttpHost& host, std::span<const std::uint8_t> request,
+                        const protocol::resp::Reply* reply) override;
 
  private:
   [[nodiscard]] bool authorized(const protocol::HttpRequest& req) const noexcept;
@@ -49,6 +57,12 @@ class ServerApi final : public HttpApp {
   void user_command(bool disconnect, const protocol::api::Request& rq, HttpHost& host, std::string& out);
   [[nodiscard]] const ChannelOptions* channel_options(std::string_view channel, std::string& answer) const;
   [[nodiscard]] const ChannelOptions* the_channel(const protocol::api::Request& rq, std::string& out) const;
+  // --broker: makes this call's answer wait for Redis (a call alone: not in a batch), for
+  // a command about `channel` of `kind`; false (tag 0) when it cannot wait.
+  static constexpr char kPublish = 'u', kPresence = 'p', kPresenceStats = 's';
+  [[nodiscard]] static bool defer(HttpHost& host, char kind, std::string_view channel, std::uint64_t& tag);
+  // The deferred call's command was `sent` with `tag`; if not, error 100 now.
+  static void deferred(HttpHost& host, std::uint64_t tag, bool sent, std::string& out);
   const ClientProtocolConfig cfg_;  // a copy: the server moves its Config after the apps are made
   std::string_view version_;
   std::string uid_, name_;  // the node's, for `info`: random per process; the host name

@@ -143,10 +143,10 @@ RedisConn& Broker::command_link(std::string_view channel) noexcept {
   return *commands_[broker_shard(channel, static_cast<std::uint32_t>(commands_.size()))];
 }
 
-bool Broker::publish(std::string_view channel, std::string_view payload) {
+bool Broker::publish(std::string_view channel, std::string_view payload, std::uint64_t tag) {
   broker::key_of(key_, shared_.prefix, broker::Key::pubsub, channel);
   const std::string_view args[] = {"PUBLISH", key_, payload};
-  return send_publish(channel, args);
+  return send_publish(channel, args, tag);
 }
 
 void Broker::log_refused_room(std::string_view room) {
@@ -159,11 +159,11 @@ bool Broker::publish_room(std::string_view room, bool binary, std::string_view p
   broker::key_of(key_, shared_.prefix, broker::Key::room, room);
   broker::write_room_message(key2_, shared_.node, binary, prefix, bytes);
   const std::string_view args[] = {"PUBLISH", key_, key2_};
-  return send_publish(room, args);
+  return send_publish(room, args, 0);
 }
 
-bool Broker::send_publish(std::string_view channel, std::span<const std::string_view> args) {
-  if (!command_link(channel).command(args, 0)) {
+bool Broker::send_publish(std::string_view channel, std::span<const std::string_view> args, std::uint64_t tag) {
+  if (!command_link(channel).command(args, tag == 0 ? 0 : tag | kQueryBit)) {
     metrics_.broker_publish_failures.add();
     return false;
   }
@@ -171,14 +171,15 @@ bool Broker::send_publish(std::string_view channel, std::span<const std::string_
   return true;
 }
 
-bool Broker::publish_numbered(std::string_view channel, const StreamArgs& a, std::string_view record) {
+bool Broker::publish_numbered(std::string_view channel, const StreamArgs& a, std::string_view record,
+                              std::uint64_t tag) {
   broker::key_of(key_, shared_.prefix, broker::Key::meta, channel);
   broker::key_of(key2_, shared_.prefix, broker::Key::stream, channel);
   broker::key_of(key3_, shared_.prefix, broker::Key::pubsub, channel);
   const std::string_view args[] = {"EVALSHA", shared_.sha_of(broker::Script::publish), "3", key_, key2_, key3_, a.epoch,
                                    decimal(num_[0], a.size), decimal(num_[1], a.ttl_s), decimal(num_[2], a.meta_ttl_s),
                                    record};
-  return send_publish(channel, args);
+  return send_publish(channel, args, tag);
 }
 
 bool Broker::load(std::string_view channel, const StreamArgs& a, std::uint64_t tag) {

@@ -132,7 +132,9 @@ class Broker final : private RedisConn::Owner {
   void on_completion(const Completion& c);
   // Publishes `payload` on `channel`'s broker channel, through this shard's command link
   // to the address that carries it. False (nothing sent) when that link is down or full.
-  [[nodiscard]] bool publish(std::string_view channel, std::string_view payload);
+  // `tag` (not 0: HttpHost::defer_answer's) gets Redis's reply through BrokerQueries, as
+  // a query's: PUBLISH's count, or the publish script's {offset, epoch}.
+  [[nodiscard]] bool publish(std::string_view channel, std::string_view payload, std::uint64_t tag = 0);
   // A channel with history: the publish script numbers `record` into the channel's Redis
   // stream (a new one named `epoch` if there is none) and publishes it. False as publish().
   struct StreamArgs {
@@ -140,7 +142,8 @@ class Broker final : private RedisConn::Owner {
     std::uint64_t ttl_s, meta_ttl_s;  // 0: none
     std::string_view epoch;     // for a new stream
   };
-  [[nodiscard]] bool publish_numbered(std::string_view channel, const StreamArgs& a, std::string_view record);
+  [[nodiscard]] bool publish_numbered(std::string_view channel, const StreamArgs& a, std::string_view record,
+                                      std::uint64_t tag = 0);
   // A chat room's message (text or binary: `prefix` + `bytes`) to the other nodes' members
   // of `room` (this node's got it already). False as publish().
   [[nodiscard]] bool publish_room(std::string_view room, bool binary, std::string_view prefix, std::string_view bytes);
@@ -182,7 +185,7 @@ class Broker final : private RedisConn::Owner {
   void pump_subscriptions(std::size_t a);
   [[nodiscard]] RedisConn& command_link(std::string_view channel) noexcept;
   // Queues a publish command on the channel's link, counted as sent or refused.
-  [[nodiscard]] bool send_publish(std::string_view channel, std::span<const std::string_view> args);
+  [[nodiscard]] bool send_publish(std::string_view channel, std::span<const std::string_view> args, std::uint64_t tag);
   // Runs `f` on `conn` and keeps BrokerShared::links_up right if it went up or down.
   template <typename F>
   void counted(RedisConn& conn, F&& f) {

@@ -58,6 +58,7 @@ struct alignas(64) Conn {
   bool upgraded = false;        // counted in the connections gauge (WebSocket established)
   bool app_open = false;        // the app's on_open ran: on_close is owed, once
   bool served_http = false;     // ws: a keep-alive connection between requests (its deadline is no failure)
+  bool http_waiting = false;    // ws: its request's answer waits for Redis (HttpHost::defer_answer)
   std::uint8_t app_state = 0;   // app: its own (Session::app_state)
   protocol::Opcode assembly_op = protocol::Opcode::text;
   std::uint16_t head_scanned = 0;  // < kMaxHead (8 KiB)

@@ -56,6 +56,13 @@ class HttpHost {
   // reply goes to app.on_node_query_reply with `request` (the app's bytes), on this
   // shard's thread. False (nothing sent) without --broker or when the link is down or full.
   virtual bool query_broker(App& app, Broker::Query q, std::string_view channel, std::string_view request) = 0;
+  // --broker, during HttpApp::on_request: this request's answer waits for a Redis reply.
+  // Returns the tag to send the Broker command with (Broker::query, publish), whose reply
+  // goes to HttpApp::on_query_reply with `request` (the app's bytes); then on_request
+  // returns Answer::later(). A command that could not be sent takes its tag back with
+  // undefer(). 0: no broker, or not during a request.
+  [[nodiscard]] virtual std::uint64_t defer_answer(std::string_view request) = 0;
+  virtual void undefer(std::uint64_t tag) noexcept = 0;
   // This shard's counters.
   [[nodiscard]] virtual ShardMetrics& counters() noexcept = 0;
   // Every shard's topics (the registry they share).
@@ -75,10 +82,19 @@ class HttpApp {
     int status = 200;
     std::string_view content_type;  // "" for the status's own text body
     std::string_view body;          // valid until the next call on this thread
+    // The answer comes later, from on_query_reply (HttpHost::defer_answer).
+    [[nodiscard]] static Answer later() noexcept { return {.status = 0, .content_type = {}, .body = {}}; }
   };
   // `name`: what the route matched after its prefix (the API method).
   virtual Answer on_request(const protocol::HttpRequest& req, std::string_view name, std::span<const std::uint8_t> body,
                             HttpHost& host) = 0;
+  // The answer to a deferred request (HttpHost::defer_answer), from its Redis reply
+  // (nullptr: none came, the link was lost), on the shard that took the request; the
+  // connection's next pipelined request is read after it.
+  virtual Answer on_query_reply(HttpHost& /*host*/, std::span<const std::uint8_t> /*request*/,
+                                const protocol::resp::Reply* /*reply*/) {
+    return {.status = 503, .content_type = {}, .body = {}};
+  }
 };
 
 }  // namespace ringcast::engine

@@ -71,6 +71,17 @@ bool Shard::hold_unparsed(Conn& c, std::uint32_t slot, std::span<const char> res
 }
 
 void Shard::on_handshake_bytes(Conn& c, std::uint32_t slot, const std::uint8_t* data, std::size_t len) {
+  if (c.http_waiting) {
+    // An answer waits for Redis: what comes meanwhile (pipelined requests) is kept, up to
+    // one more request, and read once the answer went.
+    if (c.head.size() + len > kMaxHead + cfg_.max_http_body || !c.head.append(data, len)) {
+      static LogLimiter limiter;
+      limiter.log(LogLevel::warn, "closing HTTP client on port %u: too much sent while its answer waits for Redis",
+                  static_cast<unsigned>(c.port));
+      tear_down(c, slot);
+    }
+    return;
+  }
   // A request nearly always arrives in one receive buffer: it is parsed where it is. Only
   // a request split across receives is copied, into a buffer freed once it is answered.
   if (!c.head.empty() && !c.head.append(data, len)) {
@@ -113,6 +124,14 @@ void Shard::on_handshake_bytes(Conn& c, std::uint32_t slot, const std::uint8_t* 
     bool keep = serve_http(c, slot, req, {reinterpret_cast<const std::uint8_t*>(in.data()) + r.consumed,
                                           static_cast<std::size_t>(req.content_length)});
     in = in.subspan(total);
+    if (c.http_waiting && c.state == ConnState::handshake) {  // the rest is read after its answer
+      if (in.empty()) {
+        c.head.clear();
+      } else {
+        (void)hold_unparsed(c, slot, in);
+      }
+      return;
+    }
     // Answers a client never reads (pipelined, or one request per receive) are bounded by
     // the backlog like broadcasts: past it the client is closed like a slow subscriber.
     if (keep && c.queue.queued_bytes() > cfg_.max_backlog) {
@@ -223,6 +242,20 @@ bool Shard::send_http_answer(Conn& c, std::uint32_t slot, int status, std::strin
   return true;
 }
 
+void Shard::send_deferred(Conn& c, std::uint32_t slot, const HttpApp::Answer& a, bool keep) {
+  c.http_waiting = false;
+  keep = keep && !stopping_;
+  if (a.content_type.empty()) {
+    respond_error(c, slot, a.status, keep, false, "POST");
+  } else if (!send_http_answer(c, slot, a.status, a.content_type, a.body, keep, false)) {
+    return;
+  }
+  if (!keep || c.state != ConnState::handshake) return;
+  c.served_http = true;
+  wheel_.schedule(c.timer, wheel_.now() + handshake_ticks_);
+  if (!c.head.empty()) on_handshake_bytes(c, slot, nullptr, 0);  // requests pipelined behind it
+}
+
 bool Shard::serve_http(Conn& c, std::uint32_t slot, const protocol::HttpRequest& req,
                        std::span<const std::uint8_t> body) {
   bool keep = req.keep_alive && !stopping_;
@@ -232,7 +265,13 @@ bool Shard::serve_http(Conn& c, std::uint32_t slot, const protocol::HttpRequest&
   // The demo pages' SDK, where --demo-sdk gave it.
   if (route == Route::demo && match.room == "centrifuge.js" && cfg_.demo_sdk.empty()) route = Route::not_found;
   if (route == Route::api) {
+    serving_ = {slot, c.gen, keep};
     HttpApp::Answer a = group_.http_api->on_request(req, match.room, body, *this);
+    serving_ = {};
+    if (a.status == 0) {  // the answer waits for Redis (defer_answer): send_deferred goes on
+      c.http_waiting = true;
+      return keep;
+    }
     if (a.content_type.empty()) {
       respond_error(c, slot, a.status, keep, req.method == "HEAD", "POST");
     } else if (!send_http_answer(c, slot, a.status, a.content_type, a.body, keep, false)) {

@@ -48,7 +48,7 @@ void Shard::send_close(Conn& c, std::uint32_t slot, std::uint16_t code, std::str
 }
 
 void Shard::on_accepted(Conn& c, std::uint32_t) {
-  c.close_sent = c.ping_sent = c.app_open = c.upgraded = c.served_http = c.deflate = false;
+  c.close_sent = c.ping_sent = c.app_open = c.upgraded = c.served_http = c.http_waiting = c.deflate = false;
   c.app_state = 0;
   c.head.clear();
   c.head_scanned = 0;

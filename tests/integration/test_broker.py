@@ -17,7 +17,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 from harness import test  # noqa: E402
-from protocol_clients import API, Raw, call, config_file, require_node, sdk, server  # noqa: E402
+from protocol_clients import API, Raw, call, config_file, conn, require_node, sdk, server  # noqa: E402
 from redis_server import Redis, require_redis  # noqa: E402
 from redis_server import numsub as redis_numsub  # noqa: E402
 
@@ -273,7 +273,14 @@ def a_stalled_redis_is_left_and_found_again():
             reader.next("subscribed", channel="comments:stall")
             redis.proc.send_signal(signal.SIGSTOP)  # connected, answering nothing
             try:
-                call(a, "publish", {"channel": "comments:stall", "data": "lost"})  # queued, never answered
+                # Queued on the link: answered 100 once the link gives up on Redis (5 s).
+                patient = conn(a)
+                patient.timeout = 15
+                t0 = time.monotonic()
+                _, answer = call(a, "publish", {"channel": "comments:stall", "data": "lost"}, c=patient)
+                h.check(answer.get("error", {}).get("code") == 100 and time.monotonic() - t0 < 12,
+                        f"the first publish: {answer}")
+                patient.close()
                 # No reply within 5 s (or no pong for an idle link): the links go, /healthz says
                 # so, and publishes are refused at once (each answer now, whatever Redis does).
                 h.wait_until(lambda: health(a)[0] == 503, timeout=12, what="the stalled Redis noticed")

@@ -38,8 +38,10 @@ def node(redis):
 
 
 def publish(srv, channel, data):
+    """The offset Redis gave the publication (the API answers once Redis took it)."""
     status, answer = call(srv, "publish", {"channel": channel, "data": data})
-    h.check(status == 200 and answer == {"result": {}}, f"api publish: {status} {answer}")
+    h.check(status == 200 and set(answer.get("result", {})) == {"offset", "epoch"}, f"api publish: {status} {answer}")
+    return answer["result"]["offset"]
 
 
 def subscribed(s, channel, **match):
@@ -108,6 +110,32 @@ def every_node_numbers_a_channel_as_redis_does():
         finally:
             for s in clients:
                 s.kill()
+
+
+@test
+def api_publishes_one_after_the_other_are_numbered_in_that_order():
+    # Each call on a new connection (any shard, any node): answered once Redis numbered it,
+    # so the next one is numbered after it, and every subscriber gets them in that order.
+    require_redis()
+    with Redis() as redis, node(redis) as a, node(redis) as b:
+        sub = Raw(b)
+        sub.call({"subscribe": {"channel": "feed:o"}})
+        h.wait_until(lambda: redis.numsub("ringcast.p.feed:o") == 1, what="b's feed on the channel")
+        answers = []
+        for i in range(30):
+            status, answer = call((a, b)[i % 2], "publish", {"channel": "feed:o", "data": {"n": i}})
+            h.check(status == 200 and "result" in answer, f"publish {i}: {status} {answer}")
+            answers.append(answer["result"])
+        h.check([r["offset"] for r in answers] == list(range(1, 31)), f"offsets in call order: {answers}")
+        h.check(len({r["epoch"] for r in answers}) == 1, "one epoch")
+        got = [line["push"]["pub"] for line in frames_of(sub, 30)]
+        h.check([(p["offset"], p["data"]["n"]) for p in got] == [(i + 1, i) for i in range(30)], f"in order: {got}")
+        # Without history a publish is answered once Redis took it too, with nothing in it.
+        status, answer = call(a, "publish", {"channel": "comments:x", "data": {}})
+        h.check(status == 200 and answer == {"result": {}}, f"plain publish: {answer}")
+        redis.stop()
+        status, answer = call(a, "publish", {"channel": "feed:o", "data": {}})
+        h.check(status == 200 and answer.get("error", {}).get("code") == 100, f"Redis gone: {answer}")
 
 
 @test
@@ -365,6 +393,8 @@ def held_subscribes_count_against_the_channel_limit():
         replies = frames_of(c, 18)
         h.check(sum("subscribe" in r for r in replies) == 2 and sum("history" in r for r in replies) == 16,
                 f"the held ones answered: {replies}")
+
+
 @test
 def scripts_redis_forgot_are_loaded_again():
     require_redis()
@@ -375,7 +405,8 @@ def scripts_redis_forgot_are_loaded_again():
         publish(a, "feed:f", {"k": 1})
         h.check(c.push()["pub"]["data"] == {"k": 1}, "live")
         redis.command("SCRIPT", "FLUSH")
-        publish(a, "feed:f", {"k": 2})  # NOSCRIPT: lost, and the link starts over
+        status, answer = call(a, "publish", {"channel": "feed:f", "data": {"k": 2}})
+        h.check(answer.get("error", {}).get("code") == 100, f"NOSCRIPT: refused, the link starts over: {answer}")
         h.wait_until(lambda: "NOSCRIPT" in a.log() and a.http_get("/healthz")[0] == 200, what="the link back")
         h.check(h.metric(h.metrics(a), "ringcast_broker_publish_failures_total") == 1, "the lost one counted")
         publish(a, "feed:f", {"k": 3})

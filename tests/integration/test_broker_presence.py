@@ -4,15 +4,17 @@ clients and the real SDK, as connections subscribe, unsubscribe and close; keepa
 client's entry from expiring and an entry past its expiry (a dead node's) is dropped on the
 next read; online_push_interval pushes every node's count; a presence read with Redis gone
 gets error 100 at once."""
+import json
 import os
+import socket
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 from harness import test  # noqa: E402
-from protocol_clients import Raw, require_node, sdk, server, token  # noqa: E402
-from redis_server import Redis, require_redis  # noqa: E402
+from protocol_clients import KEY, Raw, call, require_node, sdk, server, token  # noqa: E402
+from redis_server import Redis, Relay, require_redis  # noqa: E402
 from protocol_clients import PRESENCE, next_count, presence_stats as stats  # noqa: E402
 
 
@@ -60,6 +62,79 @@ def presence_counts_every_nodes_clients():
         bob = Raw(b, token=token("bob"))
         h.wait_until(lambda: stats(bob, "members:x") == {"num_clients": 1, "num_users": 1}, timeout=5,
                      what="members counted from a node nobody there subscribes on")
+
+
+def api(srv, method, channel):
+    status, answer = call(srv, method, {"channel": channel})
+    h.check(status == 200 and "result" in answer, f"API {method}: {status} {answer}")
+    return answer["result"]
+
+
+@test
+def the_server_api_reads_every_nodes_presence():
+    require_redis()
+    with Redis() as redis, node(redis) as a, node(redis) as b:
+        x, y = Raw(a, token=token("alice")), Raw(b, token=token("bob"))
+        for c in (x, y):
+            c.call({"subscribe": {"channel": "room:api"}})
+        for srv in (a, b):
+            h.wait_until(lambda: api(srv, "presence_stats", "room:api") == {"num_clients": 2, "num_users": 2},
+                         timeout=5, what="both nodes' clients in the API's stats")
+        h.check(set(api(a, "presence", "room:api")["presence"]) == {x.client, y.client}, "the API's presence")
+        # Pipelined on one connection: each answer waits for Redis, and they come in order.
+        body = json.dumps({"channel": "room:api"})
+        one = lambda m: (f"POST /api/{m} HTTP/1.1\r\nHost: x\r\nX-API-Key: {KEY}\r\n"  # noqa: E731
+                         f"Content-Length: {len(body)}\r\n\r\n{body}")
+        with socket.create_connection(("127.0.0.1", b.port), timeout=5) as s:
+            s.sendall((one("presence_stats") + one("presence") + one("info")).encode())
+            got = b""
+            while got.count(b"HTTP/1.1 200") < 3 or not got.rstrip().endswith(b"}"):
+                chunk = s.recv(65536)
+                h.check(chunk, f"the connection closed early: {got}")
+                got += chunk
+        bodies = [json.loads(part.split(b"\r\n\r\n", 1)[1]) for part in got.split(b"HTTP/1.1 ")[1:]]
+        h.check(bodies[0] == {"result": {"num_clients": 2, "num_users": 2}}, f"first the stats: {bodies[0]}")
+        h.check(set(bodies[1]["result"]["presence"]) == {x.client, y.client}, f"then presence: {bodies[1]}")
+        h.check("uptime" in json.dumps(bodies[2]), f"then info: {bodies[2]}")
+        status, answer = call(a, "batch", {"commands": [{"presence": {"channel": "room:api"}}]})
+        h.check(status == 200 and answer["replies"][0]["error"]["code"] == 108, f"in a batch: {answer}")
+        redis.stop()
+        status, answer = call(a, "presence_stats", {"channel": "room:api"})
+        h.check(status == 200 and answer["error"]["code"] == 100, f"Redis gone: {answer}")
+
+
+@test
+def an_api_client_that_leaves_before_redis_answers_costs_nothing():
+    require_redis()
+    with Redis() as redis, Relay(redis.port) as relay, node(redis) as a, \
+            server(QUIET, "--broker", relay.url, "--threads", "1") as b:
+        h.wait_until(lambda: b.http_get("/healthz")[0] == 200, what="b's links to Redis up")
+        Raw(a).call({"subscribe": {"channel": "room:gone"}})
+        relay.stall("commands")
+        body = json.dumps({"channel": "room:gone"})
+        head = f"POST /api/presence_stats HTTP/1.1\r\nHost: x\r\nX-API-Key: {KEY}\r\nContent-Length: {len(body)}\r\n\r\n"
+        for _ in range(3):  # each waits for Redis, and goes before it answers
+            with socket.create_connection(("127.0.0.1", b.port), timeout=5) as s:
+                s.sendall((head + body).encode())
+                time.sleep(0.1)
+        # A new connection in a closed one's slot gets its own answer only, once.
+        with socket.create_connection(("127.0.0.1", b.port), timeout=5) as s:
+            s.sendall((head + body).encode())
+            time.sleep(0.2)
+            relay.flow("commands")
+            got = b""
+            while not got.endswith(b"}}"):
+                chunk = s.recv(65536)
+                h.check(chunk, f"closed early: {got}")
+                got += chunk
+            s.settimeout(0.5)
+            try:
+                more = s.recv(65536)
+            except TimeoutError:
+                more = b""
+        h.check(got.count(b"HTTP/1.1") == 1 and got.endswith(b'{"result":{"num_clients":1,"num_users":1}}'), f"{got}")
+        h.check(more == b"", f"nothing else: {more}")
+        h.check(api(b, "presence_stats", "room:gone") == {"num_clients": 1, "num_users": 1}, "b answers as before")
 
 
 @test
