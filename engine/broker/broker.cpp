@@ -196,6 +196,7 @@ bool Broker::load(std::string_view channel, const StreamArgs& a, std::uint64_t t
 void Broker::presence_keys(std::string_view channel) {
   broker::key_of(key_, shared_.prefix, broker::Key::presence, channel);
   broker::key_of(key2_, shared_.prefix, broker::Key::presence_expiry, channel);
+  broker::key_of(key3_, shared_.prefix, broker::Key::presence_users, channel);
 }
 
 namespace {
@@ -216,7 +217,7 @@ bool Broker::presence_add(std::string_view channel, std::string_view client, std
                           std::uint32_t ttl_s) {
   presence_keys(channel);
   const std::uint64_t expires = wall_ms() + std::uint64_t{ttl_s} * 1000;
-  const std::string_view args[] = {"EVALSHA", shared_.sha_of(broker::Script::presence_add), "2", key_, key2_,
+  const std::string_view args[] = {"EVALSHA", shared_.sha_of(broker::Script::presence_add), "3", key_, key2_, key3_,
                                    decimal(num_[0], ttl_s), decimal(num_[1], expires),
                                    client, value};
   if (command_link(channel).command(args, 0)) return true;
@@ -226,7 +227,7 @@ bool Broker::presence_add(std::string_view channel, std::string_view client, std
 
 bool Broker::presence_remove(std::string_view channel, std::string_view client) {
   presence_keys(channel);
-  const std::string_view args[] = {"EVALSHA", shared_.sha_of(broker::Script::presence_remove), "2", key_, key2_, client};
+  const std::string_view args[] = {"EVALSHA", shared_.sha_of(broker::Script::presence_remove), "3", key_, key2_, key3_, client};
   if (command_link(channel).command(args, 0)) return true;
   log_presence_refused(channel);
   return false;
@@ -235,7 +236,7 @@ bool Broker::presence_remove(std::string_view channel, std::string_view client) 
 bool Broker::query(Query q, std::string_view channel, std::uint64_t tag) {
   presence_keys(channel);
   const broker::Script s = q == Query::presence ? broker::Script::presence : broker::Script::presence_stats;
-  const std::string_view args[] = {"EVALSHA", shared_.sha_of(s), "2", key_, key2_,
+  const std::string_view args[] = {"EVALSHA", shared_.sha_of(s), "3", key_, key2_, key3_,
                                    decimal(num_[0], wall_ms())};
   return command_link(channel).command(args, tag | kQueryBit);
 }

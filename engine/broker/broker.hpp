@@ -200,7 +200,7 @@ class Broker final : private RedisConn::Owner {
   }
   // A command link's first commands on a new connection: the scripts EVALSHA runs.
   void load_scripts(RedisConn& conn);
-  // The presence keys of `channel` into key_ and key2_.
+  // The presence keys of `channel` into key_, key2_ and key3_.
   void presence_keys(std::string_view channel);
   // The reply to a command sent with `tag` (nullptr: lost) to whoever waits for it.
   void answer(std::uint64_t tag, const protocol::resp::Reply* reply);

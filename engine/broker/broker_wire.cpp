@@ -96,48 +96,63 @@ redis.call('PUBLISH', KEYS[3], ARGV[4])
 return {epoch, top, entries}
 )lua";
 
-// Expired entries go first, from both keys, so a dead node's clients fade within the TTL.
-#define RINGCAST_PRESENCE_EXPIRE \
-  "local gone = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])\n" \
-  "for _, id in ipairs(gone) do redis.call('HDEL', KEYS[1], id) end\n" \
-  "if #gone > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1]) end\n"
+namespace {
+// What every presence script but the add starts with. KEYS: presence, presence_expiry,
+// presence_users (user -> its clients, so the stats are two HLENs, not a walk). Expired
+// entries go before any read, from all three keys: a dead node's clients fade within the TTL.
+constexpr std::string_view kPresenceLua = R"lua(
+local function user_of(v)
+  local colon = string.find(v, ':', 1, true)
+  local n = colon and tonumber(string.sub(v, 1, colon - 1))
+  return n and string.sub(v, colon + 1, colon + n) or v
+end
+local function drop(id)
+  local v = redis.call('HGET', KEYS[1], id)
+  if not v then return end
+  redis.call('HDEL', KEYS[1], id)
+  local user = user_of(v)
+  if redis.call('HINCRBY', KEYS[3], user, -1) <= 0 then redis.call('HDEL', KEYS[3], user) end
+end
+local function expire(now)
+  if not tonumber(now) then return false end
+  local gone = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)
+  for _, id in ipairs(gone) do drop(id) end
+  if #gone > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now) end
+  return true
+end
+)lua";
 
-const std::string_view kPresenceAddScript = R"lua(
+std::string presence_script(std::string_view body) { return std::string(kPresenceLua).append(body); }
+
+const std::string g_presence_add = presence_script(R"lua(
 local ttl = tonumber(ARGV[1])
 if not ttl or ttl < 1 or not tonumber(ARGV[2]) or not ARGV[4] then
   return redis.error_reply('ERR ringcast presence: bad arguments')
 end
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
-redis.call('HSET', KEYS[1], ARGV[3], ARGV[4])
-redis.call('EXPIRE', KEYS[1], ttl)
-redis.call('EXPIRE', KEYS[2], ttl)
+if redis.call('HSET', KEYS[1], ARGV[3], ARGV[4]) == 1 then redis.call('HINCRBY', KEYS[3], user_of(ARGV[4]), 1) end
+for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ttl) end
 return 1
-)lua";
-
-const std::string_view kPresenceRemoveScript = R"lua(
-redis.call('HDEL', KEYS[1], ARGV[1])
+)lua");
+const std::string g_presence_remove = presence_script(R"lua(
+drop(ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 return 1
-)lua";
+)lua");
+const std::string g_presence = presence_script(R"lua(
+if not expire(ARGV[1]) then return redis.error_reply('ERR ringcast presence: bad arguments') end
+return redis.call('HGETALL', KEYS[1])
+)lua");
+const std::string g_presence_stats = presence_script(R"lua(
+if not expire(ARGV[1]) then return redis.error_reply('ERR ringcast presence: bad arguments') end
+return {redis.call('HLEN', KEYS[1]), redis.call('HLEN', KEYS[3])}
+)lua");
+}  // namespace
 
-const std::string_view kPresenceScript = "\n" RINGCAST_PRESENCE_EXPIRE "return redis.call('HGETALL', KEYS[1])\n";
-
-const std::string_view kPresenceStatsScript = "\n" RINGCAST_PRESENCE_EXPIRE R"lua(
-local users, distinct = {}, 0
-local values = redis.call('HVALS', KEYS[1])
-for _, v in ipairs(values) do
-  local colon = string.find(v, ':', 1, true)
-  local n = colon and tonumber(string.sub(v, 1, colon - 1))
-  local user = n and string.sub(v, colon + 1, colon + n) or v
-  if not users[user] then
-    users[user] = true
-    distinct = distinct + 1
-  end
-end
-return {#values, distinct}
-)lua";
-
-#undef RINGCAST_PRESENCE_EXPIRE
+const std::string_view kPresenceAddScript = g_presence_add;
+const std::string_view kPresenceRemoveScript = g_presence_remove;
+const std::string_view kPresenceScript = g_presence;
+const std::string_view kPresenceStatsScript = g_presence_stats;
 
 void write_presence_value(std::string& out, std::string_view user, std::string_view conn_info,
                           std::string_view chan_info) {

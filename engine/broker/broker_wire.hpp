@@ -6,6 +6,7 @@
 //   <prefix>.r.<room>     a chat room's (or an embedding publish()'s topic's) pub/sub channel
 //   <prefix>.h.<channel>  presence: a hash, client id -> its presence value (below)
 //   <prefix>.z.<channel>  presence: a sorted set, client id -> when it expires (wall-clock ms)
+//   <prefix>.u.<channel>  presence: a hash, user -> how many clients it has there (stats without a walk)
 //
 // A publication goes out as one script (kPublishScript): numbering it, keeping it and
 // publishing it happen atomically, so every node receives a channel's publications in
@@ -21,7 +22,8 @@ namespace ringcast::engine::broker {
 
 inline constexpr std::string_view kDefaultPrefix = "ringcast";
 
-enum class Key : char { pubsub = 'p', meta = 'm', stream = 's', room = 'r', presence = 'h', presence_expiry = 'z' };
+enum class Key : char { pubsub = 'p', meta = 'm', stream = 's', room = 'r', presence = 'h', presence_expiry = 'z',
+                       presence_users = 'u' };
 
 // "<prefix>.<k>.<channel>" into `out` (replacing it).
 void key_of(std::string& out, std::string_view prefix, Key k, std::string_view channel);
@@ -65,11 +67,11 @@ extern const std::string_view kLoadScript;
 
 // Presence, every node's clients of a channel in one place. Each node adds its client on
 // subscribe and again every keepalive (the expiry moves on), and removes it on leave; a
-// node that dies leaves its clients to expire. KEYS: presence, presence_expiry.
-// kPresenceAddScript ARGV: the keys' TTL in seconds, the expiry (ms), client id, value.
-// kPresenceRemoveScript ARGV: client id. kPresenceScript ARGV: now (ms): drops the expired,
-// returns the hash (HGETALL's [id, value, ...]). kPresenceStatsScript: the same, returns
-// {clients, distinct users}.
+// node that dies leaves its clients to expire. KEYS: presence, presence_expiry,
+// presence_users. kPresenceAddScript ARGV: the keys' TTL in seconds, the expiry (ms),
+// client id, its value. kPresenceRemoveScript ARGV: client id. kPresenceScript ARGV: now
+// (ms): drops the expired, returns the hash (HGETALL's [id, value, ...]).
+// kPresenceStatsScript: the same, returns {clients, distinct users}.
 extern const std::string_view kPresenceAddScript;
 extern const std::string_view kPresenceRemoveScript;
 extern const std::string_view kPresenceScript;

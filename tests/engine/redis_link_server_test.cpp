@@ -239,33 +239,48 @@ TEST(RedisLinkServer, TheLoadScriptGivesTheStreamAsRedisHoldsIt) {
   EXPECT_EQ(broker::entry_offset("x-1"), 0u);
 }
 
-// Presence: adds and removes by client, an expired entry goes on the next read (from both
-// keys), and the stats count distinct users from the values.
+// Presence: adds and removes by client, counts users as clients come and go, an expired
+// entry goes on the next read (from every key), and refreshing one counts it once.
 TEST(RedisLinkServer, PresenceScriptsKeepEveryNodesClients) {
   RedisServer redis;
   REQUIRE_REDIS(redis);
   Conn cmd(redis);
-  std::string hash, zset, alice, bob;
+  std::string hash, zset, users, alice, bob;
   broker::key_of(hash, broker::kDefaultPrefix, broker::Key::presence, "room:p");
   broker::key_of(zset, broker::kDefaultPrefix, broker::Key::presence_expiry, "room:p");
+  broker::key_of(users, broker::kDefaultPrefix, broker::Key::presence_users, "room:p");
   broker::write_presence_value(alice, "alice", R"({"n":1})", "");
   broker::write_presence_value(bob, "bob", "", R"({"c":2})");
   const std::string_view add = broker::kPresenceAddScript, rm = broker::kPresenceRemoveScript;
-  ASSERT_TRUE(cmd.command({"EVAL", add, "2", hash, zset, "60", "5000", "c1", alice}, 1));
-  ASSERT_TRUE(cmd.command({"EVAL", add, "2", hash, zset, "60", "5000", "c2", alice}, 2));
-  ASSERT_TRUE(cmd.command({"EVAL", add, "2", hash, zset, "60", "1000", "c3", bob}, 3));  // expires first
-  ASSERT_TRUE(cmd.command({"EVAL", broker::kPresenceStatsScript, "2", hash, zset, "999"}, 4));
-  ASSERT_TRUE(cmd.command({"EVAL", rm, "2", hash, zset, "c2"}, 5));
-  ASSERT_TRUE(cmd.command({"EVAL", broker::kPresenceScript, "2", hash, zset, "1000"}, 6));
-  ASSERT_TRUE(cmd.command({"ZCARD", zset}, 7));
-  ASSERT_TRUE(cmd.command({"EVAL", add, "2", hash, zset, "0", "1", "c4", bob}, 8));
-  ASSERT_TRUE(cmd.command({"TTL", hash}, 9));
-  ASSERT_TRUE(cmd.run([&] { return cmd.seen.replies.size() == 9; }));
-  EXPECT_EQ(cmd.seen.replies[3].second, "[:3 :2]") << "three clients, two users";
-  EXPECT_EQ(cmd.seen.replies[5].second, "[c1 " + alice + "]") << "c2 removed, c3 expired";
-  EXPECT_EQ(cmd.seen.replies[6].second, ":1") << "the expired gone from the sorted set too";
-  EXPECT_TRUE(cmd.seen.replies[7].second.starts_with("-ERR ringcast presence: bad arguments"));
-  EXPECT_EQ(cmd.seen.replies[8].second, ":60");
+  const std::string_view stats = broker::kPresenceStatsScript;
+  std::vector<std::string> want;
+  auto run = [&](std::initializer_list<std::string_view> args, std::string expect) {
+    ASSERT_TRUE(cmd.command(args, want.size() + 1));
+    want.push_back(std::move(expect));
+  };
+  run({"EVAL", add, "3", hash, zset, users, "60", "5000", "c1", alice}, ":1");
+  run({"EVAL", add, "3", hash, zset, users, "60", "5000", "c2", alice}, ":1");
+  run({"EVAL", add, "3", hash, zset, users, "60", "6000", "c2", alice}, ":1");  // a refresh
+  run({"EVAL", add, "3", hash, zset, users, "60", "1000", "c3", bob}, ":1");    // expires first
+  run({"EVAL", stats, "3", hash, zset, users, "999"}, "[:3 :2]");
+  run({"HGET", users, "alice"}, "2");
+  run({"EVAL", rm, "3", hash, zset, users, "c2"}, ":1");
+  run({"EVAL", rm, "3", hash, zset, users, "c2"}, ":1");  // twice: counted once
+  run({"EVAL", broker::kPresenceScript, "3", hash, zset, users, "1000"}, "[c1 " + alice + "]");
+  run({"ZCARD", zset}, ":1");
+  run({"HGETALL", users}, "[alice 1]");
+  run({"EVAL", stats, "3", hash, zset, users, "1000"}, "[:1 :1]");
+  run({"EVAL", add, "3", hash, zset, users, "0", "1", "c4", bob}, "");
+  run({"EVAL", stats, "3", hash, zset, users, "soon"}, "");
+  run({"TTL", users}, ":60");
+  ASSERT_TRUE(cmd.run([&] { return cmd.seen.replies.size() == want.size(); }));
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    if (want[i].empty()) {
+      EXPECT_TRUE(cmd.seen.replies[i].second.starts_with("-ERR ringcast presence: bad arguments")) << i;
+    } else {
+      EXPECT_EQ(cmd.seen.replies[i].second, want[i]) << i;
+    }
+  }
   broker::PresenceValue v;
   ASSERT_TRUE(broker::parse_presence_value(bob, v));
   EXPECT_EQ(v.user, "bob");

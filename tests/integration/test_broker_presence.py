@@ -153,13 +153,16 @@ def keepalives_refresh_entries_and_expired_ones_are_dropped():
         # A client of a node that died: its expiry passed, nobody refreshes it.
         value = b"5:ghost2:{}"
         redis.command("HSET", "ringcast.h.room:k", "dead-client", value)
+        redis.command("HINCRBY", "ringcast.u.room:k", "ghost", 1)
         redis.command("ZADD", zset, int(time.time() * 1000) - 1000, "dead-client")
         redis.command("HSET", "ringcast.h.room:k", "not-ours", "garbage")  # skipped, not answered
         redis.command("ZADD", zset, int(time.time() * 1000) + 60_000, "not-ours")
         p = ids(c, "room:k")
         h.check(set(p) == {c.client}, f"the expired and the malformed are not there: {p}")
         h.check(redis.command("HEXISTS", "ringcast.h.room:k", "dead-client") == 0, "the expired entry is gone")
-        h.check(stats(c, "room:k") == {"num_clients": 2, "num_users": 2}, "stats count what the hash holds")
+        h.check(redis.command("HGETALL", "ringcast.u.room:k") == ["", "1"], "the dead one's user gone with it")
+        redis.command("HDEL", "ringcast.h.room:k", "not-ours")
+        h.check(stats(c, "room:k") == {"num_clients": 1, "num_users": 1}, "stats")
 
 
 @test
