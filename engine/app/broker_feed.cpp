@@ -1,8 +1,8 @@
 #include "engine/app/broker_feed.hpp"
 
 #include <algorithm>
-#include <charconv>
 
+#include "engine/app/broker_stream.hpp"
 #include "engine/app/channel_publisher.hpp"
 #include "engine/pubsub/channel_topic.hpp"
 #include "engine/app/user_command.hpp"
@@ -77,6 +77,7 @@ void BrokerFeed::on_broker_message(HttpHost& host, std::string_view channel, std
     if (host.broker() != nullptr && node == host.broker()->node()) on_load_marker(host, std::string(channel), tag);
     return;
   }
+  if (payload == broker::kClearMarker) return on_clear(host, channel, payload);
   broker::Envelope e;
   if (!broker::parse_envelope(payload, e)) return log_dropped(channel, "not a ringcast publication");
   const ChannelOptions* o = history_options(channel);
@@ -101,6 +102,17 @@ void BrokerFeed::on_broker_message(HttpHost& host, std::string_view channel, std
   }
   loading_[name].keep(payload);
   start_load(host, name, *o);
+}
+
+void BrokerFeed::on_clear(HttpHost& host, std::string_view channel, std::string_view payload) {
+  const ChannelOptions* o = history_options(channel);
+  if (o == nullptr) return;
+  if (auto it = loading_.find(std::string(channel)); it != loading_.end() && it->second.tag != 0) {
+    it->second.keep(payload);  // the load in flight may hold what went: loaded again after it
+    return;
+  }
+  History::Handle st = host.history().open(channel, stream_limits(cfg_, *o), History::now_ms(), false);
+  if (st && st->mirrored()) st->clear();
 }
 
 void BrokerFeed::start_load(HttpHost& host, const std::string& channel, const ChannelOptions& o) {
@@ -248,38 +260,13 @@ void BrokerFeed::on_load_marker(HttpHost& host, const std::string& channel, std:
 }
 
 bool BrokerFeed::read_load(const resp::Reply& reply, Snapshot& out) {
-  // {epoch, top, [[id, ["d", record]], ...] newest first}
-  const resp::Value& root = reply.root();
-  if (root.type != resp::Type::array || root.integer != 3) return false;
-  const resp::Value& epoch = reply.at(reply.element(0, 0));
-  const resp::Value& top_v = reply.at(reply.element(0, 1));
-  const std::uint32_t list = reply.element(0, 2);
-  const resp::Value& entries = reply.at(list);
-  std::uint64_t top = 0;
-  if (epoch.type != resp::Type::bulk || epoch.str.size() != Stream::kEpochLength || top_v.type != resp::Type::bulk ||
-      std::from_chars(top_v.str.data(), top_v.str.data() + top_v.str.size(), top).ec != std::errc{} ||
-      entries.type != resp::Type::array) {
-    return false;
-  }
-  out.epoch = epoch.str;
-  out.top = top;
+  thread_local StreamRead read;
+  if (!read_stream(reply, read)) return false;
+  out.epoch = read.epoch();
+  out.top = read.top();
   out.entries.clear();
-  for (std::int64_t k = entries.integer - 1; k >= 0; --k) {  // oldest first
-    const std::uint32_t entry = reply.element(list, static_cast<std::uint32_t>(k));
-    if (reply.at(entry).type != resp::Type::array || reply.at(entry).integer != 2) return false;
-    const resp::Value& id = reply.at(reply.element(entry, 0));
-    const std::uint32_t fields = reply.element(entry, 1);
-    if (reply.at(fields).type != resp::Type::array || reply.at(fields).integer != 2) return false;
-    const resp::Value& data = reply.at(reply.element(fields, 1));
-    const std::uint64_t offset = broker::entry_offset(id.str);
-    // Contiguous up to top (the stream is trimmed from its oldest end only).
-    if (offset == 0 || data.type != resp::Type::bulk ||
-        (!out.entries.empty() && offset != out.entries.back().offset + 1)) {
-      return false;
-    }
-    out.entries.push_back({offset, std::string(data.str)});
-  }
-  return out.entries.empty() || out.entries.back().offset == top;
+  for (const StreamRead::Entry& e : read.entries) out.entries.push_back({e.offset, std::string(e.record)});
+  return true;
 }
 
 void BrokerFeed::apply_load(HttpHost& host, const std::string& channel, const ChannelOptions& o, const Snapshot& snap) {
@@ -332,6 +319,7 @@ void BrokerFeed::apply_load(HttpHost& host, const std::string& channel, const Ch
     l.waiting.clear();
     l.overflowed = false;
     for (const std::string& payload : waiting) {
+      if (payload == broker::kClearMarker) gap = true;  // before or after the snapshot: load again
       if (gap || !broker::parse_envelope(payload, e)) continue;
       if (e.epoch != st->epoch() || e.offset > st->top() + 1) {
         gap = true;  // Redis moved on past what the feed brought: load again

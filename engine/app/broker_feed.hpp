@@ -15,8 +15,9 @@
 // loaded, a subscribe that counts offsets, or a history read, waits for it
 // (Session::hold_until_ready); loading it tells every shard (HttpHost::channel_ready), in
 // order with the channel's publications.
-// A payload that is not ringcast's (an envelope, a room message, a load's marker) is
-// dropped with a log line; other nodes' load markers are ignored.
+// A history_remove made on any node clears the copy (a clear marker, in the channel's order).
+// A payload that is not ringcast's (an envelope, a room message, a load's marker, a clear
+// marker) is dropped with a log line; other nodes' load markers are ignored.
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -92,6 +93,9 @@ class BrokerFeed final : public BrokerSink {
   void deliver(HttpHost& host, Stream& st, std::string_view channel, std::uint64_t offset, std::string_view record,
                bool publish);
   void start_load(HttpHost& host, const std::string& channel, const ChannelOptions& o);
+  // The server API's history_remove on some node (broker_wire's kClearMarker): this node's
+  // copy drops its records too, in the channel's order.
+  void on_clear(HttpHost& host, std::string_view channel, std::string_view payload);
   // The load script's reply; false when it is not what the script returns.
   [[nodiscard]] static bool read_load(const protocol::resp::Reply& reply, Snapshot& out);
   // Our load `tag`'s marker came on `channel`'s feed.

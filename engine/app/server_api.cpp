@@ -10,6 +10,7 @@
 #include <string>
 
 #include "engine/app/broker_presence.hpp"
+#include "engine/app/broker_stream.hpp"
 #include "engine/app/channel_publisher.hpp"
 #include "engine/pubsub/channel_topic.hpp"
 #include "engine/app/history_query.hpp"
@@ -53,7 +54,9 @@ struct Scratch {
   std::string answer;
   // --broker: the call may wait for Redis to answer (a call alone, not in a batch), and did.
   bool may_defer = false, deferred = false;
-  std::string waiting;  // a deferred call's, for on_query_reply: its kind byte, then its channel
+  std::string waiting;  // a deferred call's, for on_query_reply: its kind byte, then its channel or params
+  std::string_view params;  // the call's, as it came
+  std::vector<std::string> numbered;  // a history answer's records read from Redis, with their offsets
   std::vector<protocol::client::ClientInfo> infos;  // a presence answer's, views into Redis's reply
 };
 thread_local Scratch t_scratch;
@@ -116,11 +119,11 @@ HttpApp::Answer ServerApi::answer(const protocol::HttpRequest& req, api::Method 
   return {.status = 200, .content_type = kJson, .body = s.answer};
 }
 
-bool ServerApi::defer(HttpHost& host, char kind, std::string_view channel, std::uint64_t& tag) {
+bool ServerApi::defer(HttpHost& host, char kind, std::string_view what, std::uint64_t& tag) {
   Scratch& s = t_scratch;
   tag = 0;
   if (!s.may_defer || host.broker() == nullptr) return false;
-  s.waiting.assign(1, kind).append(channel);
+  s.waiting.assign(1, kind).append(what);
   tag = host.defer_answer(s.waiting);
   return tag != 0;
 }
@@ -134,6 +137,37 @@ void ServerApi::deferred(HttpHost& host, std::uint64_t tag, bool sent, std::stri
   api::append_error(out, ErrorCode::internal);
 }
 
+// A deferred history call's answer from Redis's read of the stream, into the scratch's
+// answer (the params parse again as they did); false when the reply is not the read's.
+bool ServerApi::history_from(const protocol::resp::Reply& reply, std::string_view params) {
+  Scratch& s = t_scratch;
+  thread_local StreamRead read;
+  api::Request& rq = s.request;
+  if (s.parser.parse(api::Method::history, params, rq).error != api::ParseError::none || rq.channels.empty() ||
+      !read_stream(reply, read)) {
+    return false;
+  }
+  const ChannelOptions* o = cfg_.options_for(rq.channels.front());
+  if (o == nullptr) return false;
+  s.numbered.resize(std::max(s.numbered.size(), read.entries.size()));
+  for (std::size_t i = 0; i < read.entries.size(); ++i) {  // as a copy keeps them: with their offsets
+    s.numbered[i].clear();
+    protocol::client::append_record_with_offset(s.numbered[i], read.entries[i].record, read.entries[i].offset);
+    read.entries[i].record = s.numbered[i];
+  }
+  HistoryQuery q{.limit = rq.limit,
+                 .has_since = rq.has_since,
+                 .reverse = rq.reverse,
+                 .since_offset = rq.since_offset,
+                 .since_epoch = rq.since_epoch};
+  if (!select_history(read, q, o->history_size, s.records)) {
+    api::append_error(s.answer, ErrorCode::unrecoverable_position);
+  } else {
+    api::append_history_result(s.answer, s.records, read.epoch(), read.top());
+  }
+  return true;
+}
+
 HttpApp::Answer ServerApi::on_query_reply(HttpHost& host, std::span<const std::uint8_t> request,
                                           const protocol::resp::Reply* reply) {
   namespace resp = protocol::resp;
@@ -144,7 +178,7 @@ HttpApp::Answer ServerApi::on_query_reply(HttpHost& host, std::span<const std::u
   const std::string_view channel = rq.substr(rq.empty() ? 0 : 1);
   PresenceCounts counts;
   const bool error = reply == nullptr || reply->root().type == resp::Type::error;
-  if (!error && kind == kPublish && reply->root().type == resp::Type::integer) {
+  if (!error && (kind == kPublish || kind == kRemove) && reply->root().type == resp::Type::integer) {
     api::append_empty_result(s.answer);  // PUBLISH's count: a channel without history
   } else if (!error && kind == kPublish && reply->root().type == resp::Type::array && reply->root().integer == 2 &&
              reply->at(1).type == resp::Type::integer && reply->at(2).type == resp::Type::bulk) {
@@ -153,9 +187,15 @@ HttpApp::Answer ServerApi::on_query_reply(HttpHost& host, std::span<const std::u
     api::append_presence_stats_result(s.answer, counts.clients, counts.users);
   } else if (!error && kind == kPresence && read_broker_presence(*reply, s.infos)) {
     api::append_presence_result(s.answer, s.infos);
+  } else if (!error && kind == kHistory && history_from(*reply, channel)) {
+    // answered
   } else {
     g_api_log.log(LogLevel::warn, "server API: %s in '%.*s' got no answer from Redis%s%.*s",
-                  kind == kPublish ? "a publish" : "a presence read", static_cast<int>(channel.size()), channel.data(),
+                  kind == kPublish   ? "a publish"
+                  : kind == kHistory ? "a history read"
+                  : kind == kRemove  ? "a history_remove"
+                                     : "a presence read",
+                  static_cast<int>(channel.size()), channel.data(),
                   reply != nullptr ? ": " : "", reply != nullptr ? static_cast<int>(reply->root().str.size()) : 0,
                   reply != nullptr ? reply->root().str.data() : "");
     if (kind == kPublish) host.counters().broker_publish_failures.add();
@@ -173,6 +213,7 @@ api::RequestParser::Result ServerApi::call(api::Method m, std::string_view param
     return {};
   }
   api::Request& rq = t_scratch.request;
+  t_scratch.params = params;
   api::RequestParser::Result r = parser.parse(m, params, rq);
   if (r.error != api::ParseError::none) return r;
   switch (m) {
@@ -391,9 +432,30 @@ void ServerApi::history(bool remove, const api::Request& rq, HttpHost& host, std
   // where it stands, as a subscribe would.
   History::Handle stream = host.history().open(channel, stream_limits(cfg_, *o), History::now_ms(), !remove);
   // --broker: the stream is Redis's; this node holds a copy only of the channels its
-  // clients subscribe to (a node that has none answers 100: ask one that has).
-  if (host.broker() != nullptr && (remove || !stream->mirrored())) {
-    api::append_error(out, ErrorCode::internal);
+  // clients subscribe to. Without one, a call alone reads Redis (answered when it replies).
+  if (host.broker() != nullptr && remove) {
+    // Redis's stream goes, and every node's copy with it (the feed's clear marker).
+    std::uint64_t tag = 0;
+    if (defer(host, kRemove, channel, tag)) {
+      deferred(host, tag, host.broker()->remove_history(channel, tag), out);
+    } else if (host.broker()->remove_history(channel, 0)) {  // a batch: answered when queued
+      api::append_empty_result(out);
+    } else {
+      api::append_error(out, ErrorCode::internal);
+    }
+    return;
+  }
+  if (host.broker() != nullptr && !stream->mirrored()) {
+    std::uint64_t tag = 0;
+    if (defer(host, kHistory, s.params, tag)) {
+      const std::array<char, Stream::kEpochLength> epoch = History::new_epoch();
+      const Broker::StreamArgs args = broker_stream_args(cfg_, *o, {epoch.data(), epoch.size()});
+      deferred(host, tag, host.broker()->read_stream(channel, args, tag), out);
+      return;
+    }
+    g_api_log.log(LogLevel::info, "server API: history in a batch is served with --broker only where the node "
+                                  "follows the channel: call it alone");
+    api::append_error(out, ErrorCode::not_available);
     return;
   }
   if (remove) {

@@ -19,8 +19,10 @@
 // --broker: a `publish` alone is answered once Redis took it (its offset and epoch are
 // Redis's), and `presence` and `presence_stats` are every node's, read from Redis
 // (engine/app/broker_presence.hpp): the answer waits for the reply (HttpHost::defer_answer;
-// 100 when the link is down or lost). A batch cannot wait: its publishes are answered when
-// queued, its presence calls get 108.
+// 100 when the link is down or lost), and so is `history` on a node that holds no copy of
+// the channel's stream (read from Redis), and `history_remove` (Redis's stream, and every
+// node's copy). A batch cannot wait: its publishes and history_removes are answered when
+// queued, its presence calls get 108, and its history calls too where no copy is here.
 #pragma once
 #include <string>
 #include <string_view>
@@ -59,8 +61,10 @@ class ServerApi final : public HttpApp {
   [[nodiscard]] const ChannelOptions* the_channel(const protocol::api::Request& rq, std::string& out) const;
   // --broker: makes this call's answer wait for Redis (a call alone: not in a batch), for
   // a command about `channel` of `kind`; false (tag 0) when it cannot wait.
-  static constexpr char kPublish = 'u', kPresence = 'p', kPresenceStats = 's';
-  [[nodiscard]] static bool defer(HttpHost& host, char kind, std::string_view channel, std::uint64_t& tag);
+  // `what`: the channel (a publish, presence) or the call's params (history).
+  static constexpr char kPublish = 'u', kPresence = 'p', kPresenceStats = 's', kHistory = 'h', kRemove = 'r';
+  [[nodiscard]] static bool defer(HttpHost& host, char kind, std::string_view what, std::uint64_t& tag);
+  [[nodiscard]] bool history_from(const protocol::resp::Reply& reply, std::string_view params);
   // The deferred call's command was `sent` with `tag`; if not, error 100 now.
   static void deferred(HttpHost& host, std::uint64_t tag, bool sent, std::string& out);
   const ClientProtocolConfig cfg_;  // a copy: the server moves its Config after the apps are made

@@ -183,13 +183,28 @@ bool Broker::publish_numbered(std::string_view channel, const StreamArgs& a, std
 }
 
 bool Broker::load(std::string_view channel, const StreamArgs& a, std::uint64_t tag) {
+  broker::write_load_marker(marker_, shared_.node, tag);
+  return send_load(channel, a, marker_, tag | kLoadBit);
+}
+
+bool Broker::read_stream(std::string_view channel, const StreamArgs& a, std::uint64_t tag) {
+  return send_load(channel, a, {}, tag | kQueryBit);
+}
+
+bool Broker::remove_history(std::string_view channel, std::uint64_t tag) {
+  broker::key_of(key_, shared_.prefix, broker::Key::stream, channel);
+  broker::key_of(key2_, shared_.prefix, broker::Key::pubsub, channel);
+  const std::string_view args[] = {"EVALSHA", shared_.sha_of(broker::Script::remove_history), "2", key_, key2_};
+  return command_link(channel).command(args, tag == 0 ? 0 : tag | kQueryBit);
+}
+
+bool Broker::send_load(std::string_view channel, const StreamArgs& a, std::string_view marker, std::uint64_t tag) {
   broker::key_of(key_, shared_.prefix, broker::Key::meta, channel);
   broker::key_of(key2_, shared_.prefix, broker::Key::stream, channel);
   broker::key_of(key3_, shared_.prefix, broker::Key::pubsub, channel);
-  broker::write_load_marker(marker_, shared_.node, tag);
-  const std::string_view args[] = {"EVALSHA", shared_.sha_of(broker::Script::load), "3", key_, key2_, key3_, decimal(num_[0], a.size),
-                                   a.epoch, decimal(num_[1], a.meta_ttl_s), marker_};
-  return command_link(channel).command(args, tag | kLoadBit);
+  const std::string_view args[] = {"EVALSHA", shared_.sha_of(broker::Script::load), "3", key_, key2_, key3_,
+                                   decimal(num_[0], a.size), a.epoch, decimal(num_[1], a.meta_ttl_s), marker};
+  return command_link(channel).command(args, tag);
 }
 
 

@@ -164,6 +164,14 @@ class Broker final : private RedisConn::Owner {
   // or full.
   enum class Query : std::uint8_t { presence, presence_stats };
   [[nodiscard]] bool query(Query q, std::string_view channel, std::uint64_t tag);
+  // The load script without a marker (publishing nothing): the newest a.size records of
+  // `channel`'s stream, for a reader that holds no copy; the reply goes to
+  // BrokerQueries::on_query_reply with `tag`. False when the link is down or full.
+  [[nodiscard]] bool read_stream(std::string_view channel, const StreamArgs& a, std::uint64_t tag);
+  // The server API's history_remove (broker_wire's kRemoveHistoryScript): the reply goes to
+  // BrokerQueries::on_query_reply with `tag` (0: only counted). False when the link is down
+  // or full.
+  [[nodiscard]] bool remove_history(std::string_view channel, std::uint64_t tag);
   // Every link of every shard is up (BrokerShared::up).
   [[nodiscard]] bool all_up() const noexcept { return shared_.up(); }
   // Redis confirmed the feed's SUBSCRIBE to `topic` (BrokerShared::confirmed).
@@ -198,6 +206,8 @@ class Broker final : private RedisConn::Owner {
       shared_.links_up.fetch_add(1, std::memory_order_relaxed);
     }
   }
+  // The load script with `marker` ("": none), sent with `tag` (its bit set).
+  [[nodiscard]] bool send_load(std::string_view channel, const StreamArgs& a, std::string_view marker, std::uint64_t tag);
   // A command link's first commands on a new connection: the scripts EVALSHA runs.
   void load_scripts(RedisConn& conn);
   // The presence keys of `channel` into key_, key2_ and key3_.

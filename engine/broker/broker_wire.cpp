@@ -92,8 +92,14 @@ end
 if meta_ttl > 0 then redis.call('EXPIRE', KEYS[1], meta_ttl) end
 local top = redis.call('HGET', KEYS[1], 'o')
 local entries = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', count)
-redis.call('PUBLISH', KEYS[3], ARGV[4])
+if ARGV[4] ~= '' then redis.call('PUBLISH', KEYS[3], ARGV[4]) end
 return {epoch, top, entries}
+)lua";
+
+const std::string_view kRemoveHistoryScript = R"lua(
+redis.call('DEL', KEYS[1])
+redis.call('PUBLISH', KEYS[2], 'clear')
+return 1
 )lua";
 
 namespace {
@@ -186,6 +192,7 @@ std::string_view script_text(Script s) noexcept {
   switch (s) {
     case Script::publish: return kPublishScript;
     case Script::load: return kLoadScript;
+    case Script::remove_history: return kRemoveHistoryScript;
     case Script::presence_add: return kPresenceAddScript;
     case Script::presence_remove: return kPresenceRemoveScript;
     case Script::presence: return kPresenceScript;

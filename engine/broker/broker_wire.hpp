@@ -63,7 +63,15 @@ extern const std::string_view kPublishScript;
 // {epoch, last offset, XREVRANGE's entries (newest first: [id "<offset>-1", ["d",
 // record]])}, and PUBLISHes the marker: on the node's feed, what comes before it is in
 // the snapshot and what comes after is not (the reply travels on another connection).
+// An empty marker publishes nothing: a read (the server API's history on a node without
+// a copy).
 extern const std::string_view kLoadScript;
+
+// The server API's history_remove: the channel's stream goes (its offset and epoch stay),
+// and kClearMarker on its pub/sub channel tells every node's copy to drop its records too,
+// in order with the publications. KEYS: stream, pubsub. No ARGV.
+extern const std::string_view kRemoveHistoryScript;
+inline constexpr std::string_view kClearMarker = "clear";
 
 // Presence, every node's clients of a channel in one place. Each node adds its client on
 // subscribe and again every keepalive (the expiry moves on), and removes it on leave; a
@@ -87,8 +95,16 @@ struct PresenceValue {
 [[nodiscard]] bool parse_presence_value(std::string_view value, PresenceValue& out) noexcept;
 
 // Every script above, as the command links load them (EVALSHA names them by SHA-1).
-enum class Script : std::uint8_t { publish, load, presence_add, presence_remove, presence, presence_stats };
-inline constexpr std::size_t kScriptCount = 6;
+enum class Script : std::uint8_t {
+  publish,
+  load,
+  remove_history,
+  presence_add,
+  presence_remove,
+  presence,
+  presence_stats
+};
+inline constexpr std::size_t kScriptCount = 7;
 [[nodiscard]] std::string_view script_text(Script s) noexcept;
 
 // A script's SHA-1 in hex, as EVALSHA names it.

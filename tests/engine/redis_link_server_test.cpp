@@ -239,6 +239,34 @@ TEST(RedisLinkServer, TheLoadScriptGivesTheStreamAsRedisHoldsIt) {
   EXPECT_EQ(broker::entry_offset("x-1"), 0u);
 }
 
+// A read is the load without its marker; history_remove drops the stream (the position
+// stays) and tells the channel's subscribers with the clear marker, in order.
+TEST(RedisLinkServer, AReadPublishesNothingAndARemoveClears) {
+  RedisServer redis;
+  REQUIRE_REDIS(redis);
+  Conn sub(redis), cmd(redis);
+  std::string meta, stream, pubsub;
+  broker::key_of(meta, broker::kDefaultPrefix, broker::Key::meta, "feed:c");
+  broker::key_of(stream, broker::kDefaultPrefix, broker::Key::stream, "feed:c");
+  broker::key_of(pubsub, broker::kDefaultPrefix, broker::Key::pubsub, "feed:c");
+  ASSERT_TRUE(sub.command({"SUBSCRIBE", pubsub}, 1));
+  ASSERT_TRUE(sub.run([&] { return sub.seen.replies.size() == 1; }));
+  const std::string_view publish = broker::kPublishScript, load = broker::kLoadScript;
+  ASSERT_TRUE(cmd.command({"EVAL", publish, "3", meta, stream, pubsub, "epochCCC", "5", "60", "300", "r1"}, 1));
+  ASSERT_TRUE(cmd.command({"EVAL", load, "3", meta, stream, pubsub, "5", "unused", "300", ""}, 2));
+  ASSERT_TRUE(cmd.command({"EVAL", broker::kRemoveHistoryScript, "2", stream, pubsub}, 3));
+  ASSERT_TRUE(cmd.command({"EVAL", load, "3", meta, stream, pubsub, "5", "unused", "300", ""}, 4));
+  ASSERT_TRUE(cmd.command({"EVAL", publish, "3", meta, stream, pubsub, "other", "5", "60", "300", "r2"}, 5));
+  ASSERT_TRUE(cmd.run([&] { return cmd.seen.replies.size() == 5; }));
+  EXPECT_EQ(cmd.seen.replies[1].second, "[epochCCC 1 [[1-1 [d r1]]]]");
+  EXPECT_EQ(cmd.seen.replies[3].second, "[epochCCC 1 []]") << "the records gone, the position kept";
+  EXPECT_EQ(cmd.seen.replies[4].second, "[:2 epochCCC]") << "numbering goes on";
+  ASSERT_TRUE(sub.run([&] { return sub.seen.messages.size() == 3; }));
+  EXPECT_EQ(sub.seen.messages[0].second, "1:epochCCC:r1");
+  EXPECT_EQ(sub.seen.messages[1].second, broker::kClearMarker) << "the reads published nothing";
+  EXPECT_EQ(sub.seen.messages[2].second, "2:epochCCC:r2");
+}
+
 // Presence: adds and removes by client, counts users as clients come and go, an expired
 // entry goes on the next read (from every key), and refreshing one counts it once.
 TEST(RedisLinkServer, PresenceScriptsKeepEveryNodesClients) {

@@ -252,6 +252,46 @@ def history_reads_redis_on_a_node_nobody_subscribes_on():
 
 
 @test
+def the_apis_history_reads_redis_on_a_node_that_holds_no_copy():
+    require_redis()
+    with Redis() as redis, node(redis) as a, node(redis) as b:
+        offsets = [publish(a, "feed:api", {"k": k}) for k in range(4)]
+        h.check(offsets == [1, 2, 3, 4], f"numbered by Redis: {offsets}")
+
+        def history(srv, **params):
+            status, answer = call(srv, "history", {"channel": "feed:api", **params})
+            h.check(status == 200, f"history: {status} {answer}")
+            return answer
+
+        whole = history(b, limit=-1)["result"]
+        h.check([(p["offset"], p["data"]) for p in whole["publications"]] == [(i + 1, {"k": i}) for i in range(4)] and
+                whole["offset"] == 4, f"Redis's stream, read on b: {whole}")
+        # The same answers as the node that follows it would give: since, reverse and limit.
+        sub = Raw(a)
+        sub.call({"subscribe": {"channel": "feed:api"}})
+        for params in ({"limit": 2}, {"limit": 2, "reverse": True},
+                       {"limit": 10, "since": {"offset": 2, "epoch": whole["epoch"]}},
+                       {"limit": 10, "reverse": True, "since": {"offset": 3, "epoch": whole["epoch"]}}):
+            h.check(history(b, **params) == history(a, **params), f"b as a for {params}: {history(b, **params)}")
+        h.check(history(b, since={"offset": 1, "epoch": "other"})["error"]["code"] == 112, "another epoch: 112")
+        h.check(redis.numsub("ringcast.p.feed:api") == 1, "b read it without following the channel")
+        status, answer = call(b, "batch", {"commands": [{"history": {"channel": "feed:api"}}]})
+        h.check(answer["replies"][0]["error"]["code"] == 108, f"in a batch: {answer}")
+        empty = history(b, channel="feed:never", limit=-1)["result"]
+        h.check(empty.get("publications", []) == [] and empty["epoch"], f"never published to: {empty}")
+        # history_remove on b: Redis's stream goes, and a's copy with it; the position stays.
+        status, answer = call(b, "history_remove", {"channel": "feed:api"})
+        h.check(status == 200 and answer == {"result": {}}, f"history_remove: {answer}")
+        for srv in (b, a):
+            h.wait_until(lambda: history(srv, limit=-1)["result"].get("publications", []) == [], timeout=5,
+                         what="the history gone")
+            h.check(history(srv, limit=-1)["result"]["offset"] == 4, "the offset stays")
+        h.check(publish(a, "feed:api", {"k": 4}) == 5, "numbering goes on")
+        h.check(sub.push()["pub"]["offset"] == 5, "a's subscriber noticed nothing but the publication")
+        h.check([p["offset"] for p in history(a, limit=-1)["result"]["publications"]] == [5], "a's copy goes on")
+
+
+@test
 def a_node_cut_off_past_what_redis_keeps_makes_subscribers_start_over():
     require_node()
     require_redis()
