@@ -53,21 +53,6 @@ std::size_t default_slots(unsigned shards) {
   return std::clamp<std::size_t>(per, 64, 65536);
 }
 
-// What --broker cannot share between nodes yet: Fossil deltas (each node would need the
-// channel's previous publication as its base).
-std::string broker_check(const ClientProtocolConfig& c) {
-  auto check = [](const ChannelOptions& o, std::string_view name) -> std::string {
-    if (!o.delta) return "";
-    return "--broker: " + std::string(name) +
-           " allows deltas, which nodes cannot share through Redis yet (drop allowed_delta_types there)";
-  };
-  std::string err = check(c.without_namespace, "channel.without_namespace");
-  for (const ChannelOptions& ns : c.namespaces) {
-    if (err.empty()) err = check(ns, "namespace '" + ns.name + "'");
-  }
-  return err;
-}
-
 }  // namespace
 
 Server::Server(Config config) : impl_(std::make_unique<Impl>(std::move(config))) { impl_->apps.install(impl_->group); }
@@ -93,7 +78,6 @@ std::string Server::start() {
   m.group.shard_count = n;
 
   if (!cfg.client.broker.empty()) {
-    if (std::string err = broker_check(cfg.client); !err.empty()) return err;
     BrokerShared& b = m.group.broker;
     b.addresses = cfg.client.broker;
     b.prefix = cfg.client.broker_prefix;

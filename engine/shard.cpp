@@ -114,7 +114,7 @@ std::uint32_t Shard::held(const Conn& c, std::uint32_t slot, bool subscriptions)
   return subscriptions ? it->second.subscriptions : it->second.all;
 }
 
-bool Shard::query(std::uint32_t slot, std::uint32_t gen, App& app, Broker::Query q, std::string_view channel,
+bool Shard::query(std::uint32_t slot, std::uint32_t gen, App& app, BrokerQuery q, std::string_view channel,
                   std::string_view request) {
   if (!broker_) return false;
   const std::uint64_t tag = next_query_;
@@ -125,7 +125,7 @@ bool Shard::query(std::uint32_t slot, std::uint32_t gen, App& app, Broker::Query
   return true;
 }
 
-bool Shard::query_broker(App& app, Broker::Query q, std::string_view channel, std::string_view request) {
+bool Shard::query_broker(App& app, BrokerQuery q, std::string_view channel, std::string_view request) {
   return query(kNoSlot, 0, app, q, channel, request);
 }
 

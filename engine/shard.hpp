@@ -160,9 +160,9 @@ class Shard final : public ShardLoop, private HttpHost, private BrokerQueries {
     bool http = false, keep = false;  // http: the connection stays open after the answer
   };
   static constexpr std::uint32_t kNoSlot = UINT32_MAX;
-  bool query(std::uint32_t slot, std::uint32_t gen, App& app, Broker::Query q, std::string_view channel,
+  bool query(std::uint32_t slot, std::uint32_t gen, App& app, BrokerQuery q, std::string_view channel,
              std::string_view request);
-  bool query_broker(App& app, Broker::Query q, std::string_view channel, std::string_view request) override;
+  bool query_broker(App& app, BrokerQuery q, std::string_view channel, std::string_view request) override;
   void on_query_reply(std::uint64_t tag, const protocol::resp::Reply* reply) override;
   [[nodiscard]] std::uint64_t defer_answer(std::string_view request) override;
   void undefer(std::uint64_t tag) noexcept override;

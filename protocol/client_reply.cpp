@@ -289,6 +289,20 @@ void append_record_as_full(std::string& out, std::string_view record) {
   out += record.substr(kDataField.size() + data.size());
 }
 
+void append_record_as_delta(std::string& out, std::string_view record, std::string_view delta) {
+  const std::string_view data = record_data(record);
+  if (data.empty()) {  // nothing to be a delta of
+    out += record;
+    return;
+  }
+  out += kDataField;
+  append_json_string(out, delta);
+  // The rest of its fields, then the flag before its closing brace.
+  const std::string_view rest = record.substr(kDataField.size() + data.size());
+  out += rest.substr(0, rest.size() - 1);
+  out += ",\"delta\":true}";
+}
+
 void append_record_with_offset(std::string& out, std::string_view record, std::uint64_t offset) {
   // "{...}": its fields end before the last brace; "{}" has none.
   const std::string_view inner = record.size() >= 2 ? record.substr(1, record.size() - 2) : std::string_view();

@@ -161,6 +161,9 @@ void append_publication_push(std::string& out, std::string_view channel, std::st
 // A record append_publication wrote (raw data) again with its data as a string (DataForm
 // full), for a subscription that negotiated delta.
 void append_record_as_full(std::string& out, std::string_view record);
+// The same with `delta` (a Fossil delta's bytes) as its data (DataForm delta): the form
+// for a subscription that holds the publication before it. The record has data.
+void append_record_as_delta(std::string& out, std::string_view record, std::string_view delta);
 // The raw data of a record append_publication wrote ("" when it has none).
 [[nodiscard]] std::string_view record_data(std::string_view record) noexcept;
 

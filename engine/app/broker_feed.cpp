@@ -53,8 +53,8 @@ void BrokerFeed::on_room_message(HttpHost& host, std::string_view topic, std::st
   }
 }
 
-void BrokerFeed::deliver(HttpHost& host, Stream& st, std::string_view channel, std::uint64_t offset,
-                         std::string_view record, bool publish) {
+void BrokerFeed::deliver(HttpHost& host, Stream& st, const ChannelOptions& o, std::string_view channel,
+                         std::uint64_t offset, std::string_view record, bool publish, bool delta) {
   numbered_.clear();
   protocol::client::append_record_with_offset(numbered_, record, offset);
   if (publish) {
@@ -64,10 +64,33 @@ void BrokerFeed::deliver(HttpHost& host, Stream& st, std::string_view channel, s
     if (id != kNoTopic) {
       push_.clear();
       protocol::client::append_publication_push(push_, channel, numbered_);
-      if (!host.publish_text(id, push_, true)) log_dropped(channel, "out of memory for its frame");
+      const bool sent = o.delta ? publish_forms(host, st, id, channel, delta || o.delta_publish)
+                                : host.publish_text(id, push_, true);
+      if (!sent) log_dropped(channel, "out of memory for its frame");
     }
   }
   (void)st.append(History::now_ms(), [&](std::uint64_t, std::string& kept) { kept = numbered_; });
+  if (o.delta) st.keep_delta_base(protocol::client::record_data(record));
+}
+
+bool BrokerFeed::publish_forms(HttpHost& host, const Stream& st, std::uint32_t id, std::string_view channel,
+                               bool want_delta) {
+  namespace client = protocol::client;
+  form_.clear();
+  client::append_record_as_full(form_, numbered_);
+  full_.clear();
+  client::append_publication_push(full_, channel, form_);
+  delta_push_.clear();
+  const std::string_view data = client::record_data(numbered_);
+  if (want_delta && !st.delta_base().empty() && !data.empty()) {
+    encoder_.encode(st.delta_base(), data, diff_);
+    if (diff_.size() < data.size()) {
+      form_.clear();
+      client::append_record_as_delta(form_, numbered_, diff_);
+      client::append_publication_push(delta_push_, channel, form_);
+    }
+  }
+  return host.publish_forms(id, push_, full_, delta_push_);
 }
 
 void BrokerFeed::on_broker_message(HttpHost& host, std::string_view channel, std::string_view payload) {
@@ -94,7 +117,7 @@ void BrokerFeed::on_broker_message(HttpHost& host, std::string_view channel, std
     History::Handle st = host.history().open(channel, stream_limits(cfg_, *o), History::now_ms(), true);
     if (st->mirrored() && e.epoch == st->epoch()) {
       if (e.offset <= st->top()) return;  // already delivered (a load brought it)
-      if (e.offset == st->top() + 1) return deliver(host, *st.stream, channel, e.offset, e.record, true);
+      if (e.offset == st->top() + 1) return deliver(host, *st.stream, *o, channel, e.offset, e.record, true, e.delta);
     }
     // Not loaded yet, a gap (the feed missed some) or another epoch: load again; this one
     // waits for it.
@@ -307,7 +330,7 @@ void BrokerFeed::apply_load(HttpHost& host, const std::string& channel, const Ch
     for (const Snapshot::Kept& entry : snap.entries) {
       const bool missed = entry.offset >= from;
       if (missed && same) host.counters().broker_gap_filled.add();
-      deliver(host, *st.stream, channel, entry.offset, entry.record, missed);
+      deliver(host, *st.stream, o, channel, entry.offset, entry.record, missed, false);
     }
     if (snap.entries.empty()) st->mirror_from(epoch, top);
     st->set_mirrored(true);
@@ -325,7 +348,7 @@ void BrokerFeed::apply_load(HttpHost& host, const std::string& channel, const Ch
         gap = true;  // Redis moved on past what the feed brought: load again
         continue;
       }
-      if (e.offset == st->top() + 1) deliver(host, *st.stream, channel, e.offset, e.record, true);
+      if (e.offset == st->top() + 1) deliver(host, *st.stream, o, channel, e.offset, e.record, true, e.delta);
     }
     if (gap) {
       st->set_mirrored(false);

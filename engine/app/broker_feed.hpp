@@ -15,6 +15,8 @@
 // loaded, a subscribe that counts offsets, or a history read, waits for it
 // (Session::hold_until_ready); loading it tells every shard (HttpHost::channel_ready), in
 // order with the channel's publications.
+// Where the namespace allows deltas, each publication goes in its three forms, the delta
+// made from this copy's previous record where the envelope (or delta_publish) asks for one.
 // A history_remove made on any node clears the copy (a clear marker, in the channel's order).
 // A payload that is not ringcast's (an envelope, a room message, a load's marker, a clear
 // marker) is dropped with a log line; other nodes' load markers are ignored.
@@ -29,6 +31,7 @@
 
 #include "engine/broker/broker.hpp"
 #include "engine/config.hpp"
+#include "protocol/fossil_delta.hpp"
 
 namespace ringcast::engine {
 
@@ -89,9 +92,14 @@ class BrokerFeed final : public BrokerSink {
   [[nodiscard]] const ChannelOptions* history_options(std::string_view channel) const;
   void deliver_plain(HttpHost& host, std::string_view channel, std::string_view record);
   // Under the stream's lock: publishes the record numbered `offset` (top() + 1) to the
-  // channel's subscribers, in order, then keeps it.
-  void deliver(HttpHost& host, Stream& st, std::string_view channel, std::uint64_t offset, std::string_view record,
-               bool publish);
+  // channel's subscribers, in order, then keeps it. Where the namespace allows deltas, in
+  // its three forms, the delta made from this copy's previous record where `delta` (the
+  // publisher asked) or delta_publish wants one.
+  void deliver(HttpHost& host, Stream& st, const ChannelOptions& o, std::string_view channel, std::uint64_t offset,
+               std::string_view record, bool publish, bool delta);
+  // The forms of numbered_ (its raw push in push_), published in order.
+  [[nodiscard]] bool publish_forms(HttpHost& host, const Stream& st, std::uint32_t id, std::string_view channel,
+                                   bool want_delta);
   void start_load(HttpHost& host, const std::string& channel, const ChannelOptions& o);
   // The server API's history_remove on some node (broker_wire's kClearMarker): this node's
   // copy drops its records too, in the channel's order.
@@ -112,7 +120,8 @@ class BrokerFeed final : public BrokerSink {
   std::unordered_set<std::string> mirrored_;  // channels whose stream the feed keeps up to date
   std::unordered_set<std::string> unsent_;    // loads the command link refused (down): sent when it is up
   std::uint64_t next_tag_ = 1;
-  std::string topic_, push_, numbered_, command_;  // scratch
+  std::string topic_, push_, numbered_, command_, form_, full_, delta_push_, diff_;  // scratch
+  protocol::fossil::DeltaEncoder encoder_;
 };
 
 }  // namespace ringcast::engine

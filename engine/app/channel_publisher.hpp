@@ -61,8 +61,11 @@ class ChannelPublisher {
       if (o.has_history()) {
         // Redis's script numbers it into the channel's stream there (the offset is not known
         // here: the feed delivers it with its offset and epoch, as to every node).
+        // Each node makes the delta forms from its own copy of the stream (BrokerFeed).
         const std::array<char, Stream::kEpochLength> epoch = History::new_epoch();
-        r.ok = b->publish_numbered(channel, broker_stream_args(cfg, o, {epoch.data(), epoch.size()}), record_, tag);
+        Broker::StreamArgs a = broker_stream_args(cfg, o, {epoch.data(), epoch.size()});
+        a.delta = o.delta && delta;
+        r.ok = b->publish_numbered(channel, a, record_, tag);
       } else {
         broker::write_envelope(push_, 0, {}, record_);
         r.ok = b->publish(channel, push_, tag);

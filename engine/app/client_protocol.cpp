@@ -200,11 +200,7 @@ class FrameHandler final : public client::CommandSink {
       // Presence in Redis expires unless refreshed: every keepalive moves it on.
       char id[37];
       app.format_client_id(s.id(), id);
-      for (const std::string& channel : st->presence) {
-        const ClientGrant* g = st->grant(channel);
-        add_broker_presence(*s.broker(), app.config(), channel, {id, 36}, st->user, st->conn_info,
-                            g != nullptr ? std::string_view(g->chan_info) : std::string_view(), value_);
-      }
+      for (const std::string& channel : st->presence) add_to_broker(app, s, *st, channel, {id, 36});
     }
     replies_ += client::kPing;
     s.reply(protocol::Opcode::text, as_bytes(replies_));
@@ -630,10 +626,16 @@ class FrameHandler final : public client::CommandSink {
     const std::string_view chan_info = g != nullptr ? std::string_view(g->chan_info) : std::string_view();
     char id[37];
     s_->presence().add(channel, client_id(id), {.user = st.user, .conn_info = st.conn_info, .chan_info = std::string(chan_info)});
-    if (Broker* b = s_->broker()) {
-      add_broker_presence(*b, app_->config(), channel, {id, 36}, st.user, st.conn_info, chan_info, value_);
-    }
+    if (s_->broker() != nullptr) add_to_broker(*app_, *s_, st, channel, {id, 36});
     st.presence.emplace_back(channel);
+  }
+
+  // --broker: `client` (of `st`) added to, or refreshed in, every node's presence in `channel`.
+  void add_to_broker(const ClientProtocol& app, Session& s, const ClientState& st, std::string_view channel,
+                     std::string_view client) {
+    const ClientGrant* g = st.grant(channel);
+    add_broker_presence(*s.broker(), app.config(), channel, client, st.user, st.conn_info,
+                        g != nullptr ? std::string_view(g->chan_info) : std::string_view(), value_);
   }
 
   bool unsubscribe(const client::Command& cmd) {

@@ -38,6 +38,9 @@ struct ClientState {
     }
     return nullptr;
   }
+  [[nodiscard]] const ClientGrant* grant(std::string_view channel) const noexcept {
+    return const_cast<ClientState&>(*this).grant(channel);
+  }
   void drop_grant(std::string_view channel) noexcept {
     std::erase_if(grants, [&](const ClientGrant& g) { return g.channel == channel; });
   }

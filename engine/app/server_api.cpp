@@ -198,7 +198,8 @@ HttpApp::Answer ServerApi::on_query_reply(HttpHost& host, std::span<const std::u
                   static_cast<int>(channel.size()), channel.data(),
                   reply != nullptr ? ": " : "", reply != nullptr ? static_cast<int>(reply->root().str.size()) : 0,
                   reply != nullptr ? reply->root().str.data() : "");
-    if (kind == kPublish) host.counters().broker_publish_failures.add();
+    // A publish whose link went before Redis answered may have been carried out.
+    if (kind == kPublish) (reply == nullptr ? host.counters().broker_unconfirmed : host.counters().broker_publish_failures).add();
     api::append_error(s.answer, ErrorCode::internal);
   }
   return {.status = 200, .content_type = kJson, .body = s.answer};

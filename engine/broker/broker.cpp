@@ -19,11 +19,13 @@ namespace resp = protocol::resp;
 
 namespace {
 constexpr std::size_t kSubscribeBatch = 256;  // topics per (UN)SUBSCRIBE command
-// Tags: 0 for commands whose reply only counts (an error is logged); loads carry the
-// sink's tag with kLoadBit set, queries the shard's with kQueryBit.
+// Tags: 0 for publishes, whose reply only counts (an error is logged); loads carry the
+// sink's tag with kLoadBit set, queries the shard's with kQueryBit; presence writes are
+// kPresenceWrite (not publishes: counted apart, lost ones only logged).
 constexpr std::uint64_t kLoadBit = std::uint64_t{1} << 63;
 constexpr std::uint64_t kQueryBit = std::uint64_t{1} << 62;
 constexpr std::uint64_t kTagBits = kLoadBit | kQueryBit;
+constexpr std::uint64_t kPresenceWrite = std::uint64_t{1} << 61;
 
 // ["subscribe", channel, count]: the channel a SUBSCRIBE confirmed ("" for any other reply).
 std::string_view subscribed_channel(const resp::Reply& r) {
@@ -178,7 +180,7 @@ bool Broker::publish_numbered(std::string_view channel, const StreamArgs& a, std
   broker::key_of(key3_, shared_.prefix, broker::Key::pubsub, channel);
   const std::string_view args[] = {"EVALSHA", shared_.sha_of(broker::Script::publish), "3", key_, key2_, key3_, a.epoch,
                                    decimal(num_[0], a.size), decimal(num_[1], a.ttl_s), decimal(num_[2], a.meta_ttl_s),
-                                   record};
+                                   record, a.delta ? "d" : ""};
   return send_publish(channel, args, tag);
 }
 
@@ -235,15 +237,16 @@ bool Broker::presence_add(std::string_view channel, std::string_view client, std
   const std::string_view args[] = {"EVALSHA", shared_.sha_of(broker::Script::presence_add), "3", key_, key2_, key3_,
                                    decimal(num_[0], ttl_s), decimal(num_[1], expires),
                                    client, value};
-  if (command_link(channel).command(args, 0)) return true;
+  if (command_link(channel).command(args, kPresenceWrite)) return true;
   log_presence_refused(channel);
   return false;
 }
 
 bool Broker::presence_remove(std::string_view channel, std::string_view client) {
   presence_keys(channel);
-  const std::string_view args[] = {"EVALSHA", shared_.sha_of(broker::Script::presence_remove), "3", key_, key2_, key3_, client};
-  if (command_link(channel).command(args, 0)) return true;
+  const std::string_view args[] = {"EVALSHA", shared_.sha_of(broker::Script::presence_remove), "3", key_, key2_, key3_,
+                                   client};
+  if (command_link(channel).command(args, kPresenceWrite)) return true;
   log_presence_refused(channel);
   return false;
 }
@@ -252,7 +255,7 @@ bool Broker::query(Query q, std::string_view channel, std::uint64_t tag) {
   presence_keys(channel);
   const broker::Script s = q == Query::presence ? broker::Script::presence : broker::Script::presence_stats;
   const std::string_view args[] = {"EVALSHA", shared_.sha_of(s), "3", key_, key2_, key3_,
-                                   decimal(num_[0], wall_ms())};
+                                   decimal(num_[0], wall_ms()), decimal(num_[1], broker::kMaxPresenceRead)};
   return command_link(channel).command(args, tag | kQueryBit);
 }
 
@@ -367,14 +370,16 @@ void Broker::on_lost(RedisConn& conn, std::span<const std::uint64_t> tags) {
     if (sink_ != nullptr) sink_->on_feed_lost(host_, conn.index(), n);
     return;
   }
-  std::size_t waited = 0;
+  std::size_t publishes = 0;
   for (std::uint64_t tag : tags) {
-    if ((tag & kTagBits) == 0) continue;
-    ++waited;
-    answer(tag, nullptr);
+    if ((tag & kTagBits) != 0) {
+      answer(tag, nullptr);
+    } else if (tag == 0) {
+      ++publishes;
+    }
   }
   // Publishes Redis may or may not have carried out: their callers were answered already.
-  metrics_.broker_unconfirmed.add(tags.size() - waited);
+  metrics_.broker_unconfirmed.add(publishes);
 }
 
 void Broker::on_reply(RedisConn& conn, std::uint64_t tag, const resp::Reply& reply) {
@@ -383,7 +388,7 @@ void Broker::on_reply(RedisConn& conn, std::uint64_t tag, const resp::Reply& rep
     // link starts over, which loads them again; this command counts as lost with it.
     conn.fail_after_replies("Redis does not know our scripts (NOSCRIPT)");
     if ((tag & kTagBits) != 0) answer(tag, nullptr);
-    if ((tag & kTagBits) == 0) metrics_.broker_publish_failures.add();
+    if (tag == 0) metrics_.broker_publish_failures.add();
     return;
   }
   if ((tag & kTagBits) != 0) {
@@ -413,10 +418,11 @@ void Broker::on_reply(RedisConn& conn, std::uint64_t tag, const resp::Reply& rep
     conn.fail_after_replies("Redis refused a SUBSCRIBE: " + std::string(reply.root().str));
     return;
   }
-  metrics_.broker_publish_failures.add();
+  if (tag == 0) metrics_.broker_publish_failures.add();
   static LogLimiter limiter;
-  limiter.log(LogLevel::warn, "broker %s: Redis refused a command: %.*s", conn.address().url.c_str(),
-              static_cast<int>(reply.root().str.size()), reply.root().str.data());
+  limiter.log(LogLevel::warn, "broker %s: Redis refused a %s: %.*s", conn.address().url.c_str(),
+              tag == kPresenceWrite ? "presence write" : "publish", static_cast<int>(reply.root().str.size()),
+              reply.root().str.data());
 }
 
 void Broker::on_message(RedisConn& conn, std::string_view key, std::string_view payload) {

@@ -23,6 +23,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "engine/broker/broker_query.hpp"
 #include "engine/broker/broker_wire.hpp"
 #include "engine/broker/redis_address.hpp"
 #include "engine/broker/redis_conn.hpp"
@@ -141,6 +142,7 @@ class Broker final : private RedisConn::Owner {
     std::size_t size;           // records kept
     std::uint64_t ttl_s, meta_ttl_s;  // 0: none
     std::string_view epoch;     // for a new stream
+    bool delta = false;         // publish_numbered: the publisher asked for a delta
   };
   [[nodiscard]] bool publish_numbered(std::string_view channel, const StreamArgs& a, std::string_view record,
                                       std::uint64_t tag = 0);
@@ -162,7 +164,7 @@ class Broker final : private RedisConn::Owner {
   // client id and presence value) or the stats script's ({clients, users}) goes to
   // BrokerQueries::on_query_reply with `tag`. False (nothing sent) when the link is down
   // or full.
-  enum class Query : std::uint8_t { presence, presence_stats };
+  using Query = BrokerQuery;
   [[nodiscard]] bool query(Query q, std::string_view channel, std::uint64_t tag);
   // The load script without a marker (publishing nothing): the newest a.size records of
   // `channel`'s stream, for a reader that holds no copy; the reply goes to

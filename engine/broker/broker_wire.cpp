@@ -73,7 +73,7 @@ local offset = string.format('%d', redis.call('HINCRBY', KEYS[1], 'o', 1))
 redis.call('XADD', KEYS[2], 'MAXLEN', size, offset .. '-1', 'd', ARGV[5])
 if ttl > 0 then redis.call('EXPIRE', KEYS[2], ttl) end
 if meta_ttl > 0 then redis.call('EXPIRE', KEYS[1], meta_ttl) end
-redis.call('PUBLISH', KEYS[3], offset .. ':' .. epoch .. ':' .. ARGV[5])
+redis.call('PUBLISH', KEYS[3], offset .. ':' .. epoch .. ':' .. (ARGV[6] == 'd' and 'd' or '') .. ARGV[5])
 return {tonumber(offset), epoch}
 )lua";
 
@@ -137,7 +137,9 @@ if not ttl or ttl < 1 or not tonumber(ARGV[2]) or not ARGV[4] then
 end
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
 if redis.call('HSET', KEYS[1], ARGV[3], ARGV[4]) == 1 then redis.call('HINCRBY', KEYS[3], user_of(ARGV[4]), 1) end
-for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ttl) end
+for i = 1, 3 do  -- only lengthened: a node with a shorter TTL must not cut others' entries short
+  if redis.call('PTTL', KEYS[i]) < ttl * 1000 then redis.call('PEXPIRE', KEYS[i], ttl * 1000) end
+end
 return 1
 )lua");
 const std::string g_presence_remove = presence_script(R"lua(
@@ -146,7 +148,10 @@ redis.call('ZREM', KEYS[2], ARGV[1])
 return 1
 )lua");
 const std::string g_presence = presence_script(R"lua(
-if not expire(ARGV[1]) then return redis.error_reply('ERR ringcast presence: bad arguments') end
+if not expire(ARGV[1]) or not tonumber(ARGV[2]) then return redis.error_reply('ERR ringcast presence: bad arguments') end
+if redis.call('HLEN', KEYS[1]) > tonumber(ARGV[2]) then
+  return redis.error_reply('ERR ringcast presence: more than ' .. ARGV[2] .. ' clients: ask presence_stats')
+end
 return redis.call('HGETALL', KEYS[1])
 )lua");
 const std::string g_presence_stats = presence_script(R"lua(
@@ -231,17 +236,23 @@ bool parse_envelope(std::string_view payload, Envelope& out) noexcept {
   if (ec != std::errc{} || end != payload.data() + a) return false;
   const std::string_view epoch = payload.substr(a + 1, b - a - 1);
   if ((offset == 0) != epoch.empty()) return false;  // history numbers and names its stream
-  out = {offset, epoch, payload.substr(b + 1)};
+  std::string_view record = payload.substr(b + 1);
+  const bool delta = record.starts_with('d');
+  if (delta) record.remove_prefix(1);
+  out = {offset, epoch, record, delta};
   return true;
 }
 
-void write_envelope(std::string& out, std::uint64_t offset, std::string_view epoch, std::string_view record) {
-  assert(epoch.find(':') == std::string_view::npos && (offset == 0) == epoch.empty());
+void write_envelope(std::string& out, std::uint64_t offset, std::string_view epoch, std::string_view record,
+                    bool delta) {
+  assert(epoch.find(':') == std::string_view::npos && (offset == 0) == epoch.empty() && !record.starts_with('d'));
   char digits[20];
   const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, offset);
   (void)ec;
   out.clear();
-  out.append(digits, end).append(1, ':').append(epoch).append(1, ':').append(record);
+  out.append(digits, end).append(1, ':').append(epoch).append(1, ':');
+  if (delta) out += 'd';
+  out.append(record);
 }
 
 void write_load_marker(std::string& out, std::string_view node, std::uint64_t tag) {

@@ -12,7 +12,9 @@
 // publishing it happen atomically, so every node receives a channel's publications in
 // offset order, whichever node published them. The message each node receives is an
 // envelope: "<offset>:<epoch>:<record>" (offset 0 and no epoch for a channel without
-// history), the record being the publication as the client protocol writes it.
+// history), the record being the publication as the client protocol writes it, with a
+// 'd' before it where the publisher asked for a delta (the server API's "delta": each node
+// makes the Fossil delta from its own copy of the stream, which holds the same records).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -50,7 +52,8 @@ struct RoomMessage {
 // For a channel with history. KEYS: meta, stream, pubsub. ARGV: an epoch for a new stream
 // (used when the meta hash is gone: first use, or idle past its TTL; the old stream is
 // dropped with it; no ':' in it), the history size (>= 1), the stream's TTL and the meta
-// TTL in seconds (0: none), the record. Returns {offset, epoch}, or an error before any
+// TTL in seconds (0: none), the record, and optionally "d" (the publisher asked for a
+// delta: the envelope says so; the stream keeps the record alone). Returns {offset, epoch}, or an error before any
 // write when an argument is wrong. A channel without history is one PUBLISH of the
 // envelope with offset 0.
 extern const std::string_view kPublishScript;
@@ -77,9 +80,12 @@ inline constexpr std::string_view kClearMarker = "clear";
 // subscribe and again every keepalive (the expiry moves on), and removes it on leave; a
 // node that dies leaves its clients to expire. KEYS: presence, presence_expiry,
 // presence_users. kPresenceAddScript ARGV: the keys' TTL in seconds, the expiry (ms),
-// client id, its value. kPresenceRemoveScript ARGV: client id. kPresenceScript ARGV: now
-// (ms): drops the expired, returns the hash (HGETALL's [id, value, ...]).
-// kPresenceStatsScript: the same, returns {clients, distinct users}.
+// client id, its value (the TTLs are only lengthened). kPresenceRemoveScript ARGV: client
+// id. kPresenceScript ARGV: now (ms), the most clients answered: drops the expired, returns
+// the hash (HGETALL's [id, value, ...]), or an error past that many (a reply that stays
+// within the link's limits). kPresenceStatsScript ARGV: now: the same, returns {clients,
+// distinct users}.
+inline constexpr std::size_t kMaxPresenceRead = 100000;
 extern const std::string_view kPresenceAddScript;
 extern const std::string_view kPresenceRemoveScript;
 extern const std::string_view kPresenceScript;
@@ -118,10 +124,12 @@ struct Envelope {
   std::uint64_t offset = 0;
   std::string_view epoch;
   std::string_view record;
+  bool delta = false;  // the publisher asked for a delta
 };
 [[nodiscard]] bool parse_envelope(std::string_view payload, Envelope& out) noexcept;
-// `epoch` holds no ':', and is empty exactly when `offset` is 0.
-void write_envelope(std::string& out, std::uint64_t offset, std::string_view epoch, std::string_view record);
+// `epoch` holds no ':', and is empty exactly when `offset` is 0; `record` starts with '{'.
+void write_envelope(std::string& out, std::uint64_t offset, std::string_view epoch, std::string_view record,
+                    bool delta = false);
 
 // A load's marker, "load:<node>:<tag>" (no envelope starts with a letter): `node` names
 // the loading node (no ':'), `tag` its load.

@@ -59,6 +59,12 @@ void ShardLoop::on_peer_eof(Conn& c, std::uint32_t slot) {
   if (tls_handshaking(c) && !c.tls->failed() && c.state == ConnState::handshake) {
     metrics_.tls_failures[static_cast<std::size_t>(TlsFailure::peer_closed)].add();
   }
+  if (c.http_waiting) {
+    // An HTTP answer waits for Redis (a client that half-closed after its request): it is
+    // sent once it comes, then the connection ends.
+    c.peer_eof = true;
+    return;
+  }
   if (c.state == ConnState::finishing && !c.wr_shut) {
     // A client that sends close and half-closes at once still gets our close reply:
     // flush sends what is queued, then ends the connection instead of waiting for EOF.

@@ -497,20 +497,6 @@ void Shard::before_flush(bool due) {
 }
 
 void Shard::after_flush() {
-  if (broker_) {
-    broker_->end_of_turn();
-    if (!held_.empty()) release_held(kNoTopic, backend().now_ms());
-  }
-  post_wakeups();
-  // Max-frequency topics quiet for a whole interval leave their entries behind: swept
-  // with the held ones' release, or here once a second when none is held.
-  if (throttled_held_ == 0 && !throttles_.empty()) {
-    std::uint64_t now = backend().now_ms();
-    if (now - throttles_swept_ms_ >= 1000) {
-      throttles_swept_ms_ = now;
-      release_throttled();
-    }
-  }
   if (id_ == 0) {  // one shard ages the history, a bucket every 100 ms
     std::int64_t now = History::now_ms();
     if (now - history_swept_ms_ >= 100) {
@@ -525,6 +511,21 @@ void Shard::after_flush() {
         for (std::size_t j = 0; j < i && !seen; ++j) seen = group_.apps[j] == app;
         if (app != nullptr && !seen) app->on_second(*this);
       }
+    }
+  }
+  // After the apps' periodic work: what it asked Redis goes out this turn.
+  if (broker_) {
+    broker_->end_of_turn();
+    if (!held_.empty()) release_held(kNoTopic, backend().now_ms());
+  }
+  post_wakeups();
+  // Max-frequency topics quiet for a whole interval leave their entries behind: swept
+  // with the held ones' release, or here once a second when none is held.
+  if (throttled_held_ == 0 && !throttles_.empty()) {
+    std::uint64_t now = backend().now_ms();
+    if (now - throttles_swept_ms_ >= 1000) {
+      throttles_swept_ms_ = now;
+      release_throttled();
     }
   }
 }

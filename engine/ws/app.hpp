@@ -10,13 +10,18 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/broker/broker.hpp"
+#include "engine/broker/broker_query.hpp"
 #include "engine/config.hpp"
 #include "engine/metrics.hpp"
 #include "protocol/frame.hpp"
 
+namespace ringcast::protocol::resp {
+class Reply;
+}  // namespace ringcast::protocol::resp
+
 namespace ringcast::engine {
 
+class Broker;
 class History;
 class HttpHost;
 class Presence;
@@ -64,7 +69,7 @@ class Session {
   // reply, or nullptr when none came (the link was lost: within its reply timeout), goes
   // to App::on_query_reply with `request` (the app's bytes) if this connection is still
   // open. False (nothing sent) without --broker, or when the link is down or full.
-  [[nodiscard]] bool query_broker(Broker::Query q, std::string_view channel, std::string_view request);
+  [[nodiscard]] bool query_broker(BrokerQuery q, std::string_view channel, std::string_view request);
   // Its queries waiting for Redis now.
   [[nodiscard]] std::uint32_t queries() const noexcept;
   // Drops this connection's subscription holds for the topic with id `topic` (it

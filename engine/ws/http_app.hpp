@@ -8,15 +8,20 @@
 #include <string>
 #include <string_view>
 
-#include "engine/broker/broker.hpp"
+#include "engine/broker/broker_query.hpp"
 #include "engine/metrics.hpp"
 #include "engine/ws/routes.hpp"
 #include "protocol/frame.hpp"
 #include "protocol/handshake.hpp"
 
+namespace ringcast::protocol::resp {
+class Reply;
+}  // namespace ringcast::protocol::resp
+
 namespace ringcast::engine {
 
 class App;
+class Broker;
 class History;
 class Presence;
 class TopicRegistry;
@@ -55,7 +60,7 @@ class HttpHost {
   // --broker: reads every node's presence in `channel` from Redis (Broker::query); the
   // reply goes to app.on_node_query_reply with `request` (the app's bytes), on this
   // shard's thread. False (nothing sent) without --broker or when the link is down or full.
-  virtual bool query_broker(App& app, Broker::Query q, std::string_view channel, std::string_view request) = 0;
+  virtual bool query_broker(App& app, BrokerQuery q, std::string_view channel, std::string_view request) = 0;
   // --broker, during HttpApp::on_request: this request's answer waits for a Redis reply.
   // Returns the tag to send the Broker command with (Broker::query, publish), whose reply
   // goes to HttpApp::on_query_reply with `request` (the app's bytes); then on_request

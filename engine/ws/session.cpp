@@ -94,7 +94,7 @@ bool Session::hold_until_ready(std::string_view topic, std::string_view channel,
   return shard_.hold(conn_, slot_, topic, channel, {.request = request, .tag = tag, .subscription = subscription});
 }
 
-bool Session::query_broker(Broker::Query q, std::string_view channel, std::string_view request) {
+bool Session::query_broker(BrokerQuery q, std::string_view channel, std::string_view request) {
   return shard_.query(slot_, conn_.gen, shard_.app_of(conn_), q, channel, request);
 }
 

@@ -244,7 +244,7 @@ bool Shard::send_http_answer(Conn& c, std::uint32_t slot, int status, std::strin
 
 void Shard::send_deferred(Conn& c, std::uint32_t slot, const HttpApp::Answer& a, bool keep) {
   c.http_waiting = false;
-  keep = keep && !stopping_;
+  keep = keep && !stopping_ && !c.peer_eof;
   if (a.content_type.empty()) {
     respond_error(c, slot, a.status, keep, false, "POST");
   } else if (!send_http_answer(c, slot, a.status, a.content_type, a.body, keep, false)) {

@@ -63,6 +63,10 @@ void Shard::on_deadline(Conn& c, std::uint32_t slot) {
     case ConnState::free:
     case ConnState::dead: return;
     case ConnState::handshake:
+      if (c.http_waiting) {  // its answer waits for Redis, whose link bounds the wait
+        wheel_.schedule(c.timer, wheel_.now() + handshake_ticks_);
+        return;
+      }
       if (tls_handshaking(c)) {
         metrics_.tls_failures[static_cast<std::size_t>(TlsFailure::timeout)].add();  // stalled mid-TLS-handshake
       } else if (!c.served_http) {
@@ -103,7 +107,7 @@ void Shard::on_stopping() {
     std::uint32_t slot = conns_.slot_of(c);
     if (c.state == ConnState::open) {
       send_close(c, slot, 1001, "server shutting down");
-    } else if (c.state == ConnState::handshake) {
+    } else if (c.state == ConnState::handshake && !c.http_waiting) {  // a waiting answer is sent, then it ends
       tear_down(c, slot);
     }
   }

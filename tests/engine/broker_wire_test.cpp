@@ -25,6 +25,12 @@ TEST(BrokerWire, EnvelopesRoundTripAndOddOnesAreRefused) {
   EXPECT_EQ(e.offset, 42u);
   EXPECT_EQ(e.epoch, "ab12cd34");
   EXPECT_EQ(e.record, R"({"data":{"p":1},"offset":42})");
+  EXPECT_FALSE(e.delta);
+  write_envelope(out, 7, "ab12cd34", R"({"data":1})", true);  // the publisher asked for a delta
+  EXPECT_EQ(out, R"(7:ab12cd34:d{"data":1})");
+  ASSERT_TRUE(parse_envelope(out, e));
+  EXPECT_TRUE(e.delta);
+  EXPECT_EQ(e.record, R"({"data":1})");
   write_envelope(out, 0, "", "a:b:c");  // no history: the record may hold colons
   ASSERT_TRUE(parse_envelope(out, e));
   EXPECT_EQ(e.offset, 0u);

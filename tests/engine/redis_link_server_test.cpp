@@ -240,7 +240,8 @@ TEST(RedisLinkServer, TheLoadScriptGivesTheStreamAsRedisHoldsIt) {
 }
 
 // A read is the load without its marker; history_remove drops the stream (the position
-// stays) and tells the channel's subscribers with the clear marker, in order.
+// stays) and tells the channel's subscribers with the clear marker, in order; a delta
+// asked for travels in the envelope only.
 TEST(RedisLinkServer, AReadPublishesNothingAndARemoveClears) {
   RedisServer redis;
   REQUIRE_REDIS(redis);
@@ -256,15 +257,17 @@ TEST(RedisLinkServer, AReadPublishesNothingAndARemoveClears) {
   ASSERT_TRUE(cmd.command({"EVAL", load, "3", meta, stream, pubsub, "5", "unused", "300", ""}, 2));
   ASSERT_TRUE(cmd.command({"EVAL", broker::kRemoveHistoryScript, "2", stream, pubsub}, 3));
   ASSERT_TRUE(cmd.command({"EVAL", load, "3", meta, stream, pubsub, "5", "unused", "300", ""}, 4));
-  ASSERT_TRUE(cmd.command({"EVAL", publish, "3", meta, stream, pubsub, "other", "5", "60", "300", "r2"}, 5));
-  ASSERT_TRUE(cmd.run([&] { return cmd.seen.replies.size() == 5; }));
+  ASSERT_TRUE(cmd.command({"EVAL", publish, "3", meta, stream, pubsub, "other", "5", "60", "300", "r2", "d"}, 5));
+  ASSERT_TRUE(cmd.command({"EVAL", load, "3", meta, stream, pubsub, "5", "unused", "300", ""}, 6));
+  ASSERT_TRUE(cmd.run([&] { return cmd.seen.replies.size() == 6; }));
   EXPECT_EQ(cmd.seen.replies[1].second, "[epochCCC 1 [[1-1 [d r1]]]]");
   EXPECT_EQ(cmd.seen.replies[3].second, "[epochCCC 1 []]") << "the records gone, the position kept";
   EXPECT_EQ(cmd.seen.replies[4].second, "[:2 epochCCC]") << "numbering goes on";
   ASSERT_TRUE(sub.run([&] { return sub.seen.messages.size() == 3; }));
   EXPECT_EQ(sub.seen.messages[0].second, "1:epochCCC:r1");
   EXPECT_EQ(sub.seen.messages[1].second, broker::kClearMarker) << "the reads published nothing";
-  EXPECT_EQ(sub.seen.messages[2].second, "2:epochCCC:r2");
+  EXPECT_EQ(sub.seen.messages[2].second, "2:epochCCC:dr2") << "a delta asked for, in the envelope";
+  EXPECT_EQ(cmd.seen.replies[5].second, "[epochCCC 2 [[2-1 [d r2]]]]") << "not in the stream";
 }
 
 // Presence: adds and removes by client, counts users as clients come and go, an expired
@@ -294,12 +297,15 @@ TEST(RedisLinkServer, PresenceScriptsKeepEveryNodesClients) {
   run({"HGET", users, "alice"}, "2");
   run({"EVAL", rm, "3", hash, zset, users, "c2"}, ":1");
   run({"EVAL", rm, "3", hash, zset, users, "c2"}, ":1");  // twice: counted once
-  run({"EVAL", broker::kPresenceScript, "3", hash, zset, users, "1000"}, "[c1 " + alice + "]");
+  run({"EVAL", broker::kPresenceScript, "3", hash, zset, users, "1000", "10"}, "[c1 " + alice + "]");
+  run({"EVAL", broker::kPresenceScript, "3", hash, zset, users, "1000", "0"},
+      "-ERR ringcast presence: more than 0 clients: ask presence_stats");
   run({"ZCARD", zset}, ":1");
   run({"HGETALL", users}, "[alice 1]");
   run({"EVAL", stats, "3", hash, zset, users, "1000"}, "[:1 :1]");
   run({"EVAL", add, "3", hash, zset, users, "0", "1", "c4", bob}, "");
   run({"EVAL", stats, "3", hash, zset, users, "soon"}, "");
+  run({"EVAL", add, "3", hash, zset, users, "30", "7000", "c1", alice}, ":1");  // a node with a shorter TTL
   run({"TTL", users}, ":60");
   ASSERT_TRUE(cmd.run([&] { return cmd.seen.replies.size() == want.size(); }));
   for (std::size_t i = 0; i < want.size(); ++i) {

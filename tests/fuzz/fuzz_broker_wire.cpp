@@ -27,10 +27,10 @@ void payload(std::string_view in) {
   std::string out;
   broker::Envelope e;
   if (broker::parse_envelope(in, e)) {
-    broker::write_envelope(out, e.offset, e.epoch, e.record);
+    broker::write_envelope(out, e.offset, e.epoch, e.record, e.delta);
     broker::Envelope again;
     FUZZ_CHECK(broker::parse_envelope(out, again));
-    FUZZ_CHECK(again.offset == e.offset && again.epoch == e.epoch && again.record == e.record);
+    FUZZ_CHECK(again.offset == e.offset && again.epoch == e.epoch && again.record == e.record && again.delta == e.delta);
   }
   broker::RoomMessage m;
   if (broker::parse_room_message(in, m)) {

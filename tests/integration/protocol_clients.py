@@ -303,3 +303,49 @@ def next_count(c, channel, timeout=4):
             pub = line.get("push", {}).get("pub")
             if line.get("push", {}).get("channel") == channel and pub and "online" in pub.get("data", {}):
                 return pub
+
+
+# --- Fossil deltas (test_delta, test_broker_history) ---------------------------------------
+
+DIGITS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz~"
+
+
+def fossil_apply(source: bytes, delta: bytes) -> bytes:
+    """The test's own reading of Fossil's delta format (the SDK's applyDelta is not exported)."""
+    pos = 0
+
+    def number():
+        nonlocal pos
+        start, v = pos, 0
+        while pos < len(delta) and chr(delta[pos]) in DIGITS:
+            v = v * 64 + DIGITS.index(chr(delta[pos]))
+            pos += 1
+        assert pos > start, f"a number at {start}"
+        return v
+
+    size = number()
+    assert delta[pos:pos + 1] == b"\n"
+    pos += 1
+    out = bytearray()
+    while True:
+        n = number()
+        op = chr(delta[pos])
+        pos += 1
+        if op == "@":
+            at = number()
+            assert delta[pos:pos + 1] == b","
+            pos += 1
+            out += source[at:at + n]
+        elif op == ":":
+            out += delta[pos:pos + n]
+            pos += n
+        else:
+            assert op == ";" and len(out) == size, f"end {op} {len(out)} {size}"
+            return bytes(out)
+
+
+def book(i):
+    """An order book of 20 levels a side; each update moves the top and one size."""
+    return {"symbol": "BTC-USD", "seq": i,
+            "bids": [[50000 - k + (i % 3 if k == 0 else 0), 100 + k + (i if k == i % 20 else 0)] for k in range(20)],
+            "asks": [[50001 + k, 200 + k + (i if k == (i * 7) % 20 else 0)] for k in range(20)]}

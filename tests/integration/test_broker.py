@@ -426,11 +426,6 @@ def bad_broker_values_get_one_line():
     h.check("expected redis://HOST" in refused("--broker", "http://127.0.0.1:6379"), "scheme")
     line = refused("--broker", "redis://127.0.0.1:1,redis://127.0.0.1:1")
     h.check("twice" in line or "more than once" in line or "duplicate" in line, line)
-    deltas = dict(API, channel=dict(API["channel"], namespaces=[{"name": "book", "history_size": 10,
-                                                                   "history_ttl": "60s",
-                                                                   "allowed_delta_types": ["fossil"]}]))
-    line = refused("--config", config_file(deltas, "deltas.json"), "--broker", "redis://127.0.0.1:1")
-    h.check("namespace 'book' allows deltas" in line, line)
     bad = dict(API, broker="redis://:0")
     h.check("broker" in refused("--config", config_file(bad, "bad.json")), "a bad broker in the config file")
 

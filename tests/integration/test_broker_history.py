@@ -10,6 +10,7 @@ unsubscribe drops the subscribe it overtook while that waited for Redis (not a h
 read), such waiting subscribes count against client.channel_limit and at most 16 reads
 wait per connection; a subscribe that needs the stream while
 Redis is gone gets the temporary error 100 at once."""
+import json
 import os
 import sys
 import time
@@ -17,7 +18,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 from harness import test  # noqa: E402
-from protocol_clients import API, SECRET, Raw, call, config_file, require_node, sdk, server, token  # noqa: E402
+from protocol_clients import API, SECRET, Raw, book, call, config_file, fossil_apply, require_node, sdk, server  # noqa: E402
+from protocol_clients import token  # noqa: E402
 from redis_server import Redis, Relay, require_redis  # noqa: E402
 
 # "feed:" keeps history and recovers; anyone may subscribe and publish.
@@ -30,7 +32,9 @@ HIST = dict(API, channel=dict(API["channel"], namespaces=API["channel"]["namespa
      "history_ttl": "300s", "force_recovery": True},
     {"name": "plain", "allow_subscribe_for_client": True, "allow_subscribe_for_anonymous": True,
      "allow_publish_for_client": True, "allow_publish_for_anonymous": True, "history_size": 10,
-     "history_ttl": "300s"}]))
+     "history_ttl": "300s"},
+    {"name": "book", "allow_subscribe_for_client": True, "allow_subscribe_for_anonymous": True,
+     "history_size": 100, "history_ttl": "300s", "force_recovery": True, "allowed_delta_types": ["fossil"]}]))
 
 
 def node(redis):
@@ -289,6 +293,49 @@ def the_apis_history_reads_redis_on_a_node_that_holds_no_copy():
         h.check(publish(a, "feed:api", {"k": 4}) == 5, "numbering goes on")
         h.check(sub.push()["pub"]["offset"] == 5, "a's subscriber noticed nothing but the publication")
         h.check([p["offset"] for p in history(a, limit=-1)["result"]["publications"]] == [5], "a's copy goes on")
+
+
+@test
+def deltas_are_made_on_each_node_from_its_copy():
+    # Publications on either node with "delta": every node makes the Fossil delta from its own
+    # copy of the stream (the same records in the same order), so a delta subscriber on any
+    # node decodes each one; one that asks for none goes whole and the chain goes on.
+    require_node()
+    require_redis()
+    with Redis() as redis, node(redis) as a, node(redis) as b:
+        real = sdk(b)  # the SDK decodes them itself
+        try:
+            real.next("connected")
+            real.cmd(subscribe="book:x", delta="fossil")
+            real.next("subscribed", channel="book:x")
+            subs = {}
+            for srv in (a, b):
+                c = Raw(srv)
+                reply = c.call({"subscribe": {"channel": "book:x", "delta": "fossil"}})
+                h.check(reply.get("subscribe", {}).get("delta") is True, f"delta negotiated: {reply}")
+                subs[srv] = c
+            plain = Raw(b)
+            plain.call({"subscribe": {"channel": "book:x"}})
+            h.wait_until(lambda: redis.numsub("ringcast.p.book:x") == 2, what="both feeds on the channel")
+            asks = [True, True, True, False, True, True]
+            for i, delta in enumerate(asks):
+                status, answer = call((a, b)[i % 2], "publish", {"channel": "book:x", "data": book(i), "delta": delta})
+                h.check(status == 200 and answer["result"]["offset"] == i + 1, f"publish {i}: {answer}")
+            for srv, c in subs.items():
+                got = [line["push"]["pub"] for line in frames_of(c, len(asks))]
+                h.check([p.get("delta", False) for p in got] == [False, True, True, False, True, True], f"forms {got}")
+                prev = b""
+                for i, p in enumerate(got):
+                    prev = fossil_apply(prev, p["data"].encode()) if p.get("delta") else p["data"].encode()
+                    h.check(json.loads(prev) == book(i), f"publication {i} on {srv.port}")
+            h.check([line["push"]["pub"]["data"] for line in frames_of(plain, len(asks))] == [book(i) for i in
+                                                                                             range(len(asks))],
+                    "a subscriber without deltas gets the data itself")
+            got = [real.next("publication", channel="book:x")["data"] for _ in asks]
+            h.check(got == [book(i) for i in range(len(asks))], f"the SDK decoded each: {got}")
+        finally:
+            real.kill()
+        h.check(h.metric(h.metrics(b), "ringcast_deltas_sent_total") == 8, "deltas counted where sent")
 
 
 @test

@@ -104,10 +104,10 @@ def the_server_api_reads_every_nodes_presence():
 
 
 @test
-def an_api_client_that_leaves_before_redis_answers_costs_nothing():
+def a_waiting_api_answer_reaches_its_own_client_only():
     require_redis()
     with Redis() as redis, Relay(redis.port) as relay, node(redis) as a, \
-            server(QUIET, "--broker", relay.url, "--threads", "1") as b:
+            server(QUIET, "--broker", relay.url, "--threads", "1", "--handshake-timeout", "1s") as b:
         h.wait_until(lambda: b.http_get("/healthz")[0] == 200, what="b's links to Redis up")
         Raw(a).call({"subscribe": {"channel": "room:gone"}})
         relay.stall("commands")
@@ -134,6 +134,19 @@ def an_api_client_that_leaves_before_redis_answers_costs_nothing():
                 more = b""
         h.check(got.count(b"HTTP/1.1") == 1 and got.endswith(b'{"result":{"num_clients":1,"num_users":1}}'), f"{got}")
         h.check(more == b"", f"nothing else: {more}")
+        # Half-closed after its request, and waiting past --handshake-timeout: still answered,
+        # then the connection ends.
+        relay.stall("commands")
+        with socket.create_connection(("127.0.0.1", b.port), timeout=5) as s:
+            s.sendall((head + body).encode())
+            s.shutdown(socket.SHUT_WR)
+            time.sleep(1.6)
+            relay.flow("commands")
+            got = b""
+            while chunk := s.recv(65536):
+                got += chunk
+        h.check(got.count(b"HTTP/1.1 200") == 1 and b"Connection: close" in got and
+                got.endswith(b'{"result":{"num_clients":1,"num_users":1}}'), f"half-closed: {got}")
         h.check(api(b, "presence_stats", "room:gone") == {"num_clients": 1, "num_users": 1}, "b answers as before")
 
 

@@ -15,7 +15,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 from harness import test  # noqa: E402
-from protocol_clients import API, OPEN, Raw, call, config_file, expect_metrics, require_node, sdk, server  # noqa: E402
+from protocol_clients import API, OPEN, Raw, book, call, config_file, expect_metrics, fossil_apply, require_node  # noqa: E402
+from protocol_clients import sdk, server  # noqa: E402
 
 ANYONE = {"allow_subscribe_for_client": True, "allow_subscribe_for_anonymous": True,
           "allow_publish_for_client": True, "allow_publish_for_anonymous": True}
@@ -25,50 +26,6 @@ CFG = dict(API, channel=dict(OPEN["channel"], namespaces=OPEN["channel"]["namesp
     # every publication a delta, client publishes too; subscriptions without recovery
     {"name": "room", **ANYONE, **HISTORY, "allowed_delta_types": ["fossil"], "delta_publish": True},
     {"name": "plain", **ANYONE, **HISTORY}]))
-
-DIGITS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz~"
-
-
-def fossil_apply(source: bytes, delta: bytes) -> bytes:
-    """The test's own reading of Fossil's delta format (the SDK's applyDelta is not exported)."""
-    pos = 0
-
-    def number():
-        nonlocal pos
-        start, v = pos, 0
-        while pos < len(delta) and chr(delta[pos]) in DIGITS:
-            v = v * 64 + DIGITS.index(chr(delta[pos]))
-            pos += 1
-        assert pos > start, f"a number at {start}"
-        return v
-
-    size = number()
-    assert delta[pos:pos + 1] == b"\n"
-    pos += 1
-    out = bytearray()
-    while True:
-        n = number()
-        op = chr(delta[pos])
-        pos += 1
-        if op == "@":
-            at = number()
-            assert delta[pos:pos + 1] == b","
-            pos += 1
-            out += source[at:at + n]
-        elif op == ":":
-            out += delta[pos:pos + n]
-            pos += n
-        else:
-            assert op == ";" and len(out) == size, f"end {op} {len(out)} {size}"
-            return bytes(out)
-
-
-def book(i):
-    """An order book of 20 levels a side; each update moves the top and one size."""
-    return {"symbol": "BTC-USD", "seq": i,
-            "bids": [[50000 - k + (i % 3 if k == 0 else 0), 100 + k + (i if k == i % 20 else 0)] for k in range(20)],
-            "asks": [[50001 + k, 200 + k + (i if k == (i * 7) % 20 else 0)] for k in range(20)]}
-
 
 def publish(srv, channel, data, delta=True):
     status, answer = call(srv, "publish", {"channel": channel, "data": data, "delta": delta})

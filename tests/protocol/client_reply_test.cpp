@@ -167,6 +167,12 @@ TEST(ClientReply, RecordData) {
         append_record_as_full(full, record);
         append_publication(expected, {.data = data, .offset = offset, .info = i}, DataForm::full);
         EXPECT_EQ(full, expected);
+        std::string delta;
+        append_record_as_delta(delta, record, "2\n1@0,\"");
+        expected.clear();
+        append_publication(expected, {.data = "2\n1@0,\"", .offset = offset, .info = i}, DataForm::delta);
+        EXPECT_EQ(delta, expected);
+        EXPECT_TRUE(is_json(delta)) << delta;
       }
     }
   }
