@@ -385,9 +385,11 @@ void Broker::on_lost(RedisConn& conn, std::span<const std::uint64_t> tags) {
 void Broker::on_reply(RedisConn& conn, std::uint64_t tag, const resp::Reply& reply) {
   if (!feed_link(conn) && reply.root().type == resp::Type::error && reply.root().str.starts_with("NOSCRIPT")) {
     // Redis lost our scripts (SCRIPT FLUSH, or a failover to a server without them): the
-    // link starts over, which loads them again; this command counts as lost with it.
+    // link starts over, which loads them again. A load counts as lost with it (sent again
+    // once the link is up), a query gets the error (not carried out), a publish is counted.
     conn.fail_after_replies("Redis does not know our scripts (NOSCRIPT)");
-    if ((tag & kTagBits) != 0) answer(tag, nullptr);
+    if ((tag & kLoadBit) != 0) answer(tag, nullptr);
+    if ((tag & kQueryBit) != 0) answer(tag, &reply);
     if (tag == 0) metrics_.broker_publish_failures.add();
     return;
   }
