@@ -26,6 +26,8 @@
 #                 --reconnect-at, from 4 loopback addresses: the dropped ports sit in
 #                 TIME_WAIT), with 1 publication/s (storm-r1) and 20/s (storm-r20): time to
 #                 all recovered and server CPU, set against the same clients' first connect
+#                 (with redis-server: again over two nodes through Redis, each subscriber
+#                 reconnecting to the other node, storm-cluster-r1/-r20, against those rows)
 #        maxfreq  1,000 subscribers of one max_frequency 100ms channel published 1,000/s:
 #                 the updates each subscriber got per second (10 is the target) and the
 #                 server's CPU per publication
@@ -473,6 +475,45 @@ json.dump({"cpu_per_delivery_ratio": cpu, "deliveries_ratio": dps, "redis_us_per
            "hop_p50_us": hop["p50"], "hop_p99_us": hop["p99"], "lost": lost, "rounds": runs},
           open(f"{results}/cluster.json", "w"), indent=2)
 PY
+fi
+
+# The storm across nodes: the same 10,000 subscribers spread over two nodes joined through
+# Redis, each reconnecting to the other node (its own gone: --reconnect-elsewhere) and
+# recovering from the copy there, set against the one-node storm rows of this run.
+if want storm && [[ " $servers " == *" ringcast "* ]]; then
+  need_cmd redis-server redis-server
+  for r in 1 20; do
+    rport=$(free_port)
+    taskset -c 0 redis-server --bind 127.0.0.1 --port "$rport" --save "" --appendonly no >/dev/null 2>&1 &
+    redis_pid=$!
+    for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$rport") 2>/dev/null && break; sleep 0.05; done
+    server_extra=(--config "$root/scripts/config/bench-channels.json" --broker "redis://127.0.0.1:$rport")
+    ports=()
+    for _ in 1 2; do ports+=("$(free_port)"); start_server ringcast "${ports[-1]}"; done
+    pids=$(IFS=,; echo "${server_pids[*]}")
+    echo "== ringcast storm-cluster-r$r: 2 nodes + redis-server, each subscriber reconnecting to the other node"
+    taskset -c 1 "$load" rate -c 10000 -p 1 -s 64 -r "$r" -d 6 --reconnect-at 2 --reconnect-elsewhere --channel feed:storm \
+      --connect-timeout 60 --source 127.0.0.1,127.0.0.2,127.0.0.3,127.0.0.4 ${BENCH_LOAD_ARGS---busy-poll} --quiet --json \
+      --server-pid "$pids" "ws://127.0.0.1:${ports[0]}/connection/websocket,ws://127.0.0.1:${ports[1]}/connection/websocket" \
+      >"$results/ringcast.storm-cluster-r$r.json" || echo "bench: storm-cluster-r$r failed" >&2
+    stop_server
+    kill "$redis_pid" 2>/dev/null || true
+    wait "$redis_pid" 2>/dev/null || true
+    redis_pid=""
+    server_extra=()
+    /usr/bin/python3 - "$results/ringcast.storm-cluster-r$r.json" "$results/ringcast.storm-r$r.json" <<'PY' || true
+import json, os, sys
+d = json.load(open(sys.argv[1]))
+st = d["storm"]
+line = (f"   storm across nodes: {st['recovered']}/{st['dropped']} recovered, all in {st['seconds'] * 1e3:,.0f} ms, "
+        f"{st['server_cpu_seconds'] * 1e6 / max(st['dropped'], 1):,.0f} us of server CPU per reconnect (both nodes), lost {d['lost']}")
+if os.path.exists(sys.argv[2]):  # this run's one-node storm
+    o = json.load(open(sys.argv[2]))["storm"]
+    line += (f"; {st['seconds'] / max(o['seconds'], 1e-9):.2f}x the time and "
+             f"{st['server_cpu_seconds'] / max(o['server_cpu_seconds'], 1e-9):.2f}x the CPU of one node")
+print(line)
+PY
+  done
 fi
 
 echo

@@ -98,6 +98,9 @@ options:
                           client's drop-to-reply time, and the server's CPU over it.
                           The dropped connections' ports stay in TIME_WAIT here, so a
                           storm needs twice the ephemeral ports (see below)
+      --reconnect-elsewhere  with --reconnect-at and several URLs (nodes of one
+                          cluster): each subscriber reconnects to the URL after its own,
+                          as clients of a node that went down reach another
   -h, --help              this text
 
 Deliveries count messages received by subscribers only; a publisher's copy of its own
@@ -192,6 +195,7 @@ bool parse_options(int argc, char** argv, Options& out, std::string& error, bool
     if (flag("", "--json")) { out.json = true; continue; }
     if (flag("", "--quiet")) { out.quiet = true; continue; }
     if (flag("", "--busy-poll")) { out.busy_poll = true; continue; }
+    if (flag("", "--reconnect-elsewhere")) { out.reconnect_elsewhere = true; continue; }
     if (flag("", "--allow-remote")) { out.allow_remote = true; continue; }
     if (flag("", "--tls")) { out.tls = true; continue; }
     if (flag("", "--deflate")) { out.deflate = true; continue; }
@@ -340,6 +344,10 @@ bool parse_options(int argc, char** argv, Options& out, std::string& error, bool
   if (out.reconnect_at != 0 && (out.scenario != Scenario::rate || out.channel.empty() || out.channels != 1 ||
                                 out.slow != 0 || out.reconnect_at >= out.duration)) {
     error = "--reconnect-at: only in the rate scenario with one --channel, without --slow, before --duration ends";
+    return false;
+  }
+  if (out.reconnect_elsewhere && (out.reconnect_at == 0 || out.urls.size() < 2)) {
+    error = "--reconnect-elsewhere: with --reconnect-at and several URLs";
     return false;
   }
   if (out.processes > 1 && out.scenario != Scenario::connect) {

@@ -45,6 +45,7 @@ struct Options {
   std::uint32_t slow = 0;            // --slow: subscribers that read 2 KiB per 100 ms while publishing
   double reconnect_at = 0;           // --reconnect-at: seconds into the run when every subscriber
                                      // drops and reconnects with recover (0: never)
+  bool reconnect_elsewhere = false;  // --reconnect-elsewhere: to the next URL (a node gone)
 };
 
 inline constexpr double kMaxDuration = 3600.0;  // the hard cap: a run always ends

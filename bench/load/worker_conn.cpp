@@ -532,6 +532,10 @@ void Worker::requeue(Conn& c) {
     storm_settled(c, false);
     return;
   }
+  if (opt_.reconnect_elsewhere) {  // its node is gone: the next one (the offsets are the cluster's)
+    const auto i = static_cast<std::size_t>(c.target - plan_.targets.data());
+    c.target = &plan_.targets[(i + 1) % plan_.targets.size()];
+  }
   // Everything the first connection knew but where the stream stood (offset, epoch).
   c.recovering = true;
   c.state = ConnState::idle;

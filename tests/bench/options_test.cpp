@@ -190,6 +190,14 @@ TEST(Options, ReconnectStormNeedsOneChannelInTheRateScenario) {
   EXPECT_EQ(parse({"rate", "-d", "5", "--channel", "x", "--reconnect-at", "5", "ws://127.0.0.1:9000/"}).error, why);
   EXPECT_EQ(parse({"rate", "-c", "9", "-d", "5", "--channel", "x", "--slow", "1", "--reconnect-at", "1", "ws://127.0.0.1:9000/"}).error, why);
   EXPECT_FALSE(parse({"rate", "--channel", "x", "--reconnect-at", "0", "ws://127.0.0.1:9000/"}).ok);
+  // Elsewhere: to another node of the cluster, so there must be one.
+  const std::string elsewhere = "--reconnect-elsewhere: with --reconnect-at and several URLs";
+  EXPECT_EQ(parse({"rate", "-d", "5", "--channel", "x", "--reconnect-at", "2", "--reconnect-elsewhere",
+                   "ws://127.0.0.1:9000/"}).error, elsewhere);
+  EXPECT_EQ(parse({"rate", "-d", "5", "--channel", "x", "--reconnect-elsewhere",
+                   "ws://127.0.0.1:9000/,ws://127.0.0.1:9001/"}).error, elsewhere);
+  EXPECT_TRUE(parse({"rate", "-d", "5", "--channel", "x", "--reconnect-at", "2", "--reconnect-elsewhere",
+                     "ws://127.0.0.1:9000/,ws://127.0.0.1:9001/"}).opt.reconnect_elsewhere);
 }
 
 TEST(Target, WssDefaultsTo443AndNamesTheHost) {
