@@ -134,9 +134,9 @@ options:
   --broker URL[,URL...]     join the nodes sharing these Redis servers
                             (redis://HOST[:PORT][/DB]; several: channels
                             and rooms spread over them by a hash of their
-                            name): publications and chat lines go through
-                            Redis, so clients of every node see them, in
-                            one order                          [none: alone]
+                            name): publications, chat lines, history and
+                            presence go through Redis, so clients of every
+                            node see them, in one order        [none: alone]
   --demo-sdk FILE           the centrifuge SDK's browser build (npm
                             centrifuge, dist/centrifuge.js), served at
                             /demo/centrifuge.js for the demo pages

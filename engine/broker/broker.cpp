@@ -37,6 +37,11 @@ std::string_view subscribed_channel(const resp::Reply& r) {
   return channel.str;
 }
 
+// The address (of n) that carries a topic's channel or room.
+std::uint32_t address_of(std::string_view topic, std::size_t n) {
+  return broker_shard(broker::broker_name(topic), static_cast<std::uint32_t>(n));
+}
+
 std::string_view decimal(std::string& buf, std::uint64_t v) {
   buf = std::to_string(v);
   return buf;
@@ -86,7 +91,7 @@ void BrokerShared::confirm(std::string_view topic, bool on) {
 
 void BrokerShared::forget_confirmed(std::uint32_t a, std::uint32_t n) {
   std::lock_guard lock(confirmed_mu_);
-  std::erase_if(confirmed_, [&](const std::string& topic) { return broker_shard(broker::broker_name(topic), n) == a; });
+  std::erase_if(confirmed_, [&](const std::string& topic) { return address_of(topic, n) == a; });
 }
 
 bool BrokerShared::up() const noexcept {
@@ -281,7 +286,7 @@ void Broker::end_of_turn() {
     for (std::size_t a = 0; a < feeds_.size(); ++a) {
       if (!feeds_[a]->ready()) continue;  // on_ready subscribes to all of them
       for (const std::string& topic : changed_) {
-        if (broker_shard(broker::broker_name(topic), static_cast<std::uint32_t>(feeds_.size())) != a) continue;
+        if (address_of(topic, feeds_.size()) != a) continue;
         const bool want = topics_.find(topic) != kNoTopic;
         auto it = subscribed_[a].find(topic);
         if (want == (it != subscribed_[a].end())) continue;
@@ -348,7 +353,7 @@ void Broker::on_ready(RedisConn& conn) {
   subscribing_[a].clear();
   std::vector<std::string> all;
   topics_.for_each("", [&](std::string_view topic, std::uint64_t) {
-    if (broker_shard(broker::broker_name(topic), static_cast<std::uint32_t>(feeds_.size())) == a) {
+    if (address_of(topic, feeds_.size()) == a) {
       all.emplace_back(topic);
     }
   });
