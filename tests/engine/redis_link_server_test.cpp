@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -53,6 +54,15 @@ struct Seen final : RedisLink::Handler {
   void on_reply(std::uint64_t tag, const resp::Reply& r) override { replies.emplace_back(tag, text_of(r, 0)); }
   void on_message(std::string_view channel, std::string_view payload) override { messages.emplace_back(channel, payload); }
 };
+
+// A channel's meta, stream and pub/sub keys, as the nodes name them.
+std::array<std::string, 3> channel_keys(std::string_view channel) {
+  std::array<std::string, 3> k;
+  broker::key_of(k[0], broker::kDefaultPrefix, broker::Key::meta, channel);
+  broker::key_of(k[1], broker::kDefaultPrefix, broker::Key::stream, channel);
+  broker::key_of(k[2], broker::kDefaultPrefix, broker::Key::pubsub, channel);
+  return k;
+}
 
 // One connection driven by a RedisLink: writes what it queued, reads until `done`.
 struct Conn {
@@ -131,10 +141,8 @@ TEST(RedisLinkServer, ThePublishScriptNumbersKeepsAndPublishesInOneOrder) {
   RedisServer redis;
   REQUIRE_REDIS(redis);
   Conn sub(redis), cmd(redis);
-  std::string meta, stream, pubsub;
-  broker::key_of(meta, broker::kDefaultPrefix, broker::Key::meta, "feed:a");
-  broker::key_of(stream, broker::kDefaultPrefix, broker::Key::stream, "feed:a");
-  broker::key_of(pubsub, broker::kDefaultPrefix, broker::Key::pubsub, "feed:a");
+  const std::array<std::string, 3> keys = channel_keys("feed:a");
+  const std::string &meta = keys[0], &stream = keys[1], &pubsub = keys[2];
   ASSERT_TRUE(sub.command({"SUBSCRIBE", pubsub}, 1));
   ASSERT_TRUE(sub.run([&] { return sub.seen.replies.size() == 1; }));
   auto publish = [&](std::string_view epoch, std::string_view record, std::uint64_t tag) {
@@ -191,10 +199,8 @@ TEST(RedisLinkServer, TheLoadScriptGivesTheStreamAsRedisHoldsIt) {
   RedisServer redis;
   REQUIRE_REDIS(redis);
   Conn sub(redis), cmd(redis);
-  std::string meta, stream, pubsub;
-  broker::key_of(meta, broker::kDefaultPrefix, broker::Key::meta, "feed:l");
-  broker::key_of(stream, broker::kDefaultPrefix, broker::Key::stream, "feed:l");
-  broker::key_of(pubsub, broker::kDefaultPrefix, broker::Key::pubsub, "feed:l");
+  const std::array<std::string, 3> keys = channel_keys("feed:l");
+  const std::string &meta = keys[0], &stream = keys[1], &pubsub = keys[2];
   const std::string publish_sha = broker::script_sha1(broker::kPublishScript);
   const std::string load_sha = broker::script_sha1(broker::kLoadScript);
   ASSERT_TRUE(sub.command({"SUBSCRIBE", pubsub}, 1));
@@ -246,10 +252,8 @@ TEST(RedisLinkServer, AReadPublishesNothingAndARemoveClears) {
   RedisServer redis;
   REQUIRE_REDIS(redis);
   Conn sub(redis), cmd(redis);
-  std::string meta, stream, pubsub;
-  broker::key_of(meta, broker::kDefaultPrefix, broker::Key::meta, "feed:c");
-  broker::key_of(stream, broker::kDefaultPrefix, broker::Key::stream, "feed:c");
-  broker::key_of(pubsub, broker::kDefaultPrefix, broker::Key::pubsub, "feed:c");
+  const std::array<std::string, 3> keys = channel_keys("feed:c");
+  const std::string &meta = keys[0], &stream = keys[1], &pubsub = keys[2];
   ASSERT_TRUE(sub.command({"SUBSCRIBE", pubsub}, 1));
   ASSERT_TRUE(sub.run([&] { return sub.seen.replies.size() == 1; }));
   const std::string_view publish = broker::kPublishScript, load = broker::kLoadScript;
