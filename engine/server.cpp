@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "engine/broker/broker_wire.hpp"
 #include "engine/pubsub/channel_topic.hpp"
 #include "engine/io/listener.hpp"
 #include "engine/shard.hpp"
@@ -53,6 +54,20 @@ std::size_t default_slots(unsigned shards) {
   return std::clamp<std::size_t>(per, 64, 65536);
 }
 
+// What --broker cannot carry: a stream a node cannot load from Redis in one reply.
+std::string broker_check(const ClientProtocolConfig& c) {
+  auto check = [](const ChannelOptions& o, std::string_view name) -> std::string {
+    if (o.history_size <= broker::kMaxLoadedHistory) return "";
+    return "--broker: " + std::string(name) + " keeps history_size " + std::to_string(o.history_size) +
+           "; a node loads a stream from Redis in one reply, of at most " + std::to_string(broker::kMaxLoadedHistory);
+  };
+  std::string err = check(c.without_namespace, "channel.without_namespace");
+  for (const ChannelOptions& ns : c.namespaces) {
+    if (err.empty()) err = check(ns, "namespace '" + ns.name + "'");
+  }
+  return err;
+}
+
 }  // namespace
 
 Server::Server(Config config) : impl_(std::make_unique<Impl>(std::move(config))) { impl_->apps.install(impl_->group); }
@@ -78,6 +93,7 @@ std::string Server::start() {
   m.group.shard_count = n;
 
   if (!cfg.client.broker.empty()) {
+    if (std::string err = broker_check(cfg.client); !err.empty()) return err;
     BrokerShared& b = m.group.broker;
     b.addresses = cfg.client.broker;
     b.prefix = cfg.client.broker_prefix;

@@ -57,6 +57,7 @@ void BrokerFeed::deliver(HttpHost& host, Stream& st, const ChannelOptions& o, st
                          std::uint64_t offset, std::string_view record, bool publish, bool delta) {
   numbered_.clear();
   protocol::client::append_record_with_offset(numbered_, record, offset);
+  bool unsent = false;
   if (publish) {
     // Published before it is kept, as ChannelPublisher does: a frame that cannot be made
     // must not leave a gap a recovery would paper over.
@@ -64,33 +65,20 @@ void BrokerFeed::deliver(HttpHost& host, Stream& st, const ChannelOptions& o, st
     if (id != kNoTopic) {
       push_.clear();
       protocol::client::append_publication_push(push_, channel, numbered_);
-      const bool sent = o.delta ? publish_forms(host, st, id, channel, delta || o.delta_publish)
-                                : host.publish_text(id, push_, true);
+      bool sent = true;
+      if (o.delta) {
+        forms_.make(channel, numbered_, st.delta_base(), delta || o.delta_publish);
+        sent = host.publish_forms(id, push_, forms_.full(), forms_.delta());
+      } else {
+        sent = host.publish_text(id, push_, true);
+      }
       if (!sent) log_dropped(channel, "out of memory for its frame");
+      unsent = !sent;
     }
   }
   (void)st.append(History::now_ms(), [&](std::uint64_t, std::string& kept) { kept = numbered_; });
-  if (o.delta) st.keep_delta_base(protocol::client::record_data(record));
-}
-
-bool BrokerFeed::publish_forms(HttpHost& host, const Stream& st, std::uint32_t id, std::string_view channel,
-                               bool want_delta) {
-  namespace client = protocol::client;
-  form_.clear();
-  client::append_record_as_full(form_, numbered_);
-  full_.clear();
-  client::append_publication_push(full_, channel, form_);
-  delta_push_.clear();
-  const std::string_view data = client::record_data(numbered_);
-  if (want_delta && !st.delta_base().empty() && !data.empty()) {
-    encoder_.encode(st.delta_base(), data, diff_);
-    if (diff_.size() < data.size()) {
-      form_.clear();
-      client::append_record_as_delta(form_, numbered_, diff_);
-      client::append_publication_push(delta_push_, channel, form_);
-    }
-  }
-  return host.publish_forms(id, push_, full_, delta_push_);
+  // Kept all the same (Redis has it); one nobody here got is no base: the next goes whole.
+  if (o.delta) st.keep_delta_base(unsent ? std::string_view() : protocol::client::record_data(record));
 }
 
 void BrokerFeed::on_broker_message(HttpHost& host, std::string_view channel, std::string_view payload) {
@@ -323,8 +311,12 @@ void BrokerFeed::apply_load(HttpHost& host, const std::string& channel, const Ch
     broker::Envelope e;
     if (same && !lost) {
       from = told + 1;
-    } else if (!had && !l.waiting.empty() && broker::parse_envelope(l.waiting.front(), e) && e.epoch == epoch) {
-      from = e.offset;
+    } else if (!had) {
+      for (const std::string& payload : l.waiting) {  // the first publication (a clear marker is none)
+        if (!broker::parse_envelope(payload, e)) continue;
+        if (e.epoch == epoch) from = e.offset;
+        break;
+      }
     }
     st->mirror_from(epoch, first - 1);
     for (const Snapshot::Kept& entry : snap.entries) {

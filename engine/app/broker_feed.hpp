@@ -31,7 +31,7 @@
 
 #include "engine/broker/broker.hpp"
 #include "engine/config.hpp"
-#include "protocol/fossil_delta.hpp"
+#include "engine/app/publication_forms.hpp"
 
 namespace ringcast::engine {
 
@@ -97,9 +97,6 @@ class BrokerFeed final : public BrokerSink {
   // publisher asked) or delta_publish wants one.
   void deliver(HttpHost& host, Stream& st, const ChannelOptions& o, std::string_view channel, std::uint64_t offset,
                std::string_view record, bool publish, bool delta);
-  // The forms of numbered_ (its raw push in push_), published in order.
-  [[nodiscard]] bool publish_forms(HttpHost& host, const Stream& st, std::uint32_t id, std::string_view channel,
-                                   bool want_delta);
   void start_load(HttpHost& host, const std::string& channel, const ChannelOptions& o);
   // The server API's history_remove on some node (broker_wire's kClearMarker): this node's
   // copy drops its records too, in the channel's order.
@@ -120,8 +117,8 @@ class BrokerFeed final : public BrokerSink {
   std::unordered_set<std::string> mirrored_;  // channels whose stream the feed keeps up to date
   std::unordered_set<std::string> unsent_;    // loads the command link refused (down): sent when it is up
   std::uint64_t next_tag_ = 1;
-  std::string topic_, push_, numbered_, command_, form_, full_, delta_push_, diff_;  // scratch
-  protocol::fossil::DeltaEncoder encoder_;
+  std::string topic_, push_, numbered_, command_;  // scratch
+  PublicationForms forms_;
 };
 
 }  // namespace ringcast::engine

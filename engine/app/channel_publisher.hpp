@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "engine/app/publication_forms.hpp"
 #include "engine/pubsub/channel_topic.hpp"
 #include "engine/broker/broker.hpp"
 #include "engine/broker/broker_wire.hpp"
@@ -19,7 +20,6 @@
 #include "engine/pubsub/history.hpp"
 #include "engine/pubsub/topic.hpp"
 #include "protocol/client_reply.hpp"
-#include "protocol/fossil_delta.hpp"
 
 namespace ringcast::engine {
 
@@ -92,8 +92,13 @@ class ChannelPublisher {
     if (id != kNoTopic) {
       push_.clear();
       client::append_publication_push(push_, channel, record_);
-      bool sent = o.delta ? publish_forms(host, id, *stream.stream, channel, numbered, delta || o.delta_publish)
-                          : host.publish_text(id, push_, true);
+      bool sent = true;
+      if (o.delta) {
+        forms_.make(channel, record_, stream->delta_base(), delta || o.delta_publish);
+        sent = host.publish_forms(id, push_, forms_.full(), forms_.delta());
+      } else {
+        sent = host.publish_text(id, push_, true);
+      }
       if (!sent) return {.ok = false, .offset = 0, .epoch = {}};
     }
     r.offset = stream->append(now, [&](std::uint64_t, std::string& record) { record = record_; });
@@ -103,28 +108,8 @@ class ChannelPublisher {
   }
 
  private:
-  // The raw form is in push_; the delta form only where the stream holds a base and the
-  // delta is smaller than the data itself.
-  template <typename Host>
-  bool publish_forms(Host& host, std::uint32_t id, const Stream& stream, std::string_view channel,
-                     const protocol::client::Publication& pub, bool want_delta) {
-    namespace client = protocol::client;
-    full_.clear();
-    client::append_publication_push(full_, channel, pub, client::DataForm::full);
-    delta_push_.clear();
-    if (want_delta && !stream.delta_base().empty()) {
-      encoder_.encode(stream.delta_base(), pub.data, diff_);
-      if (diff_.size() < pub.data.size()) {
-        client::Publication d = pub;
-        d.data = diff_;
-        client::append_publication_push(delta_push_, channel, d, client::DataForm::delta);
-      }
-    }
-    return host.publish_forms(id, push_, full_, delta_push_);
-  }
-
-  std::string topic_, push_, record_, full_, delta_push_, diff_;
-  protocol::fossil::DeltaEncoder encoder_;
+  std::string topic_, push_, record_;
+  PublicationForms forms_;
 };
 
 }  // namespace ringcast::engine

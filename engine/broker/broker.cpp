@@ -20,12 +20,14 @@ namespace resp = protocol::resp;
 namespace {
 constexpr std::size_t kSubscribeBatch = 256;  // topics per (UN)SUBSCRIBE command
 // Tags: 0 for publishes, whose reply only counts (an error is logged); loads carry the
-// sink's tag with kLoadBit set, queries the shard's with kQueryBit; presence writes are
-// kPresenceWrite (not publishes: counted apart, lost ones only logged).
+// sink's tag with kLoadBit set, queries the shard's with kQueryBit; other writes nobody
+// waits for (presence, a batch's history_remove) are kWriteBit with their kind: not
+// publishes, so not counted as such, an error logged under their own name.
 constexpr std::uint64_t kLoadBit = std::uint64_t{1} << 63;
 constexpr std::uint64_t kQueryBit = std::uint64_t{1} << 62;
 constexpr std::uint64_t kTagBits = kLoadBit | kQueryBit;
-constexpr std::uint64_t kPresenceWrite = std::uint64_t{1} << 61;
+constexpr std::uint64_t kWriteBit = std::uint64_t{1} << 61;
+constexpr std::uint64_t kPresenceWrite = kWriteBit | 1, kRemoveWrite = kWriteBit | 2;
 
 // ["subscribe", channel, count]: the channel a SUBSCRIBE confirmed ("" for any other reply).
 std::string_view subscribed_channel(const resp::Reply& r) {
@@ -202,7 +204,7 @@ bool Broker::remove_history(std::string_view channel, std::uint64_t tag) {
   broker::key_of(key_, shared_.prefix, broker::Key::stream, channel);
   broker::key_of(key2_, shared_.prefix, broker::Key::pubsub, channel);
   const std::string_view args[] = {"EVALSHA", shared_.sha_of(broker::Script::remove_history), "2", key_, key2_};
-  return command_link(channel).command(args, tag == 0 ? 0 : tag | kQueryBit);
+  return command_link(channel).command(args, tag == 0 ? kRemoveWrite : tag | kQueryBit);
 }
 
 bool Broker::send_load(std::string_view channel, const StreamArgs& a, std::string_view marker, std::uint64_t tag) {
@@ -428,7 +430,8 @@ void Broker::on_reply(RedisConn& conn, std::uint64_t tag, const resp::Reply& rep
   if (tag == 0) metrics_.broker_publish_failures.add();
   static LogLimiter limiter;
   limiter.log(LogLevel::warn, "broker %s: Redis refused a %s: %.*s", conn.address().url.c_str(),
-              tag == kPresenceWrite ? "presence write" : "publish", static_cast<int>(reply.root().str.size()),
+              tag == kPresenceWrite ? "presence write" : tag == kRemoveWrite ? "history_remove" : "publish",
+              static_cast<int>(reply.root().str.size()),
               reply.root().str.data());
 }
 

@@ -171,8 +171,8 @@ class Broker final : private RedisConn::Owner {
   // BrokerQueries::on_query_reply with `tag`. False when the link is down or full.
   [[nodiscard]] bool read_stream(std::string_view channel, const StreamArgs& a, std::uint64_t tag);
   // The server API's history_remove (broker_wire's kRemoveHistoryScript): the reply goes to
-  // BrokerQueries::on_query_reply with `tag` (0: only counted). False when the link is down
-  // or full.
+  // BrokerQueries::on_query_reply with `tag` (0: none waits; an error is logged). False
+  // when the link is down or full.
   [[nodiscard]] bool remove_history(std::string_view channel, std::uint64_t tag);
   // Every link of every shard is up (BrokerShared::up).
   [[nodiscard]] bool all_up() const noexcept { return shared_.up(); }

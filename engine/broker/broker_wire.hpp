@@ -16,6 +16,7 @@
 // 'd' before it where the publisher asked for a delta (the server API's "delta": each node
 // makes the Fossil delta from its own copy of the stream, which holds the same records).
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -69,6 +70,10 @@ extern const std::string_view kPublishScript;
 // An empty marker publishes nothing: a read (the server API's history on a node without
 // a copy).
 extern const std::string_view kLoadScript;
+// A load's reply is one RESP reply of 4 + 5 values per record: past this many records it
+// outgrows the link's limits (protocol/resp.hpp's max_values), so --broker refuses a
+// history_size above it.
+inline constexpr std::size_t kMaxLoadedHistory = 200000;
 
 // The server API's history_remove: the channel's stream goes (its offset and epoch stay),
 // and kClearMarker on its pub/sub channel tells every node's copy to drop its records too,

@@ -41,7 +41,10 @@ std::string text_of(const resp::Reply& r, std::uint32_t i) {
     case resp::Type::nil_array: return "nil";
     case resp::Type::array: {
       std::string out = "[";
-      for (std::uint32_t k = 0; k < v.integer; ++k) out += (k ? " " : "") + text_of(r, r.element(i, k));
+      for (std::uint32_t k = 0; k < v.integer; ++k) {
+        if (k != 0) out += ' ';
+        out += text_of(r, r.element(i, k));
+      }
       return out + "]";
     }
     default: return std::string(v.str);

@@ -432,6 +432,10 @@ def bad_broker_values_get_one_line():
     h.check("expected redis://HOST" in refused("--broker", "http://127.0.0.1:6379"), "scheme")
     line = refused("--broker", "redis://127.0.0.1:1,redis://127.0.0.1:1")
     h.check("twice" in line or "more than once" in line or "duplicate" in line, line)
+    huge = dict(API, channel=dict(API["channel"], namespaces=[{"name": "deep", "history_size": 300000,
+                                                                 "history_ttl": "60s"}]))
+    line = refused("--config", config_file(huge, "huge.json"), "--broker", "redis://127.0.0.1:1")
+    h.check("namespace 'deep' keeps history_size 300000" in line and "200000" in line, line)
     bad = dict(API, broker="redis://:0")
     h.check("broker" in refused("--config", config_file(bad, "bad.json")), "a bad broker in the config file")
 
