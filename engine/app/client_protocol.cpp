@@ -59,13 +59,18 @@ client::Expiry expiry_at(std::int64_t expire_at, std::int64_t now) noexcept {
 std::int64_t lifetime_end(const protocol::JwtClaims& c) noexcept { return c.has_expire_at ? c.expire_at : c.exp; }
 
 // Takes `channel` out of the presence `st` recorded it in, if it did.
+// Takes `client` out of `channel`'s presence, this node's and (--broker) every node's.
+void drop_presence(Session& s, std::string_view channel, std::string_view client) {
+  s.presence().remove(channel, client);
+  if (Broker* b = s.broker()) (void)b->presence_remove(channel, client);  // refused: it expires
+}
+
 void leave(const ClientProtocol& app, Session& s, ClientState& st, std::string_view channel) {
   auto it = std::find(st.presence.begin(), st.presence.end(), channel);
   if (it == st.presence.end()) return;
   char id[37];
   app.format_client_id(s.id(), id);
-  s.presence().remove(channel, {id, 36});
-  if (Broker* b = s.broker()) (void)b->presence_remove(channel, {id, 36});  // refused: it expires
+  drop_presence(s, channel, {id, 36});
   st.presence.erase(it);
 }
 
@@ -917,10 +922,7 @@ void ClientProtocol::on_close(Session& s) noexcept {
   if (ClientState* st = find_client_state(s); st != nullptr && !st->presence.empty()) {
     char id[37];
     format_client_id(s.id(), id);
-    for (const std::string& channel : st->presence) {
-      s.presence().remove(channel, {id, 36});
-      if (Broker* b = s.broker()) (void)b->presence_remove(channel, {id, 36});  // refused: it expires
-    }
+    for (const std::string& channel : st->presence) drop_presence(s, channel, {id, 36});
   }
   forget_client_state(s);
 }

@@ -229,12 +229,6 @@ std::uint64_t wall_ms() noexcept {
   return static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
 }
-
-void log_presence_refused(std::string_view channel) {
-  static LogLimiter limiter;
-  limiter.log(LogLevel::warn, "broker: presence in '%.*s' not written: the link to its Redis is down or full",
-              static_cast<int>(channel.size()), channel.data());
-}
 }  // namespace
 
 bool Broker::presence_add(std::string_view channel, std::string_view client, std::string_view value,
@@ -244,17 +238,21 @@ bool Broker::presence_add(std::string_view channel, std::string_view client, std
   const std::string_view args[] = {"EVALSHA", shared_.sha_of(broker::Script::presence_add), "3", key_, key2_, key3_,
                                    decimal(num_[0], ttl_s), decimal(num_[1], expires),
                                    client, value};
-  if (command_link(channel).command(args, kPresenceWrite)) return true;
-  log_presence_refused(channel);
-  return false;
+  return send_presence_write(channel, args);
 }
 
 bool Broker::presence_remove(std::string_view channel, std::string_view client) {
   presence_keys(channel);
   const std::string_view args[] = {"EVALSHA", shared_.sha_of(broker::Script::presence_remove), "3", key_, key2_, key3_,
                                    client};
+  return send_presence_write(channel, args);
+}
+
+bool Broker::send_presence_write(std::string_view channel, std::span<const std::string_view> args) {
   if (command_link(channel).command(args, kPresenceWrite)) return true;
-  log_presence_refused(channel);
+  static LogLimiter limiter;
+  limiter.log(LogLevel::warn, "broker: presence in '%.*s' not written: the link to its Redis is down or full",
+              static_cast<int>(channel.size()), channel.data());
   return false;
 }
 

@@ -212,6 +212,8 @@ class Broker final : private RedisConn::Owner {
   [[nodiscard]] bool send_load(std::string_view channel, const StreamArgs& a, std::string_view marker, std::uint64_t tag);
   // A command link's first commands on a new connection: the scripts EVALSHA runs.
   void load_scripts(RedisConn& conn);
+  // A presence write on the channel's link, a refusal logged.
+  [[nodiscard]] bool send_presence_write(std::string_view channel, std::span<const std::string_view> args);
   // The presence keys of `channel` into key_, key2_ and key3_.
   void presence_keys(std::string_view channel);
   // The reply to a command sent with `tag` (nullptr: lost) to whoever waits for it.
